@@ -1,0 +1,268 @@
+/* vml-holder.c: see vml-holder.h.
+ *
+ * The process is watched through a pidfd rather than a child watch because
+ * after a restart of vmleased the holders are no longer its children. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <gio/gunixinputstream.h>
+
+#include "vml-error.h"
+#include "vml-holder.h"
+
+#define HOLDER_READY_TIMEOUT_MS 10000
+
+struct _VmlHolder {
+  GObject      parent_instance;
+  pid_t        pid;
+  int          pidfd;
+  gint         stopping;   /* atomic: exit was asked for, not a loss */
+  GSource     *watch;
+};
+
+G_DEFINE_TYPE (VmlHolder, vml_holder, G_TYPE_OBJECT)
+
+enum { SIGNAL_EXITED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void
+vml_holder_dispose (GObject *object)
+{
+  VmlHolder *self = VML_HOLDER (object);
+
+  if (self->watch)
+    {
+      g_source_destroy (self->watch);
+      g_clear_pointer (&self->watch, g_source_unref);
+    }
+  G_OBJECT_CLASS (vml_holder_parent_class)->dispose (object);
+}
+
+static void
+vml_holder_finalize (GObject *object)
+{
+  VmlHolder *self = VML_HOLDER (object);
+
+  if (self->pidfd >= 0)
+    close (self->pidfd);
+  G_OBJECT_CLASS (vml_holder_parent_class)->finalize (object);
+}
+
+static void
+vml_holder_class_init (VmlHolderClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vml_holder_dispose;
+  object_class->finalize = vml_holder_finalize;
+
+  /* "exited": the holder process ended without being asked to. */
+  signals[SIGNAL_EXITED] = g_signal_new ("exited", G_TYPE_FROM_CLASS (klass),
+                                         G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                         G_TYPE_NONE, 0);
+}
+
+static void
+vml_holder_init (VmlHolder *self)
+{
+  self->pidfd = -1;
+}
+
+static gboolean
+open_pidfd (VmlHolder *self, GError **error)
+{
+  self->pidfd = pidfd_open (self->pid, 0);
+  if (self->pidfd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+                   "cannot watch holder process %d: %s", (int) self->pid, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Reads the holder's one status line ("ready" or "error <text>"), giving up
+ * after @timeout_ms so a hung sanlock daemon cannot hang the worker. */
+static char *
+read_status_line (int fd, guint timeout_ms, GError **error)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      char c;
+      ssize_t n;
+
+      if (left_ms <= 0 || poll (&pfd, 1, (int) left_ms) == 0)
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+                       "the lease holder did not register with sanlock within %u s; "
+                       "is the sanlock daemon running?", timeout_ms / 1000);
+          return NULL;
+        }
+      n = read (fd, &c, 1);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0 || c == '\n')
+        break;
+      g_string_append_c (line, c);
+    }
+  return g_string_free (g_steal_pointer (&line), FALSE);
+}
+
+static gboolean
+wait_until_ready (GSubprocess *process, GError **error)
+{
+  GInputStream *out = g_subprocess_get_stdout_pipe (process);
+  int fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out));
+  g_autofree char *status = read_status_line (fd, HOLDER_READY_TIMEOUT_MS, error);
+
+  if (status == NULL)
+    return FALSE;
+  if (g_str_equal (status, "ready"))
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+               "the lease holder could not start: %s",
+               *status ? status : "it exited without saying why (see the log)");
+  return FALSE;
+}
+
+VmlHolder *
+vml_holder_spawn (const char *holder_path,
+                  const char *uuid,
+                  guint       fence_pid,
+                  VmlFence    fence,
+                  GError    **error)
+{
+  g_autoptr(VmlHolder) self = g_object_new (VML_TYPE_HOLDER, NULL);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) local_error = NULL;
+
+  g_ptr_array_add (argv, g_strdup (holder_path));
+  g_ptr_array_add (argv, g_strdup ("--uuid"));
+  g_ptr_array_add (argv, g_strdup (uuid));
+  if (fence_pid != 0)
+    {
+      g_ptr_array_add (argv, g_strdup ("--fence-pid"));
+      g_ptr_array_add (argv, g_strdup_printf ("%u", fence_pid));
+    }
+  g_ptr_array_add (argv, g_strdup ("--fence"));
+  g_ptr_array_add (argv, g_strdup (vml_fence_to_string (fence)));
+  g_ptr_array_add (argv, NULL);
+
+  process = g_subprocess_newv ((const char * const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE, &local_error);
+  if (process == NULL)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+                   "cannot start the lease holder %s: %s", holder_path, local_error->message);
+      return NULL;
+    }
+  self->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (process), NULL, 10);
+  if (!open_pidfd (self, error))
+    {
+      g_subprocess_force_exit (process);
+      return NULL;
+    }
+  if (!wait_until_ready (process, error))
+    {
+      g_subprocess_force_exit (process);
+      return NULL;
+    }
+  /* GSubprocess keeps reaping the child after we drop our reference. */
+  return g_steal_pointer (&self);
+}
+
+static gboolean
+cmdline_names_holder (pid_t pid, const char *uuid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", (int) pid);
+  g_autofree char *contents = NULL;
+  gsize len;
+  gboolean is_holder = FALSE, has_uuid = FALSE;
+
+  if (!g_file_get_contents (path, &contents, &len, NULL))
+    return FALSE;
+  /* cmdline is NUL-separated: argv[0] ends in vmlease-holder and one
+   * argument is exactly the uuid. */
+  for (gsize off = 0; off < len; off += strlen (contents + off) + 1)
+    {
+      if (off == 0)
+        is_holder = g_str_has_suffix (contents, "vmlease-holder");
+      else if (g_str_equal (contents + off, uuid))
+        has_uuid = TRUE;
+    }
+  return is_holder && has_uuid;
+}
+
+VmlHolder *
+vml_holder_adopt (pid_t pid, const char *uuid, GError **error)
+{
+  g_autoptr(VmlHolder) self = g_object_new (VML_TYPE_HOLDER, NULL);
+
+  self->pid = pid;
+  if (pid <= 0 || !open_pidfd (self, NULL) || !cmdline_names_holder (pid, uuid))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_NOT_FOUND,
+                   "process %d is not the lease holder of %s (it exited)", (int) pid, uuid);
+      return NULL;
+    }
+  return g_steal_pointer (&self);
+}
+
+pid_t
+vml_holder_get_pid (VmlHolder *self)
+{
+  return self->pid;
+}
+
+gboolean
+vml_holder_is_alive (VmlHolder *self)
+{
+  struct pollfd pfd = { .fd = self->pidfd, .events = POLLIN };
+
+  /* A pidfd becomes readable when the process exits. */
+  return self->pidfd >= 0 && poll (&pfd, 1, 0) == 0;
+}
+
+static gboolean
+on_pidfd_readable (int fd, GIOCondition condition, gpointer user_data)
+{
+  VmlHolder *self = VML_HOLDER (user_data);
+
+  g_clear_pointer (&self->watch, g_source_unref);
+  if (!g_atomic_int_get (&self->stopping))
+    g_signal_emit (self, signals[SIGNAL_EXITED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+void
+vml_holder_watch (VmlHolder *self)
+{
+  g_return_if_fail (self->watch == NULL);
+
+  self->watch = g_unix_fd_source_new (self->pidfd, G_IO_IN);
+  g_source_set_callback (self->watch, G_SOURCE_FUNC (on_pidfd_readable), self, NULL);
+  g_source_attach (self->watch, NULL);
+}
+
+gboolean
+vml_holder_stop (VmlHolder *self, guint timeout_ms)
+{
+  struct pollfd pfd = { .fd = self->pidfd, .events = POLLIN };
+
+  g_atomic_int_set (&self->stopping, TRUE);
+  if (pidfd_send_signal (self->pidfd, SIGTERM, NULL, 0) != 0 && errno != ESRCH)
+    return FALSE;
+  return poll (&pfd, 1, (int) timeout_ms) == 1;
+}

@@ -1,0 +1,1151 @@
+/* vml-lease.c: see vml-lease.h.
+ *
+ * Threading: the GObject and its D-Bus skeleton are touched only on the main
+ * loop. Worker threads get the lease's immutable facts (uuid, lockspace
+ * name, location) and a VmlHolder; everything they learn comes back through
+ * the GTask and is applied on the main loop. cmd_lock keeps two sanlock
+ * commands for the same holder from overlapping: sanlock does not queue
+ * them (it answers -EBUSY). */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+
+#include "vml-error.h"
+#include "vml-holder.h"
+#include "vml-lease.h"
+#include "vml-log.h"
+#include "vml-options.h"
+#include "vml-sanlock.h"
+
+#define ACQUIRE_RETRY_MS     500
+#define HOLDER_STOP_MS       5000
+
+typedef enum {
+  LEASE_FREE,
+  LEASE_ACQUIRING,
+  LEASE_HELD,
+  LEASE_HELD_SHARED,
+  LEASE_RELEASING,
+  LEASE_LOST,
+} LeaseState;
+
+static const char *const state_names[] = {
+  [LEASE_FREE] = "free",
+  [LEASE_ACQUIRING] = "acquiring",
+  [LEASE_HELD] = "held",
+  [LEASE_HELD_SHARED] = "held-shared",
+  [LEASE_RELEASING] = "releasing",
+  [LEASE_LOST] = "lost",
+};
+
+struct _VmlLease {
+  GObject                parent_instance;
+
+  VmlAuthority          *authority;
+  VmlStore              *store;
+  char                  *holder_path;
+
+  /* Immutable after construction; read by worker threads. */
+  char                  *uuid;
+  char                  *name;
+  VmlLockspace          *lockspace;
+  char                  *path;
+  guint64                offset;
+  gboolean               indexed;   /* allocated from the lockspace's resource index */
+  char                  *object_path;
+
+  VmlDbusObjectSkeleton *object;
+  VmlDbusLease          *iface;
+
+  LeaseState             state;
+  VmlMode                mode;
+  VmlFence               fence;
+  guint                  fence_pid;
+  guint                  owner_uid;
+  guint64                lver;
+  VmlHolder             *holder;
+  pid_t                  recorded_holder_pid;   /* from the record, until restored */
+
+  GMutex                 cmd_lock;
+  GQueue                 ops;                   /* of Op; the head is running */
+};
+
+G_DEFINE_TYPE (VmlLease, vml_lease, G_TYPE_OBJECT)
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                          */
+
+static gboolean
+state_is_held (LeaseState state)
+{
+  return state == LEASE_HELD || state == LEASE_HELD_SHARED;
+}
+
+static void
+resource_of (VmlLease *self, VmlSanlockResource *res)
+{
+  res->lockspace = vml_lockspace_get_name (self->lockspace);
+  res->name = self->uuid;
+  res->path = self->path;
+  res->offset = self->offset;
+}
+
+static void
+set_state (VmlLease *self, LeaseState state)
+{
+  self->state = state;
+  vml_dbus_lease_set_state (self->iface, state_names[state]);
+}
+
+static void
+publish_holding (VmlLease *self)
+{
+  gboolean held = state_is_held (self->state);
+  guint64 host_id = vml_lockspace_get_host_id (self->lockspace);
+
+  vml_dbus_lease_set_mode (self->iface, held ? vml_mode_to_string (self->mode) : "");
+  vml_dbus_lease_set_holder_pid (self->iface, self->holder ? (guint) vml_holder_get_pid (self->holder) : 0);
+  vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
+  vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));
+  vml_dbus_lease_set_version (self->iface, self->lver);
+  if (held)
+    vml_dbus_lease_set_owner (self->iface, self->mode == VML_MODE_EXCLUSIVE ? host_id : 0);
+}
+
+static void
+save_or_warn (VmlLease *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!vml_lease_save (self, &error))
+    vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
+                   NULL, "%s", error->message);
+}
+
+static gboolean
+lockspace_ready (VmlLease *self, GError **error)
+{
+  if (vml_lockspace_is_joined (self->lockspace))
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_LOCKSPACE_NOT_JOINED,
+               "this host has not joined lockspace '%s' (it is %s); "
+               "AddLockspace it again first",
+               vml_lockspace_get_name (self->lockspace),
+               vml_lockspace_state_to_string (vml_lockspace_get_state (self->lockspace)));
+  return FALSE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The per-lease operation queue                                          */
+
+typedef void (*OpStart) (VmlLease *self, GTask *task);
+
+typedef struct {
+  GTask   *task;
+  OpStart  start;
+} Op;
+
+static gboolean
+start_head_op (gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (user_data);
+  Op *op = g_queue_peek_head (&self->ops);
+
+  if (op != NULL)
+    op->start (self, op->task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+enqueue_op (VmlLease *self, GTask *task, OpStart start)
+{
+  Op *op = g_new0 (Op, 1);
+
+  op->task = task;
+  op->start = start;
+  g_queue_push_tail (&self->ops, op);
+  if (g_queue_get_length (&self->ops) == 1)
+    start_head_op (self);
+}
+
+/* Completes the running operation with @reply (floating, may be NULL) or
+ * @error (taken), then starts the next one from a fresh main-loop turn. */
+static void
+finish_op (VmlLease *self, GVariant *reply, GError *error)
+{
+  g_autofree Op *op = g_queue_pop_head (&self->ops);
+  g_autoptr(GTask) task = op->task;
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, reply ? g_variant_ref_sink (reply) : NULL,
+                           (GDestroyNotify) g_variant_unref);
+  if (!g_queue_is_empty (&self->ops))
+    g_idle_add_full (G_PRIORITY_DEFAULT, start_head_op, g_object_ref (self), g_object_unref);
+}
+
+static void
+reply_to_invocation (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (error != NULL)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else
+    g_dbus_method_invocation_return_value (invocation, reply ? g_variant_new_tuple (&reply, 1) : NULL);
+}
+
+/* For internal callers of an operation that has no reply value. */
+static gboolean
+op_result_ok (GAsyncResult *result, GError **error)
+{
+  GError *local_error = NULL;
+  g_autoptr(GVariant) reply = g_task_propagate_pointer (G_TASK (result), &local_error);
+
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* An operation whose result answers a D-Bus call. */
+static GTask *
+invocation_task (VmlLease *self, GDBusMethodInvocation *invocation)
+{
+  return g_task_new (self, NULL, reply_to_invocation, g_object_ref (invocation));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Holder life                                                            */
+
+static void on_holder_exited (VmlHolder *holder, gpointer user_data);
+
+static void
+adopt_holder (VmlLease *self, VmlHolder *holder)
+{
+  g_return_if_fail (self->holder == NULL);
+
+  self->holder = holder;
+  g_signal_connect_object (holder, "exited", G_CALLBACK (on_holder_exited), self, 0);
+  vml_holder_watch (holder);
+}
+
+static void
+drop_holder (VmlLease *self)
+{
+  if (self->holder == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->holder, self);
+  g_clear_object (&self->holder);
+}
+
+static void
+report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const char *why)
+{
+  GVariantDict details;
+
+  g_variant_dict_init (&details, NULL);
+  g_variant_dict_insert (&details, "holder_pid", "u", (guint) holder_pid);
+  g_variant_dict_insert (&details, "fence_pid", "u", self->fence_pid);
+  g_variant_dict_insert (&details, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
+  g_variant_dict_insert (&details, "time", "t", (guint64) g_get_real_time ());
+  g_variant_dict_insert (&details, "message", "s", why);
+
+  set_state (self, LEASE_LOST);
+  publish_holding (self);
+  save_or_warn (self);
+  vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 VML_MSGID_LEASE_LOST, "Lease lost (%s): %s", reason, why);
+  vml_dbus_lease_emit_lost (self->iface, reason, g_variant_dict_end (&details));
+}
+
+static void
+on_holder_exited (VmlHolder *holder, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (user_data);
+  pid_t pid = vml_holder_get_pid (holder);
+
+  drop_holder (self);
+  if (!state_is_held (self->state))
+    return; /* an operation in progress notices on its own */
+  report_lost (self, "holder-exited", pid,
+               "the holder process exited without a release; sanlock dropped the lease");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Acquire                                                                */
+
+typedef struct {
+  VmlMode     mode;
+  VmlFence    fence;
+  guint       fence_pid;
+  guint       wait_s;
+  guint       uid;
+  gint64      deadline;
+  LeaseState  previous;
+  VmlHolder  *holder;      /* started for this acquire, not yet adopted */
+  guint64     lver;
+  gboolean    retry;       /* busy, but the caller asked to wait */
+} AcquireData;
+
+static void
+acquire_data_free (AcquireData *data)
+{
+  g_clear_object (&data->holder);
+  g_free (data);
+}
+
+static void run_acquire_attempt (VmlLease *self, GTask *op);
+
+static void
+acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  AcquireData *data = task_data;
+  VmlSanlockResource res;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (data->holder == NULL)
+    data->holder = vml_holder_spawn (self->holder_path, self->uuid, data->fence_pid,
+                                     data->fence, &error);
+  if (data->holder == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (data->holder),
+                            data->mode == VML_MODE_SHARED, 0, &data->lver, &error);
+  g_mutex_unlock (&self->cmd_lock);
+
+  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) &&
+      g_get_monotonic_time () < data->deadline)
+    {
+      g_clear_error (&error);
+      data->retry = TRUE;
+      ok = TRUE;
+    }
+  if (!ok)
+    {
+      vml_holder_stop (data->holder, HOLDER_STOP_MS);
+      g_clear_object (&data->holder);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+acquire_succeeded (VmlLease *self, AcquireData *data)
+{
+  adopt_holder (self, g_steal_pointer (&data->holder));
+  self->mode = data->mode;
+  self->fence = data->fence;
+  self->fence_pid = data->fence_pid;
+  self->owner_uid = data->uid;
+  self->lver = data->lver;
+  set_state (self, data->mode == VML_MODE_SHARED ? LEASE_HELD_SHARED : LEASE_HELD);
+  publish_holding (self);
+  save_or_warn (self);
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 VML_MSGID_LEASE_ACQUIRED, "Lease acquired (%s, version %" G_GUINT64_FORMAT
+                 ", holder %d, uid %u)", vml_mode_to_string (self->mode), self->lver,
+                 (int) vml_holder_get_pid (self->holder), self->owner_uid);
+}
+
+static gboolean
+retry_acquire (gpointer user_data)
+{
+  GTask *op = G_TASK (user_data);
+
+  run_acquire_attempt (VML_LEASE (g_task_get_source_object (op)), op);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GTask *op = G_TASK (user_data);
+  AcquireData *data = g_task_get_task_data (op);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (data->wait_s > 0 && error->domain == VML_ERROR && error->code == VML_ERROR_BUSY)
+        g_prefix_error (&error, "still busy after waiting %u s: ", data->wait_s);
+      set_state (self, data->previous);
+      finish_op (self, NULL, error);
+      return;
+    }
+  if (data->retry)
+    {
+      data->retry = FALSE;
+      g_timeout_add (ACQUIRE_RETRY_MS, retry_acquire, op);
+      return;
+    }
+  acquire_succeeded (self, data);
+  finish_op (self, NULL, NULL);
+}
+
+static void
+run_acquire_attempt (VmlLease *self, GTask *op)
+{
+  g_autoptr(GTask) attempt = g_task_new (self, NULL, on_acquire_attempt, op);
+
+  g_task_set_task_data (attempt, g_task_get_task_data (op), NULL);
+  g_task_run_in_thread (attempt, acquire_thread);
+}
+
+static void
+start_acquire (VmlLease *self, GTask *op)
+{
+  AcquireData *data = g_task_get_task_data (op);
+  GError *error = NULL;
+
+  if (state_is_held (self->state))
+    {
+      finish_op (self, NULL,
+                 g_error_new (VML_ERROR, VML_ERROR_EXISTS,
+                              "the lease of %s is already held on this host (%s); "
+                              "Release it first to change the mode", self->uuid,
+                              vml_mode_to_string (self->mode)));
+      return;
+    }
+  if (!lockspace_ready (self, &error))
+    {
+      finish_op (self, NULL, error);
+      return;
+    }
+  data->previous = self->state;
+  data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+  set_state (self, LEASE_ACQUIRING);
+  run_acquire_attempt (self, op);
+}
+
+static const VmlOptionSpec acquire_options[] = {
+  { "mode", "s" },
+  { "pid", "u" },
+  { "fence", "s" },
+  { "wait", "u" },
+  { NULL }
+};
+
+static AcquireData *
+parse_acquire_options (GVariant *options, guint uid, GError **error)
+{
+  g_autofree AcquireData *data = g_new0 (AcquireData, 1);
+  const char *str;
+
+  if (!vml_options_check (options, "Acquire", acquire_options, error))
+    return NULL;
+  data->uid = uid;
+  data->mode = VML_MODE_EXCLUSIVE;
+  if (g_variant_lookup (options, "mode", "&s", &str) &&
+      !vml_mode_from_string (str, &data->mode, error))
+    return NULL;
+  g_variant_lookup (options, "pid", "u", &data->fence_pid);
+  g_variant_lookup (options, "wait", "u", &data->wait_s);
+  data->fence = data->fence_pid ? VML_FENCE_KILL : VML_FENCE_NONE;
+  if (g_variant_lookup (options, "fence", "&s", &str) &&
+      !vml_fence_from_string (str, &data->fence, error))
+    return NULL;
+  if (data->fence != VML_FENCE_NONE && data->fence_pid == 0)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "fence '%s' needs the VM's process id in option 'pid'",
+                   vml_fence_to_string (data->fence));
+      return NULL;
+    }
+  if (data->fence_pid != 0 && kill ((pid_t) data->fence_pid, 0) != 0 && errno == ESRCH)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "pid %u names no running process", data->fence_pid);
+      return NULL;
+    }
+  return g_steal_pointer (&data);
+}
+
+static void
+acquire_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlLease *self = VML_LEASE (object);
+  g_autoptr(GVariant) options = NULL;
+  GError *error = NULL;
+  AcquireData *data;
+  GTask *op;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
+  data = parse_acquire_options (options, uid, &error);
+  if (data == NULL)
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  op = invocation_task (self, invocation);
+  g_task_set_task_data (op, data, (GDestroyNotify) acquire_data_free);
+  enqueue_op (self, op, start_acquire);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Release                                                                */
+
+static void
+release_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  VmlHolder *holder = task_data;
+  VmlSanlockResource res;
+  GError *error = NULL;
+  gboolean ok;
+
+  resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), &error);
+  g_mutex_unlock (&self->cmd_lock);
+
+  /* A holder that died meanwhile took the lease with it: released anyway. */
+  if (!ok && vml_holder_is_alive (holder))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_clear_error (&error);
+  if (!vml_holder_stop (holder, HOLDER_STOP_MS))
+    g_warning ("Holder %d of %s did not exit after release",
+               (int) vml_holder_get_pid (holder), self->uuid);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_released (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  LeaseState previous = GPOINTER_TO_UINT (user_data);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      set_state (self, previous);
+      finish_op (self, NULL, error);
+      return;
+    }
+  drop_holder (self);
+  self->fence_pid = 0;
+  self->fence = VML_FENCE_NONE;
+  set_state (self, LEASE_FREE);
+  publish_holding (self);
+  vml_dbus_lease_set_owner (self->iface, 0);
+  save_or_warn (self);
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 VML_MSGID_LEASE_RELEASED, "Lease released");
+  finish_op (self, NULL, NULL);
+}
+
+static void
+start_release (VmlLease *self, GTask *op)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (!state_is_held (self->state) || self->holder == NULL)
+    {
+      finish_op (self, NULL,
+                 g_error_new (VML_ERROR, VML_ERROR_NOT_HELD,
+                              "the lease of %s is not held on this host (it is %s)",
+                              self->uuid, state_names[self->state]));
+      return;
+    }
+  task = g_task_new (self, NULL, on_released, GUINT_TO_POINTER (self->state));
+  g_task_set_task_data (task, g_object_ref (self->holder), g_object_unref);
+  set_state (self, LEASE_RELEASING);
+  g_task_run_in_thread (task, release_thread);
+}
+
+static const VmlOptionSpec no_options[] = { { NULL } };
+
+static void
+release_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlLease *self = VML_LEASE (object);
+  g_autoptr(GVariant) options = NULL;
+  GError *error = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
+  if (!vml_options_check (options, "Release", no_options, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  enqueue_op (self, invocation_task (self, invocation), start_release);
+}
+
+void
+vml_lease_release_async (VmlLease *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  enqueue_op (self, g_task_new (self, NULL, callback, user_data), start_release);
+}
+
+gboolean
+vml_lease_release_finish (VmlLease *self, GAsyncResult *result, GError **error)
+{
+  return op_result_ok (result, error);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Delete                                                                 */
+
+static char *
+describe_owners (VmlSanlockOwners *owners)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  if (owners->owner != 0)
+    g_string_append_printf (text, "held exclusively by host %" G_GUINT64_FORMAT, owners->owner);
+  for (guint i = 0; i < owners->shared_owners->len; i++)
+    g_string_append_printf (text, "%s%" G_GUINT64_FORMAT,
+                            i ? ", " : text->len ? "; held shared by hosts " : "held shared by hosts ",
+                            g_array_index (owners->shared_owners, guint64, i));
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static void
+delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  VmlSanlockLockspace ls;
+  VmlSanlockResource res;
+  GError *error = NULL;
+  gboolean ok;
+
+  resource_of (self, &res);
+  owners = vml_sanlock_read_owners (&res, &error);
+  if (owners == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (owners->owners_live && (owners->owner != 0 || owners->shared_owners->len > 0))
+    {
+      g_autofree char *who = describe_owners (owners);
+      g_task_return_new_error (task, VML_ERROR, VML_ERROR_BUSY,
+                               "the lease of %s is %s; it can only be deleted once no "
+                               "host holds it", self->uuid, who);
+      return;
+    }
+  if (self->indexed)
+    {
+      vml_lockspace_get_spec (self->lockspace, &ls);
+      vml_lockspace_lock_index (self->lockspace);
+      ok = vml_sanlock_index_delete (&ls, self->uuid, self->offset, &error);
+      vml_lockspace_unlock_index (self->lockspace);
+    }
+  else
+    ok = vml_sanlock_resource_clear (&res, &error);
+  if (!ok)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      finish_op (self, NULL, error);
+      return;
+    }
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 NULL, "Lease deleted from storage");
+  finish_op (self, NULL, NULL);
+}
+
+static void
+start_delete (VmlLease *self, GTask *op)
+{
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+
+  if (self->state != LEASE_FREE && self->state != LEASE_LOST)
+    {
+      finish_op (self, NULL,
+                 g_error_new (VML_ERROR, VML_ERROR_BUSY,
+                              "the lease of %s is %s on this host; Release it before "
+                              "deleting it", self->uuid, state_names[self->state]));
+      return;
+    }
+  if (!lockspace_ready (self, &error))
+    {
+      finish_op (self, NULL, error);
+      return;
+    }
+  task = g_task_new (self, NULL, on_deleted, NULL);
+  g_task_run_in_thread (task, delete_thread);
+}
+
+void
+vml_lease_delete_async (VmlLease *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  enqueue_op (self, g_task_new (self, NULL, callback, user_data), start_delete);
+}
+
+gboolean
+vml_lease_delete_finish (VmlLease *self, GAsyncResult *result, GError **error)
+{
+  return op_result_ok (result, error);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Inquire: not queued (it changes nothing), but its sanlock command on the
+ * holder still takes cmd_lock.                                           */
+
+typedef struct {
+  VmlHolder        *holder;
+  VmlSanlockOwners *owners;
+  char             *storage_error;
+  gboolean          held_here;
+  gboolean          held_shared;
+  guint64           held_lver;
+} InquireData;
+
+static void
+inquire_data_free (InquireData *data)
+{
+  g_clear_object (&data->holder);
+  g_clear_pointer (&data->owners, vml_sanlock_owners_free);
+  g_free (data->storage_error);
+  g_free (data);
+}
+
+static void
+inquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  InquireData *data = task_data;
+  g_autoptr(GError) error = NULL;
+  VmlSanlockResource res;
+
+  resource_of (self, &res);
+  data->owners = vml_sanlock_read_owners (&res, &error);
+  if (data->owners == NULL)
+    data->storage_error = g_strdup (error->message);
+  g_clear_error (&error);
+  if (data->holder != NULL)
+    {
+      g_mutex_lock (&self->cmd_lock);
+      if (!vml_sanlock_inquire_holder (vml_holder_get_pid (data->holder), self->uuid,
+                                       &data->held_here, &data->held_shared,
+                                       &data->held_lver, &error))
+        g_warning ("Inquire of holder %d failed: %s",
+                   (int) vml_holder_get_pid (data->holder), error->message);
+      g_mutex_unlock (&self->cmd_lock);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static GVariant *
+host_ids_variant (GArray *ids)
+{
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64, ids ? ids->data : NULL,
+                                    ids ? ids->len : 0, sizeof (guint64));
+}
+
+static GVariant *
+build_inquire_reply (VmlLease *self, InquireData *data)
+{
+  VmlSanlockOwners *owners = data->owners;
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "uuid", "s", self->uuid);
+  g_variant_dict_insert (&dict, "name", "s", self->name);
+  g_variant_dict_insert (&dict, "lockspace", "s", vml_lockspace_get_name (self->lockspace));
+  g_variant_dict_insert (&dict, "state", "s", state_names[self->state]);
+  g_variant_dict_insert (&dict, "mode", "s", vml_dbus_lease_get_mode (self->iface));
+  g_variant_dict_insert (&dict, "holder_pid", "u", vml_dbus_lease_get_holder_pid (self->iface));
+  g_variant_dict_insert (&dict, "fence_pid", "u", self->fence_pid);
+  g_variant_dict_insert (&dict, "fence", "s", vml_fence_to_string (self->fence));
+  g_variant_dict_insert (&dict, "owner_uid", "u", state_is_held (self->state) ? self->owner_uid : 0);
+  g_variant_dict_insert (&dict, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
+  g_variant_dict_insert (&dict, "path", "s", self->path);
+  g_variant_dict_insert (&dict, "offset", "t", self->offset);
+  g_variant_dict_insert (&dict, "held_here", "b", data->held_here);
+  if (owners == NULL)
+    {
+      g_variant_dict_insert (&dict, "storage_error", "s", data->storage_error);
+      return g_variant_dict_end (&dict);
+    }
+  g_variant_dict_insert (&dict, "lver", "t", owners->lver);
+  g_variant_dict_insert (&dict, "owner", "t", owners->owner);
+  g_variant_dict_insert (&dict, "owner_generation", "t", owners->owner_generation);
+  g_variant_dict_insert_value (&dict, "shared_owners", host_ids_variant (owners->shared_owners));
+  g_variant_dict_insert (&dict, "owners_live", "b", owners->owners_live);
+  g_variant_dict_insert_value (&dict, "live_hosts", host_ids_variant (owners->live_hosts));
+  return g_variant_dict_end (&dict);
+}
+
+static void
+on_inquired (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  g_autoptr(GDBusMethodInvocation) invocation = user_data;
+  InquireData *data = g_task_get_task_data (G_TASK (result));
+
+  if (data->owners != NULL)
+    {
+      /* What storage says now is better than what we saw last. */
+      vml_dbus_lease_set_owner (self->iface, data->owners->owners_live ? data->owners->owner : 0);
+      vml_dbus_lease_set_version (self->iface, data->owners->lver);
+    }
+  g_dbus_method_invocation_return_value (invocation,
+                                         g_variant_new ("(@a{sv})",
+                                                        build_inquire_reply (self, data)));
+}
+
+static void
+inquire_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlLease *self = VML_LEASE (object);
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+  InquireData *data;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
+  if (!vml_options_check (options, "Inquire", no_options, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  data = g_new0 (InquireData, 1);
+  data->holder = self->holder ? g_object_ref (self->holder) : NULL;
+  task = g_task_new (self, NULL, on_inquired, g_object_ref (invocation));
+  g_task_set_task_data (task, data, (GDestroyNotify) inquire_data_free);
+  g_task_run_in_thread (task, inquire_thread);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Restore after a restart of vmleased                                    */
+
+typedef struct {
+  pid_t       pid;
+  LeaseState  recorded;
+  VmlHolder  *holder;
+  gboolean    held;
+  gboolean    shared;
+  guint64     lver;
+} RestoreData;
+
+static void
+restore_data_free (RestoreData *data)
+{
+  g_clear_object (&data->holder);
+  g_free (data);
+}
+
+static void
+restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  RestoreData *data = task_data;
+  g_autoptr(GError) error = NULL;
+
+  data->holder = vml_holder_adopt (data->pid, self->uuid, NULL);
+  if (data->holder == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (!vml_sanlock_inquire_holder (data->pid, self->uuid, &data->held, &data->shared,
+                                   &data->lver, &error))
+    g_warning ("Cannot ask sanlock about holder %d of %s: %s",
+               (int) data->pid, self->uuid, error->message);
+  if (!data->held)
+    {
+      /* A holder that holds nothing is of no use: let it go. */
+      vml_holder_stop (data->holder, HOLDER_STOP_MS);
+      g_clear_object (&data->holder);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  RestoreData *data = g_task_get_task_data (G_TASK (result));
+
+  if (data->held)
+    {
+      adopt_holder (self, g_steal_pointer (&data->holder));
+      self->mode = data->shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
+      self->lver = data->lver;
+      set_state (self, data->shared ? LEASE_HELD_SHARED : LEASE_HELD);
+      publish_holding (self);
+      save_or_warn (self);
+      vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                     NULL, "Lease still held by holder %d; adopted", (int) data->pid);
+    }
+  else if (data->recorded == LEASE_RELEASING)
+    {
+      set_state (self, LEASE_FREE);
+      publish_holding (self);
+      save_or_warn (self);
+    }
+  else
+    report_lost (self, "holder-exited", data->pid,
+                 "the holder process ended while vmleased was not running");
+  finish_op (self, NULL, NULL);
+}
+
+static void
+start_restore (VmlLease *self, GTask *op)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, on_restored, NULL);
+  RestoreData *data = g_new0 (RestoreData, 1);
+
+  data->pid = self->recorded_holder_pid;
+  data->recorded = self->state;
+  g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
+  g_task_run_in_thread (task, restore_thread);
+}
+
+static void
+on_restore_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  op_result_ok (result, NULL);
+}
+
+void
+vml_lease_restore (VmlLease *self)
+{
+  if (self->state == LEASE_FREE || self->state == LEASE_LOST)
+    return;
+  enqueue_op (self, g_task_new (self, NULL, on_restore_done, NULL), start_restore);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Records                                                                */
+
+#define GROUP "lease"
+
+gboolean
+vml_lease_save (VmlLease *self, GError **error)
+{
+  g_autoptr(GKeyFile) record = g_key_file_new ();
+  pid_t holder_pid = self->holder ? vml_holder_get_pid (self->holder) : 0;
+
+  g_key_file_set_string (record, GROUP, "uuid", self->uuid);
+  g_key_file_set_string (record, GROUP, "name", self->name);
+  g_key_file_set_string (record, GROUP, "lockspace", vml_lockspace_get_name (self->lockspace));
+  g_key_file_set_string (record, GROUP, "path", self->path);
+  g_key_file_set_uint64 (record, GROUP, "offset", self->offset);
+  g_key_file_set_boolean (record, GROUP, "indexed", self->indexed);
+  g_key_file_set_string (record, GROUP, "state", state_names[self->state]);
+  g_key_file_set_string (record, GROUP, "mode", vml_mode_to_string (self->mode));
+  g_key_file_set_string (record, GROUP, "fence", vml_fence_to_string (self->fence));
+  g_key_file_set_uint64 (record, GROUP, "fence_pid", self->fence_pid);
+  g_key_file_set_uint64 (record, GROUP, "owner_uid", self->owner_uid);
+  g_key_file_set_uint64 (record, GROUP, "lver", self->lver);
+  g_key_file_set_uint64 (record, GROUP, "holder_pid", (guint64) holder_pid);
+  return vml_store_save (self->store, VML_RECORD_LEASE, self->uuid, record, error);
+}
+
+gboolean
+vml_lease_forget (VmlLease *self, GError **error)
+{
+  return vml_store_remove (self->store, VML_RECORD_LEASE, self->uuid, error);
+}
+
+char *
+vml_lease_record_lockspace (GKeyFile *record)
+{
+  return g_key_file_get_string (record, GROUP, "lockspace", NULL);
+}
+
+static gboolean
+state_from_string (const char *str, LeaseState *state)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (state_names); i++)
+    if (g_str_equal (state_names[i], str))
+      {
+        *state = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+VmlLease *
+vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
+                           VmlLockspace *lockspace, GError **error)
+{
+  g_autofree char *uuid = g_key_file_get_string (record, GROUP, "uuid", NULL);
+  g_autofree char *name = g_key_file_get_string (record, GROUP, "name", NULL);
+  g_autofree char *path = g_key_file_get_string (record, GROUP, "path", NULL);
+  g_autofree char *state = g_key_file_get_string (record, GROUP, "state", NULL);
+  g_autofree char *mode = g_key_file_get_string (record, GROUP, "mode", NULL);
+  g_autofree char *fence = g_key_file_get_string (record, GROUP, "fence", NULL);
+  g_autoptr(VmlLease) self = NULL;
+  LeaseState recorded;
+
+  if (uuid == NULL || !g_uuid_string_is_valid (uuid) || path == NULL || state == NULL ||
+      !state_from_string (state, &recorded))
+    {
+      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                           "the record lacks a valid uuid, path or state");
+      return NULL;
+    }
+  self = vml_lease_new (ctx, uuid, name ? name : "", lockspace, path,
+                        g_key_file_get_uint64 (record, GROUP, "offset", NULL),
+                        g_key_file_get_boolean (record, GROUP, "indexed", NULL));
+  if ((mode && !vml_mode_from_string (mode, &self->mode, error)) ||
+      (fence && !vml_fence_from_string (fence, &self->fence, error)))
+    return NULL;
+  self->fence_pid = (guint) g_key_file_get_uint64 (record, GROUP, "fence_pid", NULL);
+  self->owner_uid = (guint) g_key_file_get_uint64 (record, GROUP, "owner_uid", NULL);
+  self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
+  self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
+  set_state (self, recorded);
+  vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
+  vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));
+  vml_dbus_lease_set_version (self->iface, self->lver);
+  return g_steal_pointer (&self);
+}
+
+/* ---------------------------------------------------------------------- */
+/* D-Bus dispatch: every method of the interface takes one a{sv}; each   */
+/* goes through the authority before its handler runs.                    */
+
+static const struct {
+  const char        *member;
+  const char        *signal;    /* gdbus-codegen's handler signal */
+  VmlAuthorizedFunc  handler;
+} lease_methods[] = {
+  { "Acquire", "handle-acquire", acquire_authorized },
+  { "Release", "handle-release", release_authorized },
+  { "Inquire", "handle-inquire", inquire_authorized },
+};
+
+static gboolean
+handle_method (VmlDbusLease          *iface,
+               GDBusMethodInvocation *invocation,
+               GVariant              *options,
+               gpointer               user_data)
+{
+  VmlLease *self = VML_LEASE (user_data);
+  const char *member = g_dbus_method_invocation_get_method_name (invocation);
+
+  for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
+    if (g_str_equal (lease_methods[i].member, member))
+      {
+        vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self),
+                                      lease_methods[i].handler);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void
+vml_lease_dispose (GObject *object)
+{
+  VmlLease *self = VML_LEASE (object);
+
+  drop_holder (self);
+  g_clear_object (&self->iface);
+  g_clear_object (&self->object);
+  g_clear_object (&self->lockspace);
+  g_clear_object (&self->authority);
+  g_clear_object (&self->store);
+  G_OBJECT_CLASS (vml_lease_parent_class)->dispose (object);
+}
+
+static void
+vml_lease_finalize (GObject *object)
+{
+  VmlLease *self = VML_LEASE (object);
+
+  g_warn_if_fail (g_queue_is_empty (&self->ops));
+  g_free (self->holder_path);
+  g_free (self->uuid);
+  g_free (self->name);
+  g_free (self->path);
+  g_free (self->object_path);
+  g_mutex_clear (&self->cmd_lock);
+  G_OBJECT_CLASS (vml_lease_parent_class)->finalize (object);
+}
+
+static void
+vml_lease_class_init (VmlLeaseClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vml_lease_dispose;
+  object_class->finalize = vml_lease_finalize;
+}
+
+static void
+vml_lease_init (VmlLease *self)
+{
+  g_mutex_init (&self->cmd_lock);
+  g_queue_init (&self->ops);
+}
+
+VmlLease *
+vml_lease_new (const VmlLeaseContext *ctx,
+               const char            *uuid,
+               const char            *name,
+               VmlLockspace          *lockspace,
+               const char            *path,
+               guint64                offset,
+               gboolean               indexed)
+{
+  VmlLease *self = g_object_new (VML_TYPE_LEASE, NULL);
+  static const char *const no_disks[] = { NULL };
+
+  self->authority = g_object_ref (ctx->authority);
+  self->store = g_object_ref (ctx->store);
+  self->holder_path = g_strdup (ctx->holder_path);
+  self->uuid = g_ascii_strdown (uuid, -1);
+  self->name = g_strdup (name);
+  self->lockspace = g_object_ref (lockspace);
+  self->path = g_strdup (path);
+  self->offset = offset;
+  self->indexed = indexed;
+  self->object_path = vml_lease_object_path (self->uuid);
+
+  self->iface = vml_dbus_lease_skeleton_new ();
+  vml_dbus_lease_set_uuid (self->iface, self->uuid);
+  vml_dbus_lease_set_name (self->iface, self->name);
+  vml_dbus_lease_set_lockspace (self->iface, vml_lockspace_get_name (lockspace));
+  vml_dbus_lease_set_transfer_step (self->iface, "");
+  vml_dbus_lease_set_disks (self->iface, no_disks);
+  set_state (self, LEASE_FREE);
+  publish_holding (self);
+  for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
+    g_signal_connect_object (self->iface, lease_methods[i].signal,
+                             G_CALLBACK (handle_method), self, 0);
+  self->object = vml_dbus_object_skeleton_new (self->object_path);
+  vml_dbus_object_skeleton_set_lease (self->object, self->iface);
+  return self;
+}
+
+const char *vml_lease_get_uuid (VmlLease *self) { return self->uuid; }
+VmlLockspace *vml_lease_get_lockspace (VmlLease *self) { return self->lockspace; }
+GDBusObjectSkeleton *vml_lease_get_object (VmlLease *self) { return G_DBUS_OBJECT_SKELETON (self->object); }
+const char *vml_lease_get_object_path (VmlLease *self) { return self->object_path; }
+gboolean vml_lease_is_held (VmlLease *self) { return state_is_held (self->state); }
+gboolean vml_lease_is_busy (VmlLease *self) { return !g_queue_is_empty (&self->ops); }

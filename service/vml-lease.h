@@ -1,0 +1,74 @@
+/* vml-lease.h: one VM lease and its D-Bus object (org.example.VMLease).
+ *
+ * Operations that change a lease (Acquire, Release, Delete) run one at a
+ * time per lease, in arrival order; their sanlock work runs in worker
+ * threads. Different leases proceed in parallel. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "vml-authority.h"
+#include "vml-dbus-generated.h"
+#include "vml-lockspace.h"
+#include "vml-store.h"
+
+G_BEGIN_DECLS
+
+#define VML_TYPE_LEASE (vml_lease_get_type ())
+G_DECLARE_FINAL_TYPE (VmlLease, vml_lease, VML, LEASE, GObject)
+
+/* What every lease needs from the service around it. */
+typedef struct {
+  VmlAuthority *authority;
+  VmlStore     *store;
+  const char   *holder_path;
+} VmlLeaseContext;
+
+VmlLease   *vml_lease_new             (const VmlLeaseContext *ctx,
+                                       const char            *uuid,
+                                       const char            *name,
+                                       VmlLockspace          *lockspace,
+                                       const char            *path,
+                                       guint64                offset,
+                                       gboolean               indexed);
+/* From a state record; @lockspace is the one the record names. */
+VmlLease   *vml_lease_new_from_record (const VmlLeaseContext *ctx,
+                                       GKeyFile              *record,
+                                       VmlLockspace          *lockspace,
+                                       GError               **error);
+/* The lockspace a record names (to look it up before _new_from_record). */
+char       *vml_lease_record_lockspace (GKeyFile *record);
+
+const char         *vml_lease_get_uuid        (VmlLease *self);
+VmlLockspace       *vml_lease_get_lockspace   (VmlLease *self);
+GDBusObjectSkeleton *vml_lease_get_object     (VmlLease *self);
+const char         *vml_lease_get_object_path (VmlLease *self);
+/* Held on this host, exclusively or shared. */
+gboolean            vml_lease_is_held         (VmlLease *self);
+/* An operation is running or queued. */
+gboolean            vml_lease_is_busy         (VmlLease *self);
+
+/* Writes the lease's state record. */
+gboolean            vml_lease_save            (VmlLease *self, GError **error);
+gboolean            vml_lease_forget          (VmlLease *self, GError **error);
+
+/* After a restart: checks with sanlock whether the recorded holder still
+ * holds the lease, adopts it if so, and otherwise reports it lost. */
+void                vml_lease_restore         (VmlLease *self);
+
+/* Releases for an internal reason (lockspace removal with force). */
+void                vml_lease_release_async   (VmlLease            *self,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+gboolean            vml_lease_release_finish  (VmlLease     *self,
+                                               GAsyncResult *result,
+                                               GError      **error);
+/* Deletes the lease from storage (refused while any live host holds it). */
+void                vml_lease_delete_async    (VmlLease            *self,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+gboolean            vml_lease_delete_finish   (VmlLease     *self,
+                                               GAsyncResult *result,
+                                               GError      **error);
+
+G_END_DECLS

@@ -1,0 +1,302 @@
+/* vml-lockspace.c: see vml-lockspace.h. */
+#include "config.h"
+
+#include "vml-error.h"
+#include "vml-lockspace.h"
+#include "vml-options.h"
+
+#define DEFAULT_IO_TIMEOUT 10
+
+struct _VmlLockspace {
+  GObject            parent_instance;
+  char              *name;
+  guint64            host_id;
+  char              *path;
+  guint64            offset;
+  guint              io_timeout;
+  VmlLockspaceState  state;
+  char              *error;       /* why the last join failed, or NULL */
+  GMutex             index_lock;
+};
+
+G_DEFINE_TYPE (VmlLockspace, vml_lockspace, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_STATE, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
+static const char *const state_names[] = {
+  [VML_LOCKSPACE_JOINING] = "joining",
+  [VML_LOCKSPACE_JOINED] = "joined",
+  [VML_LOCKSPACE_FAILING] = "failing",
+  [VML_LOCKSPACE_LOST] = "lost",
+  [VML_LOCKSPACE_REMOVED] = "removed",
+};
+
+static void
+vml_lockspace_finalize (GObject *object)
+{
+  VmlLockspace *self = VML_LOCKSPACE (object);
+
+  g_free (self->name);
+  g_free (self->path);
+  g_free (self->error);
+  g_mutex_clear (&self->index_lock);
+  G_OBJECT_CLASS (vml_lockspace_parent_class)->finalize (object);
+}
+
+static void
+vml_lockspace_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  VmlLockspace *self = VML_LOCKSPACE (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_uint (value, self->state);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vml_lockspace_class_init (VmlLockspaceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = vml_lockspace_finalize;
+  object_class->get_property = vml_lockspace_get_property;
+
+  props[PROP_STATE] = g_param_spec_uint ("state", NULL, NULL, 0, VML_LOCKSPACE_REMOVED,
+                                         VML_LOCKSPACE_JOINING,
+                                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
+                                         G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+}
+
+static void
+vml_lockspace_init (VmlLockspace *self)
+{
+  g_mutex_init (&self->index_lock);
+  self->state = VML_LOCKSPACE_LOST;
+}
+
+VmlLockspace *
+vml_lockspace_new (const char *name, guint64 host_id, const char *path,
+                   guint64 offset, guint io_timeout)
+{
+  VmlLockspace *self = g_object_new (VML_TYPE_LOCKSPACE, NULL);
+
+  self->name = g_strdup (name);
+  self->host_id = host_id;
+  self->path = g_strdup (path);
+  self->offset = offset;
+  self->io_timeout = io_timeout ? io_timeout : DEFAULT_IO_TIMEOUT;
+  return self;
+}
+
+VmlLockspace *
+vml_lockspace_new_from_keyfile (GKeyFile *keyfile, const char *group,
+                                const char *name, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *path = g_key_file_get_string (keyfile, group, "path", &local_error);
+  guint64 host_id = 0, offset = 0;
+  guint io_timeout = DEFAULT_IO_TIMEOUT;
+
+  if (path != NULL)
+    host_id = g_key_file_get_uint64 (keyfile, group, "host_id", &local_error);
+  if (local_error == NULL && g_key_file_has_key (keyfile, group, "offset", NULL))
+    offset = g_key_file_get_uint64 (keyfile, group, "offset", &local_error);
+  if (local_error == NULL && g_key_file_has_key (keyfile, group, "io_timeout", NULL))
+    io_timeout = (guint) g_key_file_get_uint64 (keyfile, group, "io_timeout", &local_error);
+  if (local_error != NULL)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "[%s]: %s", group, local_error->message);
+      return NULL;
+    }
+  if (!vml_check_lockspace_name (name, error) || !vml_check_host_id (host_id, error) ||
+      !vml_check_aligned_offset (offset, error) || !vml_check_io_timeout (io_timeout, error))
+    {
+      g_prefix_error (error, "[%s]: ", group);
+      return NULL;
+    }
+  return vml_lockspace_new (name, host_id, path, offset, io_timeout);
+}
+
+void
+vml_lockspace_to_keyfile (VmlLockspace *self, GKeyFile *keyfile, const char *group)
+{
+  g_key_file_set_uint64 (keyfile, group, "host_id", self->host_id);
+  g_key_file_set_string (keyfile, group, "path", self->path);
+  g_key_file_set_uint64 (keyfile, group, "offset", self->offset);
+  g_key_file_set_uint64 (keyfile, group, "io_timeout", self->io_timeout);
+}
+
+const char *vml_lockspace_get_name (VmlLockspace *self) { return self->name; }
+guint64 vml_lockspace_get_host_id (VmlLockspace *self) { return self->host_id; }
+const char *vml_lockspace_get_path (VmlLockspace *self) { return self->path; }
+guint64 vml_lockspace_get_offset (VmlLockspace *self) { return self->offset; }
+guint vml_lockspace_get_io_timeout (VmlLockspace *self) { return self->io_timeout; }
+VmlLockspaceState vml_lockspace_get_state (VmlLockspace *self) { return self->state; }
+const char *vml_lockspace_get_error (VmlLockspace *self) { return self->error; }
+
+const char *
+vml_lockspace_state_to_string (VmlLockspaceState state)
+{
+  g_return_val_if_fail (state < G_N_ELEMENTS (state_names), "");
+  return state_names[state];
+}
+
+gboolean
+vml_lockspace_is_joined (VmlLockspace *self)
+{
+  return self->state == VML_LOCKSPACE_JOINED || self->state == VML_LOCKSPACE_FAILING;
+}
+
+gboolean
+vml_lockspace_same_place (VmlLockspace *self, VmlLockspace *other)
+{
+  return g_str_equal (self->name, other->name) && self->host_id == other->host_id &&
+         g_str_equal (self->path, other->path) && self->offset == other->offset;
+}
+
+void
+vml_lockspace_get_spec (VmlLockspace *self, VmlSanlockLockspace *spec)
+{
+  spec->name = self->name;
+  spec->host_id = self->host_id;
+  spec->path = self->path;
+  spec->offset = self->offset;
+  spec->io_timeout = self->io_timeout;
+}
+
+GVariant *
+vml_lockspace_to_variant (VmlLockspace *self)
+{
+  return g_variant_new ("(ststsu)", self->name, self->host_id, self->path, self->offset,
+                        vml_lockspace_state_to_string (self->state), self->io_timeout);
+}
+
+void
+vml_lockspace_lock_index (VmlLockspace *self)
+{
+  g_mutex_lock (&self->index_lock);
+}
+
+void
+vml_lockspace_unlock_index (VmlLockspace *self)
+{
+  g_mutex_unlock (&self->index_lock);
+}
+
+static void
+set_state (VmlLockspace *self, VmlLockspaceState state, const char *error)
+{
+  g_free (self->error);
+  self->error = g_strdup (error);
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
+}
+
+static void
+join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLockspace *self = VML_LOCKSPACE (source);
+  gboolean init = GPOINTER_TO_INT (task_data);
+  VmlSanlockLockspace spec;
+  GError *error = NULL;
+
+  vml_lockspace_get_spec (self, &spec);
+  if ((init && !vml_sanlock_format_lockspace (&spec, &error)) ||
+      !vml_sanlock_join_lockspace (&spec, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLockspace *self = VML_LOCKSPACE (source);
+  g_autoptr(GTask) outer = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_warning ("Joining lockspace %s as host %" G_GUINT64_FORMAT " failed: %s",
+                 self->name, self->host_id, error->message);
+      set_state (self, VML_LOCKSPACE_LOST, error->message);
+      g_task_return_error (outer, g_steal_pointer (&error));
+      return;
+    }
+  g_message ("Joined lockspace %s as host %" G_GUINT64_FORMAT, self->name, self->host_id);
+  set_state (self, VML_LOCKSPACE_JOINED, NULL);
+  g_task_return_boolean (outer, TRUE);
+}
+
+void
+vml_lockspace_join_async (VmlLockspace *self, gboolean init,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *outer = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(GTask) task = g_task_new (self, NULL, on_joined, outer);
+
+  set_state (self, VML_LOCKSPACE_JOINING, NULL);
+  g_task_set_task_data (task, GINT_TO_POINTER (init), NULL);
+  g_task_run_in_thread (task, join_thread);
+}
+
+gboolean
+vml_lockspace_join_finish (VmlLockspace *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+leave_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlSanlockLockspace spec;
+  GError *error = NULL;
+
+  vml_lockspace_get_spec (VML_LOCKSPACE (source), &spec);
+  if (!vml_sanlock_leave_lockspace (&spec, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_left (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLockspace *self = VML_LOCKSPACE (source);
+  g_autoptr(GTask) outer = user_data;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (outer, error);
+      return;
+    }
+  g_message ("Left lockspace %s", self->name);
+  set_state (self, VML_LOCKSPACE_REMOVED, NULL);
+  g_task_return_boolean (outer, TRUE);
+}
+
+void
+vml_lockspace_leave_async (VmlLockspace *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *outer = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(GTask) task = g_task_new (self, NULL, on_left, outer);
+
+  g_task_run_in_thread (task, leave_thread);
+}
+
+gboolean
+vml_lockspace_leave_finish (VmlLockspace *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,76 @@
+/* vml-lockspace.h: one lockspace this host uses: where it is on storage,
+ * this host's id in it, and whether sanlock holds our host lease there. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "vml-sanlock.h"
+
+G_BEGIN_DECLS
+
+#define VML_TYPE_LOCKSPACE (vml_lockspace_get_type ())
+G_DECLARE_FINAL_TYPE (VmlLockspace, vml_lockspace, VML, LOCKSPACE, GObject)
+
+typedef enum {
+  VML_LOCKSPACE_JOINING,
+  VML_LOCKSPACE_JOINED,
+  VML_LOCKSPACE_FAILING,
+  VML_LOCKSPACE_LOST,
+  VML_LOCKSPACE_REMOVED,
+} VmlLockspaceState;
+
+VmlLockspace      *vml_lockspace_new           (const char *name,
+                                                guint64     host_id,
+                                                const char *path,
+                                                guint64     offset,
+                                                guint       io_timeout);
+/* From a state record or config group; NULL with @error if incomplete. */
+VmlLockspace      *vml_lockspace_new_from_keyfile (GKeyFile   *keyfile,
+                                                   const char *group,
+                                                   const char *name,
+                                                   GError    **error);
+void               vml_lockspace_to_keyfile    (VmlLockspace *self,
+                                                GKeyFile     *keyfile,
+                                                const char   *group);
+
+const char        *vml_lockspace_get_name      (VmlLockspace *self);
+guint64            vml_lockspace_get_host_id   (VmlLockspace *self);
+const char        *vml_lockspace_get_path      (VmlLockspace *self);
+guint64            vml_lockspace_get_offset    (VmlLockspace *self);
+guint              vml_lockspace_get_io_timeout (VmlLockspace *self);
+VmlLockspaceState  vml_lockspace_get_state     (VmlLockspace *self);
+const char        *vml_lockspace_get_error     (VmlLockspace *self);
+const char        *vml_lockspace_state_to_string (VmlLockspaceState state);
+gboolean           vml_lockspace_is_joined     (VmlLockspace *self);
+/* Same name, host id and location. */
+gboolean           vml_lockspace_same_place    (VmlLockspace *self,
+                                                VmlLockspace *other);
+
+/* Fills @spec with pointers into @self (valid while @self lives). */
+void               vml_lockspace_get_spec      (VmlLockspace        *self,
+                                                VmlSanlockLockspace *spec);
+/* (ststsu) for the Manager's Lockspaces property. */
+GVariant          *vml_lockspace_to_variant    (VmlLockspace *self);
+
+/* Serializes resource-index operations on this lockspace (sanlock runs one
+ * at a time per lockspace). Worker threads only. */
+void               vml_lockspace_lock_index    (VmlLockspace *self);
+void               vml_lockspace_unlock_index  (VmlLockspace *self);
+
+/* Joins (formatting first if @init) in a worker thread; "notify::state"
+ * follows every change. */
+void               vml_lockspace_join_async    (VmlLockspace        *self,
+                                                gboolean             init,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+gboolean           vml_lockspace_join_finish   (VmlLockspace *self,
+                                                GAsyncResult *result,
+                                                GError      **error);
+void               vml_lockspace_leave_async   (VmlLockspace        *self,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+gboolean           vml_lockspace_leave_finish  (VmlLockspace *self,
+                                                GAsyncResult *result,
+                                                GError      **error);
+
+G_END_DECLS

@@ -1,0 +1,1145 @@
+/* vml-manager.c: see vml-manager.h. */
+#include "config.h"
+
+#include "vml-authority.h"
+#include "vml-dbus-generated.h"
+#include "vml-error.h"
+#include "vml-lease.h"
+#include "vml-lockspace.h"
+#include "vml-manager.h"
+#include "vml-options.h"
+#include "vml-sanlock.h"
+#include "vml-store.h"
+
+#define LEASE_AREA_SIZE VML_SANLOCK_ALIGN
+
+struct _VmlManager {
+  GObject                   parent_instance;
+  GDBusConnection          *bus;
+  VmlStore                 *store;
+  VmlAuthority             *authority;
+  char                     *holder_path;
+  VmlLeaseContext           ctx;
+  GDBusObjectManagerServer *object_manager;
+  VmlDbusManager           *iface;
+  GHashTable               *lockspaces;   /* name → VmlLockspace */
+  GHashTable               *leases;       /* uuid → VmlLease */
+  GHashTable               *pending;      /* uuids being created or looked up */
+};
+
+G_DEFINE_TYPE (VmlManager, vml_manager, G_TYPE_OBJECT)
+
+/* ---------------------------------------------------------------------- */
+/* Lockspace bookkeeping                                                  */
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char **) a, *(const char **) b);
+}
+
+/* Lockspace names in a stable order, so listings do not shuffle. */
+static GPtrArray *
+sorted_lockspace_names (VmlManager *self)
+{
+  GPtrArray *names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer name;
+
+  g_hash_table_iter_init (&iter, self->lockspaces);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    g_ptr_array_add (names, name);
+  g_ptr_array_sort (names, compare_names);
+  return names;
+}
+
+static void
+publish_lockspaces (VmlManager *self)
+{
+  g_autoptr(GPtrArray) names = sorted_lockspace_names (self);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ststsu)"));
+  for (guint i = 0; i < names->len; i++)
+    g_variant_builder_add_value (&builder,
+                                 vml_lockspace_to_variant (g_hash_table_lookup (self->lockspaces,
+                                                                                names->pdata[i])));
+  vml_dbus_manager_set_lockspaces (self->iface, g_variant_builder_end (&builder));
+}
+
+static void
+emit_lockspace_changed (VmlManager *self, VmlLockspace *ls, const char *state, const char *error)
+{
+  GVariantDict details;
+
+  g_variant_dict_init (&details, NULL);
+  g_variant_dict_insert (&details, "host_id", "t", vml_lockspace_get_host_id (ls));
+  g_variant_dict_insert (&details, "path", "s", vml_lockspace_get_path (ls));
+  g_variant_dict_insert (&details, "offset", "t", vml_lockspace_get_offset (ls));
+  if (error != NULL)
+    g_variant_dict_insert (&details, "error", "s", error);
+  vml_dbus_manager_emit_lockspace_changed (self->iface, vml_lockspace_get_name (ls), state,
+                                           g_variant_dict_end (&details));
+}
+
+static void
+on_lockspace_state (VmlLockspace *ls, GParamSpec *pspec, gpointer user_data)
+{
+  VmlManager *self = VML_MANAGER (user_data);
+
+  publish_lockspaces (self);
+  emit_lockspace_changed (self, ls,
+                          vml_lockspace_state_to_string (vml_lockspace_get_state (ls)),
+                          vml_lockspace_get_error (ls));
+}
+
+static void
+add_lockspace (VmlManager *self, VmlLockspace *ls)
+{
+  g_hash_table_insert (self->lockspaces, g_strdup (vml_lockspace_get_name (ls)), g_object_ref (ls));
+  g_signal_connect_object (ls, "notify::state", G_CALLBACK (on_lockspace_state), self, 0);
+  publish_lockspaces (self);
+}
+
+static void
+drop_lockspace (VmlManager *self, VmlLockspace *ls)
+{
+  g_signal_handlers_disconnect_by_data (ls, self);
+  g_hash_table_remove (self->lockspaces, vml_lockspace_get_name (ls));
+  publish_lockspaces (self);
+}
+
+static void
+save_lockspace (VmlManager *self, VmlLockspace *ls)
+{
+  g_autoptr(GKeyFile) record = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+
+  vml_lockspace_to_keyfile (ls, record, "lockspace");
+  if (!vml_store_save (self->store, VML_RECORD_LOCKSPACE, vml_lockspace_get_name (ls), record, &error))
+    g_warning ("Lockspace %s will not be re-joined at the next start: %s",
+               vml_lockspace_get_name (ls), error->message);
+}
+
+/* A lockspace other than @name already at @path:@offset. */
+static VmlLockspace *
+lockspace_at (VmlManager *self, const char *name, const char *path, guint64 offset)
+{
+  GHashTableIter iter;
+  VmlLockspace *ls;
+
+  g_hash_table_iter_init (&iter, self->lockspaces);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &ls))
+    if (!g_str_equal (vml_lockspace_get_name (ls), name) &&
+        g_str_equal (vml_lockspace_get_path (ls), path) && vml_lockspace_get_offset (ls) == offset)
+      return ls;
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lease bookkeeping                                                      */
+
+static void
+export_lease (VmlManager *self, VmlLease *lease)
+{
+  g_hash_table_insert (self->leases, g_strdup (vml_lease_get_uuid (lease)), g_object_ref (lease));
+  g_dbus_object_manager_server_export (self->object_manager, vml_lease_get_object (lease));
+}
+
+static void
+unexport_lease (VmlManager *self, VmlLease *lease)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!vml_lease_forget (lease, &error))
+    g_warning ("%s", error->message);
+  g_dbus_object_manager_server_unexport (self->object_manager, vml_lease_get_object_path (lease));
+  g_hash_table_remove (self->leases, vml_lease_get_uuid (lease));
+}
+
+static GPtrArray *
+leases_in (VmlManager *self, VmlLockspace *ls)
+{
+  GPtrArray *found = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  VmlLease *lease;
+
+  g_hash_table_iter_init (&iter, self->leases);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lease))
+    if (vml_lease_get_lockspace (lease) == ls)
+      g_ptr_array_add (found, g_object_ref (lease));
+  return found;
+}
+
+/* Takes a caller-given uuid to the canonical (lower-case) form. */
+static char *
+canonical_uuid (const char *uuid, GError **error)
+{
+  if (!vml_check_uuid (uuid, error))
+    return NULL;
+  return g_ascii_strdown (uuid, -1);
+}
+
+static VmlLockspace *
+joined_lockspace (VmlManager *self, const char *name, GError **error)
+{
+  VmlLockspace *ls = g_hash_table_lookup (self->lockspaces, name);
+
+  if (ls == NULL || !vml_lockspace_is_joined (ls))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_LOCKSPACE_NOT_JOINED,
+                   "this host has not joined a lockspace named '%s'%s; call AddLockspace first",
+                   name, ls ? " (it failed or is still joining)" : "");
+      return NULL;
+    }
+  return ls;
+}
+
+/* ---------------------------------------------------------------------- */
+/* AddLockspace                                                           */
+
+static const VmlOptionSpec add_lockspace_options[] = {
+  { "io_timeout", "u" },
+  { "init", "b" },
+  { NULL }
+};
+
+typedef struct {
+  VmlManager            *self;
+  GDBusMethodInvocation *invocation;
+  gboolean               is_new;
+} JoinData;
+
+static void
+on_lockspace_joined (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLockspace *ls = VML_LOCKSPACE (source);
+  g_autofree JoinData *data = user_data;
+  g_autoptr(VmlManager) self = data->self;
+  g_autoptr(GDBusMethodInvocation) invocation = data->invocation;
+  GError *error = NULL;
+
+  if (!vml_lockspace_join_finish (ls, result, &error))
+    {
+      if (data->is_new)
+        {
+          /* Never joined: forget it, so a corrected AddLockspace can follow. */
+          emit_lockspace_changed (self, ls, "removed", error->message);
+          drop_lockspace (self, ls);
+        }
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  save_lockspace (self, ls);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+join_for_caller (VmlManager *self, GDBusMethodInvocation *invocation,
+                 VmlLockspace *ls, gboolean init, gboolean is_new)
+{
+  JoinData *data = g_new0 (JoinData, 1);
+
+  data->self = g_object_ref (self);
+  data->invocation = g_object_ref (invocation);
+  data->is_new = is_new;
+  vml_lockspace_join_async (ls, init, on_lockspace_joined, data);
+}
+
+/* Decides what AddLockspace means for a lockspace already known here. */
+static void
+add_known_lockspace (VmlManager *self, GDBusMethodInvocation *invocation,
+                     VmlLockspace *known, VmlLockspace *wanted, gboolean init)
+{
+  const char *name = vml_lockspace_get_name (known);
+
+  if (!vml_lockspace_same_place (known, wanted))
+    g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_EXISTS,
+                                           "lockspace '%s' is already used here as host %"
+                                           G_GUINT64_FORMAT " at %s offset %" G_GUINT64_FORMAT
+                                           "; RemoveLockspace it first to change that",
+                                           name, vml_lockspace_get_host_id (known),
+                                           vml_lockspace_get_path (known),
+                                           vml_lockspace_get_offset (known));
+  else if (vml_lockspace_get_state (known) == VML_LOCKSPACE_JOINING)
+    g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_BUSY,
+                                           "lockspace '%s' is being joined right now; "
+                                           "wait for LockspaceChanged", name);
+  else if (vml_lockspace_is_joined (known) && init)
+    g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                                           "lockspace '%s' is joined; formatting it (init) "
+                                           "now would destroy every lease in it", name);
+  else if (vml_lockspace_is_joined (known))
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    join_for_caller (self, invocation, known, init, FALSE);
+}
+
+static void
+add_lockspace_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlManager *self = VML_MANAGER (object);
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(VmlLockspace) wanted = NULL;
+  const char *name, *path;
+  guint64 host_id, offset;
+  guint io_timeout = 10;
+  gboolean init = FALSE;
+  VmlLockspace *known, *other;
+  GError *error = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&st&st@a{sv})",
+                 &name, &host_id, &path, &offset, &options);
+  if (!vml_options_check (options, "AddLockspace", add_lockspace_options, &error) ||
+      !vml_check_lockspace_name (name, &error) || !vml_check_host_id (host_id, &error) ||
+      !vml_check_storage_path (path, &error) || !vml_check_aligned_offset (offset, &error) ||
+      !vml_check_storage_range (path, offset, VML_LOCKSPACE_AREA_SIZE, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  g_variant_lookup (options, "io_timeout", "u", &io_timeout);
+  g_variant_lookup (options, "init", "b", &init);
+  if (!vml_check_io_timeout (io_timeout, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  wanted = vml_lockspace_new (name, host_id, path, offset, io_timeout);
+  known = g_hash_table_lookup (self->lockspaces, name);
+  if (known != NULL)
+    {
+      add_known_lockspace (self, invocation, known, wanted, init);
+      return;
+    }
+  other = lockspace_at (self, name, path, offset);
+  if (other != NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_EXISTS,
+                                             "lockspace '%s' already lives at %s offset %"
+                                             G_GUINT64_FORMAT, vml_lockspace_get_name (other),
+                                             path, offset);
+      return;
+    }
+  add_lockspace (self, wanted);
+  join_for_caller (self, invocation, wanted, init, TRUE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* RemoveLockspace                                                        */
+
+static const VmlOptionSpec remove_lockspace_options[] = {
+  { "force", "b" },
+  { NULL }
+};
+
+typedef struct {
+  VmlManager            *self;
+  GDBusMethodInvocation *invocation;
+  VmlLockspace          *ls;
+  guint                  releases_pending;
+  GError                *error;
+} RemoveData;
+
+static void
+remove_data_free (RemoveData *data)
+{
+  g_object_unref (data->self);
+  g_object_unref (data->invocation);
+  g_object_unref (data->ls);
+  g_clear_error (&data->error);
+  g_free (data);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RemoveData, remove_data_free)
+
+static void
+forget_lockspace (VmlManager *self, VmlLockspace *ls)
+{
+  g_autoptr(GPtrArray) leases = leases_in (self, ls);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < leases->len; i++)
+    unexport_lease (self, leases->pdata[i]);
+  if (!vml_store_remove (self->store, VML_RECORD_LOCKSPACE, vml_lockspace_get_name (ls), &error))
+    g_warning ("%s", error->message);
+  drop_lockspace (self, ls);
+}
+
+static void
+on_lockspace_left (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(RemoveData) data = user_data;
+  GError *error = NULL;
+
+  if (!vml_lockspace_leave_finish (data->ls, result, &error))
+    {
+      g_dbus_method_invocation_take_error (data->invocation, error);
+      return;
+    }
+  forget_lockspace (data->self, data->ls);
+  g_dbus_method_invocation_return_value (data->invocation, NULL);
+}
+
+static void
+leave_when_released (RemoveData *data)
+{
+  if (data->error != NULL)
+    {
+      g_dbus_method_invocation_return_gerror (data->invocation, data->error);
+      remove_data_free (data);
+      return;
+    }
+  if (!vml_lockspace_is_joined (data->ls))
+    {
+      /* Nothing to leave in sanlock (the join failed): just forget it. */
+      forget_lockspace (data->self, data->ls);
+      g_dbus_method_invocation_return_value (data->invocation, NULL);
+      remove_data_free (data);
+      return;
+    }
+  vml_lockspace_leave_async (data->ls, on_lockspace_left, data);
+}
+
+static void
+on_forced_release (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RemoveData *data = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!vml_lease_release_finish (VML_LEASE (source), result, &error) && data->error == NULL)
+    data->error = g_steal_pointer (&error);
+  if (--data->releases_pending == 0)
+    leave_when_released (data);
+}
+
+static gboolean
+refuse_if_in_use (VmlManager *self, VmlLockspace *ls, gboolean force, GError **error)
+{
+  g_autoptr(GPtrArray) leases = leases_in (self, ls);
+  g_autoptr(GString) held = g_string_new (NULL);
+
+  if (vml_lockspace_get_state (ls) == VML_LOCKSPACE_JOINING)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "lockspace '%s' is being joined; try again once it is joined",
+                   vml_lockspace_get_name (ls));
+      return FALSE;
+    }
+  for (guint i = 0; i < leases->len; i++)
+    {
+      VmlLease *lease = leases->pdata[i];
+
+      if (vml_lease_is_busy (lease))
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                       "an operation on lease %s is in progress; try again when it is done",
+                       vml_lease_get_uuid (lease));
+          return FALSE;
+        }
+      if (vml_lease_is_held (lease))
+        g_string_append_printf (held, "%s%s", held->len ? ", " : "", vml_lease_get_uuid (lease));
+    }
+  if (held->len > 0 && !force)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "leases in lockspace '%s' are held on this host (%s); release them, "
+                   "or pass force to release them and leave", vml_lockspace_get_name (ls), held->str);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+remove_lockspace_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlManager *self = VML_MANAGER (object);
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GPtrArray) leases = NULL;
+  gboolean force = FALSE;
+  RemoveData *data;
+  VmlLockspace *ls;
+  const char *name;
+  GError *error = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})", &name, &options);
+  if (!vml_options_check (options, "RemoveLockspace", remove_lockspace_options, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  g_variant_lookup (options, "force", "b", &force);
+  ls = g_hash_table_lookup (self->lockspaces, name);
+  if (ls == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_NOT_FOUND,
+                                             "this host uses no lockspace named '%s'", name);
+      return;
+    }
+  if (!refuse_if_in_use (self, ls, force, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  data = g_new0 (RemoveData, 1);
+  data->self = g_object_ref (self);
+  data->invocation = g_object_ref (invocation);
+  data->ls = g_object_ref (ls);
+  leases = leases_in (self, ls);
+  for (guint i = 0; i < leases->len; i++)
+    if (vml_lease_is_held (leases->pdata[i]))
+      {
+        data->releases_pending++;
+        vml_lease_release_async (leases->pdata[i], on_forced_release, data);
+      }
+  if (data->releases_pending == 0)
+    leave_when_released (data);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Finding and creating leases on storage (CreateLease, GetLease,         */
+/* DeleteLease of a lease first seen here)                                */
+
+typedef enum {
+  LOCATE_CREATE,      /* find on storage, or make it */
+  LOCATE_GET,         /* find on storage only */
+  LOCATE_DELETE,      /* find, then delete */
+} LocateGoal;
+
+typedef struct {
+  VmlManager            *self;
+  GDBusMethodInvocation *invocation;
+  LocateGoal             goal;
+  char                  *uuid;
+  char                  *name;
+  GPtrArray             *lockspaces;   /* where to look (create: exactly one) */
+  char                  *path;         /* explicit location, or NULL */
+  guint64                offset;
+  /* Results */
+  VmlLockspace          *found_in;
+  char                  *found_path;
+  guint64                found_offset;
+  gboolean               indexed;
+} LocateData;
+
+static void
+locate_data_free (LocateData *data)
+{
+  g_hash_table_remove (data->self->pending, data->uuid);
+  g_object_unref (data->self);
+  g_object_unref (data->invocation);
+  g_free (data->uuid);
+  g_free (data->name);
+  g_ptr_array_unref (data->lockspaces);
+  g_free (data->path);
+  g_free (data->found_path);
+  g_free (data);
+}
+
+static gboolean
+place_explicitly (LocateData *data, VmlLockspace *ls, GError **error)
+{
+  g_autofree char *found_ls = NULL, *found_name = NULL;
+  VmlSanlockResource res = { vml_lockspace_get_name (ls), data->uuid, data->path, data->offset };
+  GError *local_error = NULL;
+
+  if (vml_sanlock_resource_read_name (data->path, data->offset, &found_ls, &found_name, &local_error))
+    {
+      if (g_strcmp0 (found_ls, res.lockspace) != 0 || g_strcmp0 (found_name, data->uuid) != 0)
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_EXISTS,
+                       "%s offset %" G_GUINT64_FORMAT " already holds the lease '%s' of "
+                       "lockspace '%s'; choose another offset", data->path, data->offset,
+                       found_name, found_ls);
+          return FALSE;
+        }
+    }
+  else if (g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND) &&
+           data->goal == LOCATE_CREATE)
+    {
+      g_clear_error (&local_error);
+      if (!vml_sanlock_resource_init (&res, error))
+        return FALSE;
+    }
+  else
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  data->found_in = ls;
+  data->found_path = g_strdup (data->path);
+  data->found_offset = data->offset;
+  return TRUE;
+}
+
+static gboolean
+place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
+{
+  VmlSanlockLockspace spec;
+  GError *local_error = NULL;
+  gboolean ok;
+
+  vml_lockspace_get_spec (ls, &spec);
+  vml_lockspace_lock_index (ls);
+  /* sanlock's index would accept a second entry of the same name: look first. */
+  ok = vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, &local_error);
+  if (!ok && g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND) &&
+      data->goal == LOCATE_CREATE)
+    {
+      g_clear_error (&local_error);
+      ok = vml_sanlock_index_create (&spec, data->uuid, &data->found_offset, &local_error);
+    }
+  vml_lockspace_unlock_index (ls);
+  if (!ok)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  data->found_in = ls;
+  data->found_path = g_strdup (spec.path);
+  data->indexed = TRUE;
+  return TRUE;
+}
+
+static void
+locate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  LocateData *data = task_data;
+  g_autoptr(GString) searched = g_string_new (NULL);
+
+  for (guint i = 0; i < data->lockspaces->len; i++)
+    {
+      VmlLockspace *ls = data->lockspaces->pdata[i];
+      GError *error = NULL;
+      gboolean ok = data->path ? place_explicitly (data, ls, &error)
+                               : place_in_index (data, ls, &error);
+
+      if (ok)
+        {
+          g_task_return_boolean (task, TRUE);
+          return;
+        }
+      if (!g_error_matches (error, VML_ERROR, VML_ERROR_NOT_FOUND) || data->goal == LOCATE_CREATE)
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      g_string_append_printf (searched, "%s'%s'", searched->len ? ", " : "",
+                              vml_lockspace_get_name (ls));
+      g_clear_error (&error);
+    }
+  g_task_return_new_error (task, VML_ERROR, VML_ERROR_NOT_FOUND,
+                           "no lease for VM %s exists in %s%s", data->uuid,
+                           searched->len ? "the joined lockspaces " : "any lockspace: this host has joined none",
+                           searched->str);
+}
+
+static void
+on_lease_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = user_data;
+  VmlLease *lease = VML_LEASE (source);
+  VmlManager *self = g_object_get_data (G_OBJECT (invocation), "vml-manager");
+  GError *error = NULL;
+
+  if (!vml_lease_delete_finish (lease, result, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  unexport_lease (self, lease);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+delete_lease (VmlManager *self, GDBusMethodInvocation *invocation, VmlLease *lease)
+{
+  g_object_set_data_full (G_OBJECT (invocation), "vml-manager", g_object_ref (self), g_object_unref);
+  vml_lease_delete_async (lease, on_lease_deleted, g_object_ref (invocation));
+}
+
+static VmlLease *
+lease_from_location (VmlManager *self, LocateData *data)
+{
+  g_autoptr(VmlLease) lease = vml_lease_new (&self->ctx, data->uuid, data->name ? data->name : "",
+                                             data->found_in, data->found_path,
+                                             data->found_offset, data->indexed);
+  g_autoptr(GError) error = NULL;
+
+  export_lease (self, lease);
+  if (!vml_lease_save (lease, &error))
+    g_warning ("%s", error->message);
+  return lease;
+}
+
+static void
+on_located (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LocateData *data = g_task_get_task_data (G_TASK (result));
+  VmlManager *self = data->self;
+  VmlLease *lease;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_dbus_method_invocation_take_error (data->invocation, error);
+      return;
+    }
+  lease = g_hash_table_lookup (self->leases, data->uuid);
+  if (lease == NULL)
+    lease = lease_from_location (self, data);
+  if (data->goal == LOCATE_DELETE)
+    delete_lease (self, data->invocation, lease);
+  else
+    g_dbus_method_invocation_return_value (data->invocation,
+                                           g_variant_new ("(o)", vml_lease_get_object_path (lease)));
+}
+
+static void
+locate_lease (VmlManager *self, GDBusMethodInvocation *invocation, LocateGoal goal,
+              const char *uuid, GPtrArray *lockspaces, const char *name,
+              const char *path, guint64 offset)
+{
+  g_autoptr(GTask) task = NULL;
+  LocateData *data;
+
+  if (g_hash_table_contains (self->pending, uuid))
+    {
+      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_BUSY,
+                                             "the lease of %s is being created or looked up "
+                                             "right now; try again in a moment", uuid);
+      return;
+    }
+  g_hash_table_add (self->pending, g_strdup (uuid));
+  data = g_new0 (LocateData, 1);
+  data->self = g_object_ref (self);
+  data->invocation = g_object_ref (invocation);
+  data->goal = goal;
+  data->uuid = g_strdup (uuid);
+  data->name = g_strdup (name);
+  data->lockspaces = g_ptr_array_ref (lockspaces);
+  data->path = g_strdup (path);
+  data->offset = offset;
+  task = g_task_new (self, NULL, on_located, NULL);
+  g_task_set_task_data (task, data, (GDestroyNotify) locate_data_free);
+  g_task_run_in_thread (task, locate_thread);
+}
+
+static GPtrArray *
+joined_lockspaces (VmlManager *self)
+{
+  GPtrArray *joined = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) names = sorted_lockspace_names (self);
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      VmlLockspace *ls = g_hash_table_lookup (self->lockspaces, names->pdata[i]);
+
+      if (vml_lockspace_is_joined (ls))
+        g_ptr_array_add (joined, g_object_ref (ls));
+    }
+  return joined;
+}
+
+/* ---------------------------------------------------------------------- */
+/* CreateLease, GetLease, DeleteLease                                     */
+
+static const VmlOptionSpec create_lease_options[] = {
+  { "name", "s" },
+  { "path", "s" },
+  { "offset", "t" },
+  { NULL }
+};
+
+/* An explicit location must not overwrite a lockspace or its index. */
+static gboolean
+check_explicit_location (VmlManager *self, const char *path, guint64 offset, GError **error)
+{
+  GHashTableIter iter;
+  VmlLockspace *ls;
+
+  if (!vml_check_storage_path (path, error) || !vml_check_aligned_offset (offset, error) ||
+      !vml_check_storage_range (path, offset, LEASE_AREA_SIZE, error))
+    return FALSE;
+  g_hash_table_iter_init (&iter, self->lockspaces);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &ls))
+    {
+      guint64 start = vml_lockspace_get_offset (ls);
+
+      if (g_str_equal (vml_lockspace_get_path (ls), path) &&
+          offset >= start && offset < start + VML_LOCKSPACE_AREA_SIZE)
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                       "offset %" G_GUINT64_FORMAT " of %s lies inside lockspace '%s' and its "
+                       "resource index (%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT ")",
+                       offset, path, vml_lockspace_get_name (ls), start,
+                       start + VML_LOCKSPACE_AREA_SIZE);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_create_options (VmlManager *self, GVariant *options, const char **name,
+                      const char **path, guint64 *offset, GError **error)
+{
+  gboolean has_path, has_offset;
+
+  if (!vml_options_check (options, "CreateLease", create_lease_options, error))
+    return FALSE;
+  if (g_variant_lookup (options, "name", "&s", name) && !vml_check_vm_name (*name, error))
+    return FALSE;
+  has_path = g_variant_lookup (options, "path", "&s", path);
+  has_offset = g_variant_lookup (options, "offset", "t", offset);
+  if (has_path != has_offset)
+    {
+      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                           "options 'path' and 'offset' go together: give both to place the "
+                           "lease yourself, or neither to allocate it from the lockspace's index");
+      return FALSE;
+    }
+  return !has_path || check_explicit_location (self, *path, *offset, error);
+}
+
+static void
+create_lease_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlManager *self = VML_MANAGER (object);
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GPtrArray) where = NULL;
+  g_autofree char *uuid = NULL;
+  const char *raw_uuid, *ls_name, *name = "", *path = NULL;
+  guint64 offset = 0;
+  VmlLockspace *ls;
+  VmlLease *existing;
+  GError *error = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s@a{sv})",
+                 &raw_uuid, &ls_name, &options);
+  if (!(uuid = canonical_uuid (raw_uuid, &error)) ||
+      !vml_check_lockspace_name (ls_name, &error) ||
+      !parse_create_options (self, options, &name, &path, &offset, &error) ||
+      !(ls = joined_lockspace (self, ls_name, &error)))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  existing = g_hash_table_lookup (self->leases, uuid);
+  if (existing != NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_EXISTS,
+                                             "a lease for VM %s already exists here: %s",
+                                             uuid, vml_lease_get_object_path (existing));
+      return;
+    }
+  where = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (where, g_object_ref (ls));
+  locate_lease (self, invocation, LOCATE_CREATE, uuid, where, name, path, offset);
+}
+
+static void
+get_lease_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlManager *self = VML_MANAGER (object);
+  g_autoptr(GPtrArray) where = NULL;
+  g_autofree char *uuid = NULL;
+  const char *raw_uuid;
+  VmlLease *lease;
+  GError *error = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s)", &raw_uuid);
+  if (!(uuid = canonical_uuid (raw_uuid, &error)))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  lease = g_hash_table_lookup (self->leases, uuid);
+  if (lease != NULL)
+    {
+      g_dbus_method_invocation_return_value (invocation,
+                                             g_variant_new ("(o)", vml_lease_get_object_path (lease)));
+      return;
+    }
+  where = joined_lockspaces (self);
+  locate_lease (self, invocation, LOCATE_GET, uuid, where, NULL, NULL, 0);
+}
+
+static void
+delete_lease_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlManager *self = VML_MANAGER (object);
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GPtrArray) where = NULL;
+  g_autofree char *uuid = NULL;
+  static const VmlOptionSpec no_options[] = { { NULL } };
+  const char *raw_uuid;
+  VmlLease *lease;
+  GError *error = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})",
+                 &raw_uuid, &options);
+  if (!(uuid = canonical_uuid (raw_uuid, &error)) ||
+      !vml_options_check (options, "DeleteLease", no_options, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  lease = g_hash_table_lookup (self->leases, uuid);
+  if (lease != NULL)
+    {
+      delete_lease (self, invocation, lease);
+      return;
+    }
+  where = joined_lockspaces (self);
+  locate_lease (self, invocation, LOCATE_DELETE, uuid, where, NULL, NULL, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* D-Bus dispatch: each member goes through the authority first.          */
+
+static void
+authorize (VmlManager *self, GDBusMethodInvocation *invocation, VmlAuthorizedFunc func)
+{
+  vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), func);
+}
+
+static gboolean
+handle_add_lockspace (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
+                      const char *name, guint64 host_id, const char *path, guint64 offset,
+                      GVariant *options, gpointer user_data)
+{
+  authorize (user_data, invocation, add_lockspace_authorized);
+  return TRUE;
+}
+
+static gboolean
+handle_remove_lockspace (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
+                         const char *name, GVariant *options, gpointer user_data)
+{
+  authorize (user_data, invocation, remove_lockspace_authorized);
+  return TRUE;
+}
+
+static gboolean
+handle_create_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
+                     const char *uuid, const char *lockspace, GVariant *options, gpointer user_data)
+{
+  authorize (user_data, invocation, create_lease_authorized);
+  return TRUE;
+}
+
+static gboolean
+handle_delete_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
+                     const char *uuid, GVariant *options, gpointer user_data)
+{
+  authorize (user_data, invocation, delete_lease_authorized);
+  return TRUE;
+}
+
+static gboolean
+handle_get_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
+                  const char *uuid, gpointer user_data)
+{
+  authorize (user_data, invocation, get_lease_authorized);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Start-up: configured and remembered lockspaces, then leases            */
+
+#define CONFIG_LOCKSPACE_PREFIX "lockspace "
+
+static void
+on_startup_join (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VmlManager) self = user_data;
+  VmlLockspace *ls = VML_LOCKSPACE (source);
+
+  /* A failure was logged and shows as state "lost"; AddLockspace retries. */
+  if (vml_lockspace_join_finish (ls, result, NULL))
+    save_lockspace (self, ls);
+}
+
+static void
+take_lockspace (VmlManager *self, VmlLockspace *ls, const char *origin)
+{
+  VmlLockspace *known = g_hash_table_lookup (self->lockspaces, vml_lockspace_get_name (ls));
+
+  if (known != NULL)
+    {
+      if (!vml_lockspace_same_place (known, ls))
+        g_warning ("Lockspace %s from %s differs from the configured one; using the configuration",
+                   vml_lockspace_get_name (ls), origin);
+      return;
+    }
+  add_lockspace (self, ls);
+  vml_lockspace_join_async (ls, FALSE, on_startup_join, g_object_ref (self));
+}
+
+static void
+load_configured_lockspaces (VmlManager *self, GKeyFile *config)
+{
+  g_auto(GStrv) groups = config ? g_key_file_get_groups (config, NULL) : NULL;
+
+  for (guint i = 0; groups && groups[i]; i++)
+    {
+      g_autoptr(VmlLockspace) ls = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (!g_str_has_prefix (groups[i], CONFIG_LOCKSPACE_PREFIX))
+        continue;
+      ls = vml_lockspace_new_from_keyfile (config, groups[i],
+                                           groups[i] + strlen (CONFIG_LOCKSPACE_PREFIX), &error);
+      if (ls == NULL)
+        g_warning ("Ignoring configured lockspace: %s", error->message);
+      else
+        take_lockspace (self, ls, "the configuration");
+    }
+}
+
+static void
+load_remembered_lockspaces (VmlManager *self)
+{
+  g_autoptr(GHashTable) records = vml_store_load_all (self->store, VML_RECORD_LOCKSPACE);
+  GHashTableIter iter;
+  const char *name;
+  GKeyFile *record;
+
+  g_hash_table_iter_init (&iter, records);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &name, (gpointer *) &record))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VmlLockspace) ls = vml_lockspace_new_from_keyfile (record, "lockspace", name, &error);
+
+      if (ls == NULL)
+        g_warning ("Ignoring remembered lockspace: %s", error->message);
+      else
+        take_lockspace (self, ls, "the state directory");
+    }
+}
+
+static void
+load_remembered_leases (VmlManager *self)
+{
+  g_autoptr(GHashTable) records = vml_store_load_all (self->store, VML_RECORD_LEASE);
+  GHashTableIter iter;
+  const char *uuid;
+  GKeyFile *record;
+
+  g_hash_table_iter_init (&iter, records);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &uuid, (gpointer *) &record))
+    {
+      g_autofree char *ls_name = vml_lease_record_lockspace (record);
+      VmlLockspace *ls = ls_name ? g_hash_table_lookup (self->lockspaces, ls_name) : NULL;
+      g_autoptr(VmlLease) lease = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (ls == NULL)
+        {
+          g_warning ("Lease record %s names lockspace '%s', which this host does not use; skipped",
+                     uuid, ls_name ? ls_name : "(none)");
+          continue;
+        }
+      lease = vml_lease_new_from_record (&self->ctx, record, ls, &error);
+      if (lease == NULL)
+        {
+          g_warning ("Lease record %s is damaged and was skipped: %s", uuid, error->message);
+          continue;
+        }
+      export_lease (self, lease);
+      vml_lease_restore (lease);
+    }
+}
+
+gboolean
+vml_manager_start (VmlManager *self, GKeyFile *config, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  vml_dbus_manager_set_version (self->iface, VERSION);
+  publish_lockspaces (self);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->iface), self->bus,
+                                         VML_MANAGER_PATH, &local_error))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED, "cannot export %s: %s",
+                   VML_MANAGER_PATH, local_error->message);
+      return FALSE;
+    }
+  g_dbus_object_manager_server_set_connection (self->object_manager, self->bus);
+
+  if (!vml_sanlock_ping (&local_error))
+    g_warning ("%s; lockspaces cannot be joined until it runs", local_error->message);
+  load_configured_lockspaces (self, config);
+  load_remembered_lockspaces (self);
+  load_remembered_leases (self);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void
+vml_manager_dispose (GObject *object)
+{
+  VmlManager *self = VML_MANAGER (object);
+
+  if (self->iface)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));
+  g_clear_pointer (&self->leases, g_hash_table_unref);
+  g_clear_pointer (&self->lockspaces, g_hash_table_unref);
+  g_clear_pointer (&self->pending, g_hash_table_unref);
+  g_clear_object (&self->object_manager);
+  g_clear_object (&self->iface);
+  g_clear_object (&self->authority);
+  g_clear_object (&self->store);
+  g_clear_object (&self->bus);
+  G_OBJECT_CLASS (vml_manager_parent_class)->dispose (object);
+}
+
+static void
+vml_manager_finalize (GObject *object)
+{
+  g_free (VML_MANAGER (object)->holder_path);
+  G_OBJECT_CLASS (vml_manager_parent_class)->finalize (object);
+}
+
+static void
+vml_manager_class_init (VmlManagerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vml_manager_dispose;
+  object_class->finalize = vml_manager_finalize;
+}
+
+static void
+vml_manager_init (VmlManager *self)
+{
+  self->lockspaces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->leases = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+VmlManager *
+vml_manager_new (GDBusConnection *bus, const char *state_dir, const char *holder_path,
+                 GError **error)
+{
+  g_autoptr(VmlManager) self = g_object_new (VML_TYPE_MANAGER, NULL);
+
+  self->store = vml_store_new (state_dir, error);
+  if (self->store == NULL)
+    return NULL;
+  self->bus = g_object_ref (bus);
+  self->authority = vml_authority_new (bus);
+  self->holder_path = g_strdup (holder_path);
+  self->ctx.authority = self->authority;
+  self->ctx.store = self->store;
+  self->ctx.holder_path = self->holder_path;
+  self->object_manager = g_dbus_object_manager_server_new (VML_MANAGER_PATH);
+  self->iface = vml_dbus_manager_skeleton_new ();
+  g_signal_connect_object (self->iface, "handle-add-lockspace", G_CALLBACK (handle_add_lockspace), self, 0);
+  g_signal_connect_object (self->iface, "handle-remove-lockspace", G_CALLBACK (handle_remove_lockspace), self, 0);
+  g_signal_connect_object (self->iface, "handle-create-lease", G_CALLBACK (handle_create_lease), self, 0);
+  g_signal_connect_object (self->iface, "handle-delete-lease", G_CALLBACK (handle_delete_lease), self, 0);
+  g_signal_connect_object (self->iface, "handle-get-lease", G_CALLBACK (handle_get_lease), self, 0);
+  return g_steal_pointer (&self);
+}

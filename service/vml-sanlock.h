@@ -1,0 +1,173 @@
+/* vml-sanlock.h: the only door from vmleased to libsanlock_client.
+ *
+ * Every function here may touch storage or wait on the sanlock daemon, so it
+ * BLOCKS: call it from a worker thread (GTask), never from the main loop.
+ * Every failure is a GError in VML_ERROR with a message a person can act on;
+ * sanlock's own return code is appended as "(sanlock: <text>, <code>)".
+ *
+ * The daemon is found at $SANLOCK_RUN_DIR/sanlock.sock (default /run/sanlock).
+ * libsanlock_client reads that variable ONCE per process, at its first
+ * connection, and keeps the pointer getenv() returned: set it before the first
+ * call; a later setenv() does not move a process to another daemon.
+ *
+ * On-storage layout of a lockspace that vmleased formats, from its offset:
+ *   +0        lockspace (delta leases of up to 2000 hosts)    1 MiB
+ *   +1 MiB    resource index (+ its internal paxos lease)      2 MiB
+ *   +3 MiB    VM leases allocated from the index, 1 MiB each
+ * All areas use 512-byte sectors and 1 MiB alignment (so 512-byte-sector
+ * storage only; sanlock opens it with O_DIRECT).
+ * Index capacity, fixed when formatting: as many 1 MiB leases as fit between
+ * +3 MiB and the end of the device or file, at most 16000 (sanlock's limit for
+ * one index with this geometry). A 1 GiB LUN at offset 0 holds 1021 leases,
+ * a 64 MiB file 61. A regular file must be given its size before formatting.
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+#define VML_SANLOCK_ALIGN        (1024 * 1024)
+/* sanlock's SANLK_NAME_LEN is 48, but a 48-byte lockspace name runs into the
+ * resource name when the daemon prints inquire strings ("%s" on a field
+ * without NUL), so names are 1..47 bytes, without ':', '\\' or blanks. */
+#define VML_SANLOCK_NAME_MAX     47
+#define VML_SANLOCK_HOST_ID_MAX  2000
+
+typedef struct {
+  const char *name;       /* lockspace name, <= VML_SANLOCK_NAME_MAX bytes */
+  guint64     host_id;    /* 1..2000; ignored by format */
+  const char *path;
+  guint64     offset;     /* multiple of VML_SANLOCK_ALIGN */
+  guint       io_timeout; /* seconds; 0 = what is stored on disk / default */
+} VmlSanlockLockspace;
+
+typedef struct {
+  const char *lockspace;  /* lockspace name */
+  const char *name;       /* resource name (the VM uuid), <= VML_SANLOCK_NAME_MAX */
+  const char *path;
+  guint64     offset;
+} VmlSanlockResource;
+
+/* One host as seen in a lockspace (sanlock_get_hosts). */
+typedef struct {
+  guint64 host_id;
+  guint64 generation;
+  guint64 timestamp;
+  guint   io_timeout;
+  enum {
+    VML_HOST_UNKNOWN,
+    VML_HOST_FREE,
+    VML_HOST_LIVE,
+    VML_HOST_FAIL,
+    VML_HOST_DEAD,
+  } state;
+} VmlSanlockHost;
+
+/* What storage says about one resource right now.
+ * The exclusive owner is the paxos leader's owner while its timestamp is set;
+ * shared holders are the hosts whose mode block says SHARED (a shared holder
+ * is never the leader's owner, except for an instant while it is going SH). */
+typedef struct {
+  guint64  lver;              /* lease version */
+  guint64  owner;             /* exclusive owner host id, 0 if none */
+  guint64  owner_generation;  /* its generation, 0 if none */
+  GArray  *shared_owners;     /* guint64 host ids holding it shared */
+  gboolean owners_live;       /* an owner is alive: another host's acquire would fail */
+  GArray  *live_hosts;        /* guint64 host ids whose host lease is LIVE or FAIL
+                               * (empty in the first 2 × io_timeout after joining,
+                               * before sanlock has looked; owners_live is then TRUE
+                               * whenever there is an owner) */
+} VmlSanlockOwners;
+
+void     vml_sanlock_owners_free          (VmlSanlockOwners *owners);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlSanlockOwners, vml_sanlock_owners_free)
+
+/* Whether the sanlock daemon (honouring SANLOCK_RUN_DIR) answers. */
+gboolean vml_sanlock_ping                 (GError **error);
+
+/* Lockspaces. format writes the lockspace area with io_timeout (0 = the
+ * daemon's default, 10 s) and an empty resource index after it (destroys what
+ * was there; the lockspace need not be joined). join returns once the host
+ * lease is held (about 2 × io_timeout + 1 s); io_timeout 0 = the one stored on
+ * disk. Joining one that is already joined with the same host id and location
+ * succeeds (vmleased restart); joined with another host id or location ->
+ * EXISTS; host id used by another live host -> BUSY; nothing formatted there
+ * -> NOT_FOUND. leave refuses with BUSY while processes on this host hold
+ * leases in it (sanlock would kill them), and succeeds if not joined. */
+gboolean vml_sanlock_format_lockspace     (const VmlSanlockLockspace *ls, GError **error);
+gboolean vml_sanlock_join_lockspace       (const VmlSanlockLockspace *ls, GError **error);
+gboolean vml_sanlock_leave_lockspace      (const VmlSanlockLockspace *ls, GError **error);
+/* TRUE if sanlock currently has this lockspace joined (any state). */
+gboolean vml_sanlock_lockspace_is_joined  (const VmlSanlockLockspace *ls);
+/* All hosts sanlock has seen in a joined lockspace; array of VmlSanlockHost.
+ * Not joined -> LOCKSPACE_NOT_JOINED. sanlock knows the other hosts only from
+ * its first renewal on (2 × io_timeout after joining); this waits up to 3 s
+ * for that and then fails with FAILED ("try again shortly"). */
+GArray  *vml_sanlock_get_hosts            (const char *lockspace, GError **error);
+
+/* The resource index of a lockspace formatted by vml_sanlock_format_lockspace.
+ * At most one index operation runs at a time per lockspace in sanlock (it
+ * answers -EBUSY otherwise): the caller serializes them per lockspace.
+ * They need the lockspace joined (LOCKSPACE_NOT_JOINED) and retry a few
+ * seconds while the index is busy (then BUSY).
+ * lookup: VML_ERROR_NOT_FOUND when no entry has that name.
+ * create: looks up first and fails with EXISTS if the name is indexed already
+ * (sanlock itself would index a duplicate; two hosts creating the same name
+ * at the same instant can still both succeed). FAILED when the index is full.
+ * delete: clears the index entry and the lease; res_offset 0 = wherever the
+ * index says, otherwise it must match the index (INVALID_ARGUMENT). */
+gboolean vml_sanlock_index_lookup         (const VmlSanlockLockspace *ls, const char *res_name,
+                                           guint64 *res_offset, GError **error);
+gboolean vml_sanlock_index_create         (const VmlSanlockLockspace *ls, const char *res_name,
+                                           guint64 *res_offset, GError **error);
+gboolean vml_sanlock_index_delete         (const VmlSanlockLockspace *ls, const char *res_name,
+                                           guint64 res_offset, GError **error);
+
+/* A resource at an explicit location. init formats it (destroys what was
+ * there); read_name returns the lockspace and resource names found there, or
+ * VML_ERROR_NOT_FOUND if the area holds no resource lease; clear wipes it. */
+gboolean vml_sanlock_resource_init        (const VmlSanlockResource *res, GError **error);
+gboolean vml_sanlock_resource_read_name   (const char *path, guint64 offset,
+                                           char **lockspace, char **name, GError **error);
+gboolean vml_sanlock_resource_clear       (const VmlSanlockResource *res, GError **error);
+
+/* Fresh owners of a resource plus the lockspace's live hosts (reads the whole
+ * 1 MiB lease area). Not joined -> LOCKSPACE_NOT_JOINED; no lease there ->
+ * NOT_FOUND. */
+VmlSanlockOwners *vml_sanlock_read_owners (const VmlSanlockResource *res, GError **error);
+
+/* Pid-targeted operations on behalf of a registered holder process.
+ * acquire: VML_ERROR_BUSY when another host holds it in a conflicting mode
+ * (the message names the host ids); lver != 0 makes it fail with
+ * VML_ERROR_BUSY ("taken meanwhile") unless the on-disk lver matches.
+ * *lver_out (may be NULL) receives the lver now held (for a shared acquire:
+ * the lver on disk right after it; every acquire, SH too, bumps it).
+ * Other errors: EXISTS (this holder holds it already), BUSY also when another
+ * process on this host holds it, FAILED "not registered" for an unknown
+ * holder pid, LOCKSPACE_NOT_JOINED, NOT_FOUND (no lease at that location),
+ * STORAGE_FAILURE.
+ * release/convert: NOT_HELD when the holder does not hold it, or is not
+ * registered with sanlock at all (a holder that exited holds nothing).
+ * convert to exclusive: BUSY while another host holds it shared (message
+ * names them). Converting to the mode already held succeeds.
+ * Gotcha (sanlock): SH->EX succeeds even while another process on THIS host
+ * holds the resource shared; callers must track local sharers themselves. */
+gboolean vml_sanlock_acquire              (const VmlSanlockResource *res, pid_t holder,
+                                           gboolean shared, guint64 lver, guint64 *lver_out,
+                                           GError **error);
+gboolean vml_sanlock_release              (const VmlSanlockResource *res, pid_t holder,
+                                           GError **error);
+gboolean vml_sanlock_convert              (const VmlSanlockResource *res, pid_t holder,
+                                           gboolean to_shared, GError **error);
+/* Which resources sanlock says this holder pid holds: sets *held and, when
+ * held, *shared and *lver for the named resource (shared and lver may be
+ * NULL). sanlock reports no lver for shared holds: *lver is then 0 (use
+ * vml_sanlock_read_owners). A pid that is not registered with sanlock gives
+ * *held = FALSE and no error. No storage I/O. */
+gboolean vml_sanlock_inquire_holder       (pid_t holder, const char *res_name,
+                                           gboolean *held, gboolean *shared, guint64 *lver,
+                                           GError **error);
+
+G_END_DECLS

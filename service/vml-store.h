@@ -1,0 +1,37 @@
+/* vml-store.h: small keyfile records under the state directory, one file per
+ * object (lockspaces/<name>.conf, leases/<uuid>.lease), replaced atomically. */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define VML_STORE_FORMAT 1
+
+#define VML_TYPE_STORE (vml_store_get_type ())
+G_DECLARE_FINAL_TYPE (VmlStore, vml_store, VML, STORE, GObject)
+
+typedef enum {
+  VML_RECORD_LOCKSPACE,
+  VML_RECORD_LEASE,
+} VmlRecordKind;
+
+VmlStore  *vml_store_new        (const char *state_dir, GError **error);
+const char *vml_store_get_dir   (VmlStore *self);
+
+/* Writes @record (a "record" group with "format" is added) as @id. */
+gboolean   vml_store_save       (VmlStore      *self,
+                                 VmlRecordKind  kind,
+                                 const char    *id,
+                                 GKeyFile      *record,
+                                 GError       **error);
+gboolean   vml_store_remove     (VmlStore      *self,
+                                 VmlRecordKind  kind,
+                                 const char    *id,
+                                 GError       **error);
+/* All readable records of @kind, keyed by id. Unreadable, truncated or
+ * future-format files are reported in the log and skipped, never fatal. */
+GHashTable *vml_store_load_all  (VmlStore      *self,
+                                 VmlRecordKind  kind);
+
+G_END_DECLS

@@ -1,0 +1,138 @@
+/* vmleased: guards VM leases on shared storage for this host.
+ *
+ * Exports org.example.VMLease on the system bus (DBUS_SYSTEM_BUS_ADDRESS is
+ * honoured, as by every GLib program) and keeps one vmlease-holder process
+ * per held lease. Stopping vmleased never releases a lease: the holders
+ * keep them, and the next vmleased adopts them again. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <glib-unix.h>
+
+#include "vml-error.h"
+#include "vml-log.h"
+#include "vml-manager.h"
+
+typedef struct {
+  GMainLoop *loop;
+  int        exit_status;
+} Daemon;
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_message ("Stopping; leases stay held by their holder processes");
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_name_acquired (GDBusConnection *bus, const char *name, gpointer user_data)
+{
+  g_message ("vmleased %s ready as %s", VERSION, name);
+}
+
+static void
+on_name_lost (GDBusConnection *bus, const char *name, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_warning ("Could not own the bus name %s (is another vmleased running, "
+             "or does the bus policy forbid it?)", name);
+  daemon->exit_status = EXIT_FAILURE;
+  g_main_loop_quit (daemon->loop);
+}
+
+static GKeyFile *
+load_config (const char *path, gboolean required, GError **error)
+{
+  g_autoptr(GKeyFile) config = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  if (g_key_file_load_from_file (config, path, G_KEY_FILE_NONE, &local_error))
+    return g_steal_pointer (&config);
+  if (!required && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    return NULL;
+  g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+               "cannot read configuration %s: %s", path, local_error->message);
+  return NULL;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *config_path = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *holder_path = NULL;
+  gboolean verbose = FALSE, version = FALSE;
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      "Configuration file (default " VML_CONFIG_FILE ")", "FILE" },
+    { "state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Where lease and lockspace records are kept (default " VML_STATE_DIR ")", "DIR" },
+    { "holder", 0, 0, G_OPTION_ARG_FILENAME, &holder_path,
+      "The vmlease-holder program (default " VML_HOLDER_PATH ")", "PATH" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages too", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- guard VM leases on shared storage");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GKeyFile) config = NULL;
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_autoptr(VmlManager) manager = NULL;
+  Daemon daemon = { NULL, EXIT_SUCCESS };
+  guint owner_id;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (context,
+    "vmleased exports org.example.VMLease on the system bus. See vmleased(8).\n"
+    "Environment: DBUS_SYSTEM_BUS_ADDRESS (the bus), SANLOCK_RUN_DIR (the sanlock daemon).");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("vmleased: %s\nTry 'vmleased --help'.\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("vmleased %s\n", VERSION);
+      return EXIT_SUCCESS;
+    }
+  vml_log_setup (verbose);
+
+  config = load_config (config_path ? config_path : VML_CONFIG_FILE, config_path != NULL, &error);
+  if (error != NULL)
+    {
+      g_printerr ("vmleased: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (state_dir == NULL && config != NULL)
+    state_dir = g_key_file_get_string (config, "daemon", "state_dir", NULL);
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+  if (bus == NULL)
+    {
+      g_printerr ("vmleased: cannot connect to the system bus: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  manager = vml_manager_new (bus, state_dir ? state_dir : VML_STATE_DIR,
+                             holder_path ? holder_path : VML_HOLDER_PATH, &error);
+  if (manager == NULL || !vml_manager_start (manager, config, &error))
+    {
+      g_printerr ("vmleased: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
+  daemon.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_signal, &daemon);
+  g_unix_signal_add (SIGINT, on_signal, &daemon);
+  owner_id = g_bus_own_name_on_connection (bus, VML_BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                           on_name_acquired, on_name_lost, &daemon, NULL);
+  g_main_loop_run (daemon.loop);
+
+  g_bus_unown_name (owner_id);
+  g_main_loop_unref (daemon.loop);
+  return daemon.exit_status;
+}

@@ -1,0 +1,221 @@
+/* Unit tests for the input checks every D-Bus method relies on. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "vml-actions.h"
+#include "vml-error.h"
+#include "vml-options.h"
+
+static const VmlOptionSpec specs[] = {
+  { "mode", "s" },
+  { "pid", "u" },
+  { NULL }
+};
+
+static GVariant *
+parse (const char *text)
+{
+  return g_variant_ref_sink (g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL));
+}
+
+static void
+test_options_accepts_known_keys (void)
+{
+  g_autoptr(GVariant) options = parse ("{'mode': <'shared'>, 'pid': <uint32 7>}");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vml_options_check (options, "Acquire", specs, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_options_rejects_unknown_key (void)
+{
+  g_autoptr(GVariant) options = parse ("{'colour': <'red'>}");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (vml_options_check (options, "Acquire", specs, &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT);
+  /* The message names the bad key and lists what would have been right. */
+  g_assert_nonnull (strstr (error->message, "'colour'"));
+  g_assert_nonnull (strstr (error->message, "mode (s)"));
+  g_assert_nonnull (strstr (error->message, "pid (u)"));
+}
+
+static void
+test_options_rejects_wrong_type (void)
+{
+  g_autoptr(GVariant) options = parse ("{'pid': <'7'>}");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (vml_options_check (options, "Acquire", specs, &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "'u'"));
+}
+
+static void
+test_options_none_allowed (void)
+{
+  static const VmlOptionSpec none[] = { { NULL } };
+  g_autoptr(GVariant) empty = parse ("@a{sv} {}");
+  g_autoptr(GVariant) one = parse ("{'force': <true>}");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vml_options_check (empty, "Release", none, NULL));
+  g_assert_false (vml_options_check (one, "Release", none, &error));
+  g_assert_nonnull (strstr (error->message, "none"));
+}
+
+static void
+test_uuid (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vml_check_uuid ("8c1e3c6a-2f51-4b7e-9f0a-3d2b1c4e5f60", NULL));
+  g_assert_true (vml_check_uuid ("8C1E3C6A-2F51-4B7E-9F0A-3D2B1C4E5F60", NULL));
+  g_assert_false (vml_check_uuid ("", NULL));
+  g_assert_false (vml_check_uuid ("8c1e3c6a2f514b7e9f0a3d2b1c4e5f60", NULL));
+  g_assert_false (vml_check_uuid ("8c1e3c6a-2f51-4b7e-9f0a-3d2b1c4e5f6g", &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+test_lockspace_name (void)
+{
+  g_autofree char *max = g_strnfill (47, 'a');
+  g_autofree char *too_long = g_strnfill (48, 'a');
+
+  g_assert_true (vml_check_lockspace_name ("sandbox", NULL));
+  g_assert_true (vml_check_lockspace_name ("a.b-c_1", NULL));
+  g_assert_true (vml_check_lockspace_name (max, NULL));
+  g_assert_false (vml_check_lockspace_name (too_long, NULL));
+  g_assert_false (vml_check_lockspace_name ("", NULL));
+  /* ':' separates fields in sanlock's own text forms. */
+  g_assert_false (vml_check_lockspace_name ("a:b", NULL));
+  g_assert_false (vml_check_lockspace_name ("a b", NULL));
+}
+
+static void
+test_vm_name (void)
+{
+  g_autofree char *max = g_strnfill (255, 'x');
+  g_autofree char *too_long = g_strnfill (256, 'x');
+
+  g_assert_true (vml_check_vm_name ("", NULL));
+  g_assert_true (vml_check_vm_name ("web-01 (prod) ü", NULL));
+  g_assert_true (vml_check_vm_name (max, NULL));
+  g_assert_false (vml_check_vm_name (too_long, NULL));
+  g_assert_false (vml_check_vm_name ("tab\there", NULL));
+}
+
+static void
+test_numbers (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (vml_check_host_id (0, NULL));
+  g_assert_true (vml_check_host_id (1, NULL));
+  g_assert_true (vml_check_host_id (2000, NULL));
+  g_assert_false (vml_check_host_id (2001, NULL));
+  g_assert_false (vml_check_io_timeout (0, NULL));
+  g_assert_true (vml_check_io_timeout (1, NULL));
+  g_assert_false (vml_check_io_timeout (61, NULL));
+  g_assert_true (vml_check_aligned_offset (0, NULL));
+  g_assert_true (vml_check_aligned_offset (3 * 1024 * 1024, NULL));
+  g_assert_false (vml_check_aligned_offset (512, &error));
+  /* The message suggests the next aligned offset. */
+  g_assert_nonnull (strstr (error->message, "1048576"));
+}
+
+static void
+test_storage_path (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("vml-test-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename (dir, "leases", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (file, "", 0, NULL));
+  g_assert_cmpint (truncate (file, 4 * 1024 * 1024), ==, 0);
+  g_assert_true (vml_check_storage_path (file, NULL));
+  g_assert_false (vml_check_storage_path ("leases", NULL));
+  g_assert_false (vml_check_storage_path (dir, NULL));
+  g_assert_false (vml_check_storage_path ("/nonexistent/leases", &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_NOT_FOUND);
+  g_assert_true (vml_check_storage_range (file, 3 * 1024 * 1024, 1024 * 1024, NULL));
+  g_assert_false (vml_check_storage_range (file, 4 * 1024 * 1024, 1024 * 1024, NULL));
+  g_unlink (file);
+  g_rmdir (dir);
+}
+
+static void
+test_enums_round_trip (void)
+{
+  VmlMode mode;
+  VmlFence fence;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vml_mode_from_string ("shared", &mode, NULL));
+  g_assert_cmpint (mode, ==, VML_MODE_SHARED);
+  g_assert_cmpstr (vml_mode_to_string (mode), ==, "shared");
+  g_assert_true (vml_fence_from_string ("pause", &fence, NULL));
+  g_assert_cmpstr (vml_fence_to_string (fence), ==, "pause");
+  g_assert_false (vml_mode_from_string ("EXCLUSIVE", &mode, &error));
+  /* The message lists the valid values. */
+  g_assert_nonnull (strstr (error->message, "'exclusive', 'shared'"));
+}
+
+static void
+test_object_path (void)
+{
+  g_autofree char *path = vml_lease_object_path ("8C1E3C6A-2F51-4B7E-9F0A-3D2B1C4E5F60");
+
+  g_assert_cmpstr (path, ==, "/org/example/VMLease/vm/8c1e3c6a_2f51_4b7e_9f0a_3d2b1c4e5f60");
+  g_assert_true (g_variant_is_object_path (path));
+}
+
+static void
+test_error_names (void)
+{
+  g_autoptr(GError) error = g_error_new_literal (VML_ERROR, VML_ERROR_BUSY, "held by host 2");
+  g_autofree char *remote = g_dbus_error_encode_gerror (error);
+
+  g_assert_cmpstr (remote, ==, "org.example.VMLease.Error.Busy");
+  g_assert_cmpstr (vml_error_to_name (VML_ERROR_LOCKSPACE_NOT_JOINED), ==, "LockspaceNotJoined");
+}
+
+static void
+test_action_table (void)
+{
+  guint n;
+  const VmlActionRule *rules = vml_action_rules (&n);
+
+  g_assert_cmpuint (n, >, 0);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpstr (vml_action_for_member (rules[i].interface, rules[i].member), ==, rules[i].action);
+  g_assert_cmpstr (vml_action_for_member (VML_LEASE_INTERFACE, "Acquire"), ==, VML_ACTION_ACQUIRE);
+  g_assert_cmpstr (vml_action_for_member (VML_LEASE_INTERFACE, "Inquire"), ==, VML_ACTION_INQUIRE);
+  /* Deny by default: unknown members have no action. */
+  g_assert_null (vml_action_for_member (VML_LEASE_INTERFACE, "Seize"));
+  g_assert_null (vml_action_for_member ("org.freedesktop.DBus.Properties", "Set"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/options/accepts-known-keys", test_options_accepts_known_keys);
+  g_test_add_func ("/options/rejects-unknown-key", test_options_rejects_unknown_key);
+  g_test_add_func ("/options/rejects-wrong-type", test_options_rejects_wrong_type);
+  g_test_add_func ("/options/none-allowed", test_options_none_allowed);
+  g_test_add_func ("/check/uuid", test_uuid);
+  g_test_add_func ("/check/lockspace-name", test_lockspace_name);
+  g_test_add_func ("/check/vm-name", test_vm_name);
+  g_test_add_func ("/check/numbers", test_numbers);
+  g_test_add_func ("/check/storage-path", test_storage_path);
+  g_test_add_func ("/enums/round-trip", test_enums_round_trip);
+  g_test_add_func ("/paths/lease-object", test_object_path);
+  g_test_add_func ("/errors/names", test_error_names);
+  g_test_add_func ("/actions/table", test_action_table);
+  return g_test_run ();
+}

@@ -1,0 +1,184 @@
+/* vml-cli.h: what every vmleasectl command shares: the command table's row
+ * type, option parsing, the bus connection and proxies, D-Bus calls (with a
+ * progress spinner on a terminal), human and JSON output, and the mapping of
+ * errors to exit codes.
+ *
+ * Nothing here talks to the bus before a command has parsed its options, so
+ * every --help works without vmleased (or any bus) around. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "vml-dbus-generated.h"
+#include "vml-error.h"
+
+G_BEGIN_DECLS
+
+/* Exit codes; docs/vmleasectl.md "EXIT STATUS" and `vmleasectl --help` show
+ * the same table (from vml-cli.c). Scripts depend on them: never renumber. */
+typedef enum {
+  VML_EXIT_OK                   = 0,
+  VML_EXIT_FAILURE              = 1,
+  VML_EXIT_USAGE                = 2,
+  VML_EXIT_UNREACHABLE          = 3,
+  VML_EXIT_NOT_AUTHORIZED       = 4,
+  VML_EXIT_INVALID_ARGUMENT     = 5,
+  VML_EXIT_NOT_FOUND            = 6,
+  VML_EXIT_EXISTS               = 7,
+  VML_EXIT_BUSY                 = 8,
+  VML_EXIT_NOT_HELD             = 9,
+  VML_EXIT_WRONG_STEP           = 10,
+  VML_EXIT_COMMITTED            = 11,
+  VML_EXIT_STALE_TOKEN          = 12,
+  VML_EXIT_LOCKSPACE_NOT_JOINED = 13,
+  VML_EXIT_STORAGE_FAILURE      = 14,
+  VML_EXIT_TIMED_OUT            = 15,
+  VML_EXIT_INTERRUPTED          = 130,
+} VmlExit;
+
+/* Errors raised by vmleasectl itself (not by vmleased). */
+#define VML_CLI_ERROR (vml_cli_error_quark ())
+typedef enum {
+  VML_CLI_ERROR_USAGE,        /* bad command line                    → 2 */
+  VML_CLI_ERROR_UNREACHABLE,  /* no bus, or vmleased not on it       → 3 */
+  VML_CLI_ERROR_REPLY,        /* a reply not shaped like the contract → 1 */
+  VML_CLI_ERROR_INTERRUPTED,  /* Ctrl-C while waiting for a reply    → 130 */
+} VmlCliError;
+
+/* D-Bus timeouts in milliseconds. Reads use the bus default (25 s); calls
+ * that touch storage or may wait for a polkit agent get minutes; calls that
+ * wait by design (AddLockspace, Acquire with "wait") get no limit. */
+#define VML_CLI_TIMEOUT_READ   (-1)
+#define VML_CLI_TIMEOUT_CHANGE (5 * 60 * 1000)
+#define VML_CLI_TIMEOUT_LONG   G_MAXINT
+
+/* Every call that changes state lets polkit ask the user. */
+#define VML_CLI_CALL_CHANGE G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
+#define VML_CLI_CALL_READ   G_DBUS_CALL_FLAGS_NONE
+
+typedef struct _VmlCli VmlCli;
+typedef struct _VmlCliCommand VmlCliCommand;
+
+typedef gboolean (*VmlCliHandler) (VmlCli               *cli,
+                                   const VmlCliCommand  *cmd,
+                                   int                   argc,
+                                   char                **argv,
+                                   GError              **error);
+
+/* One row of a command table (vmleasectl.c, vml-cmd-lockspace.c). */
+struct _VmlCliCommand {
+  const char    *name;     /* "acquire" */
+  VmlCliHandler  handler;
+  const char    *summary;  /* one line, for the command list */
+  const char    *usage;    /* positional arguments, e.g. "UUID" */
+};
+
+struct _VmlCli {
+  gboolean               json;        /* --json, before or after the command */
+  char                  *address;     /* --address, or NULL: the system bus */
+  char                  *command;     /* "lockspace add", for help and hints */
+  GDBusConnection       *connection;  /* opened on first use */
+  VmlDbusManager        *manager;     /* likewise */
+};
+
+/* How a command parses its own arguments. */
+typedef struct {
+  const GOptionEntry *entries;      /* NULL-terminated; may be NULL */
+  const char         *description;  /* what it does, examples */
+  const VmlError     *errors;       /* errors it may end with, ended by VML_ERROR_N_ERRORS */
+  guint               min_args;     /* positional arguments */
+  guint               max_args;
+  gboolean            silent;       /* prints nothing on success */
+} VmlCliSpec;
+
+GQuark    vml_cli_error_quark     (void);
+
+VmlCli   *vml_cli_new             (void);
+void      vml_cli_free            (VmlCli *cli);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlCli, vml_cli_free)
+
+/* Command tables. */
+gboolean  vml_cli_dispatch        (VmlCli               *cli,
+                                   const VmlCliCommand  *commands,
+                                   gsize                 n_commands,
+                                   int                   argc,
+                                   char                **argv,
+                                   GError              **error);
+char     *vml_cli_commands_help   (const VmlCliCommand  *commands,
+                                   gsize                 n_commands,
+                                   const char           *prefix);
+char     *vml_cli_exit_help       (const VmlError       *errors);
+
+/* Options and arguments. */
+gboolean  vml_cli_parse           (VmlCli               *cli,
+                                   const VmlCliCommand  *cmd,
+                                   const VmlCliSpec     *spec,
+                                   int                  *argc,
+                                   char               ***argv,
+                                   GError              **error);
+gboolean  vml_cli_usage_error     (GError              **error,
+                                   const char           *format,
+                                   ...) G_GNUC_PRINTF (2, 3);
+gboolean  vml_cli_parse_uint      (const char           *option,
+                                   const char           *text,
+                                   guint64               max,
+                                   guint64              *out,
+                                   GError              **error);
+gboolean  vml_cli_parse_bytes     (const char           *option,
+                                   const char           *text,
+                                   guint64              *out,
+                                   GError              **error);
+
+/* The bus. The connection and the manager proxy belong to @cli (transfer
+ * none); vml_cli_lease() returns a new proxy found with GetLease. */
+GDBusConnection *vml_cli_connection  (VmlCli              *cli,
+                                      GError             **error);
+VmlDbusManager  *vml_cli_manager     (VmlCli              *cli,
+                                      GError             **error);
+VmlDbusLease    *vml_cli_lease       (VmlCli              *cli,
+                                      const char          *uuid,
+                                      GError             **error);
+GVariant        *vml_cli_call        (gpointer             proxy,
+                                      const char          *method,
+                                      GVariant            *parameters,
+                                      GDBusCallFlags       flags,
+                                      int                  timeout_ms,
+                                      const char          *progress,
+                                      GError             **error);
+GVariant        *vml_cli_call_std    (VmlCli              *cli,
+                                      const char          *path,
+                                      const char          *interface,
+                                      const char          *method,
+                                      GVariant            *parameters,
+                                      const GVariantType  *reply_type,
+                                      GError             **error);
+char            *vml_cli_bus_name_for_humans (VmlCli      *cli);
+
+/* Output. */
+void      vml_cli_print_json      (JsonNode             *node,
+                                   gboolean              pretty);
+char     *vml_cli_snake_case      (const char           *camel);
+void      vml_cli_json_add_props  (JsonBuilder          *builder,
+                                   GVariant             *props);
+GVariant *vml_cli_snake_props     (GVariant             *props);
+char     *vml_cli_format_value    (GVariant             *value);
+char     *vml_cli_format_details  (GVariant             *asv);
+char     *vml_cli_uuid_from_path  (const char           *object_path);
+
+typedef struct _VmlCliTable VmlCliTable;
+VmlCliTable *vml_cli_table_new    (const char *first_header,
+                                   ...) G_GNUC_NULL_TERMINATED;
+void      vml_cli_table_add       (VmlCliTable *table,
+                                   const char  *first_cell,
+                                   ...);
+void      vml_cli_table_print     (VmlCliTable *table);
+void      vml_cli_table_free      (VmlCliTable *table);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlCliTable, vml_cli_table_free)
+
+/* Errors: print "vmleasectl: <message>" (plus a hint) and say the exit code. */
+int       vml_cli_report_error    (VmlCli               *cli,
+                                   GError               *error);
+int       vml_cli_exit_code       (const GError         *error);
+
+G_END_DECLS

@@ -1,0 +1,343 @@
+/* vml-cmd-lockspace.c: "vmleasectl lockspace add|remove|list". */
+#include "config.h"
+
+#include "vml-cmd.h"
+
+/* ---- the Lockspaces property ------------------------------------------- */
+
+gboolean
+vml_cmd_check_lockspaces (GVariant  *lockspaces,
+                          GError   **error)
+{
+  if (g_variant_is_of_type (lockspaces, VML_CMD_LOCKSPACES_TYPE))
+    return TRUE;
+
+  g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_REPLY,
+               "vmleased describes lockspaces as %s, not %s: "
+               "is vmleasectl older than vmleased?",
+               g_variant_get_type_string (lockspaces),
+               (const char *) VML_CMD_LOCKSPACES_TYPE);
+  return FALSE;
+}
+
+void
+vml_cmd_print_lockspaces (GVariant *lockspaces)
+{
+  g_autoptr(VmlCliTable) table = NULL;
+  GVariantIter iter;
+  const char *name, *path, *state;
+  guint64 host_id, offset;
+  guint32 io_timeout;
+
+  if (g_variant_n_children (lockspaces) == 0)
+    {
+      g_print ("No lockspaces.\n");
+      return;
+    }
+
+  table = vml_cli_table_new ("NAME", "HOST-ID", "STATE", "IO-TIMEOUT",
+                             "PATH", "OFFSET", NULL);
+  g_variant_iter_init (&iter, lockspaces);
+  while (g_variant_iter_next (&iter, "(&st&st&su)", &name, &host_id, &path,
+                              &offset, &state, &io_timeout))
+    {
+      g_autofree char *host_s = g_strdup_printf ("%" G_GUINT64_FORMAT, host_id);
+      g_autofree char *io_s = g_strdup_printf ("%u s", io_timeout);
+      g_autofree char *offset_s = g_strdup_printf ("%" G_GUINT64_FORMAT, offset);
+
+      vml_cli_table_add (table, name, host_s, state, io_s, path, offset_s);
+    }
+  vml_cli_table_print (table);
+}
+
+/* [{"name", "host_id", "path", "offset", "state", "io_timeout"}, ...] */
+JsonNode *
+vml_cmd_lockspaces_json (GVariant *lockspaces)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  GVariantIter iter;
+  const char *name, *path, *state;
+  guint64 host_id, offset;
+  guint32 io_timeout;
+
+  json_builder_begin_array (builder);
+  g_variant_iter_init (&iter, lockspaces);
+  while (g_variant_iter_next (&iter, "(&st&st&su)", &name, &host_id, &path,
+                              &offset, &state, &io_timeout))
+    {
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, name);
+      json_builder_set_member_name (builder, "host_id");
+      json_builder_add_int_value (builder, (gint64) host_id);
+      json_builder_set_member_name (builder, "path");
+      json_builder_add_string_value (builder, path);
+      json_builder_set_member_name (builder, "offset");
+      json_builder_add_int_value (builder, (gint64) offset);
+      json_builder_set_member_name (builder, "state");
+      json_builder_add_string_value (builder, state);
+      json_builder_set_member_name (builder, "io_timeout");
+      json_builder_add_int_value (builder, io_timeout);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  return json_builder_get_root (builder);
+}
+
+/* (transfer full): the Lockspaces property, read fresh. */
+static GVariant *
+get_lockspaces (VmlCli  *cli,
+                GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) lockspaces = NULL;
+
+  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
+                            "org.freedesktop.DBus.Properties", "Get",
+                            g_variant_new ("(ss)",
+                                           vml_dbus_manager_interface_info ()->name,
+                                           "Lockspaces"),
+                            G_VARIANT_TYPE ("(v)"), error);
+  if (reply == NULL)
+    return NULL;
+
+  g_variant_get (reply, "(v)", &lockspaces);
+  if (!vml_cmd_check_lockspaces (lockspaces, error))
+    return NULL;
+  return g_steal_pointer (&lockspaces);
+}
+
+/* ---- lockspace add ----------------------------------------------------- */
+
+static const char add_help[] =
+  "Joins this host to the lockspace NAME on shared storage, and returns once\n"
+  "the host lease is held: about twice the I/O timeout (3 s with\n"
+  "--io-timeout 1, 21 s with the default 10). On a terminal, a spinner shows\n"
+  "the time spent. vmleased remembers the lockspace and joins it again\n"
+  "whenever it starts.\n"
+  "\n"
+  "Storage layout from OFFSET: the lockspace (1 MiB), the resource index\n"
+  "(2 MiB), then 1 MiB per VM lease. --init formats the lockspace and an\n"
+  "empty index first, destroying whatever is there: do it once, from one host.\n"
+  "BYTES is a whole number, optionally with K, M, G or T (powers of 1024).\n"
+  "\n"
+  "Examples:\n"
+  "  # The first host formats new storage and joins:\n"
+  "  vmleasectl lockspace add ls1 --host-id 1 --path /dev/mapper/vmleases --init\n"
+  "  # Every other host only joins, with its own host id:\n"
+  "  vmleasectl lockspace add ls1 --host-id 2 --path /dev/mapper/vmleases\n"
+  "  vmleasectl lockspace add ls2 --host-id 7 --path /srv/leases.img --offset 64M --io-timeout 5";
+
+static const VmlError add_errors[] = {
+  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
+  VML_ERROR_EXISTS, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
+};
+
+static GVariant *
+add_options (const char  *io_timeout_s,
+             gboolean     init,
+             GError     **error)
+{
+  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  guint64 io_timeout;
+
+  if (io_timeout_s != NULL)
+    {
+      if (!vml_cli_parse_uint ("--io-timeout", io_timeout_s, G_MAXUINT32, &io_timeout, error))
+        return NULL;
+      g_variant_builder_add (&options, "{sv}", "io_timeout",
+                             g_variant_new_uint32 ((guint32) io_timeout));
+    }
+  if (init)
+    g_variant_builder_add (&options, "{sv}", "init", g_variant_new_boolean (TRUE));
+  return g_variant_builder_end (&options);
+}
+
+static gboolean
+lockspace_add (VmlCli               *cli,
+               const VmlCliCommand  *cmd,
+               int                   argc,
+               char                **argv,
+               GError              **error)
+{
+  g_autofree char *host_id_s = NULL, *path = NULL, *offset_s = NULL, *io_timeout_s = NULL;
+  gboolean init = FALSE;
+  const GOptionEntry entries[] = {
+    { "host-id", 0, 0, G_OPTION_ARG_STRING, &host_id_s,
+      "This host's id in the lockspace, 1..2000, unique among its hosts (required)", "N" },
+    { "path", 0, 0, G_OPTION_ARG_FILENAME, &path,
+      "Shared storage holding the lockspace: block device or file (required)", "PATH" },
+    { "offset", 0, 0, G_OPTION_ARG_STRING, &offset_s,
+      "Where the lockspace starts in PATH, a multiple of 1 MiB (default 0)", "BYTES" },
+    { "io-timeout", 0, 0, G_OPTION_ARG_STRING, &io_timeout_s,
+      "Storage I/O timeout in seconds, 1..60 (default 10)", "S" },
+    { "init", 0, 0, G_OPTION_ARG_NONE, &init,
+      "Format the lockspace and an empty resource index first", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  const VmlCliSpec spec = { entries, add_help, add_errors, 1, 1, TRUE };
+  guint64 host_id, offset = 0;
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *progress = NULL;
+  VmlDbusManager *manager;
+
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+    return FALSE;
+  if (host_id_s == NULL || path == NULL)
+    return vml_cli_usage_error (error, "--host-id and --path are required");
+  if (!vml_cli_parse_uint ("--host-id", host_id_s, G_MAXUINT64, &host_id, error) ||
+      (offset_s != NULL && !vml_cli_parse_bytes ("--offset", offset_s, &offset, error)))
+    return FALSE;
+  options = add_options (io_timeout_s, init, error);
+  if (options == NULL)
+    return FALSE;
+
+  manager = vml_cli_manager (cli, error);
+  if (manager == NULL)
+    return FALSE;
+  progress = g_strdup_printf ("Joining lockspace %s as host %" G_GUINT64_FORMAT,
+                              argv[1], host_id);
+  reply = vml_cli_call (manager, "AddLockspace",
+                        g_variant_new ("(stst@a{sv})", argv[1], host_id, path,
+                                       offset, g_steal_pointer (&options)),
+                        VML_CLI_CALL_CHANGE, VML_CLI_TIMEOUT_LONG, progress, error);
+  return reply != NULL;
+}
+
+/* ---- lockspace remove -------------------------------------------------- */
+
+static const char remove_help[] =
+  "Leaves the lockspace NAME and forgets it, so vmleased does not join it\n"
+  "again at its next start. Refused (Busy) while a lease in it is held on\n"
+  "this host, unless --force: then those leases are lost, their VMs fenced.\n"
+  "\n"
+  "Examples:\n"
+  "  vmleasectl lockspace remove ls1\n"
+  "  vmleasectl lockspace remove ls1 --force";
+
+static const VmlError remove_errors[] = {
+  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
+  VML_ERROR_BUSY, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
+};
+
+static gboolean
+lockspace_remove (VmlCli               *cli,
+                  const VmlCliCommand  *cmd,
+                  int                   argc,
+                  char                **argv,
+                  GError              **error)
+{
+  gboolean force = FALSE;
+  const GOptionEntry entries[] = {
+    { "force", 0, 0, G_OPTION_ARG_NONE, &force,
+      "Leave even while leases in it are held here (they are lost)", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  const VmlCliSpec spec = { entries, remove_help, remove_errors, 1, 1, TRUE };
+  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *progress = NULL;
+  VmlDbusManager *manager;
+
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+    return FALSE;
+  if (force)
+    g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
+
+  manager = vml_cli_manager (cli, error);
+  if (manager == NULL)
+    return FALSE;
+  progress = g_strdup_printf ("Leaving lockspace %s", argv[1]);
+  reply = vml_cli_call (manager, "RemoveLockspace",
+                        g_variant_new ("(sa{sv})", argv[1], &options),
+                        VML_CLI_CALL_CHANGE, VML_CLI_TIMEOUT_CHANGE, progress, error);
+  return reply != NULL;
+}
+
+/* ---- lockspace list ---------------------------------------------------- */
+
+static const char list_help[] =
+  "Lists the lockspaces this host knows, with its host id in each, their\n"
+  "state (joining, joined, failing, lost) and where they are on storage.\n"
+  "\n"
+  "Examples:\n"
+  "  vmleasectl lockspace list\n"
+  "  vmleasectl lockspace list --json | jq -r '.lockspaces[] | select(.state != \"joined\") | .name'";
+
+static const VmlError list_errors[] = { VML_ERROR_N_ERRORS };
+
+static gboolean
+lockspace_list (VmlCli               *cli,
+                const VmlCliCommand  *cmd,
+                int                   argc,
+                char                **argv,
+                GError              **error)
+{
+  gboolean quiet = FALSE;
+  const GOptionEntry entries[] = {
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+      "Print only the names, one per line", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  const VmlCliSpec spec = { entries, list_help, list_errors, 0, 0 };
+  g_autoptr(GVariant) lockspaces = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+    return FALSE;
+  lockspaces = get_lockspaces (cli, error);
+  if (lockspaces == NULL)
+    return FALSE;
+
+  if (cli->json)
+    {
+      g_autoptr(JsonNode) root = NULL;
+
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "lockspaces");
+      json_builder_add_value (builder, vml_cmd_lockspaces_json (lockspaces));
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      vml_cli_print_json (root, TRUE);
+    }
+  else if (quiet)
+    {
+      GVariantIter iter;
+      const char *name;
+
+      g_variant_iter_init (&iter, lockspaces);
+      while (g_variant_iter_next (&iter, "(&ststsu)", &name, NULL, NULL, NULL, NULL, NULL))
+        g_print ("%s\n", name);
+    }
+  else
+    vml_cmd_print_lockspaces (lockspaces);
+  return TRUE;
+}
+
+/* ---- the group --------------------------------------------------------- */
+
+static const VmlCliCommand lockspace_commands[] = {
+  { "add",    lockspace_add,    "Join this host to a lockspace (takes seconds)", "NAME" },
+  { "remove", lockspace_remove, "Leave a lockspace and forget it",               "NAME" },
+  { "list",   lockspace_list,   "List the lockspaces this host knows",           "" },
+};
+
+gboolean
+vml_cmd_lockspace (VmlCli               *cli,
+                   const VmlCliCommand  *cmd,
+                   int                   argc,
+                   char                **argv,
+                   GError              **error)
+{
+  g_autofree char *help = vml_cli_commands_help (lockspace_commands,
+                                                 G_N_ELEMENTS (lockspace_commands),
+                                                 "lockspace ");
+  const VmlCliSpec spec = { NULL, help, NULL, 0, G_MAXUINT };
+
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+    return FALSE;
+  return vml_cli_dispatch (cli, lockspace_commands,
+                           G_N_ELEMENTS (lockspace_commands), argc, argv, error);
+}

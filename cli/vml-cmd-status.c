@@ -1,0 +1,113 @@
+/* vml-cmd-status.c: "vmleasectl status": is vmleased there, and what does
+ * it hold. Exits 0 whenever the service answers. */
+#include "config.h"
+
+#include "vml-cmd.h"
+
+static const char status_help[] =
+  "Shows the version of vmleased answering on the bus, the lockspaces this\n"
+  "host knows (host id, state, I/O timeout, location) and the VM leases it\n"
+  "exports (state, mode, last seen owner). Exits 0 if vmleased answers, 3 if\n"
+  "it is not running (or the bus cannot be reached).\n"
+  "\n"
+  "Examples:\n"
+  "  vmleasectl status\n"
+  "  vmleasectl status >/dev/null && echo \"vmleased is up\"\n"
+  "  vmleasectl --json status | jq -r .version";
+
+static const VmlError status_errors[] = { VML_ERROR_N_ERRORS };
+
+typedef struct {
+  char      *version;
+  GVariant  *lockspaces;
+  GPtrArray *leases;
+} Status;
+
+static void
+status_clear (Status *status)
+{
+  g_free (status->version);
+  g_clear_pointer (&status->lockspaces, g_variant_unref);
+  g_clear_pointer (&status->leases, g_ptr_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Status, status_clear)
+
+static gboolean
+get_manager_props (VmlCli  *cli,
+                   Status  *status,
+                   GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) props = NULL;
+
+  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
+                            "org.freedesktop.DBus.Properties", "GetAll",
+                            g_variant_new ("(s)", vml_dbus_manager_interface_info ()->name),
+                            G_VARIANT_TYPE ("(a{sv})"), error);
+  if (reply == NULL)
+    return FALSE;
+
+  props = g_variant_get_child_value (reply, 0);
+  if (!g_variant_lookup (props, "Version", "s", &status->version))
+    status->version = g_strdup ("(unknown version)");
+  status->lockspaces = g_variant_lookup_value (props, "Lockspaces", NULL);
+  if (status->lockspaces == NULL)
+    status->lockspaces = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(ststsu)"), NULL, 0));
+  return vml_cmd_check_lockspaces (status->lockspaces, error);
+}
+
+static void
+print_json (const Status *status)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, status->version);
+  json_builder_set_member_name (builder, "lockspaces");
+  json_builder_add_value (builder, vml_cmd_lockspaces_json (status->lockspaces));
+  json_builder_set_member_name (builder, "leases");
+  json_builder_add_value (builder, vml_cmd_leases_json (status->leases));
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  vml_cli_print_json (root, TRUE);
+}
+
+static void
+print_human (VmlCli       *cli,
+             const Status *status)
+{
+  g_autofree char *bus = vml_cli_bus_name_for_humans (cli);
+
+  g_print ("vmleased %s on %s\n\n", status->version, bus);
+  g_print ("Lockspaces:\n");
+  vml_cmd_print_lockspaces (status->lockspaces);
+  g_print ("\nLeases:\n");
+  vml_cmd_print_leases (status->leases);
+}
+
+gboolean
+vml_cmd_status (VmlCli               *cli,
+                const VmlCliCommand  *cmd,
+                int                   argc,
+                char                **argv,
+                GError              **error)
+{
+  const VmlCliSpec spec = { NULL, status_help, status_errors, 0, 0 };
+  g_auto(Status) status = { NULL, NULL, NULL };
+
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+    return FALSE;
+  if (!get_manager_props (cli, &status, error))
+    return FALSE;
+  status.leases = vml_cmd_get_leases (cli, error);
+  if (status.leases == NULL)
+    return FALSE;
+
+  if (cli->json)
+    print_json (&status);
+  else
+    print_human (cli, &status);
+  return TRUE;
+}

@@ -1,0 +1,43 @@
+/* vml-cmd.h: the vmleasectl commands (one file per group) and the listings
+ * that more than one command prints. */
+#pragma once
+
+#include "vml-cli.h"
+
+G_BEGIN_DECLS
+
+#define VML_CMD_DECLARE(fn) \
+  gboolean fn (VmlCli *cli, const VmlCliCommand *cmd, int argc, char **argv, GError **error)
+
+/* vml-cmd-status.c */
+VML_CMD_DECLARE (vml_cmd_status);
+
+/* vml-cmd-lockspace.c: "lockspace add|remove|list" */
+VML_CMD_DECLARE (vml_cmd_lockspace);
+
+/* vml-cmd-lease.c */
+VML_CMD_DECLARE (vml_cmd_create);
+VML_CMD_DECLARE (vml_cmd_delete);
+VML_CMD_DECLARE (vml_cmd_list);
+VML_CMD_DECLARE (vml_cmd_acquire);
+VML_CMD_DECLARE (vml_cmd_release);
+VML_CMD_DECLARE (vml_cmd_inquire);
+
+/* vml-cmd-monitor.c */
+VML_CMD_DECLARE (vml_cmd_monitor);
+
+/* Lockspaces: the Manager's Lockspaces property, a(ststsu). */
+#define VML_CMD_LOCKSPACES_TYPE ((const GVariantType *) "a(ststsu)")
+gboolean   vml_cmd_check_lockspaces (GVariant  *lockspaces,
+                                     GError   **error);
+void       vml_cmd_print_lockspaces (GVariant  *lockspaces);
+JsonNode  *vml_cmd_lockspaces_json  (GVariant  *lockspaces);
+
+/* Leases: GPtrArray of GVariant (oa{sv}), the path and org.example.VMLease
+ * properties of every exported lease, sorted by path. */
+GPtrArray *vml_cmd_get_leases       (VmlCli    *cli,
+                                     GError   **error);
+void       vml_cmd_print_leases     (GPtrArray *leases);
+JsonNode  *vml_cmd_leases_json      (GPtrArray *leases);
+
+G_END_DECLS

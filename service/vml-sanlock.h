@@ -89,7 +89,8 @@ gboolean vml_sanlock_ping                 (GError **error);
 
 /* Lockspaces. format writes the lockspace area with io_timeout (0 = the
  * daemon's default, 10 s) and an empty resource index after it (destroys what
- * was there; the lockspace need not be joined). join returns once the host
+ * was there; the lockspace need not be joined; EXISTS if this host has a
+ * lockspace joined at that location). join returns once the host
  * lease is held (about 2 × io_timeout + 1 s); io_timeout 0 = the one stored on
  * disk. Joining one that is already joined with the same host id and location
  * succeeds (vmleased restart); joined with another host id or location ->

@@ -18,9 +18,11 @@
 #define HOLDER_READY_TIMEOUT_MS 10000
 
 struct _VmlHolder {
-  GObject      parent_instance;
-  pid_t        pid;
-  int          pidfd;
+  GObject        parent_instance;
+  pid_t          pid;
+  guint64        start_time;
+  GOutputStream *claim_pipe;   /* its stdin; none for adopted holders */
+  int            pidfd;
   gint         stopping;   /* atomic: exit was asked for, not a loss */
   GSource     *watch;
 };
@@ -50,6 +52,7 @@ vml_holder_finalize (GObject *object)
 
   if (self->pidfd >= 0)
     close (self->pidfd);
+  g_clear_object (&self->claim_pipe);
   G_OBJECT_CLASS (vml_holder_parent_class)->finalize (object);
 }
 
@@ -136,32 +139,40 @@ wait_until_ready (GSubprocess *process, GError **error)
   return FALSE;
 }
 
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
+ * since boot. With the pid it names one process for the life of the host. */
+static guint64
+read_start_time (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after_comm;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return 0;
+  /* The command name (field 2) may hold blanks; count from its ')'. */
+  after_comm = strrchr (stat, ')');
+  if (after_comm == NULL)
+    return 0;
+  fields = g_strsplit (after_comm + 2, " ", 22);
+  if (g_strv_length (fields) < 20)
+    return 0;
+  return g_ascii_strtoull (fields[19], NULL, 10);   /* field 22 overall */
+}
+
 VmlHolder *
-vml_holder_spawn (const char *holder_path,
-                  const char *uuid,
-                  guint       fence_pid,
-                  VmlFence    fence,
-                  GError    **error)
+vml_holder_spawn (const char *holder_path, GError **error)
 {
   g_autoptr(VmlHolder) self = g_object_new (VML_TYPE_HOLDER, NULL);
   g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) local_error = NULL;
+  const char *argv[] = { holder_path, NULL };
 
-  g_ptr_array_add (argv, g_strdup (holder_path));
-  g_ptr_array_add (argv, g_strdup ("--uuid"));
-  g_ptr_array_add (argv, g_strdup (uuid));
-  if (fence_pid != 0)
-    {
-      g_ptr_array_add (argv, g_strdup ("--fence-pid"));
-      g_ptr_array_add (argv, g_strdup_printf ("%u", fence_pid));
-    }
-  g_ptr_array_add (argv, g_strdup ("--fence"));
-  g_ptr_array_add (argv, g_strdup (vml_fence_to_string (fence)));
-  g_ptr_array_add (argv, NULL);
-
-  process = g_subprocess_newv ((const char * const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE, &local_error);
+  /* INHERIT_FDS lets GLib use posix_spawn (no fd-closing child setup): the
+   * holder closes every descriptor but stdio itself, first thing. */
+  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                     G_SUBPROCESS_FLAGS_INHERIT_FDS, &local_error);
   if (process == NULL)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
@@ -169,54 +180,84 @@ vml_holder_spawn (const char *holder_path,
       return NULL;
     }
   self->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (process), NULL, 10);
-  if (!open_pidfd (self, error))
+  if (!open_pidfd (self, error) || !wait_until_ready (process, error))
     {
       g_subprocess_force_exit (process);
       return NULL;
     }
-  if (!wait_until_ready (process, error))
-    {
-      g_subprocess_force_exit (process);
-      return NULL;
-    }
+  self->start_time = read_start_time (self->pid);
+  self->claim_pipe = g_object_ref (g_subprocess_get_stdin_pipe (process));
   /* GSubprocess keeps reaping the child after we drop our reference. */
   return g_steal_pointer (&self);
 }
 
+/* A few dozen bytes into a pipe the holder drains: this does not block. */
 static gboolean
-cmdline_names_holder (pid_t pid, const char *uuid)
+tell_holder (VmlHolder *self, const char *line, GError **error)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", (int) pid);
-  g_autofree char *contents = NULL;
-  gsize len;
-  gboolean is_holder = FALSE, has_uuid = FALSE;
-
-  if (!g_file_get_contents (path, &contents, &len, NULL))
-    return FALSE;
-  /* cmdline is NUL-separated: argv[0] ends in vmlease-holder and one
-   * argument is exactly the uuid. */
-  for (gsize off = 0; off < len; off += strlen (contents + off) + 1)
+  if (self->claim_pipe == NULL)
     {
-      if (off == 0)
-        is_holder = g_str_has_suffix (contents, "vmlease-holder");
-      else if (g_str_equal (contents + off, uuid))
-        has_uuid = TRUE;
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+                   "the lease holder %d takes no more instructions", (int) self->pid);
+      return FALSE;
     }
-  return is_holder && has_uuid;
+  if (!g_output_stream_write_all (self->claim_pipe, line, strlen (line), NULL, NULL, error))
+    {
+      g_clear_object (&self->claim_pipe);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vml_holder_claim (VmlHolder *self, const char *uuid, VmlFence fence, guint fence_pid,
+                  GError **error)
+{
+  g_autofree char *line = g_strdup_printf ("claim %s %s %u\n", uuid, vml_fence_to_string (fence),
+                                           fence_pid);
+  g_autoptr(GError) local_error = NULL;
+
+  if (!tell_holder (self, line, &local_error))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+                   "the lease holder %d could not be given its lease: %s",
+                   (int) self->pid, local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vml_holder_unclaim (VmlHolder *self)
+{
+  return vml_holder_is_alive (self) && tell_holder (self, "spare\n", NULL);
+}
+
+static gboolean
+is_holder_program (pid_t pid)
+{
+  g_autofree char *link = g_strdup_printf ("/proc/%d/exe", (int) pid);
+  g_autofree char *exe = g_file_read_link (link, NULL);
+
+  /* " (deleted)" follows when the binary was replaced by an upgrade. */
+  return exe != NULL && (g_str_has_suffix (exe, "/vmlease-holder") ||
+                         g_str_has_suffix (exe, "/vmlease-holder (deleted)"));
 }
 
 VmlHolder *
-vml_holder_adopt (pid_t pid, const char *uuid, GError **error)
+vml_holder_adopt (pid_t pid, guint64 start_time, GError **error)
 {
   g_autoptr(VmlHolder) self = g_object_new (VML_TYPE_HOLDER, NULL);
 
   self->pid = pid;
-  if (pid <= 0 || !open_pidfd (self, NULL) || !cmdline_names_holder (pid, uuid))
+  if (pid <= 0 || !open_pidfd (self, NULL) || !is_holder_program (pid) ||
+      (start_time != 0 && read_start_time (pid) != start_time))
     {
       g_set_error (error, VML_ERROR, VML_ERROR_NOT_FOUND,
-                   "process %d is not the lease holder of %s (it exited)", (int) pid, uuid);
+                   "process %d is no longer the lease holder (it exited)", (int) pid);
       return NULL;
     }
+  self->start_time = start_time;
   return g_steal_pointer (&self);
 }
 
@@ -224,6 +265,12 @@ pid_t
 vml_holder_get_pid (VmlHolder *self)
 {
   return self->pid;
+}
+
+guint64
+vml_holder_get_start_time (VmlHolder *self)
+{
+  return self->start_time;
 }
 
 gboolean
@@ -249,11 +296,21 @@ on_pidfd_readable (int fd, GIOCondition condition, gpointer user_data)
 void
 vml_holder_watch (VmlHolder *self)
 {
-  g_return_if_fail (self->watch == NULL);
+  if (self->watch != NULL)
+    return;   /* already watched (a spare handed on from the pool) */
 
   self->watch = g_unix_fd_source_new (self->pidfd, G_IO_IN);
   g_source_set_callback (self->watch, G_SOURCE_FUNC (on_pidfd_readable), self, NULL);
   g_source_attach (self->watch, NULL);
+}
+
+void
+vml_holder_terminate (VmlHolder *self)
+{
+  g_atomic_int_set (&self->stopping, TRUE);
+  /* pidfd, not kill(): a pid recycled since cannot be hit. */
+  if (pidfd_send_signal (self->pidfd, SIGTERM, NULL, 0) != 0 && errno != ESRCH)
+    g_warning ("Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));
 }
 
 gboolean
@@ -261,8 +318,6 @@ vml_holder_stop (VmlHolder *self, guint timeout_ms)
 {
   struct pollfd pfd = { .fd = self->pidfd, .events = POLLIN };
 
-  g_atomic_int_set (&self->stopping, TRUE);
-  if (pidfd_send_signal (self->pidfd, SIGTERM, NULL, 0) != 0 && errno != ESRCH)
-    return FALSE;
+  vml_holder_terminate (self);
   return poll (&pfd, 1, (int) timeout_ms) == 1;
 }

@@ -13,20 +13,29 @@ G_BEGIN_DECLS
 #define VML_TYPE_HOLDER (vml_holder_get_type ())
 G_DECLARE_FINAL_TYPE (VmlHolder, vml_holder, VML, HOLDER, GObject)
 
-/* Starts a holder and returns once it is registered with sanlock.
- * BLOCKS (up to a few seconds): call from a worker thread. */
+/* Starts a holder and returns once it is registered with sanlock; it holds
+ * nothing until claimed. BLOCKS (up to a few seconds): worker threads only. */
 VmlHolder *vml_holder_spawn          (const char *holder_path,
-                                      const char *uuid,
-                                      guint       fence_pid,
-                                      VmlFence    fence,
                                       GError    **error);
-/* Takes over a holder started by an earlier vmleased; fails unless @pid is
- * alive and really is the holder of @uuid. */
-VmlHolder *vml_holder_adopt          (pid_t       pid,
+/* Dedicates a spare holder to one lease (and the VM process to fence). */
+gboolean   vml_holder_claim          (VmlHolder  *self,
                                       const char *uuid,
+                                      VmlFence    fence,
+                                      guint       fence_pid,
+                                      GError    **error);
+/* Makes a claimed holder that holds nothing any more a spare again. FALSE
+ * when it cannot be told (adopted after a restart, or gone). */
+gboolean   vml_holder_unclaim        (VmlHolder  *self);
+/* Takes over a holder started by an earlier vmleased: fails unless @pid is
+ * a live vmlease-holder that started at @start_time (so a recycled pid is
+ * never mistaken for it). Whether it holds the lease is sanlock's to say. */
+VmlHolder *vml_holder_adopt          (pid_t       pid,
+                                      guint64     start_time,
                                       GError    **error);
 
 pid_t      vml_holder_get_pid        (VmlHolder *self);
+/* The process's start time (clock ticks since boot, /proc/PID/stat). */
+guint64    vml_holder_get_start_time (VmlHolder *self);
 gboolean   vml_holder_is_alive       (VmlHolder *self);
 
 /* Main loop only: from now on, emit "exited" when the process ends without
@@ -37,5 +46,7 @@ void       vml_holder_watch          (VmlHolder *self);
  * @timeout_ms for it. Safe from a worker thread. TRUE if it is gone. */
 gboolean   vml_holder_stop           (VmlHolder *self,
                                       guint      timeout_ms);
+/* The same without waiting. */
+void       vml_holder_terminate      (VmlHolder *self);
 
 G_END_DECLS

@@ -44,7 +44,7 @@ struct _VmlLease {
 
   VmlAuthority          *authority;
   VmlStore              *store;
-  char                  *holder_path;
+  VmlHolderPool         *holders;
 
   /* Immutable after construction; read by worker threads. */
   char                  *uuid;
@@ -65,7 +65,9 @@ struct _VmlLease {
   guint                  owner_uid;
   guint64                lver;
   VmlHolder             *holder;
+  VmlHolder             *acquiring_holder;      /* while acquiring: recorded, not yet holding */
   pid_t                  recorded_holder_pid;   /* from the record, until restored */
+  guint64                recorded_holder_start;
 
   GMutex                 cmd_lock;
   GQueue                 ops;                   /* of Op; the head is running */
@@ -289,7 +291,8 @@ typedef struct {
   guint       uid;
   gint64      deadline;
   LeaseState  previous;
-  VmlHolder  *holder;      /* started for this acquire, not yet adopted */
+  VmlHolder  *holder;      /* for this acquire, not yet adopted */
+  gboolean    claimed;
   guint64     lver;
   gboolean    retry;       /* busy, but the caller asked to wait */
 } AcquireData;
@@ -303,6 +306,22 @@ acquire_data_free (AcquireData *data)
 
 static void run_acquire_attempt (VmlLease *self, GTask *op);
 
+/* Gives up an acquire: its holder (if any) goes, the state goes back. */
+static void
+acquire_failed (VmlLease *self, GTask *op, GError *error)
+{
+  AcquireData *data = g_task_get_task_data (op);
+
+  /* It holds nothing: the pool reuses it or stops it. */
+  if (data->holder != NULL)
+    vml_holder_pool_give (self->holders, data->holder);
+  g_clear_object (&data->holder);
+  g_clear_object (&self->acquiring_holder);
+  set_state (self, data->previous);
+  save_or_warn (self);
+  finish_op (self, NULL, error);
+}
+
 static void
 acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -312,14 +331,13 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   GError *error = NULL;
   gboolean ok;
 
-  if (data->holder == NULL)
-    data->holder = vml_holder_spawn (self->holder_path, self->uuid, data->fence_pid,
-                                     data->fence, &error);
-  if (data->holder == NULL)
+  if (!data->claimed &&
+      !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, &error))
     {
       g_task_return_error (task, error);
       return;
     }
+  data->claimed = TRUE;
   resource_of (self, &res);
   g_mutex_lock (&self->cmd_lock);
   ok = vml_sanlock_acquire (&res, vml_holder_get_pid (data->holder),
@@ -334,18 +352,15 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       ok = TRUE;
     }
   if (!ok)
-    {
-      vml_holder_stop (data->holder, HOLDER_STOP_MS);
-      g_clear_object (&data->holder);
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_return_boolean (task, TRUE);
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 static void
 acquire_succeeded (VmlLease *self, AcquireData *data)
 {
+  g_clear_object (&self->acquiring_holder);
   adopt_holder (self, g_steal_pointer (&data->holder));
   self->mode = data->mode;
   self->fence = data->fence;
@@ -382,8 +397,7 @@ on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (data->wait_s > 0 && error->domain == VML_ERROR && error->code == VML_ERROR_BUSY)
         g_prefix_error (&error, "still busy after waiting %u s: ", data->wait_s);
-      set_state (self, data->previous);
-      finish_op (self, NULL, error);
+      acquire_failed (self, op, error);
       return;
     }
   if (data->retry)
@@ -405,10 +419,51 @@ run_acquire_attempt (VmlLease *self, GTask *op)
   g_task_run_in_thread (attempt, acquire_thread);
 }
 
+/* The holder is known before sanlock is asked: record it first, so that a
+ * vmleased that dies during the acquire finds it again at its restart. */
+static void
+acquire_with_holder (VmlLease *self, GTask *op)
+{
+  AcquireData *data = g_task_get_task_data (op);
+
+  g_set_object (&self->acquiring_holder, data->holder);
+  save_or_warn (self);
+  run_acquire_attempt (self, op);
+}
+
+static void
+spawn_holder_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  GError *error = NULL;
+  VmlHolder *holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), &error);
+
+  if (holder == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, holder, g_object_unref);
+}
+
+static void
+on_holder_spawned (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GTask *op = G_TASK (user_data);
+  AcquireData *data = g_task_get_task_data (op);
+  GError *error = NULL;
+
+  data->holder = g_task_propagate_pointer (G_TASK (result), &error);
+  if (data->holder == NULL)
+    acquire_failed (self, op, error);
+  else
+    acquire_with_holder (self, op);
+}
+
 static void
 start_acquire (VmlLease *self, GTask *op)
 {
   AcquireData *data = g_task_get_task_data (op);
+  g_autoptr(GTask) spawn = NULL;
   GError *error = NULL;
 
   if (state_is_held (self->state))
@@ -428,7 +483,14 @@ start_acquire (VmlLease *self, GTask *op)
   data->previous = self->state;
   data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
   set_state (self, LEASE_ACQUIRING);
-  run_acquire_attempt (self, op);
+  data->holder = vml_holder_pool_take (self->holders);
+  if (data->holder != NULL)
+    {
+      acquire_with_holder (self, op);
+      return;
+    }
+  spawn = g_task_new (self, NULL, on_holder_spawned, op);
+  g_task_run_in_thread (spawn, spawn_holder_thread);
 }
 
 static const VmlOptionSpec acquire_options[] = {
@@ -519,9 +581,6 @@ release_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       return;
     }
   g_clear_error (&error);
-  if (!vml_holder_stop (holder, HOLDER_STOP_MS))
-    g_warning ("Holder %d of %s did not exit after release",
-               (int) vml_holder_get_pid (holder), self->uuid);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -538,6 +597,8 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
       finish_op (self, NULL, error);
       return;
     }
+  /* It holds nothing now: the pool reuses it or stops it. */
+  vml_holder_pool_give (self->holders, self->holder);
   drop_holder (self);
   self->fence_pid = 0;
   self->fence = VML_FENCE_NONE;
@@ -841,6 +902,7 @@ inquire_authorized (GObject *object, GDBusMethodInvocation *invocation, guint ui
 
 typedef struct {
   pid_t       pid;
+  guint64     start_time;
   LeaseState  recorded;
   VmlHolder  *holder;
   gboolean    held;
@@ -862,7 +924,7 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   RestoreData *data = task_data;
   g_autoptr(GError) error = NULL;
 
-  data->holder = vml_holder_adopt (data->pid, self->uuid, NULL);
+  data->holder = vml_holder_adopt (data->pid, data->start_time, NULL);
   if (data->holder == NULL)
     {
       g_task_return_boolean (task, TRUE);
@@ -898,8 +960,9 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
       vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                      NULL, "Lease still held by holder %d; adopted", (int) data->pid);
     }
-  else if (data->recorded == LEASE_RELEASING)
+  else if (data->recorded == LEASE_RELEASING || data->recorded == LEASE_ACQUIRING)
     {
+      /* That operation never finished; nothing is held, nothing was lost. */
       set_state (self, LEASE_FREE);
       publish_holding (self);
       save_or_warn (self);
@@ -917,6 +980,7 @@ start_restore (VmlLease *self, GTask *op)
   RestoreData *data = g_new0 (RestoreData, 1);
 
   data->pid = self->recorded_holder_pid;
+  data->start_time = self->recorded_holder_start;
   data->recorded = self->state;
   g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
   g_task_run_in_thread (task, restore_thread);
@@ -945,7 +1009,7 @@ gboolean
 vml_lease_save (VmlLease *self, GError **error)
 {
   g_autoptr(GKeyFile) record = g_key_file_new ();
-  pid_t holder_pid = self->holder ? vml_holder_get_pid (self->holder) : 0;
+  VmlHolder *holder = self->holder ? self->holder : self->acquiring_holder;
 
   g_key_file_set_string (record, GROUP, "uuid", self->uuid);
   g_key_file_set_string (record, GROUP, "name", self->name);
@@ -959,7 +1023,8 @@ vml_lease_save (VmlLease *self, GError **error)
   g_key_file_set_uint64 (record, GROUP, "fence_pid", self->fence_pid);
   g_key_file_set_uint64 (record, GROUP, "owner_uid", self->owner_uid);
   g_key_file_set_uint64 (record, GROUP, "lver", self->lver);
-  g_key_file_set_uint64 (record, GROUP, "holder_pid", (guint64) holder_pid);
+  g_key_file_set_uint64 (record, GROUP, "holder_pid", holder ? (guint64) vml_holder_get_pid (holder) : 0);
+  g_key_file_set_uint64 (record, GROUP, "holder_start", holder ? vml_holder_get_start_time (holder) : 0);
   return vml_store_save (self->store, VML_RECORD_LEASE, self->uuid, record, error);
 }
 
@@ -1017,6 +1082,7 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
   self->owner_uid = (guint) g_key_file_get_uint64 (record, GROUP, "owner_uid", NULL);
   self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
   self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
+  self->recorded_holder_start = g_key_file_get_uint64 (record, GROUP, "holder_start", NULL);
   set_state (self, recorded);
   vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
   vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));
@@ -1070,6 +1136,8 @@ vml_lease_dispose (GObject *object)
   g_clear_object (&self->lockspace);
   g_clear_object (&self->authority);
   g_clear_object (&self->store);
+  g_clear_object (&self->holders);
+  g_clear_object (&self->acquiring_holder);
   G_OBJECT_CLASS (vml_lease_parent_class)->dispose (object);
 }
 
@@ -1079,7 +1147,6 @@ vml_lease_finalize (GObject *object)
   VmlLease *self = VML_LEASE (object);
 
   g_warn_if_fail (g_queue_is_empty (&self->ops));
-  g_free (self->holder_path);
   g_free (self->uuid);
   g_free (self->name);
   g_free (self->path);
@@ -1118,7 +1185,7 @@ vml_lease_new (const VmlLeaseContext *ctx,
 
   self->authority = g_object_ref (ctx->authority);
   self->store = g_object_ref (ctx->store);
-  self->holder_path = g_strdup (ctx->holder_path);
+  self->holders = g_object_ref (ctx->holders);
   self->uuid = g_ascii_strdown (uuid, -1);
   self->name = g_strdup (name);
   self->lockspace = g_object_ref (lockspace);

@@ -9,6 +9,7 @@
 
 #include "vml-authority.h"
 #include "vml-dbus-generated.h"
+#include "vml-holder-pool.h"
 #include "vml-lockspace.h"
 #include "vml-store.h"
 
@@ -19,9 +20,9 @@ G_DECLARE_FINAL_TYPE (VmlLease, vml_lease, VML, LEASE, GObject)
 
 /* What every lease needs from the service around it. */
 typedef struct {
-  VmlAuthority *authority;
-  VmlStore     *store;
-  const char   *holder_path;
+  VmlAuthority  *authority;
+  VmlStore      *store;
+  VmlHolderPool *holders;
 } VmlLeaseContext;
 
 VmlLease   *vml_lease_new             (const VmlLeaseContext *ctx,

@@ -4,6 +4,7 @@
 #include "vml-authority.h"
 #include "vml-dbus-generated.h"
 #include "vml-error.h"
+#include "vml-holder-pool.h"
 #include "vml-lease.h"
 #include "vml-lockspace.h"
 #include "vml-manager.h"
@@ -12,13 +13,16 @@
 #include "vml-store.h"
 
 #define LEASE_AREA_SIZE VML_SANLOCK_ALIGN
+/* Holders kept registered and ready; one hides the process start from a
+ * lone Acquire, a burst of them starts the rest on the spot. */
+#define SPARE_HOLDERS   1
 
 struct _VmlManager {
   GObject                   parent_instance;
   GDBusConnection          *bus;
   VmlStore                 *store;
   VmlAuthority             *authority;
-  char                     *holder_path;
+  VmlHolderPool            *holders;
   VmlLeaseContext           ctx;
   GDBusObjectManagerServer *object_manager;
   VmlDbusManager           *iface;
@@ -1069,6 +1073,7 @@ vml_manager_start (VmlManager *self, GKeyFile *config, GError **error)
 
   if (!vml_sanlock_ping (&local_error))
     g_warning ("%s; lockspaces cannot be joined until it runs", local_error->message);
+  vml_holder_pool_fill (self->holders);
   load_configured_lockspaces (self, config);
   load_remembered_lockspaces (self);
   load_remembered_leases (self);
@@ -1090,16 +1095,10 @@ vml_manager_dispose (GObject *object)
   g_clear_object (&self->object_manager);
   g_clear_object (&self->iface);
   g_clear_object (&self->authority);
+  g_clear_object (&self->holders);
   g_clear_object (&self->store);
   g_clear_object (&self->bus);
   G_OBJECT_CLASS (vml_manager_parent_class)->dispose (object);
-}
-
-static void
-vml_manager_finalize (GObject *object)
-{
-  g_free (VML_MANAGER (object)->holder_path);
-  G_OBJECT_CLASS (vml_manager_parent_class)->finalize (object);
 }
 
 static void
@@ -1108,7 +1107,6 @@ vml_manager_class_init (VmlManagerClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = vml_manager_dispose;
-  object_class->finalize = vml_manager_finalize;
 }
 
 static void
@@ -1130,10 +1128,10 @@ vml_manager_new (GDBusConnection *bus, const char *state_dir, const char *holder
     return NULL;
   self->bus = g_object_ref (bus);
   self->authority = vml_authority_new (bus);
-  self->holder_path = g_strdup (holder_path);
+  self->holders = vml_holder_pool_new (holder_path, SPARE_HOLDERS);
   self->ctx.authority = self->authority;
   self->ctx.store = self->store;
-  self->ctx.holder_path = self->holder_path;
+  self->ctx.holders = self->holders;
   self->object_manager = g_dbus_object_manager_server_new (VML_MANAGER_PATH);
   self->iface = vml_dbus_manager_skeleton_new ();
   g_signal_connect_object (self->iface, "handle-add-lockspace", G_CALLBACK (handle_add_lockspace), self, 0);

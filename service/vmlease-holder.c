@@ -1,22 +1,31 @@
 /* vmlease-holder: the sanlock client that holds one VM's lease.
  *
  * sanlock ties leases to a registered process and releases them when that
- * process's connection closes. vmleased starts one holder per VM lease and
- * then acquires, converts, releases and inquires on its behalf with
- * pid-targeted calls; the holder itself only registers and waits. So a
- * restart of vmleased loses no lease, and revoking one VM's lease touches
- * no other VM.
+ * process's connection closes. vmleased starts holders, and acquires,
+ * converts, releases and inquires on their behalf with pid-targeted calls;
+ * a holder itself only registers and waits. So a restart of vmleased loses
+ * no lease, and revoking one VM's lease touches no other VM.
  *
- * Deliberately plain C on libc + libsanlock_client (no GLib): it starts on
- * the acquire path and must be ready in well under a millisecond.
+ * Deliberately plain C on libc + libsanlock_client (no GLib): it must be
+ * ready in well under a millisecond.
  *
- * Protocol with vmleased: exactly one line on stdout, "ready" once the
- * daemon has registered us (pid-targeted calls work from then on), or
- * "error <text>" before exiting 1. Then stdin and stdout point at /dev/null.
+ * Protocol with vmleased (pipes on stdin and stdout):
+ *   1. the holder registers with sanlock and writes one line on stdout:
+ *      "ready", or "error <text>" before exiting 1;
+ *   2. it is now a spare: vmleased keeps one ready so that starting a
+ *      process is not on the Acquire path. vmleased claims it for a lease
+ *      with one line on stdin: "claim <uuid> <kill|pause|none> <fence-pid>"
+ *      (fence-pid 0: none), and after releasing that lease may make it a
+ *      spare again with the line "spare";
+ *   3. a spare whose stdin ends exits 0: the vmleased that started it is
+ *      gone and holds nothing through it. A claimed holder whose stdin ends
+ *      keeps holding (vmleased restarts and adopts it), and waits until
+ *      SIGTERM, or until sanlock drops its connection.
  *
  * Exit status: 0 stopped by SIGTERM/SIGINT (sanlock releases whatever is
- * still held when our connection closes), 1 could not register, 2 bad
- * arguments, 3 the sanlock daemon closed our connection (our leases are gone).
+ * still held when our connection closes) or never claimed, 1 could not
+ * register, 2 bad arguments or claim line, 3 the sanlock daemon closed our
+ * connection (our leases are gone).
  */
 #define _GNU_SOURCE   /* close_range(), ppoll() */
 #include "config.h"
@@ -40,11 +49,13 @@
 
 typedef enum { FENCE_KILL, FENCE_PAUSE, FENCE_NONE } Fence;
 
+#define CLAIM_MAX 256
+
 typedef struct {
-  const char *uuid;
-  pid_t       fence_pid;   /* 0: none given */
-  Fence       fence;
-} Options;
+  char   uuid[40];
+  pid_t  fence_pid;   /* 0: none given */
+  Fence  fence;
+} Claim;
 
 static volatile sig_atomic_t stop_signal;
 
@@ -57,15 +68,15 @@ on_stop (int sig)
 static void
 usage (FILE *out)
 {
-  fputs ("Usage: vmlease-holder --uuid UUID [--fence-pid PID] [--fence kill|pause|none]\n"
+  fputs ("Usage: vmlease-holder\n"
          "\n"
-         "Registers with the sanlock daemon ($SANLOCK_RUN_DIR, default /run/sanlock)\n"
-         "and holds the leases vmleased acquires for this process, until SIGTERM.\n"
-         "Prints \"ready\" once registered, or \"error <text>\".\n"
+         "Started by vmleased, not by hand. Registers with the sanlock daemon\n"
+         "($SANLOCK_RUN_DIR, default /run/sanlock), prints \"ready\" (or\n"
+         "\"error <text>\"), then waits for one line on stdin:\n"
+         "  claim <uuid> <kill|pause|none> <fence-pid>\n"
+         "and from then on holds the leases vmleased acquires for this process,\n"
+         "until SIGTERM. Without a claim it exits when stdin ends.\n"
          "\n"
-         "  --uuid UUID        the VM lease this holder is for\n"
-         "  --fence-pid PID    the VM process to stop if sanlock revokes the lease\n"
-         "  --fence ACTION     kill (default), pause (SIGSTOP) or none\n"
          "  --help             show this text\n", out);
 }
 
@@ -109,47 +120,46 @@ parse_pid (const char *s, pid_t *pid)
   return 1;
 }
 
-/* Returns -1 when the options are fine, else the exit status. */
+/* Returns -1 when the arguments are fine, else the exit status. */
 static int
-parse_args (int argc, char **argv, Options *opts)
+parse_args (int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "uuid",      required_argument, NULL, 'u' },
-    { "fence-pid", required_argument, NULL, 'p' },
-    { "fence",     required_argument, NULL, 'f' },
-    { "help",      no_argument,       NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  int c;
-
-  opterr = 0;   /* we word the complaints ourselves; ":" reports a missing value */
-  while ((c = getopt_long (argc, argv, ":", longopts, NULL)) != -1)
+  if (argc == 2 && strcmp (argv[1], "--help") == 0)
     {
-      switch (c)
-        {
-        case 'u': opts->uuid = optarg; break;
-        case 'p':
-          if (!parse_pid (optarg, &opts->fence_pid))
-            return bad_usage ("--fence-pid needs a positive process id, not", optarg);
-          break;
-        case 'f':
-          if (!parse_fence (optarg, &opts->fence))
-            return bad_usage ("--fence must be kill, pause or none, not", optarg);
-          break;
-        case 'h':
-          usage (stdout);
-          return EXIT_SUCCESS;
-        case ':':
-          return bad_usage ("missing value for option", argv[optind - 1]);
-        default:
-          return bad_usage ("unknown option", argv[optind - 1]);
-        }
+      usage (stdout);
+      return EXIT_SUCCESS;
     }
-  if (optind < argc)
-    return bad_usage ("unexpected argument", argv[optind]);
-  if (opts->uuid == NULL || opts->uuid[0] == '\0')
-    return bad_usage ("--uuid UUID is required", NULL);
+  if (argc > 1)
+    return bad_usage ("unexpected argument", argv[1]);
   return -1;
+}
+
+/* "claim <uuid> <fence> <pid>" → @claim, "spare" → an empty @claim;
+ * 0 if malformed or out of turn. */
+static int
+parse_line (char *line, Claim *claim)
+{
+  char *words[5] = { NULL };
+  int n = 0;
+  pid_t pid = 0;
+
+  for (char *w = strtok (line, " \n"); w != NULL && n < 5; w = strtok (NULL, " \n"))
+    words[n++] = w;
+  if (n == 1 && strcmp (words[0], "spare") == 0 && claim->uuid[0] != '\0')
+    {
+      memset (claim, 0, sizeof *claim);
+      claim->fence = FENCE_NONE;
+      return 1;
+    }
+  if (n != 4 || strcmp (words[0], "claim") != 0 || claim->uuid[0] != '\0' ||
+      words[1][0] == '\0' || strlen (words[1]) >= sizeof claim->uuid ||
+      !parse_fence (words[2], &claim->fence))
+    return 0;
+  if (strcmp (words[3], "0") != 0 && !parse_pid (words[3], &pid))
+    return 0;
+  strcpy (claim->uuid, words[1]);
+  claim->fence_pid = pid;
+  return 1;
 }
 
 /* Detach from vmleased: own session (its process group's signals and its
@@ -192,27 +202,87 @@ quiet_stdio (void)
     close (fd);
 }
 
-/* Sleeps until SIGTERM/SIGINT or until the daemon closes our connection.
- * SIGTERM/SIGINT are blocked outside ppoll(), so none is lost. */
 static int
-wait_for_end (int sock, const sigset_t *waitmask)
+daemon_gone (void)
 {
-  struct pollfd pfd = { .fd = sock, .events = POLLIN };
+  fprintf (stderr, "vmlease-holder: the sanlock daemon closed our connection; "
+           "the leases it held for us are gone\n");
+  return EXIT_DAEMON_GONE;
+}
+
+/* Reads what vmleased wrote on stdin and acts on each whole line. Returns
+ * -1 to go on waiting, -2 when stdin ended while claimed (stop watching
+ * it), else an exit status. */
+static int
+read_lines (char *buf, size_t *len, Claim *claim)
+{
+  ssize_t n = read (STDIN_FILENO, buf + *len, CLAIM_MAX - 1 - *len);
+  char *nl;
+
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return -1;
+  if (n <= 0)
+    {
+      if (claim->uuid[0] == '\0')
+        return EXIT_SUCCESS;   /* a spare of a vmleased that went away */
+      quiet_stdio ();
+      return -2;
+    }
+  *len += (size_t) n;
+  buf[*len] = '\0';
+  while ((nl = strchr (buf, '\n')) != NULL)
+    {
+      size_t used = (size_t) (nl - buf) + 1;
+
+      *nl = '\0';
+      if (!parse_line (buf, claim))
+        {
+          fprintf (stderr, "vmlease-holder: bad line from vmleased\n");
+          return EXIT_USAGE;
+        }
+      memmove (buf, buf + used, *len - used + 1);
+      *len -= used;
+    }
+  if (*len >= CLAIM_MAX - 1)
+    {
+      fprintf (stderr, "vmlease-holder: overlong line from vmleased\n");
+      return EXIT_USAGE;
+    }
+  return -1;
+}
+
+/* Sleeps until SIGTERM/SIGINT or until the daemon closes our connection,
+ * reading the claim meanwhile. SIGTERM/SIGINT are blocked outside ppoll(),
+ * so none is lost. */
+static int
+wait_for_end (int sock, const sigset_t *waitmask, Claim *claim)
+{
+  struct pollfd pfds[2] = {
+    { .fd = sock, .events = POLLIN },
+    { .fd = STDIN_FILENO, .events = POLLIN },
+  };
+  char line[CLAIM_MAX];
+  size_t len = 0;
+  nfds_t nfds = 2;
   char buf[256];
 
   while (!stop_signal)
     {
-      int n = ppoll (&pfd, 1, NULL, waitmask);
-
-      if (n < 0 || pfd.revents == 0)
+      if (ppoll (pfds, nfds, NULL, waitmask) < 0)
         continue;   /* EINTR: the loop condition looks at the signal */
       /* The daemon never writes to a registered connection unasked, so
        * readable means closed (or junk we drop). */
-      if ((pfd.revents & (POLLHUP | POLLERR)) || read (sock, buf, sizeof buf) <= 0)
+      if (pfds[0].revents != 0 &&
+          ((pfds[0].revents & (POLLHUP | POLLERR)) || read (sock, buf, sizeof buf) <= 0))
+        return daemon_gone ();
+      if (nfds == 2 && pfds[1].revents != 0)
         {
-          fprintf (stderr, "vmlease-holder: the sanlock daemon closed our connection; "
-                   "the leases it held for us are gone\n");
-          return EXIT_DAEMON_GONE;
+          int status = read_lines (line, &len, claim);
+
+          if (status == -2)
+            nfds = 1;   /* vmleased is gone; stdin is /dev/null now */
+          else if (status >= 0)
+            return status;
         }
     }
   /* FENCING (a later issue) goes here. sanlock revokes a lease by signalling
@@ -221,20 +291,20 @@ wait_for_end (int sock, const sigset_t *waitmask)
    * exiting, the holder must tell that apart from vmleased's own SIGTERM
    * (e.g. a killpath registered with sanlock_killpath(SANLK_KILLPATH_PID),
    * or a stop request from vmleased on another channel) and apply
-   * opts.fence to opts.fence_pid (SIGKILL / SIGSTOP / nothing), so the guest
-   * stops writing before any other host can acquire. */
+   * claim->fence to claim->fence_pid (SIGKILL / SIGSTOP / nothing), so the
+   * guest stops writing before any other host can acquire. */
   return EXIT_SUCCESS;
 }
 
 int
 main (int argc, char **argv)
 {
-  Options opts = { .fence = FENCE_KILL };
+  Claim claim = { .fence = FENCE_NONE };
   struct sigaction sa = { .sa_handler = on_stop };
   sigset_t stops, waitmask;
   int status, sock, rv;
 
-  status = parse_args (argc, argv, &opts);
+  status = parse_args (argc, argv);
   if (status >= 0)
     return status;
 
@@ -262,8 +332,7 @@ main (int argc, char **argv)
 
   if (write (STDOUT_FILENO, "ready\n", 6) != 6)
     return EXIT_FAILURE;   /* vmleased is gone before we could tell it */
-  quiet_stdio ();
 
   /* sock stays open for our whole life: it is what holds the leases. */
-  return wait_for_end (sock, &waitmask);
+  return wait_for_end (sock, &waitmask, &claim);
 }

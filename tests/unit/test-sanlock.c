@@ -189,11 +189,12 @@ holder_program (void)
   return path;
 }
 
-/* Runs vmlease-holder for @host; returns its pid once it said "ready". */
+/* Runs a spare vmlease-holder for @host, as vmleased does; returns its pid
+ * once it said "ready", and its stdin (the claim pipe) in @in. */
 static GPid
-spawn_holder (int host, const char *uuid)
+spawn_spare (int host, int *in)
 {
-  const char *argv[] = { holder_program (), "--uuid", uuid, "--fence", "none", NULL };
+  const char *argv[] = { holder_program (), NULL };
   g_auto(GStrv) envp = host_environ (host);
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
@@ -201,11 +202,30 @@ spawn_holder (int host, const char *uuid)
   int out;
 
   g_spawn_async_with_pipes (NULL, (char **) argv, envp, G_SPAWN_DO_NOT_REAP_CHILD,
-                            die_with_parent, NULL, &pid, NULL, &out, NULL, &error);
+                            die_with_parent, NULL, &pid, in, &out, NULL, &error);
   g_assert_no_error (error);
   line = read_line (out, 10000);
   close (out);
   g_assert_cmpstr (line, ==, "ready");
+  return pid;
+}
+
+static void
+write_line (int fd, const char *line)
+{
+  g_assert_cmpint (write (fd, line, strlen (line)), ==, (gssize) strlen (line));
+}
+
+/* A holder claimed for @uuid, as vmleased hands one to a lease. */
+static GPid
+spawn_holder (int host, const char *uuid)
+{
+  g_autofree char *claim = g_strdup_printf ("claim %s none 0\n", uuid);
+  int in;
+  GPid pid = spawn_spare (host, &in);
+
+  write_line (in, claim);
+  close (in);   /* after a claim, the end of stdin means nothing */
   return pid;
 }
 
@@ -940,7 +960,8 @@ run_holder (int host, const char * const *args, char **out)
   for (; *args != NULL; args++)
     g_ptr_array_add (argv, (gpointer) *args);
   g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_STDERR_TO_DEV_NULL,
+  g_spawn_sync (NULL, (char **) argv->pdata, envp,
+                G_SPAWN_STDERR_TO_DEV_NULL | G_SPAWN_STDIN_FROM_DEV_NULL,
                 die_with_parent, NULL, out, NULL, &status, &error);
   g_assert_no_error (error);
   g_assert_true (WIFEXITED (status));
@@ -951,21 +972,48 @@ static void
 test_holder_program (void)
 {
   static const char *const help[] = { "--help", NULL };
-  static const char *const bad_fence[] = { "--uuid", "u", "--fence", "maybe", NULL };
-  static const char *const no_uuid[] = { "--fence-pid", "1", NULL };
-  static const char *const extra[] = { "--uuid", "u", "surplus", NULL };
-  static const char *const ok[] = { "--uuid", "u", "--fence-pid", "1", NULL };
+  static const char *const extra[] = { "--uuid", "u", NULL };
+  static const char *const none[] = { NULL };
+  static const char *const bad_claims[] = {
+    "claim\n", "claim vm-x maybe 0\n", "claim vm-x kill -3\n", "hold vm-x kill 0\n",
+    "claim vm-x kill 0 surplus\n", "spare\n" /* not claimed yet */,
+    "claim vm-x none 0\nclaim vm-y none 0\n" /* claimed twice */,
+  };
   g_autofree char *out = NULL;
+  GPid pid;
+  int in;
 
   g_assert_cmpint (run_holder (1, help, &out), ==, 0);
   g_assert_true (g_str_has_prefix (out, "Usage: vmlease-holder"));
   g_clear_pointer (&out, g_free);
-  g_assert_cmpint (run_holder (1, bad_fence, NULL), ==, 2);
-  g_assert_cmpint (run_holder (1, no_uuid, NULL), ==, 2);
   g_assert_cmpint (run_holder (1, extra, NULL), ==, 2);
   /* no daemon at run3 */
-  g_assert_cmpint (run_holder (3, ok, &out), ==, 1);
+  g_assert_cmpint (run_holder (3, none, &out), ==, 1);
   g_assert_true (g_str_has_prefix (out, "error "));
+  g_clear_pointer (&out, g_free);
+  /* A spare whose stdin ends unclaimed (vmleased died) exits by itself. */
+  g_assert_cmpint (run_holder (1, none, &out), ==, 0);
+  g_assert_cmpstr (out, ==, "ready\n");
+  for (guint i = 0; i < G_N_ELEMENTS (bad_claims); i++)
+    {
+      pid = spawn_spare (1, &in);
+
+      write_line (in, bad_claims[i]);
+      g_assert_cmpint (WEXITSTATUS (wait_pid (pid, 10000)), ==, 2);
+      close (in);
+    }
+
+  /* Claimed, a holder outlives the end of its stdin (vmleased restarting)... */
+  pid = spawn_spare (1, &in);
+  write_line (in, "claim vm-keep none 0\n");
+  close (in);
+  g_assert_cmpint (wait_pid (pid, 300), ==, -1);
+  g_assert_cmpint (stop_holder (pid, SIGTERM), ==, 0);
+  /* ...and made a spare again, it does not. */
+  pid = spawn_spare (1, &in);
+  write_line (in, "claim vm-back none 0\nspare\n");
+  close (in);
+  g_assert_cmpint (WEXITSTATUS (wait_pid (pid, 10000)), ==, 0);
 
   g_assert_cmpint (stop_holder (spawn_holder (1, "vm-sig"), SIGTERM), ==, 0);
   g_assert_cmpint (stop_holder (spawn_holder (2, "vm-sig"), SIGINT), ==, 0);

@@ -83,6 +83,7 @@ test_save_load_remove (Fixture *fx, gconstpointer data)
   g_autoptr(GKeyFile) record = g_key_file_new ();
   g_autoptr(GHashTable) loaded = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *state = NULL;
   GKeyFile *back;
 
   g_key_file_set_string (record, "lease", "state", "held");
@@ -94,7 +95,8 @@ test_save_load_remove (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (g_hash_table_size (loaded), ==, 1);
   back = g_hash_table_lookup (loaded, "abc");
   g_assert_nonnull (back);
-  g_assert_cmpstr (g_key_file_get_string (back, "lease", "state", NULL), ==, "free");
+  state = g_key_file_get_string (back, "lease", "state", NULL);
+  g_assert_cmpstr (state, ==, "free");
 
   g_assert_true (vml_store_remove (fx->store, VML_RECORD_LEASE, "abc", &error));
   g_assert_true (vml_store_remove (fx->store, VML_RECORD_LEASE, "abc", &error));

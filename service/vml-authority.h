@@ -1,6 +1,6 @@
 /* vml-authority.h: decides, without blocking, whether the caller of a D-Bus
  * method may run it. The action comes from the static table in
- * dbus/vml-actions.c; members not in the table are denied. */
+ * dbus/vml-actions.c (members not in it are denied); polkit decides. */
 #pragma once
 
 #include <gio/gio.h>
@@ -10,6 +10,17 @@ G_BEGIN_DECLS
 #define VML_TYPE_AUTHORITY (vml_authority_get_type ())
 G_DECLARE_FINAL_TYPE (VmlAuthority, vml_authority, VML, AUTHORITY, GObject)
 
+#define VML_UID_NONE G_MAXUINT
+
+/* What a call acts on: chooses the action (another uid's lease needs
+ * .manage) and tells the polkit agent what to show. All fields optional. */
+typedef struct {
+  guint       owner_uid;   /* who acquired the lease, VML_UID_NONE if nobody */
+  const char *vm_uuid;
+  const char *vm_name;
+  const char *lockspace;
+} VmlAuthTarget;
+
 /* Called on the main loop once the caller is authorized; @uid is theirs. */
 typedef void (*VmlAuthorizedFunc) (GObject               *object,
                                    GDBusMethodInvocation *invocation,
@@ -18,10 +29,12 @@ typedef void (*VmlAuthorizedFunc) (GObject               *object,
 VmlAuthority *vml_authority_new            (GDBusConnection *bus);
 
 /* Checks @invocation's caller; on success calls @func(@object, ...), on
- * failure replies NotAuthorized itself. Takes a reference on @object. */
+ * failure replies NotAuthorized itself. Takes a reference on @object;
+ * @target (may be NULL) is copied. */
 void          vml_authority_run_authorized (VmlAuthority          *self,
                                             GDBusMethodInvocation *invocation,
                                             GObject               *object,
+                                            const VmlAuthTarget   *target,
                                             VmlAuthorizedFunc      func);
 
 G_END_DECLS

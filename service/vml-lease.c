@@ -1113,10 +1113,17 @@ handle_method (VmlDbusLease          *iface,
   VmlLease *self = VML_LEASE (user_data);
   const char *member = g_dbus_method_invocation_get_method_name (invocation);
 
+  VmlAuthTarget target = {
+    .owner_uid = state_is_held (self->state) ? self->owner_uid : VML_UID_NONE,
+    .vm_uuid = self->uuid,
+    .vm_name = self->name,
+    .lockspace = vml_lockspace_get_name (self->lockspace),
+  };
+
   for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
     if (g_str_equal (lease_methods[i].member, member))
       {
-        vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self),
+        vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), &target,
                                       lease_methods[i].handler);
         return TRUE;
       }

@@ -901,10 +901,21 @@ delete_lease_authorized (GObject *object, GDBusMethodInvocation *invocation, gui
 /* ---------------------------------------------------------------------- */
 /* D-Bus dispatch: each member goes through the authority first.          */
 
+/* The agent is shown what a call is about: the first argument is the
+ * lockspace or the VM's UUID. */
 static void
 authorize (VmlManager *self, GDBusMethodInvocation *invocation, VmlAuthorizedFunc func)
 {
-  vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), func);
+  GVariant *params = g_dbus_method_invocation_get_parameters (invocation);
+  const char *member = g_dbus_method_invocation_get_method_name (invocation);
+  g_autoptr(GVariant) first = g_variant_get_child_value (params, 0);
+  VmlAuthTarget target = { .owner_uid = VML_UID_NONE };
+
+  if (g_str_has_suffix (member, "Lockspace"))
+    target.lockspace = g_variant_get_string (first, NULL);
+  else
+    target.vm_uuid = g_variant_get_string (first, NULL);
+  vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), &target, func);
 }
 
 static gboolean

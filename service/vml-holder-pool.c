@@ -3,16 +3,16 @@
  * A spare holds nothing. If vmleased dies, its spares see their stdin end
  * and exit, so spares never outlive the daemon that started them. A spare
  * that dies early (the sanlock daemon restarted) is dropped and replaced.
- * A holder whose lease was released comes back as a spare, and the pool
- * refills only a little after a take, so a steady acquire/release cycle
- * starts no processes at all. When starting one fails (sanlock not
+ * Release ends a lease's holder, so every Acquire uses up a spare and the
+ * pool starts its replacement at once, in a worker thread, while that
+ * Acquire runs. Only a holder that never got its lease (the Acquire
+ * failed) comes back as a spare. When starting one fails (sanlock not
  * running), the pool tries again later rather than spinning. */
 #include "config.h"
 
 #include "vml-holder-pool.h"
 
 #define RETRY_SECONDS   5
-#define REFILL_DELAY_MS 100
 
 struct _VmlHolderPool {
   GObject    parent_instance;
@@ -21,7 +21,6 @@ struct _VmlHolderPool {
   GPtrArray *spares;        /* of VmlHolder, each watched */
   gboolean   spawning;
   guint      retry_id;
-  guint      refill_id;
 };
 
 G_DEFINE_TYPE (VmlHolderPool, vml_holder_pool, G_TYPE_OBJECT)
@@ -32,7 +31,6 @@ vml_holder_pool_dispose (GObject *object)
   VmlHolderPool *self = VML_HOLDER_POOL (object);
 
   g_clear_handle_id (&self->retry_id, g_source_remove);
-  g_clear_handle_id (&self->refill_id, g_source_remove);
   g_clear_pointer (&self->spares, g_ptr_array_unref);
   G_OBJECT_CLASS (vml_holder_pool_parent_class)->dispose (object);
 }
@@ -156,19 +154,6 @@ vml_holder_pool_fill (VmlHolderPool *self)
   g_task_run_in_thread (task, spawn_thread);
 }
 
-/* Refilling right away would start a process while the Acquire that took
- * the spare is still running; a moment later a Release may have given one
- * back already. */
-static gboolean
-refill_later (gpointer user_data)
-{
-  VmlHolderPool *self = VML_HOLDER_POOL (user_data);
-
-  self->refill_id = 0;
-  vml_holder_pool_fill (self);
-  return G_SOURCE_REMOVE;
-}
-
 VmlHolder *
 vml_holder_pool_take (VmlHolderPool *self)
 {
@@ -184,8 +169,7 @@ vml_holder_pool_take (VmlHolderPool *self)
       else
         g_object_unref (spare);
     }
-  if (self->refill_id == 0)
-    self->refill_id = g_timeout_add (REFILL_DELAY_MS, refill_later, self);
+  vml_holder_pool_fill (self);
   return g_steal_pointer (&holder);
 }
 

@@ -17,8 +17,8 @@ const char    *vml_holder_pool_get_holder_path (VmlHolderPool *self);
  * one with vml_holder_spawn). Starts a replacement in the background. */
 VmlHolder     *vml_holder_pool_take           (VmlHolderPool *self);
 
-/* Main loop only. Takes back a holder that holds nothing any more, as a
- * spare if the pool has room and it can be reused, else stops it. */
+/* Main loop only. Takes back a holder that never got its lease (a failed
+ * Acquire), as a spare if the pool has room, else stops it. */
 void           vml_holder_pool_give           (VmlHolderPool *self,
                                                VmlHolder     *holder);
 

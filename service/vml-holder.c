@@ -141,8 +141,8 @@ wait_until_ready (GSubprocess *process, GError **error)
 
 /* Field 22 of /proc/PID/stat: when the process started, in clock ticks
  * since boot. With the pid it names one process for the life of the host. */
-static guint64
-read_start_time (pid_t pid)
+guint64
+vml_process_start_time (pid_t pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
   g_autofree char *stat = NULL;
@@ -185,7 +185,7 @@ vml_holder_spawn (const char *holder_path, GError **error)
       g_subprocess_force_exit (process);
       return NULL;
     }
-  self->start_time = read_start_time (self->pid);
+  self->start_time = vml_process_start_time (self->pid);
   self->claim_pipe = g_object_ref (g_subprocess_get_stdin_pipe (process));
   /* GSubprocess keeps reaping the child after we drop our reference. */
   return g_steal_pointer (&self);
@@ -228,6 +228,14 @@ vml_holder_claim (VmlHolder *self, const char *uuid, VmlFence fence, guint fence
 }
 
 gboolean
+vml_holder_claim_lock (VmlHolder *self, const char *name, GError **error)
+{
+  g_autofree char *line = g_strdup_printf ("lock %s\n", name);
+
+  return tell_holder (self, line, error);
+}
+
+gboolean
 vml_holder_unclaim (VmlHolder *self)
 {
   return vml_holder_is_alive (self) && tell_holder (self, "spare\n", NULL);
@@ -251,7 +259,7 @@ vml_holder_adopt (pid_t pid, guint64 start_time, GError **error)
 
   self->pid = pid;
   if (pid <= 0 || !open_pidfd (self, NULL) || !is_holder_program (pid) ||
-      (start_time != 0 && read_start_time (pid) != start_time))
+      (start_time != 0 && vml_process_start_time (pid) != start_time))
     {
       g_set_error (error, VML_ERROR, VML_ERROR_NOT_FOUND,
                    "process %d is no longer the lease holder (it exited)", (int) pid);

@@ -23,6 +23,11 @@ gboolean   vml_holder_claim          (VmlHolder  *self,
                                       VmlFence    fence,
                                       guint       fence_pid,
                                       GError    **error);
+/* Dedicates a spare to one of vmleased's own locks named @name: unlike a
+ * lease holder, it exits when vmleased goes away. */
+gboolean   vml_holder_claim_lock     (VmlHolder  *self,
+                                      const char *name,
+                                      GError    **error);
 /* Makes a claimed holder that holds nothing any more a spare again. FALSE
  * when it cannot be told (adopted after a restart, or gone). */
 gboolean   vml_holder_unclaim        (VmlHolder  *self);
@@ -32,6 +37,10 @@ gboolean   vml_holder_unclaim        (VmlHolder  *self);
 VmlHolder *vml_holder_adopt          (pid_t       pid,
                                       guint64     start_time,
                                       GError    **error);
+
+/* When process @pid started (clock ticks since boot), 0 if unknown: with the
+ * pid it names one process for the life of the host. */
+guint64    vml_process_start_time    (pid_t pid);
 
 pid_t      vml_holder_get_pid        (VmlHolder *self);
 /* The process's start time (clock ticks since boot, /proc/PID/stat). */

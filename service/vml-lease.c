@@ -312,7 +312,7 @@ acquire_failed (VmlLease *self, GTask *op, GError *error)
 {
   AcquireData *data = g_task_get_task_data (op);
 
-  /* It holds nothing: the pool reuses it or stops it. */
+  /* It never held the lease: the pool may keep it as a spare. */
   if (data->holder != NULL)
     vml_holder_pool_give (self->holders, data->holder);
   g_clear_object (&data->holder);
@@ -597,8 +597,9 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
       finish_op (self, NULL, error);
       return;
     }
-  /* It holds nothing now: the pool reuses it or stops it. */
-  vml_holder_pool_give (self->holders, self->holder);
+  /* Releasing ends the holder: one process per held lease, never reused
+   * for another lease. It holds nothing now, so it need not be waited for. */
+  vml_holder_terminate (self->holder);
   drop_holder (self);
   self->fence_pid = 0;
   self->fence = VML_FENCE_NONE;
@@ -677,12 +678,21 @@ describe_owners (VmlSanlockOwners *owners)
   return g_string_free (g_steal_pointer (&text), FALSE);
 }
 
+static gboolean
+delete_from_index_locked (VmlLockspace *ls, gpointer user_data, GError **error)
+{
+  VmlLease *self = VML_LEASE (user_data);
+  VmlSanlockLockspace spec;
+
+  vml_lockspace_get_spec (ls, &spec);
+  return vml_sanlock_index_delete (&spec, self->uuid, self->offset, error);
+}
+
 static void
 delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   VmlLease *self = VML_LEASE (source);
   g_autoptr(VmlSanlockOwners) owners = NULL;
-  VmlSanlockLockspace ls;
   VmlSanlockResource res;
   GError *error = NULL;
   gboolean ok;
@@ -703,12 +713,9 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       return;
     }
   if (self->indexed)
-    {
-      vml_lockspace_get_spec (self->lockspace, &ls);
-      vml_lockspace_lock_index (self->lockspace);
-      ok = vml_sanlock_index_delete (&ls, self->uuid, self->offset, &error);
-      vml_lockspace_unlock_index (self->lockspace);
-    }
+    ok = vml_lockspace_run_locked_index (self->lockspace,
+                                         vml_holder_pool_get_holder_path (self->holders),
+                                         delete_from_index_locked, self, &error);
   else
     ok = vml_sanlock_resource_clear (&res, &error);
   if (!ok)

@@ -2,10 +2,15 @@
 #include "config.h"
 
 #include "vml-error.h"
+#include "vml-holder.h"
 #include "vml-lockspace.h"
 #include "vml-options.h"
 
 #define DEFAULT_IO_TIMEOUT 10
+/* Waiting for another host's index update: those take milliseconds, but a
+ * host that died holding the lock is only cleared by sanlock after its
+ * host lease expires (8 × io_timeout + the watchdog's 60 s). */
+#define INDEX_LOCK_WAIT_US  (90 * G_USEC_PER_SEC)
 
 struct _VmlLockspace {
   GObject            parent_instance;
@@ -179,16 +184,74 @@ vml_lockspace_to_variant (VmlLockspace *self)
                         vml_lockspace_state_to_string (self->state), self->io_timeout);
 }
 
-void
-vml_lockspace_lock_index (VmlLockspace *self)
+static gboolean
+acquire_index_lock (VmlSanlockResource *lock, pid_t holder, GError **error)
 {
-  g_mutex_lock (&self->index_lock);
+  gint64 deadline = g_get_monotonic_time () + INDEX_LOCK_WAIT_US;
+
+  for (;;)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (vml_sanlock_acquire (lock, holder, FALSE, 0, NULL, &local_error))
+        return TRUE;
+      if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY) ||
+          g_get_monotonic_time () >= deadline)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "cannot lock the resource index of lockspace '%s': ",
+                                      lock->lockspace);
+          return FALSE;
+        }
+      /* Another host is updating the index; they take milliseconds. */
+      g_usleep (g_random_int_range (10, 60) * 1000);
+    }
 }
 
-void
-vml_lockspace_unlock_index (VmlLockspace *self)
+static gboolean
+run_with_lock_holder (VmlLockspace *self, const char *holder_path, VmlSanlockResource *lock,
+                      VmlIndexFunc func, gpointer data, GError **error)
 {
+  g_autoptr(VmlHolder) holder = vml_holder_spawn (holder_path, error);
+  gboolean ok;
+
+  if (holder == NULL || !vml_holder_claim_lock (holder, VML_INDEX_LOCK_NAME, error) ||
+      !acquire_index_lock (lock, vml_holder_get_pid (holder), error))
+    {
+      if (holder != NULL)
+        vml_holder_stop (holder, 1000);
+      return FALSE;
+    }
+  ok = func (self, data, error);
+  /* Ending the holder releases the lock even if the release fails. */
+  vml_sanlock_release (lock, vml_holder_get_pid (holder), NULL);
+  vml_holder_stop (holder, 1000);
+  return ok;
+}
+
+gboolean
+vml_lockspace_run_locked_index (VmlLockspace *self, const char *holder_path,
+                                VmlIndexFunc func, gpointer data, GError **error)
+{
+  VmlSanlockLockspace spec;
+  VmlSanlockResource lock = { self->name, VML_INDEX_LOCK_NAME, self->path, 0 };
+  g_autoptr(GError) lookup_error = NULL;
+  gboolean ok;
+
+  vml_lockspace_get_spec (self, &spec);
+  g_mutex_lock (&self->index_lock);
+  if (vml_sanlock_index_lookup (&spec, VML_INDEX_LOCK_NAME, &lock.offset, &lookup_error))
+    ok = run_with_lock_holder (self, holder_path, &lock, func, data, error);
+  else
+    {
+      /* Formatted by something other than vmleased: no lock to take. */
+      g_warning ("Lockspace %s has no %s (%s); updating its index without "
+                 "locking out other hosts", self->name, VML_INDEX_LOCK_NAME,
+                 lookup_error->message);
+      ok = func (self, data, error);
+    }
   g_mutex_unlock (&self->index_lock);
+  return ok;
 }
 
 static void
@@ -210,9 +273,14 @@ join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   VmlSanlockLockspace spec;
   GError *error = NULL;
 
+  guint64 lock_offset;
+
   vml_lockspace_get_spec (self, &spec);
+  /* A fresh index gets the lease that serializes its updates as its first
+   * entry; only one host formats, so this cannot race. */
   if ((init && !vml_sanlock_format_lockspace (&spec, &error)) ||
-      !vml_sanlock_join_lockspace (&spec, &error))
+      !vml_sanlock_join_lockspace (&spec, &error) ||
+      (init && !vml_sanlock_index_create (&spec, VML_INDEX_LOCK_NAME, &lock_offset, &error)))
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);

@@ -52,10 +52,22 @@ void               vml_lockspace_get_spec      (VmlLockspace        *self,
 /* (ststsu) for the Manager's Lockspaces property. */
 GVariant          *vml_lockspace_to_variant    (VmlLockspace *self);
 
-/* Serializes resource-index operations on this lockspace (sanlock runs one
- * at a time per lockspace). Worker threads only. */
-void               vml_lockspace_lock_index    (VmlLockspace *self);
-void               vml_lockspace_unlock_index  (VmlLockspace *self);
+/* The resource name of the lease that serializes index updates across
+ * hosts; created right after the index when a lockspace is formatted. */
+#define VML_INDEX_LOCK_NAME "vmlease-index-lock"
+
+typedef gboolean (*VmlIndexFunc) (VmlLockspace *self, gpointer data, GError **error);
+
+/* Runs @func with the resource index locked against every other host and
+ * every other thread here, for a lookup-then-update that must not race
+ * (sanlock's index accepts duplicate names, and concurrent updates from
+ * several hosts can leave its internal lock held). The lock is a sanlock
+ * lease held by a short-lived vmlease-holder. BLOCKS: worker threads only. */
+gboolean           vml_lockspace_run_locked_index (VmlLockspace *self,
+                                                   const char   *holder_path,
+                                                   VmlIndexFunc  func,
+                                                   gpointer      data,
+                                                   GError      **error);
 
 /* Joins (formatting first if @init) in a worker thread; "notify::state"
  * follows every change. */

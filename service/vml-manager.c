@@ -518,6 +518,7 @@ typedef struct {
   GPtrArray             *lockspaces;   /* where to look (create: exactly one) */
   char                  *path;         /* explicit location, or NULL */
   guint64                offset;
+  char                  *holder_path;  /* for the index lock */
   /* Results */
   VmlLockspace          *found_in;
   char                  *found_path;
@@ -535,6 +536,7 @@ locate_data_free (LocateData *data)
   g_free (data->name);
   g_ptr_array_unref (data->lockspaces);
   g_free (data->path);
+  g_free (data->holder_path);
   g_free (data->found_path);
   g_free (data);
 }
@@ -575,29 +577,40 @@ place_explicitly (LocateData *data, VmlLockspace *ls, GError **error)
   return TRUE;
 }
 
+/* Under the index lock: sanlock's index would accept a second entry of the
+ * same name, and another host may be creating the same lease right now. */
 static gboolean
-place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
+lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **error)
 {
+  LocateData *data = user_data;
   VmlSanlockLockspace spec;
   GError *local_error = NULL;
-  gboolean ok;
 
   vml_lockspace_get_spec (ls, &spec);
-  vml_lockspace_lock_index (ls);
-  /* sanlock's index would accept a second entry of the same name: look first. */
-  ok = vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, &local_error);
-  if (!ok && g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND) &&
-      data->goal == LOCATE_CREATE)
-    {
-      g_clear_error (&local_error);
-      ok = vml_sanlock_index_create (&spec, data->uuid, &data->found_offset, &local_error);
-    }
-  vml_lockspace_unlock_index (ls);
-  if (!ok)
+  if (vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, &local_error))
+    return TRUE;
+  if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
     {
       g_propagate_error (error, local_error);
       return FALSE;
     }
+  g_clear_error (&local_error);
+  return vml_sanlock_index_create (&spec, data->uuid, &data->found_offset, error);
+}
+
+static gboolean
+place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
+{
+  VmlSanlockLockspace spec;
+  gboolean ok;
+
+  vml_lockspace_get_spec (ls, &spec);
+  if (data->goal == LOCATE_CREATE)
+    ok = vml_lockspace_run_locked_index (ls, data->holder_path, lookup_or_create_locked, data, error);
+  else
+    ok = vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, error);
+  if (!ok)
+    return FALSE;
   data->found_in = ls;
   data->found_path = g_strdup (spec.path);
   data->indexed = TRUE;
@@ -723,6 +736,7 @@ locate_lease (VmlManager *self, GDBusMethodInvocation *invocation, LocateGoal go
   data->lockspaces = g_ptr_array_ref (lockspaces);
   data->path = g_strdup (path);
   data->offset = offset;
+  data->holder_path = g_strdup (vml_holder_pool_get_holder_path (self->holders));
   task = g_task_new (self, NULL, on_located, NULL);
   g_task_set_task_data (task, data, (GDestroyNotify) locate_data_free);
   g_task_run_in_thread (task, locate_thread);

@@ -15,12 +15,14 @@
  *   2. it is now a spare: vmleased keeps one ready so that starting a
  *      process is not on the Acquire path. vmleased claims it for a lease
  *      with one line on stdin: "claim <uuid> <kill|pause|none> <fence-pid>"
- *      (fence-pid 0: none), and after releasing that lease may make it a
- *      spare again with the line "spare";
- *   3. a spare whose stdin ends exits 0: the vmleased that started it is
- *      gone and holds nothing through it. A claimed holder whose stdin ends
- *      keeps holding (vmleased restarts and adopts it), and waits until
- *      SIGTERM, or until sanlock drops its connection.
+ *      (fence-pid 0: none); a holder whose acquire failed (it holds nothing)
+ *      may become a spare again with the line "spare". "lock <name>" claims
+ *      it for one of vmleased's own short-lived locks instead;
+ *   3. a spare, or a lock holder, whose stdin ends exits 0: the vmleased
+ *      that started it is gone, and what it held for that vmleased must go
+ *      too. A holder claimed for a lease whose stdin ends keeps holding
+ *      (vmleased restarts and adopts it), and waits until SIGTERM, or until
+ *      sanlock drops its connection.
  *
  * Exit status: 0 stopped by SIGTERM/SIGINT (sanlock releases whatever is
  * still held when our connection closes) or never claimed, 1 could not
@@ -52,9 +54,10 @@ typedef enum { FENCE_KILL, FENCE_PAUSE, FENCE_NONE } Fence;
 #define CLAIM_MAX 256
 
 typedef struct {
-  char   uuid[40];
+  char   uuid[49];    /* the lease (or lock) name; empty while a spare */
   pid_t  fence_pid;   /* 0: none given */
   Fence  fence;
+  int    transient;   /* a lock: ends with vmleased */
 } Claim;
 
 static volatile sig_atomic_t stop_signal;
@@ -151,6 +154,13 @@ parse_line (char *line, Claim *claim)
       claim->fence = FENCE_NONE;
       return 1;
     }
+  if (n == 2 && strcmp (words[0], "lock") == 0 && claim->uuid[0] == '\0' &&
+      words[1][0] != '\0' && strlen (words[1]) < sizeof claim->uuid)
+    {
+      strcpy (claim->uuid, words[1]);
+      claim->transient = 1;
+      return 1;
+    }
   if (n != 4 || strcmp (words[0], "claim") != 0 || claim->uuid[0] != '\0' ||
       words[1][0] == '\0' || strlen (words[1]) >= sizeof claim->uuid ||
       !parse_fence (words[2], &claim->fence))
@@ -223,8 +233,8 @@ read_lines (char *buf, size_t *len, Claim *claim)
     return -1;
   if (n <= 0)
     {
-      if (claim->uuid[0] == '\0')
-        return EXIT_SUCCESS;   /* a spare of a vmleased that went away */
+      if (claim->uuid[0] == '\0' || claim->transient)
+        return EXIT_SUCCESS;   /* a spare or lock of a vmleased that went away */
       quiet_stdio ();
       return -2;
     }

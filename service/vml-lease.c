@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
 
 #include "vml-error.h"
 #include "vml-holder.h"
@@ -62,6 +64,8 @@ struct _VmlLease {
   VmlMode                mode;
   VmlFence               fence;
   guint                  fence_pid;
+  guint64                fence_start;           /* start time of fence_pid */
+  int                    fence_pidfd;           /* -1: none */
   guint                  owner_uid;
   guint64                lver;
   VmlHolder             *holder;
@@ -247,12 +251,61 @@ drop_holder (VmlLease *self)
   g_clear_object (&self->holder);
 }
 
+/* Keeps a pidfd on the VM process, so the fence can never hit a process
+ * that merely got the same pid later. @start_time 0: take it now. */
+static void
+watch_fence_pid (VmlLease *self, guint fence_pid, guint64 start_time)
+{
+  if (self->fence_pidfd >= 0)
+    close (self->fence_pidfd);
+  self->fence_pidfd = -1;
+  self->fence_pid = fence_pid;
+  self->fence_start = 0;
+  if (fence_pid == 0)
+    return;
+  self->fence_pidfd = pidfd_open ((pid_t) fence_pid, 0);
+  self->fence_start = vml_process_start_time ((pid_t) fence_pid);
+  if (self->fence_pidfd >= 0 && start_time != 0 && start_time != self->fence_start)
+    {
+      /* The recorded VM process is gone; this pid is someone else's. */
+      close (self->fence_pidfd);
+      self->fence_pidfd = -1;
+    }
+}
+
+/* The lease is gone: the VM must stop writing before anyone else can get
+ * it. Kill (SIGKILL) or pause (SIGSTOP) it, as the caller chose. */
+static void
+apply_fence (VmlLease *self, GVariantDict *details)
+{
+  int signo = self->fence == VML_FENCE_KILL ? SIGKILL : SIGSTOP;
+  const char *error = NULL;
+
+  g_variant_dict_insert (details, "fence", "s", vml_fence_to_string (self->fence));
+  if (self->fence == VML_FENCE_NONE || self->fence_pid == 0)
+    {
+      g_variant_dict_insert (details, "fenced", "b", FALSE);
+      return;
+    }
+  if (self->fence_pidfd < 0)
+    error = "the VM process had already exited";
+  else if (pidfd_send_signal (self->fence_pidfd, signo, NULL, 0) != 0)
+    error = errno == ESRCH ? "the VM process had already exited" : g_strerror (errno);
+  g_variant_dict_insert (details, "fenced", "b", error == NULL);
+  if (error != NULL)
+    g_variant_dict_insert (details, "fence_error", "s", error);
+  vml_log_lease (error ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, self->uuid,
+                 vml_lockspace_get_name (self->lockspace), NULL, "Fence %s of VM process %u: %s",
+                 vml_fence_to_string (self->fence), self->fence_pid, error ? error : "done");
+}
+
 static void
 report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const char *why)
 {
   GVariantDict details;
 
   g_variant_dict_init (&details, NULL);
+  apply_fence (self, &details);
   g_variant_dict_insert (&details, "holder_pid", "u", (guint) holder_pid);
   g_variant_dict_insert (&details, "fence_pid", "u", self->fence_pid);
   g_variant_dict_insert (&details, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
@@ -364,7 +417,7 @@ acquire_succeeded (VmlLease *self, AcquireData *data)
   adopt_holder (self, g_steal_pointer (&data->holder));
   self->mode = data->mode;
   self->fence = data->fence;
-  self->fence_pid = data->fence_pid;
+  watch_fence_pid (self, data->fence_pid, 0);
   self->owner_uid = data->uid;
   self->lver = data->lver;
   set_state (self, data->mode == VML_MODE_SHARED ? LEASE_HELD_SHARED : LEASE_HELD);
@@ -584,28 +637,45 @@ release_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   g_task_return_boolean (task, TRUE);
 }
 
+/* A release asked for by a caller (lost_reason NULL), or forced on the
+ * lease by removing its lockspace (then it is reported lost and fenced). */
+typedef struct {
+  LeaseState  previous;
+  const char *lost_reason;
+} ReleaseData;
+
 static void
 on_released (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   VmlLease *self = VML_LEASE (source);
-  LeaseState previous = GPOINTER_TO_UINT (user_data);
+  g_autofree ReleaseData *data = user_data;
+  VmlHolder *holder = g_task_get_task_data (G_TASK (result));   /* self->holder may be gone */
+  pid_t holder_pid = vml_holder_get_pid (holder);
   GError *error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
-      set_state (self, previous);
+      /* Back to held, unless the holder died meanwhile (then it is lost). */
+      set_state (self, self->holder ? data->previous : LEASE_LOST);
       finish_op (self, NULL, error);
       return;
     }
   /* Releasing ends the holder: one process per held lease, never reused
    * for another lease. It holds nothing now, so it need not be waited for. */
-  vml_holder_terminate (self->holder);
+  vml_holder_terminate (holder);
   drop_holder (self);
-  self->fence_pid = 0;
+  vml_dbus_lease_set_owner (self->iface, 0);
+  if (data->lost_reason != NULL)
+    {
+      report_lost (self, data->lost_reason, holder_pid,
+                   "its lockspace was removed from this host with force");
+      finish_op (self, NULL, NULL);
+      return;
+    }
+  watch_fence_pid (self, 0, 0);
   self->fence = VML_FENCE_NONE;
   set_state (self, LEASE_FREE);
   publish_holding (self);
-  vml_dbus_lease_set_owner (self->iface, 0);
   save_or_warn (self);
   vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                  VML_MSGID_LEASE_RELEASED, "Lease released");
@@ -616,6 +686,7 @@ static void
 start_release (VmlLease *self, GTask *op)
 {
   g_autoptr(GTask) task = NULL;
+  ReleaseData *data;
 
   if (!state_is_held (self->state) || self->holder == NULL)
     {
@@ -625,7 +696,10 @@ start_release (VmlLease *self, GTask *op)
                               self->uuid, state_names[self->state]));
       return;
     }
-  task = g_task_new (self, NULL, on_released, GUINT_TO_POINTER (self->state));
+  data = g_new0 (ReleaseData, 1);
+  data->previous = self->state;
+  data->lost_reason = g_task_get_task_data (op);
+  task = g_task_new (self, NULL, on_released, data);
   g_task_set_task_data (task, g_object_ref (self->holder), g_object_unref);
   set_state (self, LEASE_RELEASING);
   g_task_run_in_thread (task, release_thread);
@@ -650,13 +724,17 @@ release_authorized (GObject *object, GDBusMethodInvocation *invocation, guint ui
 }
 
 void
-vml_lease_release_async (VmlLease *self, GAsyncReadyCallback callback, gpointer user_data)
+vml_lease_drop_async (VmlLease *self, const char *reason, GAsyncReadyCallback callback,
+                      gpointer user_data)
 {
-  enqueue_op (self, g_task_new (self, NULL, callback, user_data), start_release);
+  GTask *op = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_task_data (op, (gpointer) reason, NULL);
+  enqueue_op (self, op, start_release);
 }
 
 gboolean
-vml_lease_release_finish (VmlLease *self, GAsyncResult *result, GError **error)
+vml_lease_drop_finish (VmlLease *self, GAsyncResult *result, GError **error)
 {
   return op_result_ok (result, error);
 }
@@ -1028,6 +1106,7 @@ vml_lease_save (VmlLease *self, GError **error)
   g_key_file_set_string (record, GROUP, "mode", vml_mode_to_string (self->mode));
   g_key_file_set_string (record, GROUP, "fence", vml_fence_to_string (self->fence));
   g_key_file_set_uint64 (record, GROUP, "fence_pid", self->fence_pid);
+  g_key_file_set_uint64 (record, GROUP, "fence_start", self->fence_start);
   g_key_file_set_uint64 (record, GROUP, "owner_uid", self->owner_uid);
   g_key_file_set_uint64 (record, GROUP, "lver", self->lver);
   g_key_file_set_uint64 (record, GROUP, "holder_pid", holder ? (guint64) vml_holder_get_pid (holder) : 0);
@@ -1085,7 +1164,8 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
   if ((mode && !vml_mode_from_string (mode, &self->mode, error)) ||
       (fence && !vml_fence_from_string (fence, &self->fence, error)))
     return NULL;
-  self->fence_pid = (guint) g_key_file_get_uint64 (record, GROUP, "fence_pid", NULL);
+  watch_fence_pid (self, (guint) g_key_file_get_uint64 (record, GROUP, "fence_pid", NULL),
+                   g_key_file_get_uint64 (record, GROUP, "fence_start", NULL));
   self->owner_uid = (guint) g_key_file_get_uint64 (record, GROUP, "owner_uid", NULL);
   self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
   self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
@@ -1166,6 +1246,8 @@ vml_lease_finalize (GObject *object)
   g_free (self->path);
   g_free (self->object_path);
   g_mutex_clear (&self->cmd_lock);
+  if (self->fence_pidfd >= 0)
+    close (self->fence_pidfd);
   G_OBJECT_CLASS (vml_lease_parent_class)->finalize (object);
 }
 
@@ -1183,6 +1265,7 @@ vml_lease_init (VmlLease *self)
 {
   g_mutex_init (&self->cmd_lock);
   g_queue_init (&self->ops);
+  self->fence_pidfd = -1;
 }
 
 VmlLease *

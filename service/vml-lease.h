@@ -57,11 +57,14 @@ gboolean            vml_lease_forget          (VmlLease *self, GError **error);
  * holds the lease, adopts it if so, and otherwise reports it lost. */
 void                vml_lease_restore         (VmlLease *self);
 
-/* Releases for an internal reason (lockspace removal with force). */
-void                vml_lease_release_async   (VmlLease            *self,
+/* Releases a held lease against its user's will (its lockspace is being
+ * removed with force): it is reported Lost(@reason, a static string) and
+ * its fence action is applied. */
+void                vml_lease_drop_async      (VmlLease            *self,
+                                               const char          *reason,
                                                GAsyncReadyCallback  callback,
                                                gpointer             user_data);
-gboolean            vml_lease_release_finish  (VmlLease     *self,
+gboolean            vml_lease_drop_finish     (VmlLease     *self,
                                                GAsyncResult *result,
                                                GError      **error);
 /* Deletes the lease from storage (refused while any live host holds it). */

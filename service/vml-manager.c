@@ -410,7 +410,7 @@ on_forced_release (GObject *source, GAsyncResult *result, gpointer user_data)
   RemoveData *data = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!vml_lease_release_finish (VML_LEASE (source), result, &error) && data->error == NULL)
+  if (!vml_lease_drop_finish (VML_LEASE (source), result, &error) && data->error == NULL)
     data->error = g_steal_pointer (&error);
   if (--data->releases_pending == 0)
     leave_when_released (data);
@@ -493,7 +493,7 @@ remove_lockspace_authorized (GObject *object, GDBusMethodInvocation *invocation,
     if (vml_lease_is_held (leases->pdata[i]))
       {
         data->releases_pending++;
-        vml_lease_release_async (leases->pdata[i], on_forced_release, data);
+        vml_lease_drop_async (leases->pdata[i], "lockspace-removed", on_forced_release, data);
       }
   if (data->releases_pending == 0)
     leave_when_released (data);

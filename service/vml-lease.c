@@ -79,6 +79,9 @@ struct _VmlLease {
 
 G_DEFINE_TYPE (VmlLease, vml_lease, G_TYPE_OBJECT)
 
+enum { SIGNAL_VANISHED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                          */
 
@@ -140,6 +143,24 @@ lockspace_ready (VmlLease *self, GError **error)
                vml_lockspace_get_name (self->lockspace),
                vml_lockspace_state_to_string (vml_lockspace_get_state (self->lockspace)));
   return FALSE;
+}
+
+/* sanlock found no lease (of this name) at our location: another host
+ * deleted it. Worth saying, and the object should go. */
+static gboolean
+is_gone_from_storage (VmlLease *self, const GError *error)
+{
+  return error != NULL && g_error_matches (error, VML_ERROR, VML_ERROR_NOT_FOUND) &&
+         !state_is_held (self->state);
+}
+
+static void
+vanish (VmlLease *self)
+{
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 NULL, "The lease is no longer on storage (deleted from another host); "
+                 "removing its object");
+  g_signal_emit (self, signals[SIGNAL_VANISHED], 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -448,9 +469,14 @@ on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
+      /* Asked before the error goes to the caller (and may be freed). */
+      gboolean gone = is_gone_from_storage (self, error);
+
       if (data->wait_s > 0 && error->domain == VML_ERROR && error->code == VML_ERROR_BUSY)
         g_prefix_error (&error, "still busy after waiting %u s: ", data->wait_s);
       acquire_failed (self, op, error);
+      if (gone)
+        vanish (self);
       return;
     }
   if (data->retry)
@@ -860,7 +886,7 @@ vml_lease_delete_finish (VmlLease *self, GAsyncResult *result, GError **error)
 typedef struct {
   VmlHolder        *holder;
   VmlSanlockOwners *owners;
-  char             *storage_error;
+  GError           *storage_error;
   gboolean          held_here;
   gboolean          held_shared;
   guint64           held_lver;
@@ -871,7 +897,7 @@ inquire_data_free (InquireData *data)
 {
   g_clear_object (&data->holder);
   g_clear_pointer (&data->owners, vml_sanlock_owners_free);
-  g_free (data->storage_error);
+  g_clear_error (&data->storage_error);
   g_free (data);
 }
 
@@ -884,10 +910,7 @@ inquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   VmlSanlockResource res;
 
   resource_of (self, &res);
-  data->owners = vml_sanlock_read_owners (&res, &error);
-  if (data->owners == NULL)
-    data->storage_error = g_strdup (error->message);
-  g_clear_error (&error);
+  data->owners = vml_sanlock_read_owners (&res, &data->storage_error);
   if (data->holder != NULL)
     {
       g_mutex_lock (&self->cmd_lock);
@@ -930,7 +953,7 @@ build_inquire_reply (VmlLease *self, InquireData *data)
   g_variant_dict_insert (&dict, "held_here", "b", data->held_here);
   if (owners == NULL)
     {
-      g_variant_dict_insert (&dict, "storage_error", "s", data->storage_error);
+      g_variant_dict_insert (&dict, "storage_error", "s", data->storage_error->message);
       return g_variant_dict_end (&dict);
     }
   g_variant_dict_insert (&dict, "lver", "t", owners->lver);
@@ -949,6 +972,15 @@ on_inquired (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GDBusMethodInvocation) invocation = user_data;
   InquireData *data = g_task_get_task_data (G_TASK (result));
 
+  if (is_gone_from_storage (self, data->storage_error))
+    {
+      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_NOT_FOUND,
+                                             "the lease of %s is no longer on storage (deleted "
+                                             "from another host?): %s", self->uuid,
+                                             data->storage_error->message);
+      vanish (self);
+      return;
+    }
   if (data->owners != NULL)
     {
       /* What storage says now is better than what we saw last. */
@@ -1258,6 +1290,12 @@ vml_lease_class_init (VmlLeaseClass *klass)
 
   object_class->dispose = vml_lease_dispose;
   object_class->finalize = vml_lease_finalize;
+
+  /* "vanished": the lease is no longer on storage (deleted from another
+   * host) and not held here; its object should go. */
+  signals[SIGNAL_VANISHED] = g_signal_new ("vanished", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 0);
 }
 
 static void

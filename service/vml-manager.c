@@ -143,9 +143,21 @@ lockspace_at (VmlManager *self, const char *name, const char *path, guint64 offs
 /* ---------------------------------------------------------------------- */
 /* Lease bookkeeping                                                      */
 
+static void unexport_lease (VmlManager *self, VmlLease *lease);
+
+static void
+on_lease_vanished (VmlLease *lease, gpointer user_data)
+{
+  VmlManager *self = VML_MANAGER (user_data);
+
+  if (g_hash_table_lookup (self->leases, vml_lease_get_uuid (lease)) == lease)
+    unexport_lease (self, lease);
+}
+
 static void
 export_lease (VmlManager *self, VmlLease *lease)
 {
+  g_signal_connect_object (lease, "vanished", G_CALLBACK (on_lease_vanished), self, 0);
   g_hash_table_insert (self->leases, g_strdup (vml_lease_get_uuid (lease)), g_object_ref (lease));
   g_dbus_object_manager_server_export (self->object_manager, vml_lease_get_object (lease));
 }
@@ -157,6 +169,7 @@ unexport_lease (VmlManager *self, VmlLease *lease)
 
   if (!vml_lease_forget (lease, &error))
     g_warning ("%s", error->message);
+  g_signal_handlers_disconnect_by_data (lease, self);
   g_dbus_object_manager_server_unexport (self->object_manager, vml_lease_get_object_path (lease));
   g_hash_table_remove (self->leases, vml_lease_get_uuid (lease));
 }

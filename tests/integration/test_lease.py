@@ -261,6 +261,37 @@ def test_create_twice_exists_delete_and_explicit_location(hosts, storage, sb, le
     assert not storage.leader(v, sb.lease_file, off, check=False)['valid']
 
 
+def test_lease_deleted_from_another_host_leaves_no_stale_object(hosts, storage, leases):
+    """Host 2 knows a lease (it looked it up); host 1 deletes it. Host 2's
+    next use says NotFound in words, and its object goes away, so GetLease
+    and the ObjectManager stop offering a lease that does not exist."""
+    h1, h2, _ = hosts
+    u = leases()
+    h1.create(u)
+    assert h2.get_lease(u) == lease_path(u)
+    assert h2.inquire(u)['owners_live'] is False
+    h1.delete(u)
+    assert storage.index_lookup(u) is None
+    with raises_dbus('NotFound') as e:
+        h2.inquire(u)
+    assert 'no longer on storage' in e.value.message, e.value.message
+    wait_until(lambda: lease_path(u) not in h2.managed_objects(), 5,
+               what='host 2 to unexport the deleted lease')
+    with raises_dbus('NotFound'):
+        h2.get_lease(u)
+    # The same through Acquire on a third host that had looked it up.
+    v = leases()
+    h1.create(v)
+    h3 = hosts[2]
+    h3.get_lease(v)
+    h1.delete(v)
+    with raises_dbus('NotFound'):
+        h3.acquire(v)
+    wait_until(lambda: lease_path(v) not in h3.managed_objects(), 5,
+               what='host 3 to unexport the deleted lease')
+    assert h3.sanlock_holders_of(v) == []
+
+
 def test_object_manager_lists_lease_objects(hosts, leases):
     h = hosts[1]
     u1, u2 = leases(), leases()

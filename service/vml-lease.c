@@ -15,66 +15,20 @@
 
 #include "vml-error.h"
 #include "vml-holder.h"
-#include "vml-lease.h"
+#include "vml-lease-private.h"
 #include "vml-log.h"
 #include "vml-options.h"
 #include "vml-sanlock.h"
 
 #define ACQUIRE_RETRY_MS     500
-#define HOLDER_STOP_MS       5000
 
-typedef enum {
-  LEASE_FREE,
-  LEASE_ACQUIRING,
-  LEASE_HELD,
-  LEASE_HELD_SHARED,
-  LEASE_RELEASING,
-  LEASE_LOST,
-} LeaseState;
-
-static const char *const state_names[] = {
+const char *const lease_state_names[LEASE_N_STATES] = {
   [LEASE_FREE] = "free",
   [LEASE_ACQUIRING] = "acquiring",
   [LEASE_HELD] = "held",
   [LEASE_HELD_SHARED] = "held-shared",
   [LEASE_RELEASING] = "releasing",
   [LEASE_LOST] = "lost",
-};
-
-struct _VmlLease {
-  GObject                parent_instance;
-
-  VmlAuthority          *authority;
-  VmlStore              *store;
-  VmlHolderPool         *holders;
-
-  /* Immutable after construction; read by worker threads. */
-  char                  *uuid;
-  char                  *name;
-  VmlLockspace          *lockspace;
-  char                  *path;
-  guint64                offset;
-  gboolean               indexed;   /* allocated from the lockspace's resource index */
-  char                  *object_path;
-
-  VmlDbusObjectSkeleton *object;
-  VmlDbusLease          *iface;
-
-  LeaseState             state;
-  VmlMode                mode;
-  VmlFence               fence;
-  guint                  fence_pid;
-  guint64                fence_start;           /* start time of fence_pid */
-  int                    fence_pidfd;           /* -1: none */
-  guint                  owner_uid;
-  guint64                lver;
-  VmlHolder             *holder;
-  VmlHolder             *acquiring_holder;      /* while acquiring: recorded, not yet holding */
-  pid_t                  recorded_holder_pid;   /* from the record, until restored */
-  guint64                recorded_holder_start;
-
-  GMutex                 cmd_lock;
-  GQueue                 ops;                   /* of Op; the head is running */
 };
 
 G_DEFINE_TYPE (VmlLease, vml_lease, G_TYPE_OBJECT)
@@ -85,14 +39,14 @@ static guint signals[N_SIGNALS];
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                          */
 
-static gboolean
-state_is_held (LeaseState state)
+gboolean
+lease_state_is_held (LeaseState state)
 {
   return state == LEASE_HELD || state == LEASE_HELD_SHARED;
 }
 
-static void
-resource_of (VmlLease *self, VmlSanlockResource *res)
+void
+lease_resource_of (VmlLease *self, VmlSanlockResource *res)
 {
   res->lockspace = vml_lockspace_get_name (self->lockspace);
   res->name = self->uuid;
@@ -100,17 +54,17 @@ resource_of (VmlLease *self, VmlSanlockResource *res)
   res->offset = self->offset;
 }
 
-static void
-set_state (VmlLease *self, LeaseState state)
+void
+lease_set_state (VmlLease *self, LeaseState state)
 {
   self->state = state;
-  vml_dbus_lease_set_state (self->iface, state_names[state]);
+  vml_dbus_lease_set_state (self->iface, lease_state_names[state]);
 }
 
-static void
-publish_holding (VmlLease *self)
+void
+lease_publish_holding (VmlLease *self)
 {
-  gboolean held = state_is_held (self->state);
+  gboolean held = lease_state_is_held (self->state);
   guint64 host_id = vml_lockspace_get_host_id (self->lockspace);
 
   vml_dbus_lease_set_mode (self->iface, held ? vml_mode_to_string (self->mode) : "");
@@ -122,8 +76,8 @@ publish_holding (VmlLease *self)
     vml_dbus_lease_set_owner (self->iface, self->mode == VML_MODE_EXCLUSIVE ? host_id : 0);
 }
 
-static void
-save_or_warn (VmlLease *self)
+void
+lease_save_or_warn (VmlLease *self)
 {
   g_autoptr(GError) error = NULL;
 
@@ -132,8 +86,8 @@ save_or_warn (VmlLease *self)
                    NULL, "%s", error->message);
 }
 
-static gboolean
-lockspace_ready (VmlLease *self, GError **error)
+gboolean
+lease_lockspace_ready (VmlLease *self, GError **error)
 {
   if (vml_lockspace_is_joined (self->lockspace))
     return TRUE;
@@ -147,15 +101,15 @@ lockspace_ready (VmlLease *self, GError **error)
 
 /* sanlock found no lease (of this name) at our location: another host
  * deleted it. Worth saying, and the object should go. */
-static gboolean
-is_gone_from_storage (VmlLease *self, const GError *error)
+gboolean
+lease_is_gone_from_storage (VmlLease *self, const GError *error)
 {
   return error != NULL && g_error_matches (error, VML_ERROR, VML_ERROR_NOT_FOUND) &&
-         !state_is_held (self->state);
+         !lease_state_is_held (self->state);
 }
 
-static void
-vanish (VmlLease *self)
+void
+lease_vanish (VmlLease *self)
 {
   vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                  NULL, "The lease is no longer on storage (deleted from another host); "
@@ -184,8 +138,8 @@ start_head_op (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-enqueue_op (VmlLease *self, GTask *task, OpStart start)
+void
+lease_enqueue_op (VmlLease *self, GTask *task, OpStart start)
 {
   Op *op = g_new0 (Op, 1);
 
@@ -198,8 +152,8 @@ enqueue_op (VmlLease *self, GTask *task, OpStart start)
 
 /* Completes the running operation with @reply (floating, may be NULL) or
  * @error (taken), then starts the next one from a fresh main-loop turn. */
-static void
-finish_op (VmlLease *self, GVariant *reply, GError *error)
+void
+lease_finish_op (VmlLease *self, GVariant *reply, GError *error)
 {
   g_autofree Op *op = g_queue_pop_head (&self->ops);
   g_autoptr(GTask) task = op->task;
@@ -227,8 +181,8 @@ reply_to_invocation (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /* For internal callers of an operation that has no reply value. */
-static gboolean
-op_result_ok (GAsyncResult *result, GError **error)
+gboolean
+lease_op_result_ok (GAsyncResult *result, GError **error)
 {
   GError *local_error = NULL;
   g_autoptr(GVariant) reply = g_task_propagate_pointer (G_TASK (result), &local_error);
@@ -242,8 +196,8 @@ op_result_ok (GAsyncResult *result, GError **error)
 }
 
 /* An operation whose result answers a D-Bus call. */
-static GTask *
-invocation_task (VmlLease *self, GDBusMethodInvocation *invocation)
+GTask *
+lease_invocation_task (VmlLease *self, GDBusMethodInvocation *invocation)
 {
   return g_task_new (self, NULL, reply_to_invocation, g_object_ref (invocation));
 }
@@ -253,8 +207,8 @@ invocation_task (VmlLease *self, GDBusMethodInvocation *invocation)
 
 static void on_holder_exited (VmlHolder *holder, gpointer user_data);
 
-static void
-adopt_holder (VmlLease *self, VmlHolder *holder)
+void
+lease_adopt_holder (VmlLease *self, VmlHolder *holder)
 {
   g_return_if_fail (self->holder == NULL);
 
@@ -263,8 +217,8 @@ adopt_holder (VmlLease *self, VmlHolder *holder)
   vml_holder_watch (holder);
 }
 
-static void
-drop_holder (VmlLease *self)
+void
+lease_drop_holder (VmlLease *self)
 {
   if (self->holder == NULL)
     return;
@@ -274,8 +228,8 @@ drop_holder (VmlLease *self)
 
 /* Keeps a pidfd on the VM process, so the fence can never hit a process
  * that merely got the same pid later. @start_time 0: take it now. */
-static void
-watch_fence_pid (VmlLease *self, guint fence_pid, guint64 start_time)
+void
+lease_watch_fence_pid (VmlLease *self, guint fence_pid, guint64 start_time)
 {
   if (self->fence_pidfd >= 0)
     close (self->fence_pidfd);
@@ -320,8 +274,8 @@ apply_fence (VmlLease *self, GVariantDict *details)
                  vml_fence_to_string (self->fence), self->fence_pid, error ? error : "done");
 }
 
-static void
-report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const char *why)
+void
+lease_report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const char *why)
 {
   GVariantDict details;
 
@@ -333,9 +287,9 @@ report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const char *w
   g_variant_dict_insert (&details, "time", "t", (guint64) g_get_real_time ());
   g_variant_dict_insert (&details, "message", "s", why);
 
-  set_state (self, LEASE_LOST);
-  publish_holding (self);
-  save_or_warn (self);
+  lease_set_state (self, LEASE_LOST);
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
   vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
                  VML_MSGID_LEASE_LOST, "Lease lost (%s): %s", reason, why);
   vml_dbus_lease_emit_lost (self->iface, reason, g_variant_dict_end (&details));
@@ -347,10 +301,10 @@ on_holder_exited (VmlHolder *holder, gpointer user_data)
   VmlLease *self = VML_LEASE (user_data);
   pid_t pid = vml_holder_get_pid (holder);
 
-  drop_holder (self);
-  if (!state_is_held (self->state))
+  lease_drop_holder (self);
+  if (!lease_state_is_held (self->state))
     return; /* an operation in progress notices on its own */
-  report_lost (self, "holder-exited", pid,
+  lease_report_lost (self, "holder-exited", pid,
                "the holder process exited without a release; sanlock dropped the lease");
 }
 
@@ -391,9 +345,9 @@ acquire_failed (VmlLease *self, GTask *op, GError *error)
     vml_holder_pool_give (self->holders, data->holder);
   g_clear_object (&data->holder);
   g_clear_object (&self->acquiring_holder);
-  set_state (self, data->previous);
-  save_or_warn (self);
-  finish_op (self, NULL, error);
+  lease_set_state (self, data->previous);
+  lease_save_or_warn (self);
+  lease_finish_op (self, NULL, error);
 }
 
 static void
@@ -412,7 +366,7 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       return;
     }
   data->claimed = TRUE;
-  resource_of (self, &res);
+  lease_resource_of (self, &res);
   g_mutex_lock (&self->cmd_lock);
   ok = vml_sanlock_acquire (&res, vml_holder_get_pid (data->holder),
                             data->mode == VML_MODE_SHARED, 0, &data->lver, &error);
@@ -435,15 +389,15 @@ static void
 acquire_succeeded (VmlLease *self, AcquireData *data)
 {
   g_clear_object (&self->acquiring_holder);
-  adopt_holder (self, g_steal_pointer (&data->holder));
+  lease_adopt_holder (self, g_steal_pointer (&data->holder));
   self->mode = data->mode;
   self->fence = data->fence;
-  watch_fence_pid (self, data->fence_pid, 0);
+  lease_watch_fence_pid (self, data->fence_pid, 0);
   self->owner_uid = data->uid;
   self->lver = data->lver;
-  set_state (self, data->mode == VML_MODE_SHARED ? LEASE_HELD_SHARED : LEASE_HELD);
-  publish_holding (self);
-  save_or_warn (self);
+  lease_set_state (self, data->mode == VML_MODE_SHARED ? LEASE_HELD_SHARED : LEASE_HELD);
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
   vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                  VML_MSGID_LEASE_ACQUIRED, "Lease acquired (%s, version %" G_GUINT64_FORMAT
                  ", holder %d, uid %u)", vml_mode_to_string (self->mode), self->lver,
@@ -470,13 +424,13 @@ on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       /* Asked before the error goes to the caller (and may be freed). */
-      gboolean gone = is_gone_from_storage (self, error);
+      gboolean gone = lease_is_gone_from_storage (self, error);
 
       if (data->wait_s > 0 && error->domain == VML_ERROR && error->code == VML_ERROR_BUSY)
         g_prefix_error (&error, "still busy after waiting %u s: ", data->wait_s);
       acquire_failed (self, op, error);
       if (gone)
-        vanish (self);
+        lease_vanish (self);
       return;
     }
   if (data->retry)
@@ -486,7 +440,7 @@ on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   acquire_succeeded (self, data);
-  finish_op (self, NULL, NULL);
+  lease_finish_op (self, NULL, NULL);
 }
 
 static void
@@ -506,7 +460,7 @@ acquire_with_holder (VmlLease *self, GTask *op)
   AcquireData *data = g_task_get_task_data (op);
 
   g_set_object (&self->acquiring_holder, data->holder);
-  save_or_warn (self);
+  lease_save_or_warn (self);
   run_acquire_attempt (self, op);
 }
 
@@ -545,23 +499,23 @@ start_acquire (VmlLease *self, GTask *op)
   g_autoptr(GTask) spawn = NULL;
   GError *error = NULL;
 
-  if (state_is_held (self->state))
+  if (lease_state_is_held (self->state))
     {
-      finish_op (self, NULL,
+      lease_finish_op (self, NULL,
                  g_error_new (VML_ERROR, VML_ERROR_EXISTS,
                               "the lease of %s is already held on this host (%s); "
                               "Release it first to change the mode", self->uuid,
                               vml_mode_to_string (self->mode)));
       return;
     }
-  if (!lockspace_ready (self, &error))
+  if (!lease_lockspace_ready (self, &error))
     {
-      finish_op (self, NULL, error);
+      lease_finish_op (self, NULL, error);
       return;
     }
   data->previous = self->state;
   data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
-  set_state (self, LEASE_ACQUIRING);
+  lease_set_state (self, LEASE_ACQUIRING);
   data->holder = vml_holder_pool_take (self->holders);
   if (data->holder != NULL)
     {
@@ -631,9 +585,9 @@ acquire_authorized (GObject *object, GDBusMethodInvocation *invocation, guint ui
       g_dbus_method_invocation_take_error (invocation, error);
       return;
     }
-  op = invocation_task (self, invocation);
+  op = lease_invocation_task (self, invocation);
   g_task_set_task_data (op, data, (GDestroyNotify) acquire_data_free);
-  enqueue_op (self, op, start_acquire);
+  lease_enqueue_op (self, op, start_acquire);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -648,7 +602,7 @@ release_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   GError *error = NULL;
   gboolean ok;
 
-  resource_of (self, &res);
+  lease_resource_of (self, &res);
   g_mutex_lock (&self->cmd_lock);
   ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), &error);
   g_mutex_unlock (&self->cmd_lock);
@@ -682,30 +636,30 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       /* Back to held, unless the holder died meanwhile (then it is lost). */
-      set_state (self, self->holder ? data->previous : LEASE_LOST);
-      finish_op (self, NULL, error);
+      lease_set_state (self, self->holder ? data->previous : LEASE_LOST);
+      lease_finish_op (self, NULL, error);
       return;
     }
   /* Releasing ends the holder: one process per held lease, never reused
    * for another lease. It holds nothing now, so it need not be waited for. */
   vml_holder_terminate (holder);
-  drop_holder (self);
+  lease_drop_holder (self);
   vml_dbus_lease_set_owner (self->iface, 0);
   if (data->lost_reason != NULL)
     {
-      report_lost (self, data->lost_reason, holder_pid,
+      lease_report_lost (self, data->lost_reason, holder_pid,
                    "its lockspace was removed from this host with force");
-      finish_op (self, NULL, NULL);
+      lease_finish_op (self, NULL, NULL);
       return;
     }
-  watch_fence_pid (self, 0, 0);
+  lease_watch_fence_pid (self, 0, 0);
   self->fence = VML_FENCE_NONE;
-  set_state (self, LEASE_FREE);
-  publish_holding (self);
-  save_or_warn (self);
+  lease_set_state (self, LEASE_FREE);
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
   vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                  VML_MSGID_LEASE_RELEASED, "Lease released");
-  finish_op (self, NULL, NULL);
+  lease_finish_op (self, NULL, NULL);
 }
 
 static void
@@ -714,12 +668,12 @@ start_release (VmlLease *self, GTask *op)
   g_autoptr(GTask) task = NULL;
   ReleaseData *data;
 
-  if (!state_is_held (self->state) || self->holder == NULL)
+  if (!lease_state_is_held (self->state) || self->holder == NULL)
     {
-      finish_op (self, NULL,
+      lease_finish_op (self, NULL,
                  g_error_new (VML_ERROR, VML_ERROR_NOT_HELD,
                               "the lease of %s is not held on this host (it is %s)",
-                              self->uuid, state_names[self->state]));
+                              self->uuid, lease_state_names[self->state]));
       return;
     }
   data = g_new0 (ReleaseData, 1);
@@ -727,7 +681,7 @@ start_release (VmlLease *self, GTask *op)
   data->lost_reason = g_task_get_task_data (op);
   task = g_task_new (self, NULL, on_released, data);
   g_task_set_task_data (task, g_object_ref (self->holder), g_object_unref);
-  set_state (self, LEASE_RELEASING);
+  lease_set_state (self, LEASE_RELEASING);
   g_task_run_in_thread (task, release_thread);
 }
 
@@ -746,7 +700,7 @@ release_authorized (GObject *object, GDBusMethodInvocation *invocation, guint ui
       g_dbus_method_invocation_take_error (invocation, error);
       return;
     }
-  enqueue_op (self, invocation_task (self, invocation), start_release);
+  lease_enqueue_op (self, lease_invocation_task (self, invocation), start_release);
 }
 
 void
@@ -756,13 +710,13 @@ vml_lease_drop_async (VmlLease *self, const char *reason, GAsyncReadyCallback ca
   GTask *op = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_task_data (op, (gpointer) reason, NULL);
-  enqueue_op (self, op, start_release);
+  lease_enqueue_op (self, op, start_release);
 }
 
 gboolean
 vml_lease_drop_finish (VmlLease *self, GAsyncResult *result, GError **error)
 {
-  return op_result_ok (result, error);
+  return lease_op_result_ok (result, error);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -801,7 +755,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   GError *error = NULL;
   gboolean ok;
 
-  resource_of (self, &res);
+  lease_resource_of (self, &res);
   owners = vml_sanlock_read_owners (&res, &error);
   if (owners == NULL)
     {
@@ -836,12 +790,12 @@ on_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
-      finish_op (self, NULL, error);
+      lease_finish_op (self, NULL, error);
       return;
     }
   vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                  NULL, "Lease deleted from storage");
-  finish_op (self, NULL, NULL);
+  lease_finish_op (self, NULL, NULL);
 }
 
 static void
@@ -852,15 +806,15 @@ start_delete (VmlLease *self, GTask *op)
 
   if (self->state != LEASE_FREE && self->state != LEASE_LOST)
     {
-      finish_op (self, NULL,
+      lease_finish_op (self, NULL,
                  g_error_new (VML_ERROR, VML_ERROR_BUSY,
                               "the lease of %s is %s on this host; Release it before "
-                              "deleting it", self->uuid, state_names[self->state]));
+                              "deleting it", self->uuid, lease_state_names[self->state]));
       return;
     }
-  if (!lockspace_ready (self, &error))
+  if (!lease_lockspace_ready (self, &error))
     {
-      finish_op (self, NULL, error);
+      lease_finish_op (self, NULL, error);
       return;
     }
   task = g_task_new (self, NULL, on_deleted, NULL);
@@ -870,343 +824,13 @@ start_delete (VmlLease *self, GTask *op)
 void
 vml_lease_delete_async (VmlLease *self, GAsyncReadyCallback callback, gpointer user_data)
 {
-  enqueue_op (self, g_task_new (self, NULL, callback, user_data), start_delete);
+  lease_enqueue_op (self, g_task_new (self, NULL, callback, user_data), start_delete);
 }
 
 gboolean
 vml_lease_delete_finish (VmlLease *self, GAsyncResult *result, GError **error)
 {
-  return op_result_ok (result, error);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Inquire: not queued (it changes nothing), but its sanlock command on the
- * holder still takes cmd_lock.                                           */
-
-typedef struct {
-  VmlHolder        *holder;
-  VmlSanlockOwners *owners;
-  GError           *storage_error;
-  gboolean          held_here;
-  gboolean          held_shared;
-  guint64           held_lver;
-} InquireData;
-
-static void
-inquire_data_free (InquireData *data)
-{
-  g_clear_object (&data->holder);
-  g_clear_pointer (&data->owners, vml_sanlock_owners_free);
-  g_clear_error (&data->storage_error);
-  g_free (data);
-}
-
-static void
-inquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  VmlLease *self = VML_LEASE (source);
-  InquireData *data = task_data;
-  g_autoptr(GError) error = NULL;
-  VmlSanlockResource res;
-
-  resource_of (self, &res);
-  data->owners = vml_sanlock_read_owners (&res, &data->storage_error);
-  if (data->holder != NULL)
-    {
-      g_mutex_lock (&self->cmd_lock);
-      if (!vml_sanlock_inquire_holder (vml_holder_get_pid (data->holder), self->uuid,
-                                       &data->held_here, &data->held_shared,
-                                       &data->held_lver, &error))
-        g_warning ("Inquire of holder %d failed: %s",
-                   (int) vml_holder_get_pid (data->holder), error->message);
-      g_mutex_unlock (&self->cmd_lock);
-    }
-  g_task_return_boolean (task, TRUE);
-}
-
-static GVariant *
-host_ids_variant (GArray *ids)
-{
-  return g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64, ids ? ids->data : NULL,
-                                    ids ? ids->len : 0, sizeof (guint64));
-}
-
-static GVariant *
-build_inquire_reply (VmlLease *self, InquireData *data)
-{
-  VmlSanlockOwners *owners = data->owners;
-  GVariantDict dict;
-
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "uuid", "s", self->uuid);
-  g_variant_dict_insert (&dict, "name", "s", self->name);
-  g_variant_dict_insert (&dict, "lockspace", "s", vml_lockspace_get_name (self->lockspace));
-  g_variant_dict_insert (&dict, "state", "s", state_names[self->state]);
-  g_variant_dict_insert (&dict, "mode", "s", vml_dbus_lease_get_mode (self->iface));
-  g_variant_dict_insert (&dict, "holder_pid", "u", vml_dbus_lease_get_holder_pid (self->iface));
-  g_variant_dict_insert (&dict, "fence_pid", "u", self->fence_pid);
-  g_variant_dict_insert (&dict, "fence", "s", vml_fence_to_string (self->fence));
-  g_variant_dict_insert (&dict, "owner_uid", "u", state_is_held (self->state) ? self->owner_uid : 0);
-  g_variant_dict_insert (&dict, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
-  g_variant_dict_insert (&dict, "path", "s", self->path);
-  g_variant_dict_insert (&dict, "offset", "t", self->offset);
-  g_variant_dict_insert (&dict, "held_here", "b", data->held_here);
-  if (owners == NULL)
-    {
-      g_variant_dict_insert (&dict, "storage_error", "s", data->storage_error->message);
-      return g_variant_dict_end (&dict);
-    }
-  g_variant_dict_insert (&dict, "lver", "t", owners->lver);
-  g_variant_dict_insert (&dict, "owner", "t", owners->owner);
-  g_variant_dict_insert (&dict, "owner_generation", "t", owners->owner_generation);
-  g_variant_dict_insert_value (&dict, "shared_owners", host_ids_variant (owners->shared_owners));
-  g_variant_dict_insert (&dict, "owners_live", "b", owners->owners_live);
-  g_variant_dict_insert_value (&dict, "live_hosts", host_ids_variant (owners->live_hosts));
-  return g_variant_dict_end (&dict);
-}
-
-static void
-on_inquired (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  VmlLease *self = VML_LEASE (source);
-  g_autoptr(GDBusMethodInvocation) invocation = user_data;
-  InquireData *data = g_task_get_task_data (G_TASK (result));
-
-  if (is_gone_from_storage (self, data->storage_error))
-    {
-      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_NOT_FOUND,
-                                             "the lease of %s is no longer on storage (deleted "
-                                             "from another host?): %s", self->uuid,
-                                             data->storage_error->message);
-      vanish (self);
-      return;
-    }
-  if (data->owners != NULL)
-    {
-      /* What storage says now is better than what we saw last. */
-      vml_dbus_lease_set_owner (self->iface, data->owners->owners_live ? data->owners->owner : 0);
-      vml_dbus_lease_set_version (self->iface, data->owners->lver);
-    }
-  g_dbus_method_invocation_return_value (invocation,
-                                         g_variant_new ("(@a{sv})",
-                                                        build_inquire_reply (self, data)));
-}
-
-static void
-inquire_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
-{
-  VmlLease *self = VML_LEASE (object);
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GTask) task = NULL;
-  GError *error = NULL;
-  InquireData *data;
-
-  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
-  if (!vml_options_check (options, "Inquire", no_options, &error))
-    {
-      g_dbus_method_invocation_take_error (invocation, error);
-      return;
-    }
-  data = g_new0 (InquireData, 1);
-  data->holder = self->holder ? g_object_ref (self->holder) : NULL;
-  task = g_task_new (self, NULL, on_inquired, g_object_ref (invocation));
-  g_task_set_task_data (task, data, (GDestroyNotify) inquire_data_free);
-  g_task_run_in_thread (task, inquire_thread);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Restore after a restart of vmleased                                    */
-
-typedef struct {
-  pid_t       pid;
-  guint64     start_time;
-  LeaseState  recorded;
-  VmlHolder  *holder;
-  gboolean    held;
-  gboolean    shared;
-  guint64     lver;
-} RestoreData;
-
-static void
-restore_data_free (RestoreData *data)
-{
-  g_clear_object (&data->holder);
-  g_free (data);
-}
-
-static void
-restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  VmlLease *self = VML_LEASE (source);
-  RestoreData *data = task_data;
-  g_autoptr(GError) error = NULL;
-
-  data->holder = vml_holder_adopt (data->pid, data->start_time, NULL);
-  if (data->holder == NULL)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  if (!vml_sanlock_inquire_holder (data->pid, self->uuid, &data->held, &data->shared,
-                                   &data->lver, &error))
-    g_warning ("Cannot ask sanlock about holder %d of %s: %s",
-               (int) data->pid, self->uuid, error->message);
-  if (!data->held)
-    {
-      /* A holder that holds nothing is of no use: let it go. */
-      vml_holder_stop (data->holder, HOLDER_STOP_MS);
-      g_clear_object (&data->holder);
-    }
-  g_task_return_boolean (task, TRUE);
-}
-
-static void
-on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  VmlLease *self = VML_LEASE (source);
-  RestoreData *data = g_task_get_task_data (G_TASK (result));
-
-  if (data->held)
-    {
-      adopt_holder (self, g_steal_pointer (&data->holder));
-      self->mode = data->shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
-      self->lver = data->lver;
-      set_state (self, data->shared ? LEASE_HELD_SHARED : LEASE_HELD);
-      publish_holding (self);
-      save_or_warn (self);
-      vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                     NULL, "Lease still held by holder %d; adopted", (int) data->pid);
-    }
-  else if (data->recorded == LEASE_RELEASING || data->recorded == LEASE_ACQUIRING)
-    {
-      /* That operation never finished; nothing is held, nothing was lost. */
-      set_state (self, LEASE_FREE);
-      publish_holding (self);
-      save_or_warn (self);
-    }
-  else
-    report_lost (self, "holder-exited", data->pid,
-                 "the holder process ended while vmleased was not running");
-  finish_op (self, NULL, NULL);
-}
-
-static void
-start_restore (VmlLease *self, GTask *op)
-{
-  g_autoptr(GTask) task = g_task_new (self, NULL, on_restored, NULL);
-  RestoreData *data = g_new0 (RestoreData, 1);
-
-  data->pid = self->recorded_holder_pid;
-  data->start_time = self->recorded_holder_start;
-  data->recorded = self->state;
-  g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
-  g_task_run_in_thread (task, restore_thread);
-}
-
-static void
-on_restore_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  op_result_ok (result, NULL);
-}
-
-void
-vml_lease_restore (VmlLease *self)
-{
-  if (self->state == LEASE_FREE || self->state == LEASE_LOST)
-    return;
-  enqueue_op (self, g_task_new (self, NULL, on_restore_done, NULL), start_restore);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Records                                                                */
-
-#define GROUP "lease"
-
-gboolean
-vml_lease_save (VmlLease *self, GError **error)
-{
-  g_autoptr(GKeyFile) record = g_key_file_new ();
-  VmlHolder *holder = self->holder ? self->holder : self->acquiring_holder;
-
-  g_key_file_set_string (record, GROUP, "uuid", self->uuid);
-  g_key_file_set_string (record, GROUP, "name", self->name);
-  g_key_file_set_string (record, GROUP, "lockspace", vml_lockspace_get_name (self->lockspace));
-  g_key_file_set_string (record, GROUP, "path", self->path);
-  g_key_file_set_uint64 (record, GROUP, "offset", self->offset);
-  g_key_file_set_boolean (record, GROUP, "indexed", self->indexed);
-  g_key_file_set_string (record, GROUP, "state", state_names[self->state]);
-  g_key_file_set_string (record, GROUP, "mode", vml_mode_to_string (self->mode));
-  g_key_file_set_string (record, GROUP, "fence", vml_fence_to_string (self->fence));
-  g_key_file_set_uint64 (record, GROUP, "fence_pid", self->fence_pid);
-  g_key_file_set_uint64 (record, GROUP, "fence_start", self->fence_start);
-  g_key_file_set_uint64 (record, GROUP, "owner_uid", self->owner_uid);
-  g_key_file_set_uint64 (record, GROUP, "lver", self->lver);
-  g_key_file_set_uint64 (record, GROUP, "holder_pid", holder ? (guint64) vml_holder_get_pid (holder) : 0);
-  g_key_file_set_uint64 (record, GROUP, "holder_start", holder ? vml_holder_get_start_time (holder) : 0);
-  return vml_store_save (self->store, VML_RECORD_LEASE, self->uuid, record, error);
-}
-
-gboolean
-vml_lease_forget (VmlLease *self, GError **error)
-{
-  return vml_store_remove (self->store, VML_RECORD_LEASE, self->uuid, error);
-}
-
-char *
-vml_lease_record_lockspace (GKeyFile *record)
-{
-  return g_key_file_get_string (record, GROUP, "lockspace", NULL);
-}
-
-static gboolean
-state_from_string (const char *str, LeaseState *state)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (state_names); i++)
-    if (g_str_equal (state_names[i], str))
-      {
-        *state = i;
-        return TRUE;
-      }
-  return FALSE;
-}
-
-VmlLease *
-vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
-                           VmlLockspace *lockspace, GError **error)
-{
-  g_autofree char *uuid = g_key_file_get_string (record, GROUP, "uuid", NULL);
-  g_autofree char *name = g_key_file_get_string (record, GROUP, "name", NULL);
-  g_autofree char *path = g_key_file_get_string (record, GROUP, "path", NULL);
-  g_autofree char *state = g_key_file_get_string (record, GROUP, "state", NULL);
-  g_autofree char *mode = g_key_file_get_string (record, GROUP, "mode", NULL);
-  g_autofree char *fence = g_key_file_get_string (record, GROUP, "fence", NULL);
-  g_autoptr(VmlLease) self = NULL;
-  LeaseState recorded;
-
-  if (uuid == NULL || !g_uuid_string_is_valid (uuid) || path == NULL || state == NULL ||
-      !state_from_string (state, &recorded))
-    {
-      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                           "the record lacks a valid uuid, path or state");
-      return NULL;
-    }
-  self = vml_lease_new (ctx, uuid, name ? name : "", lockspace, path,
-                        g_key_file_get_uint64 (record, GROUP, "offset", NULL),
-                        g_key_file_get_boolean (record, GROUP, "indexed", NULL));
-  if ((mode && !vml_mode_from_string (mode, &self->mode, error)) ||
-      (fence && !vml_fence_from_string (fence, &self->fence, error)))
-    return NULL;
-  watch_fence_pid (self, (guint) g_key_file_get_uint64 (record, GROUP, "fence_pid", NULL),
-                   g_key_file_get_uint64 (record, GROUP, "fence_start", NULL));
-  self->owner_uid = (guint) g_key_file_get_uint64 (record, GROUP, "owner_uid", NULL);
-  self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
-  self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
-  self->recorded_holder_start = g_key_file_get_uint64 (record, GROUP, "holder_start", NULL);
-  set_state (self, recorded);
-  vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
-  vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));
-  vml_dbus_lease_set_version (self->iface, self->lver);
-  return g_steal_pointer (&self);
+  return lease_op_result_ok (result, error);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1220,7 +844,7 @@ static const struct {
 } lease_methods[] = {
   { "Acquire", "handle-acquire", acquire_authorized },
   { "Release", "handle-release", release_authorized },
-  { "Inquire", "handle-inquire", inquire_authorized },
+  { "Inquire", "handle-inquire", lease_inquire_authorized },
 };
 
 static gboolean
@@ -1233,7 +857,7 @@ handle_method (VmlDbusLease          *iface,
   const char *member = g_dbus_method_invocation_get_method_name (invocation);
 
   VmlAuthTarget target = {
-    .owner_uid = state_is_held (self->state) ? self->owner_uid : VML_UID_NONE,
+    .owner_uid = lease_state_is_held (self->state) ? self->owner_uid : VML_UID_NONE,
     .vm_uuid = self->uuid,
     .vm_name = self->name,
     .lockspace = vml_lockspace_get_name (self->lockspace),
@@ -1256,7 +880,7 @@ vml_lease_dispose (GObject *object)
 {
   VmlLease *self = VML_LEASE (object);
 
-  drop_holder (self);
+  lease_drop_holder (self);
   g_clear_object (&self->iface);
   g_clear_object (&self->object);
   g_clear_object (&self->lockspace);
@@ -1335,8 +959,8 @@ vml_lease_new (const VmlLeaseContext *ctx,
   vml_dbus_lease_set_lockspace (self->iface, vml_lockspace_get_name (lockspace));
   vml_dbus_lease_set_transfer_step (self->iface, "");
   vml_dbus_lease_set_disks (self->iface, no_disks);
-  set_state (self, LEASE_FREE);
-  publish_holding (self);
+  lease_set_state (self, LEASE_FREE);
+  lease_publish_holding (self);
   for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
     g_signal_connect_object (self->iface, lease_methods[i].signal,
                              G_CALLBACK (handle_method), self, 0);
@@ -1349,5 +973,5 @@ const char *vml_lease_get_uuid (VmlLease *self) { return self->uuid; }
 VmlLockspace *vml_lease_get_lockspace (VmlLease *self) { return self->lockspace; }
 GDBusObjectSkeleton *vml_lease_get_object (VmlLease *self) { return G_DBUS_OBJECT_SKELETON (self->object); }
 const char *vml_lease_get_object_path (VmlLease *self) { return self->object_path; }
-gboolean vml_lease_is_held (VmlLease *self) { return state_is_held (self->state); }
+gboolean vml_lease_is_held (VmlLease *self) { return lease_state_is_held (self->state); }
 gboolean vml_lease_is_busy (VmlLease *self) { return !g_queue_is_empty (&self->ops); }

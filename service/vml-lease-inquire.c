@@ -1,0 +1,142 @@
+/* vml-lease-inquire.c: VmlLease's Inquire — local state plus a fresh read
+ * of the lease on storage. Not queued behind other operations (it changes
+ * nothing), but its sanlock command on the holder takes cmd_lock. */
+#include "config.h"
+
+#include "vml-error.h"
+#include "vml-lease-private.h"
+
+static const VmlOptionSpec no_options[] = { { NULL } };
+
+
+typedef struct {
+  VmlHolder        *holder;
+  VmlSanlockOwners *owners;
+  GError           *storage_error;
+  gboolean          held_here;
+  gboolean          held_shared;
+  guint64           held_lver;
+} InquireData;
+
+static void
+inquire_data_free (InquireData *data)
+{
+  g_clear_object (&data->holder);
+  g_clear_pointer (&data->owners, vml_sanlock_owners_free);
+  g_clear_error (&data->storage_error);
+  g_free (data);
+}
+
+static void
+inquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  InquireData *data = task_data;
+  g_autoptr(GError) error = NULL;
+  VmlSanlockResource res;
+
+  lease_resource_of (self, &res);
+  data->owners = vml_sanlock_read_owners (&res, &data->storage_error);
+  if (data->holder != NULL)
+    {
+      g_mutex_lock (&self->cmd_lock);
+      if (!vml_sanlock_inquire_holder (vml_holder_get_pid (data->holder), self->uuid,
+                                       &data->held_here, &data->held_shared,
+                                       &data->held_lver, &error))
+        g_warning ("Inquire of holder %d failed: %s",
+                   (int) vml_holder_get_pid (data->holder), error->message);
+      g_mutex_unlock (&self->cmd_lock);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static GVariant *
+host_ids_variant (GArray *ids)
+{
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64, ids ? ids->data : NULL,
+                                    ids ? ids->len : 0, sizeof (guint64));
+}
+
+static GVariant *
+build_inquire_reply (VmlLease *self, InquireData *data)
+{
+  VmlSanlockOwners *owners = data->owners;
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "uuid", "s", self->uuid);
+  g_variant_dict_insert (&dict, "name", "s", self->name);
+  g_variant_dict_insert (&dict, "lockspace", "s", vml_lockspace_get_name (self->lockspace));
+  g_variant_dict_insert (&dict, "state", "s", lease_state_names[self->state]);
+  g_variant_dict_insert (&dict, "mode", "s", vml_dbus_lease_get_mode (self->iface));
+  g_variant_dict_insert (&dict, "holder_pid", "u", vml_dbus_lease_get_holder_pid (self->iface));
+  g_variant_dict_insert (&dict, "fence_pid", "u", self->fence_pid);
+  g_variant_dict_insert (&dict, "fence", "s", vml_fence_to_string (self->fence));
+  g_variant_dict_insert (&dict, "owner_uid", "u", lease_state_is_held (self->state) ? self->owner_uid : 0);
+  g_variant_dict_insert (&dict, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
+  g_variant_dict_insert (&dict, "path", "s", self->path);
+  g_variant_dict_insert (&dict, "offset", "t", self->offset);
+  g_variant_dict_insert (&dict, "held_here", "b", data->held_here);
+  if (owners == NULL)
+    {
+      g_variant_dict_insert (&dict, "storage_error", "s", data->storage_error->message);
+      return g_variant_dict_end (&dict);
+    }
+  g_variant_dict_insert (&dict, "lver", "t", owners->lver);
+  g_variant_dict_insert (&dict, "owner", "t", owners->owner);
+  g_variant_dict_insert (&dict, "owner_generation", "t", owners->owner_generation);
+  g_variant_dict_insert_value (&dict, "shared_owners", host_ids_variant (owners->shared_owners));
+  g_variant_dict_insert (&dict, "owners_live", "b", owners->owners_live);
+  g_variant_dict_insert_value (&dict, "live_hosts", host_ids_variant (owners->live_hosts));
+  return g_variant_dict_end (&dict);
+}
+
+static void
+on_inquired (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  g_autoptr(GDBusMethodInvocation) invocation = user_data;
+  InquireData *data = g_task_get_task_data (G_TASK (result));
+
+  if (lease_is_gone_from_storage (self, data->storage_error))
+    {
+      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_NOT_FOUND,
+                                             "the lease of %s is no longer on storage (deleted "
+                                             "from another host?): %s", self->uuid,
+                                             data->storage_error->message);
+      lease_vanish (self);
+      return;
+    }
+  if (data->owners != NULL)
+    {
+      /* What storage says now is better than what we saw last. */
+      vml_dbus_lease_set_owner (self->iface, data->owners->owners_live ? data->owners->owner : 0);
+      vml_dbus_lease_set_version (self->iface, data->owners->lver);
+    }
+  g_dbus_method_invocation_return_value (invocation,
+                                         g_variant_new ("(@a{sv})",
+                                                        build_inquire_reply (self, data)));
+}
+
+void
+lease_inquire_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlLease *self = VML_LEASE (object);
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+  InquireData *data;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
+  if (!vml_options_check (options, "Inquire", no_options, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  data = g_new0 (InquireData, 1);
+  data->holder = self->holder ? g_object_ref (self->holder) : NULL;
+  task = g_task_new (self, NULL, on_inquired, g_object_ref (invocation));
+  g_task_set_task_data (task, data, (GDestroyNotify) inquire_data_free);
+  g_task_run_in_thread (task, inquire_thread);
+}
+

@@ -1,0 +1,89 @@
+/* vml-lease-private.h: what the files implementing VmlLease share
+ * (vml-lease.c, vml-lease-inquire.c, vml-lease-record.c,
+ * vml-lease-transfer.c). Nothing outside them includes it. */
+#pragma once
+
+#include "vml-holder.h"
+#include "vml-lease.h"
+#include "vml-options.h"
+#include "vml-sanlock.h"
+
+G_BEGIN_DECLS
+
+#define HOLDER_STOP_MS 5000
+
+typedef enum {
+  LEASE_FREE,
+  LEASE_ACQUIRING,
+  LEASE_HELD,
+  LEASE_HELD_SHARED,
+  LEASE_RELEASING,
+  LEASE_LOST,
+} LeaseState;
+
+#define LEASE_N_STATES (LEASE_LOST + 1)
+extern const char *const lease_state_names[LEASE_N_STATES];
+
+struct _VmlLease {
+  GObject                parent_instance;
+
+  VmlAuthority          *authority;
+  VmlStore              *store;
+  VmlHolderPool         *holders;
+
+  /* Immutable after construction; read by worker threads. */
+  char                  *uuid;
+  char                  *name;
+  VmlLockspace          *lockspace;
+  char                  *path;
+  guint64                offset;
+  gboolean               indexed;   /* allocated from the lockspace's resource index */
+  char                  *object_path;
+
+  VmlDbusObjectSkeleton *object;
+  VmlDbusLease          *iface;
+
+  LeaseState             state;
+  VmlMode                mode;
+  VmlFence               fence;
+  guint                  fence_pid;
+  guint64                fence_start;           /* start time of fence_pid */
+  int                    fence_pidfd;           /* -1: none */
+  guint                  owner_uid;
+  guint64                lver;
+  VmlHolder             *holder;
+  VmlHolder             *acquiring_holder;      /* while acquiring: recorded, not yet holding */
+  pid_t                  recorded_holder_pid;   /* from the record, until restored */
+  guint64                recorded_holder_start;
+
+  GMutex                 cmd_lock;
+  GQueue                 ops;                   /* of Op; the head is running */
+};
+
+/* Starts an operation taken from the queue; it ends with lease_finish_op. */
+typedef void (*OpStart) (VmlLease *self, GTask *task);
+
+gboolean  lease_state_is_held        (LeaseState state);
+void      lease_resource_of          (VmlLease *self, VmlSanlockResource *res);
+void      lease_set_state            (VmlLease *self, LeaseState state);
+void      lease_publish_holding      (VmlLease *self);
+void      lease_save_or_warn         (VmlLease *self);
+gboolean  lease_lockspace_ready      (VmlLease *self, GError **error);
+gboolean  lease_is_gone_from_storage (VmlLease *self, const GError *error);
+void      lease_vanish               (VmlLease *self);
+
+void      lease_enqueue_op           (VmlLease *self, GTask *task, OpStart start);
+void      lease_finish_op            (VmlLease *self, GVariant *reply, GError *error);
+GTask    *lease_invocation_task      (VmlLease *self, GDBusMethodInvocation *invocation);
+gboolean  lease_op_result_ok         (GAsyncResult *result, GError **error);
+
+void      lease_adopt_holder         (VmlLease *self, VmlHolder *holder);
+void      lease_drop_holder          (VmlLease *self);
+void      lease_watch_fence_pid      (VmlLease *self, guint fence_pid, guint64 start_time);
+void      lease_report_lost          (VmlLease *self, const char *reason, pid_t holder_pid,
+                                      const char *why);
+
+/* vml-lease-inquire.c */
+void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *invocation, guint uid);
+
+G_END_DECLS

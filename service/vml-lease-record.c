@@ -1,0 +1,204 @@
+/* vml-lease-record.c: VmlLease's state record (so a restart of vmleased
+ * finds its leases again) and the check at start-up of what the record
+ * says against what sanlock says. */
+#include "config.h"
+
+#include "vml-error.h"
+#include "vml-lease-private.h"
+#include "vml-log.h"
+
+/* ---------------------------------------------------------------------- */
+/* Restore after a restart of vmleased                                    */
+
+typedef struct {
+  pid_t       pid;
+  guint64     start_time;
+  LeaseState  recorded;
+  VmlHolder  *holder;
+  gboolean    held;
+  gboolean    shared;
+  guint64     lver;
+} RestoreData;
+
+static void
+restore_data_free (RestoreData *data)
+{
+  g_clear_object (&data->holder);
+  g_free (data);
+}
+
+static void
+restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  RestoreData *data = task_data;
+  g_autoptr(GError) error = NULL;
+
+  data->holder = vml_holder_adopt (data->pid, data->start_time, NULL);
+  if (data->holder == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (!vml_sanlock_inquire_holder (data->pid, self->uuid, &data->held, &data->shared,
+                                   &data->lver, &error))
+    g_warning ("Cannot ask sanlock about holder %d of %s: %s",
+               (int) data->pid, self->uuid, error->message);
+  if (!data->held)
+    {
+      /* A holder that holds nothing is of no use: let it go. */
+      vml_holder_stop (data->holder, HOLDER_STOP_MS);
+      g_clear_object (&data->holder);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  RestoreData *data = g_task_get_task_data (G_TASK (result));
+
+  if (data->held)
+    {
+      lease_adopt_holder (self, g_steal_pointer (&data->holder));
+      self->mode = data->shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
+      self->lver = data->lver;
+      lease_set_state (self, data->shared ? LEASE_HELD_SHARED : LEASE_HELD);
+      lease_publish_holding (self);
+      lease_save_or_warn (self);
+      vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                     NULL, "Lease still held by holder %d; adopted", (int) data->pid);
+    }
+  else if (data->recorded == LEASE_RELEASING || data->recorded == LEASE_ACQUIRING)
+    {
+      /* That operation never finished; nothing is held, nothing was lost. */
+      lease_set_state (self, LEASE_FREE);
+      lease_publish_holding (self);
+      lease_save_or_warn (self);
+    }
+  else
+    lease_report_lost (self, "holder-exited", data->pid,
+                 "the holder process ended while vmleased was not running");
+  lease_finish_op (self, NULL, NULL);
+}
+
+static void
+start_restore (VmlLease *self, GTask *op)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, on_restored, NULL);
+  RestoreData *data = g_new0 (RestoreData, 1);
+
+  data->pid = self->recorded_holder_pid;
+  data->start_time = self->recorded_holder_start;
+  data->recorded = self->state;
+  g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
+  g_task_run_in_thread (task, restore_thread);
+}
+
+static void
+on_restore_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  lease_op_result_ok (result, NULL);
+}
+
+void
+vml_lease_restore (VmlLease *self)
+{
+  if (self->state == LEASE_FREE || self->state == LEASE_LOST)
+    return;
+  lease_enqueue_op (self, g_task_new (self, NULL, on_restore_done, NULL), start_restore);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Records                                                                */
+
+#define GROUP "lease"
+
+gboolean
+vml_lease_save (VmlLease *self, GError **error)
+{
+  g_autoptr(GKeyFile) record = g_key_file_new ();
+  VmlHolder *holder = self->holder ? self->holder : self->acquiring_holder;
+
+  g_key_file_set_string (record, GROUP, "uuid", self->uuid);
+  g_key_file_set_string (record, GROUP, "name", self->name);
+  g_key_file_set_string (record, GROUP, "lockspace", vml_lockspace_get_name (self->lockspace));
+  g_key_file_set_string (record, GROUP, "path", self->path);
+  g_key_file_set_uint64 (record, GROUP, "offset", self->offset);
+  g_key_file_set_boolean (record, GROUP, "indexed", self->indexed);
+  g_key_file_set_string (record, GROUP, "state", lease_state_names[self->state]);
+  g_key_file_set_string (record, GROUP, "mode", vml_mode_to_string (self->mode));
+  g_key_file_set_string (record, GROUP, "fence", vml_fence_to_string (self->fence));
+  g_key_file_set_uint64 (record, GROUP, "fence_pid", self->fence_pid);
+  g_key_file_set_uint64 (record, GROUP, "fence_start", self->fence_start);
+  g_key_file_set_uint64 (record, GROUP, "owner_uid", self->owner_uid);
+  g_key_file_set_uint64 (record, GROUP, "lver", self->lver);
+  g_key_file_set_uint64 (record, GROUP, "holder_pid", holder ? (guint64) vml_holder_get_pid (holder) : 0);
+  g_key_file_set_uint64 (record, GROUP, "holder_start", holder ? vml_holder_get_start_time (holder) : 0);
+  return vml_store_save (self->store, VML_RECORD_LEASE, self->uuid, record, error);
+}
+
+gboolean
+vml_lease_forget (VmlLease *self, GError **error)
+{
+  return vml_store_remove (self->store, VML_RECORD_LEASE, self->uuid, error);
+}
+
+char *
+vml_lease_record_lockspace (GKeyFile *record)
+{
+  return g_key_file_get_string (record, GROUP, "lockspace", NULL);
+}
+
+static gboolean
+state_from_string (const char *str, LeaseState *state)
+{
+  for (guint i = 0; i < LEASE_N_STATES; i++)
+    if (g_str_equal (lease_state_names[i], str))
+      {
+        *state = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+VmlLease *
+vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
+                           VmlLockspace *lockspace, GError **error)
+{
+  g_autofree char *uuid = g_key_file_get_string (record, GROUP, "uuid", NULL);
+  g_autofree char *name = g_key_file_get_string (record, GROUP, "name", NULL);
+  g_autofree char *path = g_key_file_get_string (record, GROUP, "path", NULL);
+  g_autofree char *state = g_key_file_get_string (record, GROUP, "state", NULL);
+  g_autofree char *mode = g_key_file_get_string (record, GROUP, "mode", NULL);
+  g_autofree char *fence = g_key_file_get_string (record, GROUP, "fence", NULL);
+  g_autoptr(VmlLease) self = NULL;
+  LeaseState recorded;
+
+  if (uuid == NULL || !g_uuid_string_is_valid (uuid) || path == NULL || state == NULL ||
+      !state_from_string (state, &recorded))
+    {
+      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                           "the record lacks a valid uuid, path or state");
+      return NULL;
+    }
+  self = vml_lease_new (ctx, uuid, name ? name : "", lockspace, path,
+                        g_key_file_get_uint64 (record, GROUP, "offset", NULL),
+                        g_key_file_get_boolean (record, GROUP, "indexed", NULL));
+  if ((mode && !vml_mode_from_string (mode, &self->mode, error)) ||
+      (fence && !vml_fence_from_string (fence, &self->fence, error)))
+    return NULL;
+  lease_watch_fence_pid (self, (guint) g_key_file_get_uint64 (record, GROUP, "fence_pid", NULL),
+                   g_key_file_get_uint64 (record, GROUP, "fence_start", NULL));
+  self->owner_uid = (guint) g_key_file_get_uint64 (record, GROUP, "owner_uid", NULL);
+  self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
+  self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
+  self->recorded_holder_start = g_key_file_get_uint64 (record, GROUP, "holder_start", NULL);
+  lease_set_state (self, recorded);
+  vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
+  vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));
+  vml_dbus_lease_set_version (self->iface, self->lver);
+  return g_steal_pointer (&self);
+}
+

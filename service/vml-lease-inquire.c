@@ -61,6 +61,7 @@ static GVariant *
 build_inquire_reply (VmlLease *self, InquireData *data)
 {
   VmlSanlockOwners *owners = data->owners;
+  GVariant *transfer;
   GVariantDict dict;
 
   g_variant_dict_init (&dict, NULL);
@@ -77,6 +78,9 @@ build_inquire_reply (VmlLease *self, InquireData *data)
   g_variant_dict_insert (&dict, "path", "s", self->path);
   g_variant_dict_insert (&dict, "offset", "t", self->offset);
   g_variant_dict_insert (&dict, "held_here", "b", data->held_here);
+  transfer = lease_transfer_info (self);
+  if (transfer != NULL)
+    g_variant_dict_insert_value (&dict, "transfer", transfer);
   if (owners == NULL)
     {
       g_variant_dict_insert (&dict, "storage_error", "s", data->storage_error->message);

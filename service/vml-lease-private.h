@@ -7,6 +7,7 @@
 #include "vml-lease.h"
 #include "vml-options.h"
 #include "vml-sanlock.h"
+#include "vml-token.h"
 
 G_BEGIN_DECLS
 
@@ -18,11 +19,20 @@ typedef enum {
   LEASE_HELD,
   LEASE_HELD_SHARED,
   LEASE_RELEASING,
+  LEASE_MIGRATING_OUT,
+  LEASE_MIGRATING_IN,
   LEASE_LOST,
 } LeaseState;
 
 #define LEASE_N_STATES (LEASE_LOST + 1)
 extern const char *const lease_state_names[LEASE_N_STATES];
+
+typedef enum {
+  TRANSFER_NONE,
+  TRANSFER_SOURCE,
+  TRANSFER_DESTINATION,
+} VmlTransferRole;
+
 
 struct _VmlLease {
   GObject                parent_instance;
@@ -56,9 +66,20 @@ struct _VmlLease {
   pid_t                  recorded_holder_pid;   /* from the record, until restored */
   guint64                recorded_holder_start;
 
+  /* The migration hand-off in progress here (vml-lease-transfer.c). */
+  VmlTransferRole        transfer_role;
+  char                  *transfer_id;
+  char                  *transfer_step;         /* last step done here */
+  guint64                transfer_peer;         /* the other host's id, 0 until known */
+  gboolean               transfer_postcopy;
+  guint64                transfer_lver;         /* source: lease version at perform */
+  char                  *transfer_waiting;      /* what a confirm/cancel waits for */
+  char                  *committed_transfer;    /* a post-copy transfer the source finished */
+
   GMutex                 cmd_lock;
   GQueue                 ops;                   /* of Op; the head is running */
 };
+
 
 /* Starts an operation taken from the queue; it ends with lease_finish_op. */
 typedef void (*OpStart) (VmlLease *self, GTask *task);
@@ -82,6 +103,18 @@ void      lease_drop_holder          (VmlLease *self);
 void      lease_watch_fence_pid      (VmlLease *self, guint fence_pid, guint64 start_time);
 void      lease_report_lost          (VmlLease *self, const char *reason, pid_t holder_pid,
                                       const char *why);
+
+/* A holder of this lease's process: a held lease's, or one in a hand-off. */
+gboolean  lease_state_has_holder     (LeaseState state);
+
+/* vml-lease-transfer.c */
+void      lease_transfer_authorized  (GObject *object, GDBusMethodInvocation *invocation, guint uid);
+void      lease_transfer_clear       (VmlLease *self);
+GVariant *lease_transfer_info        (VmlLease *self);   /* floating a{sv}, NULL when none */
+void      lease_transfer_save        (VmlLease *self, GKeyFile *record);
+void      lease_transfer_load        (VmlLease *self, GKeyFile *record);
+/* The key this host signs its tokens with (from the store's directory). */
+GBytes   *lease_transfer_key         (VmlLease *self, GError **error);
 
 /* vml-lease-inquire.c */
 void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *invocation, guint uid);

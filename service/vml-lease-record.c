@@ -14,6 +14,8 @@ typedef struct {
   pid_t       pid;
   guint64     start_time;
   LeaseState  recorded;
+  gboolean    idle_expected;   /* a hand-off's source after perform holds nothing */
+  gboolean    orphan_prepare;  /* a prepare that never returned its token */
   VmlHolder  *holder;
   gboolean    held;
   gboolean    shared;
@@ -44,13 +46,46 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
                                    &data->lver, &error))
     g_warning ("Cannot ask sanlock about holder %d of %s: %s",
                (int) data->pid, self->uuid, error->message);
-  if (!data->held)
+  if ((!data->held && !data->idle_expected) || data->orphan_prepare)
     {
-      /* A holder that holds nothing is of no use: let it go. */
+      /* A holder that holds nothing is of no use; one whose prepare never
+       * answered would only block the source from taking the lease back. */
       vml_holder_stop (data->holder, HOLDER_STOP_MS);
       g_clear_object (&data->holder);
     }
   g_task_return_boolean (task, TRUE);
+}
+
+/* vmleased restarted in the middle of a hand-off: resume at the step the
+ * record names, if the holder still holds what that step left it. */
+static void
+restored_in_transfer (VmlLease *self, RestoreData *data)
+{
+  if (data->orphan_prepare)
+    {
+      lease_transfer_clear (self);
+      lease_set_state (self, LEASE_FREE);
+    }
+  else if (data->idle_expected || (data->held && data->shared))
+    {
+      if (data->holder != NULL)
+        lease_adopt_holder (self, g_steal_pointer (&data->holder));
+      self->mode = VML_MODE_SHARED;
+      vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                     NULL, "Resuming the hand-off as %s after %s",
+                     data->recorded == LEASE_MIGRATING_OUT ? "source" : "destination",
+                     self->transfer_step);
+    }
+  else
+    {
+      lease_transfer_clear (self);
+      lease_report_lost (self, "holder-exited", data->pid,
+                         "the holder process ended during a hand-off while vmleased was not "
+                         "running");
+      return;
+    }
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
 }
 
 static void
@@ -59,7 +94,9 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
   VmlLease *self = VML_LEASE (source);
   RestoreData *data = g_task_get_task_data (G_TASK (result));
 
-  if (data->held)
+  if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
+    restored_in_transfer (self, data);
+  else if (data->held)
     {
       lease_adopt_holder (self, g_steal_pointer (&data->holder));
       self->mode = data->shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
@@ -92,6 +129,9 @@ start_restore (VmlLease *self, GTask *op)
   data->pid = self->recorded_holder_pid;
   data->start_time = self->recorded_holder_start;
   data->recorded = self->state;
+  data->idle_expected = self->transfer_role == TRANSFER_SOURCE &&
+                        g_strcmp0 (self->transfer_step, "perform") == 0;
+  data->orphan_prepare = self->state == LEASE_MIGRATING_IN && self->transfer_role == TRANSFER_NONE;
   g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
   g_task_run_in_thread (task, restore_thread);
 }
@@ -136,6 +176,7 @@ vml_lease_save (VmlLease *self, GError **error)
   g_key_file_set_uint64 (record, GROUP, "lver", self->lver);
   g_key_file_set_uint64 (record, GROUP, "holder_pid", holder ? (guint64) vml_holder_get_pid (holder) : 0);
   g_key_file_set_uint64 (record, GROUP, "holder_start", holder ? vml_holder_get_start_time (holder) : 0);
+  lease_transfer_save (self, record);
   return vml_store_save (self->store, VML_RECORD_LEASE, self->uuid, record, error);
 }
 
@@ -195,6 +236,7 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
   self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
   self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
   self->recorded_holder_start = g_key_file_get_uint64 (record, GROUP, "holder_start", NULL);
+  lease_transfer_load (self, record);
   lease_set_state (self, recorded);
   vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
   vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));

@@ -28,6 +28,8 @@ const char *const lease_state_names[LEASE_N_STATES] = {
   [LEASE_HELD] = "held",
   [LEASE_HELD_SHARED] = "held-shared",
   [LEASE_RELEASING] = "releasing",
+  [LEASE_MIGRATING_OUT] = "migrating-out",
+  [LEASE_MIGRATING_IN] = "migrating-in",
   [LEASE_LOST] = "lost",
 };
 
@@ -43,6 +45,13 @@ gboolean
 lease_state_is_held (LeaseState state)
 {
   return state == LEASE_HELD || state == LEASE_HELD_SHARED;
+}
+
+gboolean
+lease_state_has_holder (LeaseState state)
+{
+  return lease_state_is_held (state) || state == LEASE_MIGRATING_OUT ||
+         state == LEASE_MIGRATING_IN;
 }
 
 void
@@ -65,9 +74,13 @@ void
 lease_publish_holding (VmlLease *self)
 {
   gboolean held = lease_state_is_held (self->state);
+  /* In a hand-off the holder holds it shared, except on the source after
+   * perform, where it holds nothing. */
+  gboolean holds = held || self->state == LEASE_MIGRATING_IN ||
+                   (self->state == LEASE_MIGRATING_OUT && g_strcmp0 (self->transfer_step, "begin") == 0);
   guint64 host_id = vml_lockspace_get_host_id (self->lockspace);
 
-  vml_dbus_lease_set_mode (self->iface, held ? vml_mode_to_string (self->mode) : "");
+  vml_dbus_lease_set_mode (self->iface, holds ? vml_mode_to_string (self->mode) : "");
   vml_dbus_lease_set_holder_pid (self->iface, self->holder ? (guint) vml_holder_get_pid (self->holder) : 0);
   vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
   vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));
@@ -302,8 +315,13 @@ on_holder_exited (VmlHolder *holder, gpointer user_data)
   pid_t pid = vml_holder_get_pid (holder);
 
   lease_drop_holder (self);
-  if (!lease_state_is_held (self->state))
+  /* The source after perform holds nothing: a new holder takes it back if
+   * the hand-off fails. */
+  if (self->transfer_role == TRANSFER_SOURCE && g_strcmp0 (self->transfer_step, "perform") == 0)
+    return;
+  if (!lease_state_has_holder (self->state) || vml_lease_is_busy (self))
     return; /* an operation in progress notices on its own */
+  lease_transfer_clear (self);
   lease_report_lost (self, "holder-exited", pid,
                "the holder process exited without a release; sanlock dropped the lease");
 }
@@ -499,6 +517,14 @@ start_acquire (VmlLease *self, GTask *op)
   g_autoptr(GTask) spawn = NULL;
   GError *error = NULL;
 
+  if (self->transfer_role != TRANSFER_NONE)
+    {
+      lease_finish_op (self, NULL,
+                       g_error_new (VML_ERROR, VML_ERROR_WRONG_STEP,
+                                    "the lease of %s is in a hand-off (%s); Transfer cancel "
+                                    "it first", self->uuid, lease_state_names[self->state]));
+      return;
+    }
   if (lease_state_is_held (self->state))
     {
       lease_finish_op (self, NULL,
@@ -668,6 +694,15 @@ start_release (VmlLease *self, GTask *op)
   g_autoptr(GTask) task = NULL;
   ReleaseData *data;
 
+  if (self->transfer_role != TRANSFER_NONE)
+    {
+      lease_finish_op (self, NULL,
+                       g_error_new (VML_ERROR, VML_ERROR_WRONG_STEP,
+                                    "the lease of %s is in a hand-off (%s); Transfer cancel "
+                                    "it (or finish it) first", self->uuid,
+                                    lease_state_names[self->state]));
+      return;
+    }
   if (!lease_state_is_held (self->state) || self->holder == NULL)
     {
       lease_finish_op (self, NULL,
@@ -873,6 +908,27 @@ handle_method (VmlDbusLease          *iface,
   return FALSE;
 }
 
+static gboolean
+handle_transfer (VmlDbusLease          *iface,
+                 GDBusMethodInvocation *invocation,
+                 const char            *step,
+                 const char            *token,
+                 GVariant              *options,
+                 gpointer               user_data)
+{
+  VmlLease *self = VML_LEASE (user_data);
+  VmlAuthTarget target = {
+    .owner_uid = lease_state_has_holder (self->state) ? self->owner_uid : VML_UID_NONE,
+    .vm_uuid = self->uuid,
+    .vm_name = self->name,
+    .lockspace = vml_lockspace_get_name (self->lockspace),
+  };
+
+  vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), &target,
+                                lease_transfer_authorized);
+  return TRUE;
+}
+
 /* ---------------------------------------------------------------------- */
 
 static void
@@ -901,6 +957,10 @@ vml_lease_finalize (GObject *object)
   g_free (self->name);
   g_free (self->path);
   g_free (self->object_path);
+  g_free (self->transfer_id);
+  g_free (self->transfer_step);
+  g_free (self->transfer_waiting);
+  g_free (self->committed_transfer);
   g_mutex_clear (&self->cmd_lock);
   if (self->fence_pidfd >= 0)
     close (self->fence_pidfd);
@@ -964,6 +1024,7 @@ vml_lease_new (const VmlLeaseContext *ctx,
   for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
     g_signal_connect_object (self->iface, lease_methods[i].signal,
                              G_CALLBACK (handle_method), self, 0);
+  g_signal_connect_object (self->iface, "handle-transfer", G_CALLBACK (handle_transfer), self, 0);
   self->object = vml_dbus_object_skeleton_new (self->object_path);
   vml_dbus_object_skeleton_set_lease (self->object, self->iface);
   return self;

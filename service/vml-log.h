@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 #define VML_MSGID_LEASE_ACQUIRED "3b8f5a7c9e2d4f61a0b1c2d3e4f50601"
 #define VML_MSGID_LEASE_RELEASED "3b8f5a7c9e2d4f61a0b1c2d3e4f50602"
 #define VML_MSGID_LEASE_LOST     "3b8f5a7c9e2d4f61a0b1c2d3e4f50603"
+#define VML_MSGID_LEASE_TRANSFERRED "3b8f5a7c9e2d4f61a0b1c2d3e4f50604"
 
 void vml_log_setup (gboolean verbose);
 

@@ -37,6 +37,7 @@ vml_token_free (VmlToken *token)
   g_free (token->transfer_id);
   g_free (token->lockspace);
   g_clear_pointer (&token->inner, g_bytes_unref);
+  g_clear_pointer (&token->raw, g_bytes_unref);
   g_free (token);
 }
 
@@ -256,7 +257,7 @@ vml_token_decode (const char *text, GError **error)
   guint8 sum[CHECKSUM_SIZE];
   gsize len = 0;
 
-  if (!g_str_has_prefix (text, VML_TOKEN_PREFIX) || strlen (text) > TOKEN_MAX_BYTES)
+  if (text == NULL || !g_str_has_prefix (text, VML_TOKEN_PREFIX) || strlen (text) > TOKEN_MAX_BYTES)
     {
       stale (error, "it does not start with \"" VML_TOKEN_PREFIX "\"");
       return NULL;
@@ -279,9 +280,14 @@ vml_token_decode (const char *text, GError **error)
       stale (error, "its checksum does not match (changed or cut off)");
       return NULL;
     }
+  VmlToken *token;
+
   body = g_bytes_new (raw, len - CHECKSUM_SIZE);
   v = parse_body (body, error);
-  return v ? token_from_variant (v, error) : NULL;
+  token = v ? token_from_variant (v, error) : NULL;
+  if (token != NULL)
+    token->raw = g_bytes_ref (body);
+  return token;
 }
 
 static gboolean

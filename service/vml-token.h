@@ -36,6 +36,7 @@ typedef struct {
   gboolean     postcopy;     /* PERFORMED */
   gboolean     success;      /* FINISHED */
   GBytes      *inner;        /* the token this one answers, as issued; NULL in BEGUN */
+  GBytes      *raw;          /* this token as issued (set by decode): what an answer carries */
 } VmlToken;
 
 void       vml_token_free        (VmlToken *token);

@@ -1,0 +1,1028 @@
+/* vml-lease-transfer.c: VmlLease's migration hand-off, Transfer(step,
+ * token, options) — DESIGN.md §3 and the Transfer doc in the XML.
+ *
+ * Each step is an operation in the lease's queue: a check on the main loop
+ * (order, side, token: nothing has changed if it fails), sanlock work in a
+ * worker thread, then the new state applied and the next token issued on
+ * the main loop. The side's progress (role, transfer id, step, peer) is
+ * kept in the lease record, so a restart of vmleased resumes where it was.
+ *
+ * Known limit: sanlock would let a third host take the lease shared while
+ * it is in a hand-off; vmleased refuses shared acquisitions of a lease in a
+ * hand-off only on the two hosts taking part. */
+#include "config.h"
+
+#include "vml-error.h"
+#include "vml-lease-private.h"
+#include "vml-log.h"
+
+#define WAIT_POLL_US (500 * 1000)
+
+typedef struct _StepSpec StepSpec;
+
+typedef struct {
+  const StepSpec *spec;
+  VmlToken       *token;       /* the other side's, NULL when "" */
+  VmlToken       *mine;        /* our own token found inside it */
+  guint           uid;
+  gboolean        postcopy;
+  gboolean        success;
+  guint           wait_s;
+  guint           fence_pid;
+  VmlFence        fence;
+  LeaseState      previous;
+  /* from the worker thread */
+  VmlHolder      *holder;      /* a new holder (prepare, or a re-acquire) */
+  guint64         lver;
+  guint64         my_gen;
+} StepData;
+
+struct _StepSpec {
+  const char          *name;
+  const VmlOptionSpec *options;
+  gboolean           (*check)  (VmlLease *self, StepData *data, GError **error);
+  gboolean           (*work)   (VmlLease *self, StepData *data, GError **error);   /* thread */
+  char              *(*done)   (VmlLease *self, StepData *data);                  /* next token */
+};
+
+static void
+step_data_free (StepData *data)
+{
+  g_clear_pointer (&data->token, vml_token_free);
+  g_clear_pointer (&data->mine, vml_token_free);
+  g_clear_object (&data->holder);
+  g_free (data);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                          */
+
+static guint64
+my_host_id (VmlLease *self)
+{
+  return vml_lockspace_get_host_id (self->lockspace);
+}
+
+static gboolean
+wrong_step (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+wrong_step (GError **error, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  if (error != NULL)
+    *error = g_error_new_valist (VML_ERROR, VML_ERROR_WRONG_STEP, format, args);
+  va_end (args);
+  return FALSE;
+}
+
+static gboolean
+stale (GError **error, const char *why)
+{
+  g_set_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN, "the token does not fit: %s", why);
+  return FALSE;
+}
+
+static const char *
+role_name (VmlTransferRole role)
+{
+  return role == TRANSFER_SOURCE ? "source" : role == TRANSFER_DESTINATION ? "destination" : "";
+}
+
+static gboolean
+token_is_for_this_lease (VmlLease *self, const VmlToken *token, GError **error)
+{
+  if (g_strcmp0 (token->uuid, self->uuid) != 0 ||
+      g_strcmp0 (token->lockspace, vml_lockspace_get_name (self->lockspace)) != 0 ||
+      token->offset != self->offset)
+    {
+      g_autofree char *why = g_strdup_printf ("it is for the lease of %s, not %s", token->uuid,
+                                              self->uuid);
+      return stale (error, why);
+    }
+  return TRUE;
+}
+
+static gboolean
+token_is_of_kind (const VmlToken *token, VmlTokenKind kind, const char *step, GError **error)
+{
+  if (token == NULL)
+    {
+      g_autofree char *why = g_strdup_printf ("%s needs the token of %s", step,
+                                              vml_token_kind_name (kind));
+      return stale (error, why);
+    }
+  if (token->kind != kind)
+    {
+      g_autofree char *why = g_strdup_printf ("it is the token of %s; %s takes the token of %s",
+                                              vml_token_kind_name (token->kind), step,
+                                              vml_token_kind_name (kind));
+      return stale (error, why);
+    }
+  return TRUE;
+}
+
+static gboolean
+token_is_for_this_transfer (VmlLease *self, const VmlToken *token, GError **error)
+{
+  if (g_strcmp0 (token->transfer_id, self->transfer_id) != 0)
+    return stale (error, "it belongs to another (or an earlier) hand-off of this lease");
+  return TRUE;
+}
+
+/* The token answers one we issued in this hand-off: open that one. */
+static gboolean
+open_mine (VmlLease *self, StepData *data, VmlTokenKind kind, GError **error)
+{
+  g_autoptr(GBytes) key = lease_transfer_key (self, error);
+
+  if (key == NULL)
+    return FALSE;
+  data->mine = vml_token_open_inner (data->token, key, kind, error);
+  return data->mine != NULL && token_is_for_this_transfer (self, data->mine, error);
+}
+
+static char *
+issue (VmlLease *self, VmlToken *token, GBytes *answers)
+{
+  g_autoptr(GBytes) key = lease_transfer_key (self, NULL);
+
+  token->uuid = g_strdup (self->uuid);
+  token->transfer_id = g_strdup (self->transfer_id);
+  token->lockspace = g_strdup (vml_lockspace_get_name (self->lockspace));
+  token->offset = self->offset;
+  token->inner = answers ? g_bytes_ref (answers) : NULL;
+  if (key == NULL)
+    return NULL;   /* lease_transfer_key logged it; cannot happen after a check */
+  return vml_token_encode (token, key);
+}
+
+static void
+set_transfer (VmlLease *self, VmlTransferRole role, const char *id, const char *step, guint64 peer)
+{
+  char *new_id = g_strdup (id), *new_step = g_strdup (step);   /* may be our own */
+
+  self->transfer_role = role;
+  g_free (self->transfer_id);
+  self->transfer_id = new_id;
+  g_free (self->transfer_step);
+  self->transfer_step = new_step;
+  self->transfer_peer = peer;
+  vml_dbus_lease_set_transfer_step (self->iface, step ? step : "");
+}
+
+void
+lease_transfer_clear (VmlLease *self)
+{
+  set_transfer (self, TRANSFER_NONE, NULL, NULL, 0);
+  self->transfer_postcopy = FALSE;
+  self->transfer_lver = 0;
+  g_clear_pointer (&self->transfer_waiting, g_free);
+}
+
+static void
+log_step (VmlLease *self, const char *what)
+{
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 VML_MSGID_LEASE_TRANSFERRED, "Transfer %s (%s, transfer %s, peer host %"
+                 G_GUINT64_FORMAT ")", what, role_name (self->transfer_role),
+                 self->transfer_id ? self->transfer_id : "-", self->transfer_peer);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Thread helpers: what storage says                                      */
+
+static gboolean
+host_generation (VmlLease *self, guint64 host_id, guint64 *generation, gboolean *live,
+                 GError **error)
+{
+  g_autoptr(GArray) hosts = vml_sanlock_get_hosts (vml_lockspace_get_name (self->lockspace), error);
+
+  *generation = 0;
+  *live = FALSE;
+  if (hosts == NULL)
+    return FALSE;
+  for (guint i = 0; i < hosts->len; i++)
+    {
+      VmlSanlockHost *h = &g_array_index (hosts, VmlSanlockHost, i);
+
+      if (h->host_id == host_id)
+        {
+          *generation = h->generation;
+          /* UNKNOWN: sanlock has not watched it renew yet (the first
+           * seconds after joining); only FREE and DEAD mean gone. */
+          *live = h->state != VML_HOST_FREE && h->state != VML_HOST_DEAD;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+holds_shared (VmlSanlockOwners *owners, guint64 host_id)
+{
+  for (guint i = 0; i < owners->shared_owners->len; i++)
+    if (g_array_index (owners->shared_owners, guint64, i) == host_id)
+      return TRUE;
+  return FALSE;
+}
+
+static VmlSanlockOwners *
+read_owners (VmlLease *self, GError **error)
+{
+  VmlSanlockResource res;
+
+  lease_resource_of (self, &res);
+  return vml_sanlock_read_owners (&res, error);
+}
+
+static gboolean
+someone_holds (VmlSanlockOwners *owners)
+{
+  return owners->owners_live && (owners->owner != 0 || owners->shared_owners->len > 0);
+}
+
+/* pid-targeted, one command at a time per holder */
+static gboolean
+convert (VmlLease *self, VmlHolder *holder, gboolean to_shared, GError **error)
+{
+  VmlSanlockResource res;
+  gboolean ok;
+
+  lease_resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_convert (&res, vml_holder_get_pid (holder), to_shared, error);
+  g_mutex_unlock (&self->cmd_lock);
+  return ok;
+}
+
+static gboolean
+release (VmlLease *self, VmlHolder *holder, GError **error)
+{
+  VmlSanlockResource res;
+  gboolean ok;
+
+  lease_resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), error);
+  g_mutex_unlock (&self->cmd_lock);
+  return ok;
+}
+
+static gboolean
+acquire (VmlLease *self, VmlHolder *holder, gboolean shared, guint64 lver, guint64 *lver_out,
+         GError **error)
+{
+  VmlSanlockResource res;
+  gboolean ok;
+
+  lease_resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), shared, lver, lver_out, error);
+  g_mutex_unlock (&self->cmd_lock);
+  return ok;
+}
+
+/* Waits until no live host holds the lease, up to @deadline. */
+static gboolean
+wait_until_free (VmlLease *self, gint64 deadline, guint wait_s, GError **error)
+{
+  for (;;)
+    {
+      g_autoptr(VmlSanlockOwners) owners = read_owners (self, error);
+
+      if (owners == NULL)
+        return FALSE;
+      if (!someone_holds (owners))
+        return TRUE;
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                       "host %" G_GUINT64_FORMAT " still holds the lease%s after waiting %u s; "
+                       "sanlock frees it once that host cancels, or is seen dead (about "
+                       "8 × io_timeout + 60 s after it stopped); pass a longer wait",
+                       owners->owner ? owners->owner : self->transfer_peer,
+                       owners->owner ? " exclusively" : " shared", wait_s);
+          return FALSE;
+        }
+      g_usleep (WAIT_POLL_US);
+    }
+}
+
+/* The source takes the lease back exclusively, refusing if anyone else
+ * took it since this host let go (the lease version would differ). */
+static gboolean
+take_back (VmlLease *self, StepData *data, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+  VmlHolder *holder = self->holder;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!wait_until_free (self, deadline, data->wait_s, error))
+    return FALSE;
+  if (holder == NULL || !vml_holder_is_alive (holder))
+    {
+      /* The holder died meanwhile: a new one, claimed for this lease. */
+      data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), error);
+      if (data->holder == NULL ||
+          !vml_holder_claim (data->holder, self->uuid, self->fence, self->fence_pid, error))
+        return FALSE;
+      holder = data->holder;
+    }
+  if (!acquire (self, holder, FALSE, self->transfer_lver, &data->lver, &local_error))
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "cannot take the lease back: ");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* begin (source): exclusive → shared here                                */
+
+static gboolean
+check_begin (VmlLease *self, StepData *data, GError **error)
+{
+  if (data->token != NULL)
+    return wrong_step (error, "begin starts a hand-off and takes no token");
+  if (self->transfer_role != TRANSFER_NONE)
+    return wrong_step (error, "a hand-off of %s is already in progress here (%s, after %s); "
+                       "finish or cancel it first", self->uuid, role_name (self->transfer_role),
+                       self->transfer_step);
+  if (self->state != LEASE_HELD)
+    return wrong_step (error, "begin needs the lease of %s held exclusively on this host; "
+                       "it is %s", self->uuid, lease_state_names[self->state]);
+  return TRUE;
+}
+
+static gboolean
+work_begin (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(VmlSanlockOwners) owners = read_owners (self, error);
+  gboolean live;
+
+  /* Read first: once converted, nothing may fail any more. */
+  if (owners == NULL || !host_generation (self, my_host_id (self), &data->my_gen, &live, error))
+    return FALSE;
+  data->lver = owners->lver;
+  return convert (self, self->holder, TRUE, error);
+}
+
+static char *
+done_begin (VmlLease *self, StepData *data)
+{
+  g_autofree char *id = vml_token_new_transfer_id ();
+  g_autoptr(VmlToken) t1 = g_new0 (VmlToken, 1);
+
+  g_clear_pointer (&self->committed_transfer, g_free);
+  set_transfer (self, TRANSFER_SOURCE, id, "begin", 0);
+  self->mode = VML_MODE_SHARED;
+  lease_set_state (self, LEASE_MIGRATING_OUT);
+  lease_publish_holding (self);
+  vml_dbus_lease_set_owner (self->iface, 0);
+  lease_save_or_warn (self);
+  log_step (self, "begun: exclusive → shared");
+
+  t1->kind = VML_TOKEN_BEGUN;
+  t1->source = my_host_id (self);
+  t1->source_gen = data->my_gen;
+  t1->lver = data->lver;
+  return issue (self, t1, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* prepare (destination): check T1 against storage, take the lease shared */
+
+static gboolean
+check_prepare (VmlLease *self, StepData *data, GError **error)
+{
+  if (!token_is_of_kind (data->token, VML_TOKEN_BEGUN, "prepare", error) ||
+      !token_is_for_this_lease (self, data->token, error))
+    return FALSE;
+  if (data->token->source == my_host_id (self))
+    return wrong_step (error, "prepare runs on the destination; this host (%" G_GUINT64_FORMAT
+                       ") is the source of that hand-off", my_host_id (self));
+  if (self->transfer_role != TRANSFER_NONE)
+    return wrong_step (error, "a hand-off of %s is already in progress here (%s, after %s)",
+                       self->uuid, role_name (self->transfer_role), self->transfer_step);
+  if (self->state != LEASE_FREE && self->state != LEASE_LOST)
+    return wrong_step (error, "prepare needs the lease of %s not held on this host; it is %s",
+                       self->uuid, lease_state_names[self->state]);
+  return lease_lockspace_ready (self, error);
+}
+
+static gboolean
+work_prepare (VmlLease *self, StepData *data, GError **error)
+{
+  const VmlToken *t1 = data->token;
+  g_autoptr(VmlSanlockOwners) owners = read_owners (self, error);
+  guint64 gen;
+  gboolean live;
+
+  if (owners == NULL || !host_generation (self, t1->source, &gen, &live, error))
+    return FALSE;
+  if (!live || gen != t1->source_gen)
+    return stale (error, "the source host it names is not running the incarnation that issued "
+                  "it (it restarted, or died)");
+  if (owners->owner != 0 || !holds_shared (owners, t1->source))
+    return stale (error, "the source does not hold the lease shared as begin left it (an "
+                  "outdated token, or the source cancelled)");
+  if (!host_generation (self, my_host_id (self), &data->my_gen, &live, error))
+    return FALSE;
+  if (data->holder == NULL)
+    data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), error);
+  return data->holder != NULL &&
+         vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error) &&
+         acquire (self, data->holder, TRUE, 0, &data->lver, error);
+}
+
+static char *
+done_prepare (VmlLease *self, StepData *data)
+{
+  const VmlToken *t1 = data->token;
+  g_autoptr(VmlToken) t2 = g_new0 (VmlToken, 1);
+
+  g_clear_object (&self->acquiring_holder);
+  lease_adopt_holder (self, g_steal_pointer (&data->holder));
+  g_clear_pointer (&self->committed_transfer, g_free);
+  set_transfer (self, TRANSFER_DESTINATION, t1->transfer_id, "prepare", t1->source);
+  self->mode = VML_MODE_SHARED;
+  self->fence = data->fence;
+  lease_watch_fence_pid (self, data->fence_pid, 0);
+  self->owner_uid = data->uid;
+  self->lver = data->lver;
+  lease_set_state (self, LEASE_MIGRATING_IN);
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+  log_step (self, "prepared: holding it shared");
+
+  t2->kind = VML_TOKEN_PREPARED;
+  t2->source = t1->source;
+  t2->source_gen = t1->source_gen;
+  t2->dest = my_host_id (self);
+  t2->dest_gen = data->my_gen;
+  t2->lver = data->lver;
+  return issue (self, t2, t1->raw);
+}
+
+/* ---------------------------------------------------------------------- */
+/* perform (source): let go of the shared hold; post-copy: for good       */
+
+static gboolean
+check_perform (VmlLease *self, StepData *data, GError **error)
+{
+  if (self->transfer_role != TRANSFER_SOURCE)
+    return wrong_step (error, "perform runs on the source after begin; no hand-off of %s "
+                       "started here", self->uuid);
+  if (g_strcmp0 (self->transfer_step, "begin") != 0)
+    return wrong_step (error, "perform was already done for this hand-off; next is confirm "
+                       "(or cancel)");
+  if (!token_is_of_kind (data->token, VML_TOKEN_PREPARED, "perform", error) ||
+      !token_is_for_this_lease (self, data->token, error) ||
+      !token_is_for_this_transfer (self, data->token, error) ||
+      !open_mine (self, data, VML_TOKEN_BEGUN, error))
+    return FALSE;
+  if (data->token->source != my_host_id (self) || data->token->dest == my_host_id (self) ||
+      data->token->dest == 0)
+    return stale (error, "its hosts do not match this hand-off");
+  return TRUE;
+}
+
+static gboolean
+work_perform (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(VmlSanlockOwners) before = read_owners (self, error);
+  g_autoptr(VmlSanlockOwners) after = NULL;
+
+  if (before == NULL)
+    return FALSE;
+  /* Never let go unless the destination holds it: no moment without a holder. */
+  if (!holds_shared (before, data->token->dest))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "the destination, host %" G_GUINT64_FORMAT ", does not hold the lease "
+                   "shared; letting go now would leave it to nobody", data->token->dest);
+      return FALSE;
+    }
+  if (!release (self, self->holder, error))
+    return FALSE;
+  after = read_owners (self, NULL);
+  data->lver = after ? after->lver : before->lver;
+  return TRUE;
+}
+
+static char *
+done_perform (VmlLease *self, StepData *data)
+{
+  const VmlToken *t2 = data->token;
+  g_autoptr(VmlToken) t3 = g_new0 (VmlToken, 1);
+  char *next;
+
+  t3->kind = VML_TOKEN_PERFORMED;
+  t3->source = my_host_id (self);
+  t3->source_gen = t2->source_gen;
+  t3->dest = t2->dest;
+  t3->dest_gen = t2->dest_gen;
+  t3->lver = data->lver;
+  t3->postcopy = data->postcopy;
+  next = issue (self, t3, t2->raw);
+
+  set_transfer (self, TRANSFER_SOURCE, self->transfer_id, "perform", t2->dest);
+  self->transfer_postcopy = data->postcopy;
+  self->transfer_lver = data->lver;
+  vml_dbus_lease_set_mode (self->iface, "");
+  if (data->postcopy)
+    {
+      /* The point of no return: this host is done with the lease. */
+      log_step (self, "performed, post-copy: committed");
+      self->committed_transfer = g_strdup (self->transfer_id);
+      vml_holder_terminate (self->holder);
+      lease_drop_holder (self);
+      lease_transfer_clear (self);
+      lease_watch_fence_pid (self, 0, 0);
+      self->fence = VML_FENCE_NONE;
+      lease_set_state (self, LEASE_FREE);
+      lease_publish_holding (self);
+    }
+  else
+    log_step (self, "performed: let go, the destination holds it");
+  lease_save_or_warn (self);
+  return next;
+}
+
+/* ---------------------------------------------------------------------- */
+/* finish (destination): shared → exclusive, or give it up                */
+
+static gboolean
+check_finish (VmlLease *self, StepData *data, GError **error)
+{
+  if (self->transfer_role != TRANSFER_DESTINATION)
+    return wrong_step (error, "finish runs on the destination after prepare; no hand-off of "
+                       "%s is being received here", self->uuid);
+  if (!token_is_of_kind (data->token, VML_TOKEN_PERFORMED, "finish", error) ||
+      !token_is_for_this_lease (self, data->token, error) ||
+      !token_is_for_this_transfer (self, data->token, error) ||
+      !open_mine (self, data, VML_TOKEN_PREPARED, error))
+    return FALSE;
+  if (data->token->dest != my_host_id (self))
+    return stale (error, "it hands the lease to another host");
+  return TRUE;
+}
+
+static gboolean
+work_finish (VmlLease *self, StepData *data, GError **error)
+{
+  gboolean held, shared;
+
+  if (!data->success)
+    return release (self, self->holder, error);
+  /* sanlock refuses (Busy) while the source still holds it shared. */
+  if (!convert (self, self->holder, FALSE, error))
+    return FALSE;
+  g_mutex_lock (&self->cmd_lock);
+  vml_sanlock_inquire_holder (vml_holder_get_pid (self->holder), self->uuid, &held, &shared,
+                              &data->lver, NULL);
+  g_mutex_unlock (&self->cmd_lock);
+  return TRUE;
+}
+
+static char *
+done_finish (VmlLease *self, StepData *data)
+{
+  const VmlToken *t3 = data->token;
+  g_autoptr(VmlToken) t4 = g_new0 (VmlToken, 1);
+  char *next;
+
+  t4->kind = VML_TOKEN_FINISHED;
+  t4->source = t3->source;
+  t4->source_gen = t3->source_gen;
+  t4->dest = my_host_id (self);
+  t4->dest_gen = t3->dest_gen;
+  t4->lver = data->lver;
+  t4->success = data->success;
+  next = issue (self, t4, t3->raw);
+
+  log_step (self, data->success ? "finished: held exclusively here" : "finished: failed, let go");
+  lease_transfer_clear (self);
+  if (data->success)
+    {
+      self->mode = VML_MODE_EXCLUSIVE;
+      self->lver = data->lver;
+      lease_set_state (self, LEASE_HELD);
+    }
+  else
+    {
+      vml_holder_terminate (self->holder);
+      lease_drop_holder (self);
+      lease_watch_fence_pid (self, 0, 0);
+      self->fence = VML_FENCE_NONE;
+      lease_set_state (self, LEASE_FREE);
+      vml_dbus_lease_set_owner (self->iface, 0);
+    }
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+  return next;
+}
+
+/* ---------------------------------------------------------------------- */
+/* confirm (source) and cancel (either side)                              */
+
+static gboolean
+refuse_if_committed (VmlLease *self, StepData *data, const char *step, GError **error)
+{
+  if (self->committed_transfer == NULL || self->transfer_role != TRANSFER_NONE)
+    return TRUE;
+  if (data->token != NULL && g_strcmp0 (data->token->transfer_id, self->committed_transfer) != 0)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_COMMITTED,
+               "cannot %s: the post-copy hand-off %s passed its point of no return at perform; "
+               "the lease belongs to the destination now", step, self->committed_transfer);
+  return FALSE;
+}
+
+static gboolean
+check_confirm (VmlLease *self, StepData *data, GError **error)
+{
+  if (!refuse_if_committed (self, data, "confirm", error))
+    return FALSE;
+  if (self->transfer_role != TRANSFER_SOURCE || g_strcmp0 (self->transfer_step, "perform") != 0)
+    return wrong_step (error, "confirm runs on the source after perform; %s",
+                       self->transfer_role == TRANSFER_SOURCE ? "perform was not done yet"
+                                                               : "no hand-off started here");
+  if (data->token == NULL)
+    {
+      if (data->success)
+        return stale (error, "confirming success needs the token of finish");
+      return TRUE;
+    }
+  if (!token_is_of_kind (data->token, VML_TOKEN_FINISHED, "confirm", error) ||
+      !token_is_for_this_lease (self, data->token, error) ||
+      !token_is_for_this_transfer (self, data->token, error) ||
+      !open_mine (self, data, VML_TOKEN_PERFORMED, error))
+    return FALSE;
+  if (data->token->success != data->success)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "the destination's finish reported %s, but confirm was told %s",
+                   data->token->success ? "success" : "failure",
+                   data->success ? "success" : "failure");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+work_confirm (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+
+  if (!data->success)
+    return take_back (self, data, error);
+  owners = read_owners (self, error);
+  if (owners == NULL)
+    return FALSE;
+  if (owners->owner != self->transfer_peer)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "host %" G_GUINT64_FORMAT " does not hold the lease exclusively yet; run "
+                   "finish there first", self->transfer_peer);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The source holds the lease exclusively again (confirm failure, cancel). */
+static void
+source_holds_again (VmlLease *self, StepData *data)
+{
+  if (data->holder != NULL)
+    {
+      lease_drop_holder (self);
+      lease_adopt_holder (self, g_steal_pointer (&data->holder));
+    }
+  self->mode = VML_MODE_EXCLUSIVE;
+  if (data->lver != 0)
+    self->lver = data->lver;
+  lease_transfer_clear (self);
+  lease_set_state (self, LEASE_HELD);
+  lease_publish_holding (self);
+}
+
+static char *
+done_confirm (VmlLease *self, StepData *data)
+{
+  if (data->success)
+    {
+      log_step (self, "confirmed: the destination holds it");
+      vml_holder_terminate (self->holder);
+      lease_drop_holder (self);
+      lease_transfer_clear (self);
+      lease_watch_fence_pid (self, 0, 0);
+      self->fence = VML_FENCE_NONE;
+      lease_set_state (self, LEASE_FREE);
+      lease_publish_holding (self);
+      vml_dbus_lease_set_owner (self->iface, 0);
+    }
+  else
+    {
+      log_step (self, "confirmed failure: held exclusively here again");
+      source_holds_again (self, data);
+    }
+  lease_save_or_warn (self);
+  return g_strdup ("");
+}
+
+static gboolean
+check_cancel (VmlLease *self, StepData *data, GError **error)
+{
+  if (!refuse_if_committed (self, data, "cancel", error))
+    return FALSE;
+  if (self->transfer_role == TRANSFER_NONE)
+    return wrong_step (error, "no hand-off of %s is in progress here", self->uuid);
+  return data->token == NULL || (token_is_for_this_lease (self, data->token, error) &&
+                                 token_is_for_this_transfer (self, data->token, error));
+}
+
+static gboolean
+work_cancel (VmlLease *self, StepData *data, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+
+  if (self->transfer_role == TRANSFER_DESTINATION)
+    return release (self, self->holder, error);
+  if (g_strcmp0 (self->transfer_step, "perform") == 0)
+    return take_back (self, data, error);
+  /* After begin: shared → exclusive, once the destination let go. */
+  for (;;)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (convert (self, self->holder, FALSE, &local_error))
+        return TRUE;
+      if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY) ||
+          g_get_monotonic_time () >= deadline)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "cannot take the lease back exclusively (cancel the "
+                                      "destination's prepare first, or pass a wait): ");
+          return FALSE;
+        }
+      g_usleep (WAIT_POLL_US);
+    }
+}
+
+static char *
+done_cancel (VmlLease *self, StepData *data)
+{
+  if (self->transfer_role == TRANSFER_DESTINATION)
+    {
+      log_step (self, "cancelled on the destination: let go");
+      vml_holder_terminate (self->holder);
+      lease_drop_holder (self);
+      lease_transfer_clear (self);
+      lease_watch_fence_pid (self, 0, 0);
+      self->fence = VML_FENCE_NONE;
+      lease_set_state (self, LEASE_FREE);
+      lease_publish_holding (self);
+    }
+  else
+    {
+      log_step (self, "cancelled on the source: held exclusively here again");
+      source_holds_again (self, data);
+    }
+  lease_save_or_warn (self);
+  return g_strdup ("");
+}
+
+/* ---------------------------------------------------------------------- */
+/* The steps, and running one                                             */
+
+static const VmlOptionSpec no_options[] = { { NULL } };
+static const VmlOptionSpec prepare_options[] = { { "pid", "u" }, { "fence", "s" }, { NULL } };
+static const VmlOptionSpec perform_options[] = { { "postcopy", "b" }, { NULL } };
+static const VmlOptionSpec finish_options[] = { { "success", "b" }, { NULL } };
+static const VmlOptionSpec confirm_options[] = { { "success", "b" }, { "wait", "u" }, { NULL } };
+static const VmlOptionSpec cancel_options[] = { { "wait", "u" }, { NULL } };
+
+static const StepSpec steps[] = {
+  { "begin",   no_options,      check_begin,   work_begin,   done_begin },
+  { "prepare", prepare_options, check_prepare, work_prepare, done_prepare },
+  { "perform", perform_options, check_perform, work_perform, done_perform },
+  { "finish",  finish_options,  check_finish,  work_finish,  done_finish },
+  { "confirm", confirm_options, check_confirm, work_confirm, done_confirm },
+  { "cancel",  cancel_options,  check_cancel,  work_cancel,  done_cancel },
+};
+
+static void
+step_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  StepData *data = task_data;
+  GError *error = NULL;
+
+  if (data->spec->work (VML_LEASE (source), data, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/* prepare records its holder before sanlock is asked (as Acquire does), so
+ * the state moves at once and goes back if the step fails. */
+static void
+undo_prepare (VmlLease *self, StepData *data)
+{
+  if (data->holder != NULL)
+    vml_holder_pool_give (self->holders, data->holder);
+  g_clear_object (&data->holder);
+  g_clear_object (&self->acquiring_holder);
+  lease_set_state (self, data->previous);
+  lease_save_or_warn (self);
+}
+
+static void
+on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GTask *op = G_TASK (user_data);
+  StepData *data = g_task_get_task_data (op);
+  GError *error = NULL;
+
+  g_clear_pointer (&self->transfer_waiting, g_free);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (data->spec->done == done_prepare)
+        undo_prepare (self, data);
+      lease_finish_op (self, NULL, error);
+      return;
+    }
+  lease_finish_op (self, g_variant_new_take_string (data->spec->done (self, data)), NULL);
+}
+
+static void
+start_step (VmlLease *self, GTask *op)
+{
+  StepData *data = g_task_get_task_data (op);
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+
+  if (!data->spec->check (self, data, &error))
+    {
+      lease_finish_op (self, NULL, error);
+      return;
+    }
+  if (data->spec->done == done_prepare)
+    {
+      data->previous = self->state;
+      data->holder = vml_holder_pool_take (self->holders);
+      g_set_object (&self->acquiring_holder, data->holder);
+      lease_set_state (self, LEASE_MIGRATING_IN);
+      lease_save_or_warn (self);
+    }
+  if (data->wait_s > 0 && self->transfer_role == TRANSFER_SOURCE)
+    self->transfer_waiting = g_strdup_printf ("for host %" G_GUINT64_FORMAT " to let go of the "
+                                              "lease (or to be seen dead by sanlock), up to %u s",
+                                              self->transfer_peer, data->wait_s);
+  task = g_task_new (self, NULL, on_step_done, op);
+  g_task_set_task_data (task, data, NULL);
+  g_task_run_in_thread (task, step_thread);
+}
+
+static const StepSpec *
+find_step (const char *name, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    if (g_str_equal (steps[i].name, name))
+      return &steps[i];
+  g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+               "unknown Transfer step '%s'; use begin, prepare, perform, finish, confirm "
+               "or cancel", name);
+  return NULL;
+}
+
+static StepData *
+parse_step (const char *step, const char *token, GVariant *options, guint uid, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  StepData *data;
+  const StepSpec *spec = find_step (step, error);
+  g_autofree char *method = g_strdup_printf ("Transfer %s", step);
+  const char *fence = NULL;
+
+  if (spec == NULL || !vml_options_check (options, method, spec->options, error))
+    return NULL;
+  data = g_new0 (StepData, 1);
+  data->spec = spec;
+  data->uid = uid;
+  data->success = TRUE;
+  if (*token != '\0' && (data->token = vml_token_decode (token, error)) == NULL)
+    goto fail;
+  g_variant_lookup (options, "postcopy", "b", &data->postcopy);
+  g_variant_lookup (options, "wait", "u", &data->wait_s);
+  g_variant_lookup (options, "pid", "u", &data->fence_pid);
+  /* confirm without "success" believes the destination's token */
+  if (!g_variant_lookup (options, "success", "b", &data->success) && data->token != NULL &&
+      data->token->kind == VML_TOKEN_FINISHED)
+    data->success = data->token->success;
+  data->fence = data->fence_pid ? VML_FENCE_KILL : VML_FENCE_NONE;
+  if (g_variant_lookup (options, "fence", "&s", &fence) &&
+      !vml_fence_from_string (fence, &data->fence, error))
+    goto fail;
+  return data;
+
+fail:
+  step_data_free (data);
+  return NULL;
+}
+
+void
+lease_transfer_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlLease *self = VML_LEASE (object);
+  g_autoptr(GVariant) options = NULL;
+  const char *step, *token;
+  GError *error = NULL;
+  StepData *data;
+  GTask *op;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s@a{sv})",
+                 &step, &token, &options);
+  data = parse_step (step, token, options, uid, &error);
+  if (data == NULL)
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  op = lease_invocation_task (self, invocation);
+  g_task_set_task_data (op, data, (GDestroyNotify) step_data_free);
+  lease_enqueue_op (self, op, start_step);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Key, Inquire, record                                                   */
+
+GBytes *
+lease_transfer_key (VmlLease *self, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GBytes *key = vml_token_load_key (vml_store_get_dir (self->store), &local_error);
+
+  if (key == NULL)
+    {
+      g_warning ("No key to sign migration tokens with: %s", local_error->message);
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED, "%s", local_error->message);
+    }
+  return key;
+}
+
+GVariant *
+lease_transfer_info (VmlLease *self)
+{
+  GVariantDict dict;
+
+  if (self->transfer_role == TRANSFER_NONE)
+    return NULL;
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "role", "s", role_name (self->transfer_role));
+  g_variant_dict_insert (&dict, "step", "s", self->transfer_step);
+  g_variant_dict_insert (&dict, "id", "s", self->transfer_id);
+  g_variant_dict_insert (&dict, "peer", "t", self->transfer_peer);
+  g_variant_dict_insert (&dict, "postcopy", "b", self->transfer_postcopy);
+  if (self->transfer_waiting != NULL)
+    g_variant_dict_insert (&dict, "waiting", "s", self->transfer_waiting);
+  return g_variant_dict_end (&dict);
+}
+
+#define GROUP "transfer"
+
+void
+lease_transfer_save (VmlLease *self, GKeyFile *record)
+{
+  if (self->committed_transfer != NULL)
+    g_key_file_set_string (record, GROUP, "committed", self->committed_transfer);
+  if (self->transfer_role == TRANSFER_NONE)
+    return;
+  g_key_file_set_string (record, GROUP, "role", role_name (self->transfer_role));
+  g_key_file_set_string (record, GROUP, "id", self->transfer_id);
+  g_key_file_set_string (record, GROUP, "step", self->transfer_step);
+  g_key_file_set_uint64 (record, GROUP, "peer", self->transfer_peer);
+  g_key_file_set_boolean (record, GROUP, "postcopy", self->transfer_postcopy);
+  g_key_file_set_uint64 (record, GROUP, "lver", self->transfer_lver);
+}
+
+void
+lease_transfer_load (VmlLease *self, GKeyFile *record)
+{
+  g_autofree char *role = g_key_file_get_string (record, GROUP, "role", NULL);
+  g_autofree char *id = g_key_file_get_string (record, GROUP, "id", NULL);
+  g_autofree char *step = g_key_file_get_string (record, GROUP, "step", NULL);
+  VmlTransferRole r = g_strcmp0 (role, "source") == 0 ? TRANSFER_SOURCE :
+                      g_strcmp0 (role, "destination") == 0 ? TRANSFER_DESTINATION : TRANSFER_NONE;
+
+  self->committed_transfer = g_key_file_get_string (record, GROUP, "committed", NULL);
+  if (r == TRANSFER_NONE || id == NULL || step == NULL)
+    return;
+  set_transfer (self, r, id, step, g_key_file_get_uint64 (record, GROUP, "peer", NULL));
+  self->transfer_postcopy = g_key_file_get_boolean (record, GROUP, "postcopy", NULL);
+  self->transfer_lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
+}

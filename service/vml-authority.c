@@ -182,7 +182,9 @@ on_polkit_checked (GObject *source, GAsyncResult *result, gpointer user_data)
                  : "authentication is needed; call with interactive authorization allowed "
                    "(vmleasectl does) and run a polkit agent, e.g. pkttyagent");
   else
-    deny (check, "polkit's rules refuse it");
+    deny (check, wants_interaction (check)
+                 ? "polkit refused it (its rules, or the authentication agent was declined)"
+                 : "polkit's rules refuse it");
 }
 
 static void

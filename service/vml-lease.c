@@ -529,9 +529,9 @@ start_acquire (VmlLease *self, GTask *op)
     {
       lease_finish_op (self, NULL,
                  g_error_new (VML_ERROR, VML_ERROR_EXISTS,
-                              "the lease of %s is already held on this host (%s); "
-                              "Release it first to change the mode", self->uuid,
-                              vml_mode_to_string (self->mode)));
+                              "the lease of %s is already held on this host (%s, acquired "
+                              "by uid %u); Release it first to acquire it again",
+                              self->uuid, vml_mode_to_string (self->mode), self->owner_uid));
       return;
     }
   if (!lease_lockspace_ready (self, &error))

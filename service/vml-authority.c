@@ -36,6 +36,7 @@ typedef struct {
   VmlAuthorizedFunc      func;
   const VmlActionRule   *rule;
   guint                  owner_uid;
+  gboolean               seize;
   char                  *vm_uuid;
   char                  *vm_name;
   char                  *lockspace;
@@ -230,7 +231,9 @@ static void
 decide (Check *check)
 {
   check->action = check->rule->action;
-  if (check->rule->action_on_others != NULL && check->owner_uid != VML_UID_NONE &&
+  if (check->seize)
+    check->action = VML_ACTION_SEIZE;
+  else if (check->rule->action_on_others != NULL && check->owner_uid != VML_UID_NONE &&
       check->owner_uid != check->uid)
     check->action = check->rule->action_on_others;
 
@@ -298,6 +301,7 @@ vml_authority_run_authorized (VmlAuthority          *self,
   check->func = func;
   check->rule = rule;
   check->owner_uid = target ? target->owner_uid : VML_UID_NONE;
+  check->seize = target ? target->seize : FALSE;
   check->vm_uuid = g_strdup (target ? target->vm_uuid : NULL);
   check->vm_name = g_strdup (target ? target->vm_name : NULL);
   check->lockspace = g_strdup (target ? target->lockspace : NULL);

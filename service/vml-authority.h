@@ -16,6 +16,7 @@ G_DECLARE_FINAL_TYPE (VmlAuthority, vml_authority, VML, AUTHORITY, GObject)
  * .manage) and tells the polkit agent what to show. All fields optional. */
 typedef struct {
   guint       owner_uid;   /* who acquired the lease, VML_UID_NONE if nobody */
+  gboolean    seize;       /* takes the lease away from another host: .seize */
   const char *vm_uuid;
   const char *vm_name;
   const char *lockspace;

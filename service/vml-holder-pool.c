@@ -58,7 +58,7 @@ drop_spare (VmlHolderPool *self, VmlHolder *holder)
   g_ptr_array_remove (self->spares, holder);
 }
 
-static void on_spare_exited (VmlHolder *holder, gpointer user_data);
+static void on_spare_exited (VmlHolder *holder, int status, gpointer user_data);
 
 static void
 vml_holder_pool_init (VmlHolderPool *self)
@@ -91,7 +91,7 @@ keep_spare (VmlHolderPool *self, VmlHolder *holder)
 }
 
 static void
-on_spare_exited (VmlHolder *holder, gpointer user_data)
+on_spare_exited (VmlHolder *holder, int status, gpointer user_data)
 {
   VmlHolderPool *self = VML_HOLDER_POOL (user_data);
 

@@ -22,8 +22,10 @@ struct _VmlHolder {
   pid_t          pid;
   guint64        start_time;
   GOutputStream *claim_pipe;   /* its stdin; none for adopted holders */
+  GSubprocess   *process;      /* if started by this vmleased: gives the exit status */
   int            pidfd;
   gint         stopping;   /* atomic: exit was asked for, not a loss */
+  gboolean     watching_child;
   GSource     *watch;
 };
 
@@ -53,6 +55,7 @@ vml_holder_finalize (GObject *object)
   if (self->pidfd >= 0)
     close (self->pidfd);
   g_clear_object (&self->claim_pipe);
+  g_clear_object (&self->process);
   G_OBJECT_CLASS (vml_holder_parent_class)->finalize (object);
 }
 
@@ -64,10 +67,12 @@ vml_holder_class_init (VmlHolderClass *klass)
   object_class->dispose = vml_holder_dispose;
   object_class->finalize = vml_holder_finalize;
 
-  /* "exited": the holder process ended without being asked to. */
+  /* "exited" (int status): the holder process ended without being asked
+   * to; status is its exit status, or -1 when unknown (killed by a signal,
+   * or adopted after a restart, so not our child). */
   signals[SIGNAL_EXITED] = g_signal_new ("exited", G_TYPE_FROM_CLASS (klass),
                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                         G_TYPE_NONE, 0);
+                                         G_TYPE_NONE, 1, G_TYPE_INT);
 }
 
 static void
@@ -187,6 +192,7 @@ vml_holder_spawn (const char *holder_path, GError **error)
     }
   self->start_time = vml_process_start_time (self->pid);
   self->claim_pipe = g_object_ref (g_subprocess_get_stdin_pipe (process));
+  self->process = g_object_ref (process);
   /* GSubprocess keeps reaping the child after we drop our reference. */
   return g_steal_pointer (&self);
 }
@@ -290,23 +296,47 @@ vml_holder_is_alive (VmlHolder *self)
   return self->pidfd >= 0 && poll (&pfd, 1, 0) == 0;
 }
 
+static void
+emit_exited (VmlHolder *self, int status)
+{
+  if (!g_atomic_int_get (&self->stopping))
+    g_signal_emit (self, signals[SIGNAL_EXITED], 0, status);
+}
+
+static void
+on_child_waited (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VmlHolder) self = user_data;
+  GSubprocess *process = G_SUBPROCESS (source);
+
+  if (!g_subprocess_wait_finish (process, result, NULL))
+    return;
+  emit_exited (self, g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1);
+}
+
 static gboolean
 on_pidfd_readable (int fd, GIOCondition condition, gpointer user_data)
 {
   VmlHolder *self = VML_HOLDER (user_data);
 
   g_clear_pointer (&self->watch, g_source_unref);
-  if (!g_atomic_int_get (&self->stopping))
-    g_signal_emit (self, signals[SIGNAL_EXITED], 0);
+  emit_exited (self, -1);
   return G_SOURCE_REMOVE;
 }
 
 void
 vml_holder_watch (VmlHolder *self)
 {
-  if (self->watch != NULL)
+  if (self->watch != NULL || self->watching_child)
     return;   /* already watched (a spare handed on from the pool) */
 
+  if (self->process != NULL)
+    {
+      /* Our own child: its exit status tells a revocation from a crash. */
+      self->watching_child = TRUE;
+      g_subprocess_wait_async (self->process, NULL, on_child_waited, g_object_ref (self));
+      return;
+    }
   self->watch = g_unix_fd_source_new (self->pidfd, G_IO_IN);
   g_source_set_callback (self->watch, G_SOURCE_FUNC (on_pidfd_readable), self, NULL);
   g_source_attach (self->watch, NULL);

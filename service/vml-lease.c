@@ -218,7 +218,7 @@ lease_invocation_task (VmlLease *self, GDBusMethodInvocation *invocation)
 /* ---------------------------------------------------------------------- */
 /* Holder life                                                            */
 
-static void on_holder_exited (VmlHolder *holder, gpointer user_data);
+static void on_holder_exited (VmlHolder *holder, int status, gpointer user_data);
 
 void
 lease_adopt_holder (VmlLease *self, VmlHolder *holder)
@@ -308,8 +308,12 @@ lease_report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const c
   vml_dbus_lease_emit_lost (self->iface, reason, g_variant_dict_end (&details));
 }
 
+/* vmlease-holder's exit status when sanlock revoked its lease (it fenced
+ * the VM itself before exiting, so that sanlock could free the lease). */
+#define HOLDER_EXIT_REVOKED 4
+
 static void
-on_holder_exited (VmlHolder *holder, gpointer user_data)
+on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
 {
   VmlLease *self = VML_LEASE (user_data);
   pid_t pid = vml_holder_get_pid (holder);
@@ -322,8 +326,13 @@ on_holder_exited (VmlHolder *holder, gpointer user_data)
   if (!lease_state_has_holder (self->state) || vml_lease_is_busy (self))
     return; /* an operation in progress notices on its own */
   lease_transfer_clear (self);
-  lease_report_lost (self, "holder-exited", pid,
-               "the holder process exited without a release; sanlock dropped the lease");
+  if (status == HOLDER_EXIT_REVOKED)
+    lease_report_lost (self, "revoked", pid,
+                       "sanlock revoked the lease (another host forced a request, or the "
+                       "lockspace failed); the holder fenced the VM process first");
+  else
+    lease_report_lost (self, "holder-exited", pid,
+                       "the holder process exited without a release; sanlock dropped the lease");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -341,6 +350,8 @@ typedef struct {
   gboolean    claimed;
   guint64     lver;
   gboolean    retry;       /* busy, but the caller asked to wait */
+  gboolean    force;       /* seize it from the host holding it */
+  gboolean    requested;   /* that host has been asked (sanlock request) */
 } AcquireData;
 
 static void
@@ -368,6 +379,38 @@ acquire_failed (VmlLease *self, GTask *op, GError *error)
   lease_finish_op (self, NULL, error);
 }
 
+/* Seizing: ask sanlock to make the exclusive owner's host give the lease
+ * up (its holder is told to go at that host's next renewal; it fences its
+ * VM first). @error is the Busy that brought us here, replaced on failure. */
+static gboolean
+request_release (VmlLease *self, GError **error)
+{
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  VmlSanlockResource res;
+  GError *local_error = NULL;
+
+  lease_resource_of (self, &res);
+  owners = vml_sanlock_read_owners (&res, &local_error);
+  if (owners != NULL && owners->owner == 0)
+    {
+      g_clear_error (error);
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "the lease of %s is held shared, and force only takes a lease from a host "
+                   "holding it exclusively", self->uuid);
+      return FALSE;
+    }
+  if (owners == NULL || !vml_sanlock_request (&res, owners->lver + 1, TRUE, &local_error))
+    {
+      g_clear_error (error);
+      g_propagate_prefixed_error (error, local_error, "cannot seize the lease: ");
+      return FALSE;
+    }
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace), NULL,
+                 "Seizing the lease: asked host %" G_GUINT64_FORMAT " to give it up",
+                 owners->owner);
+  return TRUE;
+}
+
 static void
 acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -390,6 +433,16 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
                             data->mode == VML_MODE_SHARED, 0, &data->lver, &error);
   g_mutex_unlock (&self->cmd_lock);
 
+  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->force &&
+      !data->requested)
+    {
+      if (!request_release (self, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      data->requested = TRUE;
+    }
   if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) &&
       g_get_monotonic_time () < data->deadline)
     {
@@ -557,8 +610,13 @@ static const VmlOptionSpec acquire_options[] = {
   { "pid", "u" },
   { "fence", "s" },
   { "wait", "u" },
+  { "force", "b" },
   { NULL }
 };
+
+/* A seized lease is free once the owner's host noticed the request (at its
+ * next renewal) and its holder fenced and exited: allow for that. */
+#define FORCE_DEFAULT_WAIT_S 120
 
 static AcquireData *
 parse_acquire_options (GVariant *options, guint uid, GError **error)
@@ -575,6 +633,15 @@ parse_acquire_options (GVariant *options, guint uid, GError **error)
     return NULL;
   g_variant_lookup (options, "pid", "u", &data->fence_pid);
   g_variant_lookup (options, "wait", "u", &data->wait_s);
+  g_variant_lookup (options, "force", "b", &data->force);
+  if (data->force && data->wait_s == 0)
+    data->wait_s = FORCE_DEFAULT_WAIT_S;
+  if (data->force && data->mode == VML_MODE_SHARED)
+    {
+      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                           "force takes the lease exclusively; it does not go with mode 'shared'");
+      return NULL;
+    }
   data->fence = data->fence_pid ? VML_FENCE_KILL : VML_FENCE_NONE;
   if (g_variant_lookup (options, "fence", "&s", &str) &&
       !vml_fence_from_string (str, &data->fence, error))
@@ -890,7 +957,7 @@ handle_method (VmlDbusLease          *iface,
 {
   VmlLease *self = VML_LEASE (user_data);
   const char *member = g_dbus_method_invocation_get_method_name (invocation);
-
+  gboolean force = FALSE;
   VmlAuthTarget target = {
     .owner_uid = lease_state_is_held (self->state) ? self->owner_uid : VML_UID_NONE,
     .vm_uuid = self->uuid,
@@ -898,6 +965,10 @@ handle_method (VmlDbusLease          *iface,
     .lockspace = vml_lockspace_get_name (self->lockspace),
   };
 
+  /* Acquire with force takes the lease from another host: polkit's .seize
+   * decides that, before the options are looked at any further. */
+  if (g_str_equal (member, "Acquire") && g_variant_lookup (options, "force", "b", &force))
+    target.seize = force;
   for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
     if (g_str_equal (lease_methods[i].member, member))
       {

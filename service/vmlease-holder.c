@@ -24,10 +24,12 @@
  *      (vmleased restarts and adopts it), and waits until SIGTERM, or until
  *      sanlock drops its connection.
  *
- * Exit status: 0 stopped by SIGTERM/SIGINT (sanlock releases whatever is
- * still held when our connection closes) or never claimed, 1 could not
- * register, 2 bad arguments or claim line, 3 the sanlock daemon closed our
- * connection (our leases are gone).
+ * Exit status: 0 stopped by SIGTERM/SIGINT holding nothing, or never
+ * claimed; 1 could not register; 2 bad arguments or claim line; 3 the
+ * sanlock daemon closed our connection (our leases are gone); 4 revoked:
+ * SIGTERM while sanlock still counted a lease as ours (a forced request
+ * from another host, or a failing lockspace) — the VM process was fenced
+ * as claimed before exiting, which lets sanlock free the lease.
  */
 #define _GNU_SOURCE   /* close_range(), ppoll() */
 #include "config.h"
@@ -48,6 +50,7 @@
 
 #define EXIT_USAGE      2
 #define EXIT_DAEMON_GONE 3
+#define EXIT_REVOKED     4   /* sanlock took the lease away: we fenced the VM */
 
 typedef enum { FENCE_KILL, FENCE_PAUSE, FENCE_NONE } Fence;
 
@@ -261,6 +264,53 @@ read_lines (char *buf, size_t *len, Claim *claim)
   return -1;
 }
 
+/* Whether sanlock still counts leases as ours, asked on our own connection
+ * (a pid-targeted command from vmleased may be running: retry a little). */
+static int
+still_holding (int sock)
+{
+  for (int attempt = 0; attempt < 50; attempt++)
+    {
+      char *state = NULL;
+      int count = 0;
+      int rv = sanlock_inquire (sock, -1, 0, &count, &state);
+
+      free (state);
+      if (rv == 0)
+        return count > 0;
+      if (rv != -EBUSY)
+        return 0;
+      usleep (10000);
+    }
+  return 1;   /* cannot tell: assume the worst and fence */
+}
+
+/* Stops the VM process, as vmleased told us at the claim. */
+static void
+fence_vm (const Claim *claim)
+{
+  if (claim->fence_pid <= 0 || claim->fence == FENCE_NONE)
+    return;
+  if (kill (claim->fence_pid, claim->fence == FENCE_KILL ? SIGKILL : SIGSTOP) == 0)
+    fprintf (stderr, "vmlease-holder: lease %s revoked: %s VM process %d\n", claim->uuid,
+             claim->fence == FENCE_KILL ? "killed" : "paused", (int) claim->fence_pid);
+}
+
+/* SIGTERM comes from vmleased after it released everything (a normal
+ * stop), or from sanlock revoking our lease: a forced request from
+ * another host (we restrict SIGKILL, so sanlock sends SIGTERM instead), or
+ * a failing lockspace. In the second case we still hold the lease, and the
+ * VM must stop writing before sanlock lets anyone else have it: it frees
+ * the lease only once we exit. */
+static int
+stopped (int sock, const Claim *claim)
+{
+  if (claim->uuid[0] == '\0' || claim->transient || !still_holding (sock))
+    return EXIT_SUCCESS;
+  fence_vm (claim);
+  return EXIT_REVOKED;
+}
+
 /* Sleeps until SIGTERM/SIGINT or until the daemon closes our connection,
  * reading the claim meanwhile. SIGTERM/SIGINT are blocked outside ppoll(),
  * so none is lost. */
@@ -295,15 +345,7 @@ wait_for_end (int sock, const sigset_t *waitmask, Claim *claim)
             return status;
         }
     }
-  /* FENCING (a later issue) goes here. sanlock revokes a lease by signalling
-   * the holder: SIGTERM every second from 8 × io_timeout of failed renewals
-   * (SIGKILL from +40 s), or per FORCE/GRACEFUL requests. Then, before
-   * exiting, the holder must tell that apart from vmleased's own SIGTERM
-   * (e.g. a killpath registered with sanlock_killpath(SANLK_KILLPATH_PID),
-   * or a stop request from vmleased on another channel) and apply
-   * claim->fence to claim->fence_pid (SIGKILL / SIGSTOP / nothing), so the
-   * guest stops writing before any other host can acquire. */
-  return EXIT_SUCCESS;
+  return stopped (sock, claim);
 }
 
 int
@@ -336,7 +378,9 @@ main (int argc, char **argv)
    * guarantees the daemon has processed the registration before we say
    * "ready" (else vmleased's first pid-targeted call could get -ESRCH).
    * Flags 0 restrict nothing. */
-  rv = sanlock_restrict (sock, 0);
+  /* SIGKILL restricted: revocation arrives as SIGTERM, so we can fence the
+   * VM before we go. */
+  rv = sanlock_restrict (sock, SANLK_RESTRICT_SIGKILL);
   if (rv < 0)
     return report_error ("lost the connection to", rv);
 

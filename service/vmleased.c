@@ -3,11 +3,19 @@
  * Exports org.example.VMLease on the system bus (DBUS_SYSTEM_BUS_ADDRESS is
  * honoured, as by every GLib program) and keeps one vmlease-holder process
  * per held lease. Stopping vmleased never releases a lease: the holders
- * keep them, and the next vmleased adopts them again. */
+ * keep them, and the next vmleased adopts them again.
+ *
+ * Under systemd (vmleased.service, Type=dbus) it reports READY=1 and STATUS=
+ * once it owns its bus name, STOPPING=1 on SIGTERM/SIGINT, and, when the unit
+ * sets WatchdogSec=, WATCHDOG=1 from a main-loop timer every half of it: a
+ * main loop that hangs stops the keep-alives and systemd restarts vmleased
+ * (the holders, and so the leases, stay). Without systemd, sd_notify() does
+ * nothing. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <glib-unix.h>
+#include <systemd/sd-daemon.h>
 
 #include "vml-error.h"
 #include "vml-log.h"
@@ -16,7 +24,57 @@
 typedef struct {
   GMainLoop *loop;
   int        exit_status;
+  gboolean   ready;
 } Daemon;
+
+/* sd_notify() with a formatted message; a failure to reach systemd is only
+ * logged (debug): vmleased works the same without it. */
+G_GNUC_PRINTF (1, 2) static void
+notify (const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+  int r;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  r = sd_notify (0, message);
+  if (r < 0)
+    g_debug ("sd_notify: %s", g_strerror (-r));
+}
+
+static gboolean
+on_watchdog (gpointer user_data)
+{
+  notify ("WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+/* WATCHDOG_USEC (and WATCHDOG_PID) are set by systemd when the unit has
+ * WatchdogSec=. They are read, and unset so that the holders do not inherit
+ * them, before any thread exists (setenv is not thread-safe). The timer is
+ * attached now but only runs with the main loop: a loop that never runs or
+ * hangs sends nothing. Returns the timer's id, or 0 without a watchdog. */
+static guint
+watchdog_setup (void)
+{
+  uint64_t usec = 0;
+  guint interval_ms;
+  int r;
+
+  r = sd_watchdog_enabled (TRUE, &usec);
+  if (r < 0)
+    {
+      g_warning ("Ignoring the systemd watchdog settings: %s", g_strerror (-r));
+      return 0;
+    }
+  if (r == 0 || usec == 0)
+    return 0;
+  interval_ms = (guint) MAX (usec / 2 / 1000, 1);
+  g_debug ("Sending watchdog keep-alives every %u ms", interval_ms);
+  return g_timeout_add (interval_ms, on_watchdog, NULL);
+}
 
 static gboolean
 on_signal (gpointer user_data)
@@ -24,6 +82,7 @@ on_signal (gpointer user_data)
   Daemon *daemon = user_data;
 
   g_message ("Stopping; leases stay held by their holder processes");
+  notify ("STOPPING=1\nSTATUS=Stopping; leases stay held by their holder processes");
   g_main_loop_quit (daemon->loop);
   return G_SOURCE_REMOVE;
 }
@@ -31,7 +90,12 @@ on_signal (gpointer user_data)
 static void
 on_name_acquired (GDBusConnection *bus, const char *name, gpointer user_data)
 {
+  Daemon *daemon = user_data;
+
   g_message ("vmleased %s ready as %s", VERSION, name);
+  if (!daemon->ready)
+    notify ("READY=1\nSTATUS=Serving %s on the system bus", name);
+  daemon->ready = TRUE;
 }
 
 static void
@@ -39,8 +103,17 @@ on_name_lost (GDBusConnection *bus, const char *name, gpointer user_data)
 {
   Daemon *daemon = user_data;
 
-  g_warning ("Could not own the bus name %s (is another vmleased running, "
-             "or does the bus policy forbid it?)", name);
+  if (daemon->ready)
+    {
+      g_warning ("Lost the bus name %s (did the bus go away?)", name);
+      notify ("STATUS=Lost the bus name %s; exiting", name);
+    }
+  else
+    {
+      g_warning ("Could not own the bus name %s (is another vmleased running, "
+                 "or does the bus policy forbid it?)", name);
+      notify ("STATUS=Could not own the bus name %s", name);
+    }
   daemon->exit_status = EXIT_FAILURE;
   g_main_loop_quit (daemon->loop);
 }
@@ -58,6 +131,17 @@ load_config (const char *path, gboolean required, GError **error)
   g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
                "cannot read configuration %s: %s", path, local_error->message);
   return NULL;
+}
+
+static int
+fail_startup (const char *message)
+{
+  /* One line: sd_notify() takes a newline as the end of the assignment. */
+  g_autofree char *status = g_strdelimit (g_strdup (message), "\n", ' ');
+
+  g_printerr ("vmleased: %s\n", message);
+  notify ("STATUS=Failed to start: %s", status);
+  return EXIT_FAILURE;
 }
 
 int
@@ -83,8 +167,8 @@ main (int argc, char **argv)
   g_autoptr(GKeyFile) config = NULL;
   g_autoptr(GDBusConnection) bus = NULL;
   g_autoptr(VmlManager) manager = NULL;
-  Daemon daemon = { NULL, EXIT_SUCCESS };
-  guint owner_id;
+  Daemon daemon = { NULL, EXIT_SUCCESS, FALSE };
+  guint owner_id, watchdog_id;
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
@@ -101,29 +185,25 @@ main (int argc, char **argv)
       return EXIT_SUCCESS;
     }
   vml_log_setup (verbose);
+  watchdog_id = watchdog_setup ();
 
   config = load_config (config_path ? config_path : VML_CONFIG_FILE, config_path != NULL, &error);
   if (error != NULL)
-    {
-      g_printerr ("vmleased: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
+    return fail_startup (error->message);
   if (state_dir == NULL && config != NULL)
     state_dir = g_key_file_get_string (config, "daemon", "state_dir", NULL);
 
   bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   if (bus == NULL)
     {
-      g_printerr ("vmleased: cannot connect to the system bus: %s\n", error->message);
-      return EXIT_FAILURE;
+      g_autofree char *message = g_strdup_printf ("cannot connect to the system bus: %s",
+                                                  error->message);
+      return fail_startup (message);
     }
   manager = vml_manager_new (bus, state_dir ? state_dir : VML_STATE_DIR,
                              holder_path ? holder_path : VML_HOLDER_PATH, &error);
   if (manager == NULL || !vml_manager_start (manager, config, &error))
-    {
-      g_printerr ("vmleased: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
+    return fail_startup (error->message);
 
   daemon.loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, on_signal, &daemon);
@@ -132,6 +212,8 @@ main (int argc, char **argv)
                                            on_name_acquired, on_name_lost, &daemon, NULL);
   g_main_loop_run (daemon.loop);
 
+  if (watchdog_id != 0)
+    g_source_remove (watchdog_id);
   g_bus_unown_name (owner_id);
   g_main_loop_unref (daemon.loop);
   return daemon.exit_status;

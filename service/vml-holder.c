@@ -247,15 +247,18 @@ vml_holder_unclaim (VmlHolder *self)
   return vml_holder_is_alive (self) && tell_holder (self, "spare\n", NULL);
 }
 
+/* argv[0] from /proc/PID/cmdline (not /proc/PID/exe: reading that needs
+ * ptrace rights over the holder, which a vmleased with fewer capabilities
+ * than the one that started it lacks). With the start time and sanlock's
+ * own answer, that is enough to recognise our holder. */
 static gboolean
 is_holder_program (pid_t pid)
 {
-  g_autofree char *link = g_strdup_printf ("/proc/%d/exe", (int) pid);
-  g_autofree char *exe = g_file_read_link (link, NULL);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", (int) pid);
+  g_autofree char *cmdline = NULL;
 
-  /* " (deleted)" follows when the binary was replaced by an upgrade. */
-  return exe != NULL && (g_str_has_suffix (exe, "/vmlease-holder") ||
-                         g_str_has_suffix (exe, "/vmlease-holder (deleted)"));
+  return g_file_get_contents (path, &cmdline, NULL, NULL) &&
+         (g_str_equal (cmdline, "vmlease-holder") || g_str_has_suffix (cmdline, "/vmlease-holder"));
 }
 
 VmlHolder *

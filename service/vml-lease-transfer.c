@@ -27,6 +27,7 @@ typedef struct {
   guint           uid;
   gboolean        postcopy;
   gboolean        success;
+  gboolean        taken_meanwhile;   /* the take-back found another holder's version */
   guint           wait_s;
   guint           fence_pid;
   VmlFence        fence;
@@ -332,6 +333,9 @@ take_back (VmlLease *self, StepData *data, GError **error)
     }
   if (!acquire (self, holder, FALSE, self->transfer_lver, &data->lver, &local_error))
     {
+      /* Nobody held it a moment ago, so a refusal means its version moved:
+       * someone took it meanwhile. This hand-off cannot end any other way. */
+      data->taken_meanwhile = g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY);
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
                                   "cannot take the lease back: ");
       return FALSE;
@@ -429,6 +433,18 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
   if (owners->owner != 0 || !holds_shared (owners, t1->source))
     return stale (error, "the source does not hold the lease shared as begin left it (an "
                   "outdated token, or the source cancelled)");
+  /* A begin token serves one destination: another sharer means it was
+   * used already (or someone else shares the lease, which would block
+   * finish anyway). */
+  for (guint i = 0; i < owners->shared_owners->len; i++)
+    if (g_array_index (owners->shared_owners, guint64, i) != t1->source)
+      {
+        g_autofree char *why = g_strdup_printf ("host %" G_GUINT64_FORMAT " holds the lease "
+                                                "shared besides the source: this begin token "
+                                                "was used already",
+                                                g_array_index (owners->shared_owners, guint64, i));
+        return stale (error, why);
+      }
   if (!host_generation (self, my_host_id (self), &data->my_gen, &live, error))
     return FALSE;
   if (data->holder == NULL)
@@ -647,10 +663,14 @@ check_confirm (VmlLease *self, StepData *data, GError **error)
 {
   if (!refuse_if_committed (self, data, "confirm", error))
     return FALSE;
-  if (self->transfer_role != TRANSFER_SOURCE || g_strcmp0 (self->transfer_step, "perform") != 0)
-    return wrong_step (error, "confirm runs on the source after perform; %s",
-                       self->transfer_role == TRANSFER_SOURCE ? "perform was not done yet"
-                                                               : "no hand-off started here");
+  if (self->transfer_role != TRANSFER_SOURCE)
+    return wrong_step (error, "confirm runs on the source; no hand-off of %s started here",
+                       self->uuid);
+  /* Before perform only a failure can be confirmed (the destination died
+   * after prepare, say): it takes the lease back like cancel. */
+  if (g_strcmp0 (self->transfer_step, "perform") != 0 && (data->success || data->token != NULL))
+    return wrong_step (error, "confirm with success follows perform; perform was not done "
+                       "yet (confirm with success false and no token, or cancel, to give up)");
   if (data->token == NULL)
     {
       if (data->success)
@@ -673,13 +693,15 @@ check_confirm (VmlLease *self, StepData *data, GError **error)
   return TRUE;
 }
 
+static gboolean work_cancel (VmlLease *self, StepData *data, GError **error);
+
 static gboolean
 work_confirm (VmlLease *self, StepData *data, GError **error)
 {
   g_autoptr(VmlSanlockOwners) owners = NULL;
 
   if (!data->success)
-    return take_back (self, data, error);
+    return work_cancel (self, data, error);
   owners = read_owners (self, error);
   if (owners == NULL)
     return FALSE;
@@ -708,6 +730,24 @@ source_holds_again (VmlLease *self, StepData *data)
   lease_transfer_clear (self);
   lease_set_state (self, LEASE_HELD);
   lease_publish_holding (self);
+}
+
+/* cancel on a source whose lease someone took since perform: there is
+ * nothing to take back, so its part of the hand-off just ends. */
+static void
+source_gives_up (VmlLease *self)
+{
+  log_step (self, "ended: another host took the lease meanwhile");
+  if (self->holder != NULL)
+    vml_holder_terminate (self->holder);
+  lease_drop_holder (self);
+  lease_transfer_clear (self);
+  lease_watch_fence_pid (self, 0, 0);
+  self->fence = VML_FENCE_NONE;
+  lease_set_state (self, LEASE_FREE);
+  lease_publish_holding (self);
+  vml_dbus_lease_set_owner (self->iface, 0);
+  lease_save_or_warn (self);
 }
 
 static char *
@@ -853,6 +893,14 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (data->spec->done == done_prepare)
         undo_prepare (self, data);
+      if (data->taken_meanwhile && data->spec->done == done_cancel)
+        {
+          /* cancel undoes this side; what it would give back is gone. */
+          g_clear_error (&error);
+          source_gives_up (self);
+          lease_finish_op (self, g_variant_new_string (""), NULL);
+          return;
+        }
       lease_finish_op (self, NULL, error);
       return;
     }

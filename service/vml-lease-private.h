@@ -113,6 +113,9 @@ void      lease_transfer_clear       (VmlLease *self);
 GVariant *lease_transfer_info        (VmlLease *self);   /* floating a{sv}, NULL when none */
 void      lease_transfer_save        (VmlLease *self, GKeyFile *record);
 void      lease_transfer_load        (VmlLease *self, GKeyFile *record);
+/* Another host is handing this lease off right now (it holds the hand-off
+ * marker): a shared acquisition here must not join. Worker threads only. */
+gboolean  lease_transfer_marked_elsewhere (VmlLease *self, GError **error);
 /* The key this host signs its tokens with (from the store's directory). */
 GBytes   *lease_transfer_key         (VmlLease *self, GError **error);
 

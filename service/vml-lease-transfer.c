@@ -311,6 +311,8 @@ wait_until_free (VmlLease *self, gint64 deadline, guint wait_s, GError **error)
     }
 }
 
+static void marker_drop (VmlLease *self, VmlHolder *holder);
+
 /* The source takes the lease back exclusively, refusing if anyone else
  * took it since this host let go (the lease version would differ). */
 static gboolean
@@ -336,10 +338,124 @@ take_back (VmlLease *self, StepData *data, GError **error)
       /* Nobody held it a moment ago, so a refusal means its version moved:
        * someone took it meanwhile. This hand-off cannot end any other way. */
       data->taken_meanwhile = g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY);
+      if (data->taken_meanwhile)
+        marker_drop (self, holder);   /* nothing left to hand off */
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
                                   "cannot take the lease back: ");
       return FALSE;
     }
+  marker_drop (self, self->holder);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The hand-off marker: a lease of its own ("x-<uuid>", allocated in the
+ * lockspace's index the first time) that the source holds from begin to
+ * the end of its part. Other hosts cannot see a hand-off otherwise, and a
+ * shared Acquire elsewhere must be refused during one (DESIGN.md §3). It
+ * is a sanlock lease, so a source that dies lets go of it by itself.     */
+
+static char *
+marker_name (VmlLease *self)
+{
+  return g_strconcat ("x-", self->uuid, NULL);
+}
+
+typedef struct {
+  const char *name;
+  guint64     offset;
+} MarkerLookup;
+
+static gboolean
+marker_lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **error)
+{
+  MarkerLookup *m = user_data;
+  VmlSanlockLockspace spec;
+  g_autoptr(GError) local_error = NULL;
+
+  vml_lockspace_get_spec (ls, &spec);
+  if (vml_sanlock_index_lookup (&spec, m->name, &m->offset, &local_error))
+    return TRUE;
+  if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return vml_sanlock_index_create (&spec, m->name, &m->offset, error);
+}
+
+/* Where the marker is; NOT_FOUND if it was never made and !@create. */
+static gboolean
+marker_resource (VmlLease *self, gboolean create, char **name, VmlSanlockResource *res,
+                 GError **error)
+{
+  VmlSanlockLockspace spec;
+  MarkerLookup m = { NULL, 0 };
+
+  *name = marker_name (self);
+  m.name = *name;
+  vml_lockspace_get_spec (self->lockspace, &spec);
+  if (!(create ? vml_lockspace_run_locked_index (self->lockspace,
+                                                 vml_holder_pool_get_holder_path (self->holders),
+                                                 marker_lookup_or_create_locked, &m, error)
+               : vml_sanlock_index_lookup (&spec, m.name, &m.offset, error)))
+    return FALSE;
+  res->lockspace = spec.name;
+  res->name = *name;
+  res->path = spec.path;
+  res->offset = m.offset;
+  return TRUE;
+}
+
+static gboolean
+marker_take (VmlLease *self, VmlHolder *holder, GError **error)
+{
+  g_autofree char *name = NULL;
+  VmlSanlockResource res;
+  gboolean ok;
+
+  if (!marker_resource (self, TRUE, &name, &res, error))
+    return FALSE;
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), FALSE, 0, NULL, error);
+  g_mutex_unlock (&self->cmd_lock);
+  if (!ok)
+    g_prefix_error (error, "cannot mark the lease as in a hand-off: ");
+  return ok;
+}
+
+/* Best effort: a holder that died has let go of it already. */
+static void
+marker_drop (VmlLease *self, VmlHolder *holder)
+{
+  g_autofree char *name = NULL;
+  VmlSanlockResource res;
+
+  if (holder == NULL || !marker_resource (self, FALSE, &name, &res, NULL))
+    return;
+  g_mutex_lock (&self->cmd_lock);
+  vml_sanlock_release (&res, vml_holder_get_pid (holder), NULL);
+  g_mutex_unlock (&self->cmd_lock);
+}
+
+gboolean
+lease_transfer_marked_elsewhere (VmlLease *self, GError **error)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  g_autoptr(GError) local_error = NULL;
+  VmlSanlockResource res;
+
+  if (!marker_resource (self, FALSE, &name, &res, &local_error))
+    return FALSE;   /* never in a hand-off */
+  owners = vml_sanlock_read_owners (&res, NULL);
+  if (owners == NULL || !owners->owners_live || owners->owner == 0 ||
+      owners->owner == my_host_id (self))
+    return FALSE;
+  g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+               "the lease of %s is being handed from host %" G_GUINT64_FORMAT " to another "
+               "host right now; shared acquisitions wait until that ends", self->uuid,
+               owners->owner);
   return TRUE;
 }
 
@@ -371,7 +487,14 @@ work_begin (VmlLease *self, StepData *data, GError **error)
   if (owners == NULL || !host_generation (self, my_host_id (self), &data->my_gen, &live, error))
     return FALSE;
   data->lver = owners->lver;
-  return convert (self, self->holder, TRUE, error);
+  if (!marker_take (self, self->holder, error))
+    return FALSE;
+  if (!convert (self, self->holder, TRUE, error))
+    {
+      marker_drop (self, self->holder);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static char *
@@ -526,6 +649,8 @@ work_perform (VmlLease *self, StepData *data, GError **error)
     return FALSE;
   after = read_owners (self, NULL);
   data->lver = after ? after->lver : before->lver;
+  if (data->postcopy)
+    marker_drop (self, self->holder);   /* this host's part ends here */
   return TRUE;
 }
 
@@ -712,6 +837,7 @@ work_confirm (VmlLease *self, StepData *data, GError **error)
                    "finish there first", self->transfer_peer);
       return FALSE;
     }
+  marker_drop (self, self->holder);
   return TRUE;
 }
 
@@ -800,7 +926,10 @@ work_cancel (VmlLease *self, StepData *data, GError **error)
       g_autoptr(GError) local_error = NULL;
 
       if (convert (self, self->holder, FALSE, &local_error))
-        return TRUE;
+        {
+          marker_drop (self, self->holder);
+          return TRUE;
+        }
       if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY) ||
           g_get_monotonic_time () >= deadline)
         {

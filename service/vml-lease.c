@@ -427,10 +427,22 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       return;
     }
   data->claimed = TRUE;
+  /* A lease in a hand-off elsewhere takes no third sharer (sanlock would
+   * allow one): look before, and again after, in case it began meanwhile. */
+  if (data->mode == VML_MODE_SHARED && lease_transfer_marked_elsewhere (self, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
   lease_resource_of (self, &res);
   g_mutex_lock (&self->cmd_lock);
   ok = vml_sanlock_acquire (&res, vml_holder_get_pid (data->holder),
                             data->mode == VML_MODE_SHARED, 0, &data->lver, &error);
+  if (ok && data->mode == VML_MODE_SHARED && lease_transfer_marked_elsewhere (self, &error))
+    {
+      vml_sanlock_release (&res, vml_holder_get_pid (data->holder), NULL);
+      ok = FALSE;
+    }
   g_mutex_unlock (&self->cmd_lock);
 
   if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->force &&

@@ -1,5 +1,8 @@
 /* vml-sanlock.h: the only door from vmleased to libsanlock_client.
  *
+ * vml-sanlock*.c are the only files that include sanlock's headers; what
+ * they share among themselves is in vml-sanlock-private.h.
+ *
  * Every function here may touch storage or wait on the sanlock daemon, so it
  * BLOCKS: call it from a worker thread (GTask), never from the main loop.
  * Every failure is a GError in VML_ERROR with a message a person can act on;
@@ -169,6 +172,76 @@ gboolean vml_sanlock_convert              (const VmlSanlockResource *res, pid_t 
  * *held = FALSE and no error. No storage I/O. */
 gboolean vml_sanlock_inquire_holder       (pid_t holder, const char *res_name,
                                            gboolean *held, gboolean *shared, guint64 *lver,
+                                           GError **error);
+
+/* Asks the host that holds @res exclusively to give it up (sanlock_request).
+ * This writes a request block on the lease and returns; this host flags the
+ * owner's host at its next lockspace renewal, and the owner's daemon acts at
+ * its own next renewal (renewals come every 2 × io_timeout, so it takes up
+ * to about 4 × io_timeout + 1 s; measured 3.0-4.0 s with io_timeout 1).
+ * An owner's host takes at most one such flag per requesting host per
+ * 6 × io_timeout: a second request to the same owner host sooner waits for
+ * that (measured 7 s with io_timeout 1). The owner's daemon then
+ *   force:    SIGKILLs the holder process, or sends SIGTERM if the holder
+ *             restricted SIGKILL (vmlease-holder does: it fences the VM and
+ *             exits); sanlock releases the lease once the holder is gone,
+ *             and the requester's acquire succeeds within milliseconds;
+ *   graceful: runs the holder's killpath, without appending its pid, if it
+ *             registered one, else sends it SIGTERM (SIGKILL if it restricted
+ *             SIGTERM). vmlease-holder registers none, so graceful revokes
+ *             (fence + exit) exactly as force does.
+ * Nothing here acquires: the requester polls vml_sanlock_acquire, which
+ * fails with BUSY until the owner let go.
+ * lver: the version to request, the owner's lver + 1 (lver from
+ * vml_sanlock_read_owners: safest when several hosts may request); 0 = the
+ * lver on storage at that moment + 1 (SANLK_REQUEST_NEXT_LVER). An owner
+ * holding a version >= the one requested ignores the request, so it never
+ * hits a later holder, the requester itself included.
+ * Errors: NOT_HELD when no host holds it exclusively (sanlock would accept
+ * and do nothing: shared holders are never asked); INVALID_ARGUMENT when
+ * this host is the owner (no daemon acts on it); BUSY when it changed hands
+ * after lver was read (SANLK_REQUEST_OLD) or a request for a later version
+ * is pending (SANLK_REQUEST_LVER); LOCKSPACE_NOT_JOINED, NOT_FOUND,
+ * STORAGE_FAILURE. */
+gboolean vml_sanlock_request              (const VmlSanlockResource *res, guint64 lver,
+                                           gboolean force, GError **error);
+
+/* Messages between the hosts of a lockspace (sanlock's host events): how a
+ * host can tell another one something and say who it is, which a request
+ * cannot (sanlock records no requester). sanlock carries them in the host
+ * leases: a message goes out with this host's next renewals for
+ * 6 × io_timeout, and the target reads it at each of its own renewals, so
+ * it arrives after up to about 4 × io_timeout (measured 3-5 s with
+ * io_timeout 1) and usually 2 or 3 times: receivers dedupe. One message at a
+ * time per sending host and lockspace: sending another event value within
+ * 6 × io_timeout fails with BUSY (sanlock would overwrite the first before
+ * it was read); the same event value with other data silently replaces the
+ * data, so put what identifies the message in @event. Best effort: a host
+ * without a listener at that moment never sees it.
+ *
+ * open: a listener (file descriptor) for messages to this host in a joined
+ * lockspace (else LOCKSPACE_NOT_JOINED; at most 32 per lockspace); poll it
+ * for POLLIN and call read until it returns FALSE. read does not block and
+ * does no storage I/O (main-loop safe): TRUE with *event filled, FALSE
+ * without error when none is waiting, FALSE with FAILED when sanlock closed
+ * the listener (lockspace left, daemon stopped, or it dropped a listener
+ * that did not read: it never waits for one). close ends one (-1: none).
+ * send: to host @host_id (1..2000), @generation 0 = any instance of it (the
+ * receiver sees it as to_generation and must compare it with its own);
+ * @event must not be 0. */
+typedef struct {
+  guint64 from_host_id;
+  guint64 from_generation;
+  guint64 to_generation;   /* as the sender gave it; 0 = any */
+  guint64 event;
+  guint64 data;
+} VmlSanlockEvent;
+
+int      vml_sanlock_event_open           (const char *lockspace, GError **error);
+gboolean vml_sanlock_event_read           (int fd, VmlSanlockEvent *event, GError **error);
+void     vml_sanlock_event_close          (int fd, const char *lockspace);
+gboolean vml_sanlock_event_send           (const char *lockspace, guint64 host_id,
+                                           guint64 generation, guint64 event, guint64 data,
                                            GError **error);
 
 G_END_DECLS

@@ -229,6 +229,10 @@ spawn_holder (int host, const char *uuid)
   return pid;
 }
 
+/* vmlease-holder's exit status after SIGTERM while sanlock still counted a
+ * lease as its own: it fenced the VM (as claimed: none here) and exited. */
+#define HOLDER_REVOKED 4
+
 /* Sends @sig to a holder and returns its exit status. */
 static int
 stop_holder (GPid pid, int sig)
@@ -711,7 +715,7 @@ test_shared (void)
   g_clear_error (&error);
 
   g_assert_cmpint (stop_holder (h1, SIGTERM), ==, 0);
-  g_assert_cmpint (stop_holder (h2, SIGTERM), ==, 0);
+  g_assert_cmpint (stop_holder (h2, SIGTERM), ==, HOLDER_REVOKED);   /* holds EX */
 }
 
 static void
@@ -816,8 +820,262 @@ test_holder_errors (void)
    * storage in a worker thread, so the owner lingers for a moment. */
   g_assert_true (vml_sanlock_acquire (&res, h1, FALSE, 0, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (stop_holder (h1, SIGTERM), ==, 0);
+  g_assert_cmpint (stop_holder (h1, SIGTERM), ==, HOLDER_REVOKED);
   wait_until_free (&res, 5000);
+}
+
+/* ---- requests to the owner on another host --------------------------- */
+
+static void
+test_request_errors (void)
+{
+  VmlSanlockResource res = resource ("vm-req-err", 7);
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 lver = 0;
+  GPid h1;
+
+  ensure_joined ();
+  use_host (1);
+  g_assert_true (vml_sanlock_resource_init (&res, &error));
+  g_assert_no_error (error);
+
+  /* sanlock would answer 0 and write nothing */
+  use_host (2);
+  g_assert_false (vml_sanlock_request (&res, 0, TRUE, &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_NOT_HELD);
+  g_assert_nonnull (strstr (error->message, "no host holds it"));
+  g_clear_error (&error);
+
+  use_host (1);
+  h1 = spawn_holder (1, "vm-req-err");
+  g_assert_true (vml_sanlock_acquire (&res, h1, TRUE, 0, NULL, &error));
+  g_assert_no_error (error);
+  use_host (2);   /* shared holders are never asked */
+  g_assert_false (vml_sanlock_request (&res, 0, FALSE, &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_NOT_HELD);
+  g_assert_nonnull (strstr (error->message, "shared by host 1"));
+  g_test_message ("request vs SH: %s", error->message);
+  g_clear_error (&error);
+
+  use_host (1);
+  g_assert_true (vml_sanlock_convert (&res, h1, FALSE, &error));
+  g_assert_no_error (error);
+  /* no daemon looks at requests for its own host's leases */
+  g_assert_false (vml_sanlock_request (&res, 0, TRUE, &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "exclusively by host 1 (this host)"));
+  g_clear_error (&error);
+
+  /* an lver the owner already holds: it changed hands since it was read */
+  use_host (2);
+  owners = vml_sanlock_read_owners (&res, &error);
+  g_assert_no_error (error);
+  lver = owners->lver;
+  g_assert_false (vml_sanlock_request (&res, lver, TRUE, &error));
+  assert_error (error, VML_ERROR_BUSY, "changed hands meanwhile");
+  g_test_message ("stale lver: %s", error->message);
+  g_clear_error (&error);
+
+  res = resource ("vm-req-other", 10);   /* a lease of a lockspace not joined */
+  res.lockspace = "otherls";
+  g_assert_true (vml_sanlock_resource_init (&res, &error));
+  g_assert_no_error (error);
+  g_assert_false (vml_sanlock_request (&res, 0, TRUE, &error));
+  assert_error (error, VML_ERROR_LOCKSPACE_NOT_JOINED, "otherls");
+  g_clear_error (&error);
+  res = resource ("vm-req-gone", 11);   /* a lease cleared meanwhile */
+  g_assert_true (vml_sanlock_resource_init (&res, &error));
+  g_assert_no_error (error);
+  g_assert_true (vml_sanlock_resource_clear (&res, &error));
+  g_assert_no_error (error);
+  g_assert_false (vml_sanlock_request (&res, 0, TRUE, &error));
+  assert_error (error, VML_ERROR_NOT_FOUND, "no lease at");
+  g_clear_error (&error);
+
+  g_assert_cmpint (waitpid (h1, NULL, WNOHANG), ==, 0);   /* untouched */
+  g_assert_cmpint (stop_holder (h1, SIGTERM), ==, HOLDER_REVOKED);
+}
+
+/* Host 2 asks host 1 to give @res up, then tries to acquire it for @h2
+ * until it gets it. Returns host 1's holder's wait status; sets the times
+ * from the request to the holder's exit and to host 2's acquire. */
+static int
+request_and_take (const VmlSanlockResource *res, GPid h1, GPid h2, guint64 lver,
+                  gboolean force, double *exited_s, double *acquired_s, guint64 *taken_lver)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 start, now;
+  int status = -1;
+
+  use_host (2);
+  g_assert_true (vml_sanlock_request (res, lver, force, &error));
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  *exited_s = -1;
+  for (;;)
+    {
+      now = g_get_monotonic_time ();
+      if (*exited_s < 0 && waitpid (h1, &status, WNOHANG) == h1)
+        *exited_s = (now - start) / (double) G_USEC_PER_SEC;
+      if (vml_sanlock_acquire (res, h2, FALSE, 0, taken_lver, &error))
+        break;
+      /* busy as long as host 1's holder is alive */
+      g_assert_error (error, VML_ERROR, VML_ERROR_BUSY);
+      g_clear_error (&error);
+      g_assert_cmpint (now - start, <, 20 * G_USEC_PER_SEC);
+      g_usleep (10 * 1000);
+    }
+  *acquired_s = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  if (*exited_s < 0)
+    {
+      /* it exited between our last look and the acquire */
+      status = wait_pid (h1, 1000);
+      *exited_s = *acquired_s;
+    }
+  return status;
+}
+
+static void
+test_request_force (void)
+{
+  VmlSanlockResource res = resource ("vm-req-force", 8);
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  g_autoptr(GError) error = NULL;
+  double exited = 0, acquired = 0;
+  guint64 lver = 0, taken = 0;
+  GPid h1, h2;
+  int status;
+
+  ensure_joined ();
+  use_host (1);
+  g_assert_true (vml_sanlock_resource_init (&res, &error));
+  g_assert_no_error (error);
+  h1 = spawn_holder (1, "vm-req-force");
+  h2 = spawn_holder (2, "vm-req-force");
+  g_assert_true (vml_sanlock_acquire (&res, h1, FALSE, 0, &lver, &error));
+  g_assert_no_error (error);
+
+  /* the owner's lver + 1, read from storage, as the API recommends */
+  use_host (2);
+  owners = vml_sanlock_read_owners (&res, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (owners->owner, ==, 1);
+  g_assert_cmpuint (owners->lver, ==, lver);
+  /* FORCE means SIGKILL, but vmlease-holder restricts SIGKILL, so sanlock
+   * sends SIGTERM: the holder fences the VM and exits, which frees it. */
+  status = request_and_take (&res, h1, h2, lver + 1, TRUE, &exited, &acquired, &taken);
+  g_test_message ("force: host 1's holder revoked (SIGTERM) and gone %.2f s after the "
+                  "request, host 2 acquired at %.2f s", exited, acquired);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, HOLDER_REVOKED);
+  g_assert_cmpuint (taken, ==, lver + 1);
+  assert_owners (&res, 2, NULL, 0);
+
+  /* The request block still asks for lver + 1, which host 2 now holds:
+   * stale for everyone (host 1 asking for it is refused as well). */
+  use_host (1);
+  g_assert_false (vml_sanlock_request (&res, lver + 1, TRUE, &error));
+  assert_error (error, VML_ERROR_BUSY, "changed hands meanwhile");
+  g_clear_error (&error);
+  /* A pending request for a later version turns down earlier ones. This
+   * one would reach host 2's holder at host 2's next look: we stop it
+   * first (either SIGTERM ends it the same way). */
+  g_assert_true (vml_sanlock_request (&res, lver + 3, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_false (vml_sanlock_request (&res, lver + 2, FALSE, &error));
+  assert_error (error, VML_ERROR_BUSY, "later version");
+  g_test_message ("pending later request: %s", error->message);
+  g_assert_cmpint (stop_holder (h2, SIGTERM), ==, HOLDER_REVOKED);
+}
+
+static void
+test_request_graceful (void)
+{
+  VmlSanlockResource res = resource ("vm-req-grace", 9);
+  g_autoptr(GError) error = NULL;
+  double exited = 0, acquired = 0;
+  guint64 lver = 0, taken = 0;
+  GPid h1, h2;
+  int status;
+
+  ensure_joined ();
+  use_host (1);
+  g_assert_true (vml_sanlock_resource_init (&res, &error));
+  g_assert_no_error (error);
+  h1 = spawn_holder (1, "vm-req-grace");
+  h2 = spawn_holder (2, "vm-req-grace");
+  g_assert_true (vml_sanlock_acquire (&res, h1, FALSE, 0, &lver, &error));
+  g_assert_no_error (error);
+
+  /* vmlease-holder registers no killpath, so sanlock sends SIGTERM: the
+   * very signal a forced request brings it. It fences and exits, which
+   * frees the lease: graceful is no gentler than force today. */
+  status = request_and_take (&res, h1, h2, 0, FALSE, &exited, &acquired, &taken);
+  g_test_message ("graceful: host 1's holder revoked (SIGTERM) and gone %.2f s after the "
+                  "request, host 2 acquired at %.2f s", exited, acquired);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, HOLDER_REVOKED);
+  g_assert_cmpuint (taken, ==, lver + 1);
+  assert_owners (&res, 2, NULL, 0);
+  g_assert_cmpint (stop_holder (h2, SIGTERM), ==, HOLDER_REVOKED);
+}
+
+/* ---- messages between hosts ----------------------------------------- */
+
+#define MSG_ASK   G_GUINT64_CONSTANT (0x564d4c0000000001)
+#define MSG_OTHER G_GUINT64_CONSTANT (0x564d4c0000000002)
+
+static void
+test_messages (void)
+{
+  g_autoptr(GError) error = NULL;
+  struct pollfd pfd = { .events = POLLIN };
+  VmlSanlockEvent ev;
+  guint received = 0;
+  gint64 start;
+  int fd;
+
+  ensure_joined ();
+  use_host (1);
+  g_assert_cmpint (vml_sanlock_event_open ("notjoined", &error), ==, -1);
+  assert_error (error, VML_ERROR_LOCKSPACE_NOT_JOINED, "notjoined");
+  g_clear_error (&error);
+  fd = vml_sanlock_event_open (LOCKSPACE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_false (vml_sanlock_event_read (fd, &ev, &error));   /* none waiting */
+  g_assert_no_error (error);
+
+  use_host (2);
+  g_assert_false (vml_sanlock_event_send (LOCKSPACE, 1, 0, 0, 7, &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (vml_sanlock_event_send (LOCKSPACE, 1, 0, MSG_ASK, 42, &error));
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  /* a second, different one would overwrite the first before it is read */
+  g_assert_false (vml_sanlock_event_send (LOCKSPACE, 1, 0, MSG_OTHER, 43, &error));
+  assert_error (error, VML_ERROR_BUSY, "one at a time");
+  g_clear_error (&error);
+
+  pfd.fd = fd;
+  g_assert_cmpint (poll (&pfd, 1, 15000), ==, 1);
+  g_test_message ("message arrived %.2f s after it was sent",
+                  (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
+  while (vml_sanlock_event_read (fd, &ev, &error))
+    {
+      g_assert_cmpuint (ev.from_host_id, ==, 2);
+      g_assert_cmpuint (ev.from_generation, >, 0);
+      g_assert_cmpuint (ev.to_generation, ==, 0);
+      g_assert_cmpuint (ev.event, ==, MSG_ASK);
+      g_assert_cmpuint (ev.data, ==, 42);
+      received++;
+    }
+  g_assert_no_error (error);
+  g_assert_cmpuint (received, >=, 1);
+  use_host (1);
+  vml_sanlock_event_close (fd, LOCKSPACE);
 }
 
 /* ---- a second lockspace: concurrent joins, a full index, leaving ------ */
@@ -1080,6 +1338,10 @@ main (int argc, char **argv)
   g_test_add_func ("/sanlock/lease/lver", test_lver);
   g_test_add_func ("/sanlock/lease/errors", test_holder_errors);
   g_test_add_func ("/sanlock/lease/busy-retry", test_busy_retry);
+  g_test_add_func ("/sanlock/request/errors", test_request_errors);
+  g_test_add_func ("/sanlock/request/force", test_request_force);
+  g_test_add_func ("/sanlock/request/graceful", test_request_graceful);
+  g_test_add_func ("/sanlock/message/send-read", test_messages);
   g_test_add_func ("/sanlock/lockspace/second", test_aux_lockspace);
   g_test_add_func ("/sanlock/holder/program", test_holder_program);
 

@@ -1,0 +1,145 @@
+/* vml-sanlock-event.c: short messages between the hosts of a lockspace
+ * (sanlock's host events); see vml-sanlock.h.
+ *
+ * How sanlock carries them (lockspace.c, 3.8.5): set_event stores one
+ * {target generation, event, data} per lockspace on the sending host and
+ * sets the target's bit in the bitmap of the sender's host lease. Both go
+ * to storage with each renewal of the sender for 6 × io_timeout
+ * (set_bitmap_seconds); each renewal of the target reads them
+ * (check_other_leases()) and sends them to every fd registered for that
+ * lockspace on the target, with the sender's host id and generation.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>   /* sanlock's headers use uint32_t without including it */
+#include <string.h>
+#include <unistd.h>
+
+#include <sanlock.h>
+#include <sanlock_admin.h>
+#include <sanlock_rv.h>
+
+#include "vml-error.h"
+#include "vml-sanlock.h"
+#include "vml-sanlock-private.h"
+
+int
+vml_sanlock_event_open (const char *lockspace, GError **error)
+{
+  char name[SANLK_NAME_LEN + 1] = { 0 };
+  int fd;
+
+  if (!vml_sanlock_priv_copy_name (name, lockspace, "lockspace", error))
+    return -1;
+  fd = sanlock_reg_event (name, NULL, 0);
+  if (fd >= 0)
+    return fd;
+  /* lockspace_reg_event(): -ENOENT not joined, -ENOCSI all 32 slots taken */
+  if (fd == -ENOENT && !vml_sanlock_priv_daemon_unreachable (fd))
+    vml_sanlock_priv_fail (error, VML_ERROR_LOCKSPACE_NOT_JOINED, fd,
+                           "Cannot listen for messages from the hosts of lockspace '%s': "
+                           "this host has not joined it", lockspace);
+  else if (fd == -ENOCSI)
+    vml_sanlock_priv_fail (error, VML_ERROR_FAILED, fd,
+                           "Cannot listen for messages from the hosts of lockspace '%s': "
+                           "sanlock serves at most 32 listeners per lockspace", lockspace);
+  else
+    {
+      g_autofree char *action = g_strdup_printf ("listen for messages from the hosts of "
+                                                 "lockspace '%s'", lockspace);
+      vml_sanlock_priv_fail_common (error, fd, action, NULL, "its lockspace area");
+    }
+  return -1;
+}
+
+gboolean
+vml_sanlock_event_read (int fd, VmlSanlockEvent *event, GError **error)
+{
+  struct sanlk_host_event he = { 0 };
+  uint64_t from_host_id = 0, from_generation = 0;
+  int rv = sanlock_get_event (fd, 0, &he, &from_host_id, &from_generation);
+
+  if (rv == -EAGAIN || rv == -EINTR)
+    return FALSE;
+  if (rv < 0)
+    {
+      /* -1: recv() found the connection closed (lockspace left, daemon
+       * stopped, or it dropped us for not reading: it never blocks). */
+      vml_sanlock_priv_fail (error, VML_ERROR_FAILED, rv,
+                             "sanlock closed the channel for messages from other hosts; "
+                             "open it again once the lockspace is joined");
+      return FALSE;
+    }
+  *event = (VmlSanlockEvent) {
+    .from_host_id = from_host_id,
+    .from_generation = from_generation,
+    .to_generation = he.generation,
+    .event = he.event,
+    .data = he.data,
+  };
+  return TRUE;
+}
+
+void
+vml_sanlock_event_close (int fd, const char *lockspace)
+{
+  char name[SANLK_NAME_LEN + 1] = { 0 };
+
+  if (fd < 0)
+    return;
+  if (vml_sanlock_priv_copy_name (name, lockspace, "lockspace", NULL))
+    sanlock_end_event (fd, name, 0);   /* closes fd */
+  else
+    close (fd);
+}
+
+gboolean
+vml_sanlock_event_send (const char *lockspace, guint64 host_id, guint64 generation,
+                        guint64 event, guint64 data, GError **error)
+{
+  char name[SANLK_NAME_LEN + 1] = { 0 };
+  struct sanlk_host_event he = {
+    .host_id = host_id, .generation = generation, .event = event, .data = data,
+  };
+  int rv;
+
+  if (!vml_sanlock_priv_copy_name (name, lockspace, "lockspace", error))
+    return FALSE;
+  if (host_id < 1 || host_id > VML_SANLOCK_HOST_ID_MAX || event == 0)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "Cannot send message %" G_GINT64_MODIFIER "x to host %" G_GUINT64_FORMAT
+                   " of lockspace '%s': the host id must be 1 to %d, the message not 0",
+                   event, host_id, lockspace, VML_SANLOCK_HOST_ID_MAX);
+      return FALSE;
+    }
+  rv = sanlock_set_event (name, &he, 0);
+  switch (rv)
+    {
+    case 0:
+      return TRUE;
+    case -EBUSY:
+      /* lockspace_set_event(): another event value, set less than
+       * set_bitmap_seconds ago, would be overwritten before it was read */
+      return vml_sanlock_priv_fail (error, VML_ERROR_BUSY, rv,
+                                    "Cannot send message %" G_GINT64_MODIFIER "x to host %"
+                                    G_GUINT64_FORMAT " of lockspace '%s': this host sent "
+                                    "another one less than 6 × io_timeout ago, and sanlock "
+                                    "carries one at a time; try again then",
+                                    event, host_id, lockspace);
+    case -ENOENT:
+      if (!vml_sanlock_priv_daemon_unreachable (rv))
+        return vml_sanlock_priv_fail (error, VML_ERROR_LOCKSPACE_NOT_JOINED, rv,
+                                      "Cannot send a message to host %" G_GUINT64_FORMAT
+                                      " of lockspace '%s': this host has not joined it",
+                                      host_id, lockspace);
+      G_GNUC_FALLTHROUGH;
+    default:
+      {
+        g_autofree char *action = g_strdup_printf ("send a message to host %" G_GUINT64_FORMAT
+                                                   " of lockspace '%s'", host_id, lockspace);
+        return vml_sanlock_priv_fail_common (error, rv, action, NULL, "its lockspace area");
+      }
+    }
+}

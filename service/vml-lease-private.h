@@ -76,6 +76,10 @@ struct _VmlLease {
   char                  *transfer_waiting;      /* what a confirm/cancel waits for */
   char                  *committed_transfer;    /* a post-copy transfer the source finished */
 
+  guint64                requested_by;          /* last TransferRequested, to drop repeats */
+  guint64                requested_lver;
+  gint64                 requested_at;
+
   GMutex                 cmd_lock;
   GQueue                 ops;                   /* of Op; the head is running */
 };

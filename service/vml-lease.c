@@ -351,7 +351,8 @@ typedef struct {
   guint64     lver;
   gboolean    retry;       /* busy, but the caller asked to wait */
   gboolean    force;       /* seize it from the host holding it */
-  gboolean    requested;   /* that host has been asked (sanlock request) */
+  gboolean    ask;         /* ask that host to hand it over (a message) */
+  gboolean    requested;   /* that host has been asked (request or message) */
 } AcquireData;
 
 static void
@@ -411,6 +412,35 @@ request_release (VmlLease *self, GError **error)
   return TRUE;
 }
 
+/* Acquire with request: tell the exclusive owner's host (a sanlock host
+ * message keyed by the lease's offset) that this host wants the lease; it
+ * emits TransferRequested and keeps it. @error, the Busy that brought us
+ * here, gets a note of what was done. */
+static gboolean
+ask_owner (VmlLease *self, GError **error)
+{
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  g_autoptr(GError) local_error = NULL;
+  VmlSanlockResource res;
+
+  lease_resource_of (self, &res);
+  owners = vml_sanlock_read_owners (&res, NULL);
+  if (owners == NULL || owners->owner == 0)
+    return FALSE;
+  if (!vml_sanlock_event_send (res.lockspace, owners->owner, owners->owner_generation,
+                               self->offset, owners->lver + 1, &local_error))
+    {
+      g_prefix_error (error, "(could not ask host %" G_GUINT64_FORMAT " to hand it over: %s) ",
+                      owners->owner, local_error->message);
+      return FALSE;
+    }
+  g_prefix_error (error, "asked host %" G_GUINT64_FORMAT " to hand the lease over "
+                  "(TransferRequested there); until it does: ", owners->owner);
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace), NULL,
+                 "Asked host %" G_GUINT64_FORMAT " to hand the lease over", owners->owner);
+  return TRUE;
+}
+
 static void
 acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -455,6 +485,8 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
         }
       data->requested = TRUE;
     }
+  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->ask && !data->requested)
+    data->requested = ask_owner (self, &error);
   if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) &&
       g_get_monotonic_time () < data->deadline)
     {
@@ -623,6 +655,7 @@ static const VmlOptionSpec acquire_options[] = {
   { "fence", "s" },
   { "wait", "u" },
   { "force", "b" },
+  { "request", "b" },
   { NULL }
 };
 
@@ -646,6 +679,13 @@ parse_acquire_options (GVariant *options, guint uid, GError **error)
   g_variant_lookup (options, "pid", "u", &data->fence_pid);
   g_variant_lookup (options, "wait", "u", &data->wait_s);
   g_variant_lookup (options, "force", "b", &data->force);
+  g_variant_lookup (options, "request", "b", &data->ask);
+  if (data->force && data->ask)
+    {
+      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                           "choose force (take it) or request (ask for it), not both");
+      return NULL;
+    }
   if (data->force && data->wait_s == 0)
     data->wait_s = FORCE_DEFAULT_WAIT_S;
   if (data->force && data->mode == VML_MODE_SHARED)
@@ -1113,6 +1153,32 @@ vml_lease_new (const VmlLeaseContext *ctx,
   return self;
 }
 
+void
+vml_lease_transfer_requested (VmlLease *self, guint64 from_host, guint64 from_generation,
+                              guint64 lver)
+{
+  GVariantDict details;
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->state != LEASE_HELD)
+    return;   /* asked of whoever held it then; not us any more */
+  /* sanlock delivers a message two or three times: say it once. */
+  if (from_host == self->requested_by && lver == self->requested_lver &&
+      now - self->requested_at < 60 * G_USEC_PER_SEC)
+    return;
+  self->requested_by = from_host;
+  self->requested_lver = lver;
+  self->requested_at = now;
+  g_variant_dict_init (&details, NULL);
+  g_variant_dict_insert (&details, "generation", "t", from_generation);
+  g_variant_dict_insert (&details, "lver", "t", lver);
+  g_variant_dict_insert (&details, "time", "t", (guint64) g_get_real_time ());
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace), NULL,
+                 "Host %" G_GUINT64_FORMAT " asks for the lease", from_host);
+  vml_dbus_lease_emit_transfer_requested (self->iface, from_host, g_variant_dict_end (&details));
+}
+
+guint64 vml_lease_get_offset (VmlLease *self) { return self->offset; }
 const char *vml_lease_get_uuid (VmlLease *self) { return self->uuid; }
 VmlLockspace *vml_lease_get_lockspace (VmlLease *self) { return self->lockspace; }
 GDBusObjectSkeleton *vml_lease_get_object (VmlLease *self) { return G_DBUS_OBJECT_SKELETON (self->object); }

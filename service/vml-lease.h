@@ -49,6 +49,15 @@ gboolean            vml_lease_is_held         (VmlLease *self);
 /* An operation is running or queued. */
 gboolean            vml_lease_is_busy         (VmlLease *self);
 
+/* Where the lease is in its lockspace (what other hosts' messages name). */
+guint64             vml_lease_get_offset      (VmlLease *self);
+/* Another host asked for this lease (a message in its lockspace): emits
+ * TransferRequested if it is held here exclusively. */
+void                vml_lease_transfer_requested (VmlLease *self,
+                                                  guint64   from_host,
+                                                  guint64   from_generation,
+                                                  guint64   lver);
+
 /* Writes the lease's state record. */
 gboolean            vml_lease_save            (VmlLease *self, GError **error);
 gboolean            vml_lease_forget          (VmlLease *self, GError **error);

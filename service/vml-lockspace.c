@@ -1,6 +1,8 @@
 /* vml-lockspace.c: see vml-lockspace.h. */
 #include "config.h"
 
+#include <glib-unix.h>
+
 #include "vml-error.h"
 #include "vml-holder.h"
 #include "vml-lockspace.h"
@@ -22,12 +24,18 @@ struct _VmlLockspace {
   VmlLockspaceState  state;
   char              *error;       /* why the last join failed, or NULL */
   GMutex             index_lock;
+  int                events_fd;   /* sanlock messages to this host, -1: none */
+  guint64            generation;  /* this host's, since the join */
+  GSource           *events_watch;
 };
 
 G_DEFINE_TYPE (VmlLockspace, vml_lockspace, G_TYPE_OBJECT)
 
 enum { PROP_0, PROP_STATE, N_PROPS };
 static GParamSpec *props[N_PROPS];
+
+enum { SIGNAL_MESSAGE, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 static const char *const state_names[] = {
   [VML_LOCKSPACE_JOINING] = "joining",
@@ -37,11 +45,14 @@ static const char *const state_names[] = {
   [VML_LOCKSPACE_REMOVED] = "removed",
 };
 
+static void stop_listening (VmlLockspace *self);
+
 static void
 vml_lockspace_finalize (GObject *object)
 {
   VmlLockspace *self = VML_LOCKSPACE (object);
 
+  stop_listening (self);
   g_free (self->name);
   g_free (self->path);
   g_free (self->error);
@@ -77,6 +88,13 @@ vml_lockspace_class_init (VmlLockspaceClass *klass)
                                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
                                          G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, props);
+
+  /* "message" (from_host_id, from_generation, event, data): another host
+   * of this lockspace sent this host a message (a sanlock host event). */
+  signals[SIGNAL_MESSAGE] = g_signal_new ("message", G_TYPE_FROM_CLASS (klass),
+                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                          G_TYPE_NONE, 4, G_TYPE_UINT64, G_TYPE_UINT64,
+                                          G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 static void
@@ -84,6 +102,7 @@ vml_lockspace_init (VmlLockspace *self)
 {
   g_mutex_init (&self->index_lock);
   self->state = VML_LOCKSPACE_LOST;
+  self->events_fd = -1;
 }
 
 VmlLockspace *
@@ -265,12 +284,85 @@ set_state (VmlLockspace *self, VmlLockspaceState state, const char *error)
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Messages from other hosts                                              */
+
+static void
+stop_listening (VmlLockspace *self)
+{
+  if (self->events_watch != NULL)
+    {
+      g_source_destroy (self->events_watch);
+      g_clear_pointer (&self->events_watch, g_source_unref);
+    }
+  if (self->events_fd >= 0)
+    vml_sanlock_event_close (self->events_fd, self->name);
+  self->events_fd = -1;
+}
+
+static gboolean
+on_events_readable (int fd, GIOCondition condition, gpointer user_data)
+{
+  VmlLockspace *self = VML_LOCKSPACE (user_data);
+  g_autoptr(GError) error = NULL;
+  VmlSanlockEvent event;
+
+  while (vml_sanlock_event_read (fd, &event, &error))
+    {
+      /* Meant for an earlier incarnation of this host: not ours. */
+      if (event.to_generation != 0 && event.to_generation != self->generation)
+        continue;
+      g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, event.from_host_id,
+                     event.from_generation, event.event, event.data);
+    }
+  if (error == NULL)
+    return G_SOURCE_CONTINUE;
+  g_debug ("No more messages from lockspace %s: %s", self->name, error->message);
+  g_clear_pointer (&self->events_watch, g_source_unref);
+  vml_sanlock_event_close (self->events_fd, self->name);
+  self->events_fd = -1;
+  return G_SOURCE_REMOVE;
+}
+
+/* Main loop: starts watching the listener @fd opened by the join thread. */
+static void
+listen_for_messages (VmlLockspace *self, int fd)
+{
+  stop_listening (self);
+  if (fd < 0)
+    return;
+  self->events_fd = fd;
+  self->events_watch = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (self->events_watch, G_SOURCE_FUNC (on_events_readable), self, NULL);
+  g_source_attach (self->events_watch, NULL);
+}
+
+/* This host's generation in the lockspace (worker threads). */
+static guint64
+own_generation (VmlLockspace *self)
+{
+  g_autoptr(GArray) hosts = vml_sanlock_get_hosts (self->name, NULL);
+
+  for (guint i = 0; hosts && i < hosts->len; i++)
+    if (g_array_index (hosts, VmlSanlockHost, i).host_id == self->host_id)
+      return g_array_index (hosts, VmlSanlockHost, i).generation;
+  return 0;
+}
+
+typedef struct {
+  gboolean init;
+  int      events_fd;
+  guint64  generation;
+} JoinData;
+
 static void
 join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   VmlLockspace *self = VML_LOCKSPACE (source);
-  gboolean init = GPOINTER_TO_INT (task_data);
+  JoinData *data = task_data;
+  gboolean init = data->init;
   VmlSanlockLockspace spec;
+  g_autoptr(GError) events_error = NULL;
   GError *error = NULL;
 
   guint64 lock_offset;
@@ -281,9 +373,18 @@ join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   if ((init && !vml_sanlock_format_lockspace (&spec, &error)) ||
       !vml_sanlock_join_lockspace (&spec, &error) ||
       (init && !vml_sanlock_index_create (&spec, VML_INDEX_LOCK_NAME, &lock_offset, &error)))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* Messages are a convenience (TransferRequested): without them the
+   * lockspace still works. */
+  data->events_fd = vml_sanlock_event_open (self->name, &events_error);
+  if (data->events_fd < 0)
+    g_warning ("No messages from other hosts of lockspace %s: %s", self->name,
+               events_error->message);
+  data->generation = own_generation (self);
+  g_task_return_boolean (task, TRUE);
 }
 
 static void
@@ -301,7 +402,12 @@ on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (outer, g_steal_pointer (&error));
       return;
     }
+  JoinData *data = g_task_get_task_data (G_TASK (result));
+
   g_message ("Joined lockspace %s as host %" G_GUINT64_FORMAT, self->name, self->host_id);
+  self->generation = data->generation;
+  listen_for_messages (self, data->events_fd);
+  data->events_fd = -1;
   set_state (self, VML_LOCKSPACE_JOINED, NULL);
   g_task_return_boolean (outer, TRUE);
 }
@@ -313,8 +419,12 @@ vml_lockspace_join_async (VmlLockspace *self, gboolean init,
   GTask *outer = g_task_new (self, NULL, callback, user_data);
   g_autoptr(GTask) task = g_task_new (self, NULL, on_joined, outer);
 
+  JoinData *data = g_new0 (JoinData, 1);
+
+  data->init = init;
+  data->events_fd = -1;
   set_state (self, VML_LOCKSPACE_JOINING, NULL);
-  g_task_set_task_data (task, GINT_TO_POINTER (init), NULL);
+  g_task_set_task_data (task, data, g_free);
   g_task_run_in_thread (task, join_thread);
 }
 
@@ -350,6 +460,7 @@ on_left (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_message ("Left lockspace %s", self->name);
+  stop_listening (self);
   set_state (self, VML_LOCKSPACE_REMOVED, NULL);
   g_task_return_boolean (outer, TRUE);
 }

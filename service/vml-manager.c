@@ -97,11 +97,28 @@ on_lockspace_state (VmlLockspace *ls, GParamSpec *pspec, gpointer user_data)
                           vml_lockspace_get_error (ls));
 }
 
+/* A message from another host of @ls: today only "hand lease N over",
+ * keyed by the lease's offset in the lockspace. */
+static void
+on_lockspace_message (VmlLockspace *ls, guint64 from_host, guint64 from_generation,
+                      guint64 event, guint64 data, gpointer user_data)
+{
+  VmlManager *self = VML_MANAGER (user_data);
+  GHashTableIter iter;
+  VmlLease *lease;
+
+  g_hash_table_iter_init (&iter, self->leases);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lease))
+    if (vml_lease_get_lockspace (lease) == ls && vml_lease_get_offset (lease) == event)
+      vml_lease_transfer_requested (lease, from_host, from_generation, data);
+}
+
 static void
 add_lockspace (VmlManager *self, VmlLockspace *ls)
 {
   g_hash_table_insert (self->lockspaces, g_strdup (vml_lockspace_get_name (ls)), g_object_ref (ls));
   g_signal_connect_object (ls, "notify::state", G_CALLBACK (on_lockspace_state), self, 0);
+  g_signal_connect_object (ls, "message", G_CALLBACK (on_lockspace_message), self, 0);
   publish_lockspaces (self);
 }
 

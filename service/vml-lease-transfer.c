@@ -192,6 +192,37 @@ log_step (VmlLease *self, const char *what)
                  self->transfer_id ? self->transfer_id : "-", self->transfer_peer);
 }
 
+/* This host's part is over and it holds nothing: its holder goes (it holds
+ * nothing, so nothing is fenced), and the lease is free here. */
+static void
+let_go (VmlLease *self)
+{
+  if (self->holder != NULL)
+    vml_holder_terminate (self->holder);
+  lease_drop_holder (self);
+  lease_transfer_clear (self);
+  lease_watch_fence_pid (self, 0, 0);
+  self->fence = VML_FENCE_NONE;
+  lease_set_state (self, LEASE_FREE);
+  lease_publish_holding (self);
+  vml_dbus_lease_set_owner (self->iface, 0);
+}
+
+/* A token answering @asked: the hosts of this hand-off as it names them. */
+static VmlToken *
+answer (VmlTokenKind kind, const VmlToken *asked, guint64 lver)
+{
+  VmlToken *token = g_new0 (VmlToken, 1);
+
+  token->kind = kind;
+  token->source = asked->source;
+  token->source_gen = asked->source_gen;
+  token->dest = asked->dest;
+  token->dest_gen = asked->dest_gen;
+  token->lver = lver;
+  return token;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Thread helpers: what storage says                                      */
 
@@ -658,15 +689,9 @@ static char *
 done_perform (VmlLease *self, StepData *data)
 {
   const VmlToken *t2 = data->token;
-  g_autoptr(VmlToken) t3 = g_new0 (VmlToken, 1);
+  g_autoptr(VmlToken) t3 = answer (VML_TOKEN_PERFORMED, t2, data->lver);
   char *next;
 
-  t3->kind = VML_TOKEN_PERFORMED;
-  t3->source = my_host_id (self);
-  t3->source_gen = t2->source_gen;
-  t3->dest = t2->dest;
-  t3->dest_gen = t2->dest_gen;
-  t3->lver = data->lver;
   t3->postcopy = data->postcopy;
   next = issue (self, t3, t2->raw);
 
@@ -679,13 +704,7 @@ done_perform (VmlLease *self, StepData *data)
       /* The point of no return: this host is done with the lease. */
       log_step (self, "performed, post-copy: committed");
       self->committed_transfer = g_strdup (self->transfer_id);
-      vml_holder_terminate (self->holder);
-      lease_drop_holder (self);
-      lease_transfer_clear (self);
-      lease_watch_fence_pid (self, 0, 0);
-      self->fence = VML_FENCE_NONE;
-      lease_set_state (self, LEASE_FREE);
-      lease_publish_holding (self);
+      let_go (self);
     }
   else
     log_step (self, "performed: let go, the destination holds it");
@@ -733,36 +752,23 @@ static char *
 done_finish (VmlLease *self, StepData *data)
 {
   const VmlToken *t3 = data->token;
-  g_autoptr(VmlToken) t4 = g_new0 (VmlToken, 1);
+  g_autoptr(VmlToken) t4 = answer (VML_TOKEN_FINISHED, t3, data->lver);
   char *next;
 
-  t4->kind = VML_TOKEN_FINISHED;
-  t4->source = t3->source;
-  t4->source_gen = t3->source_gen;
-  t4->dest = my_host_id (self);
-  t4->dest_gen = t3->dest_gen;
-  t4->lver = data->lver;
   t4->success = data->success;
   next = issue (self, t4, t3->raw);
 
   log_step (self, data->success ? "finished: held exclusively here" : "finished: failed, let go");
-  lease_transfer_clear (self);
   if (data->success)
     {
+      lease_transfer_clear (self);
       self->mode = VML_MODE_EXCLUSIVE;
       self->lver = data->lver;
       lease_set_state (self, LEASE_HELD);
+      lease_publish_holding (self);
     }
   else
-    {
-      vml_holder_terminate (self->holder);
-      lease_drop_holder (self);
-      lease_watch_fence_pid (self, 0, 0);
-      self->fence = VML_FENCE_NONE;
-      lease_set_state (self, LEASE_FREE);
-      vml_dbus_lease_set_owner (self->iface, 0);
-    }
-  lease_publish_holding (self);
+    let_go (self);
   lease_save_or_warn (self);
   return next;
 }
@@ -864,15 +870,7 @@ static void
 source_gives_up (VmlLease *self)
 {
   log_step (self, "ended: another host took the lease meanwhile");
-  if (self->holder != NULL)
-    vml_holder_terminate (self->holder);
-  lease_drop_holder (self);
-  lease_transfer_clear (self);
-  lease_watch_fence_pid (self, 0, 0);
-  self->fence = VML_FENCE_NONE;
-  lease_set_state (self, LEASE_FREE);
-  lease_publish_holding (self);
-  vml_dbus_lease_set_owner (self->iface, 0);
+  let_go (self);
   lease_save_or_warn (self);
 }
 
@@ -882,14 +880,7 @@ done_confirm (VmlLease *self, StepData *data)
   if (data->success)
     {
       log_step (self, "confirmed: the destination holds it");
-      vml_holder_terminate (self->holder);
-      lease_drop_holder (self);
-      lease_transfer_clear (self);
-      lease_watch_fence_pid (self, 0, 0);
-      self->fence = VML_FENCE_NONE;
-      lease_set_state (self, LEASE_FREE);
-      lease_publish_holding (self);
-      vml_dbus_lease_set_owner (self->iface, 0);
+      let_go (self);
     }
   else
     {
@@ -948,13 +939,7 @@ done_cancel (VmlLease *self, StepData *data)
   if (self->transfer_role == TRANSFER_DESTINATION)
     {
       log_step (self, "cancelled on the destination: let go");
-      vml_holder_terminate (self->holder);
-      lease_drop_holder (self);
-      lease_transfer_clear (self);
-      lease_watch_fence_pid (self, 0, 0);
-      self->fence = VML_FENCE_NONE;
-      lease_set_state (self, LEASE_FREE);
-      lease_publish_holding (self);
+      let_go (self);
     }
   else
     {

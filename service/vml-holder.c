@@ -81,18 +81,46 @@ vml_holder_init (VmlHolder *self)
   self->pidfd = -1;
 }
 
+/* Without pidfds (kernels before 5.3, valgrind 3.19) the holder is
+ * followed by pid and start time instead, which /proc gives anyone. */
 static gboolean
 open_pidfd (VmlHolder *self, GError **error)
 {
   self->pidfd = pidfd_open (self->pid, 0);
-  if (self->pidfd < 0)
+  if (self->pidfd >= 0 || errno == ENOSYS)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+               "cannot watch holder process %d: %s", (int) self->pid, g_strerror (errno));
+  return FALSE;
+}
+
+/* Fallback liveness: the same process (start time) and not a zombie. */
+static gboolean
+alive_by_proc (pid_t pid, guint64 start_time)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  const char *after_comm;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  after_comm = strrchr (stat, ')');
+  if (after_comm == NULL || after_comm[1] == '\0' || after_comm[2] == 'Z')
+    return FALSE;
+  return start_time == 0 || vml_process_start_time (pid) == start_time;
+}
+
+static int
+signal_holder (VmlHolder *self, int signo)
+{
+  if (self->pidfd >= 0)
+    return pidfd_send_signal (self->pidfd, signo, NULL, 0);
+  if (!alive_by_proc (self->pid, self->start_time))
     {
-      int saved = errno;
-      g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
-                   "cannot watch holder process %d: %s", (int) self->pid, g_strerror (saved));
-      return FALSE;
+      errno = ESRCH;
+      return -1;
     }
-  return TRUE;
+  return kill (self->pid, signo);
 }
 
 /* Reads the holder's one status line ("ready" or "error <text>"), giving up
@@ -182,6 +210,15 @@ vml_holder_spawn (const char *holder_path, GError **error)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
                    "cannot start the lease holder %s: %s", holder_path, local_error->message);
+      return NULL;
+    }
+  /* No identifier: the child exited (and was reaped) already; its one
+   * line says why. */
+  if (g_subprocess_get_identifier (process) == NULL)
+    {
+      if (wait_until_ready (process, error))
+        g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+                     "the lease holder %s exited as soon as it started", holder_path);
       return NULL;
     }
   self->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (process), NULL, 10);
@@ -295,8 +332,10 @@ vml_holder_is_alive (VmlHolder *self)
 {
   struct pollfd pfd = { .fd = self->pidfd, .events = POLLIN };
 
+  if (self->pidfd < 0)
+    return alive_by_proc (self->pid, self->start_time);
   /* A pidfd becomes readable when the process exits. */
-  return self->pidfd >= 0 && poll (&pfd, 1, 0) == 0;
+  return poll (&pfd, 1, 0) == 0;
 }
 
 static void
@@ -327,6 +366,18 @@ on_pidfd_readable (int fd, GIOCondition condition, gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_poll_alive (gpointer user_data)
+{
+  VmlHolder *self = VML_HOLDER (user_data);
+
+  if (vml_holder_is_alive (self))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&self->watch, g_source_unref);
+  emit_exited (self, -1);
+  return G_SOURCE_REMOVE;
+}
+
 void
 vml_holder_watch (VmlHolder *self)
 {
@@ -340,8 +391,17 @@ vml_holder_watch (VmlHolder *self)
       g_subprocess_wait_async (self->process, NULL, on_child_waited, g_object_ref (self));
       return;
     }
-  self->watch = g_unix_fd_source_new (self->pidfd, G_IO_IN);
-  g_source_set_callback (self->watch, G_SOURCE_FUNC (on_pidfd_readable), self, NULL);
+  if (self->pidfd < 0)
+    {
+      /* No pidfd and not our child: look once a second. */
+      self->watch = g_timeout_source_new_seconds (1);
+      g_source_set_callback (self->watch, G_SOURCE_FUNC (on_poll_alive), self, NULL);
+    }
+  else
+    {
+      self->watch = g_unix_fd_source_new (self->pidfd, G_IO_IN);
+      g_source_set_callback (self->watch, G_SOURCE_FUNC (on_pidfd_readable), self, NULL);
+    }
   g_source_attach (self->watch, NULL);
 }
 
@@ -349,8 +409,8 @@ void
 vml_holder_terminate (VmlHolder *self)
 {
   g_atomic_int_set (&self->stopping, TRUE);
-  /* pidfd, not kill(): a pid recycled since cannot be hit. */
-  if (pidfd_send_signal (self->pidfd, SIGTERM, NULL, 0) != 0 && errno != ESRCH)
+  /* pidfd (or pid + start time), so a pid recycled since cannot be hit. */
+  if (signal_holder (self, SIGTERM) != 0 && errno != ESRCH)
     g_warning ("Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));
 }
 
@@ -358,7 +418,12 @@ gboolean
 vml_holder_stop (VmlHolder *self, guint timeout_ms)
 {
   struct pollfd pfd = { .fd = self->pidfd, .events = POLLIN };
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
   vml_holder_terminate (self);
-  return poll (&pfd, 1, (int) timeout_ms) == 1;
+  if (self->pidfd >= 0)
+    return poll (&pfd, 1, (int) timeout_ms) == 1;
+  while (vml_holder_is_alive (self) && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  return !vml_holder_is_alive (self);
 }

@@ -253,12 +253,22 @@ lease_watch_fence_pid (VmlLease *self, guint fence_pid, guint64 start_time)
     return;
   self->fence_pidfd = pidfd_open ((pid_t) fence_pid, 0);
   self->fence_start = vml_process_start_time ((pid_t) fence_pid);
-  if (self->fence_pidfd >= 0 && start_time != 0 && start_time != self->fence_start)
+  if (start_time != 0 && start_time != self->fence_start)
     {
       /* The recorded VM process is gone; this pid is someone else's. */
-      close (self->fence_pidfd);
+      if (self->fence_pidfd >= 0)
+        close (self->fence_pidfd);
       self->fence_pidfd = -1;
+      self->fence_start = 0;
     }
+}
+
+/* Without a pidfd (kernels before 5.3, valgrind): the pid still names the
+ * process that started at @start_time. */
+static gboolean
+same_process (guint pid, guint64 start_time)
+{
+  return start_time != 0 && vml_process_start_time ((pid_t) pid) == start_time;
 }
 
 /* The lease is gone: the VM must stop writing before anyone else can get
@@ -275,10 +285,11 @@ apply_fence (VmlLease *self, GVariantDict *details)
       g_variant_dict_insert (details, "fenced", "b", FALSE);
       return;
     }
-  if (self->fence_pidfd < 0)
-    error = "the VM process had already exited";
-  else if (pidfd_send_signal (self->fence_pidfd, signo, NULL, 0) != 0)
-    error = errno == ESRCH ? "the VM process had already exited" : g_strerror (errno);
+  if (self->fence_pidfd >= 0 ? pidfd_send_signal (self->fence_pidfd, signo, NULL, 0) != 0
+                             : !same_process (self->fence_pid, self->fence_start) ||
+                               kill ((pid_t) self->fence_pid, signo) != 0)
+    error = self->fence_pidfd < 0 || errno == ESRCH ? "the VM process had already exited"
+                                                    : g_strerror (errno);
   g_variant_dict_insert (details, "fenced", "b", error == NULL);
   if (error != NULL)
     g_variant_dict_insert (details, "fence_error", "s", error);

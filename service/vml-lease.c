@@ -319,6 +319,33 @@ lease_report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const c
   vml_dbus_lease_emit_lost (self->iface, reason, g_variant_dict_end (&details));
 }
 
+static void
+explain_revocation_thread (GTask *task, gpointer source, gpointer task_data,
+                           GCancellable *cancellable)
+{
+  g_task_return_boolean (task, vml_lockspace_failed_here (VML_LEASE (source)->lockspace));
+}
+
+static void
+on_revocation_explained (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  pid_t pid = GPOINTER_TO_INT (user_data);
+
+  if (g_task_propagate_boolean (G_TASK (result), NULL))
+    {
+      lease_report_lost (self, "lockspace-failed", pid,
+                         "this host could not renew its lockspace on storage; sanlock revoked "
+                         "the lease and the holder fenced the VM process first");
+      vml_lockspace_mark_lost (self->lockspace, "this host could not renew its host lease on "
+                               "storage, and sanlock gave the lockspace up");
+    }
+  else
+    lease_report_lost (self, "revoked", pid,
+                       "another host took the lease (a forced request); the holder fenced the "
+                       "VM process first");
+}
+
 /* vmlease-holder's exit status when sanlock revoked its lease (it fenced
  * the VM itself before exiting, so that sanlock could free the lease). */
 #define HOLDER_EXIT_REVOKED 4
@@ -338,9 +365,13 @@ on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
     return; /* an operation in progress notices on its own */
   lease_transfer_clear (self);
   if (status == HOLDER_EXIT_REVOKED)
-    lease_report_lost (self, "revoked", pid,
-                       "sanlock revoked the lease (another host forced a request, or the "
-                       "lockspace failed); the holder fenced the VM process first");
+    {
+      /* Revoked: by another host's seize, or because this host could not
+       * renew its lockspace on storage? The local sanlock daemon knows. */
+      g_autoptr(GTask) task = g_task_new (self, NULL, on_revocation_explained,
+                                          GINT_TO_POINTER (pid));
+      g_task_run_in_thread (task, explain_revocation_thread);
+    }
   else
     lease_report_lost (self, "holder-exited", pid,
                        "the holder process exited without a release; sanlock dropped the lease");

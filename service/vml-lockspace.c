@@ -273,6 +273,40 @@ vml_lockspace_run_locked_index (VmlLockspace *self, const char *holder_path,
   return ok;
 }
 
+static void set_state (VmlLockspace *self, VmlLockspaceState state, const char *error);
+
+gboolean
+vml_lockspace_failed_here (VmlLockspace *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) hosts = vml_sanlock_get_hosts (self->name, &error);
+  guint64 now = (guint64) (g_get_monotonic_time () / G_USEC_PER_SEC);
+
+  if (hosts == NULL)
+    return g_error_matches (error, VML_ERROR, VML_ERROR_LOCKSPACE_NOT_JOINED);
+  for (guint i = 0; i < hosts->len; i++)
+    {
+      VmlSanlockHost *h = &g_array_index (hosts, VmlSanlockHost, i);
+
+      /* timestamp: our last good renewal, in this host's monotonic seconds;
+       * 6 × io_timeout is where sanlock itself starts to warn. */
+      if (h->host_id == self->host_id)
+        return h->state == VML_HOST_FAIL || h->state == VML_HOST_DEAD ||
+               now > h->timestamp + 6 * (guint64) self->io_timeout;
+    }
+  return TRUE;
+}
+
+void
+vml_lockspace_mark_lost (VmlLockspace *self, const char *why)
+{
+  if (self->state == VML_LOCKSPACE_LOST)
+    return;
+  g_warning ("Lockspace %s is lost on this host: %s", self->name, why);
+  stop_listening (self);
+  set_state (self, VML_LOCKSPACE_LOST, why);
+}
+
 static void
 set_state (VmlLockspace *self, VmlLockspaceState state, const char *error)
 {

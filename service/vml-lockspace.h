@@ -52,6 +52,15 @@ void               vml_lockspace_get_spec      (VmlLockspace        *self,
 /* (ststsu) for the Manager's Lockspaces property. */
 GVariant          *vml_lockspace_to_variant    (VmlLockspace *self);
 
+/* Whether sanlock has given up this host's lease in the lockspace (it
+ * could not renew it on storage): the lockspace is gone from sanlock, or
+ * our own host entry is failing, dead, or not renewed for 6 × io_timeout.
+ * Asks the local sanlock daemon only. Worker threads. */
+gboolean           vml_lockspace_failed_here   (VmlLockspace *self);
+/* Main loop: sanlock dropped it; LockspaceChanged(name, "lost"). */
+void               vml_lockspace_mark_lost     (VmlLockspace *self,
+                                                const char   *why);
+
 /* The resource name of the lease that serializes index updates across
  * hosts; created right after the index when a lockspace is formatted. */
 #define VML_INDEX_LOCK_NAME "vmlease-index-lock"

@@ -117,6 +117,20 @@ expect_exit 2 delete
 expect_exit 2 list extra
 expect_exit 2 status --frobnicate
 expect_exit 2 monitor extra
+expect_exit 2 transfer
+expect_exit 2 transfer frobnicate && expect_output "unknown step" "Try 'vmleasectl transfer --help'"
+expect_exit 2 transfer begin
+expect_exit 2 transfer begin 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA
+expect_exit 2 transfer perform 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA --success
+expect_exit 2 transfer finish 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA --postcopy
+expect_exit 2 transfer confirm 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA --success --failure
+expect_exit 2 transfer confirm 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 '' --wait soon
+expect_exit 2 transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 'vml1.AA AA'
+expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --to unix:path=/nonexistent/b
+expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from /nonexistent/host1.env --to unix:path=/nonexistent/b
+expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/a
+expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/b --fail-at confirm
+expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/b --fail-at finish --postcopy
 
 # --- no bus: exit 3, whatever the command ------------------------------------
 
@@ -125,6 +139,10 @@ expect_exit 3 --json list
 expect_exit 3 lockspace list
 expect_exit 3 inquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10
 expect_exit 3 --address unix:path=/nonexistent/other-bus monitor
+expect_exit 3 transfer begin 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10
+expect_exit 3 transfer cancel 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 ''
+expect_exit 3 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/b \
+    && expect_output "migrate without a bus" "finding the lease on the source"
 
 # --- the exit code table in the docs matches --help --------------------------
 

@@ -97,7 +97,7 @@ format_array (GVariant *array)
 }
 
 /* A value as a person reads it: strings bare ("-" when empty), booleans
- * yes/no, arrays of simple values comma-separated. */
+ * yes/no, arrays of simple values comma-separated, a{sv} as key=value. */
 char *
 vml_cli_format_value (GVariant *value)
 {
@@ -116,6 +116,8 @@ vml_cli_format_value (GVariant *value)
     }
   if (g_variant_type_equal (type, G_VARIANT_TYPE_BOOLEAN))
     return g_strdup (g_variant_get_boolean (value) ? "yes" : "no");
+  if (g_variant_type_equal (type, G_VARIANT_TYPE_VARDICT))
+    return vml_cli_format_details (value);
   if (g_variant_type_is_array (type) &&
       g_variant_type_is_basic (g_variant_type_element (type)))
     return format_array (value);

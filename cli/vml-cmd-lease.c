@@ -518,6 +518,7 @@ static const struct {
   { "owners_live",      "Owner alive" },
   { "live_hosts",       "Live hosts" },
   { "storage_error",    "Storage error" },
+  { "transfer",         "Hand-off" },
 };
 
 static gboolean

@@ -26,6 +26,22 @@ VML_CMD_DECLARE (vml_cmd_inquire);
 /* vml-cmd-monitor.c */
 VML_CMD_DECLARE (vml_cmd_monitor);
 
+/* vml-cmd-transfer.c: "transfer begin|prepare|perform|finish|confirm|cancel" */
+VML_CMD_DECLARE (vml_cmd_transfer);
+
+/* vml-cmd-migrate.c */
+VML_CMD_DECLARE (vml_cmd_migrate);
+
+/* Transfer(step, token, options) on @lease (options: floating or NULL);
+ * returns the next token. @no_timeout for a step that waits ("wait"). */
+char      *vml_cmd_transfer_call    (VmlDbusLease  *lease,
+                                     const char    *step,
+                                     const char    *token,
+                                     GVariant      *options,
+                                     gboolean       no_timeout,
+                                     const char    *progress,
+                                     GError       **error);
+
 /* Lockspaces: the Manager's Lockspaces property, a(ststsu). */
 #define VML_CMD_LOCKSPACES_TYPE ((const GVariantType *) "a(ststsu)")
 gboolean   vml_cmd_check_lockspaces (GVariant  *lockspaces,

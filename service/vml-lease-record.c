@@ -15,6 +15,7 @@ typedef struct {
   guint64     start_time;
   LeaseState  recorded;
   gboolean    idle_expected;   /* a hand-off's source after perform holds nothing */
+  gboolean    foreign;         /* the recorded pid holds some other lease */
   gboolean    orphan_prepare;  /* a prepare that never returned its token */
   VmlHolder  *holder;
   gboolean    held;
@@ -46,6 +47,21 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
                                    &data->lver, &error))
     g_warning ("Cannot ask sanlock about holder %d of %s: %s",
                (int) data->pid, self->uuid, error->message);
+  if (!data->held && !data->idle_expected && !data->orphan_prepare)
+    {
+      gboolean any = FALSE;
+
+      /* A damaged or copied record may name the holder of another lease:
+       * that holder is none of ours to stop. */
+      vml_sanlock_holder_holds_any (data->pid, &any, NULL);
+      if (any)
+        {
+          data->foreign = TRUE;
+          g_clear_object (&data->holder);
+          g_task_return_boolean (task, TRUE);
+          return;
+        }
+    }
   if ((!data->held && !data->idle_expected) || data->orphan_prepare)
     {
       /* A holder that holds nothing is of no use; one whose prepare never
@@ -94,13 +110,28 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
   VmlLease *self = VML_LEASE (source);
   RestoreData *data = g_task_get_task_data (G_TASK (result));
 
-  if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
+  if (data->foreign)
+    {
+      /* Not a loss of ours: nothing to fence, no Lost. */
+      vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
+                     NULL, "The record names process %d as holder, but it holds another lease; "
+                     "the record is wrong and this lease is not held here", (int) data->pid);
+      lease_transfer_clear (self);
+      lease_watch_fence_pid (self, 0, 0);
+      self->fence = VML_FENCE_NONE;
+      lease_set_state (self, LEASE_FREE);
+      lease_publish_holding (self);
+      lease_save_or_warn (self);
+    }
+  else if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
     restored_in_transfer (self, data);
   else if (data->held)
     {
       lease_adopt_holder (self, g_steal_pointer (&data->holder));
       self->mode = data->shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
-      self->lver = data->lver;
+      /* sanlock reports no version for shared holds: keep the recorded one. */
+      if (data->lver != 0)
+        self->lver = data->lver;
       lease_set_state (self, data->shared ? LEASE_HELD_SHARED : LEASE_HELD);
       lease_publish_holding (self);
       lease_save_or_warn (self);

@@ -270,6 +270,17 @@ read_owners (VmlLease *self, GError **error)
 }
 
 static gboolean
+someone_else_shares (VmlLease *self, VmlSanlockOwners *owners)
+{
+  if (!owners->owners_live)
+    return FALSE;
+  for (guint i = 0; i < owners->shared_owners->len; i++)
+    if (g_array_index (owners->shared_owners, guint64, i) != my_host_id (self))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
 someone_holds (VmlSanlockOwners *owners)
 {
   return owners->owners_live && (owners->owner != 0 || owners->shared_owners->len > 0);
@@ -330,12 +341,15 @@ wait_until_free (VmlLease *self, gint64 deadline, guint wait_s, GError **error)
         return TRUE;
       if (g_get_monotonic_time () >= deadline)
         {
+          guint64 who = owners->owner ? owners->owner :
+                        owners->shared_owners->len ? g_array_index (owners->shared_owners, guint64, 0)
+                                                   : self->transfer_peer;
+
           g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
                        "host %" G_GUINT64_FORMAT " still holds the lease%s after waiting %u s; "
                        "sanlock frees it once that host cancels, or is seen dead (about "
                        "8 × io_timeout + 60 s after it stopped); pass a longer wait",
-                       owners->owner ? owners->owner : self->transfer_peer,
-                       owners->owner ? " exclusively" : " shared", wait_s);
+                       who, owners->owner ? " exclusively" : " shared", wait_s);
           return FALSE;
         }
       g_usleep (WAIT_POLL_US);
@@ -664,7 +678,6 @@ static gboolean
 work_perform (VmlLease *self, StepData *data, GError **error)
 {
   g_autoptr(VmlSanlockOwners) before = read_owners (self, error);
-  g_autoptr(VmlSanlockOwners) after = NULL;
 
   if (before == NULL)
     return FALSE;
@@ -678,8 +691,7 @@ work_perform (VmlLease *self, StepData *data, GError **error)
     }
   if (!release (self, self->holder, error))
     return FALSE;
-  after = read_owners (self, NULL);
-  data->lver = after ? after->lver : before->lver;
+  data->lver = before->lver;   /* a release leaves the version as it was */
   if (data->postcopy)
     marker_drop (self, self->holder);   /* this host's part ends here */
   return TRUE;
@@ -911,10 +923,20 @@ work_cancel (VmlLease *self, StepData *data, GError **error)
     return release (self, self->holder, error);
   if (g_strcmp0 (self->transfer_step, "perform") == 0)
     return take_back (self, data, error);
-  /* After begin: shared → exclusive, once the destination let go. */
+  /* After begin: shared → exclusive, once the destination let go. Waiting
+   * is a read-only look at the owners: every refused convert would be a
+   * paxos round on storage and raise the lease version. */
   for (;;)
     {
       g_autoptr(GError) local_error = NULL;
+      g_autoptr(VmlSanlockOwners) owners = read_owners (self, NULL);
+
+      if (owners != NULL && someone_else_shares (self, owners) &&
+          g_get_monotonic_time () < deadline)
+        {
+          g_usleep (WAIT_POLL_US);
+          continue;
+        }
 
       if (convert (self, self->holder, FALSE, &local_error))
         {
@@ -1042,9 +1064,14 @@ start_step (VmlLease *self, GTask *op)
       lease_save_or_warn (self);
     }
   if (data->wait_s > 0 && self->transfer_role == TRANSFER_SOURCE)
-    self->transfer_waiting = g_strdup_printf ("for host %" G_GUINT64_FORMAT " to let go of the "
-                                              "lease (or to be seen dead by sanlock), up to %u s",
-                                              self->transfer_peer, data->wait_s);
+    {
+      g_autofree char *who = self->transfer_peer
+        ? g_strdup_printf ("host %" G_GUINT64_FORMAT, self->transfer_peer)
+        : g_strdup ("the destination");
+
+      self->transfer_waiting = g_strdup_printf ("for %s to let go of the lease (or to be seen "
+                                                "dead by sanlock), up to %u s", who, data->wait_s);
+    }
   task = g_task_new (self, NULL, on_step_done, op);
   g_task_set_task_data (task, data, NULL);
   g_task_run_in_thread (task, step_thread);

@@ -1093,16 +1093,24 @@ load_remembered_leases (VmlManager *self)
       g_autoptr(VmlLease) lease = NULL;
       g_autoptr(GError) error = NULL;
 
+      g_autofree char *file = g_strdup_printf ("%s/leases/%s.lease",
+                                               vml_store_get_dir (self->store), uuid);
+
+      if (ls_name == NULL)
+        {
+          g_warning ("Lease record %s is damaged (it names no lockspace) and was skipped", file);
+          continue;
+        }
       if (ls == NULL)
         {
           g_warning ("Lease record %s names lockspace '%s', which this host does not use; skipped",
-                     uuid, ls_name ? ls_name : "(none)");
+                     file, ls_name);
           continue;
         }
       lease = vml_lease_new_from_record (&self->ctx, record, ls, &error);
       if (lease == NULL)
         {
-          g_warning ("Lease record %s is damaged and was skipped: %s", uuid, error->message);
+          g_warning ("Lease record %s is damaged and was skipped: %s", file, error->message);
           continue;
         }
       export_lease (self, lease);

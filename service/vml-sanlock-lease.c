@@ -358,6 +358,28 @@ vml_sanlock_inquire_holder (pid_t holder, const char *res_name, gboolean *held,
   return TRUE;
 }
 
+gboolean
+vml_sanlock_holder_holds_any (pid_t holder, gboolean *any, GError **error)
+{
+  char *state = NULL;
+  int count = 0;
+  int rv;
+
+  *any = FALSE;
+  if (!vml_sanlock_priv_holder_arg (holder, error))
+    return FALSE;
+  RETRY_BUSY (rv, sanlock_inquire (-1, holder, 0, &count, &state));
+  free (state);
+  if (rv == -ESRCH)
+    return TRUE;   /* not registered: holds nothing */
+  if (rv < 0)
+    return vml_sanlock_priv_fail (error, VML_ERROR_FAILED, rv,
+                                  "Cannot ask sanlock what holder process %d holds",
+                                  (int) holder);
+  *any = count > 0;
+  return TRUE;
+}
+
 /* ---- requests to another host's owner -------------------------------- */
 
 /* sanlock would accept two requests that do nothing: for a lease without an

@@ -174,6 +174,9 @@ gboolean vml_sanlock_inquire_holder       (pid_t holder, const char *res_name,
                                            gboolean *held, gboolean *shared, guint64 *lver,
                                            GError **error);
 
+/* Whether @holder holds any lease at all (*any), whatever its name. */
+gboolean vml_sanlock_holder_holds_any     (pid_t holder, gboolean *any, GError **error);
+
 /* Asks the host that holds @res exclusively to give it up (sanlock_request).
  * This writes a request block on the lease and returns; this host flags the
  * owner's host at its next lockspace renewal, and the owner's daemon acts at

@@ -1,0 +1,616 @@
+/* vml-cmd-migrate.c: "vmleasectl migrate --from ENV --to ENV UUID": every
+ * Transfer step of a hand-off, driven on two hosts' buses from here, for
+ * scripts, tests and the demo. A virt manager does the same around its own
+ * migration phases (DESIGN.md §3); here there is no guest, so the steps
+ * follow each other at once.
+ *
+ * On a failure before the point of no return both sides are cancelled
+ * (destination first); after a pre-copy perform, a failed finish is
+ * answered with finish(failure) and confirm(failure), which gives the lease
+ * back to the source. The exit status is that of the failing step's error. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "vml-cmd.h"
+
+typedef struct {
+  const char   *role;      /* "source", "destination" */
+  char         *label;     /* "host 1", or the address */
+  VmlCli       *cli;       /* its own bus connection */
+  VmlDbusLease *lease;
+} Side;
+
+typedef struct {
+  VmlCli     *cli;         /* the command's, for --json */
+  const char *uuid;
+  gboolean    postcopy;
+  const char *fail_at;     /* NULL, "prepare", "perform", "finish" */
+  GVariant   *prepare_options;
+  guint32     wait;
+  Side        src, dst;
+  JsonBuilder *steps;      /* for --json */
+  gint64      started;
+  double      blackout_ms; /* < 0: not measured */
+} Migration;
+
+static void
+side_clear (Side *side)
+{
+  g_clear_object (&side->lease);
+  g_clear_pointer (&side->cli, vml_cli_free);
+  g_clear_pointer (&side->label, g_free);
+}
+
+/* ---- where the hosts are --------------------------------------------------- */
+
+/* DBUS_SYSTEM_BUS_ADDRESS (and VMLEASE_HOST_ID, for the label) from a
+ * sandbox-style env file: "export NAME=VALUE" lines, VALUE as the shell
+ * would read it. */
+static gboolean
+read_env_file (const char  *option,
+               const char  *path,
+               char       **address,
+               char       **host_id,
+               GError     **error)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, &local_error))
+    return vml_cli_usage_error (error, "%s: %s", option, local_error->message);
+
+  lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      char *line = g_strstrip (*l);
+      char *eq;
+      g_autofree char *value = NULL;
+
+      if (g_str_has_prefix (line, "export "))
+        line = g_strchug (line + strlen ("export"));
+      if (*line == '#' || (eq = strchr (line, '=')) == NULL)
+        continue;
+      *eq = '\0';
+      value = g_shell_unquote (eq + 1, NULL);
+      if (value == NULL)
+        continue;
+      if (g_str_equal (line, "DBUS_SYSTEM_BUS_ADDRESS"))
+        {
+          g_free (*address);
+          *address = g_steal_pointer (&value);
+        }
+      else if (g_str_equal (line, "VMLEASE_HOST_ID"))
+        {
+          g_free (*host_id);
+          *host_id = g_steal_pointer (&value);
+        }
+    }
+  if (*address == NULL)
+    return vml_cli_usage_error (error, "%s: %s sets no DBUS_SYSTEM_BUS_ADDRESS",
+                                option, path);
+  return TRUE;
+}
+
+/* @value: an env file, or a D-Bus address. */
+static gboolean
+side_init (Side        *side,
+           const char  *role,
+           const char  *option,
+           const char  *value,
+           GError     **error)
+{
+  g_autofree char *address = NULL;
+  g_autofree char *host_id = NULL;
+
+  side->role = role;
+  if (value == NULL)
+    return vml_cli_usage_error (error, "%s is required", option);
+  if (g_file_test (value, G_FILE_TEST_EXISTS))
+    {
+      if (!read_env_file (option, value, &address, &host_id, error))
+        return FALSE;
+    }
+  else if (g_dbus_is_address (value))
+    address = g_strdup (value);
+  else
+    return vml_cli_usage_error (error, "%s %s: neither an env file (no such "
+                                "file) nor a D-Bus address", option, value);
+
+  side->label = host_id ? g_strdup_printf ("host %s", host_id) : g_strdup (address);
+  side->cli = vml_cli_new ();
+  side->cli->address = g_steal_pointer (&address);
+  side->cli->command = g_strdup ("migrate");
+  return TRUE;
+}
+
+/* Says where @error happened ("prepare on host 2 (destination): ..."),
+ * keeping what its exit status is taken from: the error domain and code,
+ * or the D-Bus error name of an error GLib has no code for. */
+static void
+side_error (Side        *side,
+            GError     **error,
+            const char  *where)
+{
+  GError *e = *error;
+
+  if (e->domain == G_DBUS_ERROR &&
+      vml_cli_exit_code (e) == VML_EXIT_UNREACHABLE)
+    {
+      g_dbus_error_strip_remote_error (e);
+      *error = g_error_new (VML_CLI_ERROR, VML_CLI_ERROR_UNREACHABLE,
+                            "%s: vmleased is not running on %s's bus %s (%s)",
+                            where, side->label, side->cli->address, e->message);
+      g_error_free (e);
+      return;
+    }
+  if (e->domain == VML_ERROR || e->domain == G_DBUS_ERROR)
+    g_dbus_error_strip_remote_error (e);
+  else if (g_dbus_error_is_remote_error (e))
+    return;   /* the name is in the message, and the exit status with it */
+  g_prefix_error (error, "%s: ", where);
+}
+
+/* ---- steps ----------------------------------------------------------------- */
+
+static double
+ms_since (gint64 t0)
+{
+  return (double) (g_get_monotonic_time () - t0) / 1000.0;
+}
+
+static void
+note_step (Migration    *m,
+           const char   *step,
+           Side         *side,
+           double        ms,
+           const GError *error,
+           gboolean      recovery,
+           const char   *note)
+{
+  if (m->cli->json)
+    {
+      json_builder_begin_object (m->steps);
+      json_builder_set_member_name (m->steps, "step");
+      json_builder_add_string_value (m->steps, step);
+      json_builder_set_member_name (m->steps, "side");
+      json_builder_add_string_value (m->steps, side->role);
+      json_builder_set_member_name (m->steps, "host");
+      json_builder_add_string_value (m->steps, side->label);
+      json_builder_set_member_name (m->steps, "ms");
+      json_builder_add_double_value (m->steps, ms);
+      json_builder_set_member_name (m->steps, "recovery");
+      json_builder_add_boolean_value (m->steps, recovery);
+      json_builder_set_member_name (m->steps, "ok");
+      json_builder_add_boolean_value (m->steps, error == NULL);
+      if (note != NULL)
+        {
+          json_builder_set_member_name (m->steps, "note");
+          json_builder_add_string_value (m->steps, note);
+        }
+      if (error != NULL)
+        {
+          g_autofree char *name = g_dbus_error_get_remote_error (error);
+
+          json_builder_set_member_name (m->steps, "error");
+          json_builder_add_string_value (m->steps, name ? name : "");
+          json_builder_set_member_name (m->steps, "message");
+          json_builder_add_string_value (m->steps, error->message);
+        }
+      json_builder_end_object (m->steps);
+      return;
+    }
+  if (error == NULL)
+    g_print ("  %-8s on %-12s %9.3f ms%s%s%s\n", step, side->label, ms,
+             recovery ? "   (recovery)" : "", note ? "   " : "", note ? note : "");
+  else
+    g_print ("  %-8s on %-12s %9.3f ms   FAILED%s\n", step, side->label, ms,
+             recovery ? " (recovery)" : "");
+  fflush (stdout);
+}
+
+/* One Transfer step on @side; the next token, or NULL with @error set (its
+ * message says which step on which host failed). */
+typedef enum {
+  STEP_RECOVERY     = 1 << 0,   /* undoing after a failure */
+  STEP_COMMITTED_OK = 1 << 1,   /* Committed means there is nothing to do */
+} StepFlags;
+
+static char *
+run_step (Migration   *m,
+          Side        *side,
+          const char  *step,
+          const char  *token,
+          GVariant    *options,
+          StepFlags    flags,
+          gint64      *started,
+          GError     **error)
+{
+  gboolean recovery = (flags & STEP_RECOVERY) != 0;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *progress = g_strdup_printf ("Transfer %s on %s", step, side->label);
+  g_autoptr(GVariant) opts = options ? g_variant_ref_sink (options) : NULL;
+  gboolean waits = opts != NULL && g_variant_lookup (opts, "wait", "u", NULL);
+  gint64 t0 = g_get_monotonic_time ();
+  g_autofree char *where = NULL;
+  char *next;
+
+  if (started != NULL)
+    *started = t0;
+  next = vml_cmd_transfer_call (side->lease, step, token, opts,
+                                waits, progress, &local_error);
+  if (next == NULL && (flags & STEP_COMMITTED_OK) &&
+      g_error_matches (local_error, VML_ERROR, VML_ERROR_COMMITTED))
+    {
+      /* After a post-copy perform the source let go for good: vmleased
+       * answers Committed to confirm, and there is nothing left to do. */
+      note_step (m, step, side, ms_since (t0), NULL, recovery,
+                 "(nothing to confirm: committed at perform)");
+      return g_strdup ("");
+    }
+  note_step (m, step, side, ms_since (t0), local_error, recovery, NULL);
+  if (next != NULL)
+    return next;
+
+  where = g_strdup_printf ("%s on %s (%s)", step, side->label, side->role);
+  side_error (side, &local_error, where);
+  if (recovery)
+    g_printerr ("vmleasectl: %s\n", local_error->message);
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
+
+static GVariant *
+wait_options (Migration *m)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  if (m->wait > 0)
+    g_variant_builder_add (&b, "{sv}", "wait", g_variant_new_uint32 (m->wait));
+  return g_variant_builder_end (&b);
+}
+
+static GVariant *
+bool_option (const char *key,
+             gboolean    value,
+             GVariant   *more)
+{
+  g_autoptr(GVariant) rest = more ? g_variant_ref_sink (more) : NULL;
+  GVariantBuilder b;
+  GVariantIter iter;
+  const char *k;
+  GVariant *v;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", key, g_variant_new_boolean (value));
+  if (rest != NULL)
+    {
+      g_variant_iter_init (&iter, rest);
+      while (g_variant_iter_loop (&iter, "{&sv}", &k, &v))
+        g_variant_builder_add (&b, "{sv}", k, v);
+    }
+  return g_variant_builder_end (&b);
+}
+
+/* Before the point of no return: the destination gives up its shared hold
+ * (if it took one), then the source takes the lease back exclusively. */
+static void
+cancel_both (Migration *m,
+             gboolean   prepared)
+{
+  g_autoptr(GError) ignored_dst = NULL;
+  g_autoptr(GError) ignored_src = NULL;
+  g_autofree char *t_dst = NULL;
+  g_autofree char *t_src = NULL;
+
+  if (prepared)
+    t_dst = run_step (m, &m->dst, "cancel", "", NULL, STEP_RECOVERY, NULL, &ignored_dst);
+  t_src = run_step (m, &m->src, "cancel", "", wait_options (m), STEP_RECOVERY, NULL,
+                    &ignored_src);
+}
+
+/* After a pre-copy perform: the destination gives up, the source takes the
+ * lease back (confirm with failure). */
+static void
+fail_after_perform (Migration  *m,
+                    const char *t3)
+{
+  g_autoptr(GError) ignored = NULL;
+  g_autoptr(GError) ignored_confirm = NULL;
+  g_autofree char *t4 = NULL;
+  g_autofree char *done = NULL;
+
+  t4 = run_step (m, &m->dst, "finish", t3, bool_option ("success", FALSE, NULL),
+                 STEP_RECOVERY, NULL, &ignored);
+  done = run_step (m, &m->src, "confirm", t4 ? t4 : "",
+                   bool_option ("success", FALSE, wait_options (m)),
+                   STEP_RECOVERY, NULL, &ignored_confirm);
+}
+
+static gboolean
+simulated_failure (Migration  *m,
+                   GError    **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+               "the migration failed at %s as asked (--fail-at %s); the hand-off "
+               "was undone: see 'vmleasectl inquire %s' on the source",
+               m->fail_at, m->fail_at, m->uuid);
+  return FALSE;
+}
+
+static gboolean
+fails_at (Migration  *m,
+          const char *step)
+{
+  return m->fail_at != NULL && g_str_equal (m->fail_at, step);
+}
+
+static gboolean
+run_migration (Migration  *m,
+               GError    **error)
+{
+  g_autofree char *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL, *t5 = NULL;
+  gint64 perform_started;
+
+  t1 = run_step (m, &m->src, "begin", "", NULL, 0, NULL, error);
+  if (t1 == NULL)
+    return FALSE;
+  if (fails_at (m, "prepare"))
+    {
+      cancel_both (m, FALSE);
+      return simulated_failure (m, error);
+    }
+
+  t2 = run_step (m, &m->dst, "prepare", t1, m->prepare_options, 0, NULL, error);
+  if (t2 == NULL)
+    {
+      cancel_both (m, FALSE);
+      return FALSE;
+    }
+  if (fails_at (m, "perform"))
+    {
+      cancel_both (m, TRUE);
+      return simulated_failure (m, error);
+    }
+
+  t3 = run_step (m, &m->src, "perform", t2,
+                 m->postcopy ? bool_option ("postcopy", TRUE, NULL) : NULL,
+                 0, &perform_started, error);
+  if (t3 == NULL)
+    {
+      /* Nothing changed on the source: still before the point of no return. */
+      cancel_both (m, TRUE);
+      return FALSE;
+    }
+  if (fails_at (m, "finish"))
+    {
+      fail_after_perform (m, t3);
+      return simulated_failure (m, error);
+    }
+
+  t4 = run_step (m, &m->dst, "finish", t3, NULL, 0, NULL, error);
+  m->blackout_ms = ms_since (perform_started);
+  if (t4 == NULL)
+    {
+      if (!m->postcopy)
+        fail_after_perform (m, t3);
+      else
+        g_printerr ("vmleasectl: past the point of no return (post-copy): "
+                    "retry 'vmleasectl transfer finish' on %s\n", m->dst.label);
+      return FALSE;
+    }
+
+  t5 = run_step (m, &m->src, "confirm", t4, NULL,
+                 m->postcopy ? STEP_COMMITTED_OK : 0, NULL, error);
+  return t5 != NULL;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static void
+print_result (Migration    *m,
+              const GError *error)
+{
+  double total = ms_since (m->started);
+
+  if (m->cli->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_end_array (m->steps);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "uuid");
+      json_builder_add_string_value (b, m->uuid);
+      json_builder_set_member_name (b, "source");
+      json_builder_add_string_value (b, m->src.label);
+      json_builder_set_member_name (b, "destination");
+      json_builder_add_string_value (b, m->dst.label);
+      json_builder_set_member_name (b, "postcopy");
+      json_builder_add_boolean_value (b, m->postcopy);
+      json_builder_set_member_name (b, "migrated");
+      json_builder_add_boolean_value (b, error == NULL);
+      json_builder_set_member_name (b, "steps");
+      json_builder_add_value (b, json_builder_get_root (m->steps));
+      json_builder_set_member_name (b, "blackout_ms");
+      if (m->blackout_ms >= 0)
+        json_builder_add_double_value (b, m->blackout_ms);
+      else
+        json_builder_add_null_value (b);
+      json_builder_set_member_name (b, "total_ms");
+      json_builder_add_double_value (b, total);
+      if (error != NULL)
+        {
+          json_builder_set_member_name (b, "error");
+          json_builder_add_string_value (b, error->message);
+        }
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      vml_cli_print_json (root, TRUE);
+      return;
+    }
+  if (error != NULL)
+    return;
+  g_print ("Migrated: %s holds the lease of %s. Blackout (perform start to finish "
+           "return) %.3f ms, total %.3f ms.\n", m->dst.label, m->uuid,
+           m->blackout_ms, total);
+}
+
+/* ---- the command --------------------------------------------------------------- */
+
+static const char migrate_help[] =
+  "Moves a VM's lease from the source host to the destination host with\n"
+  "every Transfer step, driven from here on both hosts' buses: begin (on\n"
+  "the source), prepare (destination), perform (source), finish\n"
+  "(destination), confirm (source). Prints each step, on which host, and\n"
+  "how long it took, then the blackout: from the start of perform to the\n"
+  "return of finish, when a guest would be paused on both hosts.\n"
+  "\n"
+  "--from and --to name the hosts by an env file that sets\n"
+  "DBUS_SYSTEM_BUS_ADDRESS (as tools/vmlease-sandbox writes them: hostK.env;\n"
+  "VMLEASE_HOST_ID, if set, names the host in the output), or by a D-Bus\n"
+  "address. The global --address does not apply.\n"
+  "\n"
+  "If a step fails before the point of no return, both sides are cancelled\n"
+  "(destination first) and the source holds the lease again; if finish\n"
+  "fails after a pre-copy perform, the destination gives up and the source\n"
+  "confirms the failure, taking the lease back. The exit status is that of\n"
+  "the failing step. --fail-at STEP rehearses that: the migration is taken\n"
+  "to fail just before STEP (prepare, perform or finish) and is undone;\n"
+  "the exit status is then 1 if the undoing worked.\n"
+  "\n"
+  "Examples:\n"
+  "  vmleasectl migrate --from /tmp/vml/host1.env --to /tmp/vml/host2.env \\\n"
+  "      6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
+  "  vmleasectl migrate --from host2.env --to host1.env \"$uuid\" --postcopy --json\n"
+  "  vmleasectl migrate --from host1.env --to host2.env \"$uuid\" --fail-at finish";
+
+static const VmlError migrate_errors[] = {
+  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
+  VML_ERROR_BUSY, VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_COMMITTED,
+  VML_ERROR_STALE_TOKEN, VML_ERROR_LOCKSPACE_NOT_JOINED, VML_ERROR_STORAGE_FAILURE,
+  VML_ERROR_N_ERRORS
+};
+
+static gboolean
+check_fail_at (const char  *fail_at,
+               gboolean     postcopy,
+               GError     **error)
+{
+  if (fail_at == NULL)
+    return TRUE;
+  if (!g_str_equal (fail_at, "prepare") && !g_str_equal (fail_at, "perform") &&
+      !g_str_equal (fail_at, "finish"))
+    return vml_cli_usage_error (error, "--fail-at: '%s' is not prepare, perform or finish",
+                                fail_at);
+  if (postcopy && g_str_equal (fail_at, "finish"))
+    return vml_cli_usage_error (error, "--fail-at finish with --postcopy: after a "
+                                "post-copy perform there is no going back");
+  return TRUE;
+}
+
+static GVariant *
+prepare_options (const char  *pid_s,
+                 const char  *fence,
+                 GError     **error)
+{
+  g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  guint64 pid;
+
+  if (pid_s != NULL)
+    {
+      if (!vml_cli_parse_uint ("--pid", pid_s, G_MAXUINT32, &pid, error))
+        return NULL;
+      g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_uint32 ((guint32) pid));
+    }
+  if (fence != NULL)
+    g_variant_builder_add (&b, "{sv}", "fence", g_variant_new_string (fence));
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+gboolean
+vml_cmd_migrate (VmlCli               *cli,
+                 const VmlCliCommand  *cmd,
+                 int                   argc,
+                 char                **argv,
+                 GError              **error)
+{
+  g_autofree char *from = NULL, *to = NULL, *fail_at = NULL;
+  g_autofree char *pid = NULL, *fence = NULL, *wait_s = NULL;
+  gboolean postcopy = FALSE;
+  const GOptionEntry entries[] = {
+    { "from", 0, 0, G_OPTION_ARG_FILENAME, &from,
+      "The source host: env file or D-Bus address (required)", "ENVFILE" },
+    { "to", 0, 0, G_OPTION_ARG_FILENAME, &to,
+      "The destination host: env file or D-Bus address (required)", "ENVFILE" },
+    { "postcopy", 0, 0, G_OPTION_ARG_NONE, &postcopy,
+      "Post-copy: perform is the point of no return", NULL },
+    { "pid", 0, 0, G_OPTION_ARG_STRING, &pid,
+      "The destination's VM process, fenced if the lease is lost there", "PID" },
+    { "fence", 0, 0, G_OPTION_ARG_STRING, &fence,
+      "What to do to PID then: kill (default with --pid), pause or none", "ACTION" },
+    { "wait", 0, 0, G_OPTION_ARG_STRING, &wait_s,
+      "When undoing, how long the source may wait for a dead destination (0)", "SECONDS" },
+    { "fail-at", 0, 0, G_OPTION_ARG_STRING, &fail_at,
+      "Rehearse a failure just before STEP: prepare, perform or finish", "STEP" },
+    G_OPTION_ENTRY_NULL
+  };
+  const VmlCliSpec spec = { entries, migrate_help, migrate_errors, 1, 1 };
+  Migration m = { .cli = cli, .blackout_ms = -1 };
+  g_autoptr(GError) local_error = NULL;
+  guint64 wait = 0;
+  gboolean ok;
+
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+    return FALSE;
+  if (!check_fail_at (fail_at, postcopy, error) ||
+      (wait_s != NULL && !vml_cli_parse_uint ("--wait", wait_s, G_MAXUINT32, &wait, error)))
+    return FALSE;
+  m.prepare_options = prepare_options (pid, fence, error);
+  if (m.prepare_options == NULL)
+    return FALSE;
+  m.uuid = argv[1];
+  m.postcopy = postcopy;
+  m.fail_at = fail_at;
+  m.wait = (guint32) wait;
+
+  ok = side_init (&m.src, "source", "--from", from, &local_error) &&
+       side_init (&m.dst, "destination", "--to", to, &local_error);
+  if (ok && g_str_equal (m.src.cli->address, m.dst.cli->address))
+    ok = vml_cli_usage_error (&local_error, "--from and --to are the same host (%s)",
+                              m.src.cli->address);
+  /* Both leases found before any step: a wrong destination changes nothing. */
+  if (ok && (m.src.lease = vml_cli_lease (m.src.cli, m.uuid, &local_error)) == NULL)
+    {
+      side_error (&m.src, &local_error, "finding the lease on the source");
+      ok = FALSE;
+    }
+  if (ok && (m.dst.lease = vml_cli_lease (m.dst.cli, m.uuid, &local_error)) == NULL)
+    {
+      side_error (&m.dst, &local_error, "finding the lease on the destination");
+      ok = FALSE;
+    }
+
+  if (ok)
+    {
+      m.steps = json_builder_new ();
+      json_builder_begin_array (m.steps);
+      if (!cli->json)
+        g_print ("Migrating %s from %s to %s (%s):\n", m.uuid, m.src.label,
+                 m.dst.label, postcopy ? "post-copy" : "pre-copy");
+      m.started = g_get_monotonic_time ();
+      ok = run_migration (&m, &local_error);
+      print_result (&m, local_error);
+    }
+
+  g_clear_object (&m.steps);
+  g_clear_pointer (&m.prepare_options, g_variant_unref);
+  side_clear (&m.src);
+  side_clear (&m.dst);
+  if (!ok)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return ok;
+}

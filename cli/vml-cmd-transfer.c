@@ -1,0 +1,444 @@
+/* vml-cmd-transfer.c: "vmleasectl transfer begin|prepare|perform|finish|
+ * confirm|cancel", one Transfer step of a migration hand-off each.
+ *
+ * Every step but begin takes the token the other host's previous step
+ * printed: as an argument, or on standard input ('-', or no argument when
+ * standard input is not a terminal), so that steps can be piped between
+ * hosts:
+ *
+ *   vmleasectl transfer begin U | ssh dst vmleasectl transfer prepare U | ...
+ *
+ * Each step prints the token for the other host's next step, one line (none
+ * after confirm and cancel). Which options a step takes is the contract's
+ * (dbus/org.example.VMLease.xml, Transfer); anything else is a usage error. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vml-cmd.h"
+
+/* A token is a few hundred bytes; anything much longer is not one. */
+#define TOKEN_INPUT_MAX (64 * 1024)
+
+/* The options a step takes. */
+typedef enum {
+  STEP_OPT_PID      = 1 << 0,   /* --pid, --fence */
+  STEP_OPT_POSTCOPY = 1 << 1,   /* --postcopy */
+  STEP_OPT_SUCCESS  = 1 << 2,   /* --success, --failure */
+  STEP_OPT_WAIT     = 1 << 3,   /* --wait */
+} StepOpts;
+
+typedef struct {
+  const char *name;
+  StepOpts    opts;
+  gboolean    takes_token;
+  const char *help;
+} StepInfo;
+
+static const StepInfo steps[] = {
+  { "begin", 0, FALSE,
+    "On the source host, when a migration starts: the lease, held here\n"
+    "exclusively, is converted to shared, so that the destination can take\n"
+    "it shared too. The lease is then in state migrating-out. Prints the\n"
+    "token T1 for the destination's 'prepare'.\n"
+    "\n"
+    "Examples:\n"
+    "  vmleasectl transfer begin 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 > t1\n"
+    "  vmleasectl transfer begin \"$uuid\" | ssh dst vmleasectl transfer prepare \"$uuid\"" },
+  { "prepare", STEP_OPT_PID, TRUE,
+    "On the destination host, before the incoming VM touches its disks:\n"
+    "checks the source's token T1 against storage (the source still holds\n"
+    "the lease shared) and takes the lease shared here (state migrating-in).\n"
+    "--pid names the destination's VM process, to be fenced if the lease is\n"
+    "lost, as with 'acquire'. Prints the token T2 for the source's 'perform'.\n"
+    "\n"
+    "Examples:\n"
+    "  vmleasectl transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t1\" --pid 4242\n"
+    "  ssh src vmleasectl transfer begin \"$uuid\" | vmleasectl transfer prepare \"$uuid\" > t2" },
+  { "perform", STEP_OPT_POSTCOPY, TRUE,
+    "On the source host at switchover, the guest paused here: gives up this\n"
+    "host's shared hold, so the destination can take the lease exclusively.\n"
+    "With --postcopy this is the point of no return: the source can never\n"
+    "take the lease back through this transfer (confirm and cancel then end\n"
+    "with Committed). Prints the token T3 for the destination's 'finish'.\n"
+    "\n"
+    "Examples:\n"
+    "  vmleasectl transfer perform 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 - < t2\n"
+    "  vmleasectl transfer perform \"$uuid\" \"$t2\" --postcopy" },
+  { "finish", STEP_OPT_SUCCESS, TRUE,
+    "On the destination host: with success (the default), converts the\n"
+    "lease from shared to exclusive; the guest may resume here once this\n"
+    "returns. With --failure, gives the shared hold up instead. Prints the\n"
+    "token T4 for the source's 'confirm'.\n"
+    "\n"
+    "Examples:\n"
+    "  vmleasectl transfer finish 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t3\"\n"
+    "  vmleasectl transfer finish \"$uuid\" \"$t3\" --failure" },
+  { "confirm", STEP_OPT_SUCCESS | STEP_OPT_WAIT, TRUE,
+    "On the source host, last: with success, the hand-off is done and this\n"
+    "host forgets it. With --failure (pre-copy only), takes the lease back\n"
+    "exclusively, refused if any other host took it meanwhile. Without\n"
+    "either, what the token T4 says. If the destination host died after\n"
+    "'prepare', give an empty token ('') with --failure and --wait: sanlock\n"
+    "must first see that host dead (about 8 x io_timeout + 60 s). Prints\n"
+    "nothing.\n"
+    "\n"
+    "Examples:\n"
+    "  vmleasectl transfer confirm 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t4\"\n"
+    "  vmleasectl transfer confirm \"$uuid\" '' --failure --wait 120" },
+  { "cancel", STEP_OPT_WAIT, TRUE,
+    "On either host, before the point of no return: undoes this host's part\n"
+    "of the hand-off (the source takes the lease back exclusively, the\n"
+    "destination gives its shared hold up). Cancel the destination first.\n"
+    "The token may be empty (''). --wait: how long the source may wait for\n"
+    "a dead destination to be seen dead by sanlock. Prints nothing.\n"
+    "\n"
+    "Examples:\n"
+    "  vmleasectl transfer cancel 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 ''\n"
+    "  ssh dst vmleasectl transfer cancel \"$uuid\" '' && vmleasectl transfer cancel \"$uuid\" ''" },
+};
+
+static const VmlError transfer_errors[] = {
+  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
+  VML_ERROR_BUSY, VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_COMMITTED,
+  VML_ERROR_STALE_TOKEN, VML_ERROR_LOCKSPACE_NOT_JOINED, VML_ERROR_STORAGE_FAILURE,
+  VML_ERROR_N_ERRORS
+};
+
+static const StepInfo *
+find_step (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (steps); i++)
+    if (g_str_equal (steps[i].name, name))
+      return &steps[i];
+  g_assert_not_reached ();
+}
+
+/* ---- the call, shared with migrate --------------------------------------- */
+
+char *
+vml_cmd_transfer_call (VmlDbusLease  *lease,
+                       const char    *step,
+                       const char    *token,
+                       GVariant      *options,
+                       gboolean       no_timeout,
+                       const char    *progress,
+                       GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  char *next = NULL;
+
+  reply = vml_cli_call (lease, "Transfer",
+                        g_variant_new ("(ss@a{sv})", step, token,
+                                       options ? options : g_variant_new ("a{sv}", NULL)),
+                        VML_CLI_CALL_CHANGE,
+                        no_timeout ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
+                        progress, error);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(s)", &next);
+  return next;
+}
+
+/* ---- the token ----------------------------------------------------------- */
+
+/* A token as a previous step printed it: the line, or --json's object. */
+static char *
+token_from_text (const char *text,
+                 GError    **error)
+{
+  g_autofree char *stripped = g_strstrip (g_strdup (text));
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local_error = NULL;
+  JsonObject *object;
+  JsonNode *member;
+
+  if (stripped[0] != '{')
+    {
+      if (strpbrk (stripped, " \t\r\n") != NULL)
+        {
+          vml_cli_usage_error (error, "standard input holds more than one "
+                               "line or word; expected one token");
+          return NULL;
+        }
+      return g_steal_pointer (&stripped);
+    }
+
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, stripped, -1, &local_error))
+    {
+      vml_cli_usage_error (error, "standard input is not a token, nor JSON "
+                           "with one: %s", local_error->message);
+      return NULL;
+    }
+  object = JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))
+    ? json_node_get_object (json_parser_get_root (parser)) : NULL;
+  member = object ? json_object_get_member (object, "token") : NULL;
+  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member) ||
+      json_node_get_value_type (member) != G_TYPE_STRING)
+    {
+      vml_cli_usage_error (error, "the JSON on standard input has no \"token\" string");
+      return NULL;
+    }
+  return g_strdup (json_node_get_string (member));
+}
+
+static char *
+read_token_stdin (GError **error)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  char buf[4096];
+
+  for (;;)
+    {
+      ssize_t n = read (STDIN_FILENO, buf, sizeof buf);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       "cannot read the token from standard input: %s",
+                       g_strerror (saved));
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      g_string_append_len (text, buf, n);
+      if (text->len > TOKEN_INPUT_MAX)
+        {
+          vml_cli_usage_error (error, "standard input holds more than %d KiB: "
+                               "that is not a token", TOKEN_INPUT_MAX / 1024);
+          return NULL;
+        }
+    }
+  if (memchr (text->str, '\0', text->len) != NULL)
+    {
+      vml_cli_usage_error (error, "standard input holds a NUL byte: that is not a token");
+      return NULL;
+    }
+  return token_from_text (text->str, error);
+}
+
+/* The token argument: TOKEN, or '-' / none for standard input. */
+static char *
+get_token (const StepInfo *info,
+           int             argc,
+           char          **argv,
+           GError        **error)
+{
+  const char *arg = argc > 2 ? argv[2] : NULL;
+
+  if (!info->takes_token)
+    return g_strdup ("");
+  if (arg != NULL && !g_str_equal (arg, "-"))
+    {
+      if (strpbrk (arg, " \t\r\n") != NULL)
+        {
+          vml_cli_usage_error (error, "TOKEN has blanks in it: quote one token, "
+                               "or give '-' to read it from standard input");
+          return NULL;
+        }
+      return g_strdup (arg);
+    }
+  if (arg == NULL && isatty (STDIN_FILENO))
+    {
+      vml_cli_usage_error (error, "no token: give TOKEN (the other host's "
+                           "previous step printed it), '' for none, or '-' "
+                           "to read it from standard input");
+      return NULL;
+    }
+  return read_token_stdin (error);
+}
+
+/* ---- one step -------------------------------------------------------------- */
+
+typedef struct {
+  char     *pid;
+  char     *fence;
+  gboolean  postcopy;
+  gboolean  success;
+  gboolean  failure;
+  char     *wait;
+} StepArgs;
+
+static void
+step_args_clear (StepArgs *args)
+{
+  g_free (args->pid);
+  g_free (args->fence);
+  g_free (args->wait);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (StepArgs, step_args_clear)
+
+static GVariant *
+step_options (const StepArgs  *args,
+              guint64         *wait,
+              GError         **error)
+{
+  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  guint64 pid;
+
+  *wait = 0;
+  if (args->success && args->failure)
+    {
+      vml_cli_usage_error (error, "--success and --failure exclude each other");
+      return NULL;
+    }
+  if ((args->pid != NULL && !vml_cli_parse_uint ("--pid", args->pid, G_MAXUINT32, &pid, error)) ||
+      (args->wait != NULL && !vml_cli_parse_uint ("--wait", args->wait, G_MAXUINT32, wait, error)))
+    return NULL;
+
+  if (args->pid != NULL)
+    g_variant_builder_add (&options, "{sv}", "pid", g_variant_new_uint32 ((guint32) pid));
+  if (args->fence != NULL)
+    g_variant_builder_add (&options, "{sv}", "fence", g_variant_new_string (args->fence));
+  if (args->postcopy)
+    g_variant_builder_add (&options, "{sv}", "postcopy", g_variant_new_boolean (TRUE));
+  if (args->success || args->failure)
+    g_variant_builder_add (&options, "{sv}", "success", g_variant_new_boolean (args->success));
+  if (args->wait != NULL)
+    g_variant_builder_add (&options, "{sv}", "wait", g_variant_new_uint32 ((guint32) *wait));
+  return g_variant_builder_end (&options);
+}
+
+static void
+print_token (VmlCli     *cli,
+             const char *token)
+{
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+
+  if (!cli->json)
+    {
+      if (*token != '\0')
+        g_print ("%s\n", token);
+      return;
+    }
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "token");
+  json_builder_add_string_value (builder, token);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  /* One line, like the plain token, so it pipes the same way. */
+  vml_cli_print_json (root, FALSE);
+}
+
+static gboolean
+transfer_step (VmlCli               *cli,
+               const VmlCliCommand  *cmd,
+               int                   argc,
+               char                **argv,
+               GError              **error)
+{
+  const StepInfo *info = find_step (cmd->name);
+  g_auto(StepArgs) args = { NULL, NULL, FALSE, FALSE, FALSE, NULL };
+  GOptionEntry entries[8];
+  guint n = 0;
+  g_autoptr(VmlDbusLease) lease = NULL;
+  g_autoptr(GVariant) options = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *next = NULL;
+  g_autofree char *progress = NULL;
+  guint64 wait;
+
+  memset (entries, 0, sizeof entries);
+  if (info->opts & STEP_OPT_PID)
+    {
+      entries[n++] = (GOptionEntry) { "pid", 0, 0, G_OPTION_ARG_STRING, &args.pid,
+        "The destination's VM process, fenced if the lease is lost", "PID" };
+      entries[n++] = (GOptionEntry) { "fence", 0, 0, G_OPTION_ARG_STRING, &args.fence,
+        "What to do to PID then: kill (default with --pid), pause or none", "ACTION" };
+    }
+  if (info->opts & STEP_OPT_POSTCOPY)
+    entries[n++] = (GOptionEntry) { "postcopy", 0, 0, G_OPTION_ARG_NONE, &args.postcopy,
+      "Post-copy switchover: the point of no return for the source", NULL };
+  if (info->opts & STEP_OPT_SUCCESS)
+    {
+      entries[n++] = (GOptionEntry) { "success", 0, 0, G_OPTION_ARG_NONE, &args.success,
+        "The migration succeeded", NULL };
+      entries[n++] = (GOptionEntry) { "failure", 0, 0, G_OPTION_ARG_NONE, &args.failure,
+        "The migration failed", NULL };
+    }
+  if (info->opts & STEP_OPT_WAIT)
+    entries[n++] = (GOptionEntry) { "wait", 0, 0, G_OPTION_ARG_STRING, &args.wait,
+      "Wait this long for a dead destination to be seen dead (default 0)", "SECONDS" };
+
+  {
+    const VmlCliSpec spec = { entries, info->help, transfer_errors, 1,
+                              info->takes_token ? 2 : 1 };
+
+    if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+      return FALSE;
+  }
+  options = step_options (&args, &wait, error);
+  if (options == NULL)
+    return FALSE;
+  /* Before the bus: a usage error must not leave a step half done. */
+  token = get_token (info, argc, argv, error);
+  if (token == NULL)
+    return FALSE;
+
+  lease = vml_cli_lease (cli, argv[1], error);
+  if (lease == NULL)
+    return FALSE;
+  progress = wait > 0 ? g_strdup_printf ("Transfer %s of %s (waiting up to %" G_GUINT64_FORMAT " s)",
+                                         info->name, argv[1], wait)
+                      : g_strdup_printf ("Transfer %s of %s", info->name, argv[1]);
+  next = vml_cmd_transfer_call (lease, info->name, token, g_steal_pointer (&options),
+                                wait > 0, progress, error);
+  if (next == NULL)
+    return FALSE;
+  print_token (cli, next);
+  return TRUE;
+}
+
+/* ---- the group --------------------------------------------------------------- */
+
+static const VmlCliCommand transfer_commands[] = {
+  { "begin",   transfer_step, "Source: start a hand-off (exclusive to shared); prints T1", "UUID" },
+  { "prepare", transfer_step, "Destination: check T1, take the lease shared; prints T2",  "UUID [TOKEN|-]" },
+  { "perform", transfer_step, "Source, at switchover: give the shared hold up; prints T3", "UUID [TOKEN|-]" },
+  { "finish",  transfer_step, "Destination: shared to exclusive (or give up); prints T4",  "UUID [TOKEN|-]" },
+  { "confirm", transfer_step, "Source: end the hand-off (or take the lease back)",         "UUID [TOKEN|-]" },
+  { "cancel",  transfer_step, "Either side: undo this side before the point of no return", "UUID [TOKEN|-]" },
+};
+
+static const char transfer_help_tail[] =
+  "A hand-off moves a VM's lease from the source host to the destination\n"
+  "during a live migration, with no moment when no host holds it:\n"
+  "\n"
+  "  source$      vmleasectl transfer begin   UUID        > t1\n"
+  "  destination$ vmleasectl transfer prepare UUID - < t1 > t2\n"
+  "  source$      vmleasectl transfer perform UUID - < t2 > t3\n"
+  "  destination$ vmleasectl transfer finish  UUID - < t3 > t4\n"
+  "  source$      vmleasectl transfer confirm UUID - < t4\n"
+  "\n"
+  "Each step prints the token for the other host's next step (one line; with\n"
+  "--json, {\"token\": ...}) and reads the previous one from its argument or\n"
+  "from standard input. 'vmleasectl migrate' runs all steps on two hosts.";
+
+gboolean
+vml_cmd_transfer (VmlCli               *cli,
+                  const VmlCliCommand  *cmd,
+                  int                   argc,
+                  char                **argv,
+                  GError              **error)
+{
+  g_autofree char *list = vml_cli_commands_help (transfer_commands,
+                                                 G_N_ELEMENTS (transfer_commands),
+                                                 "transfer ");
+  g_autofree char *help = g_strdup_printf ("%s\n\n%s", list, transfer_help_tail);
+  const VmlCliSpec spec = { NULL, help, NULL, 0, G_MAXUINT };
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (transfer_commands) == G_N_ELEMENTS (steps));
+
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+    return FALSE;
+  return vml_cli_dispatch (cli, transfer_commands,
+                           G_N_ELEMENTS (transfer_commands), argc, argv, error);
+}

@@ -186,10 +186,11 @@ lease_transfer_clear (VmlLease *self)
 static void
 log_step (VmlLease *self, const char *what)
 {
-  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                 VML_MSGID_LEASE_TRANSFERRED, "Transfer %s (%s, transfer %s, peer host %"
-                 G_GUINT64_FORMAT ")", what, role_name (self->transfer_role),
-                 self->transfer_id ? self->transfer_id : "-", self->transfer_peer);
+  vml_log_lease_step (self->uuid, vml_lockspace_get_name (self->lockspace),
+                      self->transfer_step ? self->transfer_step : "",
+                      "Transfer %s (%s, transfer %s, peer host %" G_GUINT64_FORMAT ")", what,
+                      role_name (self->transfer_role),
+                      self->transfer_id ? self->transfer_id : "-", self->transfer_peer);
 }
 
 /* This host's part is over and it holds nothing: its holder goes (it holds

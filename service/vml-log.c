@@ -75,6 +75,9 @@ vml_log_setup (gboolean verbose)
   g_log_set_writer_func (vml_log_writer, NULL, NULL);
 }
 
+static void log_fields (GLogLevelFlags level, const char *uuid, const char *lockspace,
+                        const char *message_id, const char *step, const char *message);
+
 void
 vml_log_lease (GLogLevelFlags level,
                const char    *uuid,
@@ -84,13 +87,36 @@ vml_log_lease (GLogLevelFlags level,
                ...)
 {
   g_autofree char *message = NULL;
-  GLogField fields[6];
-  gsize n = 0;
   va_list args;
 
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
+  log_fields (level, uuid, lockspace, message_id, NULL, message);
+}
+
+void
+vml_log_lease_step (const char *uuid,
+                    const char *lockspace,
+                    const char *step,
+                    const char *format,
+                    ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  log_fields (G_LOG_LEVEL_MESSAGE, uuid, lockspace, VML_MSGID_LEASE_TRANSFERRED, step, message);
+}
+
+static void
+log_fields (GLogLevelFlags level, const char *uuid, const char *lockspace,
+            const char *message_id, const char *step, const char *message)
+{
+  GLogField fields[7];
+  gsize n = 0;
 
   fields[n++] = (GLogField) { "MESSAGE", message, -1 };
   fields[n++] = (GLogField) { "GLIB_DOMAIN", "vmleased", -1 };
@@ -103,6 +129,8 @@ vml_log_lease (GLogLevelFlags level,
     fields[n++] = (GLogField) { "VMLEASE_LOCKSPACE", lockspace, -1 };
   if (message_id)
     fields[n++] = (GLogField) { "MESSAGE_ID", message_id, -1 };
+  if (step)
+    fields[n++] = (GLogField) { "VMLEASE_TRANSFER_STEP", step, -1 };
 
   g_log_structured_array (level, fields, n);
 }

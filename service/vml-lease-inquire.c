@@ -78,7 +78,7 @@ build_inquire_reply (VmlLease *self, InquireData *data)
   g_variant_dict_insert (&dict, "path", "s", self->path);
   g_variant_dict_insert (&dict, "offset", "t", self->offset);
   g_variant_dict_insert (&dict, "held_here", "b", data->held_here);
-  transfer = lease_transfer_info (self);
+  transfer = lease_transfer_info (self, owners);
   if (transfer != NULL)
     g_variant_dict_insert_value (&dict, "transfer", transfer);
   if (owners == NULL)

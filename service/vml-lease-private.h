@@ -73,7 +73,7 @@ struct _VmlLease {
   guint64                transfer_peer;         /* the other host's id, 0 until known */
   gboolean               transfer_postcopy;
   guint64                transfer_lver;         /* source: lease version at perform */
-  char                  *transfer_waiting;      /* what a confirm/cancel waits for */
+  char                  *transfer_waiting;      /* while a confirm/cancel waits: how long */
   char                  *committed_transfer;    /* a post-copy transfer the source finished */
 
   guint64                requested_by;          /* last TransferRequested, to drop repeats */
@@ -114,7 +114,8 @@ gboolean  lease_state_has_holder     (LeaseState state);
 /* vml-lease-transfer.c */
 void      lease_transfer_authorized  (GObject *object, GDBusMethodInvocation *invocation, guint uid);
 void      lease_transfer_clear       (VmlLease *self);
-GVariant *lease_transfer_info        (VmlLease *self);   /* floating a{sv}, NULL when none */
+/* floating a{sv}, NULL when none; @owners (may be NULL): what storage says */
+GVariant *lease_transfer_info        (VmlLease *self, VmlSanlockOwners *owners);
 void      lease_transfer_save        (VmlLease *self, GKeyFile *record);
 void      lease_transfer_load        (VmlLease *self, GKeyFile *record);
 /* Another host is handing this lease off right now (it holds the hand-off

@@ -1065,14 +1065,8 @@ start_step (VmlLease *self, GTask *op)
       lease_save_or_warn (self);
     }
   if (data->wait_s > 0 && self->transfer_role == TRANSFER_SOURCE)
-    {
-      g_autofree char *who = self->transfer_peer
-        ? g_strdup_printf ("host %" G_GUINT64_FORMAT, self->transfer_peer)
-        : g_strdup ("the destination");
-
-      self->transfer_waiting = g_strdup_printf ("for %s to let go of the lease (or to be seen "
-                                                "dead by sanlock), up to %u s", who, data->wait_s);
-    }
+    self->transfer_waiting = g_strdup_printf ("to let go of the lease (or to be seen dead by "
+                                              "sanlock), up to %u s", data->wait_s);
   task = g_task_new (self, NULL, on_step_done, op);
   g_task_set_task_data (task, data, NULL);
   g_task_run_in_thread (task, step_thread);
@@ -1165,8 +1159,23 @@ lease_transfer_key (VmlLease *self, GError **error)
   return key;
 }
 
+/* Who the source waits for: the peer, or before perform (when it is not
+ * known yet) whoever else holds the lease shared on storage. */
+static char *
+waiting_for (VmlLease *self, VmlSanlockOwners *owners)
+{
+  guint64 who = self->transfer_peer;
+
+  for (guint i = 0; who == 0 && owners != NULL && i < owners->shared_owners->len; i++)
+    if (g_array_index (owners->shared_owners, guint64, i) != my_host_id (self))
+      who = g_array_index (owners->shared_owners, guint64, i);
+  if (who == 0)
+    return g_strdup_printf ("for the destination %s", self->transfer_waiting);
+  return g_strdup_printf ("for host %" G_GUINT64_FORMAT " %s", who, self->transfer_waiting);
+}
+
 GVariant *
-lease_transfer_info (VmlLease *self)
+lease_transfer_info (VmlLease *self, VmlSanlockOwners *owners)
 {
   GVariantDict dict;
 
@@ -1179,7 +1188,11 @@ lease_transfer_info (VmlLease *self)
   g_variant_dict_insert (&dict, "peer", "t", self->transfer_peer);
   g_variant_dict_insert (&dict, "postcopy", "b", self->transfer_postcopy);
   if (self->transfer_waiting != NULL)
-    g_variant_dict_insert (&dict, "waiting", "s", self->transfer_waiting);
+    {
+      g_autofree char *waiting = waiting_for (self, owners);
+
+      g_variant_dict_insert (&dict, "waiting", "s", waiting);
+    }
   return g_variant_dict_end (&dict);
 }
 

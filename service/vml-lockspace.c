@@ -297,6 +297,16 @@ vml_lockspace_failed_here (VmlLockspace *self)
   return TRUE;
 }
 
+gboolean
+vml_lockspace_mark_failing (VmlLockspace *self, const char *why)
+{
+  if (self->state != VML_LOCKSPACE_JOINED)
+    return FALSE;
+  g_warning ("Lockspace %s is failing: %s", self->name, why);
+  set_state (self, VML_LOCKSPACE_FAILING, why);
+  return TRUE;
+}
+
 void
 vml_lockspace_mark_lost (VmlLockspace *self, const char *why)
 {

@@ -57,6 +57,12 @@ GVariant          *vml_lockspace_to_variant    (VmlLockspace *self);
  * our own host entry is failing, dead, or not renewed for 6 × io_timeout.
  * Asks the local sanlock daemon only. Worker threads. */
 gboolean           vml_lockspace_failed_here   (VmlLockspace *self);
+/* Main loop: the storage under a joined lockspace is in trouble (seen by
+ * udev: its block device removed or read-only) before sanlock noticed;
+ * state FAILING with @why as the error, so LockspaceChanged(name,
+ * "failing"). Only from JOINED: FALSE (nothing changed) otherwise. */
+gboolean           vml_lockspace_mark_failing  (VmlLockspace *self,
+                                                const char   *why);
 /* Main loop: sanlock dropped it; LockspaceChanged(name, "lost"). */
 void               vml_lockspace_mark_lost     (VmlLockspace *self,
                                                 const char   *why);

@@ -10,6 +10,7 @@
 #include "vml-manager.h"
 #include "vml-options.h"
 #include "vml-sanlock.h"
+#include "vml-storage-monitor.h"
 #include "vml-store.h"
 
 #define LEASE_AREA_SIZE VML_SANLOCK_ALIGN
@@ -29,6 +30,7 @@ struct _VmlManager {
   GHashTable               *lockspaces;   /* name → VmlLockspace */
   GHashTable               *leases;       /* uuid → VmlLease */
   GHashTable               *pending;      /* uuids being created or looked up */
+  VmlStorageMonitor        *storage;      /* udev: block devices under lockspaces */
 };
 
 G_DEFINE_TYPE (VmlManager, vml_manager, G_TYPE_OBJECT)
@@ -119,6 +121,7 @@ add_lockspace (VmlManager *self, VmlLockspace *ls)
   g_hash_table_insert (self->lockspaces, g_strdup (vml_lockspace_get_name (ls)), g_object_ref (ls));
   g_signal_connect_object (ls, "notify::state", G_CALLBACK (on_lockspace_state), self, 0);
   g_signal_connect_object (ls, "message", G_CALLBACK (on_lockspace_message), self, 0);
+  vml_storage_monitor_watch (self->storage, ls);
   publish_lockspaces (self);
 }
 
@@ -126,6 +129,7 @@ static void
 drop_lockspace (VmlManager *self, VmlLockspace *ls)
 {
   g_signal_handlers_disconnect_by_data (ls, self);
+  vml_storage_monitor_unwatch (self->storage, ls);
   g_hash_table_remove (self->lockspaces, vml_lockspace_get_name (ls));
   publish_lockspaces (self);
 }
@@ -1155,6 +1159,7 @@ vml_manager_dispose (GObject *object)
   g_clear_pointer (&self->leases, g_hash_table_unref);
   g_clear_pointer (&self->lockspaces, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_hash_table_unref);
+  g_clear_object (&self->storage);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->iface);
   g_clear_object (&self->authority);
@@ -1178,6 +1183,7 @@ vml_manager_init (VmlManager *self)
   self->lockspaces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->leases = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->storage = vml_storage_monitor_new ();
 }
 
 VmlManager *

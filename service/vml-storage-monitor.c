@@ -1,0 +1,201 @@
+/* vml-storage-monitor.c: see vml-storage-monitor.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <gudev/gudev.h>
+
+#include "vml-storage-monitor.h"
+
+struct _VmlStorageMonitor {
+  GObject      parent_instance;
+  GUdevClient *client;
+  GHashTable  *watches;   /* VmlLockspace → Watch */
+};
+
+typedef struct {
+  dev_t    number;
+  gboolean read_only;     /* as of the last uevent; reported once per change to 1 */
+} Watch;
+
+G_DEFINE_TYPE (VmlStorageMonitor, vml_storage_monitor, G_TYPE_OBJECT)
+
+enum { SIGNAL_DEVICE_FAILING, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+/* The device's number: from its uevent properties (MAJOR/MINOR, also on
+ * "remove"), else from its sysfs "dev" attribute. 0 if it has none. */
+static dev_t
+device_number (GUdevDevice *device)
+{
+  GUdevDeviceNumber number = g_udev_device_get_device_number (device);
+  const char *attr;
+  unsigned int major_nr, minor_nr;
+
+  if (number != 0)
+    return number;
+  attr = g_udev_device_get_sysfs_attr (device, "dev");
+  if (attr != NULL && sscanf (attr, "%u:%u", &major_nr, &minor_nr) == 2)
+    return makedev (major_nr, minor_nr);
+  return 0;
+}
+
+/* Why @action on @device is trouble for a lockspace on it; NULL if not.
+ * "change" is trouble when the device becomes read-only. */
+static char *
+trouble (const char *action, GUdevDevice *device, Watch *watch)
+{
+  const char *name = g_udev_device_get_device_file (device);
+
+  if (name == NULL)
+    name = g_udev_device_get_sysfs_path (device);
+  if (g_str_equal (action, "remove"))
+    return g_strdup_printf ("block device %s was removed", name);
+  if (g_str_equal (action, "change"))
+    {
+      /* The kernel's own change event for it carries DISK_RO (race-free);
+       * other change events: what sysfs says now. */
+      const char *ro = g_udev_device_get_property (device, "DISK_RO");
+
+      if (ro == NULL)
+        ro = g_udev_device_get_sysfs_attr_uncached (device, "ro");
+      gboolean was_read_only = watch->read_only;
+
+      watch->read_only = ro != NULL && g_str_has_prefix (ro, "1");
+      if (watch->read_only && !was_read_only)
+        return g_strdup_printf ("block device %s went read-only", name);
+    }
+  return NULL;
+}
+
+static void
+on_uevent (GUdevClient *client, const char *action, GUdevDevice *device, gpointer user_data)
+{
+  VmlStorageMonitor *self = VML_STORAGE_MONITOR (user_data);
+  g_autoptr(GPtrArray) hit = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) whys = g_ptr_array_new_with_free_func (g_free);
+  dev_t number = device_number (device);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (number == 0)
+    return;
+  g_hash_table_iter_init (&iter, self->watches);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Watch *watch = value;
+      char *why;
+
+      if (watch->number == number && (why = trouble (action, device, watch)) != NULL)
+        {
+          g_ptr_array_add (hit, g_object_ref (key));
+          g_ptr_array_add (whys, why);
+        }
+    }
+  /* Handlers may unwatch: act on our own list. */
+  for (guint i = 0; i < hit->len; i++)
+    {
+      VmlLockspace *ls = g_ptr_array_index (hit, i);
+      const char *why = g_ptr_array_index (whys, i);
+
+      /* mark_failing logs a warning itself when it acts. */
+      if (!vml_lockspace_mark_failing (ls, why))
+        g_message ("Storage trouble under lockspace %s (%s, so left as it is): %s",
+                   vml_lockspace_get_name (ls),
+                   vml_lockspace_state_to_string (vml_lockspace_get_state (ls)), why);
+      g_signal_emit (self, signals[SIGNAL_DEVICE_FAILING], 0, ls, why);
+    }
+}
+
+static void
+vml_storage_monitor_finalize (GObject *object)
+{
+  VmlStorageMonitor *self = VML_STORAGE_MONITOR (object);
+
+  g_signal_handlers_disconnect_by_data (self->client, self);
+  g_clear_object (&self->client);
+  g_hash_table_unref (self->watches);
+  G_OBJECT_CLASS (vml_storage_monitor_parent_class)->finalize (object);
+}
+
+static void
+vml_storage_monitor_class_init (VmlStorageMonitorClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = vml_storage_monitor_finalize;
+
+  /* "device-failing" (lockspace, why): the block device under @lockspace
+   * was removed or went read-only. */
+  signals[SIGNAL_DEVICE_FAILING] = g_signal_new ("device-failing", G_TYPE_FROM_CLASS (klass),
+                                                 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                 G_TYPE_NONE, 2, VML_TYPE_LOCKSPACE,
+                                                 G_TYPE_STRING);
+}
+
+static void
+vml_storage_monitor_init (VmlStorageMonitor *self)
+{
+  const char *const subsystems[] = { "block", NULL };
+
+  self->client = g_udev_client_new (subsystems);
+  g_signal_connect (self->client, "uevent", G_CALLBACK (on_uevent), self);
+  self->watches = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, g_free);
+}
+
+VmlStorageMonitor *
+vml_storage_monitor_new (void)
+{
+  return g_object_new (VML_TYPE_STORAGE_MONITOR, NULL);
+}
+
+gboolean
+vml_storage_monitor_watch (VmlStorageMonitor *self, VmlLockspace *lockspace)
+{
+  const char *path = vml_lockspace_get_path (lockspace);
+  struct stat st;
+  Watch *watch;
+
+  vml_storage_monitor_unwatch (self, lockspace);
+  if (stat (path, &st) < 0 || !S_ISBLK (st.st_mode) || st.st_rdev == 0)
+    {
+      g_debug ("Lockspace %s: %s is not a block device; not watched",
+               vml_lockspace_get_name (lockspace), path);
+      return FALSE;
+    }
+  watch = g_new0 (Watch, 1);
+  watch->number = st.st_rdev;
+  g_hash_table_insert (self->watches, g_object_ref (lockspace), watch);
+  g_debug ("Lockspace %s: watching block device %s (%u:%u)", vml_lockspace_get_name (lockspace),
+           path, major (st.st_rdev), minor (st.st_rdev));
+  return TRUE;
+}
+
+void
+vml_storage_monitor_unwatch (VmlStorageMonitor *self, VmlLockspace *lockspace)
+{
+  g_hash_table_remove (self->watches, lockspace);
+}
+
+guint
+vml_storage_logical_block_size (const char *path)
+{
+  /* The attribute sits on the disk: a partition's is one level up. */
+  static const char *const where[] = { "queue", "../queue" };
+  struct stat st;
+
+  if (stat (path, &st) < 0 || !S_ISBLK (st.st_mode))
+    return 0;
+  for (guint i = 0; i < G_N_ELEMENTS (where); i++)
+    {
+      g_autofree char *attr = g_strdup_printf ("/sys/dev/block/%u:%u/%s/logical_block_size",
+                                               major (st.st_rdev), minor (st.st_rdev), where[i]);
+      g_autofree char *text = NULL;
+      guint64 size;
+
+      if (g_file_get_contents (attr, &text, NULL, NULL) &&
+          g_ascii_string_to_unsigned (g_strstrip (text), 10, 512, 65536, &size, NULL))
+        return (guint) size;
+    }
+  return 0;
+}

@@ -23,6 +23,7 @@ struct _VmlHolder {
   guint64        start_time;
   GOutputStream *claim_pipe;   /* its stdin; none for adopted holders */
   GSubprocess   *process;      /* if started by this vmleased: gives the exit status */
+  gboolean       claimed;      /* told "claim" or "lock" (and not "spare" since) */
   int            pidfd;
   gint         stopping;   /* atomic: exit was asked for, not a loss */
   gboolean     watching_child;
@@ -267,6 +268,7 @@ vml_holder_claim (VmlHolder *self, const char *uuid, VmlFence fence, guint fence
                    (int) self->pid, local_error->message);
       return FALSE;
     }
+  self->claimed = TRUE;
   return TRUE;
 }
 
@@ -275,13 +277,19 @@ vml_holder_claim_lock (VmlHolder *self, const char *name, GError **error)
 {
   g_autofree char *line = g_strdup_printf ("lock %s\n", name);
 
-  return tell_holder (self, line, error);
+  if (!tell_holder (self, line, error))
+    return FALSE;
+  self->claimed = TRUE;
+  return TRUE;
 }
 
 gboolean
 vml_holder_unclaim (VmlHolder *self)
 {
-  return vml_holder_is_alive (self) && tell_holder (self, "spare\n", NULL);
+  if (!vml_holder_is_alive (self) || !tell_holder (self, "spare\n", NULL))
+    return FALSE;
+  self->claimed = FALSE;
+  return TRUE;
 }
 
 /* argv[0] from /proc/PID/cmdline (not /proc/PID/exe: reading that needs
@@ -409,6 +417,15 @@ void
 vml_holder_terminate (VmlHolder *self)
 {
   g_atomic_int_set (&self->stopping, TRUE);
+  /* Ours, and it holds nothing: say so and close its stdin. A spare whose
+   * stdin ends exits 0 at once, without the signal that would make it ask
+   * sanlock whether it is being revoked. */
+  if (self->claim_pipe != NULL && (!self->claimed || tell_holder (self, "spare\n", NULL)))
+    {
+      g_output_stream_close (self->claim_pipe, NULL, NULL);
+      g_clear_object (&self->claim_pipe);
+      return;
+    }
   /* pidfd (or pid + start time), so a pid recycled since cannot be hit. */
   if (signal_holder (self, SIGTERM) != 0 && errno != ESRCH)
     g_warning ("Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));

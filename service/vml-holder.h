@@ -55,7 +55,8 @@ void       vml_holder_watch          (VmlHolder *self);
  * @timeout_ms for it. Safe from a worker thread. TRUE if it is gone. */
 gboolean   vml_holder_stop           (VmlHolder *self,
                                       guint      timeout_ms);
-/* The same without waiting. */
+/* The same without waiting. Only for a holder that holds nothing: one
+ * started here is told so over its stdin; an adopted one gets SIGTERM. */
 void       vml_holder_terminate      (VmlHolder *self);
 
 G_END_DECLS

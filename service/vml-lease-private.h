@@ -102,6 +102,14 @@ void      lease_finish_op            (VmlLease *self, GVariant *reply, GError *e
 GTask    *lease_invocation_task      (VmlLease *self, GDBusMethodInvocation *invocation);
 gboolean  lease_op_result_ok         (GAsyncResult *result, GError **error);
 
+/* Pid-targeted sanlock commands for @holder, serialized by cmd_lock.
+ * Worker threads only. */
+gboolean  lease_holder_acquire       (VmlLease *self, VmlHolder *holder, gboolean shared,
+                                      guint64 lver, guint64 *lver_out, GError **error);
+gboolean  lease_holder_release       (VmlLease *self, VmlHolder *holder, GError **error);
+gboolean  lease_holder_convert       (VmlLease *self, VmlHolder *holder, gboolean to_shared,
+                                      GError **error);
+
 void      lease_adopt_holder         (VmlLease *self, VmlHolder *holder);
 void      lease_drop_holder          (VmlLease *self);
 void      lease_watch_fence_pid      (VmlLease *self, guint fence_pid, guint64 start_time);

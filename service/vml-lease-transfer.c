@@ -287,47 +287,6 @@ someone_holds (VmlSanlockOwners *owners)
   return owners->owners_live && (owners->owner != 0 || owners->shared_owners->len > 0);
 }
 
-/* pid-targeted, one command at a time per holder */
-static gboolean
-convert (VmlLease *self, VmlHolder *holder, gboolean to_shared, GError **error)
-{
-  VmlSanlockResource res;
-  gboolean ok;
-
-  lease_resource_of (self, &res);
-  g_mutex_lock (&self->cmd_lock);
-  ok = vml_sanlock_convert (&res, vml_holder_get_pid (holder), to_shared, error);
-  g_mutex_unlock (&self->cmd_lock);
-  return ok;
-}
-
-static gboolean
-release (VmlLease *self, VmlHolder *holder, GError **error)
-{
-  VmlSanlockResource res;
-  gboolean ok;
-
-  lease_resource_of (self, &res);
-  g_mutex_lock (&self->cmd_lock);
-  ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), error);
-  g_mutex_unlock (&self->cmd_lock);
-  return ok;
-}
-
-static gboolean
-acquire (VmlLease *self, VmlHolder *holder, gboolean shared, guint64 lver, guint64 *lver_out,
-         GError **error)
-{
-  VmlSanlockResource res;
-  gboolean ok;
-
-  lease_resource_of (self, &res);
-  g_mutex_lock (&self->cmd_lock);
-  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), shared, lver, lver_out, error);
-  g_mutex_unlock (&self->cmd_lock);
-  return ok;
-}
-
 /* Waits until no live host holds the lease, up to @deadline. */
 static gboolean
 wait_until_free (VmlLease *self, gint64 deadline, guint wait_s, GError **error)
@@ -379,7 +338,7 @@ take_back (VmlLease *self, StepData *data, GError **error)
         return FALSE;
       holder = data->holder;
     }
-  if (!acquire (self, holder, FALSE, self->transfer_lver, &data->lver, &local_error))
+  if (!lease_holder_acquire (self, holder, FALSE, self->transfer_lver, &data->lver, &local_error))
     {
       /* Nobody held it a moment ago, so a refusal means its version moved:
        * someone took it meanwhile. This hand-off cannot end any other way. */
@@ -535,7 +494,7 @@ work_begin (VmlLease *self, StepData *data, GError **error)
   data->lver = owners->lver;
   if (!marker_take (self, self->holder, error))
     return FALSE;
-  if (!convert (self, self->holder, TRUE, error))
+  if (!lease_holder_convert (self, self->holder, TRUE, error))
     {
       marker_drop (self, self->holder);
       return FALSE;
@@ -620,7 +579,7 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
     data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), error);
   return data->holder != NULL &&
          vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error) &&
-         acquire (self, data->holder, TRUE, 0, &data->lver, error);
+         lease_holder_acquire (self, data->holder, TRUE, 0, &data->lver, error);
 }
 
 static char *
@@ -690,7 +649,7 @@ work_perform (VmlLease *self, StepData *data, GError **error)
                    "shared; letting go now would leave it to nobody", data->token->dest);
       return FALSE;
     }
-  if (!release (self, self->holder, error))
+  if (!lease_holder_release (self, self->holder, error))
     return FALSE;
   data->lver = before->lver;   /* a release leaves the version as it was */
   if (data->postcopy)
@@ -750,9 +709,9 @@ work_finish (VmlLease *self, StepData *data, GError **error)
   gboolean held, shared;
 
   if (!data->success)
-    return release (self, self->holder, error);
+    return lease_holder_release (self, self->holder, error);
   /* sanlock refuses (Busy) while the source still holds it shared. */
-  if (!convert (self, self->holder, FALSE, error))
+  if (!lease_holder_convert (self, self->holder, FALSE, error))
     return FALSE;
   g_mutex_lock (&self->cmd_lock);
   vml_sanlock_inquire_holder (vml_holder_get_pid (self->holder), self->uuid, &held, &shared,
@@ -921,7 +880,7 @@ work_cancel (VmlLease *self, StepData *data, GError **error)
   gint64 deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
 
   if (self->transfer_role == TRANSFER_DESTINATION)
-    return release (self, self->holder, error);
+    return lease_holder_release (self, self->holder, error);
   if (g_strcmp0 (self->transfer_step, "perform") == 0)
     return take_back (self, data, error);
   /* After begin: shared → exclusive, once the destination let go. Waiting
@@ -939,7 +898,7 @@ work_cancel (VmlLease *self, StepData *data, GError **error)
           continue;
         }
 
-      if (convert (self, self->holder, FALSE, &local_error))
+      if (lease_holder_convert (self, self->holder, FALSE, &local_error))
         {
           marker_drop (self, self->holder);
           return TRUE;

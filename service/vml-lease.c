@@ -130,6 +130,48 @@ lease_vanish (VmlLease *self)
   g_signal_emit (self, signals[SIGNAL_VANISHED], 0);
 }
 
+/* Pid-targeted commands on behalf of @holder, one at a time per lease:
+ * sanlock does not queue commands for one client (it answers -EBUSY). */
+gboolean
+lease_holder_convert (VmlLease *self, VmlHolder *holder, gboolean to_shared, GError **error)
+{
+  VmlSanlockResource res;
+  gboolean ok;
+
+  lease_resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_convert (&res, vml_holder_get_pid (holder), to_shared, error);
+  g_mutex_unlock (&self->cmd_lock);
+  return ok;
+}
+
+gboolean
+lease_holder_release (VmlLease *self, VmlHolder *holder, GError **error)
+{
+  VmlSanlockResource res;
+  gboolean ok;
+
+  lease_resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), error);
+  g_mutex_unlock (&self->cmd_lock);
+  return ok;
+}
+
+gboolean
+lease_holder_acquire (VmlLease *self, VmlHolder *holder, gboolean shared, guint64 lver, guint64 *lver_out,
+         GError **error)
+{
+  VmlSanlockResource res;
+  gboolean ok;
+
+  lease_resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), shared, lver, lver_out, error);
+  g_mutex_unlock (&self->cmd_lock);
+  return ok;
+}
+
 /* ---------------------------------------------------------------------- */
 /* The per-lease operation queue                                          */
 
@@ -785,14 +827,8 @@ release_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
 {
   VmlLease *self = VML_LEASE (source);
   VmlHolder *holder = task_data;
-  VmlSanlockResource res;
   GError *error = NULL;
-  gboolean ok;
-
-  lease_resource_of (self, &res);
-  g_mutex_lock (&self->cmd_lock);
-  ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), &error);
-  g_mutex_unlock (&self->cmd_lock);
+  gboolean ok = lease_holder_release (self, holder, &error);
 
   /* A holder that died meanwhile took the lease with it: released anyway. */
   if (!ok && vml_holder_is_alive (holder))

@@ -14,6 +14,7 @@
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
+#include "vml-mode-block.h"
 #include "vml-log.h"
 
 #define WAIT_POLL_US (500 * 1000)
@@ -634,24 +635,49 @@ check_perform (VmlLease *self, StepData *data, GError **error)
   return TRUE;
 }
 
+/* Whether the destination, in the incarnation named by the token, holds the
+ * lease shared, and the lease version (a release leaves it as it is): two
+ * sectors read in the blackout instead of the whole lease area. Where direct
+ * reads do not work, ask sanlock. */
+static gboolean
+destination_holds_shared (VmlLease *self, const VmlToken *t2, guint64 *lver, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  VmlModeBlock block;
+
+  if (vml_mode_block_read (self->path, self->offset, self->uuid, t2->dest, &block,
+                           &local_error))
+    {
+      *lver = block.lver;
+      return block.shared && (t2->dest_gen == 0 || block.generation == t2->dest_gen);
+    }
+  g_debug ("%s: %s; reading the owners through sanlock", self->uuid, local_error->message);
+  owners = read_owners (self, error);
+  if (owners == NULL)
+    return FALSE;
+  *lver = owners->lver;
+  return holds_shared (owners, t2->dest);
+}
+
 static gboolean
 work_perform (VmlLease *self, StepData *data, GError **error)
 {
-  g_autoptr(VmlSanlockOwners) before = read_owners (self, error);
+  GError *local_error = NULL;
 
-  if (before == NULL)
-    return FALSE;
   /* Never let go unless the destination holds it: no moment without a holder. */
-  if (!holds_shared (before, data->token->dest))
+  if (!destination_holds_shared (self, data->token, &data->lver, &local_error))
     {
-      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
-                   "the destination, host %" G_GUINT64_FORMAT ", does not hold the lease "
-                   "shared; letting go now would leave it to nobody", data->token->dest);
+      if (local_error != NULL)
+        g_propagate_error (error, local_error);
+      else
+        g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                     "the destination, host %" G_GUINT64_FORMAT ", does not hold the lease "
+                     "shared; letting go now would leave it to nobody", data->token->dest);
       return FALSE;
     }
   if (!lease_holder_release (self, self->holder, error))
     return FALSE;
-  data->lver = before->lver;   /* a release leaves the version as it was */
   if (data->postcopy)
     marker_drop (self, self->holder);   /* this host's part ends here */
   return TRUE;
@@ -666,7 +692,6 @@ done_perform (VmlLease *self, StepData *data)
 
   t3->postcopy = data->postcopy;
   next = issue (self, t3, t2->raw);
-
   set_transfer (self, TRANSFER_SOURCE, self->transfer_id, "perform", t2->dest);
   self->transfer_postcopy = data->postcopy;
   self->transfer_lver = data->lver;

@@ -49,8 +49,8 @@ vml_token_kind_name (VmlTokenKind kind)
 
 /* ---------------------------------------------------------------------- */
 
-GBytes *
-vml_token_load_key (const char *state_dir, GError **error)
+static GBytes *
+read_or_make_key (const char *state_dir, GError **error)
 {
   g_autofree char *path = g_build_filename (state_dir, "transfer.key", NULL);
   g_autofree char *tmp = g_strconcat (path, ".new", NULL);
@@ -81,6 +81,31 @@ vml_token_load_key (const char *state_dir, GError **error)
   return g_bytes_new (key, sizeof key);
 }
 
+/* Every Transfer step signs or checks a token; the key is read from the
+ * state directory once, not on every step (it is never changed while
+ * vmleased runs, only made when missing). */
+GBytes *
+vml_token_load_key (const char *state_dir, GError **error)
+{
+  static GMutex lock;
+  static char *cached_dir;
+  static GBytes *cached_key;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&lock);
+  GBytes *key;
+
+  if (cached_key != NULL && g_strcmp0 (cached_dir, state_dir) == 0)
+    return g_bytes_ref (cached_key);
+  key = read_or_make_key (state_dir, error);
+  if (key != NULL)
+    {
+      g_free (cached_dir);
+      cached_dir = g_strdup (state_dir);
+      g_clear_pointer (&cached_key, g_bytes_unref);
+      cached_key = g_bytes_ref (key);
+    }
+  return key;
+}
+
 char *
 vml_token_new_transfer_id (void)
 {
@@ -93,21 +118,21 @@ vml_token_new_transfer_id (void)
 static GVariant *
 claims_variant (const VmlToken *token)
 {
-  GVariantDict dict;
+  GVariantBuilder builder;
 
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "uuid", "s", token->uuid);
-  g_variant_dict_insert (&dict, "transfer", "s", token->transfer_id);
-  g_variant_dict_insert (&dict, "lockspace", "s", token->lockspace);
-  g_variant_dict_insert (&dict, "offset", "t", token->offset);
-  g_variant_dict_insert (&dict, "source", "t", token->source);
-  g_variant_dict_insert (&dict, "source_gen", "t", token->source_gen);
-  g_variant_dict_insert (&dict, "dest", "t", token->dest);
-  g_variant_dict_insert (&dict, "dest_gen", "t", token->dest_gen);
-  g_variant_dict_insert (&dict, "lver", "t", token->lver);
-  g_variant_dict_insert (&dict, "postcopy", "b", token->postcopy);
-  g_variant_dict_insert (&dict, "success", "b", token->success);
-  return g_variant_dict_end (&dict);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "uuid", g_variant_new_string (token->uuid));
+  g_variant_builder_add (&builder, "{sv}", "transfer", g_variant_new_string (token->transfer_id));
+  g_variant_builder_add (&builder, "{sv}", "lockspace", g_variant_new_string (token->lockspace));
+  g_variant_builder_add (&builder, "{sv}", "offset", g_variant_new_uint64 (token->offset));
+  g_variant_builder_add (&builder, "{sv}", "source", g_variant_new_uint64 (token->source));
+  g_variant_builder_add (&builder, "{sv}", "source_gen", g_variant_new_uint64 (token->source_gen));
+  g_variant_builder_add (&builder, "{sv}", "dest", g_variant_new_uint64 (token->dest));
+  g_variant_builder_add (&builder, "{sv}", "dest_gen", g_variant_new_uint64 (token->dest_gen));
+  g_variant_builder_add (&builder, "{sv}", "lver", g_variant_new_uint64 (token->lver));
+  g_variant_builder_add (&builder, "{sv}", "postcopy", g_variant_new_boolean (token->postcopy));
+  g_variant_builder_add (&builder, "{sv}", "success", g_variant_new_boolean (token->success));
+  return g_variant_builder_end (&builder);
 }
 
 static GVariant *
@@ -214,6 +239,84 @@ parse_body (GBytes *body, GError **error)
   return g_steal_pointer (&v);
 }
 
+/* The claims, by name: one pass over the dictionary (g_variant_lookup per
+ * field scans it again each time, and every step parses tokens). */
+typedef enum { CLAIM_STRING, CLAIM_UINT64, CLAIM_BOOLEAN } ClaimType;
+
+static const struct {
+  const char *name;
+  ClaimType   type;
+  gsize       field;
+} claim_fields[] = {
+  { "uuid",       CLAIM_STRING,  G_STRUCT_OFFSET (VmlToken, uuid) },
+  { "transfer",   CLAIM_STRING,  G_STRUCT_OFFSET (VmlToken, transfer_id) },
+  { "lockspace",  CLAIM_STRING,  G_STRUCT_OFFSET (VmlToken, lockspace) },
+  { "offset",     CLAIM_UINT64,  G_STRUCT_OFFSET (VmlToken, offset) },
+  { "source",     CLAIM_UINT64,  G_STRUCT_OFFSET (VmlToken, source) },
+  { "source_gen", CLAIM_UINT64,  G_STRUCT_OFFSET (VmlToken, source_gen) },
+  { "dest",       CLAIM_UINT64,  G_STRUCT_OFFSET (VmlToken, dest) },
+  { "dest_gen",   CLAIM_UINT64,  G_STRUCT_OFFSET (VmlToken, dest_gen) },
+  { "lver",       CLAIM_UINT64,  G_STRUCT_OFFSET (VmlToken, lver) },
+  { "postcopy",   CLAIM_BOOLEAN, G_STRUCT_OFFSET (VmlToken, postcopy) },
+  { "success",    CLAIM_BOOLEAN, G_STRUCT_OFFSET (VmlToken, success) },
+};
+
+static const GVariantType *
+claim_type (ClaimType type)
+{
+  switch (type)
+    {
+    case CLAIM_STRING:  return G_VARIANT_TYPE_STRING;
+    case CLAIM_UINT64:  return G_VARIANT_TYPE_UINT64;
+    case CLAIM_BOOLEAN: return G_VARIANT_TYPE_BOOLEAN;
+    }
+  g_assert_not_reached ();
+}
+
+/* Stores @value in the claim it names; FALSE for an unknown name, a wrong
+ * type or a repeated claim. */
+static gboolean
+set_claim (VmlToken *token, const char *name, GVariant *value, guint32 *seen)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (claim_fields); i++)
+    {
+      gpointer field = G_STRUCT_MEMBER_P (token, claim_fields[i].field);
+
+      if (!g_str_equal (claim_fields[i].name, name))
+        continue;
+      if ((*seen & (1u << i)) || !g_variant_is_of_type (value, claim_type (claim_fields[i].type)))
+        return FALSE;
+      *seen |= 1u << i;
+      if (claim_fields[i].type == CLAIM_STRING)
+        *(char **) field = g_variant_dup_string (value, NULL);
+      else if (claim_fields[i].type == CLAIM_UINT64)
+        *(guint64 *) field = g_variant_get_uint64 (value);
+      else
+        *(gboolean *) field = g_variant_get_boolean (value);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+read_claims (VmlToken *token, GVariant *claims)
+{
+  gsize n = g_variant_n_children (claims);
+  guint32 seen = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (claims, i);
+      g_autoptr(GVariant) key = g_variant_get_child_value (entry, 0);
+      g_autoptr(GVariant) boxed = g_variant_get_child_value (entry, 1);
+      g_autoptr(GVariant) value = g_variant_get_variant (boxed);
+
+      if (!set_claim (token, g_variant_get_string (key, NULL), value, &seen))
+        return FALSE;
+    }
+  return seen == (1u << G_N_ELEMENTS (claim_fields)) - 1;
+}
+
 static VmlToken *
 token_from_variant (GVariant *v, GError **error)
 {
@@ -228,19 +331,9 @@ token_from_variant (GVariant *v, GError **error)
       return NULL;
     }
   token->kind = kind;
-  if (!g_variant_lookup (claims, "uuid", "s", &token->uuid) ||
-      !g_variant_lookup (claims, "transfer", "s", &token->transfer_id) ||
-      !g_variant_lookup (claims, "lockspace", "s", &token->lockspace) ||
-      !g_variant_lookup (claims, "offset", "t", &token->offset) ||
-      !g_variant_lookup (claims, "source", "t", &token->source) ||
-      !g_variant_lookup (claims, "source_gen", "t", &token->source_gen) ||
-      !g_variant_lookup (claims, "dest", "t", &token->dest) ||
-      !g_variant_lookup (claims, "dest_gen", "t", &token->dest_gen) ||
-      !g_variant_lookup (claims, "lver", "t", &token->lver) ||
-      !g_variant_lookup (claims, "postcopy", "b", &token->postcopy) ||
-      !g_variant_lookup (claims, "success", "b", &token->success))
+  if (!read_claims (token, claims))
     {
-      stale (error, "it lacks a field");
+      stale (error, "its fields are not those of a token");
       return NULL;
     }
   if (g_variant_get_size (inner) > 0)

@@ -30,6 +30,7 @@
 #include <glib/gstdio.h>
 
 #include "vml-error.h"
+#include "vml-mode-block.h"
 #include "vml-sanlock.h"
 
 #define LOCKSPACE      "vmltest"
@@ -631,6 +632,43 @@ test_exclusive (void)
   g_assert_cmpint (stop_holder (h2, SIGINT), ==, 0);
 }
 
+static guint64
+host_generation (guint64 host_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) hosts = vml_sanlock_get_hosts (LOCKSPACE, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < hosts->len; i++)
+    if (g_array_index (hosts, VmlSanlockHost, i).host_id == host_id)
+      return g_array_index (hosts, VmlSanlockHost, i).generation;
+  g_assert_not_reached ();
+}
+
+/* vml-mode-block.c reads sanlock's on-disk format itself (the hand-off's
+ * check in perform): it must agree with sanlock's own reading. Host 9's
+ * dblock lies past the first 4 KiB it reads, so it takes a second read. */
+static void
+assert_mode_blocks_agree (const VmlSanlockResource *res, VmlSanlockOwners *owners)
+{
+  static const guint64 hosts[] = { 1, 2, 9 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++)
+    {
+      guint64 host = hosts[i];
+      g_autoptr(GError) error = NULL;
+      VmlModeBlock block;
+
+      g_assert_true (vml_mode_block_read (res->path, res->offset, res->name, host, &block,
+                                          &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (block.lver, ==, owners->lver);
+      g_assert_cmpint (block.shared, ==, has_id (owners->shared_owners, host));
+      if (block.shared)
+        g_assert_cmpuint (block.generation, ==, host_generation (host));
+    }
+}
+
 static void
 assert_owners (const VmlSanlockResource *res, guint64 owner, const guint64 *shared, guint n)
 {
@@ -643,6 +681,35 @@ assert_owners (const VmlSanlockResource *res, guint64 owner, const guint64 *shar
   for (guint i = 0; i < n; i++)
     g_assert_true (has_id (owners->shared_owners, shared[i]));
   g_assert_true (owners->owners_live);
+  assert_mode_blocks_agree (res, owners);
+}
+
+/* An error of ours, not one sanlock returned. */
+static void
+assert_plain_error (GError *error, const char *fragment)
+{
+  g_assert_error (error, VML_ERROR, VML_ERROR_FAILED);
+  if (strstr (error->message, fragment) == NULL)
+    g_error ("error message \"%s\" lacks \"%s\"", error->message, fragment);
+}
+
+static void
+test_mode_block_errors (void)
+{
+  VmlSanlockResource res = resource ("vm-sh", 3);
+  g_autoptr(GError) error = NULL;
+  VmlModeBlock block;
+
+  /* test_shared wrote "vm-sh" at 3 MiB: another name there, or another
+   * offset, is not that lease. */
+  g_assert_false (vml_mode_block_read (res.path, res.offset, "vm-other", 1, &block, &error));
+  assert_plain_error (error, "No sanlock lease named vm-other");
+  g_clear_error (&error);
+  g_assert_false (vml_mode_block_read (res.path, 9 * MIB, "vm-sh", 1, &block, &error));
+  assert_plain_error (error, "No sanlock lease named vm-sh");
+  g_clear_error (&error);
+  g_assert_false (vml_mode_block_read ("/nonexistent/leases", 0, "vm-sh", 1, &block, &error));
+  assert_plain_error (error, "Cannot open /nonexistent/leases");
 }
 
 static void
@@ -1335,6 +1402,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sanlock/resource", test_resource);
   g_test_add_func ("/sanlock/lease/exclusive", test_exclusive);
   g_test_add_func ("/sanlock/lease/shared", test_shared);
+  g_test_add_func ("/sanlock/lease/mode-block-errors", test_mode_block_errors);
   g_test_add_func ("/sanlock/lease/lver", test_lver);
   g_test_add_func ("/sanlock/lease/errors", test_holder_errors);
   g_test_add_func ("/sanlock/lease/busy-retry", test_busy_retry);

@@ -444,6 +444,7 @@ typedef struct {
   GArray          *windows;           /* pairs of gint64 µs: blackouts */
   Series           vml[N_VSERIES];
   Series           raw[N_RSERIES];
+  Series           bus_floor;     /* two D-Bus round trips that do no work */
 } Bench;
 
 static gboolean
@@ -670,6 +671,29 @@ handoff_raw (Bench *b, int src, int dst, gboolean measured, GError **error)
   return TRUE;
 }
 
+/* What any D-Bus service pays for the two calls of a blackout (perform on
+ * the source, finish on the destination): Properties.Get of the lease's
+ * State from each host's vmleased, in the same order, on the same
+ * connections. */
+static gboolean
+bus_floor (Bench *b, int src, int dst, gboolean measured, GError **error)
+{
+  const int where[] = { src, dst };
+  gint64 t0 = g_get_monotonic_time ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (where); i++)
+    {
+      g_autoptr(GVariant) r = call (b, where[i], b->lease_path, "org.freedesktop.DBus.Properties",
+                                    "Get", g_variant_new ("(ss)", LEASE_IFACE, "State"), "(v)",
+                                    error);
+      if (r == NULL)
+        return FALSE;
+    }
+  if (measured)
+    series_add (&b->bus_floor, (double) (g_get_monotonic_time () - t0));
+  return TRUE;
+}
+
 static gboolean
 run_rounds (Bench *b, GError **error)
 {
@@ -679,8 +703,10 @@ run_rounds (Bench *b, GError **error)
 
       if (!handoff_vmleased (b, 1, 2, measured, error) ||
           !handoff_raw (b, 1, 2, measured, error) ||
+          !bus_floor (b, 1, 2, measured, error) ||
           !handoff_vmleased (b, 2, 1, measured, error) ||
-          !handoff_raw (b, 2, 1, measured, error))
+          !handoff_raw (b, 2, 1, measured, error) ||
+          !bus_floor (b, 2, 1, measured, error))
         {
           g_prefix_error (error, "round %d: ", r + 1);
           return FALSE;
@@ -760,6 +786,7 @@ report (Bench *b)
   for (int i = 0; i < N_RSERIES; i++)
     series_summarize (&b->raw[i]);
   series_summarize (&b->observer.read);
+  series_summarize (&b->bus_floor);
   ratio = rb->median > 0 ? vb->median / rb->median : 0;
   met = ratio <= TARGET_RATIO;
 
@@ -776,7 +803,9 @@ report (Bench *b)
       g_string_append (out, "},\"raw\":{");
       for (int i = 0; i < N_RSERIES; i++)
         json_series (out, &b->raw[i], i == 0);
-      g_string_append_printf (out, "},\"ratio\":%.3f,\"target\":%.2f,\"target_met\":%s,"
+      g_string_append (out, "}");
+      json_series (out, &b->bus_floor, FALSE);
+      g_string_append_printf (out, ",\"ratio\":%.3f,\"target\":%.2f,\"target_met\":%s,"
                               "\"observer\":{\"samples\":%" G_GUINT64_FORMAT ","
                               "\"in_blackouts\":%" G_GUINT64_FORMAT ",\"gaps\":%" G_GUINT64_FORMAT
                               ",\"errors\":%" G_GUINT64_FORMAT ",\"read_owners_median\":%.1f}}",
@@ -797,8 +826,12 @@ report (Bench *b)
   printf ("raw libsanlock (pid-targeted, %d hand-offs), ms:\n", 2 * b->rounds);
   for (int i = 0; i < N_RSERIES; i++)
     print_series (&b->raw[i]);
+  printf ("D-Bus alone (%d pairs), ms:\n", 2 * b->rounds);
+  print_series (&b->bus_floor);
   printf ("\nblackout median: vmleased %.3f ms, raw %.3f ms\n", vb->median / 1000,
           rb->median / 1000);
+  printf ("beyond raw: %.3f ms, of which the two calls' D-Bus round trips %.3f ms\n",
+          (vb->median - rb->median) / 1000, b->bus_floor.median / 1000);
   printf ("ratio vmleased/raw (medians): %.2f\n", ratio);
   printf ("target ratio <= %.2f: %s\n", TARGET_RATIO, met ? "met" : "not met");
   printf ("observer: %" G_GUINT64_FORMAT " samples of both resources (%" G_GUINT64_FORMAT
@@ -945,6 +978,7 @@ main (int argc, char **argv)
   b.windows = g_array_new (FALSE, FALSE, sizeof (gint64));
   o->times = g_array_new (FALSE, FALSE, sizeof (gint64));
   series_init (&o->read, "read owners", "sanlock_read_resource_owners");
+  series_init (&b.bus_floor, "bus_floor", "Properties.Get on the source, then the destination");
   g_mutex_init (&o->lock);
   b.uuid = g_uuid_string_random ();
   b.raw_name = g_strdup_printf ("vml-bench-handoff-raw-%d", (int) getpid ());
@@ -995,6 +1029,7 @@ main (int argc, char **argv)
     g_array_unref (b.vml[i].us);
   for (int i = 0; i < N_RSERIES; i++)
     g_array_unref (b.raw[i].us);
+  g_array_unref (b.bus_floor.us);
   g_array_unref (b.windows);
   g_array_unref (o->times);
   g_array_unref (o->read.us);

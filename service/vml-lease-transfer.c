@@ -6,6 +6,8 @@
  * worker thread, then the new state applied and the next token issued on
  * the main loop. The side's progress (role, transfer id, step, peer) is
  * kept in the lease record, so a restart of vmleased resumes where it was.
+ * What the steps read from storage, the marker lease, and the hand-off's
+ * part of the record and of Inquire are in vml-lease-handoff.c.
  *
  * Known limit: sanlock would let a third host take the lease shared while
  * it is in a hand-off; vmleased refuses shared acquisitions of a lease in a
@@ -14,10 +16,9 @@
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
+#include "vml-lease-transfer-private.h"
 #include "vml-mode-block.h"
 #include "vml-log.h"
-
-#define WAIT_POLL_US (500 * 1000)
 
 typedef struct _StepSpec StepSpec;
 
@@ -59,12 +60,6 @@ step_data_free (StepData *data)
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                          */
 
-static guint64
-my_host_id (VmlLease *self)
-{
-  return vml_lockspace_get_host_id (self->lockspace);
-}
-
 static gboolean
 wrong_step (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
@@ -85,12 +80,6 @@ stale (GError **error, const char *why)
 {
   g_set_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN, "the token does not fit: %s", why);
   return FALSE;
-}
-
-static const char *
-role_name (VmlTransferRole role)
-{
-  return role == TRANSFER_SOURCE ? "source" : role == TRANSFER_DESTINATION ? "destination" : "";
 }
 
 static gboolean
@@ -161,24 +150,10 @@ issue (VmlLease *self, VmlToken *token, GBytes *answers)
   return vml_token_encode (token, key);
 }
 
-static void
-set_transfer (VmlLease *self, VmlTransferRole role, const char *id, const char *step, guint64 peer)
-{
-  char *new_id = g_strdup (id), *new_step = g_strdup (step);   /* may be our own */
-
-  self->transfer_role = role;
-  g_free (self->transfer_id);
-  self->transfer_id = new_id;
-  g_free (self->transfer_step);
-  self->transfer_step = new_step;
-  self->transfer_peer = peer;
-  vml_dbus_lease_set_transfer_step (self->iface, step ? step : "");
-}
-
 void
 lease_transfer_clear (VmlLease *self)
 {
-  set_transfer (self, TRANSFER_NONE, NULL, NULL, 0);
+  lease_transfer_set (self, TRANSFER_NONE, NULL, NULL, 0);
   self->transfer_postcopy = FALSE;
   self->transfer_lver = 0;
   g_clear_pointer (&self->transfer_waiting, g_free);
@@ -190,7 +165,7 @@ log_step (VmlLease *self, const char *what)
   vml_log_lease_step (self->uuid, vml_lockspace_get_name (self->lockspace),
                       self->transfer_step ? self->transfer_step : "",
                       "Transfer %s (%s, transfer %s, peer host %" G_GUINT64_FORMAT ")", what,
-                      role_name (self->transfer_role),
+                      lease_transfer_role_name (self->transfer_role),
                       self->transfer_id ? self->transfer_id : "-", self->transfer_peer);
 }
 
@@ -225,100 +200,6 @@ answer (VmlTokenKind kind, const VmlToken *asked, guint64 lver)
   return token;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Thread helpers: what storage says                                      */
-
-static gboolean
-host_generation (VmlLease *self, guint64 host_id, guint64 *generation, gboolean *live,
-                 GError **error)
-{
-  g_autoptr(GArray) hosts = vml_sanlock_get_hosts (vml_lockspace_get_name (self->lockspace), error);
-
-  *generation = 0;
-  *live = FALSE;
-  if (hosts == NULL)
-    return FALSE;
-  for (guint i = 0; i < hosts->len; i++)
-    {
-      VmlSanlockHost *h = &g_array_index (hosts, VmlSanlockHost, i);
-
-      if (h->host_id == host_id)
-        {
-          *generation = h->generation;
-          /* UNKNOWN: sanlock has not watched it renew yet (the first
-           * seconds after joining); only FREE and DEAD mean gone. */
-          *live = h->state != VML_HOST_FREE && h->state != VML_HOST_DEAD;
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-holds_shared (VmlSanlockOwners *owners, guint64 host_id)
-{
-  for (guint i = 0; i < owners->shared_owners->len; i++)
-    if (g_array_index (owners->shared_owners, guint64, i) == host_id)
-      return TRUE;
-  return FALSE;
-}
-
-static VmlSanlockOwners *
-read_owners (VmlLease *self, GError **error)
-{
-  VmlSanlockResource res;
-
-  lease_resource_of (self, &res);
-  return vml_sanlock_read_owners (&res, error);
-}
-
-static gboolean
-someone_else_shares (VmlLease *self, VmlSanlockOwners *owners)
-{
-  if (!owners->owners_live)
-    return FALSE;
-  for (guint i = 0; i < owners->shared_owners->len; i++)
-    if (g_array_index (owners->shared_owners, guint64, i) != my_host_id (self))
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
-someone_holds (VmlSanlockOwners *owners)
-{
-  return owners->owners_live && (owners->owner != 0 || owners->shared_owners->len > 0);
-}
-
-/* Waits until no live host holds the lease, up to @deadline. */
-static gboolean
-wait_until_free (VmlLease *self, gint64 deadline, guint wait_s, GError **error)
-{
-  for (;;)
-    {
-      g_autoptr(VmlSanlockOwners) owners = read_owners (self, error);
-
-      if (owners == NULL)
-        return FALSE;
-      if (!someone_holds (owners))
-        return TRUE;
-      if (g_get_monotonic_time () >= deadline)
-        {
-          guint64 who = owners->owner ? owners->owner :
-                        owners->shared_owners->len ? g_array_index (owners->shared_owners, guint64, 0)
-                                                   : self->transfer_peer;
-
-          g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
-                       "host %" G_GUINT64_FORMAT " still holds the lease%s after waiting %u s; "
-                       "sanlock frees it once that host cancels, or is seen dead (about "
-                       "8 × io_timeout + 60 s after it stopped); pass a longer wait",
-                       who, owners->owner ? " exclusively" : " shared", wait_s);
-          return FALSE;
-        }
-      g_usleep (WAIT_POLL_US);
-    }
-}
-
-static void marker_drop (VmlLease *self, VmlHolder *holder);
-
 /* The source takes the lease back exclusively, refusing if anyone else
  * took it since this host let go (the lease version would differ). */
 static gboolean
@@ -328,7 +209,7 @@ take_back (VmlLease *self, StepData *data, GError **error)
   VmlHolder *holder = self->holder;
   g_autoptr(GError) local_error = NULL;
 
-  if (!wait_until_free (self, deadline, data->wait_s, error))
+  if (!lease_wait_until_free (self, deadline, data->wait_s, error))
     return FALSE;
   if (holder == NULL || !vml_holder_is_alive (holder))
     {
@@ -345,123 +226,12 @@ take_back (VmlLease *self, StepData *data, GError **error)
        * someone took it meanwhile. This hand-off cannot end any other way. */
       data->taken_meanwhile = g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY);
       if (data->taken_meanwhile)
-        marker_drop (self, holder);   /* nothing left to hand off */
+        lease_marker_drop (self, holder);   /* nothing left to hand off */
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
                                   "cannot take the lease back: ");
       return FALSE;
     }
-  marker_drop (self, self->holder);
-  return TRUE;
-}
-
-/* ---------------------------------------------------------------------- */
-/* The hand-off marker: a lease of its own ("x-<uuid>", allocated in the
- * lockspace's index the first time) that the source holds from begin to
- * the end of its part. Other hosts cannot see a hand-off otherwise, and a
- * shared Acquire elsewhere must be refused during one (DESIGN.md §3). It
- * is a sanlock lease, so a source that dies lets go of it by itself.     */
-
-static char *
-marker_name (VmlLease *self)
-{
-  return g_strconcat ("x-", self->uuid, NULL);
-}
-
-typedef struct {
-  const char *name;
-  guint64     offset;
-} MarkerLookup;
-
-static gboolean
-marker_lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **error)
-{
-  MarkerLookup *m = user_data;
-  VmlSanlockLockspace spec;
-  g_autoptr(GError) local_error = NULL;
-
-  vml_lockspace_get_spec (ls, &spec);
-  if (vml_sanlock_index_lookup (&spec, m->name, &m->offset, &local_error))
-    return TRUE;
-  if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  return vml_sanlock_index_create (&spec, m->name, &m->offset, error);
-}
-
-/* Where the marker is; NOT_FOUND if it was never made and !@create. */
-static gboolean
-marker_resource (VmlLease *self, gboolean create, char **name, VmlSanlockResource *res,
-                 GError **error)
-{
-  VmlSanlockLockspace spec;
-  MarkerLookup m = { NULL, 0 };
-
-  *name = marker_name (self);
-  m.name = *name;
-  vml_lockspace_get_spec (self->lockspace, &spec);
-  if (!(create ? vml_lockspace_run_locked_index (self->lockspace,
-                                                 vml_holder_pool_get_holder_path (self->holders),
-                                                 marker_lookup_or_create_locked, &m, error)
-               : vml_sanlock_index_lookup (&spec, m.name, &m.offset, error)))
-    return FALSE;
-  res->lockspace = spec.name;
-  res->name = *name;
-  res->path = spec.path;
-  res->offset = m.offset;
-  return TRUE;
-}
-
-static gboolean
-marker_take (VmlLease *self, VmlHolder *holder, GError **error)
-{
-  g_autofree char *name = NULL;
-  VmlSanlockResource res;
-  gboolean ok;
-
-  if (!marker_resource (self, TRUE, &name, &res, error))
-    return FALSE;
-  g_mutex_lock (&self->cmd_lock);
-  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), FALSE, 0, NULL, error);
-  g_mutex_unlock (&self->cmd_lock);
-  if (!ok)
-    g_prefix_error (error, "cannot mark the lease as in a hand-off: ");
-  return ok;
-}
-
-/* Best effort: a holder that died has let go of it already. */
-static void
-marker_drop (VmlLease *self, VmlHolder *holder)
-{
-  g_autofree char *name = NULL;
-  VmlSanlockResource res;
-
-  if (holder == NULL || !marker_resource (self, FALSE, &name, &res, NULL))
-    return;
-  g_mutex_lock (&self->cmd_lock);
-  vml_sanlock_release (&res, vml_holder_get_pid (holder), NULL);
-  g_mutex_unlock (&self->cmd_lock);
-}
-
-gboolean
-lease_transfer_marked_elsewhere (VmlLease *self, GError **error)
-{
-  g_autofree char *name = NULL;
-  g_autoptr(VmlSanlockOwners) owners = NULL;
-  g_autoptr(GError) local_error = NULL;
-  VmlSanlockResource res;
-
-  if (!marker_resource (self, FALSE, &name, &res, &local_error))
-    return FALSE;   /* never in a hand-off */
-  owners = vml_sanlock_read_owners (&res, NULL);
-  if (owners == NULL || !owners->owners_live || owners->owner == 0 ||
-      owners->owner == my_host_id (self))
-    return FALSE;
-  g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
-               "the lease of %s is being handed from host %" G_GUINT64_FORMAT " to another "
-               "host right now; shared acquisitions wait until that ends", self->uuid,
-               owners->owner);
+  lease_marker_drop (self, self->holder);
   return TRUE;
 }
 
@@ -475,8 +245,8 @@ check_begin (VmlLease *self, StepData *data, GError **error)
     return wrong_step (error, "begin starts a hand-off and takes no token");
   if (self->transfer_role != TRANSFER_NONE)
     return wrong_step (error, "a hand-off of %s is already in progress here (%s, after %s); "
-                       "finish or cancel it first", self->uuid, role_name (self->transfer_role),
-                       self->transfer_step);
+                       "finish or cancel it first", self->uuid,
+                       lease_transfer_role_name (self->transfer_role), self->transfer_step);
   if (self->state != LEASE_HELD)
     return wrong_step (error, "begin needs the lease of %s held exclusively on this host; "
                        "it is %s", self->uuid, lease_state_names[self->state]);
@@ -486,18 +256,19 @@ check_begin (VmlLease *self, StepData *data, GError **error)
 static gboolean
 work_begin (VmlLease *self, StepData *data, GError **error)
 {
-  g_autoptr(VmlSanlockOwners) owners = read_owners (self, error);
+  g_autoptr(VmlSanlockOwners) owners = lease_read_owners (self, error);
   gboolean live;
 
   /* Read first: once converted, nothing may fail any more. */
-  if (owners == NULL || !host_generation (self, my_host_id (self), &data->my_gen, &live, error))
+  if (owners == NULL ||
+      !lease_host_generation (self, lease_my_host_id (self), &data->my_gen, &live, error))
     return FALSE;
   data->lver = owners->lver;
-  if (!marker_take (self, self->holder, error))
+  if (!lease_marker_take (self, self->holder, error))
     return FALSE;
   if (!lease_holder_convert (self, self->holder, TRUE, error))
     {
-      marker_drop (self, self->holder);
+      lease_marker_drop (self, self->holder);
       return FALSE;
     }
   return TRUE;
@@ -510,7 +281,7 @@ done_begin (VmlLease *self, StepData *data)
   g_autoptr(VmlToken) t1 = g_new0 (VmlToken, 1);
 
   g_clear_pointer (&self->committed_transfer, g_free);
-  set_transfer (self, TRANSFER_SOURCE, id, "begin", 0);
+  lease_transfer_set (self, TRANSFER_SOURCE, id, "begin", 0);
   self->mode = VML_MODE_SHARED;
   lease_set_state (self, LEASE_MIGRATING_OUT);
   lease_publish_holding (self);
@@ -519,7 +290,7 @@ done_begin (VmlLease *self, StepData *data)
   log_step (self, "begun: exclusive → shared");
 
   t1->kind = VML_TOKEN_BEGUN;
-  t1->source = my_host_id (self);
+  t1->source = lease_my_host_id (self);
   t1->source_gen = data->my_gen;
   t1->lver = data->lver;
   return issue (self, t1, NULL);
@@ -534,12 +305,13 @@ check_prepare (VmlLease *self, StepData *data, GError **error)
   if (!token_is_of_kind (data->token, VML_TOKEN_BEGUN, "prepare", error) ||
       !token_is_for_this_lease (self, data->token, error))
     return FALSE;
-  if (data->token->source == my_host_id (self))
+  if (data->token->source == lease_my_host_id (self))
     return wrong_step (error, "prepare runs on the destination; this host (%" G_GUINT64_FORMAT
-                       ") is the source of that hand-off", my_host_id (self));
+                       ") is the source of that hand-off", lease_my_host_id (self));
   if (self->transfer_role != TRANSFER_NONE)
     return wrong_step (error, "a hand-off of %s is already in progress here (%s, after %s)",
-                       self->uuid, role_name (self->transfer_role), self->transfer_step);
+                       self->uuid, lease_transfer_role_name (self->transfer_role),
+                       self->transfer_step);
   if (self->state != LEASE_FREE && self->state != LEASE_LOST)
     return wrong_step (error, "prepare needs the lease of %s not held on this host; it is %s",
                        self->uuid, lease_state_names[self->state]);
@@ -550,16 +322,16 @@ static gboolean
 work_prepare (VmlLease *self, StepData *data, GError **error)
 {
   const VmlToken *t1 = data->token;
-  g_autoptr(VmlSanlockOwners) owners = read_owners (self, error);
+  g_autoptr(VmlSanlockOwners) owners = lease_read_owners (self, error);
   guint64 gen;
   gboolean live;
 
-  if (owners == NULL || !host_generation (self, t1->source, &gen, &live, error))
+  if (owners == NULL || !lease_host_generation (self, t1->source, &gen, &live, error))
     return FALSE;
   if (!live || gen != t1->source_gen)
     return stale (error, "the source host it names is not running the incarnation that issued "
                   "it (it restarted, or died)");
-  if (owners->owner != 0 || !holds_shared (owners, t1->source))
+  if (owners->owner != 0 || !lease_owners_hold_shared (owners, t1->source))
     return stale (error, "the source does not hold the lease shared as begin left it (an "
                   "outdated token, or the source cancelled)");
   /* A begin token serves one destination: another sharer means it was
@@ -574,7 +346,7 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
                                                 g_array_index (owners->shared_owners, guint64, i));
         return stale (error, why);
       }
-  if (!host_generation (self, my_host_id (self), &data->my_gen, &live, error))
+  if (!lease_host_generation (self, lease_my_host_id (self), &data->my_gen, &live, error))
     return FALSE;
   if (data->holder == NULL)
     data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), error);
@@ -592,7 +364,7 @@ done_prepare (VmlLease *self, StepData *data)
   g_clear_object (&self->acquiring_holder);
   lease_adopt_holder (self, g_steal_pointer (&data->holder));
   g_clear_pointer (&self->committed_transfer, g_free);
-  set_transfer (self, TRANSFER_DESTINATION, t1->transfer_id, "prepare", t1->source);
+  lease_transfer_set (self, TRANSFER_DESTINATION, t1->transfer_id, "prepare", t1->source);
   self->mode = VML_MODE_SHARED;
   self->fence = data->fence;
   lease_watch_fence_pid (self, data->fence_pid, 0);
@@ -606,7 +378,7 @@ done_prepare (VmlLease *self, StepData *data)
   t2->kind = VML_TOKEN_PREPARED;
   t2->source = t1->source;
   t2->source_gen = t1->source_gen;
-  t2->dest = my_host_id (self);
+  t2->dest = lease_my_host_id (self);
   t2->dest_gen = data->my_gen;
   t2->lver = data->lver;
   return issue (self, t2, t1->raw);
@@ -629,7 +401,8 @@ check_perform (VmlLease *self, StepData *data, GError **error)
       !token_is_for_this_transfer (self, data->token, error) ||
       !open_mine (self, data, VML_TOKEN_BEGUN, error))
     return FALSE;
-  if (data->token->source != my_host_id (self) || data->token->dest == my_host_id (self) ||
+  if (data->token->source != lease_my_host_id (self) ||
+      data->token->dest == lease_my_host_id (self) ||
       data->token->dest == 0)
     return stale (error, "its hosts do not match this hand-off");
   return TRUE;
@@ -653,11 +426,11 @@ destination_holds_shared (VmlLease *self, const VmlToken *t2, guint64 *lver, GEr
       return block.shared && (t2->dest_gen == 0 || block.generation == t2->dest_gen);
     }
   g_debug ("%s: %s; reading the owners through sanlock", self->uuid, local_error->message);
-  owners = read_owners (self, error);
+  owners = lease_read_owners (self, error);
   if (owners == NULL)
     return FALSE;
   *lver = owners->lver;
-  return holds_shared (owners, t2->dest);
+  return lease_owners_hold_shared (owners, t2->dest);
 }
 
 static gboolean
@@ -679,7 +452,7 @@ work_perform (VmlLease *self, StepData *data, GError **error)
   if (!lease_holder_release (self, self->holder, error))
     return FALSE;
   if (data->postcopy)
-    marker_drop (self, self->holder);   /* this host's part ends here */
+    lease_marker_drop (self, self->holder);   /* this host's part ends here */
   return TRUE;
 }
 
@@ -692,7 +465,7 @@ done_perform (VmlLease *self, StepData *data)
 
   t3->postcopy = data->postcopy;
   next = issue (self, t3, t2->raw);
-  set_transfer (self, TRANSFER_SOURCE, self->transfer_id, "perform", t2->dest);
+  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer_id, "perform", t2->dest);
   self->transfer_postcopy = data->postcopy;
   self->transfer_lver = data->lver;
   vml_dbus_lease_set_mode (self->iface, "");
@@ -723,7 +496,7 @@ check_finish (VmlLease *self, StepData *data, GError **error)
       !token_is_for_this_transfer (self, data->token, error) ||
       !open_mine (self, data, VML_TOKEN_PREPARED, error))
     return FALSE;
-  if (data->token->dest != my_host_id (self))
+  if (data->token->dest != lease_my_host_id (self))
     return stale (error, "it hands the lease to another host");
   return TRUE;
 }
@@ -830,7 +603,7 @@ work_confirm (VmlLease *self, StepData *data, GError **error)
 
   if (!data->success)
     return work_cancel (self, data, error);
-  owners = read_owners (self, error);
+  owners = lease_read_owners (self, error);
   if (owners == NULL)
     return FALSE;
   if (owners->owner != self->transfer_peer)
@@ -840,7 +613,7 @@ work_confirm (VmlLease *self, StepData *data, GError **error)
                    "finish there first", self->transfer_peer);
       return FALSE;
     }
-  marker_drop (self, self->holder);
+  lease_marker_drop (self, self->holder);
   return TRUE;
 }
 
@@ -914,9 +687,9 @@ work_cancel (VmlLease *self, StepData *data, GError **error)
   for (;;)
     {
       g_autoptr(GError) local_error = NULL;
-      g_autoptr(VmlSanlockOwners) owners = read_owners (self, NULL);
+      g_autoptr(VmlSanlockOwners) owners = lease_read_owners (self, NULL);
 
-      if (owners != NULL && someone_else_shares (self, owners) &&
+      if (owners != NULL && lease_someone_else_shares (self, owners) &&
           g_get_monotonic_time () < deadline)
         {
           g_usleep (WAIT_POLL_US);
@@ -925,7 +698,7 @@ work_cancel (VmlLease *self, StepData *data, GError **error)
 
       if (lease_holder_convert (self, self->holder, FALSE, &local_error))
         {
-          marker_drop (self, self->holder);
+          lease_marker_drop (self, self->holder);
           return TRUE;
         }
       if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY) ||
@@ -1126,90 +899,3 @@ lease_transfer_authorized (GObject *object, GDBusMethodInvocation *invocation, g
   lease_enqueue_op (self, op, start_step);
 }
 
-/* ---------------------------------------------------------------------- */
-/* Key, Inquire, record                                                   */
-
-GBytes *
-lease_transfer_key (VmlLease *self, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  GBytes *key = vml_token_load_key (vml_store_get_dir (self->store), &local_error);
-
-  if (key == NULL)
-    {
-      g_warning ("No key to sign migration tokens with: %s", local_error->message);
-      g_set_error (error, VML_ERROR, VML_ERROR_FAILED, "%s", local_error->message);
-    }
-  return key;
-}
-
-/* Who the source waits for: the peer, or before perform (when it is not
- * known yet) whoever else holds the lease shared on storage. */
-static char *
-waiting_for (VmlLease *self, VmlSanlockOwners *owners)
-{
-  guint64 who = self->transfer_peer;
-
-  for (guint i = 0; who == 0 && owners != NULL && i < owners->shared_owners->len; i++)
-    if (g_array_index (owners->shared_owners, guint64, i) != my_host_id (self))
-      who = g_array_index (owners->shared_owners, guint64, i);
-  if (who == 0)
-    return g_strdup_printf ("for the destination %s", self->transfer_waiting);
-  return g_strdup_printf ("for host %" G_GUINT64_FORMAT " %s", who, self->transfer_waiting);
-}
-
-GVariant *
-lease_transfer_info (VmlLease *self, VmlSanlockOwners *owners)
-{
-  GVariantDict dict;
-
-  if (self->transfer_role == TRANSFER_NONE)
-    return NULL;
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "role", "s", role_name (self->transfer_role));
-  g_variant_dict_insert (&dict, "step", "s", self->transfer_step);
-  g_variant_dict_insert (&dict, "id", "s", self->transfer_id);
-  g_variant_dict_insert (&dict, "peer", "t", self->transfer_peer);
-  g_variant_dict_insert (&dict, "postcopy", "b", self->transfer_postcopy);
-  if (self->transfer_waiting != NULL)
-    {
-      g_autofree char *waiting = waiting_for (self, owners);
-
-      g_variant_dict_insert (&dict, "waiting", "s", waiting);
-    }
-  return g_variant_dict_end (&dict);
-}
-
-#define GROUP "transfer"
-
-void
-lease_transfer_save (VmlLease *self, GKeyFile *record)
-{
-  if (self->committed_transfer != NULL)
-    g_key_file_set_string (record, GROUP, "committed", self->committed_transfer);
-  if (self->transfer_role == TRANSFER_NONE)
-    return;
-  g_key_file_set_string (record, GROUP, "role", role_name (self->transfer_role));
-  g_key_file_set_string (record, GROUP, "id", self->transfer_id);
-  g_key_file_set_string (record, GROUP, "step", self->transfer_step);
-  g_key_file_set_uint64 (record, GROUP, "peer", self->transfer_peer);
-  g_key_file_set_boolean (record, GROUP, "postcopy", self->transfer_postcopy);
-  g_key_file_set_uint64 (record, GROUP, "lver", self->transfer_lver);
-}
-
-void
-lease_transfer_load (VmlLease *self, GKeyFile *record)
-{
-  g_autofree char *role = g_key_file_get_string (record, GROUP, "role", NULL);
-  g_autofree char *id = g_key_file_get_string (record, GROUP, "id", NULL);
-  g_autofree char *step = g_key_file_get_string (record, GROUP, "step", NULL);
-  VmlTransferRole r = g_strcmp0 (role, "source") == 0 ? TRANSFER_SOURCE :
-                      g_strcmp0 (role, "destination") == 0 ? TRANSFER_DESTINATION : TRANSFER_NONE;
-
-  self->committed_transfer = g_key_file_get_string (record, GROUP, "committed", NULL);
-  if (r == TRANSFER_NONE || id == NULL || step == NULL)
-    return;
-  set_transfer (self, r, id, step, g_key_file_get_uint64 (record, GROUP, "peer", NULL));
-  self->transfer_postcopy = g_key_file_get_boolean (record, GROUP, "postcopy", NULL);
-  self->transfer_lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
-}

@@ -1,0 +1,38 @@
+/* vml-lease-transfer-private.h: shared by the hand-off's two files,
+ * vml-lease-transfer.c (the steps) and vml-lease-handoff.c (storage, the
+ * marker lease, record and Inquire). Functions marked "thread" block on
+ * storage or the sanlock daemon. */
+#pragma once
+
+#include "vml-lease-private.h"
+
+G_BEGIN_DECLS
+
+/* How often a waiting step looks at storage again. */
+#define WAIT_POLL_US (500 * 1000)
+
+static inline guint64
+lease_my_host_id (VmlLease *self)
+{
+  return vml_lockspace_get_host_id (self->lockspace);
+}
+
+const char        *lease_transfer_role_name   (VmlTransferRole role);
+void               lease_transfer_set         (VmlLease *self, VmlTransferRole role, const char *id,
+                                               const char *step, guint64 peer);
+
+/* thread: what storage says */
+gboolean           lease_host_generation      (VmlLease *self, guint64 host_id, guint64 *generation,
+                                               gboolean *live, GError **error);
+VmlSanlockOwners  *lease_read_owners          (VmlLease *self, GError **error);
+gboolean           lease_owners_hold_shared   (VmlSanlockOwners *owners, guint64 host_id);
+gboolean           lease_someone_else_shares  (VmlLease *self, VmlSanlockOwners *owners);
+/* Waits until no live host holds the lease, up to @deadline. */
+gboolean           lease_wait_until_free      (VmlLease *self, gint64 deadline, guint wait_s,
+                                               GError **error);
+
+/* thread: the marker lease ("x-<uuid>") the source holds during its part */
+gboolean           lease_marker_take          (VmlLease *self, VmlHolder *holder, GError **error);
+void               lease_marker_drop          (VmlLease *self, VmlHolder *holder);
+
+G_END_DECLS

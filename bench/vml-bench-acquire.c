@@ -40,12 +40,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
+
+#include "vml-bench-stats.h"
 
 #include <sanlock.h>
 #include <sanlock_admin.h>
@@ -84,10 +85,7 @@ static const char *const series_what[N_SERIES] = {
   [S_DBUS] = "2 D-Bus round trips to vmleased doing no work",
 };
 
-typedef struct {
-  GArray *us;   /* of double */
-  double  median, p90, mean, min, max;
-} Series;
+typedef VmlBenchSeries Series;
 
 typedef struct {
   /* options */
@@ -110,52 +108,6 @@ typedef struct {
   struct sanlk_resource *raw_res;         /* with its one disk */
   Series                 series[N_SERIES];
 } Bench;
-
-/* ---- statistics --------------------------------------------------------- */
-
-static int
-cmp_double (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted values. */
-static double
-percentile (const double *v, guint n, double p)
-{
-  guint rank;
-
-  if (n == 0)
-    return 0;
-  rank = (guint) ((p / 100.0) * n + 0.999999);
-  if (rank < 1)
-    rank = 1;
-  if (rank > n)
-    rank = n;
-  return v[rank - 1];
-}
-
-static void
-series_summarize (Series *s)
-{
-  g_autoptr(GArray) sorted = NULL;
-  double *v, sum = 0;
-  guint n = s->us->len;
-
-  if (n == 0)
-    return;
-  sorted = g_array_copy (s->us);
-  g_array_sort (sorted, cmp_double);
-  v = (double *) sorted->data;
-  for (guint i = 0; i < n; i++)
-    sum += v[i];
-  s->mean = sum / n;
-  s->min = v[0];
-  s->max = v[n - 1];
-  s->p90 = percentile (v, n, 90);
-  s->median = (n % 2) ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- D-Bus --------------------------------------------------------------- */
 
@@ -579,27 +531,6 @@ run_rounds (Bench *b, GError **error)
   return TRUE;
 }
 
-static char *
-machine_description (void)
-{
-  g_autofree char *cpuinfo = NULL;
-  g_autofree char *model = NULL;
-  struct utsname u;
-
-  if (g_file_get_contents ("/proc/cpuinfo", &cpuinfo, NULL, NULL))
-    {
-      char *p = strstr (cpuinfo, "model name");
-      if (p && (p = strchr (p, ':')))
-        {
-          char *end = strchr (p, '\n');
-          model = g_strstrip (g_strndup (p + 1, end ? (gsize) (end - p - 1) : strlen (p + 1)));
-        }
-    }
-  uname (&u);
-  return g_strdup_printf ("%s, %ld CPUs, Linux %s", model ? model : "unknown CPU",
-                          sysconf (_SC_NPROCESSORS_ONLN), u.release);
-}
-
 static void
 print_json_string (GString *out, const char *s)
 {
@@ -620,7 +551,7 @@ static void
 report (Bench *b)
 {
   Series *vm = &b->series[S_VMLEASED], *raw = &b->series[S_RAW];
-  g_autofree char *machine = machine_description ();
+  g_autofree char *machine = vml_bench_machine_description ();
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *when = g_date_time_format_iso8601 (now);
   int active = n_active (b);
@@ -628,7 +559,7 @@ report (Bench *b)
   gboolean met;
 
   for (int s = 0; s < active; s++)
-    series_summarize (&b->series[s]);
+    vml_bench_series_summarize (&b->series[s]);
   ratio = raw->median > 0 ? vm->median / raw->median : 0;
   met = ratio <= TARGET_RATIO;
 
@@ -761,7 +692,7 @@ main (int argc, char **argv)
   /* Holders and our own broken connections must not kill us. */
   signal (SIGPIPE, SIG_IGN);
   for (int s = 0; s < N_SERIES; s++)
-    b.series[s].us = g_array_new (FALSE, FALSE, sizeof (double));
+    vml_bench_series_init (&b.series[s], series_names[s], series_what[s]);
   b.uuid = g_uuid_string_random ();
 
   b.bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
@@ -783,7 +714,7 @@ main (int argc, char **argv)
     report (&b);
 
   for (int s = 0; s < N_SERIES; s++)
-    g_array_unref (b.series[s].us);
+    vml_bench_series_clear (&b.series[s]);
   g_free (b.raw_res);
   g_free (b.storage);
   g_free (b.lease_path);

@@ -44,12 +44,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
+
+#include "vml-bench-stats.h"
 
 #include <sanlock.h>
 #include <sanlock_admin.h>
@@ -64,57 +65,7 @@
 #define TARGET_RATIO    1.15
 #define N_HOSTS         2
 
-/* ---- statistics ------------------------------------------------------------ */
-
-typedef struct {
-  const char *name;
-  const char *what;
-  GArray     *us;    /* of double */
-  double      median, p90, mean, min, max;
-} Series;
-
-static int
-cmp_double (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static void
-series_init (Series *s, const char *name, const char *what)
-{
-  s->name = name;
-  s->what = what;
-  s->us = g_array_new (FALSE, FALSE, sizeof (double));
-}
-
-static void
-series_add (Series *s, double us)
-{
-  g_array_append_val (s->us, us);
-}
-
-static void
-series_summarize (Series *s)
-{
-  g_autoptr(GArray) sorted = NULL;
-  double *v, sum = 0;
-  guint n = s->us->len, rank;
-
-  if (n == 0)
-    return;
-  sorted = g_array_copy (s->us);
-  g_array_sort (sorted, cmp_double);
-  v = (double *) sorted->data;
-  for (guint i = 0; i < n; i++)
-    sum += v[i];
-  s->mean = sum / n;
-  s->min = v[0];
-  s->max = v[n - 1];
-  rank = (guint) (0.9 * n + 0.999999);   /* nearest rank */
-  s->p90 = v[CLAMP (rank, 1, n) - 1];
-  s->median = (n % 2) ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+typedef VmlBenchSeries Series;
 
 /* ---- the raw side: one helper process per host ------------------------------ *
  *
@@ -375,7 +326,7 @@ observer_thread (gpointer data)
 
           rv = sanlock_read_resource_owners (o->watched[i].res, 0, &hosts, &n);
           g_mutex_lock (&o->lock);
-          series_add (&o->read, (double) (g_get_monotonic_time () - t));
+          vml_bench_series_add (&o->read, (double) (g_get_monotonic_time () - t));
           if (rv < 0)
             o->errors++;
           else
@@ -639,8 +590,8 @@ handoff_vmleased (Bench *b, int src, int dst, gboolean measured, GError **error)
   if (!measured)
     return TRUE;
   for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
-    series_add (&b->vml[i], (double) (t[i + 1] - t[i]));
-  series_add (&b->vml[V_BLACKOUT], (double) (t[V_FINISH + 1] - t[V_PERFORM]));
+    vml_bench_series_add (&b->vml[i], (double) (t[i + 1] - t[i]));
+  vml_bench_series_add (&b->vml[V_BLACKOUT], (double) (t[V_FINISH + 1] - t[V_PERFORM]));
   add_window (b, t[V_PERFORM], t[V_FINISH + 1]);
   return TRUE;
 }
@@ -665,8 +616,8 @@ handoff_raw (Bench *b, int src, int dst, gboolean measured, GError **error)
   if (!measured)
     return TRUE;
   for (int i = 0; i < R_BLACKOUT; i++)
-    series_add (&b->raw[i], us[i]);
-  series_add (&b->raw[R_BLACKOUT], (double) (t1 - t0));
+    vml_bench_series_add (&b->raw[i], us[i]);
+  vml_bench_series_add (&b->raw[R_BLACKOUT], (double) (t1 - t0));
   add_window (b, t0, t1);
   return TRUE;
 }
@@ -690,7 +641,7 @@ bus_floor (Bench *b, int src, int dst, gboolean measured, GError **error)
         return FALSE;
     }
   if (measured)
-    series_add (&b->bus_floor, (double) (g_get_monotonic_time () - t0));
+    vml_bench_series_add (&b->bus_floor, (double) (g_get_monotonic_time () - t0));
   return TRUE;
 }
 
@@ -734,27 +685,6 @@ samples_in_windows (Bench *b)
 
 /* ---- output --------------------------------------------------------------------- */
 
-static char *
-machine_description (void)
-{
-  g_autofree char *cpuinfo = NULL;
-  g_autofree char *model = NULL;
-  struct utsname u;
-
-  if (g_file_get_contents ("/proc/cpuinfo", &cpuinfo, NULL, NULL))
-    {
-      char *p = strstr (cpuinfo, "model name");
-      if (p && (p = strchr (p, ':')))
-        {
-          char *end = strchr (p, '\n');
-          model = g_strstrip (g_strndup (p + 1, end ? (gsize) (end - p - 1) : strlen (p + 1)));
-        }
-    }
-  uname (&u);
-  return g_strdup_printf ("%s, %ld CPUs, Linux %s", model ? model : "unknown CPU",
-                          sysconf (_SC_NPROCESSORS_ONLN), u.release);
-}
-
 static void
 json_series (GString *out, Series *s, gboolean first)
 {
@@ -773,7 +703,7 @@ print_series (Series *s)
 static void
 report (Bench *b)
 {
-  g_autofree char *machine = machine_description ();
+  g_autofree char *machine = vml_bench_machine_description ();
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *when = g_date_time_format_iso8601 (now);
   Series *vb = &b->vml[V_BLACKOUT], *rb = &b->raw[R_BLACKOUT];
@@ -782,11 +712,11 @@ report (Bench *b)
   gboolean met;
 
   for (int i = 0; i < N_VSERIES; i++)
-    series_summarize (&b->vml[i]);
+    vml_bench_series_summarize (&b->vml[i]);
   for (int i = 0; i < N_RSERIES; i++)
-    series_summarize (&b->raw[i]);
-  series_summarize (&b->observer.read);
-  series_summarize (&b->bus_floor);
+    vml_bench_series_summarize (&b->raw[i]);
+  vml_bench_series_summarize (&b->observer.read);
+  vml_bench_series_summarize (&b->bus_floor);
   ratio = rb->median > 0 ? vb->median / rb->median : 0;
   met = ratio <= TARGET_RATIO;
 
@@ -963,7 +893,7 @@ main (int argc, char **argv)
   g_setenv ("SANLOCK_PRIVILEGED", "0", TRUE);
 
   for (int i = 0; i < N_VSERIES; i++)
-    series_init (&b.vml[i], (const char *[]) { "begin", "prepare", "perform", "finish",
+    vml_bench_series_init (&b.vml[i], (const char *[]) { "begin", "prepare", "perform", "finish",
                                                 "confirm", "BLACKOUT" }[i],
                  (const char *[]) { "source: exclusive to shared",
                                     "destination: check T1, acquire shared",
@@ -971,14 +901,14 @@ main (int argc, char **argv)
                                     "source: forget",
                                     "perform start to finish return" }[i]);
   for (int i = 0; i < N_RSERIES; i++)
-    series_init (&b.raw[i], (const char *[]) { "convert->SH", "acquire SH", "release",
+    vml_bench_series_init (&b.raw[i], (const char *[]) { "convert->SH", "acquire SH", "release",
                                                 "convert->EX", "BLACKOUT" }[i],
                  (const char *[]) { "source", "destination", "source", "destination",
                                     "release start to convert return" }[i]);
   b.windows = g_array_new (FALSE, FALSE, sizeof (gint64));
   o->times = g_array_new (FALSE, FALSE, sizeof (gint64));
-  series_init (&o->read, "read owners", "sanlock_read_resource_owners");
-  series_init (&b.bus_floor, "bus_floor", "Properties.Get on the source, then the destination");
+  vml_bench_series_init (&o->read, "read owners", "sanlock_read_resource_owners");
+  vml_bench_series_init (&b.bus_floor, "bus_floor", "Properties.Get on the source, then the destination");
   g_mutex_init (&o->lock);
   b.uuid = g_uuid_string_random ();
   b.raw_name = g_strdup_printf ("vml-bench-handoff-raw-%d", (int) getpid ());
@@ -1026,13 +956,13 @@ main (int argc, char **argv)
     }
 
   for (int i = 0; i < N_VSERIES; i++)
-    g_array_unref (b.vml[i].us);
+    vml_bench_series_clear (&b.vml[i]);
   for (int i = 0; i < N_RSERIES; i++)
-    g_array_unref (b.raw[i].us);
-  g_array_unref (b.bus_floor.us);
+    vml_bench_series_clear (&b.raw[i]);
+  vml_bench_series_clear (&b.bus_floor);
   g_array_unref (b.windows);
   g_array_unref (o->times);
-  g_array_unref (o->read.us);
+  vml_bench_series_clear (&o->read);
   for (guint i = 0; i < G_N_ELEMENTS (o->watched); i++)
     g_free (o->watched[i].res);
   g_free (o->first_gap);

@@ -86,17 +86,20 @@ vml_cmd_print_leases (GPtrArray *leases)
       return;
     }
 
-  table = vml_cli_table_new ("UUID", "NAME", "LOCKSPACE", "STATE", "MODE", "OWNER", NULL);
+  table = vml_cli_table_new ("UUID", "NAME", "LOCKSPACE", "STATE", "MODE", "OWNER",
+                             "STORAGE", NULL);
   for (guint i = 0; i < leases->len; i++)
     {
       g_autoptr(GVariant) props = NULL;
       g_autofree char *owner = NULL;
+      const char *storage;
 
       g_variant_get (g_ptr_array_index (leases, i), "(&o@a{sv})", NULL, &props);
       owner = prop_host (props, "Owner");
+      storage = prop_string (props, "StorageState");
       vml_cli_table_add (table, prop_string (props, "Uuid"), prop_string (props, "Name"),
                          prop_string (props, "Lockspace"), prop_string (props, "State"),
-                         prop_string (props, "Mode"), owner);
+                         prop_string (props, "Mode"), owner, *storage ? storage : "-");
     }
   vml_cli_table_print (table);
 }
@@ -268,8 +271,10 @@ vml_cmd_delete (VmlCli               *cli,
 static const char list_help[] =
   "Lists the VM leases vmleased exports: their UUID, VM name, lockspace,\n"
   "state on this host (free, acquiring, held, held-shared, releasing, lost),\n"
-  "mode, and the host id that last held them exclusively (as last seen;\n"
-  "'vmleasectl inquire' reads storage now).\n"
+  "mode, the host id that last held them exclusively (as last seen;\n"
+  "'vmleasectl inquire' reads storage now), and their storage as this host\n"
+  "sees it (ok, failing: the lockspace's device was removed or went\n"
+  "read-only, the lease will be lost unless it comes back; lost; joining).\n"
   "\n"
   "Examples:\n"
   "  vmleasectl list\n"
@@ -483,10 +488,12 @@ vml_cmd_release (VmlCli               *cli,
 
 static const char inquire_help[] =
   "Reads the VM's lease from storage now and shows what this host and the\n"
-  "storage say: local state, holder and fence processes, where the lease is,\n"
-  "its version (lver), the exclusive owner and its generation, shared\n"
-  "owners, whether an owner is alive (then another host's acquire would\n"
-  "fail), and the live hosts of the lockspace. Changes nothing.\n"
+  "storage say: local state, the storage's state as this host sees it (ok,\n"
+  "failing, lost, joining), holder and fence processes, where the lease is\n"
+  "and the sector size sanlock uses there, its version (lver), the\n"
+  "exclusive owner and its generation, shared owners, whether an owner is\n"
+  "alive (then another host's acquire would fail), and the live hosts of\n"
+  "the lockspace. Changes nothing.\n"
   "\n"
   "Examples:\n"
   "  vmleasectl inquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
@@ -504,6 +511,7 @@ static const struct {
   { "state",            "State" },
   { "mode",             "Mode" },
   { "held_here",        "Held here" },
+  { "storage_state",    "Storage" },
   { "holder_pid",       "Holder PID" },
   { "fence_pid",        "Fence PID" },
   { "fence",            "Fence" },
@@ -511,6 +519,7 @@ static const struct {
   { "host_id",          "This host's id" },
   { "path",             "Path" },
   { "offset",           "Offset" },
+  { "sector_size",      "Sector size" },
   { "lver",             "Version (lver)" },
   { "owner",            "Owner" },
   { "owner_generation", "Owner generation" },

@@ -20,8 +20,32 @@ vml_cmd_check_lockspaces (GVariant  *lockspaces,
   return FALSE;
 }
 
+GVariant *
+vml_cmd_lockspace_details (GVariant *manager_props)
+{
+  return g_variant_lookup_value (manager_props, "LockspaceDetails",
+                                 VML_CMD_LOCKSPACE_DETAILS_TYPE);
+}
+
+/* The sector size LockspaceDetails gives for @name; 0 if not known. */
+static guint32
+sector_size_of (GVariant   *details,
+                const char *name)
+{
+  g_autoptr(GVariant) entry = NULL;
+  guint32 sector_size = 0;
+
+  if (details == NULL)
+    return 0;
+  entry = g_variant_lookup_value (details, name, G_VARIANT_TYPE_VARDICT);
+  if (entry != NULL)
+    g_variant_lookup (entry, "sector_size", "u", &sector_size);
+  return sector_size;
+}
+
 void
-vml_cmd_print_lockspaces (GVariant *lockspaces)
+vml_cmd_print_lockspaces (GVariant *lockspaces,
+                          GVariant *details)
 {
   g_autoptr(VmlCliTable) table = NULL;
   GVariantIter iter;
@@ -36,23 +60,28 @@ vml_cmd_print_lockspaces (GVariant *lockspaces)
     }
 
   table = vml_cli_table_new ("NAME", "HOST-ID", "STATE", "IO-TIMEOUT",
-                             "PATH", "OFFSET", NULL);
+                             "SECTOR", "PATH", "OFFSET", NULL);
   g_variant_iter_init (&iter, lockspaces);
   while (g_variant_iter_next (&iter, "(&st&st&su)", &name, &host_id, &path,
                               &offset, &state, &io_timeout))
     {
+      guint32 sector_size = sector_size_of (details, name);
       g_autofree char *host_s = g_strdup_printf ("%" G_GUINT64_FORMAT, host_id);
       g_autofree char *io_s = g_strdup_printf ("%u s", io_timeout);
+      g_autofree char *sector_s = sector_size ? g_strdup_printf ("%u", sector_size)
+                                              : g_strdup ("-");
       g_autofree char *offset_s = g_strdup_printf ("%" G_GUINT64_FORMAT, offset);
 
-      vml_cli_table_add (table, name, host_s, state, io_s, path, offset_s);
+      vml_cli_table_add (table, name, host_s, state, io_s, sector_s, path, offset_s);
     }
   vml_cli_table_print (table);
 }
 
-/* [{"name", "host_id", "path", "offset", "state", "io_timeout"}, ...] */
+/* [{"name", "host_id", "path", "offset", "state", "io_timeout",
+ *   "sector_size" (0: not known)}, ...] */
 JsonNode *
-vml_cmd_lockspaces_json (GVariant *lockspaces)
+vml_cmd_lockspaces_json (GVariant *lockspaces,
+                         GVariant *details)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   GVariantIter iter;
@@ -78,32 +107,43 @@ vml_cmd_lockspaces_json (GVariant *lockspaces)
       json_builder_add_string_value (builder, state);
       json_builder_set_member_name (builder, "io_timeout");
       json_builder_add_int_value (builder, io_timeout);
+      json_builder_set_member_name (builder, "sector_size");
+      json_builder_add_int_value (builder, sector_size_of (details, name));
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
   return json_builder_get_root (builder);
 }
 
-/* (transfer full): the Lockspaces property, read fresh. */
+/* (transfer full): the Lockspaces property, read fresh, and (*details,
+ * transfer full, NULL from a vmleased without it) LockspaceDetails. */
 static GVariant *
-get_lockspaces (VmlCli  *cli,
-                GError **error)
+get_lockspaces (VmlCli    *cli,
+                GVariant **details,
+                GError   **error)
 {
   g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) props = NULL;
   g_autoptr(GVariant) lockspaces = NULL;
 
   reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
-                            "org.freedesktop.DBus.Properties", "Get",
-                            g_variant_new ("(ss)",
-                                           vml_dbus_manager_interface_info ()->name,
-                                           "Lockspaces"),
-                            G_VARIANT_TYPE ("(v)"), error);
+                            "org.freedesktop.DBus.Properties", "GetAll",
+                            g_variant_new ("(s)", vml_dbus_manager_interface_info ()->name),
+                            G_VARIANT_TYPE ("(a{sv})"), error);
   if (reply == NULL)
     return NULL;
 
-  g_variant_get (reply, "(v)", &lockspaces);
+  props = g_variant_get_child_value (reply, 0);
+  lockspaces = g_variant_lookup_value (props, "Lockspaces", NULL);
+  if (lockspaces == NULL)
+    {
+      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_REPLY,
+                   "vmleased has no Lockspaces property: is vmleasectl newer than vmleased?");
+      return NULL;
+    }
   if (!vml_cmd_check_lockspaces (lockspaces, error))
     return NULL;
+  *details = vml_cmd_lockspace_details (props);
   return g_steal_pointer (&lockspaces);
 }
 
@@ -119,6 +159,8 @@ static const char add_help[] =
   "Storage layout from OFFSET: the lockspace (1 MiB), the resource index\n"
   "(2 MiB), then 1 MiB per VM lease. --init formats the lockspace and an\n"
   "empty index first, destroying whatever is there: do it once, from one host.\n"
+  "It uses the storage's sector size: 4096 bytes on a block device whose\n"
+  "logical sectors are larger than 512 (host ids 1..250 then), else 512.\n"
   "BYTES is a whole number, optionally with K, M, G or T (powers of 1024).\n"
   "\n"
   "Examples:\n"
@@ -164,7 +206,7 @@ lockspace_add (VmlCli               *cli,
   gboolean init = FALSE;
   const GOptionEntry entries[] = {
     { "host-id", 0, 0, G_OPTION_ARG_STRING, &host_id_s,
-      "This host's id in the lockspace, 1..2000, unique among its hosts (required)", "N" },
+      "This host's id in the lockspace, 1..2000 (1..250 with 4096-byte sectors), unique among its hosts (required)", "N" },
     { "path", 0, 0, G_OPTION_ARG_FILENAME, &path,
       "Shared storage holding the lockspace: block device or file (required)", "PATH" },
     { "offset", 0, 0, G_OPTION_ARG_STRING, &offset_s,
@@ -259,7 +301,9 @@ lockspace_remove (VmlCli               *cli,
 
 static const char list_help[] =
   "Lists the lockspaces this host knows, with its host id in each, their\n"
-  "state (joining, joined, failing, lost) and where they are on storage.\n"
+  "state (joining, joined, failing, lost), I/O timeout, the sector size\n"
+  "sanlock uses in them (512 or 4096 bytes, as formatted; - until joined)\n"
+  "and where they are on storage.\n"
   "\n"
   "Examples:\n"
   "  vmleasectl lockspace list\n"
@@ -282,11 +326,12 @@ lockspace_list (VmlCli               *cli,
   };
   const VmlCliSpec spec = { entries, list_help, list_errors, 0, 0 };
   g_autoptr(GVariant) lockspaces = NULL;
+  g_autoptr(GVariant) details = NULL;
   g_autoptr(JsonBuilder) builder = NULL;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
-  lockspaces = get_lockspaces (cli, error);
+  lockspaces = get_lockspaces (cli, &details, error);
   if (lockspaces == NULL)
     return FALSE;
 
@@ -297,7 +342,7 @@ lockspace_list (VmlCli               *cli,
       builder = json_builder_new ();
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "lockspaces");
-      json_builder_add_value (builder, vml_cmd_lockspaces_json (lockspaces));
+      json_builder_add_value (builder, vml_cmd_lockspaces_json (lockspaces, details));
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
       vml_cli_print_json (root, TRUE);
@@ -312,7 +357,7 @@ lockspace_list (VmlCli               *cli,
         g_print ("%s\n", name);
     }
   else
-    vml_cmd_print_lockspaces (lockspaces);
+    vml_cmd_print_lockspaces (lockspaces, details);
   return TRUE;
 }
 

@@ -13,8 +13,10 @@
 
 static const char monitor_help[] =
   "Prints events as they happen until interrupted (Ctrl-C): lockspace state\n"
-  "changes (LockspaceChanged), lost leases (Lost), lease property changes\n"
-  "(PropertiesChanged), leases exported and unexported (InterfacesAdded,\n"
+  "changes (LockspaceChanged), lost leases (Lost), warnings on held leases\n"
+  "(Warning, e.g. storage-failing: their lockspace's device was removed or\n"
+  "went read-only), lease property changes (PropertiesChanged, e.g.\n"
+  "storage_state), leases exported and unexported (InterfacesAdded,\n"
   "InterfacesRemoved), and vmleased itself appearing on or leaving the bus.\n"
   "Waits for vmleased if it is not running. With --json, prints one JSON\n"
   "object per line: {\"time\", \"event\", \"path\", \"uuid\" (lease events), ...}.\n"
@@ -123,23 +125,44 @@ print_lockspace_changed (Monitor    *monitor,
         human);
 }
 
+/* Lost(reason, details) and Warning(kind, details): a word, then details;
+ * in JSON the word under @key. */
 static void
-print_lost (Monitor    *monitor,
-            const char *path,
-            GVariant   *params)
+print_word_and_details (Monitor    *monitor,
+                        const char *path,
+                        GVariant   *params,
+                        const char *event,
+                        const char *label,
+                        const char *key)
 {
-  const char *reason;
+  const char *word;
   g_autoptr(GVariant) details = NULL;
   g_autofree char *who = subject (path);
   g_autofree char *shown = NULL;
   g_autofree char *human = NULL;
 
-  g_variant_get (params, "(&s@a{sv})", &reason, &details);
+  g_variant_get (params, "(&s@a{sv})", &word, &details);
   shown = vml_cli_format_details (details);
-  human = g_strdup_printf ("%s: LOST (%s)%s%s", who, reason, *shown ? "  " : "", shown);
-  emit (monitor, "lost", path,
-        g_variant_new_parsed ("{'reason': <%s>, 'details': <%@a{sv}>}", reason, details),
+  human = g_strdup_printf ("%s: %s (%s)%s%s", who, label, word, *shown ? "  " : "", shown);
+  emit (monitor, event, path,
+        g_variant_new_parsed ("{%s: <%s>, 'details': <%@a{sv}>}", key, word, details),
         human);
+}
+
+static void
+print_lost (Monitor    *monitor,
+            const char *path,
+            GVariant   *params)
+{
+  print_word_and_details (monitor, path, params, "lost", "LOST", "reason");
+}
+
+static void
+print_warning (Monitor    *monitor,
+               const char *path,
+               GVariant   *params)
+{
+  print_word_and_details (monitor, path, params, "warning", "WARNING", "kind");
 }
 
 /* (transfer floating) */
@@ -278,6 +301,7 @@ static const struct {
 } printers[] = {
   { "org.example.VMLease.Manager",        "LockspaceChanged",  "(ssa{sv})",     print_lockspace_changed },
   { "org.example.VMLease",                "Lost",              "(sa{sv})",      print_lost },
+  { "org.example.VMLease",                "Warning",           "(sa{sv})",      print_warning },
   { "org.freedesktop.DBus.Properties",    "PropertiesChanged", "(sa{sv}as)",    print_properties_changed },
   { "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",   "(oa{sa{sv}})",  print_interfaces_added },
   { "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", "(oas)",         print_interfaces_removed },

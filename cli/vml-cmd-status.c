@@ -6,8 +6,9 @@
 
 static const char status_help[] =
   "Shows the version of vmleased answering on the bus, the lockspaces this\n"
-  "host knows (host id, state, I/O timeout, location) and the VM leases it\n"
-  "exports (state, mode, last seen owner). Exits 0 if vmleased answers, 3 if\n"
+  "host knows (host id, state, I/O timeout, sector size, location) and the\n"
+  "VM leases it exports (state, mode, last seen owner, storage state: ok,\n"
+  "failing, lost, joining). Exits 0 if vmleased answers, 3 if\n"
   "it is not running (or the bus cannot be reached).\n"
   "\n"
   "Examples:\n"
@@ -20,6 +21,7 @@ static const VmlError status_errors[] = { VML_ERROR_N_ERRORS };
 typedef struct {
   char      *version;
   GVariant  *lockspaces;
+  GVariant  *details;      /* LockspaceDetails, or NULL */
   GPtrArray *leases;
 } Status;
 
@@ -28,6 +30,7 @@ status_clear (Status *status)
 {
   g_free (status->version);
   g_clear_pointer (&status->lockspaces, g_variant_unref);
+  g_clear_pointer (&status->details, g_variant_unref);
   g_clear_pointer (&status->leases, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Status, status_clear)
@@ -53,6 +56,7 @@ get_manager_props (VmlCli  *cli,
   status->lockspaces = g_variant_lookup_value (props, "Lockspaces", NULL);
   if (status->lockspaces == NULL)
     status->lockspaces = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(ststsu)"), NULL, 0));
+  status->details = vml_cmd_lockspace_details (props);
   return vml_cmd_check_lockspaces (status->lockspaces, error);
 }
 
@@ -66,7 +70,7 @@ print_json (const Status *status)
   json_builder_set_member_name (builder, "version");
   json_builder_add_string_value (builder, status->version);
   json_builder_set_member_name (builder, "lockspaces");
-  json_builder_add_value (builder, vml_cmd_lockspaces_json (status->lockspaces));
+  json_builder_add_value (builder, vml_cmd_lockspaces_json (status->lockspaces, status->details));
   json_builder_set_member_name (builder, "leases");
   json_builder_add_value (builder, vml_cmd_leases_json (status->leases));
   json_builder_end_object (builder);
@@ -82,7 +86,7 @@ print_human (VmlCli       *cli,
 
   g_print ("vmleased %s on %s\n\n", status->version, bus);
   g_print ("Lockspaces:\n");
-  vml_cmd_print_lockspaces (status->lockspaces);
+  vml_cmd_print_lockspaces (status->lockspaces, status->details);
   g_print ("\nLeases:\n");
   vml_cmd_print_leases (status->leases);
 }
@@ -95,7 +99,7 @@ vml_cmd_status (VmlCli               *cli,
                 GError              **error)
 {
   const VmlCliSpec spec = { NULL, status_help, status_errors, 0, 0 };
-  g_auto(Status) status = { NULL, NULL, NULL };
+  g_auto(Status) status = { NULL, NULL, NULL, NULL };
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;

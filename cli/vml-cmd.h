@@ -42,12 +42,19 @@ char      *vml_cmd_transfer_call    (VmlDbusLease  *lease,
                                      const char    *progress,
                                      GError       **error);
 
-/* Lockspaces: the Manager's Lockspaces property, a(ststsu). */
+/* Lockspaces: the Manager's Lockspaces property, a(ststsu), and its
+ * LockspaceDetails property, a{sa{sv}} by name (@details may be NULL: a
+ * vmleased without it; the sector size is then not shown). */
 #define VML_CMD_LOCKSPACES_TYPE ((const GVariantType *) "a(ststsu)")
+#define VML_CMD_LOCKSPACE_DETAILS_TYPE ((const GVariantType *) "a{sa{sv}}")
 gboolean   vml_cmd_check_lockspaces (GVariant  *lockspaces,
                                      GError   **error);
-void       vml_cmd_print_lockspaces (GVariant  *lockspaces);
-JsonNode  *vml_cmd_lockspaces_json  (GVariant  *lockspaces);
+/* (transfer full) LockspaceDetails from a GetAll reply's a{sv}, or NULL. */
+GVariant  *vml_cmd_lockspace_details (GVariant *manager_props);
+void       vml_cmd_print_lockspaces (GVariant  *lockspaces,
+                                     GVariant  *details);
+JsonNode  *vml_cmd_lockspaces_json  (GVariant  *lockspaces,
+                                     GVariant  *details);
 
 /* Leases: GPtrArray of GVariant (oa{sv}), the path and org.example.VMLease
  * properties of every exported lease, sorted by path. */

@@ -78,6 +78,9 @@ build_inquire_reply (VmlLease *self, InquireData *data)
   g_variant_dict_insert (&dict, "path", "s", self->path);
   g_variant_dict_insert (&dict, "offset", "t", self->offset);
   g_variant_dict_insert (&dict, "held_here", "b", data->held_here);
+  g_variant_dict_insert (&dict, "storage_state", "s", lease_storage_state (self));
+  g_variant_dict_insert (&dict, "sector_size", "u",
+                         vml_lockspace_sector_size_at (self->lockspace, self->path));
   transfer = lease_transfer_info (self, owners);
   if (transfer != NULL)
     g_variant_dict_insert_value (&dict, "transfer", transfer);

@@ -1,6 +1,7 @@
 /* vml-lease-private.h: what the files implementing VmlLease share
- * (vml-lease.c, vml-lease-inquire.c, vml-lease-record.c,
- * vml-lease-transfer.c). Nothing outside them includes it. */
+ * (vml-lease.c, vml-lease-handoff.c, vml-lease-inquire.c,
+ * vml-lease-record.c, vml-lease-storage.c, vml-lease-transfer.c). Nothing
+ * outside them includes it. */
 #pragma once
 
 #include "vml-holder.h"
@@ -119,9 +120,11 @@ void      lease_report_lost          (VmlLease *self, const char *reason, pid_t 
 /* A holder of this lease's process: a held lease's, or one in a hand-off. */
 gboolean  lease_state_has_holder     (LeaseState state);
 
-/* vml-lease-transfer.c */
+/* vml-lease-transfer.c (the steps) */
 void      lease_transfer_authorized  (GObject *object, GDBusMethodInvocation *invocation, guint uid);
 void      lease_transfer_clear       (VmlLease *self);
+
+/* vml-lease-handoff.c (what a hand-off reads and records) */
 /* floating a{sv}, NULL when none; @owners (may be NULL): what storage says */
 GVariant *lease_transfer_info        (VmlLease *self, VmlSanlockOwners *owners);
 void      lease_transfer_save        (VmlLease *self, GKeyFile *record);
@@ -134,5 +137,12 @@ GBytes   *lease_transfer_key         (VmlLease *self, GError **error);
 
 /* vml-lease-inquire.c */
 void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *invocation, guint uid);
+
+/* vml-lease-storage.c: StorageState follows the lockspace's state from now
+ * on; a lease with a holder here emits Warning("storage-failing") when its
+ * lockspace turns failing. */
+void      lease_storage_follow       (VmlLease *self);
+/* "ok", "failing", "lost" or "joining", as StorageState says. */
+const char *lease_storage_state      (VmlLease *self);
 
 G_END_DECLS

@@ -61,6 +61,7 @@ lease_resource_of (VmlLease *self, VmlSanlockResource *res)
   res->name = self->uuid;
   res->path = self->path;
   res->offset = self->offset;
+  res->sector_size = vml_lockspace_sector_size_at (self->lockspace, self->path);
 }
 
 void
@@ -1222,6 +1223,7 @@ vml_lease_new (const VmlLeaseContext *ctx,
   vml_dbus_lease_set_disks (self->iface, no_disks);
   lease_set_state (self, LEASE_FREE);
   lease_publish_holding (self);
+  lease_storage_follow (self);
   for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
     g_signal_connect_object (self->iface, lease_methods[i].signal,
                              G_CALLBACK (handle_method), self, 0);

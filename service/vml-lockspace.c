@@ -7,6 +7,7 @@
 #include "vml-holder.h"
 #include "vml-lockspace.h"
 #include "vml-options.h"
+#include "vml-storage-monitor.h"
 
 #define DEFAULT_IO_TIMEOUT 10
 /* Waiting for another host's index update: those take milliseconds, but a
@@ -21,6 +22,8 @@ struct _VmlLockspace {
   char              *path;
   guint64            offset;
   guint              io_timeout;
+  gint               sector_size; /* as formatted; 0 until a join learnt it (atomic:
+                                   * set on the main loop, read by workers) */
   VmlLockspaceState  state;
   char              *error;       /* why the last join failed, or NULL */
   GMutex             index_lock;
@@ -166,6 +169,12 @@ guint vml_lockspace_get_io_timeout (VmlLockspace *self) { return self->io_timeou
 VmlLockspaceState vml_lockspace_get_state (VmlLockspace *self) { return self->state; }
 const char *vml_lockspace_get_error (VmlLockspace *self) { return self->error; }
 
+guint
+vml_lockspace_get_sector_size (VmlLockspace *self)
+{
+  return (guint) g_atomic_int_get (&self->sector_size);
+}
+
 const char *
 vml_lockspace_state_to_string (VmlLockspaceState state)
 {
@@ -194,6 +203,26 @@ vml_lockspace_get_spec (VmlLockspace *self, VmlSanlockLockspace *spec)
   spec->path = self->path;
   spec->offset = self->offset;
   spec->io_timeout = self->io_timeout;
+  spec->sector_size = vml_lockspace_get_sector_size (self);
+}
+
+/* The sector size of the storage at @path, for sanlock: 512 for a regular
+ * file, 4096 for a block device with logical sectors of more than 512 bytes
+ * (0 for one with more than 4096: sanlock cannot use it). */
+static guint
+storage_sector_size (const char *path)
+{
+  return vml_sanlock_sector_size_for (vml_storage_logical_block_size (path));
+}
+
+guint
+vml_lockspace_sector_size_at (VmlLockspace *self, const char *path)
+{
+  guint own = vml_lockspace_get_sector_size (self);
+
+  if (g_strcmp0 (path, self->path) == 0 && own != 0)
+    return own;
+  return storage_sector_size (path);
 }
 
 GVariant *
@@ -201,6 +230,24 @@ vml_lockspace_to_variant (VmlLockspace *self)
 {
   return g_variant_new ("(ststsu)", self->name, self->host_id, self->path, self->offset,
                         vml_lockspace_state_to_string (self->state), self->io_timeout);
+}
+
+GVariant *
+vml_lockspace_details (VmlLockspace *self, const char *error)
+{
+  GVariantDict details;
+
+  g_variant_dict_init (&details, NULL);
+  g_variant_dict_insert (&details, "host_id", "t", self->host_id);
+  g_variant_dict_insert (&details, "path", "s", self->path);
+  g_variant_dict_insert (&details, "offset", "t", self->offset);
+  g_variant_dict_insert (&details, "io_timeout", "u", self->io_timeout);
+  g_variant_dict_insert (&details, "sector_size", "u", vml_lockspace_get_sector_size (self));
+  if (error == NULL)
+    error = self->error;
+  if (error != NULL)
+    g_variant_dict_insert (&details, "error", "s", error);
+  return g_variant_dict_end (&details);
 }
 
 static gboolean
@@ -307,6 +354,42 @@ vml_lockspace_mark_failing (VmlLockspace *self, const char *why)
   return TRUE;
 }
 
+static void
+recovery_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  g_task_return_boolean (task, !vml_lockspace_failed_here (VML_LOCKSPACE (source)));
+}
+
+static void
+on_recovery_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLockspace *self = VML_LOCKSPACE (source);
+  g_autofree char *why = user_data;
+
+  if (self->state != VML_LOCKSPACE_FAILING)
+    return;   /* lost or removed meanwhile */
+  if (!g_task_propagate_boolean (G_TASK (result), NULL))
+    {
+      g_message ("Lockspace %s: %s, but sanlock no longer renews this host's lease there; "
+                 "it stays failing", self->name, why);
+      return;
+    }
+  g_message ("Lockspace %s is joined again: %s, and sanlock still renews this host's lease",
+             self->name, why);
+  set_state (self, VML_LOCKSPACE_JOINED, NULL);
+}
+
+void
+vml_lockspace_mark_recovered (VmlLockspace *self, const char *why)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (self->state != VML_LOCKSPACE_FAILING)
+    return;
+  task = g_task_new (self, NULL, on_recovery_checked, g_strdup (why));
+  g_task_run_in_thread (task, recovery_thread);
+}
+
 void
 vml_lockspace_mark_lost (VmlLockspace *self, const char *why)
 {
@@ -397,7 +480,40 @@ typedef struct {
   gboolean init;
   int      events_fd;
   guint64  generation;
+  guint    sector_size;   /* what the lockspace was formatted with */
 } JoinData;
+
+/* The storage's sector size for sanlock, into @spec (worker thread). */
+static gboolean
+storage_sector_size_into (VmlSanlockLockspace *spec, GError **error)
+{
+  guint logical = vml_storage_logical_block_size (spec->path);
+
+  spec->sector_size = vml_sanlock_sector_size_for (logical);
+  if (spec->sector_size != 0)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+               "%s has %u-byte logical sectors; sanlock works with 512- and 4096-byte ones only",
+               spec->path, logical);
+  return FALSE;
+}
+
+/* The sector size the joined lockspace was formatted with. If its storage
+ * cannot be read right now (vmleased restarted while it fails; sanlock
+ * keeps it joined), assume the storage's own, which is what vmleased
+ * formats with and the only size a join accepts on 4K storage. */
+static guint
+joined_sector_size (VmlLockspace *self, const VmlSanlockLockspace *spec)
+{
+  g_autoptr(GError) error = NULL;
+  guint sector_size;
+
+  if (vml_sanlock_check_lockspace (spec, &sector_size, NULL, &error))
+    return sector_size;
+  g_warning ("Lockspace %s: cannot read the sector size it was formatted with (%s); "
+             "assuming %u, its storage's", self->name, error->message, spec->sector_size);
+  return spec->sector_size;
+}
 
 static void
 join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
@@ -412,15 +528,19 @@ join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   guint64 lock_offset;
 
   vml_lockspace_get_spec (self, &spec);
-  /* A fresh index gets the lease that serializes its updates as its first
+  /* Formatted with the storage's sector size (udev's sysfs says which);
+   * what a join finds formatted there is what every later call uses.
+   * A fresh index gets the lease that serializes its updates as its first
    * entry; only one host formats, so this cannot race. */
-  if ((init && !vml_sanlock_format_lockspace (&spec, &error)) ||
+  if (!storage_sector_size_into (&spec, &error) ||
+      (init && !vml_sanlock_format_lockspace (&spec, &error)) ||
       !vml_sanlock_join_lockspace (&spec, &error) ||
       (init && !vml_sanlock_index_create (&spec, VML_INDEX_LOCK_NAME, &lock_offset, &error)))
     {
       g_task_return_error (task, error);
       return;
     }
+  data->sector_size = joined_sector_size (self, &spec);
   /* Messages are a convenience (TransferRequested): without them the
    * lockspace still works. */
   data->events_fd = vml_sanlock_event_open (self->name, &events_error);
@@ -448,8 +568,10 @@ on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   JoinData *data = g_task_get_task_data (G_TASK (result));
 
-  g_message ("Joined lockspace %s as host %" G_GUINT64_FORMAT, self->name, self->host_id);
+  g_message ("Joined lockspace %s as host %" G_GUINT64_FORMAT " (%u-byte sectors)",
+             self->name, self->host_id, data->sector_size);
   self->generation = data->generation;
+  g_atomic_int_set (&self->sector_size, (gint) data->sector_size);
   listen_for_messages (self, data->events_fd);
   data->events_fd = -1;
   set_state (self, VML_LOCKSPACE_JOINED, NULL);

@@ -38,6 +38,15 @@ guint64            vml_lockspace_get_host_id   (VmlLockspace *self);
 const char        *vml_lockspace_get_path      (VmlLockspace *self);
 guint64            vml_lockspace_get_offset    (VmlLockspace *self);
 guint              vml_lockspace_get_io_timeout (VmlLockspace *self);
+/* The sector size sanlock uses in the lockspace (512 or 4096): what it was
+ * formatted with, learnt at each join; 0 until the first join got that far.
+ * Every sanlock call and every direct read of its areas must use it. */
+guint              vml_lockspace_get_sector_size (VmlLockspace *self);
+/* The sector size to format a lease with at @path: the lockspace's own on
+ * its storage, else that storage's (vml_sanlock_sector_size_for() of its
+ * logical block size; 512 for a regular file). Any thread. */
+guint              vml_lockspace_sector_size_at (VmlLockspace *self,
+                                                 const char   *path);
 VmlLockspaceState  vml_lockspace_get_state     (VmlLockspace *self);
 const char        *vml_lockspace_get_error     (VmlLockspace *self);
 const char        *vml_lockspace_state_to_string (VmlLockspaceState state);
@@ -51,6 +60,11 @@ void               vml_lockspace_get_spec      (VmlLockspace        *self,
                                                 VmlSanlockLockspace *spec);
 /* (ststsu) for the Manager's Lockspaces property. */
 GVariant          *vml_lockspace_to_variant    (VmlLockspace *self);
+/* a{sv} (floating) for LockspaceChanged and the LockspaceDetails property:
+ * "host_id", "path", "offset", "io_timeout", "sector_size" and, if @error
+ * (else the lockspace's own error) is not NULL, "error". */
+GVariant          *vml_lockspace_details       (VmlLockspace *self,
+                                                const char   *error);
 
 /* Whether sanlock has given up this host's lease in the lockspace (it
  * could not renew it on storage): the lockspace is gone from sanlock, or
@@ -63,6 +77,12 @@ gboolean           vml_lockspace_failed_here   (VmlLockspace *self);
  * "failing"). Only from JOINED: FALSE (nothing changed) otherwise. */
 gboolean           vml_lockspace_mark_failing  (VmlLockspace *self,
                                                 const char   *why);
+/* Main loop: the trouble udev saw is over (the device is writable again).
+ * A FAILING lockspace becomes JOINED again once the local sanlock daemon
+ * confirms that it still renews this host's lease there (asked in a worker
+ * thread); anything else is left as it is. */
+void               vml_lockspace_mark_recovered (VmlLockspace *self,
+                                                 const char   *why);
 /* Main loop: sanlock dropped it; LockspaceChanged(name, "lost"). */
 void               vml_lockspace_mark_lost     (VmlLockspace *self,
                                                 const char   *why);

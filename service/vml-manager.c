@@ -59,33 +59,43 @@ sorted_lockspace_names (VmlManager *self)
   return names;
 }
 
+/* A lockspace's entry in LockspaceDetails: its details plus its state. */
+static GVariant *
+lockspace_entry (VmlLockspace *ls)
+{
+  g_autoptr(GVariant) details = g_variant_ref_sink (vml_lockspace_details (ls, NULL));
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, details);
+  g_variant_dict_insert (&dict, "state", "s",
+                         vml_lockspace_state_to_string (vml_lockspace_get_state (ls)));
+  return g_variant_dict_end (&dict);
+}
+
 static void
 publish_lockspaces (VmlManager *self)
 {
   g_autoptr(GPtrArray) names = sorted_lockspace_names (self);
-  GVariantBuilder builder;
+  GVariantBuilder builder, details;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ststsu)"));
+  g_variant_builder_init (&details, G_VARIANT_TYPE ("a{sa{sv}}"));
   for (guint i = 0; i < names->len; i++)
-    g_variant_builder_add_value (&builder,
-                                 vml_lockspace_to_variant (g_hash_table_lookup (self->lockspaces,
-                                                                                names->pdata[i])));
+    {
+      VmlLockspace *ls = g_hash_table_lookup (self->lockspaces, names->pdata[i]);
+
+      g_variant_builder_add_value (&builder, vml_lockspace_to_variant (ls));
+      g_variant_builder_add (&details, "{s@a{sv}}", names->pdata[i], lockspace_entry (ls));
+    }
   vml_dbus_manager_set_lockspaces (self->iface, g_variant_builder_end (&builder));
+  vml_dbus_manager_set_lockspace_details (self->iface, g_variant_builder_end (&details));
 }
 
 static void
 emit_lockspace_changed (VmlManager *self, VmlLockspace *ls, const char *state, const char *error)
 {
-  GVariantDict details;
-
-  g_variant_dict_init (&details, NULL);
-  g_variant_dict_insert (&details, "host_id", "t", vml_lockspace_get_host_id (ls));
-  g_variant_dict_insert (&details, "path", "s", vml_lockspace_get_path (ls));
-  g_variant_dict_insert (&details, "offset", "t", vml_lockspace_get_offset (ls));
-  if (error != NULL)
-    g_variant_dict_insert (&details, "error", "s", error);
   vml_dbus_manager_emit_lockspace_changed (self->iface, vml_lockspace_get_name (ls), state,
-                                           g_variant_dict_end (&details));
+                                           vml_lockspace_details (ls, error));
 }
 
 static void
@@ -579,7 +589,8 @@ static gboolean
 place_explicitly (LocateData *data, VmlLockspace *ls, GError **error)
 {
   g_autofree char *found_ls = NULL, *found_name = NULL;
-  VmlSanlockResource res = { vml_lockspace_get_name (ls), data->uuid, data->path, data->offset };
+  VmlSanlockResource res = { vml_lockspace_get_name (ls), data->uuid, data->path, data->offset,
+                             vml_lockspace_sector_size_at (ls, data->path) };
   GError *local_error = NULL;
 
   if (vml_sanlock_resource_read_name (data->path, data->offset, &found_ls, &found_name, &local_error))

@@ -27,7 +27,9 @@ vml_sanlock_priv_rindex_args (const VmlSanlockLockspace *ls, struct sanlk_rindex
 {
   /* ls was validated by vml_sanlock_priv_lockspace_args(). */
   memset (rx, 0, sizeof *rx);
-  rx->flags = SANLK_RIF_ALIGN1M | SANLK_RIF_SECTOR512;
+  /* Only formatting heeds the flags; every other index operation reads the
+   * sector size from the index header. */
+  rx->flags = vml_sanlock_priv_rif_flags (ls->sector_size);
   memcpy (rx->lockspace_name, ls->name, strlen (ls->name));
   strcpy (rx->disk.path, ls->path);
   rx->disk.offset = ls->offset + INDEX_AREA_OFFSET;

@@ -79,6 +79,17 @@ vml_sanlock_lockspace_is_joined (const VmlSanlockLockspace *ls)
   return same_location (&want, &found);
 }
 
+/* Whether this host holds @ls's lockspace, with its host id and location,
+ * and is neither still joining nor leaving it. No storage I/O. */
+static gboolean
+joined_and_settled (const VmlSanlockLockspace *ls)
+{
+  struct sanlk_lockspace found;
+
+  return vml_sanlock_lockspace_is_joined (ls) && vml_sanlock_priv_find_joined (ls->name, &found) &&
+         !(found.flags & (SANLK_LSF_ADD | SANLK_LSF_REM));
+}
+
 /* Whether this host joined @ls's lockspace at its location, whatever the
  * host id (index operations are given the lockspace without one). */
 gboolean
@@ -143,6 +154,14 @@ vml_sanlock_format_lockspace (const VmlSanlockLockspace *ls, GError **error)
       !index_capacity (ls, &capacity, error))
     return FALSE;
   where = vml_sanlock_priv_describe_location (ls->path, ls->offset);
+  if (ls->sector_size != 0 && ls->sector_size != VML_SANLOCK_SECTOR_512 &&
+      ls->sector_size != VML_SANLOCK_SECTOR_4K)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "Cannot format %s: sanlock writes 512- or 4096-byte sectors, not %u",
+                   where, ls->sector_size);
+      return FALSE;
+    }
   /* Formatting under a joined lockspace would wipe its host leases and
    * every lease in its index. Other hosts we cannot see from here. */
   if (vml_sanlock_priv_find_joined_where (NULL, ls->path, ls->offset, &joined))
@@ -153,9 +172,11 @@ vml_sanlock_format_lockspace (const VmlSanlockLockspace *ls, GError **error)
       return FALSE;
     }
 
-  /* max_hosts is derived from the flags: 2000 hosts for 512/1M.
-   * io_timeout 0 makes the daemon store its own default (10 s). */
-  lss.flags = SANLK_LSF_ALIGN1M | SANLK_LSF_SECTOR512;
+  /* max_hosts is derived from the flags: 2000 hosts for 512/1M, 250 for
+   * 4K/1M. io_timeout 0 makes the daemon store its own default (10 s).
+   * Flags for 512-byte sectors on storage with 4096-byte ones fail here
+   * with -EINVAL: the daemon writes single sectors with O_DIRECT. */
+  lss.flags = vml_sanlock_priv_lsf_flags (ls->sector_size);
   rv = sanlock_write_lockspace (&lss, 0, 0, ls->io_timeout);
   if (rv < 0)
     {
@@ -175,22 +196,15 @@ vml_sanlock_format_lockspace (const VmlSanlockLockspace *ls, GError **error)
   return TRUE;
 }
 
-/* The io_timeout the lockspace was formatted (or last joined) with, so all
- * hosts renew at the pace the delta leases on disk announce. */
+/* A failed read of the lockspace area at @ls's location, in words. */
 static gboolean
-stored_io_timeout (const VmlSanlockLockspace *ls, const struct sanlk_lockspace *lss,
-                   guint32 *io_timeout, GError **error)
+fail_check (const VmlSanlockLockspace *ls, int rv, GError **error)
 {
   g_autofree char *where = vml_sanlock_priv_describe_location (ls->path, ls->offset);
-  struct sanlk_lockspace probe = *lss;
-  uint32_t stored = 0;
-  int rv = sanlock_read_lockspace (&probe, 0, &stored);
+  g_autofree char *action = NULL;
 
   switch (rv)
     {
-    case 0:
-      *io_timeout = stored;
-      return TRUE;
     case SANLK_LEADER_MAGIC:
       return vml_sanlock_priv_fail (error, VML_ERROR_NOT_FOUND, rv,
                                     "Cannot join lockspace '%s': %s holds no lockspace; "
@@ -199,12 +213,76 @@ stored_io_timeout (const VmlSanlockLockspace *ls, const struct sanlk_lockspace *
       return vml_sanlock_priv_fail (error, VML_ERROR_INVALID_ARGUMENT, rv,
                                     "Cannot join lockspace '%s': %s holds another lockspace",
                                     ls->name, where);
+    case -EINVAL:
+      /* A 512-byte read on storage with larger sectors (O_DIRECT). */
+      if (ls->sector_size == 0)
+        return vml_sanlock_priv_fail (error, VML_ERROR_STORAGE_FAILURE, rv,
+                                      "Cannot join lockspace '%s': sanlock cannot read %s in "
+                                      "the sector size it tried (is it storage with 4096-byte "
+                                      "sectors, formatted with 512-byte ones?)", ls->name, where);
+      G_GNUC_FALLTHROUGH;
     default:
-      {
-        g_autofree char *action = g_strdup_printf ("join lockspace '%s'", ls->name);
-        return vml_sanlock_priv_fail_common (error, rv, action, ls->path, where);
-      }
+      action = g_strdup_printf ("join lockspace '%s'", ls->name);
+      return vml_sanlock_priv_fail_common (error, rv, action, ls->path, where);
     }
+}
+
+/* Whether the sizes a lockspace was formatted with (@flags, as
+ * sanlock_read_lockspace() reports them) work on @ls's storage. */
+static gboolean
+check_sizes (const VmlSanlockLockspace *ls, uint32_t flags, guint found, GError **error)
+{
+  g_autofree char *where = vml_sanlock_priv_describe_location (ls->path, ls->offset);
+
+  if (!(flags & SANLK_LSF_ALIGN1M))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "Cannot join lockspace '%s': %s was formatted with another alignment than "
+                   "1 MiB (not by vmleased), so its resource index is not where vmleased "
+                   "looks for it", ls->name, where);
+      return FALSE;
+    }
+  if (found < ls->sector_size)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "Cannot join lockspace '%s': %s was formatted with %u-byte sectors, but "
+                   "%s has %u-byte logical sectors, and sanlock cannot write less than that "
+                   "(was the storage copied or attached anew?). Format the lockspace again "
+                   "(init; from one host, it destroys every lease in it), or give the storage "
+                   "%u-byte sectors again", ls->name, where, found, ls->path, ls->sector_size,
+                   found);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vml_sanlock_check_lockspace (const VmlSanlockLockspace *ls, guint *sector_size,
+                             guint *io_timeout, GError **error)
+{
+  struct sanlk_lockspace probe;
+  uint32_t stored = 0;
+  guint found;
+  int rv;
+
+  if (!vml_sanlock_priv_lockspace_args (ls, FALSE, &probe, error))
+    return FALSE;
+  /* Host 1's delta lease (host id 0 reads it), read in the storage's own
+   * sector size so that the read works whatever the lockspace holds; the
+   * daemon answers with the sizes the lockspace was formatted with. */
+  probe.host_id = 0;
+  probe.flags = ls->sector_size != 0 ? vml_sanlock_priv_lsf_flags (ls->sector_size) : 0;
+  rv = sanlock_read_lockspace (&probe, 0, &stored);
+  if (rv != 0)
+    return fail_check (ls, rv, error);
+  found = (probe.flags & SANLK_LSF_SECTOR4K) ? VML_SANLOCK_SECTOR_4K : VML_SANLOCK_SECTOR_512;
+  if (!check_sizes (ls, probe.flags, found, error))
+    return FALSE;
+  if (sector_size != NULL)
+    *sector_size = found;
+  if (io_timeout != NULL)
+    *io_timeout = stored;
+  return TRUE;
 }
 
 /* add_lockspace_start() answers -EINVAL when the name or the location is
@@ -244,8 +322,10 @@ fail_join (const VmlSanlockLockspace *ls, const struct sanlk_lockspace *lss, int
     case SANLK_ADDLS_INVALID_HOSTID:
       return vml_sanlock_priv_fail (error, VML_ERROR_INVALID_ARGUMENT, rv,
                                     "Cannot join lockspace '%s': host id %" G_GUINT64_FORMAT
-                                    " is larger than the lockspace at %s allows",
-                                    ls->name, ls->host_id, where);
+                                    " is larger than the lockspace at %s allows (%d with "
+                                    "512-byte sectors, %d with 4096-byte ones)",
+                                    ls->name, ls->host_id, where, VML_SANLOCK_HOST_ID_MAX,
+                                    VML_SANLOCK_HOST_ID_MAX_4K);
     case SANLK_ADDLS_SIZES:
       return vml_sanlock_priv_fail (error, VML_ERROR_INVALID_ARGUMENT, rv,
                                     "Cannot join lockspace '%s': %s uses a sector and alignment "
@@ -282,13 +362,29 @@ gboolean
 vml_sanlock_join_lockspace (const VmlSanlockLockspace *ls, GError **error)
 {
   struct sanlk_lockspace lss;
-  guint32 io_timeout = ls->io_timeout;
+  guint io_timeout = 0, sector_size = 0;
   int rv = 0;
 
   if (!vml_sanlock_priv_lockspace_args (ls, TRUE, &lss, error))
     return FALSE;
-  if (io_timeout == 0 && !stored_io_timeout (ls, &lss, &io_timeout, error))
+  /* Joined already (vmleased restarted): sanlock renews it; nothing to
+   * check, and no storage I/O, which may be what is failing right now. */
+  if (joined_and_settled (ls))
+    return TRUE;
+  if (!vml_sanlock_check_lockspace (ls, &sector_size, &io_timeout, error))
     return FALSE;
+  /* The joining host's own io_timeout, else the one the lockspace was
+   * formatted with, so all hosts renew at the pace its delta leases say. */
+  if (ls->io_timeout != 0)
+    io_timeout = ls->io_timeout;
+  if (ls->host_id > vml_sanlock_max_host_id (sector_size))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "Cannot join lockspace '%s' as host %" G_GUINT64_FORMAT ": it uses %u-byte "
+                   "sectors, which leave room for host ids 1 to %" G_GUINT64_FORMAT " only",
+                   ls->name, ls->host_id, sector_size, vml_sanlock_max_host_id (sector_size));
+      return FALSE;
+    }
 
   for (int attempt = 0; attempt < 3; attempt++)
     {

@@ -26,8 +26,8 @@ G_BEGIN_DECLS
 #define MIB                   (G_GUINT64_CONSTANT (1024) * 1024)
 #define INDEX_AREA_OFFSET     (1 * MIB)   /* from the lockspace offset */
 #define LEASES_AREA_OFFSET    (3 * MIB)   /* index (1 MiB) + its paxos lease (1 MiB) */
-/* rindex.c size_to_max_resources(): the most entries an index with 512-byte
- * sectors and 1 MiB alignment can hold. */
+/* rindex.c size_to_max_resources(): the most entries an index with 1 MiB
+ * alignment can hold, with 512- and 4096-byte sectors alike. */
 #define INDEX_MAX_RESOURCES   16000
 
 /* One resource with its single disk, laid out as sanlock expects. */
@@ -53,6 +53,12 @@ gboolean    vml_sanlock_priv_fail_common        (GError **error, int rv, const c
                                                  const char *path, const char *where);
 
 /* ---- vml-sanlock.c: arguments ---------------------------------------- */
+
+/* sanlock's sector and alignment flags for @sector_size (4096, else 512)
+ * and 1 MiB alignment, for a lockspace, a resource, a resource index. */
+uint32_t    vml_sanlock_priv_lsf_flags          (guint sector_size);
+uint32_t    vml_sanlock_priv_res_flags          (guint sector_size);
+uint32_t    vml_sanlock_priv_rif_flags          (guint sector_size);
 
 gboolean    vml_sanlock_priv_copy_name          (char dst[SANLK_NAME_LEN], const char *name,
                                                  const char *kind, GError **error);

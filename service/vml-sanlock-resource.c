@@ -45,8 +45,9 @@ write_resource (const VmlSanlockResource *res, uint32_t flags, const char *verb,
 
   if (!vml_sanlock_priv_resource_args (res, &args, error))
     return FALSE;
-  /* max_hosts follows from the flags (2000), num_hosts 0 = default */
-  args.res.flags = SANLK_RES_ALIGN1M | SANLK_RES_SECTOR512;
+  /* max_hosts follows from the flags (2000, or 250 with 4096-byte sectors),
+   * num_hosts 0 = default. sanlock writes the whole 1 MiB area at once. */
+  args.res.flags = vml_sanlock_priv_res_flags (res->sector_size);
   rv = sanlock_write_resource (&args.res, 0, 0, flags);
   if (rv < 0)
     {

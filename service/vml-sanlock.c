@@ -144,6 +144,44 @@ vml_sanlock_priv_fail_common (GError **error, int rv, const char *action, const 
 
 /* ---- arguments ------------------------------------------------------- */
 
+guint
+vml_sanlock_sector_size_for (guint logical_block_size)
+{
+  if (logical_block_size <= VML_SANLOCK_SECTOR_512)
+    return VML_SANLOCK_SECTOR_512;
+  if (logical_block_size <= VML_SANLOCK_SECTOR_4K)
+    return VML_SANLOCK_SECTOR_4K;
+  return 0;
+}
+
+guint64
+vml_sanlock_max_host_id (guint sector_size)
+{
+  return sector_size == VML_SANLOCK_SECTOR_4K ? VML_SANLOCK_HOST_ID_MAX_4K
+                                              : VML_SANLOCK_HOST_ID_MAX;
+}
+
+uint32_t
+vml_sanlock_priv_lsf_flags (guint sector_size)
+{
+  return SANLK_LSF_ALIGN1M |
+         (sector_size == VML_SANLOCK_SECTOR_4K ? SANLK_LSF_SECTOR4K : SANLK_LSF_SECTOR512);
+}
+
+uint32_t
+vml_sanlock_priv_res_flags (guint sector_size)
+{
+  return SANLK_RES_ALIGN1M |
+         (sector_size == VML_SANLOCK_SECTOR_4K ? SANLK_RES_SECTOR4K : SANLK_RES_SECTOR512);
+}
+
+uint32_t
+vml_sanlock_priv_rif_flags (guint sector_size)
+{
+  return SANLK_RIF_ALIGN1M |
+         (sector_size == VML_SANLOCK_SECTOR_4K ? SANLK_RIF_SECTOR4K : SANLK_RIF_SECTOR512);
+}
+
 gboolean
 vml_sanlock_priv_copy_name (char dst[SANLK_NAME_LEN], const char *name, const char *kind,
                             GError **error)

@@ -17,12 +17,17 @@
  *   +0        lockspace (delta leases of up to 2000 hosts)    1 MiB
  *   +1 MiB    resource index (+ its internal paxos lease)      2 MiB
  *   +3 MiB    VM leases allocated from the index, 1 MiB each
- * All areas use 512-byte sectors and 1 MiB alignment (so 512-byte-sector
- * storage only; sanlock opens it with O_DIRECT).
+ * All areas use 1 MiB alignment (SANLK_*_ALIGN1M) and the storage's sector
+ * size: 512 bytes, or 4096 on storage whose logical sectors are larger than
+ * 512 bytes (sanlock opens it with O_DIRECT, so it must never write less
+ * than a logical sector). 1 MiB alignment leaves room for the host leases of
+ * 2000 hosts with 512-byte sectors, 250 with 4096-byte ones (sanlock's
+ * size_to_max_hosts()); the offsets above are the same for both.
  * Index capacity, fixed when formatting: as many 1 MiB leases as fit between
  * +3 MiB and the end of the device or file, at most 16000 (sanlock's limit for
- * one index with this geometry). A 1 GiB LUN at offset 0 holds 1021 leases,
- * a 64 MiB file 61. A regular file must be given its size before formatting.
+ * one index with 1 MiB alignment, either sector size). A 1 GiB LUN at offset
+ * 0 holds 1021 leases, a 64 MiB file 61. A regular file must be given its
+ * size before formatting.
  */
 #pragma once
 
@@ -37,13 +42,20 @@ G_BEGIN_DECLS
  * without NUL), so names are 1..47 bytes, without ':', '\\' or blanks. */
 #define VML_SANLOCK_NAME_MAX     47
 #define VML_SANLOCK_HOST_ID_MAX  2000
+/* The sector sizes sanlock knows, and the host ids each leaves room for
+ * with 1 MiB alignment. */
+#define VML_SANLOCK_SECTOR_512   512
+#define VML_SANLOCK_SECTOR_4K    4096
+#define VML_SANLOCK_HOST_ID_MAX_4K 250
 
 typedef struct {
   const char *name;       /* lockspace name, <= VML_SANLOCK_NAME_MAX bytes */
-  guint64     host_id;    /* 1..2000; ignored by format */
+  guint64     host_id;    /* 1..2000 (1..250 with 4096-byte sectors); ignored by format */
   const char *path;
   guint64     offset;     /* multiple of VML_SANLOCK_ALIGN */
   guint       io_timeout; /* seconds; 0 = what is stored on disk / default */
+  guint       sector_size; /* the storage's: 512 or 4096 (vml_sanlock_sector_size_for);
+                            * 0 = not known (format: 512) */
 } VmlSanlockLockspace;
 
 typedef struct {
@@ -51,6 +63,8 @@ typedef struct {
   const char *name;       /* resource name (the VM uuid), <= VML_SANLOCK_NAME_MAX */
   const char *path;
   guint64     offset;
+  guint       sector_size; /* for init and clear: 512 or 4096 (0 = 512); every other
+                            * call finds the lease's own on storage */
 } VmlSanlockResource;
 
 /* One host as seen in a lockspace (sanlock_get_hosts). */
@@ -90,18 +104,38 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlSanlockOwners, vml_sanlock_owners_free)
 /* Whether the sanlock daemon (honouring SANLOCK_RUN_DIR) answers. */
 gboolean vml_sanlock_ping                 (GError **error);
 
+/* The sector size sanlock must use on storage whose logical sectors have
+ * @logical_block_size bytes: 512 for 512 (and for 0: a regular file, or not
+ * known), 4096 for anything larger up to 4096; 0 (unusable) above that. */
+guint    vml_sanlock_sector_size_for      (guint logical_block_size);
+/* The largest host id a lockspace with @sector_size-byte sectors has room
+ * for: 2000 (512), 250 (4096). */
+guint64  vml_sanlock_max_host_id          (guint sector_size);
+
 /* Lockspaces. format writes the lockspace area with io_timeout (0 = the
- * daemon's default, 10 s) and an empty resource index after it (destroys what
- * was there; the lockspace need not be joined; EXISTS if this host has a
- * lockspace joined at that location). join returns once the host
+ * daemon's default, 10 s) and sector_size (0 = 512), and an empty resource
+ * index after it with the same sector size (destroys what was there; the
+ * lockspace need not be joined; EXISTS if this host has a lockspace joined
+ * at that location). join returns once the host
  * lease is held (about 2 × io_timeout + 1 s); io_timeout 0 = the one stored on
  * disk. Joining one that is already joined with the same host id and location
- * succeeds (vmleased restart); joined with another host id or location ->
+ * succeeds at once, without storage I/O (vmleased restart); joined with another host id or location ->
  * EXISTS; host id used by another live host -> BUSY; nothing formatted there
- * -> NOT_FOUND. leave refuses with BUSY while processes on this host hold
- * leases in it (sanlock would kill them), and succeeds if not joined. */
+ * -> NOT_FOUND; formatted with smaller sectors than the storage's sector_size,
+ * or with another alignment than 1 MiB, or a host id beyond what its sector
+ * size leaves room for -> INVALID_ARGUMENT (see check). leave refuses with
+ * BUSY while processes on this host hold leases in it (sanlock would kill
+ * them), and succeeds if not joined. */
 gboolean vml_sanlock_format_lockspace     (const VmlSanlockLockspace *ls, GError **error);
 gboolean vml_sanlock_join_lockspace       (const VmlSanlockLockspace *ls, GError **error);
+/* What the lockspace area at @ls's location says of itself, read through
+ * the daemon in @ls->sector_size pieces (0: as sanlock guesses): the sector
+ * size it was formatted with (*sector_size) and its io_timeout. Fails as
+ * join would (NOT_FOUND: nothing formatted there; INVALID_ARGUMENT: another
+ * lockspace's name, an alignment other than 1 MiB, or 512-byte sectors on
+ * storage with larger ones, which sanlock cannot write there). */
+gboolean vml_sanlock_check_lockspace      (const VmlSanlockLockspace *ls, guint *sector_size,
+                                           guint *io_timeout, GError **error);
 gboolean vml_sanlock_leave_lockspace      (const VmlSanlockLockspace *ls, GError **error);
 /* TRUE if sanlock currently has this lockspace joined (any state). */
 gboolean vml_sanlock_lockspace_is_joined  (const VmlSanlockLockspace *ls);

@@ -22,7 +22,7 @@ typedef struct {
 
 G_DEFINE_TYPE (VmlStorageMonitor, vml_storage_monitor, G_TYPE_OBJECT)
 
-enum { SIGNAL_DEVICE_FAILING, N_SIGNALS };
+enum { SIGNAL_DEVICE_FAILING, SIGNAL_DEVICE_RECOVERED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* The device's number: from its uevent properties (MAJOR/MINOR, also on
@@ -42,32 +42,61 @@ device_number (GUdevDevice *device)
   return 0;
 }
 
-/* Why @action on @device is trouble for a lockspace on it; NULL if not.
- * "change" is trouble when the device becomes read-only. */
-static char *
-trouble (const char *action, GUdevDevice *device, Watch *watch)
+/* What a uevent means for a lockspace on the device. */
+typedef enum {
+  EVENT_NOTHING,
+  EVENT_TROUBLE,     /* removed, or went read-only */
+  EVENT_RECOVERED,   /* writable again after it went read-only */
+} EventKind;
+
+/* What @action on @device means for a lockspace on it, and *why in words.
+ * "change" is trouble when the device becomes read-only, and a recovery
+ * when it becomes writable again. */
+static EventKind
+classify (const char *action, GUdevDevice *device, Watch *watch, char **why)
 {
   const char *name = g_udev_device_get_device_file (device);
+  const char *ro;
+  gboolean was_read_only = watch->read_only;
 
   if (name == NULL)
     name = g_udev_device_get_sysfs_path (device);
   if (g_str_equal (action, "remove"))
-    return g_strdup_printf ("block device %s was removed", name);
-  if (g_str_equal (action, "change"))
     {
-      /* The kernel's own change event for it carries DISK_RO (race-free);
-       * other change events: what sysfs says now. */
-      const char *ro = g_udev_device_get_property (device, "DISK_RO");
-
-      if (ro == NULL)
-        ro = g_udev_device_get_sysfs_attr_uncached (device, "ro");
-      gboolean was_read_only = watch->read_only;
-
-      watch->read_only = ro != NULL && g_str_has_prefix (ro, "1");
-      if (watch->read_only && !was_read_only)
-        return g_strdup_printf ("block device %s went read-only", name);
+      *why = g_strdup_printf ("block device %s was removed", name);
+      return EVENT_TROUBLE;
     }
-  return NULL;
+  if (!g_str_equal (action, "change"))
+    return EVENT_NOTHING;
+  /* The kernel's own change event for it carries DISK_RO (race-free);
+   * other change events: what sysfs says now. */
+  ro = g_udev_device_get_property (device, "DISK_RO");
+  if (ro == NULL)
+    ro = g_udev_device_get_sysfs_attr_uncached (device, "ro");
+  watch->read_only = ro != NULL && g_str_has_prefix (ro, "1");
+  if (watch->read_only == was_read_only)
+    return EVENT_NOTHING;
+  *why = g_strdup_printf (watch->read_only ? "block device %s went read-only"
+                                           : "block device %s is writable again", name);
+  return watch->read_only ? EVENT_TROUBLE : EVENT_RECOVERED;
+}
+
+static void
+report (VmlStorageMonitor *self, VmlLockspace *ls, EventKind kind, const char *why)
+{
+  if (kind == EVENT_RECOVERED)
+    {
+      g_message ("Storage under lockspace %s: %s", vml_lockspace_get_name (ls), why);
+      vml_lockspace_mark_recovered (ls, why);
+      g_signal_emit (self, signals[SIGNAL_DEVICE_RECOVERED], 0, ls, why);
+      return;
+    }
+  /* mark_failing logs a warning itself when it acts. */
+  if (!vml_lockspace_mark_failing (ls, why))
+    g_message ("Storage trouble under lockspace %s (%s, so left as it is): %s",
+               vml_lockspace_get_name (ls),
+               vml_lockspace_state_to_string (vml_lockspace_get_state (ls)), why);
+  g_signal_emit (self, signals[SIGNAL_DEVICE_FAILING], 0, ls, why);
 }
 
 static void
@@ -76,6 +105,7 @@ on_uevent (GUdevClient *client, const char *action, GUdevDevice *device, gpointe
   VmlStorageMonitor *self = VML_STORAGE_MONITOR (user_data);
   g_autoptr(GPtrArray) hit = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GPtrArray) whys = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) kinds = g_array_new (FALSE, FALSE, sizeof (EventKind));
   dev_t number = device_number (device);
   GHashTableIter iter;
   gpointer key, value;
@@ -86,27 +116,20 @@ on_uevent (GUdevClient *client, const char *action, GUdevDevice *device, gpointe
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       Watch *watch = value;
-      char *why;
+      char *why = NULL;
+      EventKind kind;
 
-      if (watch->number == number && (why = trouble (action, device, watch)) != NULL)
-        {
-          g_ptr_array_add (hit, g_object_ref (key));
-          g_ptr_array_add (whys, why);
-        }
+      if (watch->number != number ||
+          (kind = classify (action, device, watch, &why)) == EVENT_NOTHING)
+        continue;
+      g_ptr_array_add (hit, g_object_ref (key));
+      g_ptr_array_add (whys, why);
+      g_array_append_val (kinds, kind);
     }
   /* Handlers may unwatch: act on our own list. */
   for (guint i = 0; i < hit->len; i++)
-    {
-      VmlLockspace *ls = g_ptr_array_index (hit, i);
-      const char *why = g_ptr_array_index (whys, i);
-
-      /* mark_failing logs a warning itself when it acts. */
-      if (!vml_lockspace_mark_failing (ls, why))
-        g_message ("Storage trouble under lockspace %s (%s, so left as it is): %s",
-                   vml_lockspace_get_name (ls),
-                   vml_lockspace_state_to_string (vml_lockspace_get_state (ls)), why);
-      g_signal_emit (self, signals[SIGNAL_DEVICE_FAILING], 0, ls, why);
-    }
+    report (self, g_ptr_array_index (hit, i), g_array_index (kinds, EventKind, i),
+            g_ptr_array_index (whys, i));
 }
 
 static void
@@ -131,6 +154,13 @@ vml_storage_monitor_class_init (VmlStorageMonitorClass *klass)
                                                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                                  G_TYPE_NONE, 2, VML_TYPE_LOCKSPACE,
                                                  G_TYPE_STRING);
+  /* "device-recovered" (lockspace, why): the block device under @lockspace
+   * is writable again after it went read-only. */
+  signals[SIGNAL_DEVICE_RECOVERED] = g_signal_new ("device-recovered",
+                                                   G_TYPE_FROM_CLASS (klass),
+                                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                   G_TYPE_NONE, 2, VML_TYPE_LOCKSPACE,
+                                                   G_TYPE_STRING);
 }
 
 static void

@@ -15,7 +15,9 @@ G_DECLARE_FINAL_TYPE (VmlStorageMonitor, vml_storage_monitor, VML, STORAGE_MONIT
 /* Listens for "block" uevents on the thread-default main context. On
  * trouble with a watched device it calls vml_lockspace_mark_failing() on
  * the lockspace, then emits "device-failing" (VmlLockspace *, const char
- * *why) — whether or not the lockspace was joined. */
+ * *why) — whether or not the lockspace was joined. When a device that went
+ * read-only is writable again it calls vml_lockspace_mark_recovered() and
+ * emits "device-recovered" (VmlLockspace *, const char *why). */
 VmlStorageMonitor *vml_storage_monitor_new     (void);
 /* Starts watching @lockspace's device if its path is a block device (the
  * device is matched by number); FALSE (nothing watched) for anything else,
@@ -27,8 +29,9 @@ void               vml_storage_monitor_unwatch (VmlStorageMonitor *self,
 
 /* The logical sector size of the block device at @path (a partition's is
  * its disk's), read from sysfs: 512 or 4096 in practice; 0 if @path is not
- * a block device (e.g. a regular file) or sysfs does not say. For choosing
- * sanlock's 4K sector and alignment flags (not wired to them yet). */
+ * a block device (e.g. a regular file) or sysfs does not say. Joining a
+ * lockspace formats it with sanlock's 4K sector flags where this is more
+ * than 512 (vml-lockspace.c). Any thread. */
 guint              vml_storage_logical_block_size (const char *path);
 
 G_END_DECLS

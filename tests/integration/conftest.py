@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -36,6 +37,7 @@ from gi.repository import Gio, GLib  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 BUILD_DIR = os.path.abspath(os.environ.get('VMLEASE_BUILD_DIR') or os.path.join(REPO, 'build'))
 SANDBOX_TOOL = os.path.join(REPO, 'tools', 'vmlease-sandbox')
+VMLEASECTL = os.path.join(BUILD_DIR, 'cli', 'vmleasectl')
 PYTHON = '/usr/bin/python3'
 SANLOCK = '/usr/sbin/sanlock'
 
@@ -625,6 +627,96 @@ class Storage:
 _SANDBOX = None
 
 
+class SandboxDown:
+    """What stopping a sandbox left: `vmlease-sandbox down`'s result, pids
+    still alive, mounts still under its directory."""
+
+    def __init__(self, down, left, mounted):
+        self.down, self.left, self.mounted = down, left, mounted
+
+    @property
+    def clean(self):
+        return self.down.returncode == 0 and not self.left and not self.mounted
+
+    def __str__(self):
+        return ('vmlease-sandbox down: exit %d\n%s%s\nstill alive: %s\nstill mounted: %s'
+                % (self.down.returncode, self.down.stdout, self.down.stderr, self.left,
+                   self.mounted))
+
+
+def stop_sandbox(sb, logs_subdir=''):
+    """Stops a sandbox this process started: closes the hosts' bus
+    connections, runs `vmlease-sandbox down`, keeps every host's logs under
+    <build>/tests/integration-logs/<logs_subdir>/hostN (next to the junit
+    report) and removes its directory."""
+    for h in sb.hosts:
+        with contextlib.suppress(Exception):
+            if h._conn is not None:
+                h._conn.close_sync(None)
+    pids = []
+    with contextlib.suppress(Exception):
+        pids = [p['pid'] for p in sb.pids()['processes']]
+    down = run_sandbox('down', '--dir', sb.dir, timeout=120, check=False)
+    logs = os.path.join(BUILD_DIR, 'tests', 'integration-logs', logs_subdir)
+    with contextlib.suppress(Exception):
+        shutil.rmtree(logs, ignore_errors=True)
+        for h in sb.hosts:
+            src = os.path.join(sb.dir, 'host%d' % h.id)
+            dst = os.path.join(logs, 'host%d' % h.id)
+            os.makedirs(dst, exist_ok=True)
+            for name in os.listdir(src):
+                if name.endswith('.log'):
+                    shutil.copy(os.path.join(src, name), dst)
+    mounted = [line for line in open('/proc/self/mounts') if sb.dir in line]
+    shutil.rmtree(sb.dir, ignore_errors=True)
+    return SandboxDown(down, [pid for pid in pids if process_alive(pid)], mounted)
+
+
+class MonitorJson:
+    """`vmleasectl monitor --json` on one host, its lines collected."""
+
+    def __init__(self, host):
+        self.lines = []
+        self.p = subprocess.Popen([VMLEASECTL, 'monitor', '--json'],
+                                  env={'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8',
+                                       'DBUS_SYSTEM_BUS_ADDRESS': host.address},
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.append(line)
+
+    def events(self, event):
+        """Every line is one JSON object; those of @event."""
+        return [o for o in (json.loads(line) for line in list(self.lines))
+                if o.get('event') == event]
+
+    def wait(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = pred(self)
+            if v:
+                return v
+            time.sleep(0.05)
+        raise AssertionError('monitor --json: timed out waiting for %s; lines: %r'
+                             % (what, self.lines))
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        err = self.p.stderr.read()
+        self._t.join(timeout=5)
+        return self.p.returncode, err
+
+
 @pytest.fixture(scope='session')
 def sandbox():
     global _SANDBOX
@@ -666,30 +758,9 @@ def sandbox():
         import signal
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _SANDBOX = None
-        for h in sb.hosts:
-            with contextlib.suppress(Exception):
-                if h._conn is not None:
-                    h._conn.close_sync(None)
-        pids = []
-        with contextlib.suppress(Exception):
-            pids = [p['pid'] for p in sb.pids()['processes']]
-        down = run_sandbox('down', '--dir', d, timeout=120, check=False)
-        # keep the logs next to the junit report
-        logs = os.path.join(BUILD_DIR, 'tests', 'integration-logs')
-        with contextlib.suppress(Exception):
-            shutil.rmtree(logs, ignore_errors=True)
-            for k in range(1, N_HOSTS + 1):
-                src = os.path.join(d, 'host%d' % k)
-                dst = os.path.join(logs, 'host%d' % k)
-                os.makedirs(dst, exist_ok=True)
-                for name in os.listdir(src):
-                    if name.endswith('.log'):
-                        shutil.copy(os.path.join(src, name), dst)
-        shutil.rmtree(d, ignore_errors=True)
-        left = [pid for pid in pids if process_alive(pid)]
-        if down.returncode != 0 or left:
-            sys.stderr.write('vmlease-sandbox down: exit %d\n%s%s\nstill alive: %s\n'
-                             % (down.returncode, down.stdout, down.stderr, left))
+        res = stop_sandbox(sb)
+        if not res.clean:
+            sys.stderr.write('%s\n' % res)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,21 +32,17 @@ import time
 
 import pytest
 
-from conftest import (BUILD_DIR, LEASE_IFACE, REPO,
-                      Host, Sandbox, Storage, lease_path, new_uuid,
+from conftest import (BUILD_DIR, LEASE_IFACE, REPO, VMLEASECTL,
+                      Host, MonitorJson as Monitor, Sandbox, Storage, lease_path, new_uuid,
                       proc_stat, process_alive, raises_dbus, read_env_file,
-                      run_sandbox, s, u32, b)
+                      run_sandbox, stop_sandbox, s, u32, b)
 
 N_HOSTS = 2
 IO_TIMEOUT = 1
 FAULTY_STORAGE = os.path.join(REPO, 'tools', 'vmlease-faulty-storage')
-VMLEASECTL = os.path.join(BUILD_DIR, 'cli', 'vmleasectl')
 # 8 x io_timeout + 60 s (sanlock 3.8.5's watchdog_fire_timeout) + slack
 HOST_DEAD_S = 8 * IO_TIMEOUT + 60
-# What Lost says for a loss by storage failure. The issue asks for
-# 'lockspace-failed'; vmleased reports 'revoked' for every exit 4 of a holder
-# today (see the report on issue 5 for the change in on_holder_exited).
-# TODO(issue 5): only 'lockspace-failed' once vmleased tells them apart.
+# What Lost says for a loss by storage failure on this host.
 STORAGE_LOSS_REASONS = ('lockspace-failed',)
 
 FIGURES = []
@@ -97,32 +92,10 @@ def lsb():
         sb.storage = Storage(sb)
         yield sb
     finally:
-        for h in sb.hosts:
-            with contextlib.suppress(Exception):
-                if h._conn is not None:
-                    h._conn.close_sync(None)
-        pids = []
-        with contextlib.suppress(Exception):
-            pids = [p['pid'] for p in sb.pids()['processes']]
-        down = run_sandbox('down', '--dir', d, timeout=120, check=False)
-        logs = os.path.join(BUILD_DIR, 'tests', 'integration-logs', 'loss')
-        with contextlib.suppress(Exception):
-            shutil.rmtree(logs, ignore_errors=True)
-            for k in range(1, N_HOSTS + 1):
-                src = os.path.join(d, 'host%d' % k)
-                dst = os.path.join(logs, 'host%d' % k)
-                os.makedirs(dst, exist_ok=True)
-                for name in os.listdir(src):
-                    if name.endswith('.log'):
-                        shutil.copy(os.path.join(src, name), dst)
-        mounted = [line for line in open('/proc/self/mounts') if d in line]
-        shutil.rmtree(d, ignore_errors=True)
-        left = [pid for pid in pids if process_alive(pid)]
+        res = stop_sandbox(sb, 'loss')
         if FIGURES:
             sys.stderr.write('\nlease-loss figures:\n  %s\n' % '\n  '.join(FIGURES))
-        assert down.returncode == 0 and not left and not mounted, (
-            'vmlease-sandbox down: exit %d\n%s%s\nstill alive: %s\nstill mounted: %s'
-            % (down.returncode, down.stdout, down.stderr, left, mounted))
+        assert res.clean, str(res)
 
 
 @pytest.fixture
@@ -389,54 +362,6 @@ def wait_joined(h, timeout=60):
 
 
 # --- forced request, holder killed by hand, monitor --json -------------------------
-
-class Monitor:
-    """`vmleasectl monitor --json` on one host, its lines collected."""
-
-    def __init__(self, host):
-        self.lines = []
-        self.p = subprocess.Popen([VMLEASECTL, 'monitor', '--json'],
-                                  env={'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8',
-                                       'DBUS_SYSTEM_BUS_ADDRESS': host.address},
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        self._t = threading.Thread(target=self._read, daemon=True)
-        self._t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            self.lines.append(line)
-
-    def events(self, event):
-        out = []
-        for line in list(self.lines):
-            obj = json.loads(line)      # every line is one JSON object
-            if obj.get('event') == event:
-                out.append(obj)
-        return out
-
-    def wait(self, pred, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = pred(self)
-            if v:
-                return v
-            time.sleep(0.05)
-        raise AssertionError('monitor --json: timed out waiting for %s; lines: %r'
-                             % (what, self.lines))
-
-    def close(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-        try:
-            self.p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        err = self.p.stderr.read()
-        self._t.join(timeout=5)
-        return self.p.returncode, err
-
 
 def test_forced_request_revokes_with_fence_and_monitor_prints_lost(loss):
     sb, leases = loss

@@ -6,8 +6,8 @@ messages between the sandbox's hosts."""
 import subprocess
 import time
 
-from conftest import (LEASE_IFACE, lease_path, process_alive, proc_stat,
-                      raises_dbus, b, s, u32, wait_until)
+from conftest import (LEASE_IFACE, lease_path, process_alive, raises_dbus, b, s,
+                      u32)
 
 
 def _vm():

@@ -16,6 +16,7 @@ typedef struct {
   VmlStorageMonitor *monitor;
   VmlLockspace      *ls;
   GPtrArray         *whys;     /* "device-failing" reasons, in order */
+  GPtrArray         *recoveries;  /* "device-recovered" reasons, in order */
 } Fixture;
 
 static void
@@ -60,6 +61,14 @@ on_device_failing (VmlStorageMonitor *monitor, VmlLockspace *ls, const char *why
 }
 
 static void
+on_device_recovered (VmlStorageMonitor *monitor, VmlLockspace *ls, const char *why, gpointer data)
+{
+  Fixture *f = data;
+
+  g_ptr_array_add (f->recoveries, g_strdup_printf ("%s: %s", vml_lockspace_get_name (ls), why));
+}
+
+static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
   f->testbed = umockdev_testbed_new ();
@@ -68,7 +77,9 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->monitor = vml_storage_monitor_new ();
   f->ls = vml_lockspace_new ("ls0", 1, "/dev/vmltest0", 0, 1);
   f->whys = g_ptr_array_new_with_free_func (g_free);
+  f->recoveries = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (f->monitor, "device-failing", G_CALLBACK (on_device_failing), f);
+  g_signal_connect (f->monitor, "device-recovered", G_CALLBACK (on_device_recovered), f);
 }
 
 static void
@@ -78,6 +89,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_clear_object (&f->ls);
   g_clear_object (&f->testbed);
   g_ptr_array_unref (f->whys);
+  g_ptr_array_unref (f->recoveries);
 }
 
 /* Runs the main loop until @n "device-failing" signals came, or 5 s. */
@@ -119,16 +131,22 @@ test_remove (Fixture *f, gconstpointer data)
   g_assert_cmpstr (g_ptr_array_index (f->whys, 0), ==, "block device /dev/vmltest0 was removed");
 }
 
+/* The device's "ro" attribute, and the change uevent the kernel sends. */
+static void
+set_read_only (Fixture *f, const char *disk, const char *ro)
+{
+  umockdev_testbed_set_attribute (f->testbed, disk, "ro", ro);
+  umockdev_testbed_uevent (f->testbed, disk, "change");
+}
+
 static void
 test_read_only (Fixture *f, gconstpointer data)
 {
   g_assert_true (vml_storage_monitor_watch (f->monitor, f->ls));
   /* A change that leaves it writable, and another disk going read-only. */
   umockdev_testbed_uevent (f->testbed, DISK0, "change");
-  umockdev_testbed_set_attribute (f->testbed, DISK1, "ro", "1");
-  umockdev_testbed_uevent (f->testbed, DISK1, "change");
-  umockdev_testbed_set_attribute (f->testbed, DISK0, "ro", "1");
-  umockdev_testbed_uevent (f->testbed, DISK0, "change");
+  set_read_only (f, DISK1, "1");
+  set_read_only (f, DISK0, "1");
   /* Still read-only: reported once, not on every change. */
   umockdev_testbed_uevent (f->testbed, DISK0, "change");
   wait_for_signals (f, 1);
@@ -136,8 +154,7 @@ test_read_only (Fixture *f, gconstpointer data)
   g_assert_cmpstr (g_ptr_array_index (f->whys, 0), ==, "block device /dev/vmltest0 went read-only");
   flush_with_remove (f, 1);
   /* Writable again, then read-only again: reported again. */
-  umockdev_testbed_set_attribute (f->testbed, DISK0, "ro", "0");
-  umockdev_testbed_uevent (f->testbed, DISK0, "change");
+  set_read_only (f, DISK0, "0");
   flush_with_remove (f, 2);
   /* The kernel's change event for it says DISK_RO=1 (sysfs still says 0). */
   umockdev_testbed_set_property (f->testbed, DISK0, "DISK_RO", "1");
@@ -145,6 +162,26 @@ test_read_only (Fixture *f, gconstpointer data)
   wait_for_signals (f, 4);
   g_assert_cmpuint (f->whys->len, ==, 4);
   g_assert_nonnull (strstr (g_ptr_array_index (f->whys, 3), "read-only"));
+}
+
+/* Writable again after it went read-only: "device-recovered", once; a
+ * lockspace that is not failing (this one was never joined) is left as it
+ * is. */
+static void
+test_recovered (Fixture *f, gconstpointer data)
+{
+  g_assert_true (vml_storage_monitor_watch (f->monitor, f->ls));
+  /* Writable all along: nothing to recover from. */
+  umockdev_testbed_uevent (f->testbed, DISK0, "change");
+  set_read_only (f, DISK0, "1");
+  wait_for_signals (f, 1);
+  set_read_only (f, DISK0, "0");
+  umockdev_testbed_uevent (f->testbed, DISK0, "change");
+  flush_with_remove (f, 1);
+  g_assert_cmpuint (f->recoveries->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->recoveries, 0), ==,
+                   "ls0: block device /dev/vmltest0 is writable again");
+  g_assert_cmpint (vml_lockspace_get_state (f->ls), ==, VML_LOCKSPACE_LOST);
 }
 
 static void
@@ -237,6 +274,7 @@ main (int argc, char **argv)
   ADD ("/storage-monitor/mock-environment", test_mock_environment);
   ADD ("/storage-monitor/remove", test_remove);
   ADD ("/storage-monitor/read-only", test_read_only);
+  ADD ("/storage-monitor/recovered", test_recovered);
   ADD ("/storage-monitor/unwatch", test_unwatch);
   ADD ("/storage-monitor/not-block-device", test_not_block_device);
   ADD ("/storage-monitor/not-joined-left-alone", test_not_joined_left_alone);

@@ -20,108 +20,45 @@ Nothing is started: no vmleased, no systemd.
 Usage: test-dbus-activation.py ACTIVATION_FILE UNIT_FILE
 """
 
-import configparser
 import os
-import select
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 
 import gi
 gi.require_version('Gio', '2.0')
 from gi.repository import Gio, GLib  # noqa: E402
 
-NAME = 'org.example.VMLease'
+from vmltest_support import (NAME, Bus, arguments, check, connect, finish,  # noqa: E402
+                             iterate_until, own_name, read_ini)
+
 SYSTEMD = 'org.freedesktop.systemd1'
 ACTIVATOR = 'org.freedesktop.systemd1.Activator'
 STAND_IN_ERROR = 'org.example.Test.StandInSystemd'
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <servicedir>{servicedir}</servicedir>
+# Anyone may do anything: only activation is under test here.
+POLICY = """  <servicedir>{servicedir}</servicedir>
   <policy context="default">
     <allow user="*"/>
     <allow own="*"/>
     <allow send_destination="*"/>
     <allow send_type="signal"/>
     <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"""
-
-failures = []
-
-
-def check(ok, what):
-    print(('ok     ' if ok else 'FAILED ') + what, flush=True)
-    if not ok:
-        failures.append(what)
-
-
-def read_ini(path, section):
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str
-    with open(path, encoding='utf-8') as f:
-        parser.read_file(f)
-    return dict(parser[section]) if parser.has_section(section) else {}
+  </policy>"""
 
 
 def start_bus(tmp, activation_file):
+    """dbus-daemon as the system bus on a systemd host, activating from a
+    service directory with only @activation_file in it."""
     servicedir = os.path.join(tmp, 'system-services')
     os.mkdir(servicedir)
     shutil.copy(activation_file, servicedir)
-    socket = os.path.join(tmp, 'bus')
-    conf = os.path.join(tmp, 'bus.conf')
-    with open(conf, 'w') as f:
-        f.write(BUS_CONFIG.format(socket=socket, servicedir=servicedir))
-    rfd, wfd = os.pipe()
-    log = open(os.path.join(tmp, 'dbus-daemon.log'), 'w+')
-    proc = subprocess.Popen(
-        ['dbus-daemon', '--config-file=' + conf, '--nofork', '--systemd-activation',
-         '--print-address=%d' % wfd],
-        pass_fds=(wfd,), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    os.close(wfd)
-    address = b''
-    deadline = time.monotonic() + 10
-    while not address.endswith(b'\n') and time.monotonic() < deadline:
-        ready, _, _ = select.select([rfd], [], [], 0.2)
-        if ready:
-            chunk = os.read(rfd, 4096)
-            if not chunk:
-                break
-            address += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(rfd)
-    if not address.endswith(b'\n'):
-        proc.kill()
-        proc.wait()
-        log.seek(0)
-        sys.exit('dbus-daemon did not start:\n' + log.read())
-    return proc, log, 'unix:path=' + socket
-
-
-def connect(address):
-    return Gio.DBusConnection.new_for_address_sync(
-        address,
-        Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
-        | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    return Bus(tmp, POLICY.format(servicedir=servicedir), ['--systemd-activation'])
 
 
 def activation_round_trip(address):
     """Returns (units systemd was asked for, error the caller got)."""
     stand_in = connect(address)
-    reply = stand_in.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
-                               'org.freedesktop.DBus', 'RequestName',
-                               GLib.Variant('(su)', (SYSTEMD, 4)), GLib.VariantType('(u)'),
-                               Gio.DBusCallFlags.NONE, 5000, None)
-    check(reply.unpack()[0] == 1, 'the stand-in owns ' + SYSTEMD)
+    check(own_name(stand_in, SYSTEMD), 'the stand-in owns ' + SYSTEMD)
 
     requested = []
 
@@ -155,18 +92,12 @@ def activation_round_trip(address):
 
     caller.call(NAME, '/org/example/VMLease', 'org.freedesktop.DBus.Peer', 'Ping',
                 None, None, Gio.DBusCallFlags.NONE, 10000, None, on_reply)
-    ctx = GLib.MainContext.default()
-    deadline = time.monotonic() + 15
-    while 'error' not in result and time.monotonic() < deadline:
-        ctx.iteration(False)
-        time.sleep(0.005)
+    iterate_until(lambda: 'error' in result, 15)
     return requested, result.get('error', 'no reply')
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    activation_file, unit_file = sys.argv[1:]
+    activation_file, unit_file = arguments(2)
     entry = read_ini(activation_file, 'D-BUS Service')
     unit = read_ini(unit_file, 'Service')
 
@@ -182,27 +113,14 @@ def main():
           "Exec= (%s) runs the unit's ExecStart= program" % entry.get('Exec'))
 
     with tempfile.TemporaryDirectory(prefix='vmlease-activation-') as tmp:
-        proc, log, address = start_bus(tmp, activation_file)
-        try:
-            requested, error = activation_round_trip(address)
+        with start_bus(tmp, activation_file) as bus:
+            requested, error = activation_round_trip(bus.address)
             check(requested == [os.path.basename(unit_file)],
                   'a call to %s asked systemd to start %s' % (NAME, requested))
             check(isinstance(error, GLib.Error)
                   and Gio.DBusError.get_remote_error(error) == STAND_IN_ERROR,
                   "the caller got systemd's answer back: %s" % error)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if failures:
-                log.seek(0)
-                print('dbus-daemon log:\n' + log.read())
-
-    if failures:
-        sys.exit('%d check(s) failed' % len(failures))
+    finish()
 
 
 if __name__ == '__main__':

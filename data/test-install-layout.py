@@ -27,13 +27,13 @@ Checks:
 Usage: test-install-layout.py SOURCE_ROOT BUILD_ROOT
 """
 
-import configparser
 import json
 import os
 import stat
-import subprocess
 import sys
 import tempfile
+
+from vmltest_support import arguments, check, finish, read_ini, run
 
 EXPECTED = {
     '/usr/sbin/vmleased': 'program',
@@ -52,23 +52,6 @@ EXPECTED = {
 }
 # Where else a file may go: the D-Bus contract, read by nothing at run time.
 ALSO_ALLOWED_DIRS = {'/usr/share/dbus-1/interfaces'}
-
-failures = []
-
-
-def check(ok, what):
-    print(('ok     ' if ok else 'FAILED ') + what, flush=True)
-    if not ok:
-        failures.append(what)
-
-
-def run(argv, **kw):
-    print('$ ' + ' '.join(argv), flush=True)
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        sys.stdout.write(r.stdout + r.stderr)
-    return r
-
 
 def build_options(build_root):
     r = run(['meson', 'introspect', '--buildoptions', build_root])
@@ -95,7 +78,7 @@ def install(source_root, build_root, tmp):
                     timeout=240)
     check(r.returncode == 0, 'meson install --destdir succeeded')
     if r.returncode != 0:
-        sys.exit('%d check(s) failed' % len(failures))
+        finish()   # nothing installed to look at
     return destdir
 
 
@@ -107,18 +90,8 @@ def installed_files(destdir):
     return out
 
 
-def read_ini(path, section):
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str
-    with open(path, encoding='utf-8') as f:
-        parser.read_file(f)
-    return dict(parser[section]) if parser.has_section(section) else {}
-
-
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    source_root, build_root = (os.path.abspath(p) for p in sys.argv[1:])
+    source_root, build_root = (os.path.abspath(p) for p in arguments(2))
     with tempfile.TemporaryDirectory(prefix='vmlease-install-') as tmp:
         destdir = install(source_root, build_root, tmp)
         files = installed_files(destdir)
@@ -160,9 +133,7 @@ def main():
                   'vmleased reads /etc/vmlease/vmleased.conf by default')
             check('(default /usr/libexec/vmlease-holder)' in r.stdout,
                   'vmleased starts /usr/libexec/vmlease-holder by default')
-
-    if failures:
-        sys.exit('%d check(s) failed' % len(failures))
+    finish()
 
 
 if __name__ == '__main__':

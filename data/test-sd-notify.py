@@ -5,9 +5,9 @@
 The test plays systemd: it binds the notify socket (with SO_PASSCRED, so
 every datagram carries its sender's pid, as systemd checks for
 NotifyAccess=main) and starts vmleased from the build with NOTIFY_SOCKET,
-WATCHDOG_USEC and WATCHDOG_PID set, on a private system-type dbus-daemon that
-includes our bus policy. No sanlock daemon runs (vmleased only warns) and no
-polkitd (nothing here needs it).
+WATCHDOG_USEC and WATCHDOG_PID set, on a private system-type dbus-daemon with
+Debian's system bus policy and ours. No sanlock daemon runs (vmleased only
+warns) and no polkitd (nothing here needs it).
 
   - READY=1 arrives, with a STATUS= line, from vmleased's own pid, and only
     once vmleased owns org.example.VMLease on the bus;
@@ -30,65 +30,24 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 
-NAME = 'org.example.VMLease'
+from vmltest_support import (NAME, Bus, arguments, check, failures, finish, stop,
+                             system_bus_policy)
+
 WATCHDOG_USEC = 400000
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <allow send_destination="org.freedesktop.DBus"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_sender="*"/>
-  </policy>
-  <include ignore_missing="no">{policy}</include>
-  {non_root}
-</busconfig>
-"""
 # The bus policy lets only root own the name; run by another user, the test
 # lets that user own it too.
 NON_ROOT_OWNER = '<policy user="{user}"><allow own="org.example.VMLease"/></policy>'
 
-failures = []
-
-
-def check(ok, what):
-    print(('ok     ' if ok else 'FAILED ') + what, flush=True)
-    if not ok:
-        failures.append(what)
-
 
 def start_bus(tmp, policy):
-    sock = os.path.join(tmp, 'bus')
-    conf = os.path.join(tmp, 'bus.conf')
-    with open(conf, 'w') as f:
-        non_root = ''
-        if os.geteuid() != 0:
-            non_root = NON_ROOT_OWNER.format(user=pwd.getpwuid(os.geteuid()).pw_name)
-        f.write(BUS_CONFIG.format(socket=sock, policy=policy, non_root=non_root))
-    log = open(os.path.join(tmp, 'dbus-daemon.log'), 'w+')
-    proc = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork'],
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(sock) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    if not os.path.exists(sock):
-        proc.kill()
-        proc.wait()
-        log.seek(0)
-        sys.exit('dbus-daemon did not start:\n' + log.read())
-    return proc, 'unix:path=' + sock
+    non_root = ''
+    if os.geteuid() != 0:
+        non_root = NON_ROOT_OWNER.format(user=pwd.getpwuid(os.geteuid()).pw_name)
+    return Bus(tmp, system_bus_policy(policy) + non_root)
 
 
 class NotifySocket:
@@ -159,14 +118,12 @@ def start_vmleased(vmleased, holder, tmp, address, notify_path, extra=()):
     return proc, log
 
 
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def exit_status(proc, timeout):
+    """@proc's exit status, None if it is still running after @timeout s."""
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def running_checks(proc, notify, address):
@@ -208,47 +165,37 @@ def running_checks(proc, notify, address):
     check(stopping is not None and stopping[2].get('STOPPING') == '1'
           and stopping[2].get('STATUS', '') != '',
           'SIGTERM: STOPPING=1 with STATUS=%r' % (stopping[2].get('STATUS') if stopping else None))
-    try:
-        rc = proc.wait(10)
-    except subprocess.TimeoutExpired:
-        rc = None
+    rc = exit_status(proc, 10)
     check(rc == 0, 'vmleased exited 0 after SIGTERM (%s)' % rc)
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit(__doc__)
-    vmleased, holder, policy = (os.path.abspath(p) for p in sys.argv[1:])
+    vmleased, holder, policy = (os.path.abspath(p) for p in arguments(3))
     with tempfile.TemporaryDirectory(prefix='vmlease-notify-') as tmp:
         with open(os.path.join(tmp, 'vmleased.conf'), 'w') as f:
             f.write('# nothing configured\n')
-        bus, address = start_bus(tmp, policy)
-        notify = NotifySocket(os.path.join(tmp, 'notify'))
-        proc = log = None
-        try:
-            proc, log = start_vmleased(vmleased, holder, tmp, address, notify.path)
-            running_checks(proc, notify, address)
-            stop(proc)
-
-            proc, log = start_vmleased(vmleased, holder, tmp, address, notify.path,
-                                       ['--config', os.path.join(tmp, 'missing.conf')])
+        with start_bus(tmp, policy) as bus:
+            notify = NotifySocket(os.path.join(tmp, 'notify'))
+            proc = log = None
             try:
-                rc = proc.wait(20)
-            except subprocess.TimeoutExpired:
-                rc = None
-            status = [m[2]['STATUS'] for m in notify.receive(0.5) if 'STATUS' in m[2]]
-            check(rc == 1, 'a failed start exits 1 (%s)' % rc)
-            check(any('missing.conf' in s for s in status),
-                  'a failed start says why in STATUS=: %s' % status)
-        finally:
-            if proc is not None:
+                proc, log = start_vmleased(vmleased, holder, tmp, bus.address, notify.path)
+                running_checks(proc, notify, bus.address)
                 stop(proc)
-            stop(bus)
-            if failures and log is not None:
-                log.seek(0)
-                print('vmleased log:\n' + log.read())
-    if failures:
-        sys.exit('%d check(s) failed' % len(failures))
+
+                proc, log = start_vmleased(vmleased, holder, tmp, bus.address, notify.path,
+                                           ['--config', os.path.join(tmp, 'missing.conf')])
+                rc = exit_status(proc, 20)
+                status = [m[2]['STATUS'] for m in notify.receive(0.5) if 'STATUS' in m[2]]
+                check(rc == 1, 'a failed start exits 1 (%s)' % rc)
+                check(any('missing.conf' in s for s in status),
+                      'a failed start says why in STATUS=: %s' % status)
+            finally:
+                if proc is not None:
+                    stop(proc)
+                if failures and log is not None:
+                    log.seek(0)
+                    print('vmleased log:\n' + log.read())
+    finish()
 
 
 if __name__ == '__main__':

@@ -21,17 +21,10 @@ Usage: test-systemd-unit.py UNIT BUILT_VMLEASED MAN_BUILD_DIR SYSTEMD_ANALYZE MA
 
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
-failures = []
-
-
-def check(ok, what):
-    print(('ok     ' if ok else 'FAILED ') + what, flush=True)
-    if not ok:
-        failures.append(what)
+from vmltest_support import arguments, check, finish, run
 
 
 def settings(text):
@@ -90,17 +83,14 @@ def man_dir(unit_items, man_build_dir, tmp):
     return root
 
 
-def run(argv, env=None):
-    print('$ ' + ' '.join(argv), flush=True)
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=60, env=env)
+def analyze(argv, env):
+    """Runs systemd-analyze, its output shown in the log; (status, stdout, stderr)."""
+    r = run(argv, show=True, timeout=60, env=env)
     return r.returncode, r.stdout, r.stderr
 
 
 def main():
-    if len(sys.argv) != 6:
-        sys.exit(__doc__)
-    unit, built, man_build_dir, analyze, max_exposure = sys.argv[1:]
+    unit, built, man_build_dir, systemd_analyze, max_exposure = arguments(5)
     max_exposure = float(max_exposure)
     unit_text = open(unit, encoding='utf-8').read()
     items = settings(unit_text)
@@ -112,14 +102,12 @@ def main():
 
         env = dict(os.environ, MANPATH=man_dir(items, man_build_dir, tmp),
                    SYSTEMD_LOG_LEVEL='info', SYSTEMD_COLORS='0', LC_ALL='C.UTF-8')
-        rc, out, err = run([analyze, 'verify', copy], env)
-        sys.stdout.write(out + err)
+        rc, out, err = analyze([systemd_analyze, 'verify', copy], env)
         check(rc == 0 and not (out + err).strip(),
               'systemd-analyze verify: exit %d, %s' % (rc, 'no messages' if not (out + err).strip()
                                                        else 'messages above'))
 
-        rc, out, err = run([analyze, 'security', '--offline=yes', copy], env)
-        sys.stdout.write(out + err)
+        rc, out, err = analyze([systemd_analyze, 'security', '--offline=yes', copy], env)
         m = re.search(r'Overall exposure level for vmleased\.service: (\d+(?:\.\d+)?)', out)
         check(m is not None, 'systemd-analyze security printed an overall exposure level')
         if m:
@@ -144,9 +132,7 @@ def main():
     check(one(items, 'Service', 'PrivateDevices') in (None, 'no', 'false')
           and any(v.startswith('block-') for v in values(items, 'Service', 'DeviceAllow')),
           'block devices stay visible and readable (no PrivateDevices=yes, DeviceAllow=block-...)')
-
-    if failures:
-        sys.exit('%d check(s) failed' % len(failures))
+    finish()
 
 
 if __name__ == '__main__':

@@ -10,21 +10,14 @@ Usage: test-vmleased-conf.py VMLEASED_CONF
 """
 
 import re
-import sys
 
 import gi
 gi.require_version('GLib', '2.0')
 from gi.repository import GLib  # noqa: E402
 
+from vmltest_support import arguments, check, finish  # noqa: E402
+
 EXAMPLE_LINE = re.compile(r'^# (\[[^\]]+\]|[a-z_]+=.*)$')
-
-failures = []
-
-
-def check(ok, what):
-    print(('ok     ' if ok else 'FAILED ') + what, flush=True)
-    if not ok:
-        failures.append(what)
 
 
 def parse(text):
@@ -34,9 +27,7 @@ def parse(text):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    text = open(sys.argv[1], encoding='utf-8').read()
+    text = open(arguments(1)[0], encoding='utf-8').read()
 
     shipped = parse(text)
     check(shipped.get_groups()[0] == [], 'as shipped the file sets nothing')
@@ -56,8 +47,7 @@ def main():
     check(kf.get_string(ls, 'path').startswith('/'), 'path is absolute')
     check(kf.get_uint64(ls, 'offset') == 0, 'offset is an integer')
     check(kf.get_uint64(ls, 'io_timeout') == 10, 'io_timeout is an integer (10)')
-    if failures:
-        sys.exit('%d check(s) failed' % len(failures))
+    finish()
 
 
 if __name__ == '__main__':

@@ -249,6 +249,17 @@ stop_holder (GPid pid, int sig)
 
 /* ---- fixtures -------------------------------------------------------- */
 
+/* A file of @mib MiB of zeroes in our directory, sparse: storage to format. */
+static char *
+sparse_file (const char *name, guint64 mib)
+{
+  char *path = g_build_filename (T.tmpdir, name, NULL);
+
+  g_assert_true (g_file_set_contents (path, "", 0, NULL));
+  g_assert_no_errno (truncate (path, (off_t) (mib * MIB)));
+  return path;
+}
+
 static VmlSanlockLockspace
 lockspace (guint64 host_id)
 {
@@ -335,6 +346,37 @@ has_id (GArray *ids, guint64 id)
     if (g_array_index (ids, guint64, i) == id)
       return TRUE;
   return FALSE;
+}
+
+/* A lease of our lockspace at @mib MiB into the resource file, written
+ * afresh through host 1, whose daemon later calls then go to. */
+static VmlSanlockResource
+fresh_lease (const char *name, guint64 mib)
+{
+  VmlSanlockResource res = resource (name, mib);
+  g_autoptr(GError) error = NULL;
+
+  ensure_joined ();
+  use_host (1);
+  g_assert_true (vml_sanlock_resource_init (&res, &error));
+  g_assert_no_error (error);
+  return res;
+}
+
+/* Where every two-host case starts: a holder claimed for @res on each host
+ * (in @h1, @h2), host 1's holding it exclusively. Returns its lver. */
+static guint64
+held_by_host1 (const VmlSanlockResource *res, GPid *h1, GPid *h2)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 lver = 0;
+
+  *h1 = spawn_holder (1, res->name);
+  *h2 = spawn_holder (2, res->name);
+  use_host (1);
+  g_assert_true (vml_sanlock_acquire (res, *h1, FALSE, 0, &lver, &error));
+  g_assert_no_error (error);
+  return lver;
 }
 
 /* ---- daemon and lockspace -------------------------------------------- */
@@ -428,12 +470,10 @@ test_join_again (void)
 static void
 test_lockspace_errors (void)
 {
-  g_autofree char *small = g_build_filename (T.tmpdir, "small", NULL);
+  g_autofree char *small = sparse_file ("small", 3);
   VmlSanlockLockspace ls = { .name = "small", .path = small, .io_timeout = 1 };
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (g_file_set_contents (small, "", 0, NULL));
-  g_assert_no_errno (truncate (small, 3 * MIB));
   use_host (1);
   g_assert_false (vml_sanlock_format_lockspace (&ls, &error));
   g_assert_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT);
@@ -568,22 +608,14 @@ test_resource (void)
 static void
 test_exclusive (void)
 {
-  VmlSanlockResource res = resource ("vm-ex", 2);
+  VmlSanlockResource res = fresh_lease ("vm-ex", 2);
   g_autoptr(VmlSanlockOwners) owners = NULL;
   g_autoptr(GError) error = NULL;
   gboolean held = FALSE, shared = TRUE;
-  guint64 lver = 0, held_lver = 0;
+  guint64 lver, held_lver = 0;
   GPid h1, h2;
 
-  ensure_joined ();
-  use_host (1);
-  g_assert_true (vml_sanlock_resource_init (&res, &error));
-  g_assert_no_error (error);
-  h1 = spawn_holder (1, "vm-ex");
-  h2 = spawn_holder (2, "vm-ex");
-
-  g_assert_true (vml_sanlock_acquire (&res, h1, FALSE, 0, &lver, &error));
-  g_assert_no_error (error);
+  lver = held_by_host1 (&res, &h1, &h2);
   g_assert_cmpuint (lver, ==, 1);   /* first acquire of a fresh lease */
   g_assert_true (vml_sanlock_inquire_holder (h1, "vm-ex", &held, &shared, &held_lver, &error));
   g_assert_no_error (error);
@@ -715,22 +747,14 @@ test_mode_block_errors (void)
 static void
 test_shared (void)
 {
-  VmlSanlockResource res = resource ("vm-sh", 3);
+  VmlSanlockResource res = fresh_lease ("vm-sh", 3);
   static const guint64 both[] = { 1, 2 }, two[] = { 2 }, one[] = { 1 };
   g_autoptr(GError) error = NULL;
   gboolean held = FALSE, shared = FALSE;
-  guint64 lver = 0, ex_lver = 0;
+  guint64 lver = 0, ex_lver;
   GPid h1, h2;
 
-  ensure_joined ();
-  use_host (1);
-  g_assert_true (vml_sanlock_resource_init (&res, &error));
-  g_assert_no_error (error);
-  h1 = spawn_holder (1, "vm-sh");
-  h2 = spawn_holder (2, "vm-sh");
-
-  g_assert_true (vml_sanlock_acquire (&res, h1, FALSE, 0, &ex_lver, &error));
-  g_assert_no_error (error);
+  ex_lver = held_by_host1 (&res, &h1, &h2);
   g_assert_true (vml_sanlock_convert (&res, h1, TRUE, &error));
   g_assert_no_error (error);
   g_assert_true (vml_sanlock_convert (&res, h1, TRUE, &error));   /* already shared */
@@ -788,18 +812,13 @@ test_shared (void)
 static void
 test_lver (void)
 {
-  VmlSanlockResource res = resource ("vm-lver", 4);
+  VmlSanlockResource res = fresh_lease ("vm-lver", 4);
   g_autoptr(GError) error = NULL;
   guint64 first = 0, second = 0;
   g_autofree char *expected = NULL;
   GPid h1;
 
-  ensure_joined ();
-  use_host (1);
-  g_assert_true (vml_sanlock_resource_init (&res, &error));
-  g_assert_no_error (error);
-  h1 = spawn_holder (1, "vm-lver");
-
+  h1 = spawn_holder (1, res.name);
   g_assert_true (vml_sanlock_acquire (&res, h1, FALSE, 0, &first, &error));
   g_assert_no_error (error);
   g_assert_true (vml_sanlock_release (&res, h1, &error));
@@ -844,16 +863,11 @@ wait_until_free (const VmlSanlockResource *res, guint timeout_ms)
 static void
 test_holder_errors (void)
 {
-  VmlSanlockResource res = resource ("vm-err", 5);
+  VmlSanlockResource res = fresh_lease ("vm-err", 5);
   g_autoptr(GError) error = NULL;
   gboolean held = TRUE;
   GPid self = getpid ();   /* not registered with sanlock */
   GPid h1;
-
-  ensure_joined ();
-  use_host (1);
-  g_assert_true (vml_sanlock_resource_init (&res, &error));
-  g_assert_no_error (error);
 
   g_assert_false (vml_sanlock_acquire (&res, self, FALSE, 0, NULL, &error));
   assert_error (error, VML_ERROR_FAILED, "not registered");
@@ -896,16 +910,11 @@ test_holder_errors (void)
 static void
 test_request_errors (void)
 {
-  VmlSanlockResource res = resource ("vm-req-err", 7);
+  VmlSanlockResource res = fresh_lease ("vm-req-err", 7);
   g_autoptr(VmlSanlockOwners) owners = NULL;
   g_autoptr(GError) error = NULL;
   guint64 lver = 0;
   GPid h1;
-
-  ensure_joined ();
-  use_host (1);
-  g_assert_true (vml_sanlock_resource_init (&res, &error));
-  g_assert_no_error (error);
 
   /* sanlock would answer 0 and write nothing */
   use_host (2);
@@ -1003,25 +1012,36 @@ request_and_take (const VmlSanlockResource *res, GPid h1, GPid h2, guint64 lver,
   return status;
 }
 
+/* request_and_take(), and what both kinds of request come to: host 1's
+ * holder revoked, host 2 the owner at the version after @held_lver. */
+static void
+take_over (const VmlSanlockResource *res, GPid h1, GPid h2, guint64 held_lver,
+           guint64 request_lver, gboolean force)
+{
+  double exited = 0, acquired = 0;
+  guint64 taken = 0;
+  int status;
+
+  status = request_and_take (res, h1, h2, request_lver, force, &exited, &acquired, &taken);
+  g_test_message ("%s: host 1's holder revoked (SIGTERM) and gone %.2f s after the "
+                  "request, host 2 acquired at %.2f s", force ? "force" : "graceful",
+                  exited, acquired);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, HOLDER_REVOKED);
+  g_assert_cmpuint (taken, ==, held_lver + 1);
+  assert_owners (res, 2, NULL, 0);
+}
+
 static void
 test_request_force (void)
 {
-  VmlSanlockResource res = resource ("vm-req-force", 8);
+  VmlSanlockResource res = fresh_lease ("vm-req-force", 8);
   g_autoptr(VmlSanlockOwners) owners = NULL;
   g_autoptr(GError) error = NULL;
-  double exited = 0, acquired = 0;
-  guint64 lver = 0, taken = 0;
+  guint64 lver;
   GPid h1, h2;
-  int status;
 
-  ensure_joined ();
-  use_host (1);
-  g_assert_true (vml_sanlock_resource_init (&res, &error));
-  g_assert_no_error (error);
-  h1 = spawn_holder (1, "vm-req-force");
-  h2 = spawn_holder (2, "vm-req-force");
-  g_assert_true (vml_sanlock_acquire (&res, h1, FALSE, 0, &lver, &error));
-  g_assert_no_error (error);
+  lver = held_by_host1 (&res, &h1, &h2);
 
   /* the owner's lver + 1, read from storage, as the API recommends */
   use_host (2);
@@ -1031,13 +1051,7 @@ test_request_force (void)
   g_assert_cmpuint (owners->lver, ==, lver);
   /* FORCE means SIGKILL, but vmlease-holder restricts SIGKILL, so sanlock
    * sends SIGTERM: the holder fences the VM and exits, which frees it. */
-  status = request_and_take (&res, h1, h2, lver + 1, TRUE, &exited, &acquired, &taken);
-  g_test_message ("force: host 1's holder revoked (SIGTERM) and gone %.2f s after the "
-                  "request, host 2 acquired at %.2f s", exited, acquired);
-  g_assert_true (WIFEXITED (status));
-  g_assert_cmpint (WEXITSTATUS (status), ==, HOLDER_REVOKED);
-  g_assert_cmpuint (taken, ==, lver + 1);
-  assert_owners (&res, 2, NULL, 0);
+  take_over (&res, h1, h2, lver, lver + 1, TRUE);
 
   /* The request block still asks for lver + 1, which host 2 now holds:
    * stale for everyone (host 1 asking for it is refused as well). */
@@ -1059,32 +1073,15 @@ test_request_force (void)
 static void
 test_request_graceful (void)
 {
-  VmlSanlockResource res = resource ("vm-req-grace", 9);
-  g_autoptr(GError) error = NULL;
-  double exited = 0, acquired = 0;
-  guint64 lver = 0, taken = 0;
+  VmlSanlockResource res = fresh_lease ("vm-req-grace", 9);
+  guint64 lver;
   GPid h1, h2;
-  int status;
 
-  ensure_joined ();
-  use_host (1);
-  g_assert_true (vml_sanlock_resource_init (&res, &error));
-  g_assert_no_error (error);
-  h1 = spawn_holder (1, "vm-req-grace");
-  h2 = spawn_holder (2, "vm-req-grace");
-  g_assert_true (vml_sanlock_acquire (&res, h1, FALSE, 0, &lver, &error));
-  g_assert_no_error (error);
-
+  lver = held_by_host1 (&res, &h1, &h2);
   /* vmlease-holder registers no killpath, so sanlock sends SIGTERM: the
    * very signal a forced request brings it. It fences and exits, which
    * frees the lease: graceful is no gentler than force today. */
-  status = request_and_take (&res, h1, h2, 0, FALSE, &exited, &acquired, &taken);
-  g_test_message ("graceful: host 1's holder revoked (SIGTERM) and gone %.2f s after the "
-                  "request, host 2 acquired at %.2f s", exited, acquired);
-  g_assert_true (WIFEXITED (status));
-  g_assert_cmpint (WEXITSTATUS (status), ==, HOLDER_REVOKED);
-  g_assert_cmpuint (taken, ==, lver + 1);
-  assert_owners (&res, 2, NULL, 0);
+  take_over (&res, h1, h2, lver, 0, FALSE);
   g_assert_cmpint (stop_holder (h2, SIGTERM), ==, HOLDER_REVOKED);
 }
 
@@ -1160,7 +1157,7 @@ join_thread (gpointer data)
 static void
 test_aux_lockspace (void)
 {
-  g_autofree char *file = g_build_filename (T.tmpdir, "aux", NULL);
+  g_autofree char *file = sparse_file ("aux", 6);   /* room for 3 leases */
   VmlSanlockLockspace ls = { .name = "vmlaux", .host_id = 1, .path = file, .io_timeout = 1 };
   VmlSanlockResource res = { .lockspace = "vmlaux", .name = "vm-aux", .path = file };
   g_autoptr(GError) error = NULL;
@@ -1168,8 +1165,6 @@ test_aux_lockspace (void)
   guint64 off = 0;
   GPid h1;
 
-  g_assert_true (g_file_set_contents (file, "", 0, NULL));
-  g_assert_no_errno (truncate (file, 6 * MIB));   /* room for 3 leases */
   use_host (1);
   g_assert_true (vml_sanlock_format_lockspace (&ls, &error));
   g_assert_no_error (error);
@@ -1247,16 +1242,12 @@ inquire_thread (gpointer data)
 static void
 test_busy_retry (void)
 {
-  VmlSanlockResource res = resource ("vm-busy", 6);
+  VmlSanlockResource res = fresh_lease ("vm-busy", 6);
   Contention c = { 0 };
   g_autoptr(GError) error = NULL;
   GThread *thread;
 
-  ensure_joined ();
-  use_host (1);
-  g_assert_true (vml_sanlock_resource_init (&res, &error));
-  g_assert_no_error (error);
-  c.holder = spawn_holder (1, "vm-busy");
+  c.holder = spawn_holder (1, res.name);
   thread = g_thread_new ("inquire", inquire_thread, &c);
   for (int i = 0; i < 30; i++)
     {
@@ -1347,22 +1338,14 @@ test_holder_program (void)
 /* ---- main ------------------------------------------------------------ */
 
 static void
-make_file (char **path, const char *name, guint64 mib)
-{
-  *path = g_build_filename (T.tmpdir, name, NULL);
-  g_assert_true (g_file_set_contents (*path, "", 0, NULL));
-  g_assert_no_errno (truncate (*path, (off_t) (mib * MIB)));
-}
-
-static void
 setup (void)
 {
   g_autoptr(GError) error = NULL;
 
   T.tmpdir = g_dir_make_tmp ("vml-sanlock-XXXXXX", &error);
   g_assert_no_error (error);
-  make_file (&T.lease_file, "leases", LEASE_FILE_MIB);
-  make_file (&T.res_file, "resources", RES_FILE_MIB);
+  T.lease_file = sparse_file ("leases", LEASE_FILE_MIB);
+  T.res_file = sparse_file ("resources", RES_FILE_MIB);
   /* before the first sanlock call, see the comment at the top */
   T.env_len = (gsize) g_snprintf (T.env, sizeof T.env, "SANLOCK_RUN_DIR=%s/run1", T.tmpdir);
   g_assert_cmpuint (T.env_len, <, sizeof T.env);

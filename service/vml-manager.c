@@ -1,4 +1,6 @@
-/* vml-manager.c: see vml-manager.h. */
+/* vml-manager.c: see vml-manager.h. Lockspaces (AddLockspace,
+ * RemoveLockspace, LockspaceChanged), start-up, and the D-Bus object; the
+ * lease methods are in vml-manager-leases.c. */
 #include "config.h"
 
 #include "vml-authority.h"
@@ -8,30 +10,16 @@
 #include "vml-lease.h"
 #include "vml-lockspace.h"
 #include "vml-manager.h"
+#include "vml-manager-private.h"
 #include "vml-options.h"
 #include "vml-sanlock.h"
 #include "vml-storage-monitor.h"
 #include "vml-store.h"
 
-#define LEASE_AREA_SIZE VML_SANLOCK_ALIGN
 /* Holders kept registered and ready; one hides the process start from a
  * lone Acquire, a burst of them starts the rest on the spot. */
 #define SPARE_HOLDERS   1
 
-struct _VmlManager {
-  GObject                   parent_instance;
-  GDBusConnection          *bus;
-  VmlStore                 *store;
-  VmlAuthority             *authority;
-  VmlHolderPool            *holders;
-  VmlLeaseContext           ctx;
-  GDBusObjectManagerServer *object_manager;
-  VmlDbusManager           *iface;
-  GHashTable               *lockspaces;   /* name → VmlLockspace */
-  GHashTable               *leases;       /* uuid → VmlLease */
-  GHashTable               *pending;      /* uuids being created or looked up */
-  VmlStorageMonitor        *storage;      /* udev: block devices under lockspaces */
-};
 
 G_DEFINE_TYPE (VmlManager, vml_manager, G_TYPE_OBJECT)
 
@@ -45,8 +33,8 @@ compare_names (gconstpointer a, gconstpointer b)
 }
 
 /* Lockspace names in a stable order, so listings do not shuffle. */
-static GPtrArray *
-sorted_lockspace_names (VmlManager *self)
+GPtrArray *
+manager_sorted_lockspace_names (VmlManager *self)
 {
   GPtrArray *names = g_ptr_array_new ();
   GHashTableIter iter;
@@ -75,7 +63,7 @@ lockspace_entry (VmlLockspace *ls)
 static void
 publish_lockspaces (VmlManager *self)
 {
-  g_autoptr(GPtrArray) names = sorted_lockspace_names (self);
+  g_autoptr(GPtrArray) names = manager_sorted_lockspace_names (self);
   GVariantBuilder builder, details;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ststsu)"));
@@ -174,7 +162,6 @@ lockspace_at (VmlManager *self, const char *name, const char *path, guint64 offs
 /* ---------------------------------------------------------------------- */
 /* Lease bookkeeping                                                      */
 
-static void unexport_lease (VmlManager *self, VmlLease *lease);
 
 static void
 on_lease_vanished (VmlLease *lease, gpointer user_data)
@@ -182,19 +169,19 @@ on_lease_vanished (VmlLease *lease, gpointer user_data)
   VmlManager *self = VML_MANAGER (user_data);
 
   if (g_hash_table_lookup (self->leases, vml_lease_get_uuid (lease)) == lease)
-    unexport_lease (self, lease);
+    manager_unexport_lease (self, lease);
 }
 
-static void
-export_lease (VmlManager *self, VmlLease *lease)
+void
+manager_export_lease (VmlManager *self, VmlLease *lease)
 {
   g_signal_connect_object (lease, "vanished", G_CALLBACK (on_lease_vanished), self, 0);
   g_hash_table_insert (self->leases, g_strdup (vml_lease_get_uuid (lease)), g_object_ref (lease));
   g_dbus_object_manager_server_export (self->object_manager, vml_lease_get_object (lease));
 }
 
-static void
-unexport_lease (VmlManager *self, VmlLease *lease)
+void
+manager_unexport_lease (VmlManager *self, VmlLease *lease)
 {
   g_autoptr(GError) error = NULL;
 
@@ -217,30 +204,6 @@ leases_in (VmlManager *self, VmlLockspace *ls)
     if (vml_lease_get_lockspace (lease) == ls)
       g_ptr_array_add (found, g_object_ref (lease));
   return found;
-}
-
-/* Takes a caller-given uuid to the canonical (lower-case) form. */
-static char *
-canonical_uuid (const char *uuid, GError **error)
-{
-  if (!vml_check_uuid (uuid, error))
-    return NULL;
-  return g_ascii_strdown (uuid, -1);
-}
-
-static VmlLockspace *
-joined_lockspace (VmlManager *self, const char *name, GError **error)
-{
-  VmlLockspace *ls = g_hash_table_lookup (self->lockspaces, name);
-
-  if (ls == NULL || !vml_lockspace_is_joined (ls))
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_LOCKSPACE_NOT_JOINED,
-                   "this host has not joined a lockspace named '%s'%s; call AddLockspace first",
-                   name, ls ? " (it failed or is still joining)" : "");
-      return NULL;
-    }
-  return ls;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -407,7 +370,7 @@ forget_lockspace (VmlManager *self, VmlLockspace *ls)
   g_autoptr(GError) error = NULL;
 
   for (guint i = 0; i < leases->len; i++)
-    unexport_lease (self, leases->pdata[i]);
+    manager_unexport_lease (self, leases->pdata[i]);
   if (!vml_store_remove (self->store, VML_RECORD_LOCKSPACE, vml_lockspace_get_name (ls), &error))
     g_warning ("%s", error->message);
   drop_lockspace (self, ls);
@@ -544,420 +507,6 @@ remove_lockspace_authorized (GObject *object, GDBusMethodInvocation *invocation,
 }
 
 /* ---------------------------------------------------------------------- */
-/* Finding and creating leases on storage (CreateLease, GetLease,         */
-/* DeleteLease of a lease first seen here)                                */
-
-typedef enum {
-  LOCATE_CREATE,      /* find on storage, or make it */
-  LOCATE_GET,         /* find on storage only */
-  LOCATE_DELETE,      /* find, then delete */
-} LocateGoal;
-
-typedef struct {
-  VmlManager            *self;
-  GDBusMethodInvocation *invocation;
-  LocateGoal             goal;
-  char                  *uuid;
-  char                  *name;
-  GPtrArray             *lockspaces;   /* where to look (create: exactly one) */
-  char                  *path;         /* explicit location, or NULL */
-  guint64                offset;
-  char                  *holder_path;  /* for the index lock */
-  /* Results */
-  VmlLockspace          *found_in;
-  char                  *found_path;
-  guint64                found_offset;
-  gboolean               indexed;
-} LocateData;
-
-static void
-locate_data_free (LocateData *data)
-{
-  g_hash_table_remove (data->self->pending, data->uuid);
-  g_object_unref (data->self);
-  g_object_unref (data->invocation);
-  g_free (data->uuid);
-  g_free (data->name);
-  g_ptr_array_unref (data->lockspaces);
-  g_free (data->path);
-  g_free (data->holder_path);
-  g_free (data->found_path);
-  g_free (data);
-}
-
-static gboolean
-place_explicitly (LocateData *data, VmlLockspace *ls, GError **error)
-{
-  g_autofree char *found_ls = NULL, *found_name = NULL;
-  VmlSanlockResource res = { vml_lockspace_get_name (ls), data->uuid, data->path, data->offset,
-                             vml_lockspace_sector_size_at (ls, data->path) };
-  GError *local_error = NULL;
-
-  if (vml_sanlock_resource_read_name (data->path, data->offset, &found_ls, &found_name, &local_error))
-    {
-      if (g_strcmp0 (found_ls, res.lockspace) != 0 || g_strcmp0 (found_name, data->uuid) != 0)
-        {
-          g_set_error (error, VML_ERROR, VML_ERROR_EXISTS,
-                       "%s offset %" G_GUINT64_FORMAT " already holds the lease '%s' of "
-                       "lockspace '%s'; choose another offset", data->path, data->offset,
-                       found_name, found_ls);
-          return FALSE;
-        }
-    }
-  else if (g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND) &&
-           data->goal == LOCATE_CREATE)
-    {
-      g_clear_error (&local_error);
-      if (!vml_sanlock_resource_init (&res, error))
-        return FALSE;
-    }
-  else
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-  data->found_in = ls;
-  data->found_path = g_strdup (data->path);
-  data->found_offset = data->offset;
-  return TRUE;
-}
-
-/* Under the index lock: sanlock's index would accept a second entry of the
- * same name, and another host may be creating the same lease right now. */
-static gboolean
-lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **error)
-{
-  LocateData *data = user_data;
-  VmlSanlockLockspace spec;
-  GError *local_error = NULL;
-
-  vml_lockspace_get_spec (ls, &spec);
-  if (vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, &local_error))
-    return TRUE;
-  if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-  g_clear_error (&local_error);
-  return vml_sanlock_index_create (&spec, data->uuid, &data->found_offset, error);
-}
-
-static gboolean
-place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
-{
-  VmlSanlockLockspace spec;
-  gboolean ok;
-
-  vml_lockspace_get_spec (ls, &spec);
-  if (data->goal == LOCATE_CREATE)
-    ok = vml_lockspace_run_locked_index (ls, data->holder_path, lookup_or_create_locked, data, error);
-  else
-    ok = vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, error);
-  if (!ok)
-    return FALSE;
-  data->found_in = ls;
-  data->found_path = g_strdup (spec.path);
-  data->indexed = TRUE;
-  return TRUE;
-}
-
-static void
-locate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  LocateData *data = task_data;
-  g_autoptr(GString) searched = g_string_new (NULL);
-
-  for (guint i = 0; i < data->lockspaces->len; i++)
-    {
-      VmlLockspace *ls = data->lockspaces->pdata[i];
-      GError *error = NULL;
-      gboolean ok = data->path ? place_explicitly (data, ls, &error)
-                               : place_in_index (data, ls, &error);
-
-      if (ok)
-        {
-          g_task_return_boolean (task, TRUE);
-          return;
-        }
-      if (!g_error_matches (error, VML_ERROR, VML_ERROR_NOT_FOUND) || data->goal == LOCATE_CREATE)
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-      g_string_append_printf (searched, "%s'%s'", searched->len ? ", " : "",
-                              vml_lockspace_get_name (ls));
-      g_clear_error (&error);
-    }
-  g_task_return_new_error (task, VML_ERROR, VML_ERROR_NOT_FOUND,
-                           "no lease for VM %s exists in %s%s", data->uuid,
-                           searched->len ? "the joined lockspaces " : "any lockspace: this host has joined none",
-                           searched->str);
-}
-
-static void
-on_lease_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GDBusMethodInvocation) invocation = user_data;
-  VmlLease *lease = VML_LEASE (source);
-  VmlManager *self = g_object_get_data (G_OBJECT (invocation), "vml-manager");
-  GError *error = NULL;
-
-  if (!vml_lease_delete_finish (lease, result, &error))
-    {
-      g_dbus_method_invocation_take_error (invocation, error);
-      return;
-    }
-  unexport_lease (self, lease);
-  g_dbus_method_invocation_return_value (invocation, NULL);
-}
-
-static void
-delete_lease (VmlManager *self, GDBusMethodInvocation *invocation, VmlLease *lease)
-{
-  g_object_set_data_full (G_OBJECT (invocation), "vml-manager", g_object_ref (self), g_object_unref);
-  vml_lease_delete_async (lease, on_lease_deleted, g_object_ref (invocation));
-}
-
-static VmlLease *
-lease_from_location (VmlManager *self, LocateData *data)
-{
-  g_autoptr(VmlLease) lease = vml_lease_new (&self->ctx, data->uuid, data->name ? data->name : "",
-                                             data->found_in, data->found_path,
-                                             data->found_offset, data->indexed);
-  g_autoptr(GError) error = NULL;
-
-  export_lease (self, lease);
-  if (!vml_lease_save (lease, &error))
-    g_warning ("%s", error->message);
-  return lease;
-}
-
-static void
-on_located (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  LocateData *data = g_task_get_task_data (G_TASK (result));
-  VmlManager *self = data->self;
-  VmlLease *lease;
-  GError *error = NULL;
-
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    {
-      g_dbus_method_invocation_take_error (data->invocation, error);
-      return;
-    }
-  lease = g_hash_table_lookup (self->leases, data->uuid);
-  if (lease == NULL)
-    lease = lease_from_location (self, data);
-  if (data->goal == LOCATE_DELETE)
-    delete_lease (self, data->invocation, lease);
-  else
-    g_dbus_method_invocation_return_value (data->invocation,
-                                           g_variant_new ("(o)", vml_lease_get_object_path (lease)));
-}
-
-static void
-locate_lease (VmlManager *self, GDBusMethodInvocation *invocation, LocateGoal goal,
-              const char *uuid, GPtrArray *lockspaces, const char *name,
-              const char *path, guint64 offset)
-{
-  g_autoptr(GTask) task = NULL;
-  LocateData *data;
-
-  if (g_hash_table_contains (self->pending, uuid))
-    {
-      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_BUSY,
-                                             "the lease of %s is being created or looked up "
-                                             "right now; try again in a moment", uuid);
-      return;
-    }
-  g_hash_table_add (self->pending, g_strdup (uuid));
-  data = g_new0 (LocateData, 1);
-  data->self = g_object_ref (self);
-  data->invocation = g_object_ref (invocation);
-  data->goal = goal;
-  data->uuid = g_strdup (uuid);
-  data->name = g_strdup (name);
-  data->lockspaces = g_ptr_array_ref (lockspaces);
-  data->path = g_strdup (path);
-  data->offset = offset;
-  data->holder_path = g_strdup (vml_holder_pool_get_holder_path (self->holders));
-  task = g_task_new (self, NULL, on_located, NULL);
-  g_task_set_task_data (task, data, (GDestroyNotify) locate_data_free);
-  g_task_run_in_thread (task, locate_thread);
-}
-
-static GPtrArray *
-joined_lockspaces (VmlManager *self)
-{
-  GPtrArray *joined = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GPtrArray) names = sorted_lockspace_names (self);
-
-  for (guint i = 0; i < names->len; i++)
-    {
-      VmlLockspace *ls = g_hash_table_lookup (self->lockspaces, names->pdata[i]);
-
-      if (vml_lockspace_is_joined (ls))
-        g_ptr_array_add (joined, g_object_ref (ls));
-    }
-  return joined;
-}
-
-/* ---------------------------------------------------------------------- */
-/* CreateLease, GetLease, DeleteLease                                     */
-
-static const VmlOptionSpec create_lease_options[] = {
-  { "name", "s" },
-  { "path", "s" },
-  { "offset", "t" },
-  { NULL }
-};
-
-/* An explicit location must not overwrite a lockspace or its index. */
-static gboolean
-check_explicit_location (VmlManager *self, const char *path, guint64 offset, GError **error)
-{
-  GHashTableIter iter;
-  VmlLockspace *ls;
-
-  if (!vml_check_storage_path (path, error) || !vml_check_aligned_offset (offset, error) ||
-      !vml_check_storage_range (path, offset, LEASE_AREA_SIZE, error))
-    return FALSE;
-  g_hash_table_iter_init (&iter, self->lockspaces);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &ls))
-    {
-      guint64 start = vml_lockspace_get_offset (ls);
-
-      if (g_str_equal (vml_lockspace_get_path (ls), path) &&
-          offset >= start && offset < start + VML_LOCKSPACE_AREA_SIZE)
-        {
-          g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                       "offset %" G_GUINT64_FORMAT " of %s lies inside lockspace '%s' and its "
-                       "resource index (%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT ")",
-                       offset, path, vml_lockspace_get_name (ls), start,
-                       start + VML_LOCKSPACE_AREA_SIZE);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-parse_create_options (VmlManager *self, GVariant *options, const char **name,
-                      const char **path, guint64 *offset, GError **error)
-{
-  gboolean has_path, has_offset;
-
-  if (!vml_options_check (options, "CreateLease", create_lease_options, error))
-    return FALSE;
-  if (g_variant_lookup (options, "name", "&s", name) && !vml_check_vm_name (*name, error))
-    return FALSE;
-  has_path = g_variant_lookup (options, "path", "&s", path);
-  has_offset = g_variant_lookup (options, "offset", "t", offset);
-  if (has_path != has_offset)
-    {
-      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                           "options 'path' and 'offset' go together: give both to place the "
-                           "lease yourself, or neither to allocate it from the lockspace's index");
-      return FALSE;
-    }
-  return !has_path || check_explicit_location (self, *path, *offset, error);
-}
-
-static void
-create_lease_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
-{
-  VmlManager *self = VML_MANAGER (object);
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GPtrArray) where = NULL;
-  g_autofree char *uuid = NULL;
-  const char *raw_uuid, *ls_name, *name = "", *path = NULL;
-  guint64 offset = 0;
-  VmlLockspace *ls;
-  VmlLease *existing;
-  GError *error = NULL;
-
-  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s@a{sv})",
-                 &raw_uuid, &ls_name, &options);
-  if (!(uuid = canonical_uuid (raw_uuid, &error)) ||
-      !vml_check_lockspace_name (ls_name, &error) ||
-      !parse_create_options (self, options, &name, &path, &offset, &error) ||
-      !(ls = joined_lockspace (self, ls_name, &error)))
-    {
-      g_dbus_method_invocation_take_error (invocation, error);
-      return;
-    }
-  existing = g_hash_table_lookup (self->leases, uuid);
-  if (existing != NULL)
-    {
-      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_EXISTS,
-                                             "a lease for VM %s already exists here: %s",
-                                             uuid, vml_lease_get_object_path (existing));
-      return;
-    }
-  where = g_ptr_array_new_with_free_func (g_object_unref);
-  g_ptr_array_add (where, g_object_ref (ls));
-  locate_lease (self, invocation, LOCATE_CREATE, uuid, where, name, path, offset);
-}
-
-static void
-get_lease_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
-{
-  VmlManager *self = VML_MANAGER (object);
-  g_autoptr(GPtrArray) where = NULL;
-  g_autofree char *uuid = NULL;
-  const char *raw_uuid;
-  VmlLease *lease;
-  GError *error = NULL;
-
-  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s)", &raw_uuid);
-  if (!(uuid = canonical_uuid (raw_uuid, &error)))
-    {
-      g_dbus_method_invocation_take_error (invocation, error);
-      return;
-    }
-  lease = g_hash_table_lookup (self->leases, uuid);
-  if (lease != NULL)
-    {
-      g_dbus_method_invocation_return_value (invocation,
-                                             g_variant_new ("(o)", vml_lease_get_object_path (lease)));
-      return;
-    }
-  where = joined_lockspaces (self);
-  locate_lease (self, invocation, LOCATE_GET, uuid, where, NULL, NULL, 0);
-}
-
-static void
-delete_lease_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
-{
-  VmlManager *self = VML_MANAGER (object);
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GPtrArray) where = NULL;
-  g_autofree char *uuid = NULL;
-  static const VmlOptionSpec no_options[] = { { NULL } };
-  const char *raw_uuid;
-  VmlLease *lease;
-  GError *error = NULL;
-
-  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})",
-                 &raw_uuid, &options);
-  if (!(uuid = canonical_uuid (raw_uuid, &error)) ||
-      !vml_options_check (options, "DeleteLease", no_options, &error))
-    {
-      g_dbus_method_invocation_take_error (invocation, error);
-      return;
-    }
-  lease = g_hash_table_lookup (self->leases, uuid);
-  if (lease != NULL)
-    {
-      delete_lease (self, invocation, lease);
-      return;
-    }
-  where = joined_lockspaces (self);
-  locate_lease (self, invocation, LOCATE_DELETE, uuid, where, NULL, NULL, 0);
-}
-
-/* ---------------------------------------------------------------------- */
 /* D-Bus dispatch: each member goes through the authority first.          */
 
 /* The agent is shown what a call is about: the first argument is the
@@ -998,7 +547,7 @@ static gboolean
 handle_create_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
                      const char *uuid, const char *lockspace, GVariant *options, gpointer user_data)
 {
-  authorize (user_data, invocation, create_lease_authorized);
+  authorize (user_data, invocation, manager_create_lease_authorized);
   return TRUE;
 }
 
@@ -1006,7 +555,7 @@ static gboolean
 handle_delete_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
                      const char *uuid, GVariant *options, gpointer user_data)
 {
-  authorize (user_data, invocation, delete_lease_authorized);
+  authorize (user_data, invocation, manager_delete_lease_authorized);
   return TRUE;
 }
 
@@ -1014,7 +563,7 @@ static gboolean
 handle_get_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
                   const char *uuid, gpointer user_data)
 {
-  authorize (user_data, invocation, get_lease_authorized);
+  authorize (user_data, invocation, manager_get_lease_authorized);
   return TRUE;
 }
 
@@ -1128,7 +677,7 @@ load_remembered_leases (VmlManager *self)
           g_warning ("Lease record %s is damaged and was skipped: %s", file, error->message);
           continue;
         }
-      export_lease (self, lease);
+      manager_export_lease (self, lease);
       vml_lease_restore (lease);
     }
 }

@@ -1,0 +1,47 @@
+/* vml-manager-private.h: what the Manager's two files share: vml-manager.c
+ * (lockspaces, start-up, the D-Bus object) and vml-manager-leases.c
+ * (CreateLease, GetLease, DeleteLease: finding leases on storage and
+ * exporting them). Nothing else includes it. */
+#pragma once
+
+#include "vml-authority.h"
+#include "vml-dbus-generated.h"
+#include "vml-holder-pool.h"
+#include "vml-lease.h"
+#include "vml-lockspace.h"
+#include "vml-manager.h"
+#include "vml-storage-monitor.h"
+#include "vml-store.h"
+
+G_BEGIN_DECLS
+
+struct _VmlManager {
+  GObject                   parent_instance;
+  GDBusConnection          *bus;
+  VmlStore                 *store;
+  VmlAuthority             *authority;
+  VmlHolderPool            *holders;
+  VmlLeaseContext           ctx;
+  GDBusObjectManagerServer *object_manager;
+  VmlDbusManager           *iface;
+  GHashTable               *lockspaces;   /* name → VmlLockspace */
+  GHashTable               *leases;       /* uuid → VmlLease */
+  GHashTable               *pending;      /* uuids being created or looked up */
+  VmlStorageMonitor        *storage;      /* udev: block devices under lockspaces */
+};
+
+/* vml-manager.c */
+GPtrArray *manager_sorted_lockspace_names (VmlManager *self);
+/* Puts @lease on the bus (ObjectManager) and in the table, or takes it off. */
+void       manager_export_lease           (VmlManager *self, VmlLease *lease);
+void       manager_unexport_lease         (VmlManager *self, VmlLease *lease);
+
+/* vml-manager-leases.c: the methods, after authorization */
+void       manager_create_lease_authorized (GObject *object, GDBusMethodInvocation *invocation,
+                                            guint uid);
+void       manager_get_lease_authorized    (GObject *object, GDBusMethodInvocation *invocation,
+                                            guint uid);
+void       manager_delete_lease_authorized (GObject *object, GDBusMethodInvocation *invocation,
+                                            guint uid);
+
+G_END_DECLS

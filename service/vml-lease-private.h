@@ -1,7 +1,8 @@
 /* vml-lease-private.h: what the files implementing VmlLease share
- * (vml-lease.c, vml-lease-handoff.c, vml-lease-inquire.c,
- * vml-lease-record.c, vml-lease-storage.c, vml-lease-transfer.c). Nothing
- * outside them includes it. */
+ * (vml-lease.c, vml-lease-acquire.c, vml-lease-handoff.c,
+ * vml-lease-inquire.c, vml-lease-record.c, vml-lease-release.c,
+ * vml-lease-storage.c, vml-lease-transfer.c). Nothing outside them
+ * includes it. */
 #pragma once
 
 #include "vml-holder.h"
@@ -101,6 +102,9 @@ void      lease_vanish               (VmlLease *self);
 void      lease_enqueue_op           (VmlLease *self, GTask *task, OpStart start);
 void      lease_finish_op            (VmlLease *self, GVariant *reply, GError *error);
 GTask    *lease_invocation_task      (VmlLease *self, GDBusMethodInvocation *invocation);
+void      lease_enqueue_invocation   (VmlLease *self, GDBusMethodInvocation *invocation,
+                                      gpointer data, GDestroyNotify free_data, GError *error,
+                                      OpStart start);
 gboolean  lease_op_result_ok         (GAsyncResult *result, GError **error);
 
 /* Pid-targeted sanlock commands for @holder, serialized by cmd_lock.
@@ -134,6 +138,14 @@ void      lease_transfer_load        (VmlLease *self, GKeyFile *record);
 gboolean  lease_transfer_marked_elsewhere (VmlLease *self, GError **error);
 /* The key this host signs its tokens with (from the store's directory). */
 GBytes   *lease_transfer_key         (VmlLease *self, GError **error);
+
+/* vml-lease-acquire.c */
+void      lease_acquire_authorized   (GObject *object, GDBusMethodInvocation *invocation,
+                                      guint uid);
+
+/* vml-lease-release.c (also vml_lease_drop_async) */
+void      lease_release_authorized   (GObject *object, GDBusMethodInvocation *invocation,
+                                      guint uid);
 
 /* vml-lease-inquire.c */
 void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *invocation, guint uid);

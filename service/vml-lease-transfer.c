@@ -884,18 +884,11 @@ lease_transfer_authorized (GObject *object, GDBusMethodInvocation *invocation, g
   const char *step, *token;
   GError *error = NULL;
   StepData *data;
-  GTask *op;
 
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s@a{sv})",
                  &step, &token, &options);
   data = parse_step (step, token, options, uid, &error);
-  if (data == NULL)
-    {
-      g_dbus_method_invocation_take_error (invocation, error);
-      return;
-    }
-  op = lease_invocation_task (self, invocation);
-  g_task_set_task_data (op, data, (GDestroyNotify) step_data_free);
-  lease_enqueue_op (self, op, start_step);
+  lease_enqueue_invocation (self, invocation, data, (GDestroyNotify) step_data_free, error,
+                            start_step);
 }
 

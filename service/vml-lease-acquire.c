@@ -1,0 +1,406 @@
+/* vml-lease-acquire.c: VmlLease's Acquire. Its options are checked before
+ * it is queued; then it takes a holder (a spare from the pool, or a new one),
+ * records it before sanlock is asked, and tries in a worker thread, again
+ * every ACQUIRE_RETRY_MS while the lease is busy and the caller waits. With
+ * force it seizes the lease from the exclusive owner's host; with request
+ * it asks that host to hand the lease over. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+
+#include "vml-error.h"
+#include "vml-lease-private.h"
+#include "vml-log.h"
+
+#define ACQUIRE_RETRY_MS     500
+
+typedef struct {
+  VmlMode     mode;
+  VmlFence    fence;
+  guint       fence_pid;
+  guint       wait_s;
+  guint       uid;
+  gint64      deadline;
+  LeaseState  previous;
+  VmlHolder  *holder;      /* for this acquire, not yet adopted */
+  gboolean    claimed;
+  guint64     lver;
+  gboolean    retry;       /* busy, but the caller asked to wait */
+  gboolean    force;       /* seize it from the host holding it */
+  gboolean    ask;         /* ask that host to hand it over (a message) */
+  gboolean    requested;   /* that host has been asked (request or message) */
+} AcquireData;
+
+static void
+acquire_data_free (AcquireData *data)
+{
+  g_clear_object (&data->holder);
+  g_free (data);
+}
+
+static void run_acquire_attempt (VmlLease *self, GTask *op);
+
+/* Gives up an acquire: its holder (if any) goes, the state goes back. */
+static void
+acquire_failed (VmlLease *self, GTask *op, GError *error)
+{
+  AcquireData *data = g_task_get_task_data (op);
+
+  /* It never held the lease: the pool may keep it as a spare. */
+  if (data->holder != NULL)
+    vml_holder_pool_give (self->holders, data->holder);
+  g_clear_object (&data->holder);
+  g_clear_object (&self->acquiring_holder);
+  lease_set_state (self, data->previous);
+  lease_save_or_warn (self);
+  lease_finish_op (self, NULL, error);
+}
+
+/* Seizing: ask sanlock to make the exclusive owner's host give the lease
+ * up (its holder is told to go at that host's next renewal; it fences its
+ * VM first). @error is the Busy that brought us here, replaced on failure. */
+static gboolean
+request_release (VmlLease *self, GError **error)
+{
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  VmlSanlockResource res;
+  GError *local_error = NULL;
+
+  lease_resource_of (self, &res);
+  owners = vml_sanlock_read_owners (&res, &local_error);
+  if (owners != NULL && owners->owner == 0)
+    {
+      g_clear_error (error);
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "the lease of %s is held shared, and force only takes a lease from a host "
+                   "holding it exclusively", self->uuid);
+      return FALSE;
+    }
+  if (owners == NULL || !vml_sanlock_request (&res, owners->lver + 1, TRUE, &local_error))
+    {
+      g_clear_error (error);
+      g_propagate_prefixed_error (error, local_error, "cannot seize the lease: ");
+      return FALSE;
+    }
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace), NULL,
+                 "Seizing the lease: asked host %" G_GUINT64_FORMAT " to give it up",
+                 owners->owner);
+  return TRUE;
+}
+
+/* Acquire with request: tell the exclusive owner's host (a sanlock host
+ * message keyed by the lease's offset) that this host wants the lease; it
+ * emits TransferRequested and keeps it. @error, the Busy that brought us
+ * here, gets a note of what was done. */
+static gboolean
+ask_owner (VmlLease *self, GError **error)
+{
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  g_autoptr(GError) local_error = NULL;
+  VmlSanlockResource res;
+
+  lease_resource_of (self, &res);
+  owners = vml_sanlock_read_owners (&res, NULL);
+  if (owners == NULL || owners->owner == 0)
+    return FALSE;
+  if (!vml_sanlock_event_send (res.lockspace, owners->owner, owners->owner_generation,
+                               self->offset, owners->lver + 1, &local_error))
+    {
+      g_prefix_error (error, "(could not ask host %" G_GUINT64_FORMAT " to hand it over: %s) ",
+                      owners->owner, local_error->message);
+      return FALSE;
+    }
+  g_prefix_error (error, "asked host %" G_GUINT64_FORMAT " to hand the lease over "
+                  "(TransferRequested there); until it does: ", owners->owner);
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace), NULL,
+                 "Asked host %" G_GUINT64_FORMAT " to hand the lease over", owners->owner);
+  return TRUE;
+}
+
+static void
+acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  AcquireData *data = task_data;
+  VmlSanlockResource res;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (!data->claimed &&
+      !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  data->claimed = TRUE;
+  /* A lease in a hand-off elsewhere takes no third sharer (sanlock would
+   * allow one): look before, and again after, in case it began meanwhile. */
+  if (data->mode == VML_MODE_SHARED && lease_transfer_marked_elsewhere (self, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  lease_resource_of (self, &res);
+  g_mutex_lock (&self->cmd_lock);
+  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (data->holder),
+                            data->mode == VML_MODE_SHARED, 0, &data->lver, &error);
+  if (ok && data->mode == VML_MODE_SHARED && lease_transfer_marked_elsewhere (self, &error))
+    {
+      vml_sanlock_release (&res, vml_holder_get_pid (data->holder), NULL);
+      ok = FALSE;
+    }
+  g_mutex_unlock (&self->cmd_lock);
+
+  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->force &&
+      !data->requested)
+    {
+      if (!request_release (self, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      data->requested = TRUE;
+    }
+  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->ask && !data->requested)
+    data->requested = ask_owner (self, &error);
+  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) &&
+      g_get_monotonic_time () < data->deadline)
+    {
+      g_clear_error (&error);
+      data->retry = TRUE;
+      ok = TRUE;
+    }
+  if (!ok)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+acquire_succeeded (VmlLease *self, AcquireData *data)
+{
+  g_clear_object (&self->acquiring_holder);
+  lease_adopt_holder (self, g_steal_pointer (&data->holder));
+  self->mode = data->mode;
+  self->fence = data->fence;
+  lease_watch_fence_pid (self, data->fence_pid, 0);
+  self->owner_uid = data->uid;
+  self->lver = data->lver;
+  lease_set_state (self, data->mode == VML_MODE_SHARED ? LEASE_HELD_SHARED : LEASE_HELD);
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 VML_MSGID_LEASE_ACQUIRED, "Lease acquired (%s, version %" G_GUINT64_FORMAT
+                 ", holder %d, uid %u)", vml_mode_to_string (self->mode), self->lver,
+                 (int) vml_holder_get_pid (self->holder), self->owner_uid);
+}
+
+static gboolean
+retry_acquire (gpointer user_data)
+{
+  GTask *op = G_TASK (user_data);
+
+  run_acquire_attempt (VML_LEASE (g_task_get_source_object (op)), op);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GTask *op = G_TASK (user_data);
+  AcquireData *data = g_task_get_task_data (op);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      /* Asked before the error goes to the caller (and may be freed). */
+      gboolean gone = lease_is_gone_from_storage (self, error);
+
+      if (data->wait_s > 0 && error->domain == VML_ERROR && error->code == VML_ERROR_BUSY)
+        g_prefix_error (&error, "still busy after waiting %u s: ", data->wait_s);
+      acquire_failed (self, op, error);
+      if (gone)
+        lease_vanish (self);
+      return;
+    }
+  if (data->retry)
+    {
+      data->retry = FALSE;
+      g_timeout_add (ACQUIRE_RETRY_MS, retry_acquire, op);
+      return;
+    }
+  acquire_succeeded (self, data);
+  lease_finish_op (self, NULL, NULL);
+}
+
+static void
+run_acquire_attempt (VmlLease *self, GTask *op)
+{
+  g_autoptr(GTask) attempt = g_task_new (self, NULL, on_acquire_attempt, op);
+
+  g_task_set_task_data (attempt, g_task_get_task_data (op), NULL);
+  g_task_run_in_thread (attempt, acquire_thread);
+}
+
+/* The holder is known before sanlock is asked: record it first, so that a
+ * vmleased that dies during the acquire finds it again at its restart. */
+static void
+acquire_with_holder (VmlLease *self, GTask *op)
+{
+  AcquireData *data = g_task_get_task_data (op);
+
+  g_set_object (&self->acquiring_holder, data->holder);
+  lease_save_or_warn (self);
+  run_acquire_attempt (self, op);
+}
+
+static void
+spawn_holder_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  GError *error = NULL;
+  VmlHolder *holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), &error);
+
+  if (holder == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, holder, g_object_unref);
+}
+
+static void
+on_holder_spawned (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GTask *op = G_TASK (user_data);
+  AcquireData *data = g_task_get_task_data (op);
+  GError *error = NULL;
+
+  data->holder = g_task_propagate_pointer (G_TASK (result), &error);
+  if (data->holder == NULL)
+    acquire_failed (self, op, error);
+  else
+    acquire_with_holder (self, op);
+}
+
+static void
+start_acquire (VmlLease *self, GTask *op)
+{
+  AcquireData *data = g_task_get_task_data (op);
+  g_autoptr(GTask) spawn = NULL;
+  GError *error = NULL;
+
+  if (self->transfer_role != TRANSFER_NONE)
+    {
+      lease_finish_op (self, NULL,
+                       g_error_new (VML_ERROR, VML_ERROR_WRONG_STEP,
+                                    "the lease of %s is in a hand-off (%s); Transfer cancel "
+                                    "it first", self->uuid, lease_state_names[self->state]));
+      return;
+    }
+  if (lease_state_is_held (self->state))
+    {
+      lease_finish_op (self, NULL,
+                 g_error_new (VML_ERROR, VML_ERROR_EXISTS,
+                              "the lease of %s is already held on this host (%s, acquired "
+                              "by uid %u); Release it first to acquire it again",
+                              self->uuid, vml_mode_to_string (self->mode), self->owner_uid));
+      return;
+    }
+  if (!lease_lockspace_ready (self, &error))
+    {
+      lease_finish_op (self, NULL, error);
+      return;
+    }
+  data->previous = self->state;
+  data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+  lease_set_state (self, LEASE_ACQUIRING);
+  data->holder = vml_holder_pool_take (self->holders);
+  if (data->holder != NULL)
+    {
+      acquire_with_holder (self, op);
+      return;
+    }
+  spawn = g_task_new (self, NULL, on_holder_spawned, op);
+  g_task_run_in_thread (spawn, spawn_holder_thread);
+}
+
+static const VmlOptionSpec acquire_options[] = {
+  { "mode", "s" },
+  { "pid", "u" },
+  { "fence", "s" },
+  { "wait", "u" },
+  { "force", "b" },
+  { "request", "b" },
+  { NULL }
+};
+
+/* A seized lease is free once the owner's host noticed the request (at its
+ * next renewal) and its holder fenced and exited: allow for that. */
+#define FORCE_DEFAULT_WAIT_S 120
+
+static AcquireData *
+parse_acquire_options (GVariant *options, guint uid, GError **error)
+{
+  g_autofree AcquireData *data = g_new0 (AcquireData, 1);
+  const char *str;
+
+  if (!vml_options_check (options, "Acquire", acquire_options, error))
+    return NULL;
+  data->uid = uid;
+  data->mode = VML_MODE_EXCLUSIVE;
+  if (g_variant_lookup (options, "mode", "&s", &str) &&
+      !vml_mode_from_string (str, &data->mode, error))
+    return NULL;
+  g_variant_lookup (options, "pid", "u", &data->fence_pid);
+  g_variant_lookup (options, "wait", "u", &data->wait_s);
+  g_variant_lookup (options, "force", "b", &data->force);
+  g_variant_lookup (options, "request", "b", &data->ask);
+  if (data->force && data->ask)
+    {
+      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                           "choose force (take it) or request (ask for it), not both");
+      return NULL;
+    }
+  if (data->force && data->wait_s == 0)
+    data->wait_s = FORCE_DEFAULT_WAIT_S;
+  if (data->force && data->mode == VML_MODE_SHARED)
+    {
+      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                           "force takes the lease exclusively; it does not go with mode 'shared'");
+      return NULL;
+    }
+  data->fence = data->fence_pid ? VML_FENCE_KILL : VML_FENCE_NONE;
+  if (g_variant_lookup (options, "fence", "&s", &str) &&
+      !vml_fence_from_string (str, &data->fence, error))
+    return NULL;
+  if (data->fence != VML_FENCE_NONE && data->fence_pid == 0)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "fence '%s' needs the VM's process id in option 'pid'",
+                   vml_fence_to_string (data->fence));
+      return NULL;
+    }
+  if (data->fence_pid != 0 && kill ((pid_t) data->fence_pid, 0) != 0 && errno == ESRCH)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "pid %u names no running process", data->fence_pid);
+      return NULL;
+    }
+  return g_steal_pointer (&data);
+}
+
+void
+lease_acquire_authorized (GObject *object, GDBusMethodInvocation *invocation, guint uid)
+{
+  VmlLease *self = VML_LEASE (object);
+  g_autoptr(GVariant) options = NULL;
+  GError *error = NULL;
+  AcquireData *data;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
+  data = parse_acquire_options (options, uid, &error);
+  lease_enqueue_invocation (self, invocation, data, (GDestroyNotify) acquire_data_free, error,
+                            start_acquire);
+}

@@ -206,7 +206,8 @@ lockspace_add (VmlCli               *cli,
   gboolean init = FALSE;
   const GOptionEntry entries[] = {
     { "host-id", 0, 0, G_OPTION_ARG_STRING, &host_id_s,
-      "This host's id in the lockspace, 1..2000 (1..250 with 4096-byte sectors), unique among its hosts (required)", "N" },
+      "This host's id in the lockspace, 1..2000 (1..250 with 4096-byte sectors), "
+      "unique among its hosts (required)", "N" },
     { "path", 0, 0, G_OPTION_ARG_FILENAME, &path,
       "Shared storage holding the lockspace: block device or file (required)", "PATH" },
     { "offset", 0, 0, G_OPTION_ARG_STRING, &offset_s,

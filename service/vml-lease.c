@@ -65,7 +65,9 @@ lease_resource_of (VmlLease *self, VmlSanlockResource *res)
   res->name = self->uuid;
   res->path = self->path;
   res->offset = self->offset;
-  res->sector_size = vml_lockspace_sector_size_at (self->lockspace, self->path);
+  /* Only writing a fresh area (clear) needs it; every other call finds the
+   * lease's own on storage, and this runs on every sanlock call. */
+  res->sector_size = 0;
 }
 
 void
@@ -497,7 +499,10 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                                          vml_holder_pool_get_holder_path (self->holders),
                                          delete_from_index_locked, self, &error);
   else
-    ok = vml_sanlock_resource_clear (&res, &error);
+    {
+      res.sector_size = vml_lockspace_sector_size_at (self->lockspace, self->path);
+      ok = vml_sanlock_resource_clear (&res, &error);
+    }
   if (!ok)
     g_task_return_error (task, error);
   else

@@ -487,27 +487,28 @@ typedef struct {
 static gboolean
 storage_sector_size_into (VmlSanlockLockspace *spec, GError **error)
 {
-  guint logical = vml_storage_logical_block_size (spec->path);
-
-  spec->sector_size = vml_sanlock_sector_size_for (logical);
+  spec->sector_size = storage_sector_size (spec->path);
   if (spec->sector_size != 0)
     return TRUE;
   g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
                "%s has %u-byte logical sectors; sanlock works with 512- and 4096-byte ones only",
-               spec->path, logical);
+               spec->path, vml_storage_logical_block_size (spec->path));
   return FALSE;
 }
 
-/* The sector size the joined lockspace was formatted with. If its storage
- * cannot be read right now (vmleased restarted while it fails; sanlock
- * keeps it joined), assume the storage's own, which is what vmleased
- * formats with and the only size a join accepts on 4K storage. */
+/* The sector size the joined lockspace was formatted with: what the join
+ * read, or, when sanlock had it joined already (vmleased restarted), read
+ * now. If its storage cannot be read right now (restarted while it fails;
+ * sanlock keeps it joined), assume the storage's own, which is what
+ * vmleased formats with and the only size a join accepts on 4K storage. */
 static guint
-joined_sector_size (VmlLockspace *self, const VmlSanlockLockspace *spec)
+joined_sector_size (VmlLockspace *self, const VmlSanlockLockspace *spec, guint found_by_join)
 {
   g_autoptr(GError) error = NULL;
   guint sector_size;
 
+  if (found_by_join != 0)
+    return found_by_join;
   if (vml_sanlock_check_lockspace (spec, &sector_size, NULL, &error))
     return sector_size;
   g_warning ("Lockspace %s: cannot read the sector size it was formatted with (%s); "
@@ -524,8 +525,8 @@ join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   VmlSanlockLockspace spec;
   g_autoptr(GError) events_error = NULL;
   GError *error = NULL;
-
   guint64 lock_offset;
+  guint found;
 
   vml_lockspace_get_spec (self, &spec);
   /* Formatted with the storage's sector size (udev's sysfs says which);
@@ -534,13 +535,13 @@ join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
    * entry; only one host formats, so this cannot race. */
   if (!storage_sector_size_into (&spec, &error) ||
       (init && !vml_sanlock_format_lockspace (&spec, &error)) ||
-      !vml_sanlock_join_lockspace (&spec, &error) ||
+      !vml_sanlock_join_lockspace (&spec, &found, &error) ||
       (init && !vml_sanlock_index_create (&spec, VML_INDEX_LOCK_NAME, &lock_offset, &error)))
     {
       g_task_return_error (task, error);
       return;
     }
-  data->sector_size = joined_sector_size (self, &spec);
+  data->sector_size = joined_sector_size (self, &spec, found);
   /* Messages are a convenience (TransferRequested): without them the
    * lockspace still works. */
   data->events_fd = vml_sanlock_event_open (self->name, &events_error);

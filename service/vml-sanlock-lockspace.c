@@ -359,12 +359,15 @@ fail_join (const VmlSanlockLockspace *ls, const struct sanlk_lockspace *lss, int
 }
 
 gboolean
-vml_sanlock_join_lockspace (const VmlSanlockLockspace *ls, GError **error)
+vml_sanlock_join_lockspace (const VmlSanlockLockspace *ls, guint *formatted_sector_size,
+                            GError **error)
 {
   struct sanlk_lockspace lss;
   guint io_timeout = 0, sector_size = 0;
   int rv = 0;
 
+  if (formatted_sector_size != NULL)
+    *formatted_sector_size = 0;
   if (!vml_sanlock_priv_lockspace_args (ls, TRUE, &lss, error))
     return FALSE;
   /* Joined already (vmleased restarted): sanlock renews it; nothing to
@@ -373,6 +376,8 @@ vml_sanlock_join_lockspace (const VmlSanlockLockspace *ls, GError **error)
     return TRUE;
   if (!vml_sanlock_check_lockspace (ls, &sector_size, &io_timeout, error))
     return FALSE;
+  if (formatted_sector_size != NULL)
+    *formatted_sector_size = sector_size;
   /* The joining host's own io_timeout, else the one the lockspace was
    * formatted with, so all hosts renew at the pace its delta leases say. */
   if (ls->io_timeout != 0)

@@ -127,7 +127,11 @@ guint64  vml_sanlock_max_host_id          (guint sector_size);
  * BUSY while processes on this host hold leases in it (sanlock would kill
  * them), and succeeds if not joined. */
 gboolean vml_sanlock_format_lockspace     (const VmlSanlockLockspace *ls, GError **error);
-gboolean vml_sanlock_join_lockspace       (const VmlSanlockLockspace *ls, GError **error);
+/* *formatted_sector_size (may be NULL): the sector size join found the
+ * lockspace formatted with; 0 when it was joined already and join did not
+ * read storage. */
+gboolean vml_sanlock_join_lockspace       (const VmlSanlockLockspace *ls,
+                                           guint *formatted_sector_size, GError **error);
 /* What the lockspace area at @ls's location says of itself, read through
  * the daemon in @ls->sector_size pieces (0: as sanlock guesses): the sector
  * size it was formatted with (*sector_size) and its io_timeout. Fails as

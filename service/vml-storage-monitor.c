@@ -99,37 +99,51 @@ report (VmlStorageMonitor *self, VmlLockspace *ls, EventKind kind, const char *w
   g_signal_emit (self, signals[SIGNAL_DEVICE_FAILING], 0, ls, why);
 }
 
+/* One lockspace a uevent concerns, kept while handlers run. */
+typedef struct {
+  VmlLockspace *ls;
+  EventKind     kind;
+  char         *why;
+} Hit;
+
+static void
+hit_clear (Hit *hit)
+{
+  g_clear_object (&hit->ls);
+  g_clear_pointer (&hit->why, g_free);
+}
+
 static void
 on_uevent (GUdevClient *client, const char *action, GUdevDevice *device, gpointer user_data)
 {
   VmlStorageMonitor *self = VML_STORAGE_MONITOR (user_data);
-  g_autoptr(GPtrArray) hit = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GPtrArray) whys = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GArray) kinds = g_array_new (FALSE, FALSE, sizeof (EventKind));
+  g_autoptr(GArray) hits = g_array_new (FALSE, FALSE, sizeof (Hit));
   dev_t number = device_number (device);
   GHashTableIter iter;
   gpointer key, value;
 
   if (number == 0)
     return;
+  g_array_set_clear_func (hits, (GDestroyNotify) hit_clear);
   g_hash_table_iter_init (&iter, self->watches);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       Watch *watch = value;
-      char *why = NULL;
-      EventKind kind;
+      Hit hit = { NULL, EVENT_NOTHING, NULL };
 
       if (watch->number != number ||
-          (kind = classify (action, device, watch, &why)) == EVENT_NOTHING)
+          (hit.kind = classify (action, device, watch, &hit.why)) == EVENT_NOTHING)
         continue;
-      g_ptr_array_add (hit, g_object_ref (key));
-      g_ptr_array_add (whys, why);
-      g_array_append_val (kinds, kind);
+      hit.ls = g_object_ref (key);
+      g_array_append_val (hits, hit);
     }
   /* Handlers may unwatch: act on our own list. */
-  for (guint i = 0; i < hit->len; i++)
-    report (self, g_ptr_array_index (hit, i), g_array_index (kinds, EventKind, i),
-            g_ptr_array_index (whys, i));
+  for (guint i = 0; i < hits->len; i++)
+    {
+      Hit *hit = &g_array_index (hits, Hit, i);
+
+      report (self, hit->ls, hit->kind, hit->why);
+    }
 }
 
 static void

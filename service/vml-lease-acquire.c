@@ -30,6 +30,8 @@ typedef struct {
   gboolean    force;       /* seize it from the host holding it */
   gboolean    ask;         /* ask that host to hand it over (a message) */
   gboolean    requested;   /* that host has been asked (request or message) */
+  guint64     request_lver; /* the version a seize asked for */
+  gint64      requested_at; /* when the seize last wrote its request */
 } AcquireData;
 
 static void
@@ -57,35 +59,59 @@ acquire_failed (VmlLease *self, GTask *op, GError *error)
   lease_finish_op (self, NULL, error);
 }
 
+/* The owner's host takes one request flag per requesting host per
+ * 6 × io_timeout and drops a flag that lapses before that window reopens,
+ * so one request can go unheard (a second seize soon after the first).
+ * Writing it again every 4 × io_timeout keeps the flag up until heard. */
+static gboolean
+seize_request_due (VmlLease *self, AcquireData *data)
+{
+  gint64 every = 4 * (gint64) vml_lockspace_get_io_timeout (self->lockspace) * G_USEC_PER_SEC;
+
+  return !data->requested || g_get_monotonic_time () - data->requested_at >= every;
+}
+
 /* Seizing: ask sanlock to make the exclusive owner's host give the lease
  * up (its holder is told to go at that host's next renewal; it fences its
- * VM first). @error is the Busy that brought us here, replaced on failure. */
+ * VM first). The first request asks for the owner's version + 1; repeats
+ * ask for that same version, so a lease that changed hands meanwhile is
+ * not taken from its new owner. @error is the Busy that brought us here,
+ * replaced on failure. */
 static gboolean
-request_release (VmlLease *self, GError **error)
+request_release (VmlLease *self, AcquireData *data, GError **error)
 {
   g_autoptr(VmlSanlockOwners) owners = NULL;
   VmlSanlockResource res;
   GError *local_error = NULL;
 
   lease_resource_of (self, &res);
-  owners = vml_sanlock_read_owners (&res, &local_error);
-  if (owners != NULL && owners->owner == 0)
+  if (!data->requested)
     {
-      g_clear_error (error);
-      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
-                   "the lease of %s is held shared, and force only takes a lease from a host "
-                   "holding it exclusively", self->uuid);
-      return FALSE;
+      owners = vml_sanlock_read_owners (&res, &local_error);
+      if (owners != NULL && owners->owner == 0)
+        {
+          g_clear_error (error);
+          g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                       "the lease of %s is held shared, and force only takes a lease from a "
+                       "host holding it exclusively", self->uuid);
+          return FALSE;
+        }
+      if (owners != NULL)
+        data->request_lver = owners->lver + 1;
     }
-  if (owners == NULL || !vml_sanlock_request (&res, owners->lver + 1, TRUE, &local_error))
+  if ((!data->requested && owners == NULL) ||
+      !vml_sanlock_request (&res, data->request_lver, TRUE, &local_error))
     {
       g_clear_error (error);
       g_propagate_prefixed_error (error, local_error, "cannot seize the lease: ");
       return FALSE;
     }
-  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace), NULL,
-                 "Seizing the lease: asked host %" G_GUINT64_FORMAT " to give it up",
-                 owners->owner);
+  if (!data->requested)
+    vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                   NULL, "Seizing the lease: asked host %" G_GUINT64_FORMAT " to give it up",
+                   owners->owner);
+  data->requested = TRUE;
+  data->requested_at = g_get_monotonic_time ();
   return TRUE;
 }
 
@@ -153,14 +179,10 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   g_mutex_unlock (&self->cmd_lock);
 
   if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->force &&
-      !data->requested)
+      seize_request_due (self, data) && !request_release (self, data, &error))
     {
-      if (!request_release (self, &error))
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-      data->requested = TRUE;
+      g_task_return_error (task, error);
+      return;
     }
   if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->ask && !data->requested)
     data->requested = ask_owner (self, &error);

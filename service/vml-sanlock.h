@@ -221,8 +221,11 @@ gboolean vml_sanlock_holder_holds_any     (pid_t holder, gboolean *any, GError *
  * its own next renewal (renewals come every 2 × io_timeout, so it takes up
  * to about 4 × io_timeout + 1 s; measured 3.0-4.0 s with io_timeout 1).
  * An owner's host takes at most one such flag per requesting host per
- * 6 × io_timeout: a second request to the same owner host sooner waits for
- * that (measured 7 s with io_timeout 1). The owner's daemon then
+ * 6 × io_timeout, and this host keeps a flag up for only 6 × io_timeout:
+ * a second request to the same owner host soon after the first may lapse
+ * before the owner's host takes it, and is then never heard. Request again
+ * (same lver) every 4 × io_timeout until the owner lets go; measured 8 s
+ * for a second request with io_timeout 1. The owner's daemon then
  *   force:    SIGKILLs the holder process, or sends SIGTERM if the holder
  *             restricted SIGKILL (vmlease-holder does: it fences the VM and
  *             exits); sanlock releases the lease once the holder is gone,

@@ -47,6 +47,31 @@ def test_seize_fences_the_holder_and_reports_revoked(hosts, storage, leases):
             vm.wait()
 
 
+def test_back_to_back_seizes_are_all_heard(hosts, storage, leases):
+    """Host 1 hears one request flag from host 2 per 6 × io_timeout, and
+    a flag that lapses before then is lost: a seize that follows another
+    at once must keep asking until heard (vmleased asks every 4 ×
+    io_timeout), not wait out its whole wait for nothing."""
+    h1, h2, _ = hosts
+    first, second = leases(), leases()
+    for u in (first, second):
+        h1.create(u)
+        h2.get_lease(u)
+        h1.acquire(u, {})
+    took = []
+    for u in (first, second):
+        started = time.monotonic()
+        h2.acquire(u, {'force': b(True), 'wait': u32(60)}, timeout_ms=90000)
+        took.append(time.monotonic() - started)
+    print('seizes took %s s' % ', '.join('%.2f' % t for t in took))
+    for u in (first, second):
+        info = h2.inquire(u)
+        assert h2.lease_props(u)['State'] == 'held'
+        assert storage.owners(u, info['path'], info['offset'])['exclusive'] == 2
+        assert h1.lease_props(u)['State'] == 'lost'
+        h2.release(u)
+
+
 def test_seize_needs_an_exclusive_owner_and_is_exclusive(hosts, leases):
     h1, h2, _ = hosts
     u = leases()

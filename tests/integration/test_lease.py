@@ -194,7 +194,9 @@ def test_acquire_wait_succeeds_after_release_and_times_out_busy(hosts, leases):
     assert not th.is_alive(), 'Acquire with wait=5 did not return'
     assert result.get('ok'), 'Acquire with wait=5 failed: %r' % result.get('error')
     assert result['elapsed'] >= released_at - 0.2, result
-    assert result['elapsed'] < 5.5, result
+    # it returned when the lease came free, not at the end of its wait
+    # (margin for a slow machine: not a speed check)
+    assert result['elapsed'] < released_at + 3.0, result
     info = h2.inquire(u)
     assert info['held_here'] is True and info['owner'] == 2, info
     h2.release(u)
@@ -206,7 +208,7 @@ def test_acquire_wait_succeeds_after_release_and_times_out_busy(hosts, leases):
         h2.acquire(u, {'wait': u32(1)})
     elapsed = time.monotonic() - t0
     assert elapsed >= 1.0, 'Busy after %.2f s, before the 1 s wait' % elapsed
-    assert elapsed < 4.0, 'Busy only after %.2f s with wait=1' % elapsed
+    assert elapsed < 6.0, 'Busy only after %.2f s with wait=1' % elapsed
     assert names_hosts(e.value.message, [1]), e.value.message
     assert h1.inquire(u)['held_here'] is True
     assert h2.lease_props(u)['State'] == 'free'

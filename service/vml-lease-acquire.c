@@ -212,6 +212,7 @@ acquire_succeeded (VmlLease *self, AcquireData *data)
   lease_set_state (self, data->mode == VML_MODE_SHARED ? LEASE_HELD_SHARED : LEASE_HELD);
   lease_publish_holding (self);
   lease_save_or_warn (self);
+  lease_storage_warn_if_failing (self);
   vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                  VML_MSGID_LEASE_ACQUIRED, "Lease acquired (%s, version %" G_GUINT64_FORMAT
                  ", holder %d, uid %u)", vml_mode_to_string (self->mode), self->lver,

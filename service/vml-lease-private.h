@@ -156,5 +156,8 @@ void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *in
 void      lease_storage_follow       (VmlLease *self);
 /* "ok", "failing", "lost" or "joining", as StorageState says. */
 const char *lease_storage_state      (VmlLease *self);
+/* For a lease that has just come to be held here (acquired, prepared,
+ * adopted after a restart): the Warning, if its storage is failing now. */
+void      lease_storage_warn_if_failing (VmlLease *self);
 
 G_END_DECLS

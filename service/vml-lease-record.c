@@ -102,6 +102,7 @@ restored_in_transfer (VmlLease *self, RestoreData *data)
     }
   lease_publish_holding (self);
   lease_save_or_warn (self);
+  lease_storage_warn_if_failing (self);
 }
 
 static void
@@ -137,6 +138,7 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
       lease_save_or_warn (self);
       vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                      NULL, "Lease still held by holder %d; adopted", (int) data->pid);
+      lease_storage_warn_if_failing (self);
     }
   else if (data->recorded == LEASE_RELEASING || data->recorded == LEASE_ACQUIRING)
     {

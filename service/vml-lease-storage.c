@@ -1,7 +1,8 @@
 /* vml-lease-storage.c: how a lease's storage looks from this host
  * (StorageState), and the Warning a lease held here gives when that storage
  * starts failing (udev saw its lockspace's block device removed or gone
- * read-only), before sanlock revokes it. */
+ * read-only), before sanlock revokes it, or that comes to be held here while
+ * its storage is failing already. */
 #include "config.h"
 
 #include "vml-lease-private.h"
@@ -68,6 +69,15 @@ on_lockspace_state (VmlLockspace *ls, GParamSpec *pspec, gpointer user_data)
     return;
   vml_dbus_lease_set_storage_state (self->iface, now);
   if (g_str_equal (now, "failing") && lease_state_has_holder (self->state))
+    emit_storage_warning (self);
+}
+
+/* The lockspace went failing before this lease was held here: no state
+ * change will tell its holder's user, so warn now. */
+void
+lease_storage_warn_if_failing (VmlLease *self)
+{
+  if (g_str_equal (lease_storage_state (self), "failing") && lease_state_has_holder (self->state))
     emit_storage_warning (self);
 }
 

@@ -373,6 +373,7 @@ done_prepare (VmlLease *self, StepData *data)
   lease_set_state (self, LEASE_MIGRATING_IN);
   lease_publish_holding (self);
   lease_save_or_warn (self);
+  lease_storage_warn_if_failing (self);
   log_step (self, "prepared: holding it shared");
 
   t2->kind = VML_TOKEN_PREPARED;

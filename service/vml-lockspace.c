@@ -220,9 +220,38 @@ vml_lockspace_sector_size_at (VmlLockspace *self, const char *path)
 {
   guint own = vml_lockspace_get_sector_size (self);
 
-  if (g_strcmp0 (path, self->path) == 0 && own != 0)
+  if (own == 0)
+    return storage_sector_size (path);
+  if (g_strcmp0 (path, self->path) == 0)
     return own;
-  return storage_sector_size (path);
+  /* larger only for a lease written before CreateLease checked this */
+  return MAX (own, storage_sector_size (path));
+}
+
+gboolean
+vml_lockspace_check_lease_storage (VmlLockspace *self, const char *path, GError **error)
+{
+  guint own = vml_lockspace_get_sector_size (self);
+  guint storage = storage_sector_size (path);
+
+  if (storage == 0)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "%s has logical sectors larger than 4096 bytes, which sanlock cannot "
+                   "use", path);
+      return FALSE;
+    }
+  if (own != 0 && storage > own)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "%s has %u-byte sectors, but lockspace '%s' was formatted with %u-byte "
+                   "ones, and sanlock reads every lease of a lockspace with the lockspace's "
+                   "sector size; place the lease on storage with %u-byte sectors (or in the "
+                   "lockspace's index), or use a lockspace on storage with %u-byte sectors",
+                   path, storage, self->name, own, own, storage);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 GVariant *

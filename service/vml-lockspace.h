@@ -42,11 +42,20 @@ guint              vml_lockspace_get_io_timeout (VmlLockspace *self);
  * formatted with, learnt at each join; 0 until the first join got that far.
  * Every sanlock call and every direct read of its areas must use it. */
 guint              vml_lockspace_get_sector_size (VmlLockspace *self);
-/* The sector size to format a lease with at @path: the lockspace's own on
- * its storage, else that storage's (vml_sanlock_sector_size_for() of its
- * logical block size; 512 for a regular file). Any thread. */
+/* The sector size of a lease of this lockspace at @path: the lockspace's
+ * own, since sanlock reads and writes every lease of a lockspace with it
+ * (a 512-byte-sector device takes 4096-byte I/O as well); before a join
+ * told that, the storage's (vml_sanlock_sector_size_for() of its logical
+ * block size; 512 for a regular file). Any thread. */
 guint              vml_lockspace_sector_size_at (VmlLockspace *self,
                                                  const char   *path);
+/* Whether a new lease of this lockspace can be written at @path: not where
+ * the storage's logical sectors are larger than the lockspace's (a 4096-byte
+ * device under a lockspace formatted with 512-byte sectors), nor larger
+ * than sanlock can use. InvalidArgument saying which. Any thread. */
+gboolean           vml_lockspace_check_lease_storage (VmlLockspace *self,
+                                                      const char   *path,
+                                                      GError      **error);
 VmlLockspaceState  vml_lockspace_get_state     (VmlLockspace *self);
 const char        *vml_lockspace_get_error     (VmlLockspace *self);
 const char        *vml_lockspace_state_to_string (VmlLockspaceState state);

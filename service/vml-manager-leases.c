@@ -100,7 +100,8 @@ place_explicitly (LocateData *data, VmlLockspace *ls, GError **error)
            data->goal == LOCATE_CREATE)
     {
       g_clear_error (&local_error);
-      if (!vml_sanlock_resource_init (&res, error))
+      if (!vml_lockspace_check_lease_storage (ls, data->path, error) ||
+          !vml_sanlock_resource_init (&res, error))
         return FALSE;
     }
   else

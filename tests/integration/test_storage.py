@@ -50,7 +50,7 @@ from gi.repository import GLib  # noqa: E402
 from conftest import (BUILD_DIR, LEASE_IFACE, MANAGER_IFACE, MiB, PROPS_IFACE, VMLEASECTL,
                       Host, MonitorJson as Monitor, Sandbox, lease_path, new_uuid,
                       raises_dbus, read_env_file, run_sandbox, sanlock_run,
-                      stop_sandbox, b, s, u32)
+                      stop_sandbox, b, s, t64, u32)
 
 LOSETUP = '/usr/sbin/losetup'
 PRELOAD = 'libumockdev-preload.so.0'
@@ -254,6 +254,46 @@ def test_512_lockspace_on_storage_now_4k_is_refused_clearly(sb):
             assert lockspace_details(h1, name)['sector_size'] == 4096
 
 
+def test_explicit_lease_takes_its_lockspace_sector_size(sb):
+    """A lease at an explicit path lives by its lockspace's sector size, as
+    sanlock reads every lease of a lockspace with the lockspace's. Under a
+    lockspace on 4096-byte storage, a lease on a 512-byte device is written
+    with 4096-byte sectors and works from two hosts; under one formatted
+    with 512-byte sectors, a 4096-byte device cannot hold a lease, and
+    CreateLease says so without writing anything."""
+    h1, h2 = sb.hosts[:2]
+    name = 'ls4kexplicit'
+    with loop_device(4096) as dev4k, loop_device(512) as dev512:
+        # the session's lockspace is on a regular file: 512-byte sectors
+        u = new_uuid()
+        where = {'path': s(dev4k.path), 'offset': t64(0)}
+        with raises_dbus('InvalidArgument') as e:
+            h1.create(u, options=where)
+        msg = e.value.message
+        assert dev4k.path in msg and '4096-byte sectors' in msg and '512-byte' in msg, msg
+        rc, out = sanlock_run(h1.sanlock_env, 'direct', 'read_leader', '-r',
+                              '%s:%s:%s:0' % ('sandbox', u, dev4k.path))
+        assert rc != 0, 'CreateLease wrote a lease although it refused: %s' % out
+
+        with joined([(h1, 1), (h2, 2)], name, dev4k.path):
+            u = new_uuid()
+            where = {'path': s(dev512.path), 'offset': t64(0)}
+            h1.create(u, name, where)
+            assert on_disk_sector_size(h1.sanlock_env, (
+                '-r', '%s:%s:%s:0' % (name, u, dev512.path))) == 4096
+            assert h1.inquire(u)['sector_size'] == 4096
+            h2.create(u, name, where)       # finds it there
+            h1.acquire(u)
+            with raises_dbus('Busy'):
+                h2.acquire(u)
+            h1.release(u)
+            h2.acquire(u)
+            info = h2.inquire(u)
+            assert info['held_here'] and info['owner'] == 2, info
+            h2.release(u)
+            h2.delete(u)
+
+
 # --- 2. the storage monitor through vmleased under umockdev ------------------
 
 def umockdev():
@@ -449,6 +489,15 @@ def test_read_only_change_makes_lockspace_failing_and_warns_held_lease(usb):
             usb.testbed.uevent(usb.sysfs, 'change')
         w, mon = check_failing(usb, h, name, held, idle, go_read_only, 'went read-only')
         try:
+            # a lease acquired while its storage is failing warns at once
+            # (the real device is writable, so sanlock lets it be acquired)
+            h.acquire(idle, {'fence': s('none')})
+            got = w.warnings.wait(lambda it: [a for p, a in it if p == lease_path(idle)],
+                                  timeout=5, what='Warning of the lease acquired while failing')
+            kind, wd = got[0]
+            assert kind == 'storage-failing' and wd['state'] == 'held', (kind, wd)
+            assert 'went read-only' in wd['error'], wd
+            h.release(idle)
             # writable again while sanlock still renews: joined, ok again
             t0 = time.monotonic()
             usb.testbed.set_attribute(usb.sysfs, 'ro', '0')

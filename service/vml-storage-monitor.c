@@ -16,9 +16,22 @@ struct _VmlStorageMonitor {
 };
 
 typedef struct {
-  dev_t    number;
-  gboolean read_only;     /* as of the last uevent; reported once per change to 1 */
+  VmlStorageMonitor *monitor;
+  VmlLockspace      *lockspace;
+  dev_t              number;
+  gboolean           read_only;  /* as last seen; reported once per change to 1 */
+  gulong             state_handler;
+  guint              check_source;
 } Watch;
+
+static void
+watch_free (Watch *watch)
+{
+  g_signal_handler_disconnect (watch->lockspace, watch->state_handler);
+  g_clear_handle_id (&watch->check_source, g_source_remove);
+  g_object_unref (watch->lockspace);
+  g_free (watch);
+}
 
 G_DEFINE_TYPE (VmlStorageMonitor, vml_storage_monitor, G_TYPE_OBJECT)
 
@@ -97,6 +110,43 @@ report (VmlStorageMonitor *self, VmlLockspace *ls, EventKind kind, const char *w
                vml_lockspace_get_name (ls),
                vml_lockspace_state_to_string (vml_lockspace_get_state (ls)), why);
   g_signal_emit (self, signals[SIGNAL_DEVICE_FAILING], 0, ls, why);
+}
+
+/* A device that was read-only before any uevent said so (vmleased started,
+ * or the lockspace was added, while it was): once its lockspace is joined,
+ * that is trouble as much as the change event would have been. */
+static gboolean
+check_read_only (gpointer user_data)
+{
+  Watch *watch = user_data;
+  VmlLockspace *ls = watch->lockspace;
+  g_autoptr(GUdevDevice) device = NULL;
+  g_autofree char *why = NULL;
+  const char *ro;
+
+  watch->check_source = 0;
+  if (vml_lockspace_get_state (ls) != VML_LOCKSPACE_JOINED)
+    return G_SOURCE_REMOVE;
+  device = g_udev_client_query_by_device_number (watch->monitor->client,
+                                                 G_UDEV_DEVICE_TYPE_BLOCK, watch->number);
+  ro = device ? g_udev_device_get_sysfs_attr_uncached (device, "ro") : NULL;
+  if (ro == NULL || !g_str_has_prefix (ro, "1"))
+    return G_SOURCE_REMOVE;
+  watch->read_only = TRUE;
+  why = g_strdup_printf ("block device %s is read-only", vml_lockspace_get_path (ls));
+  report (watch->monitor, g_object_ref (ls), EVENT_TROUBLE, why);
+  g_object_unref (ls);   /* handlers may have unwatched it, freeing @watch */
+  return G_SOURCE_REMOVE;
+}
+
+/* Looked at from the main loop, after every handler of this change ran. */
+static void
+on_watched_state (VmlLockspace *ls, GParamSpec *pspec, gpointer user_data)
+{
+  Watch *watch = user_data;
+
+  if (vml_lockspace_get_state (ls) == VML_LOCKSPACE_JOINED && watch->check_source == 0)
+    watch->check_source = g_idle_add (check_read_only, watch);
 }
 
 /* One lockspace a uevent concerns, kept while handlers run. */
@@ -184,7 +234,8 @@ vml_storage_monitor_init (VmlStorageMonitor *self)
 
   self->client = g_udev_client_new (subsystems);
   g_signal_connect (self->client, "uevent", G_CALLBACK (on_uevent), self);
-  self->watches = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, g_free);
+  self->watches = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref,
+                                         (GDestroyNotify) watch_free);
 }
 
 VmlStorageMonitor *
@@ -208,10 +259,15 @@ vml_storage_monitor_watch (VmlStorageMonitor *self, VmlLockspace *lockspace)
       return FALSE;
     }
   watch = g_new0 (Watch, 1);
+  watch->monitor = self;
+  watch->lockspace = g_object_ref (lockspace);
   watch->number = st.st_rdev;
+  watch->state_handler = g_signal_connect (lockspace, "notify::state",
+                                           G_CALLBACK (on_watched_state), watch);
   g_hash_table_insert (self->watches, g_object_ref (lockspace), watch);
   g_debug ("Lockspace %s: watching block device %s (%u:%u)", vml_lockspace_get_name (lockspace),
            path, major (st.st_rdev), minor (st.st_rdev));
+  on_watched_state (lockspace, NULL, watch);
   return TRUE;
 }
 

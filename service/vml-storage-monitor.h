@@ -17,7 +17,9 @@ G_DECLARE_FINAL_TYPE (VmlStorageMonitor, vml_storage_monitor, VML, STORAGE_MONIT
  * the lockspace, then emits "device-failing" (VmlLockspace *, const char
  * *why) — whether or not the lockspace was joined. When a device that went
  * read-only is writable again it calls vml_lockspace_mark_recovered() and
- * emits "device-recovered" (VmlLockspace *, const char *why). */
+ * emits "device-recovered" (VmlLockspace *, const char *why). A device
+ * found read-only without a uevent (when watching starts, or when its
+ * lockspace becomes joined) is trouble all the same. */
 VmlStorageMonitor *vml_storage_monitor_new     (void);
 /* Starts watching @lockspace's device if its path is a block device (the
  * device is matched by number); FALSE (nothing watched) for anything else,

@@ -534,3 +534,31 @@ def test_remove_uevent_makes_lockspace_failing_and_warns_held_lease(usb):
         listed = vmleasectl_json(h, 'list')['leases']
         assert {l['uuid']: l['storage_state'] for l in listed} == {
             held: 'failing', idle: 'failing'}, listed
+
+
+def test_device_read_only_before_any_uevent_makes_the_joined_lockspace_failing(usb):
+    """A device that is read-only already when its lockspace joins (vmleased
+    started, or the lockspace was added, while it was): no uevent will come,
+    so vmleased looks at it once joined, and it is failing at once."""
+    name = 'umroearly'
+    h = usb.hosts[0]
+    usb.testbed.set_attribute(usb.sysfs, 'ro', '1')
+    try:
+        w = Watch(h, ())
+        t0 = time.monotonic()
+        with joined([(h, 1)], name, usb.dev.path):
+            (_, _, details), dt = w.lockspace(name, 'failing', t0)
+            sys.stderr.write('figure: AddLockspace on a read-only device -> joined, then '
+                             'failing, %.3f s after the call\n' % dt)
+            assert details['error'] == 'block device %s is read-only' % usb.dev.path, details
+            states = [a[1] for _, a in w.changed.items if a[0] == name]
+            assert states[-2:] == ['joined', 'failing'], states
+            assert lockspace_details(h, name)['state'] == 'failing'
+            # writable again, with its change uevent: joined again
+            usb.testbed.set_attribute(usb.sysfs, 'ro', '0')
+            usb.testbed.uevent(usb.sysfs, 'change')
+            w.changed.wait(lambda it: [a for _, a in it if a[0] == name][-1][1] == 'joined',
+                           timeout=10, what='LockspaceChanged joined after failing')
+            assert lockspace_details(h, name)['state'] == 'joined'
+    finally:
+        usb.testbed.set_attribute(usb.sysfs, 'ro', '0')

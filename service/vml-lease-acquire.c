@@ -116,7 +116,7 @@ request_release (VmlLease *self, AcquireData *data, GError **error)
 }
 
 /* Acquire with request: tell the exclusive owner's host (a sanlock host
- * message keyed by the lease's offset) that this host wants the lease; it
+ * message keyed by the lease's UUID) that this host wants the lease; it
  * emits TransferRequested and keeps it. @error, the Busy that brought us
  * here, gets a note of what was done. */
 static gboolean
@@ -131,7 +131,8 @@ ask_owner (VmlLease *self, GError **error)
   if (owners == NULL || owners->owner == 0)
     return FALSE;
   if (!vml_sanlock_event_send (res.lockspace, owners->owner, owners->owner_generation,
-                               self->offset, owners->lver + 1, &local_error))
+                               vml_lease_get_message_key (self), owners->lver + 1,
+                               &local_error))
     {
       g_prefix_error (error, "(could not ask host %" G_GUINT64_FORMAT " to hand it over: %s) ",
                       owners->owner, local_error->message);

@@ -753,6 +753,26 @@ vml_lease_transfer_requested (VmlLease *self, guint64 from_host, guint64 from_ge
 }
 
 guint64 vml_lease_get_offset (VmlLease *self) { return self->offset; }
+
+guint64
+vml_lease_message_key_of (const char *uuid)
+{
+  /* FNV-1a, 64 bits: stable across hosts and builds, unlike g_str_hash */
+  guint64 key = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+
+  for (const char *p = uuid; *p != '\0'; p++)
+    {
+      key ^= (guchar) g_ascii_tolower (*p);
+      key *= G_GUINT64_CONSTANT (0x100000001b3);
+    }
+  return key != 0 ? key : 1;   /* sanlock takes no event 0 */
+}
+
+guint64
+vml_lease_get_message_key (VmlLease *self)
+{
+  return vml_lease_message_key_of (self->uuid);
+}
 const char *vml_lease_get_uuid (VmlLease *self) { return self->uuid; }
 VmlLockspace *
 vml_lease_get_lockspace (VmlLease *self)

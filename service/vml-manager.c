@@ -97,8 +97,8 @@ on_lockspace_state (VmlLockspace *ls, GParamSpec *pspec, gpointer user_data)
                           vml_lockspace_get_error (ls));
 }
 
-/* A message from another host of @ls: today only "hand lease N over",
- * keyed by the lease's offset in the lockspace. */
+/* A message from another host of @ls: today only "hand this lease over",
+ * its event the lease's message key. */
 static void
 on_lockspace_message (VmlLockspace *ls, guint64 from_host, guint64 from_generation,
                       guint64 event, guint64 data, gpointer user_data)
@@ -109,7 +109,7 @@ on_lockspace_message (VmlLockspace *ls, guint64 from_host, guint64 from_generati
 
   g_hash_table_iter_init (&iter, self->leases);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lease))
-    if (vml_lease_get_lockspace (lease) == ls && vml_lease_get_offset (lease) == event)
+    if (vml_lease_get_lockspace (lease) == ls && vml_lease_get_message_key (lease) == event)
       vml_lease_transfer_requested (lease, from_host, from_generation, data);
 }
 

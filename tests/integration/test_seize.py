@@ -3,11 +3,12 @@
 request (ask for it: TransferRequested). Real sanlock requests and host
 messages between the sandbox's hosts."""
 
+import os
 import subprocess
 import time
 
-from conftest import (LEASE_IFACE, lease_path, process_alive, raises_dbus, b, s,
-                      u32)
+from conftest import (LEASE_IFACE, MiB, lease_path, process_alive, raises_dbus, b, s,
+                      t64, u32)
 
 
 def _vm():
@@ -89,17 +90,32 @@ def test_seize_needs_an_exclusive_owner_and_is_exclusive(hosts, leases):
     h1.release(u)
 
 
-def test_request_emits_transfer_requested_and_keeps_the_lease(hosts, storage, leases):
+def _twin_at_same_offset(sb, h, info, leases):
+    """A lease of the same lockspace, at an explicit path in another file
+    but at the same offset as the lease described by info."""
+    twin = leases()
+    path = os.path.join(sb.dir, 'twin-leases')
+    with open(path, 'ab') as f:
+        f.truncate(max(os.path.getsize(path), info['offset'] + MiB))
+    h.create(twin, options={'path': s(path), 'offset': t64(info['offset'])})
+    return twin
+
+
+def test_request_emits_transfer_requested_and_keeps_the_lease(sb, hosts, storage, leases):
     h1, h2, _ = hosts
     u = leases()
     h1.create(u)
     info = h1.inquire(u)
     h2.get_lease(u)
+    # held here as well, at the same offset: the request is not for it
+    twin = _twin_at_same_offset(sb, h1, info, leases)
+    h1.acquire(twin)
     vm = _vm()
     try:
         h1.acquire(u, {'pid': u32(vm.pid)})
         version = h1.lease_props(u)['Version']
         asked = h1.record(LEASE_IFACE, 'TransferRequested', lease_path(u))
+        twin_asked = h1.record(LEASE_IFACE, 'TransferRequested', lease_path(twin))
         started = time.monotonic()
         with raises_dbus('Busy') as e:
             h2.acquire(u, {'request': b(True)})
@@ -114,6 +130,8 @@ def test_request_emits_transfer_requested_and_keeps_the_lease(hosts, storage, le
         asked.pump(0.2)
         assert len(asked.items) == 1, asked.items
         asked.close()
+        assert twin_asked.items == [], twin_asked.items
+        twin_asked.close()
         # Host 1 keeps the lease and its VM runs on.
         assert h1.lease_props(u)['State'] == 'held'
         assert storage.owners(u, info['path'], info['offset'])['exclusive'] == 1

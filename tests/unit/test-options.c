@@ -5,6 +5,7 @@
 
 #include "vml-actions.h"
 #include "vml-error.h"
+#include "vml-lease.h"
 #include "vml-options.h"
 
 static const VmlOptionSpec specs[] = {
@@ -200,6 +201,22 @@ test_action_table (void)
   g_assert_null (vml_action_for_member ("org.freedesktop.DBus.Properties", "Set"));
 }
 
+/* Other hosts find a lease by this key: it must not depend on the host,
+ * the build or the case of the UUID, and never be 0 (no sanlock event). */
+static void
+test_message_key (void)
+{
+  const char *u = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
+  g_autofree char *upper = g_ascii_strup (u, -1);
+
+  /* FNV-1a 64 of "a", as published */
+  g_assert_cmpuint (vml_lease_message_key_of ("a"), ==, G_GUINT64_CONSTANT (0xaf63dc4c8601ec8c));
+  g_assert_cmpuint (vml_lease_message_key_of (u), ==, vml_lease_message_key_of (upper));
+  g_assert_cmpuint (vml_lease_message_key_of (u), !=,
+                    vml_lease_message_key_of ("6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e40"));
+  g_assert_cmpuint (vml_lease_message_key_of (u), !=, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -217,5 +234,6 @@ main (int argc, char **argv)
   g_test_add_func ("/paths/lease-object", test_object_path);
   g_test_add_func ("/errors/names", test_error_names);
   g_test_add_func ("/actions/table", test_action_table);
+  g_test_add_func ("/lease/message-key", test_message_key);
   return g_test_run ();
 }

@@ -88,6 +88,8 @@ request_release (VmlLease *self, AcquireData *data, GError **error)
   if (!data->requested)
     {
       owners = vml_sanlock_read_owners (&res, &local_error);
+      if (owners != NULL && owners->owner == 0 && owners->shared_owners->len == 0)
+        return TRUE;   /* let go since the acquire saw it busy: the next one takes it */
       if (owners != NULL && owners->owner == 0)
         {
           g_clear_error (error);

@@ -88,9 +88,11 @@ request_release (VmlLease *self, AcquireData *data, GError **error)
   if (!data->requested)
     {
       owners = vml_sanlock_read_owners (&res, &local_error);
-      if (owners != NULL && owners->owner == 0 && owners->shared_owners->len == 0)
+      if (owners == NULL)
+        goto failed;
+      if (owners->owner == 0 && owners->shared_owners->len == 0)
         return TRUE;   /* let go since the acquire saw it busy: the next one takes it */
-      if (owners != NULL && owners->owner == 0)
+      if (owners->owner == 0)
         {
           g_clear_error (error);
           g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
@@ -98,23 +100,22 @@ request_release (VmlLease *self, AcquireData *data, GError **error)
                        "host holding it exclusively", self->uuid);
           return FALSE;
         }
-      if (owners != NULL)
-        data->request_lver = owners->lver + 1;
+      data->request_lver = owners->lver + 1;
     }
-  if ((!data->requested && owners == NULL) ||
-      !vml_sanlock_request (&res, data->request_lver, TRUE, &local_error))
-    {
-      g_clear_error (error);
-      g_propagate_prefixed_error (error, local_error, "cannot seize the lease: ");
-      return FALSE;
-    }
-  if (!data->requested)
+  if (!vml_sanlock_request (&res, data->request_lver, TRUE, &local_error))
+    goto failed;
+  if (owners != NULL)
     vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
                    NULL, "Seizing the lease: asked host %" G_GUINT64_FORMAT " to give it up",
                    owners->owner);
   data->requested = TRUE;
   data->requested_at = g_get_monotonic_time ();
   return TRUE;
+
+failed:
+  g_clear_error (error);
+  g_propagate_prefixed_error (error, local_error, "cannot seize the lease: ");
+  return FALSE;
 }
 
 /* Acquire with request: tell the exclusive owner's host (a sanlock host

@@ -59,6 +59,15 @@ emit_storage_warning (VmlLease *self)
                                g_variant_dict_end (&details));
 }
 
+/* Also for a lease that comes to be held while its lockspace is failing
+ * already: no state change will tell its holder's user then. */
+void
+lease_storage_warn_if_failing (VmlLease *self)
+{
+  if (g_str_equal (lease_storage_state (self), "failing") && lease_state_has_holder (self->state))
+    emit_storage_warning (self);
+}
+
 static void
 on_lockspace_state (VmlLockspace *ls, GParamSpec *pspec, gpointer user_data)
 {
@@ -68,17 +77,7 @@ on_lockspace_state (VmlLockspace *ls, GParamSpec *pspec, gpointer user_data)
   if (g_strcmp0 (now, vml_dbus_lease_get_storage_state (self->iface)) == 0)
     return;
   vml_dbus_lease_set_storage_state (self->iface, now);
-  if (g_str_equal (now, "failing") && lease_state_has_holder (self->state))
-    emit_storage_warning (self);
-}
-
-/* The lockspace went failing before this lease was held here: no state
- * change will tell its holder's user, so warn now. */
-void
-lease_storage_warn_if_failing (VmlLease *self)
-{
-  if (g_str_equal (lease_storage_state (self), "failing") && lease_state_has_holder (self->state))
-    emit_storage_warning (self);
+  lease_storage_warn_if_failing (self);
 }
 
 void

@@ -752,8 +752,6 @@ vml_lease_transfer_requested (VmlLease *self, guint64 from_host, guint64 from_ge
   vml_dbus_lease_emit_transfer_requested (self->iface, from_host, g_variant_dict_end (&details));
 }
 
-guint64 vml_lease_get_offset (VmlLease *self) { return self->offset; }
-
 guint64
 vml_lease_message_key_of (const char *uuid)
 {

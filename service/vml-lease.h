@@ -49,8 +49,6 @@ gboolean            vml_lease_is_held         (VmlLease *self);
 /* An operation is running or queued. */
 gboolean            vml_lease_is_busy         (VmlLease *self);
 
-/* Where the lease is in its lockspace. */
-guint64             vml_lease_get_offset      (VmlLease *self);
 /* What other hosts' messages about this lease carry as their event: a
  * 64-bit key of its UUID, the same on every host (never 0). Not its
  * offset: a lease at an explicit path may share an indexed lease's. */

@@ -135,6 +135,18 @@ open_mine (VmlLease *self, StepData *data, VmlTokenKind kind, GError **error)
   return data->mine != NULL && token_is_for_this_transfer (self, data->mine, error);
 }
 
+/* The token handed to @step is of @kind, for this lease and this hand-off,
+ * and carries this host's own earlier token of @mine_kind, unchanged. */
+static gboolean
+token_answers_mine (VmlLease *self, StepData *data, const char *step, VmlTokenKind kind,
+                    VmlTokenKind mine_kind, GError **error)
+{
+  return token_is_of_kind (data->token, kind, step, error) &&
+         token_is_for_this_lease (self, data->token, error) &&
+         token_is_for_this_transfer (self, data->token, error) &&
+         open_mine (self, data, mine_kind, error);
+}
+
 static char *
 issue (VmlLease *self, VmlToken *token, GBytes *answers)
 {
@@ -162,11 +174,14 @@ lease_transfer_clear (VmlLease *self)
 static void
 log_step (VmlLease *self, const char *what)
 {
+  g_autofree char *message = g_strdup_printf ("Transfer %s (%s, transfer %s, peer host %"
+                                              G_GUINT64_FORMAT ")", what,
+                                              lease_transfer_role_name (self->transfer_role),
+                                              self->transfer_id ? self->transfer_id : "-",
+                                              self->transfer_peer);
+
   vml_log_lease_step (self->uuid, vml_lockspace_get_name (self->lockspace),
-                      self->transfer_step ? self->transfer_step : "",
-                      "Transfer %s (%s, transfer %s, peer host %" G_GUINT64_FORMAT ")", what,
-                      lease_transfer_role_name (self->transfer_role),
-                      self->transfer_id ? self->transfer_id : "-", self->transfer_peer);
+                      self->transfer_step ? self->transfer_step : "", message);
 }
 
 /* This host's part is over and it holds nothing: its holder goes (it holds
@@ -185,19 +200,24 @@ let_go (VmlLease *self)
   vml_dbus_lease_set_owner (self->iface, 0);
 }
 
-/* A token answering @asked: the hosts of this hand-off as it names them. */
-static VmlToken *
-answer (VmlTokenKind kind, const VmlToken *asked, guint64 lver)
+/* The token of @kind answering the one this step was handed: the hosts of
+ * this hand-off as that one names them, what this step did (lease version,
+ * post-copy, success), and the token answered, carried inside. */
+static char *
+issue_answer (VmlLease *self, VmlTokenKind kind, const StepData *data)
 {
-  VmlToken *token = g_new0 (VmlToken, 1);
+  const VmlToken *asked = data->token;
+  g_autoptr(VmlToken) token = g_new0 (VmlToken, 1);
 
   token->kind = kind;
   token->source = asked->source;
   token->source_gen = asked->source_gen;
   token->dest = asked->dest;
   token->dest_gen = asked->dest_gen;
-  token->lver = lver;
-  return token;
+  token->lver = data->lver;
+  token->postcopy = kind == VML_TOKEN_PERFORMED && data->postcopy;
+  token->success = kind == VML_TOKEN_FINISHED && data->success;
+  return issue (self, token, asked->raw);
 }
 
 /* The source takes the lease back exclusively, refusing if anyone else
@@ -397,10 +417,7 @@ check_perform (VmlLease *self, StepData *data, GError **error)
   if (g_strcmp0 (self->transfer_step, "begin") != 0)
     return wrong_step (error, "perform was already done for this hand-off; next is confirm "
                        "(or cancel)");
-  if (!token_is_of_kind (data->token, VML_TOKEN_PREPARED, "perform", error) ||
-      !token_is_for_this_lease (self, data->token, error) ||
-      !token_is_for_this_transfer (self, data->token, error) ||
-      !open_mine (self, data, VML_TOKEN_BEGUN, error))
+  if (!token_answers_mine (self, data, "perform", VML_TOKEN_PREPARED, VML_TOKEN_BEGUN, error))
     return FALSE;
   if (data->token->source != lease_my_host_id (self) ||
       data->token->dest == lease_my_host_id (self) ||
@@ -460,13 +477,9 @@ work_perform (VmlLease *self, StepData *data, GError **error)
 static char *
 done_perform (VmlLease *self, StepData *data)
 {
-  const VmlToken *t2 = data->token;
-  g_autoptr(VmlToken) t3 = answer (VML_TOKEN_PERFORMED, t2, data->lver);
-  char *next;
+  char *next = issue_answer (self, VML_TOKEN_PERFORMED, data);
 
-  t3->postcopy = data->postcopy;
-  next = issue (self, t3, t2->raw);
-  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer_id, "perform", t2->dest);
+  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer_id, "perform", data->token->dest);
   self->transfer_postcopy = data->postcopy;
   self->transfer_lver = data->lver;
   vml_dbus_lease_set_mode (self->iface, "");
@@ -492,10 +505,7 @@ check_finish (VmlLease *self, StepData *data, GError **error)
   if (self->transfer_role != TRANSFER_DESTINATION)
     return wrong_step (error, "finish runs on the destination after prepare; no hand-off of "
                        "%s is being received here", self->uuid);
-  if (!token_is_of_kind (data->token, VML_TOKEN_PERFORMED, "finish", error) ||
-      !token_is_for_this_lease (self, data->token, error) ||
-      !token_is_for_this_transfer (self, data->token, error) ||
-      !open_mine (self, data, VML_TOKEN_PREPARED, error))
+  if (!token_answers_mine (self, data, "finish", VML_TOKEN_PERFORMED, VML_TOKEN_PREPARED, error))
     return FALSE;
   if (data->token->dest != lease_my_host_id (self))
     return stale (error, "it hands the lease to another host");
@@ -522,12 +532,7 @@ work_finish (VmlLease *self, StepData *data, GError **error)
 static char *
 done_finish (VmlLease *self, StepData *data)
 {
-  const VmlToken *t3 = data->token;
-  g_autoptr(VmlToken) t4 = answer (VML_TOKEN_FINISHED, t3, data->lver);
-  char *next;
-
-  t4->success = data->success;
-  next = issue (self, t4, t3->raw);
+  char *next = issue_answer (self, VML_TOKEN_FINISHED, data);
 
   log_step (self, data->success ? "finished: held exclusively here" : "finished: failed, let go");
   if (data->success)
@@ -579,10 +584,7 @@ check_confirm (VmlLease *self, StepData *data, GError **error)
         return stale (error, "confirming success needs the token of finish");
       return TRUE;
     }
-  if (!token_is_of_kind (data->token, VML_TOKEN_FINISHED, "confirm", error) ||
-      !token_is_for_this_lease (self, data->token, error) ||
-      !token_is_for_this_transfer (self, data->token, error) ||
-      !open_mine (self, data, VML_TOKEN_PERFORMED, error))
+  if (!token_answers_mine (self, data, "confirm", VML_TOKEN_FINISHED, VML_TOKEN_PERFORMED, error))
     return FALSE;
   if (data->token->success != data->success)
     {

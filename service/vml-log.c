@@ -99,15 +99,8 @@ void
 vml_log_lease_step (const char *uuid,
                     const char *lockspace,
                     const char *step,
-                    const char *format,
-                    ...)
+                    const char *message)
 {
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
   log_fields (G_LOG_LEVEL_MESSAGE, uuid, lockspace, VML_MSGID_LEASE_TRANSFERRED, step, message);
 }
 

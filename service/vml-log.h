@@ -24,11 +24,11 @@ void vml_log_lease (GLogLevelFlags level,
                     const char    *format,
                     ...) G_GNUC_PRINTF (5, 6);
 
-/* The same with the hand-off step (field VMLEASE_TRANSFER_STEP). */
+/* A hand-off step of one lease (message VML_MSGID_LEASE_TRANSFERRED,
+ * field VMLEASE_TRANSFER_STEP), @message already formatted. */
 void vml_log_lease_step (const char    *uuid,
                          const char    *lockspace,
                          const char    *step,
-                         const char    *format,
-                         ...) G_GNUC_PRINTF (4, 5);
+                         const char    *message);
 
 G_END_DECLS

@@ -196,6 +196,20 @@ vml_sanlock_format_lockspace (const VmlSanlockLockspace *ls, GError **error)
   return TRUE;
 }
 
+/* The area at @ls's location holds no lockspace, or another one. */
+static gboolean
+fail_not_this_lockspace (const VmlSanlockLockspace *ls, int rv, const char *where,
+                         GError **error)
+{
+  if (rv == SANLK_LEADER_MAGIC)
+    return vml_sanlock_priv_fail (error, VML_ERROR_NOT_FOUND, rv,
+                                  "Cannot join lockspace '%s': %s holds no lockspace; "
+                                  "format it first", ls->name, where);
+  return vml_sanlock_priv_fail (error, VML_ERROR_INVALID_ARGUMENT, rv,
+                                "Cannot join lockspace '%s': %s holds another lockspace",
+                                ls->name, where);
+}
+
 /* A failed read of the lockspace area at @ls's location, in words. */
 static gboolean
 fail_check (const VmlSanlockLockspace *ls, int rv, GError **error)
@@ -206,13 +220,8 @@ fail_check (const VmlSanlockLockspace *ls, int rv, GError **error)
   switch (rv)
     {
     case SANLK_LEADER_MAGIC:
-      return vml_sanlock_priv_fail (error, VML_ERROR_NOT_FOUND, rv,
-                                    "Cannot join lockspace '%s': %s holds no lockspace; "
-                                    "format it first", ls->name, where);
     case SANLK_LEADER_LOCKSPACE:
-      return vml_sanlock_priv_fail (error, VML_ERROR_INVALID_ARGUMENT, rv,
-                                    "Cannot join lockspace '%s': %s holds another lockspace",
-                                    ls->name, where);
+      return fail_not_this_lockspace (ls, rv, where, error);
     case -EINVAL:
       /* A 512-byte read on storage with larger sectors (O_DIRECT). */
       if (ls->sector_size == 0)
@@ -337,13 +346,8 @@ fail_join (const VmlSanlockLockspace *ls, const struct sanlk_lockspace *lss, int
                                     "renewed); give every host its own host id",
                                     ls->name, ls->host_id);
     case SANLK_LEADER_MAGIC:
-      return vml_sanlock_priv_fail (error, VML_ERROR_NOT_FOUND, rv,
-                                    "Cannot join lockspace '%s': %s holds no lockspace; "
-                                    "format it first", ls->name, where);
     case SANLK_LEADER_LOCKSPACE:
-      return vml_sanlock_priv_fail (error, VML_ERROR_INVALID_ARGUMENT, rv,
-                                    "Cannot join lockspace '%s': %s holds another lockspace",
-                                    ls->name, where);
+      return fail_not_this_lockspace (ls, rv, where, error);
     case SANLK_WD_ERROR:
       return vml_sanlock_priv_fail (error, VML_ERROR_FAILED, rv,
                                     "Cannot join lockspace '%s': sanlock cannot use the "

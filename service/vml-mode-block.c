@@ -81,9 +81,9 @@ leader_is_of (const guint8 *leader, const char *resource_name)
   return le32_at (leader) == LEADER_MAGIC && g_str_equal (name, resource_name);
 }
 
-/* @buf holds FIRST_READ bytes from the lease's start: the leader, and with
- * 512-byte sectors the dblocks of hosts 1..6 too (one I/O in the common
- * case). */
+/* @buf holds the FIRST_READ bytes read from the lease's start: the leader,
+ * and with 512-byte sectors the dblocks of hosts 1..6 too (one I/O in the
+ * common case). */
 static gboolean
 read_lease (int fd, const char *path, guint64 lease_offset, const char *resource_name,
             guint64 host_id, guint8 *buf, VmlModeBlock *block, GError **error)
@@ -91,8 +91,6 @@ read_lease (int fd, const char *path, guint64 lease_offset, const char *resource
   guint sector_size;
   guint64 dblock;
 
-  if (!read_at (fd, path, lease_offset, FIRST_READ, buf, error))
-    return FALSE;
   sector_size = le32_at (buf + LEADER_SECTOR_SIZE);
   if (!leader_is_of (buf, resource_name) || (sector_size != 512 && sector_size != 4096))
     {
@@ -114,6 +112,33 @@ read_lease (int fd, const char *path, guint64 lease_offset, const char *resource
   return TRUE;
 }
 
+/* Opens @path for direct reads and reads FIRST_READ bytes at @offset into
+ * a suitably aligned buffer; -1 and @error when that fails. */
+static int
+open_and_read_first (const char *path, guint64 offset, guint8 **buf, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED, "Cannot open %s for direct reads: %s",
+                   path, g_strerror (saved));
+      return -1;
+    }
+  /* O_DIRECT wants buffer, offset and length aligned to the logical sector
+   * size; 4096 suits both sizes sanlock uses. */
+  if (posix_memalign ((void **) buf, FIRST_READ, FIRST_READ) != 0)
+    g_error ("out of memory");
+  if (!read_at (fd, path, offset, FIRST_READ, *buf, error))
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
 gboolean
 vml_mode_block_read (const char   *path,
                      guint64       lease_offset,
@@ -128,20 +153,22 @@ vml_mode_block_read (const char   *path,
 
   g_return_val_if_fail (host_id >= 1, FALSE);
 
-  fd = open (path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+  fd = open_and_read_first (path, lease_offset, &buf, error);
   if (fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, VML_ERROR, VML_ERROR_FAILED, "Cannot open %s for direct reads: %s",
-                   path, g_strerror (saved));
-      return FALSE;
-    }
-  /* O_DIRECT wants buffer, offset and length aligned to the logical sector
-   * size; 4096 suits both sizes sanlock uses. */
-  if (posix_memalign ((void **) &buf, FIRST_READ, FIRST_READ) != 0)
-    g_error ("out of memory");
+    return FALSE;
   ok = read_lease (fd, path, lease_offset, resource_name, host_id, buf, block, error);
   close (fd);
   return ok;
+}
+
+gboolean
+vml_mode_block_no_leader (const char *path, guint64 lease_offset)
+{
+  g_autofree guint8 *buf = NULL;
+  int fd = open_and_read_first (path, lease_offset, &buf, NULL);
+
+  if (fd < 0)
+    return FALSE;
+  close (fd);
+  return le32_at (buf) != LEADER_MAGIC;
 }

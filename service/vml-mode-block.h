@@ -29,4 +29,10 @@ gboolean vml_mode_block_read (const char   *path,
                               VmlModeBlock *block,
                               GError      **error);
 
+/* Whether the sector at @lease_offset of @path could be read and holds no
+ * sanlock leader record at all (never written, or wiped): FALSE when it
+ * holds one, or when it cannot be read. */
+gboolean vml_mode_block_no_leader (const char *path,
+                                   guint64     lease_offset);
+
 G_END_DECLS

@@ -13,6 +13,7 @@
 #include <sanlock_rv.h>
 
 #include "vml-error.h"
+#include "vml-mode-block.h"
 #include "vml-sanlock.h"
 #include "vml-sanlock-private.h"
 
@@ -151,6 +152,10 @@ vml_sanlock_read_owners (const VmlSanlockResource *res, GError **error)
     return NULL;
   /* flags 0: sanlock learns sector and align sizes from the leader */
   rv = sanlock_read_resource_owners (&args.res, 0, &list, &n_list);
+  /* sanlock takes the sector size from the leader; where it finds none it
+   * answers EINVAL. An area without a leader holds no lease, as a cleared one. */
+  if (rv == -EINVAL && vml_mode_block_no_leader (res->path, res->offset))
+    rv = SANLK_LEADER_MAGIC;
   if (rv < 0)
     {
       g_autofree char *what = vml_sanlock_priv_describe_resource (res);

@@ -294,6 +294,34 @@ def test_lease_deleted_from_another_host_leaves_no_stale_object(hosts, storage, 
     assert h3.sanlock_holders_of(v) == []
 
 
+def test_lease_area_wiped_says_not_found(hosts, sb, leases):
+    """A lease whose area was overwritten with zeros (the storage wiped or
+    recreated under it) is gone: Inquire and Acquire say NotFound, 'no lease
+    at' its location, as for a deleted lease, and the object goes away;
+    sanlock itself only answers EINVAL for an area it finds no sector size
+    in."""
+    h1, h2, _ = hosts
+    u = leases()
+    off = 404 * MiB
+    h1.create(u, options={'path': s(sb.lease_file), 'offset': t64(off)})
+    h2.create(u, options={'path': s(sb.lease_file), 'offset': t64(off)})
+    fd = os.open(sb.lease_file, os.O_WRONLY)
+    try:
+        os.pwrite(fd, bytes(MiB), off)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    with raises_dbus('NotFound') as e:
+        h1.inquire(u)
+    assert 'no lease at' in e.value.message, e.value.message
+    with raises_dbus('NotFound') as e:
+        h2.acquire(u)
+    assert 'no lease at' in e.value.message, e.value.message
+    wait_until(lambda: lease_path(u) not in h2.managed_objects(), 5,
+               what='host 2 to unexport the wiped lease')
+    assert h2.sanlock_holders_of(u) == []
+
+
 def test_object_manager_lists_lease_objects(hosts, leases):
     h = hosts[1]
     u1, u2 = leases(), leases()

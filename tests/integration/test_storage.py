@@ -50,7 +50,7 @@ from gi.repository import GLib  # noqa: E402
 from conftest import (BUILD_DIR, LEASE_IFACE, MANAGER_IFACE, MiB, PROPS_IFACE, VMLEASECTL,
                       Host, MonitorJson as Monitor, Sandbox, lease_path, new_uuid,
                       raises_dbus, read_env_file, run_sandbox, sanlock_run,
-                      stop_sandbox, b, s, t64, u32)
+                      stop_sandbox, wait_until, b, s, t64, u32)
 
 LOSETUP = '/usr/sbin/losetup'
 PRELOAD = 'libumockdev-preload.so.0'
@@ -562,3 +562,39 @@ def test_device_read_only_before_any_uevent_makes_the_joined_lockspace_failing(u
             assert lockspace_details(h, name)['state'] == 'joined'
     finally:
         usb.testbed.set_attribute(usb.sysfs, 'ro', '0')
+
+
+def test_lease_adopted_at_restart_on_read_only_device_warns(usb):
+    """vmleased restarts while a lease is held and its device went read-only
+    while vmleased was down (so no uevent will tell it): once the lockspace
+    is joined again it is failing, and the lease, adopted from its holder,
+    warns 'storage-failing' and stays held."""
+    name = 'umrestart'
+    with umock_lockspace(usb, name) as (h, held, idle):
+        w = Watch(h, (held, idle))
+        old_pid = h.vmleased_pid()
+        usb.kill(1)
+        usb.testbed.set_attribute(usb.sysfs, 'ro', '1')
+        try:
+            t0 = time.monotonic()
+            usb.restart(1)
+            assert h.vmleased_pid() != old_pid
+            got = w.warnings.wait(lambda it: [a for p, a in it if p == lease_path(held)],
+                                  timeout=10, what='Warning of the lease adopted at restart')
+            sys.stderr.write('figure: restart on a read-only device -> Warning %.3f s\n'
+                             % (time.monotonic() - t0))
+            kind, wd = got[0]
+            assert kind == 'storage-failing' and wd['state'] == 'held', (kind, wd)
+            assert wd['error'] == 'block device %s is read-only' % usb.dev.path, wd
+            assert wd['lockspace'] == name and wd['fence'] == 'none', wd
+            assert not [a for p, a in w.warnings.items if p == lease_path(idle)], \
+                'the lease not held warned too: %r' % w.warnings.items
+            assert lockspace_details(h, name)['state'] == 'failing'
+            info = h.inquire(held)
+            assert info['held_here'] and info['storage_state'] == 'failing', info
+            assert h.lease_props(held)['State'] == 'held'
+        finally:
+            usb.testbed.set_attribute(usb.sysfs, 'ro', '0')
+            usb.testbed.uevent(usb.sysfs, 'change')
+        wait_until(lambda: lockspace_details(h, name)['state'] == 'joined', 10,
+                   what='the lockspace joined again once the device is writable')

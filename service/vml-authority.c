@@ -155,8 +155,9 @@ details_for (Check *check)
   /* Shown by the agent: the messages in the .policy file use $(vm_name),
    * $(vm_uuid) and $(lockspace). */
   polkit_details_insert (details, "vm_uuid", check->vm_uuid ? check->vm_uuid : "");
-  polkit_details_insert (details, "vm_name", check->vm_name && *check->vm_name ?
-                                               check->vm_name : check->vm_uuid ? check->vm_uuid : "");
+  polkit_details_insert (details, "vm_name",
+                         check->vm_name && *check->vm_name ? check->vm_name
+                         : check->vm_uuid ? check->vm_uuid : "");
   polkit_details_insert (details, "lockspace", check->lockspace ? check->lockspace : "");
   return details;
 }

@@ -205,8 +205,9 @@ vml_holder_spawn (const char *holder_path, GError **error)
 
   /* INHERIT_FDS lets GLib use posix_spawn (no fd-closing child setup): the
    * holder closes every descriptor but stdio itself, first thing. */
-  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                     G_SUBPROCESS_FLAGS_INHERIT_FDS, &local_error);
+  process = g_subprocess_newv (argv,
+                               G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                               G_SUBPROCESS_FLAGS_INHERIT_FDS, &local_error);
   if (process == NULL)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
@@ -361,7 +362,8 @@ on_child_waited (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!g_subprocess_wait_finish (process, result, NULL))
     return;
-  emit_exited (self, g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1);
+  emit_exited (self, g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process)
+                                                          : -1);
 }
 
 static gboolean

@@ -85,9 +85,10 @@ lease_wait_until_free (VmlLease *self, gint64 deadline, guint wait_s, GError **e
         return TRUE;
       if (g_get_monotonic_time () >= deadline)
         {
-          guint64 who = owners->owner ? owners->owner :
-                        owners->shared_owners->len ? g_array_index (owners->shared_owners, guint64, 0)
-                                                   : self->transfer_peer;
+          GArray *shared = owners->shared_owners;
+          guint64 who = owners->owner ? owners->owner
+                        : shared->len ? g_array_index (shared, guint64, 0)
+                                      : self->transfer_peer;
 
           g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
                        "host %" G_GUINT64_FORMAT " still holds the lease%s after waiting %u s; "

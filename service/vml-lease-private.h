@@ -125,7 +125,8 @@ void      lease_report_lost          (VmlLease *self, const char *reason, pid_t 
 gboolean  lease_state_has_holder     (LeaseState state);
 
 /* vml-lease-transfer.c (the steps) */
-void      lease_transfer_authorized  (GObject *object, GDBusMethodInvocation *invocation, guint uid);
+void      lease_transfer_authorized  (GObject *object, GDBusMethodInvocation *invocation,
+                                      guint uid);
 void      lease_transfer_clear       (VmlLease *self);
 
 /* vml-lease-handoff.c (what a hand-off reads and records) */
@@ -148,7 +149,8 @@ void      lease_release_authorized   (GObject *object, GDBusMethodInvocation *in
                                       guint uid);
 
 /* vml-lease-inquire.c */
-void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *invocation, guint uid);
+void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *invocation,
+                                      guint uid);
 
 /* vml-lease-storage.c: StorageState follows the lockspace's state from now
  * on; a lease with a holder here emits Warning("storage-failing") when its

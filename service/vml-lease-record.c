@@ -207,8 +207,10 @@ vml_lease_save (VmlLease *self, GError **error)
   g_key_file_set_uint64 (record, GROUP, "fence_start", self->fence_start);
   g_key_file_set_uint64 (record, GROUP, "owner_uid", self->owner_uid);
   g_key_file_set_uint64 (record, GROUP, "lver", self->lver);
-  g_key_file_set_uint64 (record, GROUP, "holder_pid", holder ? (guint64) vml_holder_get_pid (holder) : 0);
-  g_key_file_set_uint64 (record, GROUP, "holder_start", holder ? vml_holder_get_start_time (holder) : 0);
+  g_key_file_set_uint64 (record, GROUP, "holder_pid",
+                         holder ? (guint64) vml_holder_get_pid (holder) : 0);
+  g_key_file_set_uint64 (record, GROUP, "holder_start",
+                         holder ? vml_holder_get_start_time (holder) : 0);
   lease_transfer_save (self, record);
   return vml_store_save (self->store, VML_RECORD_LEASE, self->uuid, record, error);
 }

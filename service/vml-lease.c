@@ -84,11 +84,13 @@ lease_publish_holding (VmlLease *self)
   /* In a hand-off the holder holds it shared, except on the source after
    * perform, where it holds nothing. */
   gboolean holds = held || self->state == LEASE_MIGRATING_IN ||
-                   (self->state == LEASE_MIGRATING_OUT && g_strcmp0 (self->transfer_step, "begin") == 0);
+                   (self->state == LEASE_MIGRATING_OUT &&
+                    g_strcmp0 (self->transfer_step, "begin") == 0);
   guint64 host_id = vml_lockspace_get_host_id (self->lockspace);
 
   vml_dbus_lease_set_mode (self->iface, holds ? vml_mode_to_string (self->mode) : "");
-  vml_dbus_lease_set_holder_pid (self->iface, self->holder ? (guint) vml_holder_get_pid (self->holder) : 0);
+  vml_dbus_lease_set_holder_pid (self->iface,
+                                 self->holder ? (guint) vml_holder_get_pid (self->holder) : 0);
   vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
   vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));
   vml_dbus_lease_set_version (self->iface, self->lver);
@@ -237,7 +239,8 @@ reply_to_invocation (GObject *source, GAsyncResult *result, gpointer user_data)
   if (error != NULL)
     g_dbus_method_invocation_return_gerror (invocation, error);
   else
-    g_dbus_method_invocation_return_value (invocation, reply ? g_variant_new_tuple (&reply, 1) : NULL);
+    g_dbus_method_invocation_return_value (invocation,
+                                           reply ? g_variant_new_tuple (&reply, 1) : NULL);
 }
 
 /* For internal callers of an operation that has no reply value. */
@@ -454,9 +457,12 @@ describe_owners (VmlSanlockOwners *owners)
   if (owners->owner != 0)
     g_string_append_printf (text, "held exclusively by host %" G_GUINT64_FORMAT, owners->owner);
   for (guint i = 0; i < owners->shared_owners->len; i++)
-    g_string_append_printf (text, "%s%" G_GUINT64_FORMAT,
-                            i ? ", " : text->len ? "; held shared by hosts " : "held shared by hosts ",
-                            g_array_index (owners->shared_owners, guint64, i));
+    {
+      const char *lead = i ? ", " : text->len ? "; held shared by hosts " : "held shared by hosts ";
+
+      g_string_append_printf (text, "%s%" G_GUINT64_FORMAT, lead,
+                              g_array_index (owners->shared_owners, guint64, i));
+    }
   return g_string_free (g_steal_pointer (&text), FALSE);
 }
 
@@ -777,7 +783,11 @@ vml_lease_get_lockspace (VmlLease *self)
 {
   return self->lockspace;
 }
-GDBusObjectSkeleton *vml_lease_get_object (VmlLease *self) { return G_DBUS_OBJECT_SKELETON (self->object); }
+GDBusObjectSkeleton *
+vml_lease_get_object (VmlLease *self)
+{
+  return G_DBUS_OBJECT_SKELETON (self->object);
+}
 const char *vml_lease_get_object_path (VmlLease *self) { return self->object_path; }
 gboolean vml_lease_is_held (VmlLease *self) { return lease_state_is_held (self->state); }
 gboolean vml_lease_is_busy (VmlLease *self) { return !g_queue_is_empty (&self->ops); }

@@ -85,7 +85,8 @@ place_explicitly (LocateData *data, VmlLockspace *ls, GError **error)
                              vml_lockspace_sector_size_at (ls, data->path) };
   GError *local_error = NULL;
 
-  if (vml_sanlock_resource_read_name (data->path, data->offset, &found_ls, &found_name, &local_error))
+  if (vml_sanlock_resource_read_name (data->path, data->offset, &found_ls, &found_name,
+                                      &local_error))
     {
       if (g_strcmp0 (found_ls, res.lockspace) != 0 || g_strcmp0 (found_name, data->uuid) != 0)
         {
@@ -144,7 +145,8 @@ place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
 
   vml_lockspace_get_spec (ls, &spec);
   if (data->goal == LOCATE_CREATE)
-    ok = vml_lockspace_run_locked_index (ls, data->holder_path, lookup_or_create_locked, data, error);
+    ok = vml_lockspace_run_locked_index (ls, data->holder_path, lookup_or_create_locked, data,
+                                         error);
   else
     ok = vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, error);
   if (!ok)
@@ -184,7 +186,8 @@ locate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     }
   g_task_return_new_error (task, VML_ERROR, VML_ERROR_NOT_FOUND,
                            "no lease for VM %s exists in %s%s", data->uuid,
-                           searched->len ? "the joined lockspaces " : "any lockspace: this host has joined none",
+                           searched->len ? "the joined lockspaces "
+                                         : "any lockspace: this host has joined none",
                            searched->str);
 }
 
@@ -208,7 +211,8 @@ on_lease_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 delete_lease (VmlManager *self, GDBusMethodInvocation *invocation, VmlLease *lease)
 {
-  g_object_set_data_full (G_OBJECT (invocation), "vml-manager", g_object_ref (self), g_object_unref);
+  g_object_set_data_full (G_OBJECT (invocation), "vml-manager", g_object_ref (self),
+                          g_object_unref);
   vml_lease_delete_async (lease, on_lease_deleted, g_object_ref (invocation));
 }
 
@@ -246,7 +250,8 @@ on_located (GObject *source, GAsyncResult *result, gpointer user_data)
     delete_lease (self, data->invocation, lease);
   else
     g_dbus_method_invocation_return_value (data->invocation,
-                                           g_variant_new ("(o)", vml_lease_get_object_path (lease)));
+                                           g_variant_new ("(o)",
+                                                          vml_lease_get_object_path (lease)));
 }
 
 static void
@@ -413,7 +418,8 @@ manager_get_lease_authorized (GObject *object, GDBusMethodInvocation *invocation
   if (lease != NULL)
     {
       g_dbus_method_invocation_return_value (invocation,
-                                             g_variant_new ("(o)", vml_lease_get_object_path (lease)));
+                                             g_variant_new ("(o)",
+                                                            vml_lease_get_object_path (lease)));
       return;
     }
   where = joined_lockspaces (self);

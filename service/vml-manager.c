@@ -139,7 +139,8 @@ save_lockspace (VmlManager *self, VmlLockspace *ls)
   g_autoptr(GError) error = NULL;
 
   vml_lockspace_to_keyfile (ls, record, "lockspace");
-  if (!vml_store_save (self->store, VML_RECORD_LOCKSPACE, vml_lockspace_get_name (ls), record, &error))
+  if (!vml_store_save (self->store, VML_RECORD_LOCKSPACE, vml_lockspace_get_name (ls), record,
+                       &error))
     g_warning ("Lockspace %s will not be re-joined at the next start: %s",
                vml_lockspace_get_name (ls), error->message);
 }
@@ -454,7 +455,8 @@ refuse_if_in_use (VmlManager *self, VmlLockspace *ls, gboolean force, GError **e
     {
       g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
                    "leases in lockspace '%s' are held on this host (%s); release them, "
-                   "or pass force to release them and leave", vml_lockspace_get_name (ls), held->str);
+                   "or pass force to release them and leave",
+                   vml_lockspace_get_name (ls), held->str);
       return FALSE;
     }
   return TRUE;
@@ -472,7 +474,8 @@ remove_lockspace_authorized (GObject *object, GDBusMethodInvocation *invocation,
   const char *name;
   GError *error = NULL;
 
-  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})", &name, &options);
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s@a{sv})",
+                 &name, &options);
   if (!vml_options_check (options, "RemoveLockspace", remove_lockspace_options, &error))
     {
       g_dbus_method_invocation_take_error (invocation, error);
@@ -632,7 +635,8 @@ load_remembered_lockspaces (VmlManager *self)
   while (g_hash_table_iter_next (&iter, (gpointer *) &name, (gpointer *) &record))
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(VmlLockspace) ls = vml_lockspace_new_from_keyfile (record, "lockspace", name, &error);
+      g_autoptr(VmlLockspace) ls = vml_lockspace_new_from_keyfile (record, "lockspace", name,
+                                                                   &error);
 
       if (ls == NULL)
         g_warning ("Ignoring remembered lockspace: %s", error->message);
@@ -763,10 +767,14 @@ vml_manager_new (GDBusConnection *bus, const char *state_dir, const char *holder
   self->ctx.holders = self->holders;
   self->object_manager = g_dbus_object_manager_server_new (VML_MANAGER_PATH);
   self->iface = vml_dbus_manager_skeleton_new ();
-  g_signal_connect_object (self->iface, "handle-add-lockspace", G_CALLBACK (handle_add_lockspace), self, 0);
-  g_signal_connect_object (self->iface, "handle-remove-lockspace", G_CALLBACK (handle_remove_lockspace), self, 0);
-  g_signal_connect_object (self->iface, "handle-create-lease", G_CALLBACK (handle_create_lease), self, 0);
-  g_signal_connect_object (self->iface, "handle-delete-lease", G_CALLBACK (handle_delete_lease), self, 0);
+  g_signal_connect_object (self->iface, "handle-add-lockspace",
+                           G_CALLBACK (handle_add_lockspace), self, 0);
+  g_signal_connect_object (self->iface, "handle-remove-lockspace",
+                           G_CALLBACK (handle_remove_lockspace), self, 0);
+  g_signal_connect_object (self->iface, "handle-create-lease",
+                           G_CALLBACK (handle_create_lease), self, 0);
+  g_signal_connect_object (self->iface, "handle-delete-lease",
+                           G_CALLBACK (handle_delete_lease), self, 0);
   g_signal_connect_object (self->iface, "handle-get-lease", G_CALLBACK (handle_get_lease), self, 0);
   return g_steal_pointer (&self);
 }

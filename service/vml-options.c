@@ -196,8 +196,10 @@ vml_check_storage_path (const char *path, GError **error)
   if (stat (path, &st) != 0)
     {
       int saved = errno;
-      g_set_error (error, VML_ERROR,
-                   saved == ENOENT || saved == ENOTDIR ? VML_ERROR_NOT_FOUND : VML_ERROR_INVALID_ARGUMENT,
+      VmlError code = saved == ENOENT || saved == ENOTDIR ? VML_ERROR_NOT_FOUND
+                                                          : VML_ERROR_INVALID_ARGUMENT;
+
+      g_set_error (error, VML_ERROR, code,
                    "storage path '%s' cannot be used: %s", path, g_strerror (saved));
       return FALSE;
     }

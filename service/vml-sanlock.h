@@ -116,16 +116,16 @@ guint64  vml_sanlock_max_host_id          (guint sector_size);
  * daemon's default, 10 s) and sector_size (0 = 512), and an empty resource
  * index after it with the same sector size (destroys what was there; the
  * lockspace need not be joined; EXISTS if this host has a lockspace joined
- * at that location). join returns once the host
- * lease is held (about 2 × io_timeout + 1 s); io_timeout 0 = the one stored on
- * disk. Joining one that is already joined with the same host id and location
- * succeeds at once, without storage I/O (vmleased restart); joined with another host id or location ->
- * EXISTS; host id used by another live host -> BUSY; nothing formatted there
- * -> NOT_FOUND; formatted with smaller sectors than the storage's sector_size,
- * or with another alignment than 1 MiB, or a host id beyond what its sector
- * size leaves room for -> INVALID_ARGUMENT (see check). leave refuses with
- * BUSY while processes on this host hold leases in it (sanlock would kill
- * them), and succeeds if not joined. */
+ * at that location). join returns once the host lease is held (about 2 ×
+ * io_timeout + 1 s); io_timeout 0 = the one stored on disk. Joining one that
+ * is already joined with the same host id and location succeeds at once,
+ * without storage I/O (vmleased restart); joined with another host id or
+ * location -> EXISTS; host id used by another live host -> BUSY; nothing
+ * formatted there -> NOT_FOUND; formatted with smaller sectors than the
+ * storage's sector_size, or with another alignment than 1 MiB, or a host id
+ * beyond what its sector size leaves room for -> INVALID_ARGUMENT (see
+ * check). leave refuses with BUSY while processes on this host hold leases
+ * in it (sanlock would kill them), and succeeds if not joined. */
 gboolean vml_sanlock_format_lockspace     (const VmlSanlockLockspace *ls, GError **error);
 /* *formatted_sector_size (may be NULL): the sector size join found the
  * lockspace formatted with; 0 when it was joined already and join did not

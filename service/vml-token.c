@@ -183,7 +183,8 @@ static GBytes *
 signed_bytes (const VmlToken *token, GBytes *key)
 {
   GVariant *claims = claims_variant (token);
-  g_autoptr(GVariant) bare = token_variant (token->kind, g_variant_ref_sink (claims), token->inner, NULL);
+  g_autoptr(GVariant) bare = token_variant (token->kind, g_variant_ref_sink (claims),
+                                            token->inner, NULL);
   g_autoptr(GBytes) mac = mac_of (key, bare);
   g_autoptr(GVariant) full = token_variant (token->kind, claims, token->inner, mac);
 

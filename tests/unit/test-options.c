@@ -17,7 +17,8 @@ static const VmlOptionSpec specs[] = {
 static GVariant *
 parse (const char *text)
 {
-  return g_variant_ref_sink (g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL));
+  /* g_variant_parse() returns a non-floating reference already */
+  return g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL);
 }
 
 static void

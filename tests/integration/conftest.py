@@ -627,21 +627,38 @@ class Storage:
 _SANDBOX = None
 
 
+# What AddressSanitizer, LeakSanitizer, UBSan and valgrind write when they
+# find something (a build with -Db_sanitize=..., or VMLEASE_TEST_WRAPPER).
+SANITIZER_REPORT = re.compile(r'^==\d+==\s*ERROR: \w+Sanitizer.*$'
+                              r'|^.*runtime error: .*$'
+                              r'|^==\d+== ERROR SUMMARY: [1-9]\d* errors.*$', re.M)
+
+
+def sanitizer_reports(text, where):
+    """The sanitizer or valgrind report lines in @text, each prefixed with
+    @where (a log's name)."""
+    return ['%s: %s' % (where, m.group(0).strip()) for m in SANITIZER_REPORT.finditer(text)]
+
+
 class SandboxDown:
     """What stopping a sandbox left: `vmlease-sandbox down`'s result, pids
-    still alive, mounts still under its directory."""
+    still alive, mounts still under its directory, and sanitizer or valgrind
+    reports in its vmleased logs."""
 
-    def __init__(self, down, left, mounted):
+    def __init__(self, down, left, mounted, reports=()):
         self.down, self.left, self.mounted = down, left, mounted
+        self.reports = list(reports)
 
     @property
     def clean(self):
-        return self.down.returncode == 0 and not self.left and not self.mounted
+        return (self.down.returncode == 0 and not self.left and not self.mounted
+                and not self.reports)
 
     def __str__(self):
         return ('vmlease-sandbox down: exit %d\n%s%s\nstill alive: %s\nstill mounted: %s'
+                '\nsanitizer/valgrind reports in vmleased logs: %s'
                 % (self.down.returncode, self.down.stdout, self.down.stderr, self.left,
-                   self.mounted))
+                   self.mounted, '\n  '.join([''] + self.reports) or 'none'))
 
 
 def stop_sandbox(sb, logs_subdir=''):
@@ -658,6 +675,12 @@ def stop_sandbox(sb, logs_subdir=''):
         pids = [p['pid'] for p in sb.pids()['processes']]
     down = run_sandbox('down', '--dir', sb.dir, timeout=120, check=False)
     logs = os.path.join(BUILD_DIR, 'tests', 'integration-logs', logs_subdir)
+    reports = []
+    for h in sb.hosts:
+        with contextlib.suppress(OSError):
+            with open(os.path.join(sb.dir, 'host%d' % h.id, 'vmleased.log'),
+                      errors='replace') as f:
+                reports += sanitizer_reports(f.read(), 'host%d/vmleased.log' % h.id)
     with contextlib.suppress(Exception):
         shutil.rmtree(logs, ignore_errors=True)
         for h in sb.hosts:
@@ -669,7 +692,7 @@ def stop_sandbox(sb, logs_subdir=''):
                     shutil.copy(os.path.join(src, name), dst)
     mounted = [line for line in open('/proc/self/mounts') if sb.dir in line]
     shutil.rmtree(sb.dir, ignore_errors=True)
-    return SandboxDown(down, [pid for pid in pids if process_alive(pid)], mounted)
+    return SandboxDown(down, [pid for pid in pids if process_alive(pid)], mounted, reports)
 
 
 class MonitorJson:
@@ -736,9 +759,11 @@ def sandbox():
     sb = Sandbox(d)
     try:
         t0 = time.monotonic()
+        wrapper = os.environ.get('VMLEASE_TEST_WRAPPER')
         r = run_sandbox('up', '--hosts', str(N_HOSTS), '--dir', d,
                         '--io-timeout', str(IO_TIMEOUT), '--build', BUILD_DIR,
-                        '--test-identities', timeout=180, check=False)
+                        '--test-identities', *(['--wrapper', wrapper] if wrapper else []),
+                        timeout=180, check=False)
         if r.returncode != 0:
             pytest.fail('vmlease-sandbox up failed (exit %d):\n%s%s'
                         % (r.returncode, r.stdout, r.stderr), pytrace=False)
@@ -761,6 +786,9 @@ def sandbox():
         res = stop_sandbox(sb)
         if not res.clean:
             sys.stderr.write('%s\n' % res)
+        if res.reports:
+            pytest.fail('vmleased reported memory or undefined-behaviour errors:\n  %s'
+                        % '\n  '.join(res.reports), pytrace=False)
 
 
 @pytest.fixture

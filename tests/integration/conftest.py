@@ -631,7 +631,10 @@ _SANDBOX = None
 # find something (a build with -Db_sanitize=..., or VMLEASE_TEST_WRAPPER).
 SANITIZER_REPORT = re.compile(r'^==\d+==\s*ERROR: \w+Sanitizer.*$'
                               r'|^.*runtime error: .*$'
-                              r'|^==\d+== ERROR SUMMARY: [1-9]\d* errors.*$', re.M)
+                              r'|^==\d+== ERROR SUMMARY: [1-9]\d* errors.*$'
+                              r'|^==\d+== (?:Invalid |Conditional jump |Use of uninitialised '
+                              r'|Syscall param |Mismatched free|Source and destination overlap'
+                              r'|.* definitely lost in loss record ).*$', re.M)
 
 
 def sanitizer_reports(text, where):

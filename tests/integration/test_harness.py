@@ -14,7 +14,13 @@ Direct leak of 64 byte(s) in 1 object(s) allocated from:
 UBSAN = '''../service/vml-token.c:186:12: runtime error: load of misaligned address
 '''
 VALGRIND_BAD = '''==4242== Invalid read of size 4
+==4242==    at 0x109161: main (leak.c:2)
 ==4242== ERROR SUMMARY: 3 errors from 1 contexts (suppressed: 0 from 0)
+'''
+# valgrind -q prints no ERROR SUMMARY, only the errors
+VALGRIND_QUIET = '''==4243== Conditional jump or move depends on uninitialised value(s)
+==4243== 64 bytes in 1 blocks are definitely lost in loss record 2 of 2
+==4243== 32 bytes in 1 blocks are possibly lost in loss record 1 of 2
 '''
 CLEAN = '''08:17:08.770 vmleased[13413] debug: Spare holder 31826 exited; replacing it
 08:17:08.809 vmleased[13413] notice: Stopping; leases stay held by their holder processes
@@ -31,7 +37,11 @@ def test_sanitizer_and_valgrind_reports_are_found():
     assert sanitizer_reports(UBSAN, 'h2') == [
         'h2: ../service/vml-token.c:186:12: runtime error: load of misaligned address']
     assert sanitizer_reports(VALGRIND_BAD, 'h3') == [
+        'h3: ==4242== Invalid read of size 4',
         'h3: ==4242== ERROR SUMMARY: 3 errors from 1 contexts (suppressed: 0 from 0)']
+    assert sanitizer_reports(VALGRIND_QUIET, 'h3') == [
+        'h3: ==4243== Conditional jump or move depends on uninitialised value(s)',
+        'h3: ==4243== 64 bytes in 1 blocks are definitely lost in loss record 2 of 2']
 
 
 def test_clean_logs_have_no_reports():

@@ -743,6 +743,26 @@ class MonitorJson:
         return self.p.returncode, err
 
 
+def start_sandbox(sb, n_hosts, *extra, label='sandbox'):
+    """`vmlease-sandbox up` of @n_hosts hosts in @sb's directory (io_timeout
+    IO_TIMEOUT, this build, @extra arguments), failing clearly if it does not
+    come up; adds the hosts to @sb. VMLEASE_TEST_WRAPPER wraps vmleased
+    unless @extra names a wrapper of its own."""
+    args = ['up', '--hosts', str(n_hosts), '--dir', sb.dir, '--io-timeout', str(IO_TIMEOUT),
+            '--build', BUILD_DIR, *extra]
+    wrapper = os.environ.get('VMLEASE_TEST_WRAPPER')
+    if wrapper and '--wrapper' not in extra:
+        args += ['--wrapper', wrapper]
+    t0 = time.monotonic()
+    r = run_sandbox(*args, timeout=180, check=False)
+    if r.returncode != 0:
+        pytest.fail('vmlease-sandbox %s failed (exit %d):\n%s%s'
+                    % (' '.join(args), r.returncode, r.stdout, r.stderr), pytrace=False)
+    sys.stderr.write('%s up in %.1f s in %s\n' % (label, time.monotonic() - t0, sb.dir))
+    for k in range(1, n_hosts + 1):
+        sb.hosts.append(Host(sb, k, read_env_file(os.path.join(sb.dir, 'host%d.env' % k))))
+
+
 @pytest.fixture(scope='session')
 def sandbox():
     global _SANDBOX
@@ -761,22 +781,11 @@ def sandbox():
     d = tempfile.mkdtemp(prefix='vmlit.', dir='/tmp')
     sb = Sandbox(d)
     try:
-        t0 = time.monotonic()
-        wrapper = os.environ.get('VMLEASE_TEST_WRAPPER')
-        r = run_sandbox('up', '--hosts', str(N_HOSTS), '--dir', d,
-                        '--io-timeout', str(IO_TIMEOUT), '--build', BUILD_DIR,
-                        '--test-identities', *(['--wrapper', wrapper] if wrapper else []),
-                        timeout=180, check=False)
-        if r.returncode != 0:
-            pytest.fail('vmlease-sandbox up failed (exit %d):\n%s%s'
-                        % (r.returncode, r.stdout, r.stderr), pytrace=False)
-        sys.stderr.write('sandbox up in %.1f s in %s\n' % (time.monotonic() - t0, d))
-        for k in range(1, N_HOSTS + 1):
-            env = read_env_file(os.path.join(d, 'host%d.env' % k))
+        start_sandbox(sb, N_HOSTS, '--test-identities')
+        for h in sb.hosts:
             for name in ('DBUS_SYSTEM_BUS_ADDRESS', 'SANLOCK_RUN_DIR', 'VMLEASE_HOST_ID'):
-                assert name in env, 'host%d.env lacks %s' % (k, name)
-            assert env['VMLEASE_HOST_ID'] == str(k)
-            sb.hosts.append(Host(sb, k, env))
+                assert name in h.env, 'host%d.env lacks %s' % (h.id, name)
+            assert h.env['VMLEASE_HOST_ID'] == str(h.id)
         sb.storage = Storage(sb)
         _SANDBOX = sb
         yield sb

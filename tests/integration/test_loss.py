@@ -32,13 +32,12 @@ import time
 
 import pytest
 
-from conftest import (BUILD_DIR, LEASE_IFACE, REPO, VMLEASECTL,
-                      Host, MonitorJson as Monitor, Sandbox, Storage, lease_path, new_uuid,
-                      proc_stat, process_alive, raises_dbus, read_env_file,
-                      run_sandbox, stop_sandbox, s, u32, b)
+from conftest import (BUILD_DIR, LEASE_IFACE, REPO, VMLEASECTL, MonitorJson as Monitor,
+                      Sandbox, Storage, lease_path, new_uuid, proc_stat, process_alive,
+                      raises_dbus, run_sandbox, start_sandbox, stop_sandbox, s, u32, b,
+                      IO_TIMEOUT)
 
 N_HOSTS = 2
-IO_TIMEOUT = 1
 FAULTY_STORAGE = os.path.join(REPO, 'tools', 'vmlease-faulty-storage')
 # 8 x io_timeout + 60 s (sanlock 3.8.5's watchdog_fire_timeout) + slack
 HOST_DEAD_S = 8 * IO_TIMEOUT + 60
@@ -77,18 +76,9 @@ def lsb():
     d = tempfile.mkdtemp(prefix='vmloss.', dir='/tmp')
     sb = LossSandbox(d)
     try:
-        t0 = time.monotonic()
-        r = run_sandbox('up', '--hosts', str(N_HOSTS), '--dir', d,
-                        '--io-timeout', str(IO_TIMEOUT), '--build', BUILD_DIR,
-                        '--storage-per-host', timeout=180, check=False)
-        if r.returncode != 0:
-            pytest.fail('vmlease-sandbox up --storage-per-host failed (exit %d):\n%s%s'
-                        % (r.returncode, r.stdout, r.stderr), pytrace=False)
-        sys.stderr.write('loss sandbox up in %.1f s in %s\n' % (time.monotonic() - t0, d))
-        for k in range(1, N_HOSTS + 1):
-            env = read_env_file(os.path.join(d, 'host%d.env' % k))
-            assert env.get('VMLEASE_LEASE_PATH', '').startswith(d + '/host%d/' % k), env
-            sb.hosts.append(Host(sb, k, env))
+        start_sandbox(sb, N_HOSTS, '--storage-per-host', label='loss sandbox')
+        for h in sb.hosts:
+            assert h.env.get('VMLEASE_LEASE_PATH', '').startswith(d + '/host%d/' % h.id), h.env
         sb.storage = Storage(sb)
         yield sb
     finally:

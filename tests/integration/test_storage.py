@@ -48,13 +48,12 @@ gi.require_version('GLib', '2.0')
 from gi.repository import GLib  # noqa: E402
 
 from conftest import (BUILD_DIR, LEASE_IFACE, MANAGER_IFACE, MiB, PROPS_IFACE, VMLEASECTL,
-                      Host, MonitorJson as Monitor, Sandbox, lease_path, new_uuid,
-                      raises_dbus, read_env_file, run_sandbox, sanlock_run,
-                      stop_sandbox, wait_until, b, s, t64, u32)
+                      MonitorJson as Monitor, Sandbox, lease_path, new_uuid, raises_dbus,
+                      sanlock_run, start_sandbox, stop_sandbox, wait_until, b, s, t64, u32,
+                      IO_TIMEOUT)
 
 LOSETUP = '/usr/sbin/losetup'
 PRELOAD = 'libumockdev-preload.so.0'
-IO_TIMEOUT = 1
 DEVICE_SIZE = 64 * MiB
 # How soon a uevent must show on the bus (the issue: "at once").
 SIGNAL_WITHIN_S = 1.0
@@ -356,13 +355,7 @@ def usb():
     try:
         sb.sysfs = add_testbed_disk(testbed, dev, 4096)
         wrapper = 'env LD_PRELOAD=%s UMOCKDEV_DIR=%s' % (PRELOAD, testbed.get_root_dir())
-        r = run_sandbox('up', '--hosts', '1', '--dir', d, '--io-timeout', str(IO_TIMEOUT),
-                        '--build', BUILD_DIR, '--wrapper', wrapper, timeout=180, check=False)
-        if r.returncode != 0:
-            pytest.fail('vmlease-sandbox up --wrapper "%s" failed (exit %d):\n%s%s'
-                        % (wrapper, r.returncode, r.stdout, r.stderr), pytrace=False)
-        env = read_env_file(os.path.join(d, 'host1.env'))
-        sb.hosts.append(Host(sb, 1, env))
+        start_sandbox(sb, 1, '--wrapper', wrapper, label='umockdev sandbox')
         yield sb
     finally:
         res = stop_sandbox(sb, 'storage')

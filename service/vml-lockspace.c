@@ -228,19 +228,28 @@ vml_lockspace_sector_size_at (VmlLockspace *self, const char *path)
   return MAX (own, storage_sector_size (path));
 }
 
+/* The sector size of the storage at @path for sanlock, or InvalidArgument
+ * where its logical sectors are larger than sanlock can use. */
+static gboolean
+usable_storage_sector_size (const char *path, guint *sector_size, GError **error)
+{
+  *sector_size = storage_sector_size (path);
+  if (*sector_size != 0)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+               "%s has %u-byte logical sectors; sanlock works with 512- and 4096-byte ones only",
+               path, vml_storage_logical_block_size (path));
+  return FALSE;
+}
+
 gboolean
 vml_lockspace_check_lease_storage (VmlLockspace *self, const char *path, GError **error)
 {
   guint own = vml_lockspace_get_sector_size (self);
-  guint storage = storage_sector_size (path);
+  guint storage;
 
-  if (storage == 0)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "%s has logical sectors larger than 4096 bytes, which sanlock cannot "
-                   "use", path);
-      return FALSE;
-    }
+  if (!usable_storage_sector_size (path, &storage, error))
+    return FALSE;
   if (own != 0 && storage > own)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
@@ -512,19 +521,6 @@ typedef struct {
   guint    sector_size;   /* what the lockspace was formatted with */
 } JoinData;
 
-/* The storage's sector size for sanlock, into @spec (worker thread). */
-static gboolean
-storage_sector_size_into (VmlSanlockLockspace *spec, GError **error)
-{
-  spec->sector_size = storage_sector_size (spec->path);
-  if (spec->sector_size != 0)
-    return TRUE;
-  g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-               "%s has %u-byte logical sectors; sanlock works with 512- and 4096-byte ones only",
-               spec->path, vml_storage_logical_block_size (spec->path));
-  return FALSE;
-}
-
 /* The sector size the joined lockspace was formatted with: what the join
  * read, or, when sanlock had it joined already (vmleased restarted), read
  * now. If its storage cannot be read right now (restarted while it fails;
@@ -562,7 +558,7 @@ join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
    * what a join finds formatted there is what every later call uses.
    * A fresh index gets the lease that serializes its updates as its first
    * entry; only one host formats, so this cannot race. */
-  if (!storage_sector_size_into (&spec, &error) ||
+  if (!usable_storage_sector_size (spec.path, &spec.sector_size, &error) ||
       (init && !vml_sanlock_format_lockspace (&spec, &error)) ||
       !vml_sanlock_join_lockspace (&spec, &found, &error) ||
       (init && !vml_sanlock_index_create (&spec, VML_INDEX_LOCK_NAME, &lock_offset, &error)))

@@ -63,20 +63,30 @@ same_location (const struct sanlk_lockspace *a, const struct sanlk_lockspace *b)
          strncmp (a->host_id_disk.path, b->host_id_disk.path, SANLK_PATH_LEN) == 0;
 }
 
-gboolean
-vml_sanlock_lockspace_is_joined (const VmlSanlockLockspace *ls)
+/* Whether this host joined @ls's lockspace with its host id (any, if 0)
+ * at its location (any, if none); *found: as sanlock lists it. */
+static gboolean
+joined_as (const VmlSanlockLockspace *ls, struct sanlk_lockspace *found)
 {
-  struct sanlk_lockspace want, found;
+  struct sanlk_lockspace want;
 
-  if (ls->name == NULL || !vml_sanlock_priv_find_joined (ls->name, &found))
+  if (ls->name == NULL || !vml_sanlock_priv_find_joined (ls->name, found))
     return FALSE;
   if (ls->path == NULL)
     return TRUE;
   if (!vml_sanlock_priv_lockspace_args (ls, FALSE, &want, NULL))
     return FALSE;
   if (ls->host_id == 0)
-    want.host_id = found.host_id;
-  return same_location (&want, &found);
+    want.host_id = found->host_id;
+  return same_location (&want, found);
+}
+
+gboolean
+vml_sanlock_lockspace_is_joined (const VmlSanlockLockspace *ls)
+{
+  struct sanlk_lockspace found;
+
+  return joined_as (ls, &found);
 }
 
 /* Whether this host holds @ls's lockspace, with its host id and location,
@@ -86,8 +96,7 @@ joined_and_settled (const VmlSanlockLockspace *ls)
 {
   struct sanlk_lockspace found;
 
-  return vml_sanlock_lockspace_is_joined (ls) && vml_sanlock_priv_find_joined (ls->name, &found) &&
-         !(found.flags & (SANLK_LSF_ADD | SANLK_LSF_REM));
+  return joined_as (ls, &found) && !(found.flags & (SANLK_LSF_ADD | SANLK_LSF_REM));
 }
 
 /* Whether this host joined @ls's lockspace at its location, whatever the

@@ -55,6 +55,13 @@ device_number (GUdevDevice *device)
   return 0;
 }
 
+/* sysfs "ro" and the uevent's DISK_RO: "1" for a read-only device. */
+static gboolean
+says_read_only (const char *ro)
+{
+  return ro != NULL && g_str_has_prefix (ro, "1");
+}
+
 /* What a uevent means for a lockspace on the device. */
 typedef enum {
   EVENT_NOTHING,
@@ -86,7 +93,7 @@ classify (const char *action, GUdevDevice *device, Watch *watch, char **why)
   ro = g_udev_device_get_property (device, "DISK_RO");
   if (ro == NULL)
     ro = g_udev_device_get_sysfs_attr_uncached (device, "ro");
-  watch->read_only = ro != NULL && g_str_has_prefix (ro, "1");
+  watch->read_only = says_read_only (ro);
   if (watch->read_only == was_read_only)
     return EVENT_NOTHING;
   *why = g_strdup_printf (watch->read_only ? "block device %s went read-only"
@@ -130,7 +137,7 @@ check_read_only (gpointer user_data)
   device = g_udev_client_query_by_device_number (watch->monitor->client,
                                                  G_UDEV_DEVICE_TYPE_BLOCK, watch->number);
   ro = device ? g_udev_device_get_sysfs_attr_uncached (device, "ro") : NULL;
-  if (ro == NULL || !g_str_has_prefix (ro, "1"))
+  if (!says_read_only (ro))
     return G_SOURCE_REMOVE;
   watch->read_only = TRUE;
   why = g_strdup_printf ("block device %s is read-only", vml_lockspace_get_path (ls));

@@ -230,6 +230,14 @@ lease_from_location (VmlManager *self, LocateData *data)
   return lease;
 }
 
+/* GetLease's and CreateLease's answer: the lease's object path. */
+static void
+return_lease_path (GDBusMethodInvocation *invocation, VmlLease *lease)
+{
+  g_dbus_method_invocation_return_value (invocation,
+                                         g_variant_new ("(o)", vml_lease_get_object_path (lease)));
+}
+
 static void
 on_located (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -249,9 +257,7 @@ on_located (GObject *source, GAsyncResult *result, gpointer user_data)
   if (data->goal == LOCATE_DELETE)
     delete_lease (self, data->invocation, lease);
   else
-    g_dbus_method_invocation_return_value (data->invocation,
-                                           g_variant_new ("(o)",
-                                                          vml_lease_get_object_path (lease)));
+    return_lease_path (data->invocation, lease);
 }
 
 static void
@@ -417,9 +423,7 @@ manager_get_lease_authorized (GObject *object, GDBusMethodInvocation *invocation
   lease = g_hash_table_lookup (self->leases, uuid);
   if (lease != NULL)
     {
-      g_dbus_method_invocation_return_value (invocation,
-                                             g_variant_new ("(o)",
-                                                            vml_lease_get_object_path (lease)));
+      return_lease_path (invocation, lease);
       return;
     }
   where = joined_lockspaces (self);

@@ -155,7 +155,7 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   AcquireData *data = task_data;
   VmlSanlockResource res;
   GError *error = NULL;
-  gboolean ok;
+  gboolean ok, busy;
 
   if (!data->claimed &&
       !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, &error))
@@ -182,16 +182,18 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     }
   g_mutex_unlock (&self->cmd_lock);
 
-  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->force &&
-      seize_request_due (self, data) && !request_release (self, data, &error))
+  /* Busy: seize or ask as told (both leave @error a Busy unless they
+   * fail), then try again until the wait is over. */
+  busy = !ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY);
+  if (busy && data->force && seize_request_due (self, data) &&
+      !request_release (self, data, &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) && data->ask && !data->requested)
+  if (busy && data->ask && !data->requested)
     data->requested = ask_owner (self, &error);
-  if (!ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY) &&
-      g_get_monotonic_time () < data->deadline)
+  if (busy && g_get_monotonic_time () < data->deadline)
     {
       g_clear_error (&error);
       data->retry = TRUE;

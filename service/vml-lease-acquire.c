@@ -182,8 +182,9 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     }
   g_mutex_unlock (&self->cmd_lock);
 
-  /* Busy: seize or ask as told (both leave @error a Busy unless they
-   * fail), then try again until the wait is over. */
+  /* Busy: seize or ask as told, then try again until the wait is over.
+   * A seize that cannot go on returns its own error; otherwise @error stays
+   * the Busy (asking only adds a note to it). */
   busy = !ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY);
   if (busy && data->force && seize_request_due (self, data) &&
       !request_release (self, data, &error))

@@ -37,6 +37,8 @@ typedef struct {
   const VmlActionRule   *rule;
   guint                  owner_uid;
   gboolean               seize;
+  gboolean               fence_others;
+  guint                  fence_uid;
   char                  *vm_uuid;
   char                  *vm_name;
   char                  *lockspace;
@@ -121,6 +123,10 @@ deny (Check *check, const char *why)
       check->owner_uid != VML_UID_NONE)
     whose = g_strdup_printf ("; it was acquired by uid %u, and acting on another user's "
                              "lease needs this action", check->owner_uid);
+  else if (check->fence_others)
+    whose = g_strdup_printf ("; the fence target runs as uid %u, and naming a process the "
+                             "caller could not signal itself needs this action",
+                             check->fence_uid);
   g_message ("Denied %s by uid %u (action %s): %s", member_of (check), check->uid,
              check->action, why);
   g_dbus_method_invocation_return_error (check->invocation, VML_ERROR, VML_ERROR_NOT_AUTHORIZED,
@@ -234,6 +240,8 @@ decide (Check *check)
   check->action = check->rule->action;
   if (check->seize)
     check->action = VML_ACTION_SEIZE;
+  else if (check->fence_others)
+    check->action = VML_ACTION_MANAGE;
   else if (check->rule->action_on_others != NULL && check->owner_uid != VML_UID_NONE &&
       check->owner_uid != check->uid)
     check->action = check->rule->action_on_others;
@@ -303,6 +311,8 @@ vml_authority_run_authorized (VmlAuthority          *self,
   check->rule = rule;
   check->owner_uid = target ? target->owner_uid : VML_UID_NONE;
   check->seize = target ? target->seize : FALSE;
+  check->fence_others = target ? target->fence_others : FALSE;
+  check->fence_uid = target ? target->fence_uid : 0;
   check->vm_uuid = g_strdup (target ? target->vm_uuid : NULL);
   check->vm_name = g_strdup (target ? target->vm_name : NULL);
   check->lockspace = g_strdup (target ? target->lockspace : NULL);

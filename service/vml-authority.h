@@ -17,6 +17,9 @@ G_DECLARE_FINAL_TYPE (VmlAuthority, vml_authority, VML, AUTHORITY, GObject)
 typedef struct {
   guint       owner_uid;   /* who acquired the lease, VML_UID_NONE if nobody */
   gboolean    seize;       /* takes the lease away from another host: .seize */
+  gboolean    fence_others; /* names a fence target the caller could not signal
+                             * itself, of uid fence_uid: .manage */
+  guint       fence_uid;
   const char *vm_uuid;
   const char *vm_name;
   const char *lockspace;

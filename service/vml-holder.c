@@ -26,6 +26,8 @@ struct _VmlHolder {
   gboolean       claimed;      /* told "claim" or "lock" (and not "spare" since) */
   int            pidfd;
   gint         stopping;   /* atomic: exit was asked for, not a loss */
+  gboolean     exited;     /* a watch saw it end (main loop) */
+  int          exit_status;
   gboolean     watching_child;
   GSource     *watch;
 };
@@ -307,6 +309,27 @@ is_holder_program (pid_t pid)
          (g_str_equal (cmdline, "vmlease-holder") || g_str_has_suffix (cmdline, "/vmlease-holder"));
 }
 
+GArray *
+vml_holder_find_running (void)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *entry;
+
+  while (proc != NULL && (entry = g_dir_read_name (proc)) != NULL)
+    {
+      guint64 pid;
+
+      if (g_ascii_string_to_unsigned (entry, 10, 1, G_MAXINT32, &pid, NULL) &&
+          (pid_t) pid != getpid () && is_holder_program ((pid_t) pid))
+        {
+          pid_t p = (pid_t) pid;
+          g_array_append_val (pids, p);
+        }
+    }
+  return pids;
+}
+
 VmlHolder *
 vml_holder_adopt (pid_t pid, guint64 start_time, GError **error)
 {
@@ -350,6 +373,8 @@ vml_holder_is_alive (VmlHolder *self)
 static void
 emit_exited (VmlHolder *self, int status)
 {
+  self->exited = TRUE;
+  self->exit_status = status;
   if (!g_atomic_int_get (&self->stopping))
     g_signal_emit (self, signals[SIGNAL_EXITED], 0, status);
 }
@@ -413,6 +438,14 @@ vml_holder_watch (VmlHolder *self)
       g_source_set_callback (self->watch, G_SOURCE_FUNC (on_pidfd_readable), self, NULL);
     }
   g_source_attach (self->watch, NULL);
+}
+
+gboolean
+vml_holder_has_exited (VmlHolder *self, int *status)
+{
+  if (self->exited && status != NULL)
+    *status = self->exit_status;
+  return self->exited;
 }
 
 void

@@ -31,6 +31,9 @@ gboolean   vml_holder_claim_lock     (VmlHolder  *self,
 /* Makes a claimed holder that holds nothing any more a spare again. FALSE
  * when it cannot be told (adopted after a restart, or gone). */
 gboolean   vml_holder_unclaim        (VmlHolder  *self);
+/* The pids of every vmlease-holder process on the machine (other hosts'
+ * too, in a sandbox: ask sanlock which are this host's). */
+GArray    *vml_holder_find_running   (void);
 /* Takes over a holder started by an earlier vmleased: fails unless @pid is
  * a live vmlease-holder that started at @start_time (so a recycled pid is
  * never mistaken for it). Whether it holds the lease is sanlock's to say. */
@@ -50,6 +53,9 @@ gboolean   vml_holder_is_alive       (VmlHolder *self);
 /* Main loop only: from now on, emit "exited" when the process ends without
  * having been asked to stop. */
 void       vml_holder_watch          (VmlHolder *self);
+/* Main loop only: whether a watch saw the process end already (whoever
+ * listened to "exited" then), and its @status as "exited" gave it. */
+gboolean   vml_holder_has_exited     (VmlHolder *self, int *status);
 
 /* Asks the holder to exit (it holds nothing by then) and waits up to
  * @timeout_ms for it. Safe from a worker thread. TRUE if it is gone. */

@@ -19,6 +19,7 @@ typedef struct {
   VmlMode     mode;
   VmlFence    fence;
   guint       fence_pid;
+  VmlFenceTarget target;   /* fence_pid pinned from the check to the fence */
   guint       wait_s;
   guint       uid;
   gint64      deadline;
@@ -38,8 +39,11 @@ static void
 acquire_data_free (AcquireData *data)
 {
   g_clear_object (&data->holder);
+  vml_fence_target_close (&data->target);
   g_free (data);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AcquireData, acquire_data_free)
 
 static void run_acquire_attempt (VmlLease *self, GTask *op);
 
@@ -213,7 +217,7 @@ acquire_succeeded (VmlLease *self, AcquireData *data)
   lease_adopt_holder (self, g_steal_pointer (&data->holder));
   self->mode = data->mode;
   self->fence = data->fence;
-  lease_watch_fence_pid (self, data->fence_pid, 0);
+  lease_take_fence_target (self, data->fence_pid, &data->target);
   self->owner_uid = data->uid;
   self->lver = data->lver;
   lease_set_state (self, data->mode == VML_MODE_SHARED ? LEASE_HELD_SHARED : LEASE_HELD);
@@ -224,15 +228,6 @@ acquire_succeeded (VmlLease *self, AcquireData *data)
                  VML_MSGID_LEASE_ACQUIRED, "Lease acquired (%s, version %" G_GUINT64_FORMAT
                  ", holder %d, uid %u)", vml_mode_to_string (self->mode), self->lver,
                  (int) vml_holder_get_pid (self->holder), self->owner_uid);
-}
-
-static gboolean
-retry_acquire (gpointer user_data)
-{
-  GTask *op = G_TASK (user_data);
-
-  run_acquire_attempt (VML_LEASE (g_task_get_source_object (op)), op);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -258,7 +253,7 @@ on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
   if (data->retry)
     {
       data->retry = FALSE;
-      g_timeout_add (ACQUIRE_RETRY_MS, retry_acquire, op);
+      lease_op_again_after (op, ACQUIRE_RETRY_MS, run_acquire_attempt);
       return;
     }
   acquire_succeeded (self, data);
@@ -268,10 +263,7 @@ on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 run_acquire_attempt (VmlLease *self, GTask *op)
 {
-  g_autoptr(GTask) attempt = g_task_new (self, NULL, on_acquire_attempt, op);
-
-  g_task_set_task_data (attempt, g_task_get_task_data (op), NULL);
-  g_task_run_in_thread (attempt, acquire_thread);
+  lease_op_work_in_thread (self, op, acquire_thread, on_acquire_attempt);
 }
 
 /* The holder is known before sanlock is asked: record it first, so that a
@@ -373,9 +365,10 @@ static const VmlOptionSpec acquire_options[] = {
 static AcquireData *
 parse_acquire_options (GVariant *options, guint uid, GError **error)
 {
-  g_autofree AcquireData *data = g_new0 (AcquireData, 1);
+  g_autoptr(AcquireData) data = g_new0 (AcquireData, 1);
   const char *str;
 
+  data->target.pidfd = -1;
   if (!vml_options_check (options, "Acquire", acquire_options, error))
     return NULL;
   data->uid = uid;
@@ -383,7 +376,6 @@ parse_acquire_options (GVariant *options, guint uid, GError **error)
   if (g_variant_lookup (options, "mode", "&s", &str) &&
       !vml_mode_from_string (str, &data->mode, error))
     return NULL;
-  g_variant_lookup (options, "pid", "u", &data->fence_pid);
   g_variant_lookup (options, "wait", "u", &data->wait_s);
   g_variant_lookup (options, "force", "b", &data->force);
   g_variant_lookup (options, "request", "b", &data->ask);
@@ -401,23 +393,9 @@ parse_acquire_options (GVariant *options, guint uid, GError **error)
                            "force takes the lease exclusively; it does not go with mode 'shared'");
       return NULL;
     }
-  data->fence = data->fence_pid ? VML_FENCE_KILL : VML_FENCE_NONE;
-  if (g_variant_lookup (options, "fence", "&s", &str) &&
-      !vml_fence_from_string (str, &data->fence, error))
+  if (!vml_fence_options_parse (options, &data->fence, &data->fence_pid, error) ||
+      (data->fence_pid != 0 && !vml_fence_target_open (data->fence_pid, &data->target, error)))
     return NULL;
-  if (data->fence != VML_FENCE_NONE && data->fence_pid == 0)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "fence '%s' needs the VM's process id in option 'pid'",
-                   vml_fence_to_string (data->fence));
-      return NULL;
-    }
-  if (data->fence_pid != 0 && kill ((pid_t) data->fence_pid, 0) != 0 && errno == ESRCH)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "pid %u names no running process", data->fence_pid);
-      return NULL;
-    }
   return g_steal_pointer (&data);
 }
 
@@ -431,6 +409,13 @@ lease_acquire_authorized (GObject *object, GDBusMethodInvocation *invocation, gu
 
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
   data = parse_acquire_options (options, uid, &error);
-  lease_enqueue_invocation (self, invocation, data, (GDestroyNotify) acquire_data_free, error,
-                            start_acquire);
+  if (data != NULL && data->fence_pid != 0 &&
+      !lease_fence_target_allowed (self, invocation, uid, &data->target,
+                                   lease_acquire_authorized))
+    {
+      acquire_data_free (data);
+      return;
+    }
+  lease_enqueue_invocation (self, invocation, uid, data, (GDestroyNotify) acquire_data_free,
+                            error, start_acquire);
 }

@@ -71,34 +71,31 @@ someone_holds (VmlSanlockOwners *owners)
   return owners->owners_live && (owners->owner != 0 || owners->shared_owners->len > 0);
 }
 
-/* Waits until no live host holds the lease, up to @deadline. */
 gboolean
-lease_wait_until_free (VmlLease *self, gint64 deadline, guint wait_s, GError **error)
+lease_is_free_by (VmlLease *self, gint64 deadline, guint wait_s, guint64 peer, gboolean *again,
+                  GError **error)
 {
-  for (;;)
+  g_autoptr(VmlSanlockOwners) owners = lease_read_owners (self, error);
+  GArray *shared;
+  guint64 who;
+
+  if (owners == NULL)
+    return FALSE;
+  if (!someone_holds (owners))
+    return TRUE;
+  if (g_get_monotonic_time () < deadline)
     {
-      g_autoptr(VmlSanlockOwners) owners = lease_read_owners (self, error);
-
-      if (owners == NULL)
-        return FALSE;
-      if (!someone_holds (owners))
-        return TRUE;
-      if (g_get_monotonic_time () >= deadline)
-        {
-          GArray *shared = owners->shared_owners;
-          guint64 who = owners->owner ? owners->owner
-                        : shared->len ? g_array_index (shared, guint64, 0)
-                                      : self->transfer_peer;
-
-          g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
-                       "host %" G_GUINT64_FORMAT " still holds the lease%s after waiting %u s; "
-                       "sanlock frees it once that host cancels, or is seen dead (about "
-                       "8 × io_timeout + 60 s after it stopped); pass a longer wait",
-                       who, owners->owner ? " exclusively" : " shared", wait_s);
-          return FALSE;
-        }
-      g_usleep (WAIT_POLL_US);
+      *again = TRUE;
+      return FALSE;
     }
+  shared = owners->shared_owners;
+  who = owners->owner ? owners->owner : shared->len ? g_array_index (shared, guint64, 0) : peer;
+  g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+               "host %" G_GUINT64_FORMAT " still holds the lease%s after waiting %u s; "
+               "sanlock frees it once that host cancels, or is seen dead (about "
+               "8 × io_timeout + 60 s after it stopped); pass a longer wait",
+               who, owners->owner ? " exclusively" : " shared", wait_s);
+  return FALSE;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -144,15 +141,25 @@ marker_resource (VmlLease *self, gboolean create, char **name, VmlSanlockResourc
 {
   VmlSanlockLockspace spec;
   MarkerLookup m = { NULL, 0 };
+  g_autoptr(GError) lookup_error = NULL;
 
   *name = marker_name (self);
   m.name = *name;
   vml_lockspace_get_spec (self->lockspace, &spec);
-  if (!(create ? vml_lockspace_run_locked_index (self->lockspace,
-                                                 vml_holder_pool_get_holder_path (self->holders),
-                                                 marker_lookup_or_create_locked, &m, error)
-               : vml_sanlock_index_lookup (&spec, m.name, &m.offset, error)))
-    return FALSE;
+  /* Made once per lease, at its first hand-off: only that takes the
+   * index lock (a holder process and a paxos round), not every begin. */
+  if (!vml_sanlock_index_lookup (&spec, m.name, &m.offset, &lookup_error))
+    {
+      if (!create || !g_error_matches (lookup_error, VML_ERROR, VML_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&lookup_error));
+          return FALSE;
+        }
+      if (!vml_lockspace_run_locked_index (self->lockspace,
+                                           vml_holder_pool_get_holder_path (self->holders),
+                                           marker_lookup_or_create_locked, &m, error))
+        return FALSE;
+    }
   res->lockspace = spec.name;
   res->name = *name;
   res->path = spec.path;

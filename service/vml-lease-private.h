@@ -82,6 +82,10 @@ struct _VmlLease {
   guint64                requested_lver;
   gint64                 requested_at;
 
+  /* Holders lost here so far: an operation that ran across a loss (its
+   * holder exited) applies nothing of what it did. */
+  guint                  losses;
+
   GMutex                 cmd_lock;
   GQueue                 ops;                   /* of Op; the head is running */
 };
@@ -101,11 +105,22 @@ void      lease_vanish               (VmlLease *self);
 
 void      lease_enqueue_op           (VmlLease *self, GTask *task, OpStart start);
 void      lease_finish_op            (VmlLease *self, GVariant *reply, GError *error);
-GTask    *lease_invocation_task      (VmlLease *self, GDBusMethodInvocation *invocation);
-void      lease_enqueue_invocation   (VmlLease *self, GDBusMethodInvocation *invocation,
+/* An operation answering a D-Bus call of @uid: when its turn comes, it is
+ * refused if the lease meanwhile became another uid's than polkit was
+ * asked about. */
+GTask    *lease_invocation_task      (VmlLease *self, GDBusMethodInvocation *invocation,
+                                      guint uid);
+void      lease_enqueue_invocation   (VmlLease *self, GDBusMethodInvocation *invocation, guint uid,
                                       gpointer data, GDestroyNotify free_data, GError *error,
                                       OpStart start);
 gboolean  lease_op_result_ok         (GAsyncResult *result, GError **error);
+/* The running operation @op waits: @again (its next look) runs in @ms from
+ * a main-loop timer, so the wait occupies no worker thread. */
+void      lease_op_again_after       (GTask *op, guint ms, OpStart again);
+/* Runs @func in a worker thread with @op's task data (which stays @op's);
+ * @done gets @op as its user data. */
+void      lease_op_work_in_thread    (VmlLease *self, GTask *op, GTaskThreadFunc func,
+                                      GAsyncReadyCallback done);
 
 /* Pid-targeted sanlock commands for @holder, serialized by cmd_lock.
  * Worker threads only. */
@@ -118,6 +133,16 @@ gboolean  lease_holder_convert       (VmlLease *self, VmlHolder *holder, gboolea
 void      lease_adopt_holder         (VmlLease *self, VmlHolder *holder);
 void      lease_drop_holder          (VmlLease *self);
 void      lease_watch_fence_pid      (VmlLease *self, guint fence_pid, guint64 start_time);
+/* The same with the pidfd taken when the caller named it (@target's is
+ * taken over), so the process checked is the process fenced. */
+void      lease_take_fence_target    (VmlLease *self, guint fence_pid, VmlFenceTarget *target);
+/* Whether caller @uid may name @target as fence target: a process it could
+ * signal itself. If not, polkit is asked for .manage now and FALSE
+ * returned: @again then runs once more with polkit's yes (and this answers
+ * TRUE), or the caller gets NotAuthorized. */
+gboolean  lease_fence_target_allowed (VmlLease *self, GDBusMethodInvocation *invocation,
+                                      guint uid, const VmlFenceTarget *target,
+                                      VmlAuthorizedFunc again);
 void      lease_report_lost          (VmlLease *self, const char *reason, pid_t holder_pid,
                                       const char *why);
 

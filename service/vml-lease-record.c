@@ -176,6 +176,25 @@ on_restore_done (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
+vml_lease_restore_held_by (VmlLease *self, pid_t pid, guint64 start_time, gboolean shared)
+{
+  if (pid != self->recorded_holder_pid)
+    vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
+                   NULL, "sanlock says holder %d holds the lease, the record says %s %d; "
+                   "trusting sanlock", (int) pid, lease_state_names[self->state],
+                   (int) self->recorded_holder_pid);
+  self->recorded_holder_pid = pid;
+  self->recorded_holder_start = start_time;
+  if (!lease_state_has_holder (self->state) && self->state != LEASE_RELEASING &&
+      self->state != LEASE_ACQUIRING)
+    {
+      self->mode = shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
+      lease_set_state (self, shared ? LEASE_HELD_SHARED : LEASE_HELD);
+    }
+  vml_lease_restore (self);
+}
+
+void
 vml_lease_restore (VmlLease *self)
 {
   if (self->state == LEASE_FREE || self->state == LEASE_LOST)

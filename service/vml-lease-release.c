@@ -117,7 +117,7 @@ lease_release_authorized (GObject *object, GDBusMethodInvocation *invocation, gu
       g_dbus_method_invocation_take_error (invocation, error);
       return;
     }
-  lease_enqueue_op (self, lease_invocation_task (self, invocation), start_release);
+  lease_enqueue_op (self, lease_invocation_task (self, invocation, uid), start_release);
 }
 
 void

@@ -9,7 +9,7 @@
 G_BEGIN_DECLS
 
 /* How often a waiting step looks at storage again. */
-#define WAIT_POLL_US (500 * 1000)
+#define WAIT_POLL_MS 500
 
 static inline guint64
 lease_my_host_id (VmlLease *self)
@@ -27,9 +27,11 @@ gboolean           lease_host_generation      (VmlLease *self, guint64 host_id, 
 VmlSanlockOwners  *lease_read_owners          (VmlLease *self, GError **error);
 gboolean           lease_owners_hold_shared   (VmlSanlockOwners *owners, guint64 host_id);
 gboolean           lease_someone_else_shares  (VmlLease *self, VmlSanlockOwners *owners);
-/* Waits until no live host holds the lease, up to @deadline. */
-gboolean           lease_wait_until_free      (VmlLease *self, gint64 deadline, guint wait_s,
-                                               GError **error);
+/* Whether no live host holds the lease; while one does and @deadline is
+ * ahead, *@again is set (look again later), after it a Busy naming the
+ * holder (@peer when storage does not say). */
+gboolean           lease_is_free_by           (VmlLease *self, gint64 deadline, guint wait_s,
+                                               guint64 peer, gboolean *again, GError **error);
 
 /* thread: the marker lease ("x-<uuid>") the source holds during its part */
 gboolean           lease_marker_take          (VmlLease *self, VmlHolder *holder, GError **error);

@@ -33,8 +33,20 @@ typedef struct {
   guint           wait_s;
   guint           fence_pid;
   VmlFence        fence;
+  VmlFenceTarget  target;      /* prepare: fence_pid, pinned from the check */
   LeaseState      previous;
+  /* Taken on the main loop when the step starts, for the worker thread,
+   * which never reads the lease's changing fields: the main loop may clear
+   * them meanwhile (a holder that exits). */
+  VmlHolder      *held_by;     /* the lease's holder then, NULL if none */
+  VmlTransferRole role;
+  gboolean        after_perform;
+  guint64         peer;
+  guint64         transfer_lver;
+  guint           losses;      /* the lease's count of losses then */
+  gint64          deadline;    /* of a waiting confirm or cancel */
   /* from the worker thread */
+  gboolean        again;       /* not yet: look again after WAIT_POLL_MS */
   VmlHolder      *holder;      /* a new holder (prepare, or a re-acquire) */
   guint64         lver;
   guint64         my_gen;
@@ -54,6 +66,8 @@ step_data_free (StepData *data)
   g_clear_pointer (&data->token, vml_token_free);
   g_clear_pointer (&data->mine, vml_token_free);
   g_clear_object (&data->holder);
+  g_clear_object (&data->held_by);
+  vml_fence_target_close (&data->target);
   g_free (data);
 }
 
@@ -225,22 +239,21 @@ issue_answer (VmlLease *self, VmlTokenKind kind, const StepData *data)
 static gboolean
 take_back (VmlLease *self, StepData *data, GError **error)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
-  VmlHolder *holder = self->holder;
+  VmlHolder *holder = data->held_by;
   g_autoptr(GError) local_error = NULL;
 
-  if (!lease_wait_until_free (self, deadline, data->wait_s, error))
+  if (!lease_is_free_by (self, data->deadline, data->wait_s, data->peer, &data->again, error))
     return FALSE;
   if (holder == NULL || !vml_holder_is_alive (holder))
     {
       /* The holder died meanwhile: a new one, claimed for this lease. */
       data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), error);
       if (data->holder == NULL ||
-          !vml_holder_claim (data->holder, self->uuid, self->fence, self->fence_pid, error))
+          !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error))
         return FALSE;
       holder = data->holder;
     }
-  if (!lease_holder_acquire (self, holder, FALSE, self->transfer_lver, &data->lver, &local_error))
+  if (!lease_holder_acquire (self, holder, FALSE, data->transfer_lver, &data->lver, &local_error))
     {
       /* Nobody held it a moment ago, so a refusal means its version moved:
        * someone took it meanwhile. This hand-off cannot end any other way. */
@@ -251,7 +264,7 @@ take_back (VmlLease *self, StepData *data, GError **error)
                                   "cannot take the lease back: ");
       return FALSE;
     }
-  lease_marker_drop (self, self->holder);
+  lease_marker_drop (self, data->held_by);
   return TRUE;
 }
 
@@ -284,11 +297,11 @@ work_begin (VmlLease *self, StepData *data, GError **error)
       !lease_host_generation (self, lease_my_host_id (self), &data->my_gen, &live, error))
     return FALSE;
   data->lver = owners->lver;
-  if (!lease_marker_take (self, self->holder, error))
+  if (!lease_marker_take (self, data->held_by, error))
     return FALSE;
-  if (!lease_holder_convert (self, self->holder, TRUE, error))
+  if (!lease_holder_convert (self, data->held_by, TRUE, error))
     {
-      lease_marker_drop (self, self->holder);
+      lease_marker_drop (self, data->held_by);
       return FALSE;
     }
   return TRUE;
@@ -387,7 +400,7 @@ done_prepare (VmlLease *self, StepData *data)
   lease_transfer_set (self, TRANSFER_DESTINATION, t1->transfer_id, "prepare", t1->source);
   self->mode = VML_MODE_SHARED;
   self->fence = data->fence;
-  lease_watch_fence_pid (self, data->fence_pid, 0);
+  lease_take_fence_target (self, data->fence_pid, &data->target);
   self->owner_uid = data->uid;
   self->lver = data->lver;
   lease_set_state (self, LEASE_MIGRATING_IN);
@@ -420,9 +433,15 @@ check_perform (VmlLease *self, StepData *data, GError **error)
   if (!token_answers_mine (self, data, "perform", VML_TOKEN_PREPARED, VML_TOKEN_BEGUN, error))
     return FALSE;
   if (data->token->source != lease_my_host_id (self) ||
-      data->token->dest == lease_my_host_id (self) ||
-      data->token->dest == 0)
+      data->token->dest == lease_my_host_id (self))
     return stale (error, "its hosts do not match this hand-off");
+  /* The destination wrote dest and dest_gen, signed with its own key, which
+   * this host cannot check: they are a claim, proven against storage and
+   * sanlock by work_perform. Here only what no real host can be. */
+  if (data->token->dest < 1 ||
+      data->token->dest > vml_sanlock_max_host_id (vml_lockspace_get_sector_size (self->lockspace)) ||
+      data->token->dest_gen == 0)
+    return stale (error, "it names no host of this lockspace as the destination");
   return TRUE;
 }
 
@@ -441,7 +460,7 @@ destination_holds_shared (VmlLease *self, const VmlToken *t2, guint64 *lver, GEr
                            &local_error))
     {
       *lver = block.lver;
-      return block.shared && (t2->dest_gen == 0 || block.generation == t2->dest_gen);
+      return block.shared && block.generation == t2->dest_gen;
     }
   g_debug ("%s: %s; reading the owners through sanlock", self->uuid, local_error->message);
   owners = lease_read_owners (self, error);
@@ -451,12 +470,35 @@ destination_holds_shared (VmlLease *self, const VmlToken *t2, guint64 *lver, GEr
   return lease_owners_hold_shared (owners, t2->dest);
 }
 
+/* The destination the token names is a live host of the lockspace, in the
+ * incarnation (generation) that took the lease shared: a mode block alone
+ * could be a dead incarnation's, which sanlock no longer counts. */
+static gboolean
+destination_is_live (VmlLease *self, const VmlToken *t2, GError **error)
+{
+  guint64 gen;
+  gboolean live;
+
+  if (!lease_host_generation (self, t2->dest, &gen, &live, error))
+    return FALSE;
+  if (live && gen == t2->dest_gen)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN,
+               "the token does not fit: host %" G_GUINT64_FORMAT " is %s (generation %"
+               G_GUINT64_FORMAT "), not the incarnation (generation %" G_GUINT64_FORMAT
+               ") that prepared; letting go now could leave the lease to nobody",
+               t2->dest, live ? "live" : "not live", gen, t2->dest_gen);
+  return FALSE;
+}
+
 static gboolean
 work_perform (VmlLease *self, StepData *data, GError **error)
 {
   GError *local_error = NULL;
 
   /* Never let go unless the destination holds it: no moment without a holder. */
+  if (!destination_is_live (self, data->token, error))
+    return FALSE;
   if (!destination_holds_shared (self, data->token, &data->lver, &local_error))
     {
       if (local_error != NULL)
@@ -467,10 +509,10 @@ work_perform (VmlLease *self, StepData *data, GError **error)
                      "shared; letting go now would leave it to nobody", data->token->dest);
       return FALSE;
     }
-  if (!lease_holder_release (self, self->holder, error))
+  if (!lease_holder_release (self, data->held_by, error))
     return FALSE;
   if (data->postcopy)
-    lease_marker_drop (self, self->holder);   /* this host's part ends here */
+    lease_marker_drop (self, data->held_by);   /* this host's part ends here */
   return TRUE;
 }
 
@@ -518,12 +560,12 @@ work_finish (VmlLease *self, StepData *data, GError **error)
   gboolean held, shared;
 
   if (!data->success)
-    return lease_holder_release (self, self->holder, error);
+    return lease_holder_release (self, data->held_by, error);
   /* sanlock refuses (Busy) while the source still holds it shared. */
-  if (!lease_holder_convert (self, self->holder, FALSE, error))
+  if (!lease_holder_convert (self, data->held_by, FALSE, error))
     return FALSE;
   g_mutex_lock (&self->cmd_lock);
-  vml_sanlock_inquire_holder (vml_holder_get_pid (self->holder), self->uuid, &held, &shared,
+  vml_sanlock_inquire_holder (vml_holder_get_pid (data->held_by), self->uuid, &held, &shared,
                               &data->lver, NULL);
   g_mutex_unlock (&self->cmd_lock);
   return TRUE;
@@ -609,14 +651,14 @@ work_confirm (VmlLease *self, StepData *data, GError **error)
   owners = lease_read_owners (self, error);
   if (owners == NULL)
     return FALSE;
-  if (owners->owner != self->transfer_peer)
+  if (owners->owner != data->peer)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
                    "host %" G_GUINT64_FORMAT " does not hold the lease exclusively yet; run "
-                   "finish there first", self->transfer_peer);
+                   "finish there first", data->peer);
       return FALSE;
     }
-  lease_marker_drop (self, self->holder);
+  lease_marker_drop (self, data->held_by);
   return TRUE;
 }
 
@@ -675,45 +717,46 @@ check_cancel (VmlLease *self, StepData *data, GError **error)
                                  token_is_for_this_transfer (self, data->token, error));
 }
 
+/* After begin: shared → exclusive, once the destination let go. Waiting
+ * is a read-only look at the owners: every refused convert would be a
+ * paxos round on storage and raise the lease version. While it waits, the
+ * step comes back here every WAIT_POLL_MS from a main-loop timer. */
+static gboolean
+convert_back (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(VmlSanlockOwners) owners = lease_read_owners (self, NULL);
+  gboolean waiting = g_get_monotonic_time () < data->deadline;
+
+  if (owners != NULL && lease_someone_else_shares (self, owners) && waiting)
+    {
+      data->again = TRUE;
+      return FALSE;
+    }
+  if (lease_holder_convert (self, data->held_by, FALSE, &local_error))
+    {
+      lease_marker_drop (self, data->held_by);
+      return TRUE;
+    }
+  if (g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY) && waiting)
+    {
+      data->again = TRUE;
+      return FALSE;
+    }
+  g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                              "cannot take the lease back exclusively (cancel the "
+                              "destination's prepare first, or pass a wait): ");
+  return FALSE;
+}
+
 static gboolean
 work_cancel (VmlLease *self, StepData *data, GError **error)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
-
-  if (self->transfer_role == TRANSFER_DESTINATION)
-    return lease_holder_release (self, self->holder, error);
-  if (g_strcmp0 (self->transfer_step, "perform") == 0)
+  if (data->role == TRANSFER_DESTINATION)
+    return lease_holder_release (self, data->held_by, error);
+  if (data->after_perform)
     return take_back (self, data, error);
-  /* After begin: shared → exclusive, once the destination let go. Waiting
-   * is a read-only look at the owners: every refused convert would be a
-   * paxos round on storage and raise the lease version. */
-  for (;;)
-    {
-      g_autoptr(GError) local_error = NULL;
-      g_autoptr(VmlSanlockOwners) owners = lease_read_owners (self, NULL);
-
-      if (owners != NULL && lease_someone_else_shares (self, owners) &&
-          g_get_monotonic_time () < deadline)
-        {
-          g_usleep (WAIT_POLL_US);
-          continue;
-        }
-
-      if (lease_holder_convert (self, self->holder, FALSE, &local_error))
-        {
-          lease_marker_drop (self, self->holder);
-          return TRUE;
-        }
-      if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY) ||
-          g_get_monotonic_time () >= deadline)
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "cannot take the lease back exclusively (cancel the "
-                                      "destination's prepare first, or pass a wait): ");
-          return FALSE;
-        }
-      g_usleep (WAIT_POLL_US);
-    }
+  return convert_back (self, data, error);
 }
 
 static char *
@@ -758,10 +801,35 @@ step_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   StepData *data = task_data;
   GError *error = NULL;
 
-  if (data->spec->work (VML_LEASE (source), data, &error))
+  if (data->spec->work (VML_LEASE (source), data, &error) || data->again)
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
+}
+
+static void on_step_done (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+run_step_work (VmlLease *self, GTask *op)
+{
+  lease_op_work_in_thread (self, op, step_thread, on_step_done);
+}
+
+/* The lease's holder exited while the step ran (vml-lease.c reported the
+ * loss, fenced the VM and cleared the hand-off): what the step did went
+ * with it, so nothing of it is applied. */
+static gboolean
+lost_meanwhile (VmlLease *self, StepData *data, GError **error)
+{
+  if (data->losses == self->losses)
+    return FALSE;
+  if (data->holder != NULL)
+    vml_holder_terminate (data->holder);
+  g_clear_error (error);
+  g_set_error (error, VML_ERROR, VML_ERROR_NOT_HELD,
+               "the lease of %s was lost while Transfer %s ran (its holder exited; see the "
+               "Lost signal); nothing of this step is kept", self->uuid, data->spec->name);
+  return TRUE;
 }
 
 /* prepare records its holder before sanlock is asked (as Acquire does), so
@@ -784,9 +852,18 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
   GTask *op = G_TASK (user_data);
   StepData *data = g_task_get_task_data (op);
   GError *error = NULL;
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
 
+  if (lost_meanwhile (self, data, &error))
+    ok = FALSE;
+  else if (ok && data->again)
+    {
+      data->again = FALSE;
+      lease_op_again_after (op, WAIT_POLL_MS, run_step_work);
+      return;
+    }
   g_clear_pointer (&self->transfer_waiting, g_free);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!ok)
     {
       if (data->spec->done == done_prepare)
         undo_prepare (self, data);
@@ -804,14 +881,47 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
   lease_finish_op (self, g_variant_new_take_string (data->spec->done (self, data)), NULL);
 }
 
+/* What the worker thread may know of the lease, taken now. */
+static void
+snapshot_for_thread (VmlLease *self, StepData *data)
+{
+  g_set_object (&data->held_by, self->holder);
+  data->role = self->transfer_role;
+  data->after_perform = g_strcmp0 (self->transfer_step, "perform") == 0;
+  data->peer = self->transfer_peer;
+  data->transfer_lver = self->transfer_lver;
+  data->losses = self->losses;
+  data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+  if (data->spec->done != done_prepare)
+    {
+      /* a holder that takes the lease back fences as the lease does */
+      data->fence = self->fence;
+      data->fence_pid = self->fence_pid;
+    }
+}
+
+/* Every step but prepare works through the lease's holder, except the
+ * source's after perform, whose holder may be gone (it held nothing). */
+static gboolean
+holder_present (VmlLease *self, StepData *data, GError **error)
+{
+  if (data->held_by != NULL || data->spec->done == done_prepare ||
+      (data->role == TRANSFER_SOURCE && data->after_perform))
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_NOT_HELD,
+               "the lease of %s has no holder on this host any more (it exited); it is %s",
+               self->uuid, lease_state_names[self->state]);
+  return FALSE;
+}
+
 static void
 start_step (VmlLease *self, GTask *op)
 {
   StepData *data = g_task_get_task_data (op);
-  g_autoptr(GTask) task = NULL;
   GError *error = NULL;
 
-  if (!data->spec->check (self, data, &error))
+  snapshot_for_thread (self, data);
+  if (!data->spec->check (self, data, &error) || !holder_present (self, data, &error))
     {
       lease_finish_op (self, NULL, error);
       return;
@@ -827,9 +937,7 @@ start_step (VmlLease *self, GTask *op)
   if (data->wait_s > 0 && self->transfer_role == TRANSFER_SOURCE)
     self->transfer_waiting = g_strdup_printf ("to let go of the lease (or to be seen dead by "
                                               "sanlock), up to %u s", data->wait_s);
-  task = g_task_new (self, NULL, on_step_done, op);
-  g_task_set_task_data (task, data, NULL);
-  g_task_run_in_thread (task, step_thread);
+  run_step_work (self, op);
 }
 
 static const StepSpec *
@@ -851,11 +959,11 @@ parse_step (const char *step, const char *token, GVariant *options, guint uid, G
   StepData *data;
   const StepSpec *spec = find_step (step, error);
   g_autofree char *method = g_strdup_printf ("Transfer %s", step);
-  const char *fence = NULL;
 
   if (spec == NULL || !vml_options_check (options, method, spec->options, error))
     return NULL;
   data = g_new0 (StepData, 1);
+  data->target.pidfd = -1;
   data->spec = spec;
   data->uid = uid;
   data->success = TRUE;
@@ -863,14 +971,13 @@ parse_step (const char *step, const char *token, GVariant *options, guint uid, G
     goto fail;
   g_variant_lookup (options, "postcopy", "b", &data->postcopy);
   g_variant_lookup (options, "wait", "u", &data->wait_s);
-  g_variant_lookup (options, "pid", "u", &data->fence_pid);
   /* confirm without "success" believes the destination's token */
   if (!g_variant_lookup (options, "success", "b", &data->success) && data->token != NULL &&
       data->token->kind == VML_TOKEN_FINISHED)
     data->success = data->token->success;
-  data->fence = data->fence_pid ? VML_FENCE_KILL : VML_FENCE_NONE;
-  if (g_variant_lookup (options, "fence", "&s", &fence) &&
-      !vml_fence_from_string (fence, &data->fence, error))
+  if (spec->done == done_prepare &&
+      (!vml_fence_options_parse (options, &data->fence, &data->fence_pid, error) ||
+       (data->fence_pid != 0 && !vml_fence_target_open (data->fence_pid, &data->target, error))))
     goto fail;
   return data;
 
@@ -891,7 +998,14 @@ lease_transfer_authorized (GObject *object, GDBusMethodInvocation *invocation, g
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s@a{sv})",
                  &step, &token, &options);
   data = parse_step (step, token, options, uid, &error);
-  lease_enqueue_invocation (self, invocation, data, (GDestroyNotify) step_data_free, error,
+  if (data != NULL && data->fence_pid != 0 &&
+      !lease_fence_target_allowed (self, invocation, uid, &data->target,
+                                   lease_transfer_authorized))
+    {
+      step_data_free (data);
+      return;
+    }
+  lease_enqueue_invocation (self, invocation, uid, data, (GDestroyNotify) step_data_free, error,
                             start_step);
 }
 

@@ -189,13 +189,59 @@ typedef struct {
   OpStart  start;
 } Op;
 
+/* Who a call was authorized for: its caller, and the lease's owner then.
+ * Kept on the call's invocation from the dispatch to the queue. */
+typedef struct {
+  guint uid;
+  guint owner;   /* VML_UID_NONE: nobody's */
+} CallerCheck;
+
+static GQuark authorized_owner_quark (void);
+static GQuark caller_check_quark (void);
+static GQuark fence_target_asked_quark (void);
+G_DEFINE_QUARK (vml-lease-authorized-owner, authorized_owner)
+G_DEFINE_QUARK (vml-lease-caller-check, caller_check)
+
+static void
+remember_authorized_owner (GDBusMethodInvocation *invocation, guint owner)
+{
+  g_object_set_qdata_full (G_OBJECT (invocation), authorized_owner_quark (),
+                           g_memdup2 (&owner, sizeof owner), g_free);
+}
+
+/* polkit decided on the owner the lease had when the call came; by the
+ * time the call's turn comes in the queue another uid may have acquired
+ * it (a waiting Acquire ahead of it succeeded). Acting on that uid's lease
+ * needs .manage, which was not asked: refuse, and let the caller call
+ * again, when polkit is asked about the owner as it is then. */
+static gboolean
+caller_may_still_act (VmlLease *self, GTask *op, GError **error)
+{
+  CallerCheck *check = g_object_get_qdata (G_OBJECT (op), caller_check_quark ());
+  guint owner = lease_state_has_holder (self->state) ? self->owner_uid : VML_UID_NONE;
+
+  if (check == NULL || owner == VML_UID_NONE || owner == check->uid || owner == check->owner)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_NOT_AUTHORIZED,
+               "the lease of %s was acquired by uid %u after this call of uid %u was "
+               "authorized; another uid's lease needs its own authorization (action "
+               "org.example.vmlease.manage): call again to be asked for it",
+               self->uuid, owner, check->uid);
+  return FALSE;
+}
+
 static gboolean
 start_head_op (gpointer user_data)
 {
   VmlLease *self = VML_LEASE (user_data);
   Op *op = g_queue_peek_head (&self->ops);
+  GError *error = NULL;
 
-  if (op != NULL)
+  if (op == NULL)
+    return G_SOURCE_REMOVE;
+  if (!caller_may_still_act (self, op->task, &error))
+    lease_finish_op (self, NULL, error);
+  else
     op->start (self, op->task);
   return G_SOURCE_REMOVE;
 }
@@ -243,6 +289,40 @@ reply_to_invocation (GObject *source, GAsyncResult *result, gpointer user_data)
                                            reply ? g_variant_new_tuple (&reply, 1) : NULL);
 }
 
+typedef struct {
+  GTask   *op;
+  OpStart  again;
+} Later;
+
+static gboolean
+run_later (gpointer user_data)
+{
+  g_autofree Later *later = user_data;
+
+  later->again (VML_LEASE (g_task_get_source_object (later->op)), later->op);
+  return G_SOURCE_REMOVE;
+}
+
+void
+lease_op_again_after (GTask *op, guint ms, OpStart again)
+{
+  Later *later = g_new0 (Later, 1);
+
+  later->op = op;
+  later->again = again;
+  g_timeout_add (ms, run_later, later);
+}
+
+void
+lease_op_work_in_thread (VmlLease *self, GTask *op, GTaskThreadFunc func,
+                         GAsyncReadyCallback done)
+{
+  g_autoptr(GTask) work = g_task_new (self, NULL, done, op);
+
+  g_task_set_task_data (work, g_task_get_task_data (op), NULL);
+  g_task_run_in_thread (work, func);
+}
+
 /* For internal callers of an operation that has no reply value. */
 gboolean
 lease_op_result_ok (GAsyncResult *result, GError **error)
@@ -258,19 +338,30 @@ lease_op_result_ok (GAsyncResult *result, GError **error)
   return TRUE;
 }
 
-/* An operation whose result answers a D-Bus call. */
+/* An operation whose result answers a D-Bus call of @uid. */
 GTask *
-lease_invocation_task (VmlLease *self, GDBusMethodInvocation *invocation)
+lease_invocation_task (VmlLease *self, GDBusMethodInvocation *invocation, guint uid)
 {
-  return g_task_new (self, NULL, reply_to_invocation, g_object_ref (invocation));
+  GTask *task = g_task_new (self, NULL, reply_to_invocation, g_object_ref (invocation));
+  guint *owner = g_object_get_qdata (G_OBJECT (invocation), authorized_owner_quark ());
+
+  if (owner != NULL)
+    {
+      CallerCheck *check = g_new0 (CallerCheck, 1);
+
+      check->uid = uid;
+      check->owner = *owner;
+      g_object_set_qdata_full (G_OBJECT (task), caller_check_quark (), check, g_free);
+    }
+  return task;
 }
 
 /* Queues the operation a D-Bus call asks for, with its parsed arguments
  * @data (freed with @free_data); a call whose arguments did not parse
  * (@data NULL) is answered with @error at once. */
 void
-lease_enqueue_invocation (VmlLease *self, GDBusMethodInvocation *invocation, gpointer data,
-                          GDestroyNotify free_data, GError *error, OpStart start)
+lease_enqueue_invocation (VmlLease *self, GDBusMethodInvocation *invocation, guint uid,
+                          gpointer data, GDestroyNotify free_data, GError *error, OpStart start)
 {
   GTask *op;
 
@@ -279,7 +370,7 @@ lease_enqueue_invocation (VmlLease *self, GDBusMethodInvocation *invocation, gpo
       g_dbus_method_invocation_take_error (invocation, error);
       return;
     }
-  op = lease_invocation_task (self, invocation);
+  op = lease_invocation_task (self, invocation, uid);
   g_task_set_task_data (op, data, free_data);
   lease_enqueue_op (self, op, start);
 }
@@ -289,14 +380,44 @@ lease_enqueue_invocation (VmlLease *self, GDBusMethodInvocation *invocation, gpo
 
 static void on_holder_exited (VmlHolder *holder, int status, gpointer user_data);
 
+typedef struct {
+  VmlLease  *lease;
+  VmlHolder *holder;
+} LateExit;
+
+static gboolean
+report_late_exit (gpointer user_data)
+{
+  g_autofree LateExit *late = user_data;
+  g_autoptr(VmlLease) self = late->lease;
+  g_autoptr(VmlHolder) holder = late->holder;
+  int status = -1;
+
+  if (self->holder == holder && vml_holder_has_exited (holder, &status))
+    on_holder_exited (holder, status, self);
+  return G_SOURCE_REMOVE;
+}
+
 void
 lease_adopt_holder (VmlLease *self, VmlHolder *holder)
 {
+  LateExit *late;
+
   g_return_if_fail (self->holder == NULL);
 
   self->holder = holder;
   g_signal_connect_object (holder, "exited", G_CALLBACK (on_holder_exited), self, 0);
   vml_holder_watch (holder);
+  if (!vml_holder_has_exited (holder, NULL))
+    return;
+  /* It ended while nobody listened (a spare that died in the pool, a
+   * holder that died before its operation was done): "exited" will not
+   * come again. From the main loop's next turn, so that the caller has set
+   * the state this loss then replaces. */
+  late = g_new0 (LateExit, 1);
+  late->lease = g_object_ref (self);
+  late->holder = g_object_ref (holder);
+  g_idle_add (report_late_exit, late);
 }
 
 void
@@ -330,6 +451,47 @@ lease_watch_fence_pid (VmlLease *self, guint fence_pid, guint64 start_time)
       self->fence_pidfd = -1;
       self->fence_start = 0;
     }
+}
+
+void
+lease_take_fence_target (VmlLease *self, guint fence_pid, VmlFenceTarget *target)
+{
+  if (fence_pid == 0 || target->pidfd < 0)
+    {
+      lease_watch_fence_pid (self, fence_pid, 0);
+      return;
+    }
+  lease_watch_fence_pid (self, 0, 0);
+  self->fence_pid = fence_pid;
+  self->fence_pidfd = target->pidfd;
+  target->pidfd = -1;
+  self->fence_start = vml_process_start_time ((pid_t) fence_pid);
+}
+
+G_DEFINE_QUARK (vml-lease-fence-target-asked, fence_target_asked)
+
+gboolean
+lease_fence_target_allowed (VmlLease *self, GDBusMethodInvocation *invocation, guint uid,
+                            const VmlFenceTarget *target, VmlAuthorizedFunc again)
+{
+  VmlAuthTarget auth = {
+    .owner_uid = VML_UID_NONE,
+    .fence_others = TRUE,
+    .fence_uid = target->real_uid,
+    .vm_uuid = self->uuid,
+    .vm_name = self->name,
+    .lockspace = vml_lockspace_get_name (self->lockspace),
+  };
+  guint *owner = g_object_get_qdata (G_OBJECT (invocation), authorized_owner_quark ());
+
+  if (vml_fence_target_signalable_by (target, uid) ||
+      g_object_get_qdata (G_OBJECT (invocation), fence_target_asked_quark ()) != NULL)
+    return TRUE;
+  if (owner != NULL)
+    auth.owner_uid = *owner;
+  g_object_set_qdata (G_OBJECT (invocation), fence_target_asked_quark (), GINT_TO_POINTER (1));
+  vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), &auth, again);
+  return FALSE;
 }
 
 /* Without a pidfd (kernels before 5.3, valgrind): the pid still names the
@@ -367,25 +529,39 @@ apply_fence (VmlLease *self, GVariantDict *details)
                  vml_fence_to_string (self->fence), self->fence_pid, error ? error : "done");
 }
 
+/* The first half of a loss: the VM fenced, the state lost, at once. The
+ * details of what was done go into @details for the Lost signal. */
+static void
+enter_lost (VmlLease *self, pid_t holder_pid, GVariantDict *details)
+{
+  g_variant_dict_init (details, NULL);
+  apply_fence (self, details);
+  g_variant_dict_insert (details, "holder_pid", "u", (guint) holder_pid);
+  g_variant_dict_insert (details, "fence_pid", "u", self->fence_pid);
+  g_variant_dict_insert (details, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
+  g_variant_dict_insert (details, "time", "t", (guint64) g_get_real_time ());
+  lease_set_state (self, LEASE_LOST);
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+}
+
+/* The second half: what happened, said. Takes @details. */
+static void
+emit_lost (VmlLease *self, const char *reason, GVariantDict *details, const char *why)
+{
+  g_variant_dict_insert (details, "message", "s", why);
+  vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 VML_MSGID_LEASE_LOST, "Lease lost (%s): %s", reason, why);
+  vml_dbus_lease_emit_lost (self->iface, reason, g_variant_dict_end (details));
+}
+
 void
 lease_report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const char *why)
 {
   GVariantDict details;
 
-  g_variant_dict_init (&details, NULL);
-  apply_fence (self, &details);
-  g_variant_dict_insert (&details, "holder_pid", "u", (guint) holder_pid);
-  g_variant_dict_insert (&details, "fence_pid", "u", self->fence_pid);
-  g_variant_dict_insert (&details, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
-  g_variant_dict_insert (&details, "time", "t", (guint64) g_get_real_time ());
-  g_variant_dict_insert (&details, "message", "s", why);
-
-  lease_set_state (self, LEASE_LOST);
-  lease_publish_holding (self);
-  lease_save_or_warn (self);
-  vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
-                 VML_MSGID_LEASE_LOST, "Lease lost (%s): %s", reason, why);
-  vml_dbus_lease_emit_lost (self->iface, reason, g_variant_dict_end (&details));
+  enter_lost (self, holder_pid, &details);
+  emit_lost (self, reason, &details, why);
 }
 
 static void
@@ -399,51 +575,61 @@ static void
 on_revocation_explained (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   VmlLease *self = VML_LEASE (source);
-  pid_t pid = GPOINTER_TO_INT (user_data);
+  g_autofree GVariantDict *details = user_data;
 
   if (g_task_propagate_boolean (G_TASK (result), NULL))
     {
-      lease_report_lost (self, "lockspace-failed", pid,
-                         "this host could not renew its lockspace on storage; sanlock revoked "
-                         "the lease and the holder fenced the VM process first");
+      emit_lost (self, "lockspace-failed", details,
+                 "this host could not renew its lockspace on storage; sanlock revoked "
+                 "the lease and the holder fenced the VM process first");
       vml_lockspace_mark_lost (self->lockspace, "this host could not renew its host lease on "
                                "storage, and sanlock gave the lockspace up");
     }
   else
-    lease_report_lost (self, "revoked", pid,
-                       "another host took the lease (a forced request); the holder fenced the "
-                       "VM process first");
+    emit_lost (self, "revoked", details,
+               "another host took the lease (a forced request); the holder fenced the "
+               "VM process first");
 }
 
 /* vmlease-holder's exit status when sanlock revoked its lease (it fenced
  * the VM itself before exiting, so that sanlock could free the lease). */
 #define HOLDER_EXIT_REVOKED 4
 
+/* The holder ended without being asked to: whatever sanlock held for it
+ * is gone, so the lease is lost here at once, whatever operation is queued
+ * or running (that one finds self->losses moved and keeps nothing). */
 static void
 on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
 {
   VmlLease *self = VML_LEASE (user_data);
   pid_t pid = vml_holder_get_pid (holder);
+  g_autoptr(GTask) task = NULL;
+  GVariantDict *details;
 
   lease_drop_holder (self);
+  lease_publish_holding (self);
   /* The source after perform holds nothing: a new holder takes it back if
    * the hand-off fails. */
   if (self->transfer_role == TRANSFER_SOURCE && g_strcmp0 (self->transfer_step, "perform") == 0)
     return;
-  if (!lease_state_has_holder (self->state) || vml_lease_is_busy (self))
-    return; /* an operation in progress notices on its own */
+  if (!lease_state_has_holder (self->state))
+    return;   /* releasing: the lease goes anyway */
+  self->losses++;
   lease_transfer_clear (self);
-  if (status == HOLDER_EXIT_REVOKED)
+  if (status != HOLDER_EXIT_REVOKED)
     {
-      /* Revoked: by another host's seize, or because this host could not
-       * renew its lockspace on storage? The local sanlock daemon knows. */
-      g_autoptr(GTask) task = g_task_new (self, NULL, on_revocation_explained,
-                                          GINT_TO_POINTER (pid));
-      g_task_run_in_thread (task, explain_revocation_thread);
+      lease_report_lost (self, "holder-exited", pid,
+                         "the holder process exited without a release; sanlock dropped the "
+                         "lease");
+      return;
     }
-  else
-    lease_report_lost (self, "holder-exited", pid,
-                       "the holder process exited without a release; sanlock dropped the lease");
+  /* Revoked: by another host's seize, or because this host could not renew
+   * its lockspace on storage? The local sanlock daemon knows; the state
+   * does not wait for the answer. */
+  details = g_new0 (GVariantDict, 1);
+  enter_lost (self, pid, details);
+  task = g_task_new (self, NULL, on_revocation_explained, details);
+  g_task_run_in_thread (task, explain_revocation_thread);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -600,6 +786,7 @@ handle_method (VmlDbusLease          *iface,
    * decides that, before the options are looked at any further. */
   if (g_str_equal (member, "Acquire") && g_variant_lookup (options, "force", "b", &force))
     target.seize = force;
+  remember_authorized_owner (invocation, target.owner_uid);
   for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
     if (g_str_equal (lease_methods[i].member, member))
       {
@@ -626,6 +813,7 @@ handle_transfer (VmlDbusLease          *iface,
     .lockspace = vml_lockspace_get_name (self->lockspace),
   };
 
+  remember_authorized_owner (invocation, target.owner_uid);
   vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), &target,
                                 lease_transfer_authorized);
   return TRUE;

@@ -68,6 +68,14 @@ gboolean            vml_lease_forget          (VmlLease *self, GError **error);
 /* After a restart: checks with sanlock whether the recorded holder still
  * holds the lease, adopts it if so, and otherwise reports it lost. */
 void                vml_lease_restore         (VmlLease *self);
+/* The same, when sanlock says holder @pid (started at @start_time) holds
+ * the lease here (@shared: in shared mode): that holder, not the one the
+ * record names, is checked and adopted, and a record that says free (or
+ * there was none) yields to sanlock. */
+void                vml_lease_restore_held_by (VmlLease *self,
+                                               pid_t     pid,
+                                               guint64   start_time,
+                                               gboolean  shared);
 
 /* Releases a held lease against its user's will (its lockspace is being
  * removed with force): it is reported Lost(@reason, a static string) and

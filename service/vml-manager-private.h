@@ -1,7 +1,8 @@
 /* vml-manager-private.h: what the Manager's two files share: vml-manager.c
  * (lockspaces, start-up, the D-Bus object) and vml-manager-leases.c
  * (CreateLease, GetLease, DeleteLease: finding leases on storage and
- * exporting them). Nothing else includes it. */
+ * exporting them) and vml-manager-restore.c (leases found again at
+ * start-up). Nothing else includes it. */
 #pragma once
 
 #include "vml-authority.h"
@@ -35,6 +36,10 @@ GPtrArray *manager_sorted_lockspace_names (VmlManager *self);
 /* Puts @lease on the bus (ObjectManager) and in the table, or takes it off. */
 void       manager_export_lease           (VmlManager *self, VmlLease *lease);
 void       manager_unexport_lease         (VmlManager *self, VmlLease *lease);
+
+/* vml-manager-restore.c: at start-up, every lease held here exported
+ * again (records checked against sanlock) */
+void       manager_restore_leases         (VmlManager *self);
 
 /* vml-manager-leases.c: the methods, after authorization */
 void       manager_create_lease_authorized (GObject *object, GDBusMethodInvocation *invocation,

@@ -645,47 +645,6 @@ load_remembered_lockspaces (VmlManager *self)
     }
 }
 
-static void
-load_remembered_leases (VmlManager *self)
-{
-  g_autoptr(GHashTable) records = vml_store_load_all (self->store, VML_RECORD_LEASE);
-  GHashTableIter iter;
-  const char *uuid;
-  GKeyFile *record;
-
-  g_hash_table_iter_init (&iter, records);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &uuid, (gpointer *) &record))
-    {
-      g_autofree char *ls_name = vml_lease_record_lockspace (record);
-      VmlLockspace *ls = ls_name ? g_hash_table_lookup (self->lockspaces, ls_name) : NULL;
-      g_autoptr(VmlLease) lease = NULL;
-      g_autoptr(GError) error = NULL;
-
-      g_autofree char *file = g_strdup_printf ("%s/leases/%s.lease",
-                                               vml_store_get_dir (self->store), uuid);
-
-      if (ls_name == NULL)
-        {
-          g_warning ("Lease record %s is damaged (it names no lockspace) and was skipped", file);
-          continue;
-        }
-      if (ls == NULL)
-        {
-          g_warning ("Lease record %s names lockspace '%s', which this host does not use; skipped",
-                     file, ls_name);
-          continue;
-        }
-      lease = vml_lease_new_from_record (&self->ctx, record, ls, &error);
-      if (lease == NULL)
-        {
-          g_warning ("Lease record %s is damaged and was skipped: %s", file, error->message);
-          continue;
-        }
-      manager_export_lease (self, lease);
-      vml_lease_restore (lease);
-    }
-}
-
 gboolean
 vml_manager_start (VmlManager *self, GKeyFile *config, GError **error)
 {
@@ -707,7 +666,7 @@ vml_manager_start (VmlManager *self, GKeyFile *config, GError **error)
   vml_holder_pool_fill (self->holders);
   load_configured_lockspaces (self, config);
   load_remembered_lockspaces (self);
-  load_remembered_leases (self);
+  manager_restore_leases (self);
   return TRUE;
 }
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "vml-error.h"
+#include "vml-sanlock.h"
 
 #define MODE_BLOCK_OFFSET 128
 #define MODE_BLOCK_SHARED 0x1u
@@ -99,6 +100,14 @@ read_lease (int fd, const char *path, guint64 lease_offset, const char *resource
                    resource_name, lease_offset, path);
       return FALSE;
     }
+  if (host_id > vml_sanlock_max_host_id (sector_size))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "host id %" G_GUINT64_FORMAT " is out of range for a lease with %u-byte "
+                   "sectors (1 to %" G_GUINT64_FORMAT ")", host_id, sector_size,
+                   vml_sanlock_max_host_id (sector_size));
+      return FALSE;
+    }
   block->lver = le64_at (buf + LEADER_LVER);
   dblock = (1 + host_id) * sector_size;
   if (dblock + sector_size > FIRST_READ)
@@ -151,8 +160,15 @@ vml_mode_block_read (const char   *path,
   gboolean ok;
   int fd;
 
-  g_return_val_if_fail (host_id >= 1, FALSE);
-
+  /* The host id may come from another host's token: never let it reach
+   * the offset arithmetic unchecked. */
+  if (host_id < 1 || host_id > VML_SANLOCK_HOST_ID_MAX)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "host id %" G_GUINT64_FORMAT " is out of range (1 to %d)", host_id,
+                   VML_SANLOCK_HOST_ID_MAX);
+      return FALSE;
+    }
   fd = open_and_read_first (path, lease_offset, &buf, error);
   if (fd < 0)
     return FALSE;

@@ -5,6 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,9 +166,20 @@ vml_check_io_timeout (guint io_timeout, GError **error)
   return TRUE;
 }
 
+/* Larger than any storage, and small enough that an offset plus the areas
+ * vmleased puts behind it (a few MiB) fits a signed 64-bit file offset. */
+#define VML_OFFSET_MAX (G_GUINT64_CONSTANT (1) << 62)
+
 gboolean
 vml_check_aligned_offset (guint64 offset, GError **error)
 {
+  if (offset > VML_OFFSET_MAX)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "offset %" G_GUINT64_FORMAT " is beyond any storage (at most %"
+                   G_GUINT64_FORMAT ")", offset, VML_OFFSET_MAX);
+      return FALSE;
+    }
   if (offset % VML_SANLOCK_ALIGN != 0)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
@@ -288,6 +304,102 @@ vml_fence_to_string (VmlFence fence)
   return fence_names[fence];
 }
 
+/* Linux's PID_MAX_LIMIT: no pid is ever larger. A u32 from the bus can be
+ * (4294967295 is -1 as a pid_t, and kill (-1, 0) succeeds for root). */
+#define VML_PID_MAX 4194304
+
+gboolean
+vml_check_fence_pid (guint pid, GError **error)
+{
+  if (pid < 1 || pid > VML_PID_MAX)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "pid %u is not a process id (1 to %d)", pid, VML_PID_MAX);
+      return FALSE;
+    }
+  if (kill ((pid_t) pid, 0) != 0 && errno == ESRCH)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "pid %u names no running process", pid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Real and saved uid from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs"). */
+static gboolean
+read_uids (guint pid, guint *real, guint *saved)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%u/status", pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &status, NULL, NULL) ||
+      (line = strstr (status, "\nUid:")) == NULL)
+    return FALSE;
+  return sscanf (line + 5, "%u %*u %u", real, saved) == 2;
+}
+
+gboolean
+vml_fence_target_open (guint pid, VmlFenceTarget *target, GError **error)
+{
+  struct pollfd pfd = { .events = POLLIN };
+
+  target->pidfd = pidfd_open ((pid_t) pid, 0);
+  if (target->pidfd < 0 && errno != ENOSYS)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "pid %u names no running process", pid);
+      return FALSE;
+    }
+  pfd.fd = target->pidfd;
+  /* Read the uids, then look that the pidfd's process still runs: so they
+   * are its own, not those of a process that got its pid since. */
+  if (!read_uids (pid, &target->real_uid, &target->saved_uid) ||
+      (target->pidfd >= 0 && poll (&pfd, 1, 0) != 0))
+    {
+      vml_fence_target_close (target);
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "pid %u names no running process", pid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+vml_fence_target_close (VmlFenceTarget *target)
+{
+  if (target->pidfd >= 0)
+    close (target->pidfd);
+  target->pidfd = -1;
+}
+
+gboolean
+vml_fence_target_signalable_by (const VmlFenceTarget *target, guint uid)
+{
+  return uid == 0 || uid == target->real_uid || uid == target->saved_uid;
+}
+
+gboolean
+vml_fence_options_parse (GVariant *options, VmlFence *fence, guint *pid, GError **error)
+{
+  const char *str;
+
+  *pid = 0;
+  g_variant_lookup (options, "pid", "u", pid);
+  *fence = *pid != 0 ? VML_FENCE_KILL : VML_FENCE_NONE;
+  if (g_variant_lookup (options, "fence", "&s", &str) && !vml_fence_from_string (str, fence, error))
+    return FALSE;
+  if (*fence != VML_FENCE_NONE && *pid == 0)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "fence '%s' needs the VM's process id in option 'pid'",
+                   vml_fence_to_string (*fence));
+      return FALSE;
+    }
+  return *pid == 0 || vml_check_fence_pid (*pid, error);
+}
+
 char *
 vml_lease_object_path (const char *uuid)
 {
@@ -311,7 +423,8 @@ vml_check_storage_range (const char *path, guint64 offset, guint64 length, GErro
     }
   size = lseek (fd, 0, SEEK_END);
   close (fd);
-  if (size < 0 || (guint64) size < offset + length)
+  /* offset + length must not wrap around: a caller chooses both */
+  if (size < 0 || offset > G_MAXUINT64 - length || (guint64) size < offset + length)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
                    "'%s' is %" G_GINT64_FORMAT " bytes long; the area at offset %"

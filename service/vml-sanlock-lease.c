@@ -380,6 +380,67 @@ vml_sanlock_holder_holds_any (pid_t holder, gboolean *any, GError **error)
   return TRUE;
 }
 
+void
+vml_sanlock_held_free (VmlSanlockHeld *held)
+{
+  g_free (held->lockspace);
+  g_free (held->name);
+  g_free (held->path);
+  g_free (held);
+}
+
+static VmlSanlockHeld *
+held_from_resource (const struct sanlk_resource *r)
+{
+  VmlSanlockHeld *held = g_new0 (VmlSanlockHeld, 1);
+
+  held->lockspace = g_strndup (r->lockspace_name, SANLK_NAME_LEN);
+  held->name = g_strndup (r->name, SANLK_NAME_LEN);
+  if (r->num_disks > 0)
+    {
+      held->path = g_strndup (r->disks[0].path, SANLK_PATH_LEN);
+      held->offset = r->disks[0].offset;
+    }
+  held->shared = (r->flags & SANLK_RES_SHARED) != 0;
+  held->lver = held->shared ? 0 : r->lver;
+  return held;
+}
+
+GPtrArray *
+vml_sanlock_holder_resources (pid_t holder, GError **error)
+{
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) vml_sanlock_held_free);
+  struct sanlk_resource **list = NULL;
+  char *state = NULL;
+  int count = 0;
+  int rv;
+
+  if (!vml_sanlock_priv_holder_arg (holder, error))
+    return NULL;
+  RETRY_BUSY (rv, sanlock_inquire (-1, holder, 0, &count, &state));
+  if (rv == -ESRCH)
+    return g_steal_pointer (&found);   /* not a client of this daemon */
+  if (rv < 0)
+    {
+      free (state);
+      vml_sanlock_priv_fail (error, VML_ERROR_FAILED, rv,
+                             "Cannot ask sanlock what process %d holds", (int) holder);
+      return NULL;
+    }
+  if (state != NULL && count > 0 && sanlock_state_to_args (state, &count, &list) == 0)
+    {
+      for (int i = 0; i < count; i++)
+        {
+          g_ptr_array_add (found, held_from_resource (list[i]));
+          free (list[i]);
+        }
+      free (list);
+    }
+  free (state);
+  return g_steal_pointer (&found);
+}
+
 /* ---- requests to another host's owner -------------------------------- */
 
 /* sanlock would accept two requests that do nothing: for a lease without an

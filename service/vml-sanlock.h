@@ -215,6 +215,24 @@ gboolean vml_sanlock_inquire_holder       (pid_t holder, const char *res_name,
 /* Whether @holder holds any lease at all (*any), whatever its name. */
 gboolean vml_sanlock_holder_holds_any     (pid_t holder, gboolean *any, GError **error);
 
+/* One resource a holder holds, as its sanlock daemon says. */
+typedef struct {
+  char     *lockspace;
+  char     *name;
+  char     *path;       /* its first (only) disk */
+  guint64   offset;
+  gboolean  shared;
+  guint64   lver;       /* 0 for shared holds: sanlock reports none */
+} VmlSanlockHeld;
+
+void     vml_sanlock_held_free            (VmlSanlockHeld *held);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlSanlockHeld, vml_sanlock_held_free)
+
+/* Everything @holder holds (of VmlSanlockHeld): what a restart of vmleased
+ * trusts over its own records. Empty for a pid that is not registered with
+ * this host's daemon (another daemon's client, or none). No storage I/O. */
+GPtrArray *vml_sanlock_holder_resources   (pid_t holder, GError **error);
+
 /* Asks the host that holds @res exclusively to give it up (sanlock_request).
  * This writes a request block on the lease and returns; this host flags the
  * owner's host at its next lockspace renewal, and the owner's daemon acts at

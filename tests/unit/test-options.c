@@ -1,6 +1,7 @@
 /* Unit tests for the input checks every D-Bus method relies on. */
 #include "config.h"
 
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "vml-actions.h"
@@ -128,6 +129,42 @@ test_numbers (void)
   g_assert_false (vml_check_aligned_offset (512, &error));
   /* The message suggests the next aligned offset. */
   g_assert_nonnull (strstr (error->message, "1048576"));
+  /* aligned, but the areas behind it would not fit a file offset */
+  g_assert_false (vml_check_aligned_offset (G_GUINT64_CONSTANT (18446744073708503040), NULL));
+  g_assert_true (vml_check_aligned_offset (G_GUINT64_CONSTANT (1) << 62, NULL));
+  g_assert_false (vml_check_aligned_offset ((G_GUINT64_CONSTANT (1) << 62) + 1024 * 1024, NULL));
+}
+
+static void
+test_fence_options (void)
+{
+  g_autoptr(GError) error = NULL;
+  GVariantDict dict;
+  g_autoptr(GVariant) options = NULL;
+  VmlFence fence;
+  guint pid;
+
+  g_assert_false (vml_check_fence_pid (0, NULL));
+  g_assert_false (vml_check_fence_pid (4294967295u, &error));   /* -1 as a pid_t */
+  g_assert_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (vml_check_fence_pid (4194305, NULL));
+  g_assert_true (vml_check_fence_pid ((guint) getpid (), NULL));
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "fence", "s", "pause");
+  options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_assert_false (vml_fence_options_parse (options, &fence, &pid, &error));
+  g_assert_nonnull (strstr (error->message, "needs the VM's process id"));
+  g_clear_error (&error);
+  g_clear_pointer (&options, g_variant_unref);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "pid", "u", (guint) getpid ());
+  options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_assert_true (vml_fence_options_parse (options, &fence, &pid, &error));
+  g_assert_cmpint (fence, ==, VML_FENCE_KILL);
+  g_assert_cmpuint (pid, ==, (guint) getpid ());
 }
 
 static void
@@ -146,6 +183,9 @@ test_storage_path (void)
   g_assert_error (error, VML_ERROR, VML_ERROR_NOT_FOUND);
   g_assert_true (vml_check_storage_range (file, 3 * 1024 * 1024, 1024 * 1024, NULL));
   g_assert_false (vml_check_storage_range (file, 4 * 1024 * 1024, 1024 * 1024, NULL));
+  /* offset + length wraps around: never "fits" */
+  g_assert_false (vml_check_storage_range (file, G_GUINT64_CONSTANT (18446744073708503040),
+                                           1024 * 1024, NULL));
   g_unlink (file);
   g_rmdir (dir);
 }
@@ -231,6 +271,7 @@ main (int argc, char **argv)
   g_test_add_func ("/check/vm-name", test_vm_name);
   g_test_add_func ("/check/numbers", test_numbers);
   g_test_add_func ("/check/storage-path", test_storage_path);
+  g_test_add_func ("/check/fence-options", test_fence_options);
   g_test_add_func ("/enums/round-trip", test_enums_round_trip);
   g_test_add_func ("/paths/lease-object", test_object_path);
   g_test_add_func ("/errors/names", test_error_names);

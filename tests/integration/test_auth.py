@@ -677,6 +677,108 @@ def test_uid_cannot_release_another_uids_lease(sb, hosts, storage, leases):
     assert_ok(one(OTHER, h1, lease_call('Release', u, 'Release')), 'Release by other')
 
 
+def run_as_started(user, host, calls):
+    """run_as() in the background: returns a function that waits for it."""
+    p = subprocess.Popen(setpriv_argv(user) + ['/usr/bin/python3', '-c', SNIPPET, host.address,
+                                               json.dumps({'calls': calls})],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd='/',
+                         env=CALLER_ENV)
+
+    def finish():
+        out, err = p.communicate(timeout=120)
+        return _check_caller_output(user, host, out, err, p.returncode)
+    return finish
+
+
+@pytest.mark.parametrize('second', ['Release', 'Transfer'])
+def test_ownership_is_decided_when_the_call_runs(sb, hosts, leases, second):
+    """Host 2 holds the lease; the member's Acquire waits for it on host 1,
+    and the other member's Release (or Transfer begin) is queued behind it,
+    authorized while the lease was nobody's. When its turn comes the lease
+    is the member's: it is refused, and the lease stays the member's."""
+    h1, h2 = hosts[0], hosts[1]
+    member_uid = TEST_USERS[MEMBER][0]
+    u = free_lease(h1, leases, 'vm-queued-owner')
+    h2.get_lease(u)
+    h2.acquire(u)
+    try:
+        acquiring = run_as_started(MEMBER, h1, [lease_call('Acquire', u, 'Acquire',
+                                                           {'wait': ['u', 30]})])
+        wait_until(lambda: h1.lease_props(u)['State'] == 'acquiring', 20,
+                   what='the member\'s Acquire to wait')
+        call2 = (lease_call('second', u, 'Release') if second == 'Release'
+                 else transfer_call('second', u, 'begin'))
+        call2['label'] = 'second'
+        queued = run_as_started(OTHER, h1, [call2])
+        time.sleep(1.0)   # the second call is authorized and queued by now
+        h2.release(u)
+        assert_ok(acquiring()['Acquire'], 'the member\'s waiting Acquire')
+        r = queued()['second']
+        assert_refused(r, ACTION + 'manage', '%s by %s of the lease %s acquired meanwhile'
+                       % (second, OTHER, MEMBER), ['acquired by uid %d' % member_uid])
+        p = h1.lease_props(u)
+        assert (p['State'], p['TransferStep']) == ('held', ''), p
+        assert h1.inquire(u)['owner_uid'] == member_uid
+    finally:
+        with contextlib.suppress(Exception):
+            h1.release(u)
+        with contextlib.suppress(Exception):
+            h2.release(u)
+
+
+def test_fence_target_must_be_the_callers_to_signal(sb, hosts, leases):
+    """A member may name as fence target only a process it could signal
+    itself: root's process needs .manage (refused, nothing acquired), its
+    own is fine; prepare checks the same. Root may name anyone's."""
+    h1, h2 = hosts[0], hosts[1]
+    u = free_lease(h1, leases, 'vm-fence-target')
+    h2.get_lease(u)
+    roots = subprocess.Popen(['sleep', '600'])
+    mine = subprocess.Popen(setpriv_argv(MEMBER) + ['sleep', '600'], cwd='/', env=CALLER_ENV)
+    try:
+        wait_until(lambda: proc_uid(mine.pid) == TEST_USERS[MEMBER][0], 5,
+                   what='the member\'s process to run as the member')
+        for fence in ('kill', 'pause'):
+            r = one(MEMBER, h1, lease_call('Acquire', u, 'Acquire',
+                                           {'pid': ['u', roots.pid], 'fence': ['s', fence]}))
+            assert_refused(r, ACTION + 'manage', 'Acquire fencing root\'s process (%s)' % fence,
+                           ['fence target runs as uid 0'])
+            assert h1.lease_props(u)['State'] == 'free'
+        assert roots.poll() is None
+        # its own process: fine, and it is the one fenced
+        assert_ok(one(MEMBER, h1, lease_call('Acquire', u, 'Acquire',
+                                             {'pid': ['u', mine.pid]})), 'Acquire, own process')
+        assert h1.lease_props(u)['FencePid'] == mine.pid
+        t1 = h1.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}',
+                         ['begin', '', {}], reply='(s)')[0]
+        r = one(MEMBER, h2, transfer_call('prepare', u, 'prepare', t1,
+                                          {'pid': ['u', roots.pid]}))
+        assert_refused(r, ACTION + 'manage', 'prepare fencing root\'s process',
+                       ['fence target runs as uid 0'])
+        assert h2.lease_props(u)['State'] == 'free'
+        # root names anyone's
+        t2 = h2.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}',
+                         ['prepare', t1, {'pid': GLib.Variant('u', mine.pid)}], reply='(s)')[0]
+        assert t2 and h2.lease_props(u)['FencePid'] == mine.pid
+        h2.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}', ['cancel', '', {}])
+        h1.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}', ['cancel', '', {}])
+        assert h1.lease_props(u)['State'] == 'held'
+    finally:
+        for p in (roots, mine):
+            p.kill()
+            p.wait()
+        with contextlib.suppress(Exception):
+            h1.release(u)
+
+
+def proc_uid(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('Uid:'):
+                return int(line.split()[1])
+    return None
+
+
 def test_ownership_survives_vmleased_restart(sb, hosts, leases):
     """owner_uid is kept in vmleased's state record: after SIGKILL and a
     restart, the lease is still the member's and another uid still may not

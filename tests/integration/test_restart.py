@@ -23,6 +23,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from gi.repository import GLib
 
 from conftest import (BUILD_DIR, CALL_TIMEOUT_MS, LEASE_IFACE, SignalRecorder, b,
@@ -602,6 +603,78 @@ def test_record_naming_another_leases_holder_leaves_that_lease_alone(
         if copy_path:
             with contextlib.suppress(OSError):
                 os.unlink(copy_path)
+        sb.ensure_running()
+        stop_vm(vm)
+
+
+def start_time(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        return int(f.read().rsplit(')', 1)[1].split()[19])
+
+
+def _spoil_record(sb, k, u, how, other_pid):
+    path = record_file(sb, k, u)
+    if how == 'no-record':
+        os.unlink(path)
+        return
+    with open(path) as f:
+        text = f.read()
+    if how == 'future-format':
+        spoiled = re.sub(r'^format=1$', 'format=2', text, flags=re.M)
+    elif how == 'says-free':
+        spoiled = re.sub(r'^state=.*$', 'state=free', text, flags=re.M)
+    else:   # the holder pid names a live process that is not a vmlease-holder
+        spoiled = re.sub(r'^holder_pid=.*$', 'holder_pid=%d' % other_pid, text, flags=re.M)
+        spoiled = re.sub(r'^holder_start=.*$', 'holder_start=%d' % start_time(other_pid),
+                         spoiled, flags=re.M)
+    assert spoiled != text, (how, text)
+    with open(path, 'w') as f:
+        f.write(spoiled)
+
+
+@pytest.mark.parametrize('how', ['future-format', 'no-record', 'says-free',
+                                 'holder-pid-not-a-holder'])
+def test_lease_held_without_a_usable_record_is_adopted_from_sanlock(
+        sb, hosts, storage, leases, how):
+    """At start sanlock's view is the truth: a lease a vmlease-holder holds
+    is adopted though its record is unreadable, gone, says free, or names a
+    live process that is no holder. Never stranded (held in sanlock, with
+    an object saying free, Release NotHeld, Acquire -EEXIST); never fenced
+    for a record."""
+    h3 = hosts[2]
+    vm = start_vm()
+    L = leases()
+    rec = None
+    try:
+        h3.create(L, options={'name': s('vm-unrecorded')})
+        h3.acquire(L, {'pid': u32(vm.pid), 'fence': s('kill')})
+        holder = h3.lease_props(L)['HolderPid']
+        loc = h3.inquire(L)
+        sb.kill(3)
+        _spoil_record(sb, 3, L, how, vm.pid)
+        rec = h3.record(LEASE_IFACE, 'Lost')
+        sb.restart(3)
+        wait_until(lambda: lease_path(L) in h3.managed_objects(), 10,
+                   what='the held lease to be exported again')
+        wait_until(lambda: h3.lease_props(L)['State'] == 'held', 10,
+                   what='the held lease to be adopted')
+        p = h3.lease_props(L)
+        assert p['HolderPid'] == holder, p
+        assert process_alive(holder) and vm.poll() is None, 'a holder or VM was stopped'
+        assert lost_items(rec, (L,)) == [], rec.items
+        assert h3.sanlock_holders_of(L) == [holder]
+        # a fresh, usable record
+        assert read_record(sb, 3, L).get_string('lease', 'state') == 'held'
+        # and the lease works as any held one: released, then deleted
+        h3.release(L)
+        assert wait_process_exit(holder, 5)
+        assert h3.sanlock_holders_of(L) == []
+        o = storage.owners(L, loc['path'], loc['offset'])
+        assert o['exclusive'] == 0, o
+        assert vm.poll() is None, 'Release fenced the VM'
+    finally:
+        if rec:
+            rec.close()
         sb.ensure_running()
         stop_vm(vm)
 

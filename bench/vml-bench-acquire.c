@@ -532,22 +532,6 @@ run_rounds (Bench *b, GError **error)
 }
 
 static void
-print_json_string (GString *out, const char *s)
-{
-  g_string_append_c (out, '"');
-  for (; *s; s++)
-    {
-      if (*s == '"' || *s == '\\')
-        g_string_append_printf (out, "\\%c", *s);
-      else if ((unsigned char) *s < 0x20)
-        g_string_append_printf (out, "\\u%04x", *s);
-      else
-        g_string_append_c (out, *s);
-    }
-  g_string_append_c (out, '"');
-}
-
-static void
 report (Bench *b)
 {
   Series *vm = &b->series[S_VMLEASED], *raw = &b->series[S_RAW];
@@ -568,18 +552,18 @@ report (Bench *b)
       g_autoptr(GString) out = g_string_new ("{");
 
       g_string_append (out, "\"benchmark\":\"acquire\",\"date\":");
-      print_json_string (out, when);
+      vml_bench_json_string (out, when);
       g_string_append (out, ",\"machine\":");
-      print_json_string (out, machine);
+      vml_bench_json_string (out, machine);
       g_string_append (out, ",\"storage\":");
-      print_json_string (out, b->storage);
+      vml_bench_json_string (out, b->storage);
       g_string_append_printf (out, ",\"rounds\":%d,\"warmup\":%d,\"unit\":\"us\",\"series\":{",
                               b->rounds, b->warmup);
       for (int s = 0; s < active; s++)
         {
           Series *x = &b->series[s];
           g_string_append_printf (out, "%s\"%s\":{\"what\":", s ? "," : "", series_names[s]);
-          print_json_string (out, series_what[s]);
+          vml_bench_json_string (out, series_what[s]);
           g_string_append_printf (out, ",\"median\":%.1f,\"p90\":%.1f,\"mean\":%.1f,"
                                   "\"min\":%.1f,\"max\":%.1f}",
                                   x->median, x->p90, x->mean, x->min, x->max);

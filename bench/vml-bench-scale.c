@@ -37,18 +37,9 @@
 
 #include <gio/gio.h>
 
+#include "vml-bench-raw.h"
 #include "vml-bench-stats.h"
 
-#include <sanlock.h>
-#include <sanlock_admin.h>
-#include <sanlock_resource.h>
-
-#define BUS_NAME        "org.example.VMLease"
-#define MANAGER_PATH    "/org/example/VMLease"
-#define MANAGER_IFACE   "org.example.VMLease.Manager"
-#define LEASE_IFACE     "org.example.VMLease"
-#define CALL_TIMEOUT_MS (60 * 1000)
-#define MIB             (G_GUINT64_CONSTANT (1024) * 1024)
 #define RESTART_WAIT_S  120
 #define POLL_US         (50 * 1000)
 
@@ -82,7 +73,6 @@ typedef struct {
   guint                  held;      /* the first @held of them are held */
   char                  *storage;
   struct sanlk_resource *raw_res;   /* with its one disk */
-  gboolean               raw_written;
   VmlBenchSeries         series[N_SERIES];
   double                 vmleased_rss_kib;
   guint                  sanlock_clients;
@@ -185,14 +175,6 @@ vmleased_pid (Bench *b, GError **error)
 
 /* ---- raw libsanlock ------------------------------------------------------- */
 
-static gboolean
-sanlock_failed (int rv, const char *what, GError **error)
-{
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s (%d)", what,
-               rv <= -200 ? "sanlock error" : g_strerror (-rv), rv);
-  return FALSE;
-}
-
 /* The storage comes from the first lease (Inquire's path); the raw
  * resource goes after the N leases and the one past the ceiling. */
 static gboolean
@@ -204,40 +186,16 @@ raw_resource_setup (Bench *b, GError **error)
   g_autoptr(GVariant) info = NULL;
   g_autofree char *name = g_strdup_printf ("vml-bench-scale-%d", (int) getpid ());
   guint64 offset = 0;
-  struct sanlk_resource *res;
-  int rv;
 
   if (reply == NULL)
     return FALSE;
   info = g_variant_get_child_value (reply, 0);
   if (!g_variant_lookup (info, "path", "s", &b->storage) ||
-      !g_variant_lookup (info, "offset", "t", &offset) || strlen (b->storage) >= SANLK_PATH_LEN)
-    return sanlock_failed (-EINVAL, "Inquire gave no usable path and offset", error);
-  res = b->raw_res = g_malloc0 (sizeof (struct sanlk_resource) + sizeof (struct sanlk_disk));
-  /* names shorter than SANLK_NAME_LEN: the field stays NUL-padded */
-  memcpy (res->lockspace_name, b->lockspace, MIN (strlen (b->lockspace), SANLK_NAME_LEN - 1));
-  memcpy (res->name, name, MIN (strlen (name), SANLK_NAME_LEN - 1));
-  res->num_disks = 1;
-  strcpy (res->disks[0].path, b->storage);
-  res->disks[0].offset = offset + ((guint64) b->count + 8) * MIB;
-  res->flags = SANLK_RES_ALIGN1M | SANLK_RES_SECTOR512;   /* as vmleased writes its own */
-  rv = sanlock_write_resource (res, 0, 0, 0);
-  res->flags = 0;
-  if (rv < 0)
-    return sanlock_failed (rv, "cannot write the raw resource (is the lease file large "
-                           "enough? bench/scale makes it so)", error);
-  b->raw_written = TRUE;
-  return TRUE;
-}
-
-static void
-raw_resource_clear (Bench *b)
-{
-  if (!b->raw_written)
-    return;
-  b->raw_res->flags = SANLK_RES_ALIGN1M | SANLK_RES_SECTOR512;
-  sanlock_write_resource (b->raw_res, 0, 0, SANLK_WRITE_CLEAR);
-  b->raw_written = FALSE;
+      !g_variant_lookup (info, "offset", "t", &offset))
+    return vml_bench_sanlock_failed (-EINVAL, "Inquire gave no path and offset", error);
+  b->raw_res = vml_bench_raw_resource_new (b->lockspace, name, b->storage,
+                                           offset + ((guint64) b->count + 8) * MIB, error);
+  return b->raw_res != NULL;
 }
 
 static gboolean
@@ -249,13 +207,13 @@ round_raw (Bench *b, GError **error)
 
   sock = sanlock_register ();
   if (sock < 0)
-    return sanlock_failed (sock, "sanlock_register", error);
+    return vml_bench_sanlock_failed (sock, "sanlock_register", error);
   rv = sanlock_acquire (sock, -1, 0, 1, list, NULL);
   vml_bench_series_add (&b->series[S_RAW], (double) (g_get_monotonic_time () - t0) / 1000);
   if (rv == 0)
     rv = sanlock_release (sock, -1, 0, 1, list);
   close (sock);
-  return rv == 0 || sanlock_failed (rv, "raw acquire or release", error);
+  return rv == 0 || vml_bench_sanlock_failed (rv, "raw acquire or release", error);
 }
 
 /* ---- the phases ------------------------------------------------------------ */
@@ -507,7 +465,7 @@ cleanup (Bench *b)
       if (reply == NULL)
         g_printerr ("vml-bench-scale: %s\n", error->message);
     }
-  raw_resource_clear (b);
+  g_clear_pointer (&b->raw_res, vml_bench_raw_resource_free);
 }
 
 /* ---- report ----------------------------------------------------------------- */
@@ -646,7 +604,6 @@ main (int argc, char **argv)
   g_ptr_array_unref (b.uuids);
   g_ptr_array_unref (b.paths);
   g_clear_object (&b.bus);
-  g_free (b.raw_res);
   g_free (b.storage);
   g_free (b.ceiling_answer);
   g_free (b.sandbox);

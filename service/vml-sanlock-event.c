@@ -92,10 +92,10 @@ vml_sanlock_event_close (int fd, const char *lockspace)
   if (fd < 0)
     return;
   /* sanlock_end_event() closes fd, then tells the daemon on a command
-   * connection; without room for one the daemon finds out at its next
-   * message to it. */
+   * connection. Called from the main loop: it never waits for an entry;
+   * without one the daemon finds out at its next message to the fd. */
   if (!vml_sanlock_priv_copy_name (name, lockspace, "lockspace", NULL) ||
-      VML_SANLOCK_CALL (sanlock_end_event (fd, name, 0)) == VML_SANLOCK_NO_ROOM)
+      VML_SANLOCK_CALL_WAITING (0, sanlock_end_event (fd, name, 0)) == VML_SANLOCK_NO_ROOM)
     close (fd);
   vml_sanlock_clients_unreserve ();
 }

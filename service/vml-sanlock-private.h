@@ -63,11 +63,14 @@ gboolean    vml_sanlock_priv_fail_common        (GError **error, int rv, const c
 
 /* Wraps every libsanlock call that connects to the daemon: @call runs only
  * once an entry is counted for it, and the entry is given back after. */
-#define VML_SANLOCK_CALL(call)                                              \
-  (vml_sanlock_priv_command_begin () ? vml_sanlock_priv_command_end ((call)) \
-                                     : VML_SANLOCK_NO_ROOM)
+#define VML_SANLOCK_CALL(call) \
+  VML_SANLOCK_CALL_WAITING (VML_SANLOCK_COMMAND_WAIT_S * G_USEC_PER_SEC, call)
+/* The same, waiting at most @wait_us for an entry (0 from the main loop). */
+#define VML_SANLOCK_CALL_WAITING(wait_us, call)                               \
+  (vml_sanlock_priv_command_begin (wait_us) ? vml_sanlock_priv_command_end ((call)) \
+                                            : VML_SANLOCK_NO_ROOM)
 
-gboolean    vml_sanlock_priv_command_begin      (void);
+gboolean    vml_sanlock_priv_command_begin      (gint64 wait_us);
 /* Returns @rv, so that it can wrap the call's result. */
 int         vml_sanlock_priv_command_end        (int rv);
 

@@ -74,10 +74,10 @@ vml_sanlock_clients_count (void)
 }
 
 gboolean
-vml_sanlock_priv_command_begin (void)
+vml_sanlock_priv_command_begin (gint64 wait_us)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&table_lock);
-  gint64 deadline = g_get_monotonic_time () + VML_SANLOCK_COMMAND_WAIT_S * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + wait_us;
 
   while (table_commands >= VML_SANLOCK_COMMANDS_MAX)
     if (!g_cond_wait_until (&table_freed, &table_lock, deadline))

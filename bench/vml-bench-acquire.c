@@ -46,18 +46,9 @@
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 
+#include "vml-bench-raw.h"
 #include "vml-bench-stats.h"
 
-#include <sanlock.h>
-#include <sanlock_admin.h>
-#include <sanlock_resource.h>
-
-#define BUS_NAME        "org.example.VMLease"
-#define MANAGER_PATH    "/org/example/VMLease"
-#define MANAGER_IFACE   "org.example.VMLease.Manager"
-#define LEASE_IFACE     "org.example.VMLease"
-#define CALL_TIMEOUT_MS (60 * 1000)
-#define MIB             (G_GUINT64_CONSTANT (1024) * 1024)
 #define TARGET_RATIO    1.3
 
 typedef enum {
@@ -104,7 +95,6 @@ typedef struct {
   gboolean               lease_created;
   char                  *storage;         /* lease file of the lockspace */
   guint64                ls_offset;
-  gboolean               raw_written;
   struct sanlk_resource *raw_res;         /* with its one disk */
   Series                 series[N_SERIES];
 } Bench;
@@ -254,68 +244,13 @@ lease_call (Bench *b, const char *method, GError **error)
 
 /* ---- sanlock, directly ---------------------------------------------------- */
 
-static int
-copy_name (char *dst, const char *src)
-{
-  if (strlen (src) >= SANLK_NAME_LEN)
-    return -ENAMETOOLONG;
-  memset (dst, 0, SANLK_NAME_LEN);
-  memcpy (dst, src, strlen (src));
-  return 0;
-}
-
-static gboolean
-sanlock_failed (int rv, const char *what, GError **error)
-{
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s (%d)", what,
-               rv <= -200 ? "sanlock error" : g_strerror (-rv), rv);
-  return FALSE;
-}
-
 static gboolean
 raw_resource_setup (Bench *b, GError **error)
 {
   g_autofree char *name = g_strdup_printf ("vml-bench-raw-%d", (int) getpid ());
-  struct sanlk_resource *res;
-  int rv;
 
-  res = g_malloc0 (sizeof (struct sanlk_resource) + sizeof (struct sanlk_disk));
-  b->raw_res = res;
-  if (copy_name (res->lockspace_name, b->lockspace) < 0 || copy_name (res->name, name) < 0)
-    return sanlock_failed (-ENAMETOOLONG, "resource name", error);
-  res->num_disks = 1;
-  if (strlen (b->storage) >= SANLK_PATH_LEN)
-    return sanlock_failed (-ENAMETOOLONG, "lease file path", error);
-  strcpy (res->disks[0].path, b->storage);
-  res->disks[0].offset = b->raw_offset;
-
-  /* The layout vmleased writes its own leases with. */
-  res->flags = SANLK_RES_ALIGN1M | SANLK_RES_SECTOR512;
-  rv = sanlock_write_resource (res, 0, 0, 0);
-  res->flags = 0;
-  if (rv < 0)
-    {
-      g_autofree char *what = g_strdup_printf ("cannot write the raw resource at %s:%" G_GUINT64_FORMAT,
-                                               b->storage, b->raw_offset);
-      return sanlock_failed (rv, what, error);
-    }
-  b->raw_written = TRUE;
-  return TRUE;
-}
-
-static void
-raw_resource_clear (Bench *b)
-{
-  int rv;
-
-  if (!b->raw_written)
-    return;
-  b->raw_res->flags = SANLK_RES_ALIGN1M | SANLK_RES_SECTOR512;
-  rv = sanlock_write_resource (b->raw_res, 0, 0, SANLK_WRITE_CLEAR);
-  b->raw_res->flags = 0;
-  if (rv < 0)
-    g_printerr ("vml-bench-acquire: cannot clear the raw resource: %d\n", rv);
-  b->raw_written = FALSE;
+  b->raw_res = vml_bench_raw_resource_new (b->lockspace, name, b->storage, b->raw_offset, error);
+  return b->raw_res != NULL;
 }
 
 /* One round of what a holder does, in this process. */
@@ -329,18 +264,18 @@ round_raw (Bench *b, double *us, GError **error)
   t0 = g_get_monotonic_time ();
   sock = sanlock_register ();
   if (sock < 0)
-    return sanlock_failed (sock, "sanlock_register", error);
+    return vml_bench_sanlock_failed (sock, "sanlock_register", error);
   rv = sanlock_acquire (sock, -1, 0, 1, list, NULL);
   if (rv < 0)
     {
       close (sock);
-      return sanlock_failed (rv, "sanlock_acquire (raw)", error);
+      return vml_bench_sanlock_failed (rv, "sanlock_acquire (raw)", error);
     }
   rv = sanlock_release (sock, -1, 0, 1, list);
   close (sock);
   t1 = g_get_monotonic_time ();
   if (rv < 0)
-    return sanlock_failed (rv, "sanlock_release (raw)", error);
+    return vml_bench_sanlock_failed (rv, "sanlock_release (raw)", error);
   *us = (double) (t1 - t0);
   return TRUE;
 }
@@ -434,7 +369,7 @@ round_holder (Bench *b, double *us, GError **error)
   if (rv < 0)
     {
       holder_stop (proc, NULL);
-      return sanlock_failed (rv, "sanlock_acquire (pid-targeted)", error);
+      return vml_bench_sanlock_failed (rv, "sanlock_acquire (pid-targeted)", error);
     }
   /* vmleased reads the lver back this way after an EX acquire. */
   rv = sanlock_inquire (-1, pid, 0, &count, &state);
@@ -442,13 +377,13 @@ round_holder (Bench *b, double *us, GError **error)
   if (rv < 0)
     {
       holder_stop (proc, NULL);
-      return sanlock_failed (rv, "sanlock_inquire (pid-targeted)", error);
+      return vml_bench_sanlock_failed (rv, "sanlock_inquire (pid-targeted)", error);
     }
   rv = sanlock_release (-1, pid, 0, 1, list);
   if (rv < 0)
     {
       holder_stop (proc, NULL);
-      return sanlock_failed (rv, "sanlock_release (pid-targeted)", error);
+      return vml_bench_sanlock_failed (rv, "sanlock_release (pid-targeted)", error);
     }
   if (!holder_stop (proc, error))
     return FALSE;
@@ -532,22 +467,6 @@ run_rounds (Bench *b, GError **error)
 }
 
 static void
-print_json_string (GString *out, const char *s)
-{
-  g_string_append_c (out, '"');
-  for (; *s; s++)
-    {
-      if (*s == '"' || *s == '\\')
-        g_string_append_printf (out, "\\%c", *s);
-      else if ((unsigned char) *s < 0x20)
-        g_string_append_printf (out, "\\u%04x", *s);
-      else
-        g_string_append_c (out, *s);
-    }
-  g_string_append_c (out, '"');
-}
-
-static void
 report (Bench *b)
 {
   Series *vm = &b->series[S_VMLEASED], *raw = &b->series[S_RAW];
@@ -568,18 +487,18 @@ report (Bench *b)
       g_autoptr(GString) out = g_string_new ("{");
 
       g_string_append (out, "\"benchmark\":\"acquire\",\"date\":");
-      print_json_string (out, when);
+      vml_bench_json_string (out, when);
       g_string_append (out, ",\"machine\":");
-      print_json_string (out, machine);
+      vml_bench_json_string (out, machine);
       g_string_append (out, ",\"storage\":");
-      print_json_string (out, b->storage);
+      vml_bench_json_string (out, b->storage);
       g_string_append_printf (out, ",\"rounds\":%d,\"warmup\":%d,\"unit\":\"us\",\"series\":{",
                               b->rounds, b->warmup);
       for (int s = 0; s < active; s++)
         {
           Series *x = &b->series[s];
           g_string_append_printf (out, "%s\"%s\":{\"what\":", s ? "," : "", series_names[s]);
-          print_json_string (out, series_what[s]);
+          vml_bench_json_string (out, series_what[s]);
           g_string_append_printf (out, ",\"median\":%.1f,\"p90\":%.1f,\"mean\":%.1f,"
                                   "\"min\":%.1f,\"max\":%.1f}",
                                   x->median, x->p90, x->mean, x->min, x->max);
@@ -629,7 +548,7 @@ cleanup (Bench *b)
       if (!delete_lease (b, &error))
         g_printerr ("vml-bench-acquire: %s\n", error->message);
     }
-  raw_resource_clear (b);
+  g_clear_pointer (&b->raw_res, vml_bench_raw_resource_free);
 }
 
 int
@@ -715,7 +634,6 @@ main (int argc, char **argv)
 
   for (int s = 0; s < N_SERIES; s++)
     vml_bench_series_clear (&b.series[s]);
-  g_free (b.raw_res);
   g_free (b.storage);
   g_free (b.lease_path);
   g_free (b.uuid);

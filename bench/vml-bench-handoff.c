@@ -50,18 +50,13 @@
 
 #include <gio/gio.h>
 
+#include "vml-bench-raw.h"
 #include "vml-bench-stats.h"
 
 #include <sanlock.h>
 #include <sanlock_admin.h>
 #include <sanlock_resource.h>
 
-#define BUS_NAME        "org.example.VMLease"
-#define MANAGER_PATH    "/org/example/VMLease"
-#define MANAGER_IFACE   "org.example.VMLease.Manager"
-#define LEASE_IFACE     "org.example.VMLease"
-#define CALL_TIMEOUT_MS (60 * 1000)
-#define MIB             (G_GUINT64_CONSTANT (1024) * 1024)
 #define TARGET_RATIO    1.15
 #define N_HOSTS         2
 

@@ -78,3 +78,19 @@ vml_bench_machine_description (void)
   return g_strdup_printf ("%s, %ld CPUs, Linux %s", model ? model : "unknown CPU",
                           sysconf (_SC_NPROCESSORS_ONLN), u.release);
 }
+
+void
+vml_bench_json_string (GString *out, const char *s)
+{
+  g_string_append_c (out, '"');
+  for (; *s; s++)
+    {
+      if (*s == '"' || *s == '\\')
+        g_string_append_printf (out, "\\%c", *s);
+      else if ((unsigned char) *s < 0x20)
+        g_string_append_printf (out, "\\u%04x", *s);
+      else
+        g_string_append_c (out, *s);
+    }
+  g_string_append_c (out, '"');
+}

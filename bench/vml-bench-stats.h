@@ -1,4 +1,4 @@
-/* vml-bench-stats.h: what the two benchmark programs share: a series of
+/* vml-bench-stats.h: what the benchmark programs share: a series of
  * samples in microseconds and its summary, and a line about the machine. */
 #pragma once
 
@@ -21,5 +21,8 @@ void  vml_bench_series_clear     (VmlBenchSeries *s);
 
 /* "<CPU model>, <n> CPUs, Linux <release>" */
 char *vml_bench_machine_description (void);
+
+/* Appends @s to @out as a JSON string, quoted and escaped. */
+void  vml_bench_json_string         (GString *out, const char *s);
 
 G_END_DECLS

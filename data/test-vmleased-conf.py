@@ -37,9 +37,11 @@ def main():
     groups = kf.get_groups()[0]
     check(groups == ['daemon', 'lockspace vmstore1'],
           'the example has [daemon] and one [lockspace NAME] group: %s' % groups)
-    check(kf.get_keys('daemon')[0] == ['state_dir'], '[daemon] has state_dir')
+    check(kf.get_keys('daemon')[0] == ['state_dir', 'max_leases'],
+          '[daemon] has state_dir and max_leases')
     check(kf.get_string('daemon', 'state_dir') == '/run/vmleased',
           'state_dir defaults to /run/vmleased')
+    check(kf.get_uint64('daemon', 'max_leases') == 900, 'max_leases defaults to 900')
     ls = 'lockspace vmstore1'
     check(sorted(kf.get_keys(ls)[0]) == ['host_id', 'io_timeout', 'offset', 'path'],
           '[lockspace NAME] has host_id, path, offset, io_timeout')

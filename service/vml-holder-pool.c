@@ -7,7 +7,10 @@
  * pool starts its replacement at once, in a worker thread, while that
  * Acquire runs. Only a holder that never got its lease (the Acquire
  * failed) comes back as a spare. When starting one fails (sanlock not
- * running), the pool tries again later rather than spinning. */
+ * running), the pool tries again later rather than spinning; so it does
+ * while the host is at its ceiling on lease holders, which spares count
+ * against (vml-holder.h): a spare starts only where it leaves a place
+ * free, so an Acquire never loses the last place to it. */
 #include "config.h"
 
 #include "vml-holder-pool.h"
@@ -105,7 +108,7 @@ spawn_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
 {
   VmlHolderPool *self = VML_HOLDER_POOL (source);
   GError *error = NULL;
-  VmlHolder *holder = vml_holder_spawn (self->holder_path, &error);
+  VmlHolder *holder = vml_holder_spawn (self->holder_path, VML_HOLDER_FOR_SPARE, &error);
 
   if (holder == NULL)
     g_task_return_error (task, error);
@@ -149,6 +152,12 @@ vml_holder_pool_fill (VmlHolderPool *self)
 
   if (self->spawning || self->retry_id != 0 || self->spares->len >= self->spares_wanted)
     return;
+  /* At the ceiling on lease holders: look again later, quietly. */
+  if (!vml_holder_fits (VML_HOLDER_FOR_SPARE))
+    {
+      self->retry_id = g_timeout_add_seconds (RETRY_SECONDS, retry_fill, self);
+      return;
+    }
   self->spawning = TRUE;
   task = g_task_new (self, NULL, on_spawned, NULL);
   g_task_run_in_thread (task, spawn_thread);

@@ -14,6 +14,7 @@
 
 #include "vml-error.h"
 #include "vml-holder.h"
+#include "vml-sanlock.h"
 
 #define HOLDER_READY_TIMEOUT_MS 10000
 
@@ -28,11 +29,98 @@ struct _VmlHolder {
   gint         stopping;   /* atomic: exit was asked for, not a loss */
   gboolean     exited;     /* a watch saw it end (main loop) */
   int          exit_status;
+  gint         counted;    /* atomic: a Counted, until told to go or gone */
   gboolean     watching_child;
   GSource     *watch;
 };
 
 G_DEFINE_TYPE (VmlHolder, vml_holder, G_TYPE_OBJECT)
+
+/* ---- the ceiling ------------------------------------------------------ */
+
+typedef enum { NOT_COUNTED, COUNTED_LEASE, COUNTED_LOCK } Counted;
+
+static GMutex count_lock;
+static guint  lease_holders;
+static guint  ceiling = VML_HOLDER_CEILING_DEFAULT;
+static char  *ceiling_config;
+
+void
+vml_holder_set_ceiling (guint max_leases, const char *config)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&count_lock);
+
+  ceiling = max_leases;
+  g_free (ceiling_config);
+  ceiling_config = g_strdup (config);
+}
+
+/* Under count_lock. */
+static gboolean
+fits (VmlHolderUse use)
+{
+  switch (use)
+    {
+    case VML_HOLDER_FOR_LEASE: return lease_holders < ceiling;
+    case VML_HOLDER_FOR_SPARE: return lease_holders + 1 < ceiling;
+    case VML_HOLDER_FOR_LOCK:  return TRUE;
+    default:                   g_return_val_if_reached (FALSE);
+    }
+}
+
+gboolean
+vml_holder_fits (VmlHolderUse use)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&count_lock);
+
+  return fits (use);
+}
+
+static gboolean
+fail_ceiling (GError **error)
+{
+  g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+               "this host keeps %u lease holders (held leases, a spare, hand-offs), its "
+               "ceiling (max_leases=%u in [daemon] of %s); release a lease here, or raise "
+               "max_leases (at most %u) and restart vmleased", lease_holders, ceiling,
+               ceiling_config ? ceiling_config : "the configuration", VML_HOLDER_CEILING_MAX);
+  return FALSE;
+}
+
+/* Counts @self before its process starts, so that no two threads start the
+ * holder that would pass the ceiling. @force: it runs already (adopted). */
+static gboolean
+count_holder (VmlHolder *self, VmlHolderUse use, gboolean force, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&count_lock);
+  gboolean for_lease = use != VML_HOLDER_FOR_LOCK;
+
+  if (!force && !fits (use))
+    return fail_ceiling (error);
+  if (!vml_sanlock_clients_reserve (for_lease ? "a lease holder" : "a lock holder", error))
+    return FALSE;
+  if (for_lease)
+    lease_holders++;
+  g_atomic_int_set (&self->counted, for_lease ? COUNTED_LEASE : COUNTED_LOCK);
+  return TRUE;
+}
+
+/* Once told to go, or gone: it holds nothing, and its sanlock entry goes
+ * with its process within milliseconds. Idempotent. */
+static void
+uncount_holder (VmlHolder *self)
+{
+  Counted was = g_atomic_int_exchange (&self->counted, NOT_COUNTED);
+
+  if (was == NOT_COUNTED)
+    return;
+  vml_sanlock_clients_unreserve ();
+  if (was == COUNTED_LEASE)
+    {
+      g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&count_lock);
+      lease_holders--;
+    }
+}
 
 enum { SIGNAL_EXITED, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -55,6 +143,7 @@ vml_holder_finalize (GObject *object)
 {
   VmlHolder *self = VML_HOLDER (object);
 
+  uncount_holder (self);
   if (self->pidfd >= 0)
     close (self->pidfd);
   g_clear_object (&self->claim_pipe);
@@ -198,12 +287,15 @@ vml_process_start_time (pid_t pid)
 }
 
 VmlHolder *
-vml_holder_spawn (const char *holder_path, GError **error)
+vml_holder_spawn (const char *holder_path, VmlHolderUse use, GError **error)
 {
   g_autoptr(VmlHolder) self = g_object_new (VML_TYPE_HOLDER, NULL);
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) local_error = NULL;
   const char *argv[] = { holder_path, NULL };
+
+  if (!count_holder (self, use, FALSE, error))
+    return NULL;
 
   /* INHERIT_FDS lets GLib use posix_spawn (no fd-closing child setup): the
    * holder closes every descriptor but stdio itself, first thing. */
@@ -334,6 +426,7 @@ VmlHolder *
 vml_holder_adopt (pid_t pid, guint64 start_time, GError **error)
 {
   g_autoptr(VmlHolder) self = g_object_new (VML_TYPE_HOLDER, NULL);
+  g_autoptr(GError) local_error = NULL;
 
   self->pid = pid;
   if (pid <= 0 || !open_pidfd (self, NULL) || !is_holder_program (pid) ||
@@ -344,6 +437,9 @@ vml_holder_adopt (pid_t pid, guint64 start_time, GError **error)
       return NULL;
     }
   self->start_time = start_time;
+  /* It runs already, whatever the ceiling says now. */
+  if (!count_holder (self, VML_HOLDER_FOR_LEASE, TRUE, &local_error))
+    g_warning ("Holder %d is not counted: %s", (int) pid, local_error->message);
   return g_steal_pointer (&self);
 }
 
@@ -375,6 +471,7 @@ emit_exited (VmlHolder *self, int status)
 {
   self->exited = TRUE;
   self->exit_status = status;
+  uncount_holder (self);
   if (!g_atomic_int_get (&self->stopping))
     g_signal_emit (self, signals[SIGNAL_EXITED], 0, status);
 }
@@ -452,6 +549,7 @@ void
 vml_holder_terminate (VmlHolder *self)
 {
   g_atomic_int_set (&self->stopping, TRUE);
+  uncount_holder (self);
   /* Ours, and it holds nothing: say so and close its stdin. A spare whose
    * stdin ends exits 0 at once, without the signal that would make it ask
    * sanlock whether it is being revoked. */

@@ -13,10 +13,38 @@ G_BEGIN_DECLS
 #define VML_TYPE_HOLDER (vml_holder_get_type ())
 G_DECLARE_FINAL_TYPE (VmlHolder, vml_holder, VML, HOLDER, GObject)
 
+/* The ceiling on lease holders per host: every holder vmleased keeps for
+ * leases (claimed, spares, the source's during a hand-off, adopted after a
+ * restart) counts, from its start until it is told to go or is gone. Lock
+ * holders (vmleased's own short locks) do not count against it. Each holder
+ * is one entry in sanlock's client table of 1,024 (vml-sanlock.h), so the
+ * ceiling leaves room there for the commands, listeners and lock holders of
+ * vmleased and for other programs: 900 by default (docs/decisions.md,
+ * "Sanlock's client table", has the arithmetic), at most
+ * VML_HOLDER_CEILING_MAX. @config names the file that sets it (as
+ * max_leases in [daemon]), for messages. Main thread, before any holder. */
+#define VML_HOLDER_CEILING_DEFAULT 900
+#define VML_HOLDER_CEILING_MAX     1000
+void       vml_holder_set_ceiling    (guint       max_leases,
+                                      const char *config);
+typedef enum {
+  VML_HOLDER_FOR_LEASE,   /* counted against the ceiling */
+  VML_HOLDER_FOR_SPARE,   /* the same, but never takes the last place under
+                           * it: an Acquire that starts a holder of its own
+                           * while the spare starts must find one */
+  VML_HOLDER_FOR_LOCK,    /* one of vmleased's own short locks */
+} VmlHolderUse;
+
+/* Whether a holder for @use would be counted now. */
+gboolean   vml_holder_fits           (VmlHolderUse use);
+
 /* Starts a holder and returns once it is registered with sanlock; it holds
- * nothing until claimed. BLOCKS (up to a few seconds): worker threads only. */
-VmlHolder *vml_holder_spawn          (const char *holder_path,
-                                      GError    **error);
+ * nothing until claimed. BUSY at once when the ceiling (for a lease) or
+ * sanlock's client table has no room for it. BLOCKS (up to a few seconds):
+ * worker threads only. */
+VmlHolder *vml_holder_spawn          (const char  *holder_path,
+                                      VmlHolderUse use,
+                                      GError     **error);
 /* Dedicates a spare holder to one lease (and the VM process to fence). */
 gboolean   vml_holder_claim          (VmlHolder  *self,
                                       const char *uuid,

@@ -283,7 +283,8 @@ spawn_holder_thread (GTask *task, gpointer source, gpointer task_data, GCancella
 {
   VmlLease *self = VML_LEASE (source);
   GError *error = NULL;
-  VmlHolder *holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), &error);
+  VmlHolder *holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
+                                       VML_HOLDER_FOR_LEASE, &error);
 
   if (holder == NULL)
     g_task_return_error (task, error);
@@ -301,7 +302,10 @@ on_holder_spawned (GObject *source, GAsyncResult *result, gpointer user_data)
 
   data->holder = g_task_propagate_pointer (G_TASK (result), &error);
   if (data->holder == NULL)
-    acquire_failed (self, op, error);
+    {
+      g_prefix_error (&error, "cannot acquire the lease of %s: ", self->uuid);
+      acquire_failed (self, op, error);
+    }
   else
     acquire_with_holder (self, op);
 }

@@ -247,7 +247,8 @@ take_back (VmlLease *self, StepData *data, GError **error)
   if (holder == NULL || !vml_holder_is_alive (holder))
     {
       /* The holder died meanwhile: a new one, claimed for this lease. */
-      data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), error);
+      data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
+                                      VML_HOLDER_FOR_LEASE, error);
       if (data->holder == NULL ||
           !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error))
         return FALSE;
@@ -382,7 +383,8 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
   if (!lease_host_generation (self, lease_my_host_id (self), &data->my_gen, &live, error))
     return FALSE;
   if (data->holder == NULL)
-    data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders), error);
+    data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
+                                      VML_HOLDER_FOR_LEASE, error);
   return data->holder != NULL &&
          vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error) &&
          lease_holder_acquire (self, data->holder, TRUE, 0, &data->lver, error);

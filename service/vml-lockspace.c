@@ -316,7 +316,7 @@ static gboolean
 run_with_lock_holder (VmlLockspace *self, const char *holder_path, VmlSanlockResource *lock,
                       VmlIndexFunc func, gpointer data, GError **error)
 {
-  g_autoptr(VmlHolder) holder = vml_holder_spawn (holder_path, error);
+  g_autoptr(VmlHolder) holder = vml_holder_spawn (holder_path, VML_HOLDER_FOR_LOCK, error);
   gboolean ok;
 
   if (holder == NULL || !vml_holder_claim_lock (holder, VML_INDEX_LOCK_NAME, error) ||

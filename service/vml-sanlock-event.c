@@ -30,11 +30,14 @@ vml_sanlock_event_open (const char *lockspace, GError **error)
   char name[SANLK_NAME_LEN + 1] = { 0 };
   int fd;
 
-  if (!vml_sanlock_priv_copy_name (name, lockspace, "lockspace", error))
+  if (!vml_sanlock_priv_copy_name (name, lockspace, "lockspace", error) ||
+      !vml_sanlock_clients_reserve ("a listener for messages from other hosts", error))
     return -1;
+  /* A listener stays connected: counted as a kept client, not a command. */
   fd = sanlock_reg_event (name, NULL, 0);
   if (fd >= 0)
     return fd;
+  vml_sanlock_clients_unreserve ();
   /* lockspace_reg_event(): -ENOENT not joined, -ENOCSI all 32 slots taken */
   if (fd == -ENOENT && !vml_sanlock_priv_daemon_unreachable (fd))
     vml_sanlock_priv_fail (error, VML_ERROR_LOCKSPACE_NOT_JOINED, fd,
@@ -88,10 +91,13 @@ vml_sanlock_event_close (int fd, const char *lockspace)
 
   if (fd < 0)
     return;
-  if (vml_sanlock_priv_copy_name (name, lockspace, "lockspace", NULL))
-    sanlock_end_event (fd, name, 0);   /* closes fd */
-  else
+  /* sanlock_end_event() closes fd, then tells the daemon on a command
+   * connection. Called from the main loop: it never waits for an entry;
+   * without one the daemon finds out at its next message to the fd. */
+  if (!vml_sanlock_priv_copy_name (name, lockspace, "lockspace", NULL) ||
+      VML_SANLOCK_CALL_WAITING (0, sanlock_end_event (fd, name, 0)) == VML_SANLOCK_NO_ROOM)
     close (fd);
+  vml_sanlock_clients_unreserve ();
 }
 
 gboolean
@@ -114,7 +120,7 @@ vml_sanlock_event_send (const char *lockspace, guint64 host_id, guint64 generati
                    event, host_id, lockspace, VML_SANLOCK_HOST_ID_MAX);
       return FALSE;
     }
-  rv = sanlock_set_event (name, &he, 0);
+  rv = VML_SANLOCK_CALL (sanlock_set_event (name, &he, 0));
   switch (rv)
     {
     case 0:

@@ -67,7 +67,7 @@ run_index_op (const VmlSanlockLockspace *ls, IndexOp op, const char *res_name,
       memset (re, 0, sizeof *re);
       memcpy (re->name, res_name, strlen (res_name));
       re->offset = res_offset;
-      rv = op (&rx, 0, re);
+      rv = VML_SANLOCK_CALL (op (&rx, 0, re));
       if (!index_retry_wanted (rv) || attempt >= INDEX_RETRIES)
         return rv;
       g_usleep (INDEX_RETRY_US);

@@ -128,7 +128,7 @@ current_lver (const VmlSanlockResource *res)
   ResourceArgs args;
 
   if (!vml_sanlock_priv_resource_args (res, &args, NULL) ||
-      sanlock_read_resource (&args.res, 0) < 0)
+      VML_SANLOCK_CALL (sanlock_read_resource (&args.res, 0)) < 0)
     return 0;
   return args.res.lver;
 }
@@ -208,7 +208,7 @@ vml_sanlock_acquire (const VmlSanlockResource *res, pid_t holder, gboolean share
       args.res.lver = lver;
     }
   list[0] = &args.res;
-  RETRY_BUSY (rv, sanlock_acquire (-1, holder, 0, 1, list, NULL));
+  RETRY_BUSY (rv, VML_SANLOCK_CALL (sanlock_acquire (-1, holder, 0, 1, list, NULL)));
   if (rv < 0)
     return fail_acquire (res, holder, lver, rv, error);
   if (lver_out == NULL)
@@ -236,7 +236,7 @@ vml_sanlock_release (const VmlSanlockResource *res, pid_t holder, GError **error
       !vml_sanlock_priv_holder_arg (holder, error))
     return FALSE;
   list[0] = &args.res;
-  RETRY_BUSY (rv, sanlock_release (-1, holder, 0, 1, list));
+  RETRY_BUSY (rv, VML_SANLOCK_CALL (sanlock_release (-1, holder, 0, 1, list)));
   if (rv == 0)
     return TRUE;
   what = vml_sanlock_priv_describe_resource (res);
@@ -269,7 +269,7 @@ vml_sanlock_convert (const VmlSanlockResource *res, pid_t holder, gboolean to_sh
     return FALSE;
   if (to_shared)
     args.res.flags |= SANLK_RES_SHARED;
-  RETRY_BUSY (rv, sanlock_convert (-1, holder, 0, &args.res));
+  RETRY_BUSY (rv, VML_SANLOCK_CALL (sanlock_convert (-1, holder, 0, &args.res)));
   /* convert_token(): -EALREADY when it is in that mode already */
   if (rv == 0 || rv == -EALREADY)
     return TRUE;
@@ -333,7 +333,7 @@ vml_sanlock_inquire_holder (pid_t holder, const char *res_name, gboolean *held,
   if (!vml_sanlock_priv_copy_name (name, res_name, "lease", error) ||
       !vml_sanlock_priv_holder_arg (holder, error))
     return FALSE;
-  RETRY_BUSY (rv, sanlock_inquire (-1, holder, 0, &count, &state));
+  RETRY_BUSY (rv, VML_SANLOCK_CALL (sanlock_inquire (-1, holder, 0, &count, &state)));
   if (rv == -ESRCH)
     rv = 0;   /* not registered: holds nothing */
   if (rv < 0)
@@ -368,7 +368,7 @@ vml_sanlock_holder_holds_any (pid_t holder, gboolean *any, GError **error)
   *any = FALSE;
   if (!vml_sanlock_priv_holder_arg (holder, error))
     return FALSE;
-  RETRY_BUSY (rv, sanlock_inquire (-1, holder, 0, &count, &state));
+  RETRY_BUSY (rv, VML_SANLOCK_CALL (sanlock_inquire (-1, holder, 0, &count, &state)));
   free (state);
   if (rv == -ESRCH)
     return TRUE;   /* not registered: holds nothing */
@@ -531,8 +531,8 @@ vml_sanlock_request (const VmlSanlockResource *res, guint64 lver, gboolean force
       !check_request_target (res, error))
     return FALSE;
   args.res.lver = lver;
-  rv = sanlock_request (lver == 0 ? SANLK_REQUEST_NEXT_LVER : 0,
-                        force ? SANLK_REQ_FORCE : SANLK_REQ_GRACEFUL, &args.res);
+  rv = VML_SANLOCK_CALL (sanlock_request (lver == 0 ? SANLK_REQUEST_NEXT_LVER : 0,
+                        force ? SANLK_REQ_FORCE : SANLK_REQ_GRACEFUL, &args.res));
   if (rv < 0)
     return fail_request (res, lver, rv, error);
   return TRUE;

@@ -35,7 +35,7 @@ vml_sanlock_priv_find_joined_where (const char *name, const char *path, guint64 
   gboolean ret = FALSE;
 
   /* -ENOSPC: the daemon's buffer ran short, but what came is valid */
-  if (sanlock_get_lockspaces (&lss, &count, 0) < 0 && lss == NULL)
+  if (VML_SANLOCK_CALL (sanlock_get_lockspaces (&lss, &count, 0)) < 0 && lss == NULL)
     return FALSE;
   for (int i = 0; lss != NULL && i < count && !ret; i++)
     {
@@ -186,7 +186,7 @@ vml_sanlock_format_lockspace (const VmlSanlockLockspace *ls, GError **error)
    * Flags for 512-byte sectors on storage with 4096-byte ones fail here
    * with -EINVAL: the daemon writes single sectors with O_DIRECT. */
   lss.flags = vml_sanlock_priv_lsf_flags (ls->sector_size);
-  rv = sanlock_write_lockspace (&lss, 0, 0, ls->io_timeout);
+  rv = VML_SANLOCK_CALL (sanlock_write_lockspace (&lss, 0, 0, ls->io_timeout));
   if (rv < 0)
     {
       g_autofree char *action = g_strdup_printf ("format lockspace '%s'", ls->name);
@@ -195,7 +195,7 @@ vml_sanlock_format_lockspace (const VmlSanlockLockspace *ls, GError **error)
 
   vml_sanlock_priv_rindex_args (ls, &rx);
   rx.max_resources = capacity;
-  rv = sanlock_format_rindex (&rx, 0);
+  rv = VML_SANLOCK_CALL (sanlock_format_rindex (&rx, 0));
   if (rv < 0)
     {
       g_autofree char *action = g_strdup_printf ("format the lease index of lockspace '%s'",
@@ -290,7 +290,7 @@ vml_sanlock_check_lockspace (const VmlSanlockLockspace *ls, guint *sector_size,
    * daemon answers with the sizes the lockspace was formatted with. */
   probe.host_id = 0;
   probe.flags = ls->sector_size != 0 ? vml_sanlock_priv_lsf_flags (ls->sector_size) : 0;
-  rv = sanlock_read_lockspace (&probe, 0, &stored);
+  rv = VML_SANLOCK_CALL (sanlock_read_lockspace (&probe, 0, &stored));
   if (rv != 0)
     return fail_check (ls, rv, error);
   found = (probe.flags & SANLK_LSF_SECTOR4K) ? VML_SANLOCK_SECTOR_4K : VML_SANLOCK_SECTOR_512;
@@ -406,7 +406,7 @@ vml_sanlock_join_lockspace (const VmlSanlockLockspace *ls, guint *formatted_sect
 
   for (int attempt = 0; attempt < 3; attempt++)
     {
-      rv = sanlock_add_lockspace_timeout (&lss, 0, io_timeout);
+      rv = VML_SANLOCK_CALL (sanlock_add_lockspace_timeout (&lss, 0, io_timeout));
       /* -EEXIST: joined already with this very host id and location. */
       if (rv == 0 || rv == -EEXIST)
         return TRUE;
@@ -415,7 +415,7 @@ vml_sanlock_join_lockspace (const VmlSanlockLockspace *ls, guint *formatted_sect
       /* Another add (-EINPROGRESS) or a remove (-EAGAIN) of this lockspace
        * is running: wait until it is done, then try again; our add then
        * either finds it joined or starts afresh. */
-      sanlock_inq_lockspace (&lss, SANLK_INQ_WAIT);
+      (void) VML_SANLOCK_CALL (sanlock_inq_lockspace (&lss, SANLK_INQ_WAIT));
     }
   return fail_join (ls, &lss, rv, error);
 }
@@ -435,11 +435,11 @@ vml_sanlock_leave_lockspace (const VmlSanlockLockspace *ls, GError **error)
     {
       /* UNUSED: without it sanlock kills every process holding a lease in
        * the lockspace; vmleased must release those first. */
-      rv = sanlock_rem_lockspace (&lss, SANLK_REM_UNUSED);
+      rv = VML_SANLOCK_CALL (sanlock_rem_lockspace (&lss, SANLK_REM_UNUSED));
       if (rv != -EINPROGRESS)
         break;
       /* A remove (or an add) is running: wait for it, then look again. */
-      sanlock_inq_lockspace (&lss, SANLK_INQ_WAIT);
+      (void) VML_SANLOCK_CALL (sanlock_inq_lockspace (&lss, SANLK_INQ_WAIT));
     }
   if (rv == 0)
     return TRUE;
@@ -478,7 +478,7 @@ vml_sanlock_priv_get_hosts_raw (const char *lockspace, struct sanlk_host **hosts
     {
       *hosts = NULL;
       *count = 0;
-      rv = sanlock_get_hosts (lockspace, 0, hosts, count, 0);
+      rv = VML_SANLOCK_CALL (sanlock_get_hosts (lockspace, 0, hosts, count, 0));
       /* -ENOSPC: the daemon's buffer was too small; what came is valid. */
       if (rv == -ENOSPC)
         rv = 0;

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <stdint.h>   /* sanlock's headers use uint32_t without including it */
 
 #include <glib.h>
@@ -40,7 +41,8 @@ G_STATIC_ASSERT (G_STRUCT_OFFSET (ResourceArgs, disk) == sizeof (struct sanlk_re
 
 /* ---- vml-sanlock.c: errors ------------------------------------------- */
 
-/* Sets @error to "<what> (sanlock: <text>, <rv>)"; returns FALSE. */
+/* Sets @error to "<what> (sanlock: <text>, <rv>)"; returns FALSE.
+ * VML_SANLOCK_NO_ROOM instead gives BUSY, "<what>: ..." saying why. */
 gboolean    vml_sanlock_priv_fail               (GError **error, VmlError code, int rv,
                                                  const char *format, ...) G_GNUC_PRINTF (4, 5);
 /* $SANLOCK_RUN_DIR, or sanlock's default. */
@@ -51,6 +53,26 @@ gboolean    vml_sanlock_priv_daemon_unreachable (int rv);
  * @where names the area ("<path>:<offset>"), @path the file behind it. */
 gboolean    vml_sanlock_priv_fail_common        (GError **error, int rv, const char *action,
                                                  const char *path, const char *where);
+
+/* ---- vml-sanlock.c: sanlock's client table ---------------------------- */
+
+/* What a libsanlock call that opens a connection answers in place of
+ * sanlock when the table has no room (see vml-sanlock.h): sanlock itself
+ * never returns -EUSERS, and vml_sanlock_priv_fail_common() maps it. */
+#define VML_SANLOCK_NO_ROOM   (-EUSERS)
+
+/* Wraps every libsanlock call that connects to the daemon: @call runs only
+ * once an entry is counted for it, and the entry is given back after. */
+#define VML_SANLOCK_CALL(call) \
+  VML_SANLOCK_CALL_WAITING (VML_SANLOCK_COMMAND_WAIT_S * G_USEC_PER_SEC, call)
+/* The same, waiting at most @wait_us for an entry (0 from the main loop). */
+#define VML_SANLOCK_CALL_WAITING(wait_us, call)                               \
+  (vml_sanlock_priv_command_begin (wait_us) ? vml_sanlock_priv_command_end ((call)) \
+                                            : VML_SANLOCK_NO_ROOM)
+
+gboolean    vml_sanlock_priv_command_begin      (gint64 wait_us);
+/* Returns @rv, so that it can wrap the call's result. */
+int         vml_sanlock_priv_command_end        (int rv);
 
 /* ---- vml-sanlock.c: arguments ---------------------------------------- */
 

@@ -49,7 +49,7 @@ write_resource (const VmlSanlockResource *res, uint32_t flags, const char *verb,
   /* max_hosts follows from the flags (2000, or 250 with 4096-byte sectors),
    * num_hosts 0 = default. sanlock writes the whole 1 MiB area at once. */
   args.res.flags = vml_sanlock_priv_res_flags (res->sector_size);
-  rv = sanlock_write_resource (&args.res, 0, 0, flags);
+  rv = VML_SANLOCK_CALL (sanlock_write_resource (&args.res, 0, 0, flags));
   if (rv < 0)
     {
       g_autofree char *what = vml_sanlock_priv_describe_resource (res);
@@ -84,7 +84,7 @@ vml_sanlock_resource_read_name (const char *path, guint64 offset,
   if (!vml_sanlock_priv_copy_disk (&args.disk, path, offset, error))
     return FALSE;
   /* No names given: paxos_read_resource() fills them in from the leader. */
-  rv = sanlock_read_resource (&args.res, 0);
+  rv = VML_SANLOCK_CALL (sanlock_read_resource (&args.res, 0));
   if (rv < 0)
     return vml_sanlock_priv_fail_resource_area (path, offset, "read the lease name", rv, error);
   if (lockspace != NULL)
@@ -151,7 +151,7 @@ vml_sanlock_read_owners (const VmlSanlockResource *res, GError **error)
   if (!vml_sanlock_priv_resource_args (res, &args, error))
     return NULL;
   /* flags 0: sanlock learns sector and align sizes from the leader */
-  rv = sanlock_read_resource_owners (&args.res, 0, &list, &n_list);
+  rv = VML_SANLOCK_CALL (sanlock_read_resource_owners (&args.res, 0, &list, &n_list));
   /* sanlock takes the sector size from the leader; where it finds none it
    * answers EINVAL. An area without a leader holds no lease, as a cleared one. */
   if (rv == -EINVAL && vml_mode_block_no_leader (res->path, res->offset))

@@ -25,6 +25,79 @@
 #include "vml-sanlock.h"
 #include "vml-sanlock-private.h"
 
+/* ---- sanlock's client table ------------------------------------------ */
+
+/* vml-sanlock.h says why. Clients that stay (holders, listeners) never
+ * take the entries of the VML_SANLOCK_COMMANDS_MAX commands, so a command
+ * (a Release, an Inquire) finds room whatever number of leases is held;
+ * it waits only for another command of ours to end. */
+#define KEPT_MAX  (VML_SANLOCK_CLIENTS_MAX - VML_SANLOCK_COMMANDS_MAX)
+
+static GMutex table_lock;
+static GCond  table_freed;
+static guint  table_kept;       /* holders' registrations, event listeners */
+static guint  table_commands;   /* commands in progress */
+
+gboolean
+vml_sanlock_clients_reserve (const char *what, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&table_lock);
+
+  if (table_kept >= KEPT_MAX)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "Cannot start %s: vmleased keeps %u sanlock clients already, the most "
+                   "that leave its %d commands room in sanlock's client table of %d "
+                   "entries; release a lease first", what, table_kept,
+                   VML_SANLOCK_COMMANDS_MAX, VML_SANLOCK_CLIENT_TABLE);
+      return FALSE;
+    }
+  table_kept++;
+  return TRUE;
+}
+
+void
+vml_sanlock_clients_unreserve (void)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&table_lock);
+
+  g_return_if_fail (table_kept > 0);
+  table_kept--;
+}
+
+guint
+vml_sanlock_clients_count (void)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&table_lock);
+
+  return table_kept + table_commands;
+}
+
+gboolean
+vml_sanlock_priv_command_begin (gint64 wait_us)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&table_lock);
+  gint64 deadline = g_get_monotonic_time () + wait_us;
+
+  while (table_commands >= VML_SANLOCK_COMMANDS_MAX)
+    if (!g_cond_wait_until (&table_freed, &table_lock, deadline))
+      break;
+  if (table_commands >= VML_SANLOCK_COMMANDS_MAX)
+    return FALSE;
+  table_commands++;
+  return TRUE;
+}
+
+int
+vml_sanlock_priv_command_end (int rv)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&table_lock);
+
+  table_commands--;
+  g_cond_signal (&table_freed);
+  return rv;
+}
+
 /* ---- errors ---------------------------------------------------------- */
 
 static const char *
@@ -52,7 +125,8 @@ rv_to_string (int rv)
   return g_strerror (-rv);
 }
 
-/* Sets @error to "<what> (sanlock: <text>, <rv>)"; returns FALSE. */
+/* Sets @error to "<what> (sanlock: <text>, <rv>)"; returns FALSE.
+ * VML_SANLOCK_NO_ROOM instead gives BUSY, "<what>: ..." saying why. */
 gboolean
 vml_sanlock_priv_fail (GError **error, VmlError code, int rv, const char *format, ...)
 {
@@ -62,6 +136,16 @@ vml_sanlock_priv_fail (GError **error, VmlError code, int rv, const char *format
   va_start (args, format);
   what = g_strdup_vprintf (format, args);
   va_end (args);
+  /* Not sanlock's answer: the call never went out (vml-sanlock.h). */
+  if (rv == VML_SANLOCK_NO_ROOM)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "%s: vmleased had its %d sanlock commands running for %d s, the most it "
+                   "runs at once to stay within sanlock's client table of %d entries; try "
+                   "again", what, VML_SANLOCK_COMMANDS_MAX, VML_SANLOCK_COMMAND_WAIT_S,
+                   VML_SANLOCK_CLIENT_TABLE);
+      return FALSE;
+    }
   g_set_error (error, VML_ERROR, code, "%s (sanlock: %s, %d)", what, rv_to_string (rv), rv);
   return FALSE;
 }
@@ -79,10 +163,13 @@ gboolean
 vml_sanlock_priv_daemon_unreachable (int rv)
 {
   uint32_t version, proto;
+  int probe;
 
   if (rv != -ENOENT && rv != -ECONNREFUSED && rv != -EACCES)
     return FALSE;
-  return sanlock_version (0, &version, &proto) < 0;
+  probe = VML_SANLOCK_CALL (sanlock_version (0, &version, &proto));
+  /* No room to ask: not known to be unreachable. */
+  return probe < 0 && probe != VML_SANLOCK_NO_ROOM;
 }
 
 static gboolean
@@ -297,7 +384,7 @@ gboolean
 vml_sanlock_ping (GError **error)
 {
   uint32_t version, proto;
-  int rv = sanlock_version (0, &version, &proto);
+  int rv = VML_SANLOCK_CALL (sanlock_version (0, &version, &proto));
 
   if (rv < 0)
     return vml_sanlock_priv_fail (error, VML_ERROR_FAILED, rv,

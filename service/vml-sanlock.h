@@ -98,6 +98,40 @@ typedef struct {
                                * whenever there is an owner) */
 } VmlSanlockOwners;
 
+/* sanlock's client table. The daemon keeps each connection to it — a
+ * registered process (every vmlease-holder), an event listener, a command
+ * in progress — in a table of 1,024 entries (CLIENT_NALLOC in sanlock's
+ * src/main.c), two of them its own (its listening socket, its helper). With
+ * the table full it accepts a connection but never reads it: the call on
+ * it waits forever, even after entries free up. So vmleased counts its own
+ * connections and its holders' registrations here and never makes one that
+ * would take the count past VML_SANLOCK_CLIENTS_MAX. Other programs'
+ * clients on the host are not seen; they must fit in what vmleased's
+ * ceiling on held leases leaves (docs/decisions.md, "Sanlock's client
+ * table").
+ *
+ * Every command below takes one entry while it runs, and at most
+ * VML_SANLOCK_COMMANDS_MAX run at once; clients that stay (holders,
+ * listeners) may take every other entry but those, so a command (a
+ * Release, an Inquire) always finds room, whatever number of leases is
+ * held. A command that finds all of them in use waits for one of ours to
+ * end, up to VML_SANLOCK_COMMAND_WAIT_S (commands end within their storage
+ * timeouts), and then fails with BUSY. Nothing here ever waits on sanlock
+ * for an entry. */
+#define VML_SANLOCK_CLIENT_TABLE     1024
+#define VML_SANLOCK_CLIENTS_MAX      (VML_SANLOCK_CLIENT_TABLE - 2)
+#define VML_SANLOCK_COMMANDS_MAX     16
+#define VML_SANLOCK_COMMAND_WAIT_S   10
+
+/* Counts a client that stays connected, made outside this door: a holder
+ * process about to register. FALSE with BUSY when only the commands'
+ * entries are left (@what names the client in the message). Each reserve is paired with one
+ * unreserve once the process is gone or told to go. */
+gboolean vml_sanlock_clients_reserve      (const char *what, GError **error);
+void     vml_sanlock_clients_unreserve    (void);
+/* How many entries vmleased counts now (holders, listeners, commands). */
+guint    vml_sanlock_clients_count        (void);
+
 void     vml_sanlock_owners_free          (VmlSanlockOwners *owners);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlSanlockOwners, vml_sanlock_owners_free)
 

@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "vml-error.h"
+#include "vml-holder.h"
 #include "vml-log.h"
 #include "vml-manager.h"
 
@@ -133,6 +134,27 @@ load_config (const char *path, gboolean required, GError **error)
   return NULL;
 }
 
+/* [daemon] max_leases: the ceiling on lease holders (vml-holder.h). */
+static gboolean
+set_ceiling (GKeyFile *config, const char *path, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  guint64 max = VML_HOLDER_CEILING_DEFAULT;
+
+  if (config != NULL && g_key_file_has_key (config, "daemon", "max_leases", NULL))
+    max = g_key_file_get_uint64 (config, "daemon", "max_leases", &local_error);
+  if (local_error != NULL || max < 1 || max > VML_HOLDER_CEILING_MAX)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "max_leases in [daemon] of %s must be a number from 1 to %d (sanlock "
+                   "serves 1,024 clients per host; see vmleased(8))",
+                   path, VML_HOLDER_CEILING_MAX);
+      return FALSE;
+    }
+  vml_holder_set_ceiling ((guint) max, path);
+  return TRUE;
+}
+
 static int
 fail_startup (const char *message)
 {
@@ -188,7 +210,8 @@ main (int argc, char **argv)
   watchdog_id = watchdog_setup ();
 
   config = load_config (config_path ? config_path : VML_CONFIG_FILE, config_path != NULL, &error);
-  if (error != NULL)
+  if (error != NULL ||
+      !set_ceiling (config, config_path ? config_path : VML_CONFIG_FILE, &error))
     return fail_startup (error->message);
   if (state_dir == NULL && config != NULL)
     state_dir = g_key_file_get_string (config, "daemon", "state_dir", NULL);

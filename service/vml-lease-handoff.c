@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "vml-error.h"
+#include "vml-handoff-note.h"
 #include "vml-lease-private.h"
 #include "vml-lease-transfer-private.h"
 
@@ -196,6 +197,50 @@ lease_marker_drop (VmlLease *self, VmlHolder *holder)
   g_mutex_lock (&self->cmd_lock);
   vml_sanlock_release (&res, vml_holder_get_pid (holder), NULL);
   g_mutex_unlock (&self->cmd_lock);
+}
+
+gboolean
+lease_marker_note_begin (VmlLease *self, const char *begin_token, GError **error)
+{
+  g_autofree char *name = NULL;
+  VmlSanlockResource res;
+
+  if (!marker_resource (self, FALSE, &name, &res, error) ||
+      !vml_handoff_note_write (res.path, res.offset, begin_token, error))
+    {
+      g_prefix_error (error, "cannot vouch for the hand-off on storage: ");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+lease_marker_note_vouches (VmlLease *self, const char *begin_token, guint64 source,
+                           GError **error)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(GError) local_error = NULL;
+  VmlSanlockResource res;
+  gboolean matches = FALSE;
+
+  if (!marker_resource (self, FALSE, &name, &res, &local_error))
+    {
+      if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+    }
+  else if (!vml_handoff_note_matches (res.path, res.offset, begin_token, &matches, error))
+    return FALSE;
+  if (matches)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN,
+               "the token does not fit: it is not the begin token host %" G_GUINT64_FORMAT
+               " issued last for the lease of %s (the source's note on storage names "
+               "another); pass the token begin returned there, whole and unchanged",
+               source, self->uuid);
+  return FALSE;
 }
 
 gboolean

@@ -36,5 +36,12 @@ gboolean           lease_is_free_by           (VmlLease *self, gint64 deadline, 
 /* thread: the marker lease ("x-<uuid>") the source holds during its part */
 gboolean           lease_marker_take          (VmlLease *self, VmlHolder *holder, GError **error);
 void               lease_marker_drop          (VmlLease *self, VmlHolder *holder);
+/* thread: the source records the begin token it issues in the marker's
+ * note (vml-handoff-note.h); the destination takes only that one
+ * (StaleToken otherwise, naming host @source). */
+gboolean           lease_marker_note_begin    (VmlLease *self, const char *begin_token,
+                                               GError **error);
+gboolean           lease_marker_note_vouches  (VmlLease *self, const char *begin_token,
+                                               guint64 source, GError **error);
 
 G_END_DECLS

@@ -25,6 +25,7 @@ typedef struct _StepSpec StepSpec;
 typedef struct {
   const StepSpec *spec;
   VmlToken       *token;       /* the other side's, NULL when "" */
+  char           *token_text;  /* as the caller passed it */
   VmlToken       *mine;        /* our own token found inside it */
   guint           uid;
   gboolean        postcopy;
@@ -50,6 +51,8 @@ typedef struct {
   VmlHolder      *holder;      /* a new holder (prepare, or a re-acquire) */
   guint64         lver;
   guint64         my_gen;
+  char           *transfer_id; /* begin: the new hand-off's */
+  char           *issued;      /* begin: T1, issued (and noted) by the thread */
 } StepData;
 
 struct _StepSpec {
@@ -65,6 +68,9 @@ step_data_free (StepData *data)
 {
   g_clear_pointer (&data->token, vml_token_free);
   g_clear_pointer (&data->mine, vml_token_free);
+  g_free (data->token_text);
+  g_free (data->transfer_id);
+  g_free (data->issued);
   g_clear_object (&data->holder);
   g_clear_object (&data->held_by);
   vml_fence_target_close (&data->target);
@@ -167,7 +173,8 @@ issue (VmlLease *self, VmlToken *token, GBytes *answers)
   g_autoptr(GBytes) key = lease_transfer_key (self, NULL);
 
   token->uuid = g_strdup (self->uuid);
-  token->transfer_id = g_strdup (self->transfer_id);
+  if (token->transfer_id == NULL)
+    token->transfer_id = g_strdup (self->transfer_id);
   token->lockspace = g_strdup (vml_lockspace_get_name (self->lockspace));
   token->offset = self->offset;
   token->inner = answers ? g_bytes_ref (answers) : NULL;
@@ -287,6 +294,20 @@ check_begin (VmlLease *self, StepData *data, GError **error)
   return TRUE;
 }
 
+/* thread: T1, for the hand-off data->transfer_id */
+static char *
+issue_begun (VmlLease *self, StepData *data)
+{
+  g_autoptr(VmlToken) t1 = g_new0 (VmlToken, 1);
+
+  t1->kind = VML_TOKEN_BEGUN;
+  t1->transfer_id = g_strdup (data->transfer_id);
+  t1->source = lease_my_host_id (self);
+  t1->source_gen = data->my_gen;
+  t1->lver = data->lver;
+  return issue (self, t1, NULL);
+}
+
 static gboolean
 work_begin (VmlLease *self, StepData *data, GError **error)
 {
@@ -300,8 +321,14 @@ work_begin (VmlLease *self, StepData *data, GError **error)
   data->lver = owners->lver;
   if (!lease_marker_take (self, data->held_by, error))
     return FALSE;
-  if (!lease_holder_convert (self, data->held_by, TRUE, error))
+  data->transfer_id = vml_token_new_transfer_id ();
+  data->issued = issue_begun (self, data);
+  if (data->issued == NULL || !lease_marker_note_begin (self, data->issued, error) ||
+      !lease_holder_convert (self, data->held_by, TRUE, error))
     {
+      if (data->issued == NULL)
+        g_set_error_literal (error, VML_ERROR, VML_ERROR_FAILED,
+                             "cannot sign the begin token (see the log)");
       lease_marker_drop (self, data->held_by);
       return FALSE;
     }
@@ -311,23 +338,15 @@ work_begin (VmlLease *self, StepData *data, GError **error)
 static char *
 done_begin (VmlLease *self, StepData *data)
 {
-  g_autofree char *id = vml_token_new_transfer_id ();
-  g_autoptr(VmlToken) t1 = g_new0 (VmlToken, 1);
-
   g_clear_pointer (&self->committed_transfer, g_free);
-  lease_transfer_set (self, TRANSFER_SOURCE, id, "begin", 0);
+  lease_transfer_set (self, TRANSFER_SOURCE, data->transfer_id, "begin", 0);
   self->mode = VML_MODE_SHARED;
   lease_set_state (self, LEASE_MIGRATING_OUT);
   lease_publish_holding (self);
   vml_dbus_lease_set_owner (self->iface, 0);
   lease_save_or_warn (self);
   log_step (self, "begun: exclusive → shared");
-
-  t1->kind = VML_TOKEN_BEGUN;
-  t1->source = lease_my_host_id (self);
-  t1->source_gen = data->my_gen;
-  t1->lver = data->lver;
-  return issue (self, t1, NULL);
+  return g_steal_pointer (&data->issued);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -380,7 +399,10 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
                                                 g_array_index (owners->shared_owners, guint64, i));
         return stale (error, why);
       }
-  if (!lease_host_generation (self, lease_my_host_id (self), &data->my_gen, &live, error))
+  /* Only the begin token the source issued last, as it noted it on
+   * storage: not one made up from what Inquire shows. */
+  if (!lease_marker_note_vouches (self, data->token_text, t1->source, error) ||
+      !lease_host_generation (self, lease_my_host_id (self), &data->my_gen, &live, error))
     return FALSE;
   if (data->holder == NULL)
     data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
@@ -971,6 +993,7 @@ parse_step (const char *step, const char *token, GVariant *options, guint uid, G
   data->success = TRUE;
   if (*token != '\0' && (data->token = vml_token_decode (token, error)) == NULL)
     goto fail;
+  data->token_text = g_strdup (token);
   g_variant_lookup (options, "postcopy", "b", &data->postcopy);
   g_variant_lookup (options, "wait", "u", &data->wait_s);
   /* confirm without "success" believes the destination's token */

@@ -27,6 +27,7 @@ from test_transfer import owners, xfer
 TOKEN_PREFIX = 'vml1.'
 TOKEN_VERSION = 1
 TOKEN_CHECKSUM_SIZE = 16
+KIND_BEGUN = 1
 KIND_PREPARED = 2
 
 
@@ -251,22 +252,26 @@ def _decoded(token):
     return v.unpack()
 
 
-def forged_prepared(t1, dest, dest_gen):
-    """A prepare token such as a caller without host 2's key could build:
-    the real begin token inside, any destination claims, a made-up MAC."""
-    _, _, claims, _, _ = _decoded(t1)
-    fields = dict(claims)
-    fields.update(dest=dest, dest_gen=dest_gen)
+def forged_token(kind, claims, inner=b''):
+    """A token with these claims and a made-up MAC, checksummed as vmleased
+    does: what a caller without the issuing host's key can build."""
     types = {k: ('s' if isinstance(v, str) else 'b' if isinstance(v, bool) else 't')
-             for k, v in fields.items()}
-    dict_v = GLib.Variant('a{sv}', {k: GLib.Variant(types[k], v) for k, v in fields.items()})
-    v = GLib.Variant.new_tuple(GLib.Variant.new_byte(TOKEN_VERSION),
-                               GLib.Variant.new_byte(KIND_PREPARED), dict_v,
-                               GLib.Variant('ay', _token_body(t1)),
+             for k, v in claims.items()}
+    dict_v = GLib.Variant('a{sv}', {k: GLib.Variant(types[k], v) for k, v in claims.items()})
+    v = GLib.Variant.new_tuple(GLib.Variant.new_byte(TOKEN_VERSION), GLib.Variant.new_byte(kind),
+                               dict_v, GLib.Variant('ay', inner),
                                GLib.Variant('ay', b'\x01' * 32))
     body = v.get_normal_form().get_data_as_bytes().get_data()
     raw = body + hashlib.sha256(body).digest()[:TOKEN_CHECKSUM_SIZE]
     return TOKEN_PREFIX + base64.b64encode(raw).decode()
+
+
+def forged_prepared(t1, dest, dest_gen):
+    """A prepare token such as a caller without host 2's key could build:
+    the real begin token inside, any destination claims, a made-up MAC."""
+    fields = dict(_decoded(t1)[2])
+    fields.update(dest=dest, dest_gen=dest_gen)
+    return forged_token(KIND_PREPARED, fields, _token_body(t1))
 
 
 def host_generation(h, k):
@@ -323,4 +328,45 @@ def test_perform_lets_go_only_to_a_live_destination_holding_it_shared(sb, hosts,
             xfer(h2, u, 'cancel')
         xfer(h1, u, 'cancel', wait=5)
     assert h1.lease_props(u)['State'] == 'held'
+    h1.release(u)
+
+
+def test_begin_token_made_up_from_inquire_is_refused_and_blocks_nothing(sb, hosts, leases):
+    """What a caller on host 2 who never saw T1 knows from Inquire (uuid,
+    lockspace, offset, the source's generation, lver) is not enough for a
+    begin token: prepare refuses it (the source's note on storage names
+    the real one), the lease is not taken shared, and the real hand-off and
+    the source's cancel work as if nothing happened."""
+    h1, h2, h3 = hosts
+    u = leases()
+    h1.create(u)
+    for h in (h2, h3):
+        h.get_lease(u)
+    h1.acquire(u)
+    info = h1.inquire(u)
+    loc = {'path': info['path'], 'offset': info['offset']}
+    t1 = xfer(h1, u, 'begin')
+    try:
+        seen = h2.inquire(u)
+        made_up = forged_token(KIND_BEGUN, {
+            'uuid': u, 'transfer': 'ab' * 16, 'lockspace': 'sandbox',
+            'offset': seen['offset'], 'source': 1, 'source_gen': host_generation(h2, 1),
+            'dest': 0, 'dest_gen': 0, 'lver': seen['lver'], 'postcopy': False,
+            'success': False})
+        # even with the real transfer id (the source's own Inquire shows it)
+        with_id = forged_token(KIND_BEGUN, dict(_decoded(t1)[2]))
+        for forged in (made_up, with_id):
+            with raises_dbus('StaleToken') as e:
+                xfer(h2, u, 'prepare', forged)
+            assert 'issued last' in e.value.message, e.value.message
+            assert h2.lease_props(u)['State'] == 'free'
+            assert owners(sb, loc)['shared'] == [1]
+        # the real one still goes through
+        t2 = xfer(h2, u, 'prepare', t1)
+        xfer(h2, u, 'cancel')
+        assert owners(sb, loc)['shared'] == [1]
+    finally:
+        xfer(h1, u, 'cancel', wait=5)
+    assert h1.lease_props(u)['State'] == 'held'
+    assert t2
     h1.release(u)

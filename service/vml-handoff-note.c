@@ -1,0 +1,125 @@
+/* vml-handoff-note.c: see vml-handoff-note.h.
+ *
+ * The note is one 4096-byte block (a whole sector with either sector size)
+ * at the end of the marker's area: the magic "VMLNOTE1", the SHA-256 of the
+ * begin token's text, then the SHA-256 of those 40 bytes, so a torn or
+ * foreign block never passes for a note. The rest is zero. */
+#define _GNU_SOURCE   /* O_DIRECT */
+#include "config.h"
+
+#include "vml-handoff-note.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vml-error.h"
+
+#define NOTE_SIZE     4096
+#define AREA_SIZE     (1024 * 1024)
+#define NOTE_MAGIC    "VMLNOTE1"
+#define MAGIC_SIZE    8
+#define DIGEST_SIZE   32
+
+static void
+sha256 (const guint8 *data, gsize len, guint8 out[DIGEST_SIZE])
+{
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize out_len = DIGEST_SIZE;
+
+  g_checksum_update (sum, data, len);
+  g_checksum_get_digest (sum, out, &out_len);
+}
+
+/* @buf (NOTE_SIZE) filled with the note of @begin_token. */
+static void
+make_note (const char *begin_token, guint8 *buf)
+{
+  memset (buf, 0, NOTE_SIZE);
+  memcpy (buf, NOTE_MAGIC, MAGIC_SIZE);
+  sha256 ((const guint8 *) begin_token, strlen (begin_token), buf + MAGIC_SIZE);
+  sha256 (buf, MAGIC_SIZE + DIGEST_SIZE, buf + MAGIC_SIZE + DIGEST_SIZE);
+}
+
+/* O_DIRECT like sanlock, so no page cache stands between the hosts; where
+ * the file system refuses it (tmpfs), synchronous buffered I/O. */
+static int
+open_area (const char *path, int flags, GError **error)
+{
+  int fd = open (path, flags | O_DIRECT | O_CLOEXEC);
+
+  if (fd < 0 && errno == EINVAL)
+    fd = open (path, flags | O_DSYNC | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, VML_ERROR, VML_ERROR_STORAGE_FAILURE,
+                   "Cannot open %s for the hand-off note: %s", path, g_strerror (saved));
+    }
+  return fd;
+}
+
+static guint8 *
+aligned_block (void)
+{
+  void *buf = NULL;
+
+  if (posix_memalign (&buf, NOTE_SIZE, NOTE_SIZE) != 0)
+    g_error ("out of memory");
+  return buf;
+}
+
+static gboolean
+io_failed (const char *what, const char *path, guint64 offset, ssize_t n, GError **error)
+{
+  g_set_error (error, VML_ERROR, VML_ERROR_STORAGE_FAILURE,
+               "Cannot %s the hand-off note at offset %" G_GUINT64_FORMAT " of %s: %s", what,
+               offset, path, n < 0 ? g_strerror (errno) : "short transfer");
+  return FALSE;
+}
+
+gboolean
+vml_handoff_note_write (const char *path, guint64 area_offset, const char *begin_token,
+                        GError **error)
+{
+  g_autofree guint8 *buf = aligned_block ();
+  guint64 offset = area_offset + AREA_SIZE - NOTE_SIZE;
+  int fd = open_area (path, O_WRONLY, error);
+  ssize_t n;
+
+  if (fd < 0)
+    return FALSE;
+  make_note (begin_token, buf);
+  do
+    n = pwrite (fd, buf, NOTE_SIZE, (off_t) offset);
+  while (n < 0 && errno == EINTR);
+  close (fd);
+  return n == NOTE_SIZE || io_failed ("write", path, offset, n, error);
+}
+
+gboolean
+vml_handoff_note_matches (const char *path, guint64 area_offset, const char *begin_token,
+                          gboolean *matches, GError **error)
+{
+  g_autofree guint8 *found = aligned_block ();
+  guint8 expected[NOTE_SIZE];
+  guint64 offset = area_offset + AREA_SIZE - NOTE_SIZE;
+  int fd = open_area (path, O_RDONLY, error);
+  ssize_t n;
+
+  *matches = FALSE;
+  if (fd < 0)
+    return FALSE;
+  do
+    n = pread (fd, found, NOTE_SIZE, (off_t) offset);
+  while (n < 0 && errno == EINTR);
+  close (fd);
+  if (n != NOTE_SIZE)
+    return io_failed ("read", path, offset, n, error);
+  make_note (begin_token, expected);
+  *matches = memcmp (found, expected, MAGIC_SIZE + 2 * DIGEST_SIZE) == 0;
+  return TRUE;
+}

@@ -289,18 +289,23 @@ def host_generation(h, k):
     raise AssertionError('no generation of host %d in: %s' % (k, out))
 
 
+def begun_on_host_1(hosts, leases):
+    """A new lease held by host 1, known to all, with a hand-off begun:
+    (uuid, its location, T1)."""
+    u = leases()
+    hosts[0].create(u)
+    for h in hosts[1:]:
+        h.get_lease(u)
+    hosts[0].acquire(u)
+    info = hosts[0].inquire(u)
+    return u, {'path': info['path'], 'offset': info['offset']}, xfer(hosts[0], u, 'begin')
+
+
 @pytest.mark.parametrize('claim', ['huge-id-gen-0', 'live-host-gen-0', 'live-host-not-sharing',
                                    'sharing-host-other-gen'])
 def test_perform_lets_go_only_to_a_live_destination_holding_it_shared(sb, hosts, leases, claim):
     h1, h2, h3 = hosts
-    u = leases()
-    h1.create(u)
-    for h in (h2, h3):
-        h.get_lease(u)
-    h1.acquire(u)
-    info = h1.inquire(u)
-    loc = {'path': info['path'], 'offset': info['offset']}
-    t1 = xfer(h1, u, 'begin')
+    u, loc, t1 = begun_on_host_1(hosts, leases)
     t2 = None
     try:
         if claim == 'huge-id-gen-0':
@@ -338,14 +343,7 @@ def test_begin_token_made_up_from_inquire_is_refused_and_blocks_nothing(sb, host
     the real one), the lease is not taken shared, and the real hand-off and
     the source's cancel work as if nothing happened."""
     h1, h2, h3 = hosts
-    u = leases()
-    h1.create(u)
-    for h in (h2, h3):
-        h.get_lease(u)
-    h1.acquire(u)
-    info = h1.inquire(u)
-    loc = {'path': info['path'], 'offset': info['offset']}
-    t1 = xfer(h1, u, 'begin')
+    u, loc, t1 = begun_on_host_1(hosts, leases)
     try:
         seen = h2.inquire(u)
         made_up = forged_token(KIND_BEGUN, {

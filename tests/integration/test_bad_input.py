@@ -184,6 +184,22 @@ def test_vm_name_too_long(fx, leases):
     fx.not_created(w)
 
 
+def test_offsets_that_wrap_around_are_refused(fx, spare_file):
+    """Aligned offsets so large that the areas behind them (or offset +
+    length) pass 2^64: refused before sanlock sees them."""
+    for off in (18446744073708503040, (1 << 63), (1 << 62) + MiB):
+        with raises_dbus('InvalidArgument') as e:
+            fx.h1.add_lockspace('wrap', 1, spare_file, off,
+                                {'init': b(True), 'io_timeout': u32(1)})
+        assert 'beyond any storage' in e.value.message, e.value.message
+        fx.check('AddLockspace at offset %d' % off)
+        u = new_uuid()
+        with raises_dbus('InvalidArgument'):
+            fx.h1.create(u, options={'path': s(fx.sb.lease_file), 'offset': t64(off)})
+        fx.check('CreateLease at offset %d' % off)
+        fx.not_created(u)
+
+
 def test_host_id_out_of_range(fx, spare_file):
     for host_id in (0, 2001, 1 << 40):
         with raises_dbus('InvalidArgument') as e:

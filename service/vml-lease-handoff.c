@@ -135,37 +135,63 @@ marker_lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **e
   return vml_sanlock_index_create (&spec, m->name, &m->offset, error);
 }
 
-/* Where the marker is; NOT_FOUND if it was never made and !@create. */
+/* Where the marker is; NOT_FOUND if it was never made (it is made at the
+ * lease's first hand-off, by lease_marker_create_async). */
 static gboolean
-marker_resource (VmlLease *self, gboolean create, char **name, VmlSanlockResource *res,
-                 GError **error)
+marker_resource (VmlLease *self, char **name, VmlSanlockResource *res, GError **error)
 {
   VmlSanlockLockspace spec;
-  MarkerLookup m = { NULL, 0 };
-  g_autoptr(GError) lookup_error = NULL;
+  guint64 offset;
 
   *name = marker_name (self);
-  m.name = *name;
   vml_lockspace_get_spec (self->lockspace, &spec);
-  /* Made once per lease, at its first hand-off: only that takes the
-   * index lock (a holder process and a paxos round), not every begin. */
-  if (!vml_sanlock_index_lookup (&spec, m.name, &m.offset, &lookup_error))
-    {
-      if (!create || !g_error_matches (lookup_error, VML_ERROR, VML_ERROR_NOT_FOUND))
-        {
-          g_propagate_error (error, g_steal_pointer (&lookup_error));
-          return FALSE;
-        }
-      if (!vml_lockspace_run_locked_index (self->lockspace,
-                                           vml_holder_pool_get_holder_path (self->holders),
-                                           marker_lookup_or_create_locked, &m, error))
-        return FALSE;
-    }
+  if (!vml_sanlock_index_lookup (&spec, *name, &offset, error))
+    return FALSE;
   res->lockspace = spec.name;
   res->name = *name;
   res->path = spec.path;
-  res->offset = m.offset;
+  res->offset = offset;
+  res->sector_size = 0;
   return TRUE;
+}
+
+static void
+on_marker_created (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (vml_lockspace_run_locked_index_finish (VML_LOCKSPACE (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+marker_lookup_free (MarkerLookup *m)
+{
+  g_free ((char *) m->name);
+  g_free (m);
+}
+
+void
+lease_marker_create_async (VmlLease *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+  MarkerLookup *m = g_new0 (MarkerLookup, 1);
+
+  m->name = marker_name (self);
+  g_task_set_task_data (task, m, (GDestroyNotify) marker_lookup_free);
+  vml_lockspace_run_locked_index_async (self->lockspace,
+                                        vml_holder_pool_get_holder_path (self->holders),
+                                        marker_lookup_or_create_locked, m, on_marker_created,
+                                        task);
+}
+
+gboolean
+lease_marker_create_finish (VmlLease *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 gboolean
@@ -175,7 +201,7 @@ lease_marker_take (VmlLease *self, VmlHolder *holder, GError **error)
   VmlSanlockResource res;
   gboolean ok;
 
-  if (!marker_resource (self, TRUE, &name, &res, error))
+  if (!marker_resource (self, &name, &res, error))
     return FALSE;
   g_mutex_lock (&self->cmd_lock);
   ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), FALSE, 0, NULL, error);
@@ -192,7 +218,7 @@ lease_marker_drop (VmlLease *self, VmlHolder *holder)
   g_autofree char *name = NULL;
   VmlSanlockResource res;
 
-  if (holder == NULL || !marker_resource (self, FALSE, &name, &res, NULL))
+  if (holder == NULL || !marker_resource (self, &name, &res, NULL))
     return;
   g_mutex_lock (&self->cmd_lock);
   vml_sanlock_release (&res, vml_holder_get_pid (holder), NULL);
@@ -205,7 +231,7 @@ lease_marker_note_begin (VmlLease *self, const char *begin_token, GError **error
   g_autofree char *name = NULL;
   VmlSanlockResource res;
 
-  if (!marker_resource (self, FALSE, &name, &res, error) ||
+  if (!marker_resource (self, &name, &res, error) ||
       !vml_handoff_note_write (res.path, res.offset, begin_token, error))
     {
       g_prefix_error (error, "cannot vouch for the hand-off on storage: ");
@@ -223,7 +249,7 @@ lease_marker_note_vouches (VmlLease *self, const char *begin_token, guint64 sour
   VmlSanlockResource res;
   gboolean matches = FALSE;
 
-  if (!marker_resource (self, FALSE, &name, &res, &local_error))
+  if (!marker_resource (self, &name, &res, &local_error))
     {
       if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
         {
@@ -251,7 +277,7 @@ lease_transfer_marked_elsewhere (VmlLease *self, GError **error)
   g_autoptr(GError) local_error = NULL;
   VmlSanlockResource res;
 
-  if (!marker_resource (self, FALSE, &name, &res, &local_error))
+  if (!marker_resource (self, &name, &res, &local_error))
     return FALSE;   /* never in a hand-off */
   owners = vml_sanlock_read_owners (&res, NULL);
   if (owners == NULL || !owners->owners_live || owners->owner == 0 ||

@@ -36,6 +36,11 @@ gboolean           lease_is_free_by           (VmlLease *self, gint64 deadline, 
 /* thread: the marker lease ("x-<uuid>") the source holds during its part */
 gboolean           lease_marker_take          (VmlLease *self, VmlHolder *holder, GError **error);
 void               lease_marker_drop          (VmlLease *self, VmlHolder *holder);
+/* main loop: makes the marker lease (under the index lock), once per lease */
+void               lease_marker_create_async  (VmlLease *self, GAsyncReadyCallback callback,
+                                               gpointer user_data);
+gboolean           lease_marker_create_finish (VmlLease *self, GAsyncResult *result,
+                                               GError **error);
 /* thread: the source records the begin token it issues in the marker's
  * note (vml-handoff-note.h); the destination takes only that one
  * (StaleToken otherwise, naming host @source). */

@@ -48,6 +48,8 @@ typedef struct {
   gint64          deadline;    /* of a waiting confirm or cancel */
   /* from the worker thread */
   gboolean        again;       /* not yet: look again after WAIT_POLL_MS */
+  gboolean        needs_marker; /* begin: the marker lease must be made first */
+  gboolean        marker_made;
   VmlHolder      *holder;      /* a new holder (prepare, or a re-acquire) */
   guint64         lver;
   guint64         my_gen;
@@ -312,6 +314,7 @@ static gboolean
 work_begin (VmlLease *self, StepData *data, GError **error)
 {
   g_autoptr(VmlSanlockOwners) owners = lease_read_owners (self, error);
+  g_autoptr(GError) local_error = NULL;
   gboolean live;
 
   /* Read first: once converted, nothing may fail any more. */
@@ -319,8 +322,16 @@ work_begin (VmlLease *self, StepData *data, GError **error)
       !lease_host_generation (self, lease_my_host_id (self), &data->my_gen, &live, error))
     return FALSE;
   data->lver = owners->lver;
-  if (!lease_marker_take (self, data->held_by, error))
-    return FALSE;
+  if (!lease_marker_take (self, data->held_by, &local_error))
+    {
+      /* The lease's first hand-off: the marker is made under the index
+       * lock, from the main loop (on_step_done), then begin runs again. */
+      data->needs_marker = !data->marker_made &&
+                           g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND);
+      if (!data->needs_marker)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   data->transfer_id = vml_token_new_transfer_id ();
   data->issued = issue_begun (self, data);
   if (data->issued == NULL || !lease_marker_note_begin (self, data->issued, error) ||
@@ -825,13 +836,14 @@ step_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   StepData *data = task_data;
   GError *error = NULL;
 
-  if (data->spec->work (VML_LEASE (source), data, &error) || data->again)
+  if (data->spec->work (VML_LEASE (source), data, &error) || data->again || data->needs_marker)
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
 }
 
 static void on_step_done (GObject *source, GAsyncResult *result, gpointer user_data);
+static void on_marker_made (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
 run_step_work (VmlLease *self, GTask *op)
@@ -886,6 +898,13 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
       lease_op_again_after (op, WAIT_POLL_MS, run_step_work);
       return;
     }
+  else if (ok && data->needs_marker)
+    {
+      data->needs_marker = FALSE;
+      data->marker_made = TRUE;
+      lease_marker_create_async (self, on_marker_made, op);
+      return;
+    }
   g_clear_pointer (&self->transfer_waiting, g_free);
   if (!ok)
     {
@@ -936,6 +955,21 @@ holder_present (VmlLease *self, StepData *data, GError **error)
                "the lease of %s has no holder on this host any more (it exited); it is %s",
                self->uuid, lease_state_names[self->state]);
   return FALSE;
+}
+
+static void
+on_marker_made (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GError *error = NULL;
+
+  if (lease_marker_create_finish (self, result, &error))
+    run_step_work (self, G_TASK (user_data));
+  else
+    {
+      g_prefix_error (&error, "cannot mark the lease as in a hand-off: ");
+      lease_finish_op (self, NULL, error);
+    }
 }
 
 static void

@@ -669,7 +669,6 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   g_autoptr(VmlSanlockOwners) owners = NULL;
   VmlSanlockResource res;
   GError *error = NULL;
-  gboolean ok;
 
   lease_resource_of (self, &res);
   owners = vml_sanlock_read_owners (&res, &error);
@@ -686,35 +685,49 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                                "host holds it", self->uuid, who);
       return;
     }
-  if (self->indexed)
-    ok = vml_lockspace_run_locked_index (self->lockspace,
-                                         vml_holder_pool_get_holder_path (self->holders),
-                                         delete_from_index_locked, self, &error);
-  else
-    {
-      res.sector_size = vml_lockspace_sector_size_at (self->lockspace, self->path);
-      ok = vml_sanlock_resource_clear (&res, &error);
-    }
-  if (!ok)
+  /* An indexed lease's entry goes under the index lock, from the main loop
+   * (on_free_to_delete); an explicit one is cleared here. */
+  res.sector_size = vml_lockspace_sector_size_at (self->lockspace, self->path);
+  if (!self->indexed && !vml_sanlock_resource_clear (&res, &error))
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
 }
 
 static void
-on_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
+deleted (VmlLease *self, GError *error)
+{
+  if (error == NULL)
+    vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                   NULL, "Lease deleted from storage");
+  lease_finish_op (self, NULL, error);
+}
+
+static void
+on_deleted_from_index (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VmlLease) self = VML_LEASE (user_data);
+  GError *error = NULL;
+
+  vml_lockspace_run_locked_index_finish (VML_LOCKSPACE (source), result, &error);
+  deleted (self, error);
+}
+
+static void
+on_free_to_delete (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   VmlLease *self = VML_LEASE (source);
   GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!g_task_propagate_boolean (G_TASK (result), &error) || !self->indexed)
     {
-      lease_finish_op (self, NULL, error);
+      deleted (self, error);
       return;
     }
-  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                 NULL, "Lease deleted from storage");
-  lease_finish_op (self, NULL, NULL);
+  vml_lockspace_run_locked_index_async (self->lockspace,
+                                        vml_holder_pool_get_holder_path (self->holders),
+                                        delete_from_index_locked, self, on_deleted_from_index,
+                                        g_object_ref (self));
 }
 
 static void
@@ -736,7 +749,7 @@ start_delete (VmlLease *self, GTask *op)
       lease_finish_op (self, NULL, error);
       return;
     }
-  task = g_task_new (self, NULL, on_deleted, NULL);
+  task = g_task_new (self, NULL, on_free_to_delete, NULL);
   g_task_run_in_thread (task, delete_thread);
 }
 

@@ -10,10 +10,6 @@
 #include "vml-storage-monitor.h"
 
 #define DEFAULT_IO_TIMEOUT 10
-/* Waiting for another host's index update: those take milliseconds, but a
- * host that died holding the lock is only cleared by sanlock after its
- * host lease expires (8 × io_timeout + the watchdog's 60 s). */
-#define INDEX_LOCK_WAIT_US  (90 * G_USEC_PER_SEC)
 
 struct _VmlLockspace {
   GObject            parent_instance;
@@ -26,7 +22,8 @@ struct _VmlLockspace {
                                    * set on the main loop, read by workers) */
   VmlLockspaceState  state;
   char              *error;       /* why the last join failed, or NULL */
-  GMutex             index_lock;
+  GQueue             index_queue; /* of GTask: index updates here, the head running
+                                   * (vml-lockspace-index.c) */
   int                events_fd;   /* sanlock messages to this host, -1: none */
   guint64            generation;  /* this host's, since the join */
   GSource           *events_watch;
@@ -59,7 +56,7 @@ vml_lockspace_finalize (GObject *object)
   g_free (self->name);
   g_free (self->path);
   g_free (self->error);
-  g_mutex_clear (&self->index_lock);
+  g_warn_if_fail (g_queue_is_empty (&self->index_queue));
   G_OBJECT_CLASS (vml_lockspace_parent_class)->finalize (object);
 }
 
@@ -103,7 +100,7 @@ vml_lockspace_class_init (VmlLockspaceClass *klass)
 static void
 vml_lockspace_init (VmlLockspace *self)
 {
-  g_mutex_init (&self->index_lock);
+  g_queue_init (&self->index_queue);
   self->state = VML_LOCKSPACE_LOST;
   self->events_fd = -1;
 }
@@ -288,74 +285,10 @@ vml_lockspace_details (VmlLockspace *self, const char *error)
   return g_variant_dict_end (&details);
 }
 
-static gboolean
-acquire_index_lock (VmlSanlockResource *lock, pid_t holder, GError **error)
+GQueue *
+vml_lockspace_index_queue (VmlLockspace *self)
 {
-  gint64 deadline = g_get_monotonic_time () + INDEX_LOCK_WAIT_US;
-
-  for (;;)
-    {
-      g_autoptr(GError) local_error = NULL;
-
-      if (vml_sanlock_acquire (lock, holder, FALSE, 0, NULL, &local_error))
-        return TRUE;
-      if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY) ||
-          g_get_monotonic_time () >= deadline)
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "cannot lock the resource index of lockspace '%s': ",
-                                      lock->lockspace);
-          return FALSE;
-        }
-      /* Another host is updating the index; they take milliseconds. */
-      g_usleep (g_random_int_range (10, 60) * 1000);
-    }
-}
-
-static gboolean
-run_with_lock_holder (VmlLockspace *self, const char *holder_path, VmlSanlockResource *lock,
-                      VmlIndexFunc func, gpointer data, GError **error)
-{
-  g_autoptr(VmlHolder) holder = vml_holder_spawn (holder_path, VML_HOLDER_FOR_LOCK, error);
-  gboolean ok;
-
-  if (holder == NULL || !vml_holder_claim_lock (holder, VML_INDEX_LOCK_NAME, error) ||
-      !acquire_index_lock (lock, vml_holder_get_pid (holder), error))
-    {
-      if (holder != NULL)
-        vml_holder_stop (holder, 1000);
-      return FALSE;
-    }
-  ok = func (self, data, error);
-  /* Ending the holder releases the lock even if the release fails. */
-  vml_sanlock_release (lock, vml_holder_get_pid (holder), NULL);
-  vml_holder_stop (holder, 1000);
-  return ok;
-}
-
-gboolean
-vml_lockspace_run_locked_index (VmlLockspace *self, const char *holder_path,
-                                VmlIndexFunc func, gpointer data, GError **error)
-{
-  VmlSanlockLockspace spec;
-  VmlSanlockResource lock = { self->name, VML_INDEX_LOCK_NAME, self->path, 0 };
-  g_autoptr(GError) lookup_error = NULL;
-  gboolean ok;
-
-  vml_lockspace_get_spec (self, &spec);
-  g_mutex_lock (&self->index_lock);
-  if (vml_sanlock_index_lookup (&spec, VML_INDEX_LOCK_NAME, &lock.offset, &lookup_error))
-    ok = run_with_lock_holder (self, holder_path, &lock, func, data, error);
-  else
-    {
-      /* Formatted by something other than vmleased: no lock to take. */
-      g_warning ("Lockspace %s has no %s (%s); updating its index without "
-                 "locking out other hosts", self->name, VML_INDEX_LOCK_NAME,
-                 lookup_error->message);
-      ok = func (self, data, error);
-    }
-  g_mutex_unlock (&self->index_lock);
-  return ok;
+  return &self->index_queue;
 }
 
 static void set_state (VmlLockspace *self, VmlLockspaceState state, const char *error);

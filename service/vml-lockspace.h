@@ -102,16 +102,24 @@ void               vml_lockspace_mark_lost     (VmlLockspace *self,
 
 typedef gboolean (*VmlIndexFunc) (VmlLockspace *self, gpointer data, GError **error);
 
-/* Runs @func with the resource index locked against every other host and
- * every other thread here, for a lookup-then-update that must not race
- * (sanlock's index accepts duplicate names, and concurrent updates from
- * several hosts can leave its internal lock held). The lock is a sanlock
- * lease held by a short-lived vmlease-holder. BLOCKS: worker threads only. */
-gboolean           vml_lockspace_run_locked_index (VmlLockspace *self,
-                                                   const char   *holder_path,
-                                                   VmlIndexFunc  func,
-                                                   gpointer      data,
-                                                   GError      **error);
+/* Runs @func (in a worker thread) with the resource index locked against
+ * every other host and every other update here, for a lookup-then-update
+ * that must not race (sanlock's index accepts duplicate names, and
+ * concurrent updates from several hosts can leave its internal lock held).
+ * The lock is a sanlock lease held by a short-lived vmlease-holder; while
+ * another host holds it (up to 90 s), the wait is a main-loop timer. Main
+ * loop only; @data must live until @callback. */
+void               vml_lockspace_run_locked_index_async  (VmlLockspace        *self,
+                                                          const char          *holder_path,
+                                                          VmlIndexFunc         func,
+                                                          gpointer             data,
+                                                          GAsyncReadyCallback  callback,
+                                                          gpointer             user_data);
+gboolean           vml_lockspace_run_locked_index_finish (VmlLockspace  *self,
+                                                          GAsyncResult  *result,
+                                                          GError       **error);
+/* The queue of index updates waiting here (vml-lockspace-index.c). */
+GQueue            *vml_lockspace_index_queue   (VmlLockspace *self);
 
 /* Joins (formatting first if @init) in a worker thread; "notify::state"
  * follows every change. */

@@ -55,6 +55,7 @@ typedef struct {
   char                  *path;         /* explicit location, or NULL */
   guint64                offset;
   char                  *holder_path;  /* for the index lock */
+  VmlLockspace          *create_in;    /* not in its index yet: to be made there */
   /* Results */
   VmlLockspace          *found_in;
   char                  *found_path;
@@ -141,16 +142,21 @@ static gboolean
 place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
 {
   VmlSanlockLockspace spec;
-  gboolean ok;
+  g_autoptr(GError) local_error = NULL;
 
   vml_lockspace_get_spec (ls, &spec);
-  if (data->goal == LOCATE_CREATE)
-    ok = vml_lockspace_run_locked_index (ls, data->holder_path, lookup_or_create_locked, data,
-                                         error);
-  else
-    ok = vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, error);
-  if (!ok)
-    return FALSE;
+  if (!vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, &local_error))
+    {
+      /* Made under the index lock, from the main loop (on_located). */
+      if (data->goal == LOCATE_CREATE &&
+          g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
+        {
+          data->create_in = ls;
+          return TRUE;
+        }
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   data->found_in = ls;
   data->found_path = g_strdup (spec.path);
   data->indexed = TRUE;
@@ -238,15 +244,47 @@ return_lease_path (GDBusMethodInvocation *invocation, VmlLease *lease)
                                          g_variant_new ("(o)", vml_lease_get_object_path (lease)));
 }
 
+static void located (LocateData *data, GError *error);
+
+static void
+on_made_in_index (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  LocateData *data = g_task_get_task_data (task);
+  VmlLockspace *ls = VML_LOCKSPACE (source);
+  GError *error = NULL;
+
+  if (vml_lockspace_run_locked_index_finish (ls, result, &error))
+    {
+      data->found_in = ls;
+      data->found_path = g_strdup (vml_lockspace_get_path (ls));
+      data->indexed = TRUE;
+    }
+  located (data, error);
+}
+
 static void
 on_located (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   LocateData *data = g_task_get_task_data (G_TASK (result));
-  VmlManager *self = data->self;
-  VmlLease *lease;
   GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (g_task_propagate_boolean (G_TASK (result), &error) && data->create_in != NULL)
+    vml_lockspace_run_locked_index_async (data->create_in, data->holder_path,
+                                          lookup_or_create_locked, data, on_made_in_index,
+                                          g_object_ref (result));
+  else
+    located (data, error);
+}
+
+/* The lease is where @data says (or @error says why not): answer. */
+static void
+located (LocateData *data, GError *error)
+{
+  VmlManager *self = data->self;
+  VmlLease *lease;
+
+  if (error != NULL)
     {
       g_dbus_method_invocation_take_error (data->invocation, error);
       return;

@@ -65,6 +65,8 @@ struct _VmlLease {
   guint64                lver;
   VmlHolder             *holder;
   VmlHolder             *acquiring_holder;      /* while acquiring: recorded, not yet holding */
+  gint64                 acquire_wait_deadline; /* an Acquire waits until then; 0: none */
+  guint                  acquire_wait_uid;      /* ... for this uid */
   pid_t                  recorded_holder_pid;   /* from the record, until restored */
   guint64                recorded_holder_start;
 
@@ -106,6 +108,8 @@ void      lease_enqueue_invocation   (VmlLease *self, GDBusMethodInvocation *inv
                                       gpointer data, GDestroyNotify free_data, GError *error,
                                       OpStart start);
 gboolean  lease_op_result_ok         (GAsyncResult *result, GError **error);
+/* The answer to an operation whose caller left the bus (it is not done). */
+GError   *lease_caller_left_error    (void);
 
 /* Pid-targeted sanlock commands for @holder, serialized by cmd_lock.
  * Worker threads only. */

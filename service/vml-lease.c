@@ -189,15 +189,33 @@ typedef struct {
   OpStart  start;
 } Op;
 
+/* An operation whose caller left the bus while it was queued is never
+ * started: there is nobody to do it for. */
 static gboolean
 start_head_op (gpointer user_data)
 {
   VmlLease *self = VML_LEASE (user_data);
   Op *op = g_queue_peek_head (&self->ops);
+  GCancellable *cancellable = op ? g_task_get_cancellable (op->task) : NULL;
 
-  if (op != NULL)
-    op->start (self, op->task);
+  if (op == NULL)
+    return G_SOURCE_REMOVE;
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                     NULL, "An operation queued for the lease was not started: its caller "
+                     "left the bus");
+      lease_finish_op (self, NULL, lease_caller_left_error ());
+      return G_SOURCE_REMOVE;
+    }
+  op->start (self, op->task);
   return G_SOURCE_REMOVE;
+}
+
+GError *
+lease_caller_left_error (void)
+{
+  return g_error_new_literal (VML_ERROR, VML_ERROR_FAILED, "the caller left the bus");
 }
 
 void
@@ -259,10 +277,17 @@ lease_op_result_ok (GAsyncResult *result, GError **error)
 }
 
 /* An operation whose result answers a D-Bus call. */
+/* Cancellable: cancelled when the caller leaves the bus. Its result is
+ * still what the operation says (a started operation runs to its end,
+ * unless it decides otherwise, as a waiting Acquire does). */
 GTask *
 lease_invocation_task (VmlLease *self, GDBusMethodInvocation *invocation)
 {
-  return g_task_new (self, NULL, reply_to_invocation, g_object_ref (invocation));
+  GTask *task = g_task_new (self, vml_authority_call_cancellable (invocation),
+                            reply_to_invocation, g_object_ref (invocation));
+
+  g_task_set_check_cancellable (task, FALSE);
+  return task;
 }
 
 /* Queues the operation a D-Bus call asks for, with its parsed arguments
@@ -791,3 +816,16 @@ vml_lease_get_object (VmlLease *self)
 const char *vml_lease_get_object_path (VmlLease *self) { return self->object_path; }
 gboolean vml_lease_is_held (VmlLease *self) { return lease_state_is_held (self->state); }
 gboolean vml_lease_is_busy (VmlLease *self) { return !g_queue_is_empty (&self->ops); }
+
+char *
+vml_lease_describe_wait (VmlLease *self)
+{
+  gint64 left = self->acquire_wait_deadline - g_get_monotonic_time ();
+
+  if (self->state != LEASE_ACQUIRING || self->acquire_wait_deadline == 0)
+    return NULL;
+  return g_strdup_printf ("an Acquire of lease %s by uid %u is waiting for another host to "
+                          "let it go (up to %" G_GINT64_FORMAT " s more, or until its caller "
+                          "leaves the bus)", self->uuid, self->acquire_wait_uid,
+                          MAX (left, 0) / G_USEC_PER_SEC + 1);
+}

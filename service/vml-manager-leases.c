@@ -208,9 +208,20 @@ on_lease_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
   g_dbus_method_invocation_return_value (invocation, NULL);
 }
 
+/* Answered at once, not queued behind an Acquire that waits (up to an
+ * hour) for another host: Busy, saying so. */
 static void
 delete_lease (VmlManager *self, GDBusMethodInvocation *invocation, VmlLease *lease)
 {
+  g_autofree char *waiting = vml_lease_describe_wait (lease);
+
+  if (waiting != NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_BUSY,
+                                             "cannot delete the lease now: %s; try again "
+                                             "when it has ended", waiting);
+      return;
+    }
   g_object_set_data_full (G_OBJECT (invocation), "vml-manager", g_object_ref (self),
                           g_object_unref);
   vml_lease_delete_async (lease, on_lease_deleted, g_object_ref (invocation));

@@ -440,7 +440,14 @@ refuse_if_in_use (VmlManager *self, VmlLockspace *ls, gboolean force, GError **e
   for (guint i = 0; i < leases->len; i++)
     {
       VmlLease *lease = leases->pdata[i];
+      g_autofree char *waiting = vml_lease_describe_wait (lease);
 
+      if (waiting != NULL)
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_BUSY, "%s; try again when it has ended",
+                       waiting);
+          return FALSE;
+        }
       if (vml_lease_is_busy (lease))
         {
           g_set_error (error, VML_ERROR, VML_ERROR_BUSY,

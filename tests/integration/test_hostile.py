@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Hostile callers (issue 12), against the real thing: a polkit check that
-never answers, and unprivileged readers flooding the service. Callers of other uids run as
+never answers, waits whose caller left the bus, and unprivileged readers
+flooding the service. Callers of other uids run as
 in test_auth.py (setpriv + a GDBus snippet); polkitd is real and is
 stopped with SIGSTOP where a test says so, and always continued."""
 
@@ -10,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from conftest import MANAGER_IFACE, MANAGER_PATH, new_uuid, raises_dbus
+from conftest import MANAGER_IFACE, MANAGER_PATH, new_uuid, raises_dbus, u32, wait_until
 from test_auth import (CALLER_ENV, MEMBER, NOT_AUTHORIZED, OUTSIDER, SNIPPET,
                        _check_caller_output, call, free_lease, lease_call, one,
                        setpriv_argv)
@@ -19,6 +20,8 @@ BUSY = 'org.example.VMLease.Error.Busy'
 NOT_FOUND = 'org.example.VMLease.Error.NotFound'
 # docs/authorization.md, "Failing closed"
 POLKIT_TIMEOUT_S = 25
+# docs/api.md, Acquire's `wait`
+WAIT_MAX_S = 3600
 
 
 def start_as(user, host, calls):
@@ -37,6 +40,71 @@ def finish(user, host, p, timeout):
 
 def with_timeout(c, ms):
     return dict(c, timeout_ms=ms)
+
+
+def hold_on(h, u):
+    """Host h holds u (root); the caller's host sees it Busy."""
+    h.get_lease(u)
+    h.acquire(u)
+    assert h.lease_props(u)['State'] == 'held'
+
+
+# --- item 4: waits with a maximum, ended when their caller leaves -------------
+
+def test_acquire_wait_has_a_maximum(hosts, leases):
+    h1 = hosts[0]
+    u = leases()
+    h1.create(u)
+    for wait in (WAIT_MAX_S + 1, 4294967295):
+        with raises_dbus('InvalidArgument') as e:
+            h1.acquire(u, {'wait': u32(wait)})
+        assert str(WAIT_MAX_S) in e.value.message, e.value.message
+    assert h1.lease_props(u)['State'] == 'free'
+
+
+def test_waiting_acquire_ends_when_its_caller_leaves(hosts, leases):
+    """A member's Acquire with the longest wait, its client gone after 3 s:
+    the lease goes back to free at once, and is not acquired for nobody
+    when the other host lets it go."""
+    h1, h2 = hosts[0], hosts[1]
+    u = free_lease(h1, leases, 'vm-wait-gone')
+    hold_on(h2, u)
+    r = finish(MEMBER, h1, start_as(MEMBER, h1, [with_timeout(
+        lease_call('Acquire', u, 'Acquire', {'wait': ['u', WAIT_MAX_S]}), 3000)]), 30)
+    assert not r['Acquire']['ok'] and 'Timeout' in r['Acquire']['message'], r
+    # the caller's process has exited: it is off the bus
+    wait_until(lambda: h1.lease_props(u)['State'] == 'free', 5,
+               what='the lease back to free after its waiting caller left')
+    h2.release(u)
+    time.sleep(2)   # several retry periods (0.5 s): none may take it
+    assert h1.lease_props(u)['State'] == 'free'
+    assert h1.sanlock_holders_of(u) == []
+
+
+def test_delete_and_remove_lockspace_answer_while_an_acquire_waits(hosts, leases):
+    """DeleteLease and RemoveLockspace answer Busy at once, naming the
+    waiting Acquire, instead of queueing behind it (client timeout 5 s,
+    the wait 60 s)."""
+    h1, h2 = hosts[0], hosts[1]
+    u = free_lease(h1, leases, 'vm-wait-delete')
+    hold_on(h2, u)
+    waiter = start_as(MEMBER, h1, [lease_call('Acquire', u, 'Acquire', {'wait': ['u', 60]})])
+    try:
+        wait_until(lambda: h1.lease_props(u)['State'] == 'acquiring', 10,
+                   what='the member\'s Acquire waiting')
+        with raises_dbus('Busy') as e:
+            h1.delete(u, timeout_ms=5000)
+        assert 'Acquire' in e.value.message and 'waiting' in e.value.message, e.value.message
+        ls = h1.lease_props(u)['Lockspace']
+        with raises_dbus('Busy') as e:
+            h1.remove_lockspace(ls, timeout_ms=5000)
+        assert 'Acquire' in e.value.message and 'waiting' in e.value.message, e.value.message
+        assert u in e.value.message, e.value.message
+    finally:
+        waiter.kill()
+        waiter.wait()
+    wait_until(lambda: h1.lease_props(u)['State'] == 'free', 5,
+               what='the lease back to free after its waiting caller was killed')
 
 
 # --- item 3: a polkit check that never answers ------------------------------------

@@ -730,6 +730,7 @@ vml_manager_dispose (GObject *object)
   g_clear_pointer (&self->leases, g_hash_table_unref);
   g_clear_pointer (&self->lockspaces, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_hash_table_unref);
+  g_clear_pointer (&self->index_misses, g_hash_table_unref);
   g_clear_object (&self->storage);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->iface);
@@ -754,6 +755,7 @@ vml_manager_init (VmlManager *self)
   self->lockspaces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->leases = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->index_misses = manager_index_misses_new ();
   self->storage = vml_storage_monitor_new ();
 }
 

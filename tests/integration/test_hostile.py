@@ -200,3 +200,21 @@ def test_caller_with_too_many_calls_in_flight_gets_busy(hosts):
     r = one(OUTSIDER, h1, call('again', MANAGER_PATH, MANAGER_IFACE, 'GetLease', '(s)',
                                new_uuid()))
     assert r['error'] == NOT_FOUND, r
+
+
+def test_index_miss_is_cached_and_create_here_invalidates_it(hosts, leases):
+    h1 = hosts[0]
+    u = leases()
+    with raises_dbus('NotFound') as first:
+        h1.get_lease(u)
+    assert 'cached' not in first.value.message, first.value.message
+    with raises_dbus('NotFound') as second:
+        h1.get_lease(u)
+    assert 'cached' in second.value.message, second.value.message
+    # CreateLease here forgets the miss; DeleteLease here forgets the hit
+    path = h1.create(u)
+    assert h1.get_lease(u) == path
+    h1.delete(u)
+    with raises_dbus('NotFound') as after:
+        h1.get_lease(u)
+    assert 'cached' not in after.value.message, after.value.message

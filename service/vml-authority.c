@@ -10,14 +10,16 @@
  *    0.8 ms, on every Acquire and Release); systemd's services skip polkit
  *    for privileged callers the same way.
  * Anything that goes wrong fails closed: no answer from polkit is a no, and
- * so is an answer that takes longer than POLKIT_TIMEOUT_S.
+ * so is an answer that takes longer than VML_POLKIT_TIMEOUT_S.
  *
  * Each call is followed until its invocation is freed (its reply sent):
  *  - a GCancellable, cancelled when the caller's unique name leaves the bus
  *    (one NameOwnerChanged subscription for all): work for a caller who left
- *    is never started, and a wait on its behalf ends;
+ *    is never started, and a wait on its behalf ends. Not for a call sent
+ *    with NO_REPLY_EXPECTED: its caller asked for the work, not an answer,
+ *    and may well leave at once;
  *  - how many calls each uid other than 0 has in flight: beyond
- *    CALLS_IN_FLIGHT_MAX the call is answered Busy, so that one user's
+ *    VML_CALLS_IN_FLIGHT_MAX the call is answered Busy, so that one user's
  *    flood of reads (open to everyone) cannot queue up without bound.
  * Invocations may be freed in worker threads (with a GTask's data), hence
  * the lock. */
@@ -48,6 +50,7 @@ typedef struct {
   VmlAuthority *self;
   char         *sender;
   GCancellable *cancellable;   /* cancelled when the sender leaves the bus */
+  gboolean      no_reply;      /* NO_REPLY_EXPECTED: done even if it leaves */
   guint         uid;
   gboolean      counted;       /* in in_flight_by_uid */
 } Call;
@@ -157,7 +160,12 @@ on_name_owner_changed (GDBusConnection *bus, const char *sender, const char *pat
   g_mutex_lock (&self->lock);
   calls = g_hash_table_lookup (self->calls_by_sender, name);
   for (guint i = 0; calls != NULL && i < calls->len; i++)
-    g_ptr_array_add (gone, g_object_ref (((Call *) calls->pdata[i])->cancellable));
+    {
+      Call *call = calls->pdata[i];
+
+      if (!call->no_reply)
+        g_ptr_array_add (gone, g_object_ref (call->cancellable));
+    }
   g_mutex_unlock (&self->lock);
   for (guint i = 0; i < gone->len; i++)
     g_cancellable_cancel (gone->pdata[i]);
@@ -216,6 +224,8 @@ call_track (VmlAuthority *self, GDBusMethodInvocation *invocation)
   call->self = g_object_ref (self);
   call->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
   call->cancellable = g_cancellable_new ();
+  call->no_reply = (g_dbus_message_get_flags (g_dbus_method_invocation_get_message (invocation)) &
+                    G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0;
   g_mutex_lock (&self->lock);
   calls = g_hash_table_lookup (self->calls_by_sender, call->sender);
   if (calls == NULL)

@@ -10,6 +10,17 @@ typedef struct {
   GTaskThreadFunc  func;
 } ReadJob;
 
+static gboolean
+drop_task (gpointer task)
+{
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* Our reference goes on the task's own main context, after its callback
+ * (queued there by the return, at the same priority): the task, and its
+ * data with it, are then freed on the main loop, never here; the data
+ * (GetLease's) touches the manager's tables. */
 static void
 run_job (gpointer job_data, gpointer pool_data)
 {
@@ -17,7 +28,8 @@ run_job (gpointer job_data, gpointer pool_data)
 
   job->func (job->task, g_task_get_source_object (job->task), g_task_get_task_data (job->task),
              g_task_get_cancellable (job->task));
-  g_object_unref (job->task);
+  g_main_context_invoke_full (g_task_get_context (job->task), G_PRIORITY_DEFAULT, drop_task,
+                              job->task, NULL);
   g_free (job);
 }
 

@@ -9,7 +9,20 @@
  *    looks at any rule, so asking would only cost a round trip (about
  *    0.8 ms, on every Acquire and Release); systemd's services skip polkit
  *    for privileged callers the same way.
- * Anything that goes wrong fails closed: no answer from polkit is a no. */
+ * Anything that goes wrong fails closed: no answer from polkit is a no, and
+ * so is an answer that takes longer than VML_POLKIT_TIMEOUT_S.
+ *
+ * Each call is followed until its invocation is freed (its reply sent):
+ *  - a GCancellable, cancelled when the caller's unique name leaves the bus
+ *    (one NameOwnerChanged subscription for all): work for a caller who left
+ *    is never started, and a wait on its behalf ends. Not for a call sent
+ *    with NO_REPLY_EXPECTED: its caller asked for the work, not an answer,
+ *    and may well leave at once;
+ *  - how many calls each uid other than 0 has in flight: beyond
+ *    VML_CALLS_IN_FLIGHT_MAX the call is answered Busy, so that one user's
+ *    flood of reads (open to everyone) cannot queue up without bound.
+ * Invocations may be freed in worker threads (with a GTask's data), hence
+ * the lock. */
 #include "config.h"
 
 #include <polkit/polkit.h>
@@ -25,7 +38,24 @@ struct _VmlAuthority {
   GDBusConnection *bus;
   GHashTable      *uid_by_sender;  /* unique name → GUINT_TO_POINTER (uid + 1) */
   PolkitAuthority *polkit;         /* once obtained */
+  guint            name_owner_sub;
+  GMutex           lock;           /* the two tables below */
+  GHashTable      *calls_by_sender; /* unique name → GPtrArray of Call (not owned) */
+  GHashTable      *in_flight_by_uid; /* GUINT_TO_POINTER (uid) → count */
 };
+
+/* What is known about one call while it is in flight: attached to its
+ * invocation, freed with it. */
+typedef struct {
+  VmlAuthority *self;
+  char         *sender;
+  GCancellable *cancellable;   /* cancelled when the sender leaves the bus */
+  gboolean      no_reply;      /* NO_REPLY_EXPECTED: done even if it leaves */
+  guint         uid;
+  gboolean      counted;       /* in in_flight_by_uid */
+} Call;
+
+#define CALL_KEY "vml-authority-call"
 
 G_DEFINE_TYPE (VmlAuthority, vml_authority, G_TYPE_OBJECT)
 
@@ -44,11 +74,20 @@ typedef struct {
   char                  *lockspace;
   guint                  uid;
   const char            *action;
+  Call                  *call;           /* the invocation's (not owned) */
+  GCancellable          *polkit_cancel;  /* ends the polkit request */
+  gulong                 left_handler;   /* on call->cancellable */
+  guint                  timeout_id;
+  gboolean               timed_out;
 } Check;
 
 static void
 check_free (Check *check)
 {
+  if (check->timeout_id != 0)
+    g_source_remove (check->timeout_id);
+  g_cancellable_disconnect (check->call->cancellable, check->left_handler);
+  g_clear_object (&check->polkit_cancel);
   g_object_unref (check->self);
   g_object_unref (check->invocation);
   g_object_unref (check->object);
@@ -64,6 +103,9 @@ vml_authority_dispose (GObject *object)
 {
   VmlAuthority *self = VML_AUTHORITY (object);
 
+  if (self->name_owner_sub != 0)
+    g_dbus_connection_signal_unsubscribe (self->bus, self->name_owner_sub);
+  self->name_owner_sub = 0;
   g_clear_object (&self->polkit);
   g_clear_object (&self->bus);
   g_clear_pointer (&self->uid_by_sender, g_hash_table_unref);
@@ -71,15 +113,64 @@ vml_authority_dispose (GObject *object)
 }
 
 static void
+vml_authority_finalize (GObject *object)
+{
+  VmlAuthority *self = VML_AUTHORITY (object);
+
+  g_hash_table_unref (self->calls_by_sender);
+  g_hash_table_unref (self->in_flight_by_uid);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (vml_authority_parent_class)->finalize (object);
+}
+
+static void
 vml_authority_class_init (VmlAuthorityClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = vml_authority_dispose;
+  G_OBJECT_CLASS (klass)->finalize = vml_authority_finalize;
 }
 
 static void
 vml_authority_init (VmlAuthority *self)
 {
   self->uid_by_sender = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_mutex_init (&self->lock);
+  self->calls_by_sender = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                 (GDestroyNotify) g_ptr_array_unref);
+  self->in_flight_by_uid = g_hash_table_new (NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Calls in flight                                                        */
+
+/* The bus says a unique name is gone: cancel its calls' cancellables (out
+ * of the lock: cancelling runs handlers) and forget its uid. */
+static void
+on_name_owner_changed (GDBusConnection *bus, const char *sender, const char *path,
+                       const char *iface, const char *member, GVariant *params,
+                       gpointer user_data)
+{
+  VmlAuthority *self = VML_AUTHORITY (user_data);
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (g_object_unref);
+  const char *name, *old_owner, *new_owner;
+  GPtrArray *calls;
+
+  g_variant_get (params, "(&s&s&s)", &name, &old_owner, &new_owner);
+  if (name[0] != ':' || new_owner[0] != '\0')
+    return;
+  g_hash_table_remove (self->uid_by_sender, name);
+  g_mutex_lock (&self->lock);
+  calls = g_hash_table_lookup (self->calls_by_sender, name);
+  for (guint i = 0; calls != NULL && i < calls->len; i++)
+    {
+      Call *call = calls->pdata[i];
+
+      if (!call->no_reply)
+        g_ptr_array_add (gone, g_object_ref (call->cancellable));
+    }
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < gone->len; i++)
+    g_cancellable_cancel (gone->pdata[i]);
 }
 
 VmlAuthority *
@@ -88,7 +179,94 @@ vml_authority_new (GDBusConnection *bus)
   VmlAuthority *self = g_object_new (VML_TYPE_AUTHORITY, NULL);
 
   self->bus = g_object_ref (bus);
+  self->name_owner_sub =
+    g_dbus_connection_signal_subscribe (bus, "org.freedesktop.DBus", "org.freedesktop.DBus",
+                                        "NameOwnerChanged", "/org/freedesktop/DBus", NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed,
+                                        self, NULL);
   return self;
+}
+
+static void
+call_free (Call *call)
+{
+  VmlAuthority *self = call->self;
+  GPtrArray *calls;
+
+  g_mutex_lock (&self->lock);
+  calls = g_hash_table_lookup (self->calls_by_sender, call->sender);
+  g_ptr_array_remove_fast (calls, call);
+  if (calls->len == 0)
+    g_hash_table_remove (self->calls_by_sender, call->sender);
+  if (call->counted)
+    {
+      gpointer key = GUINT_TO_POINTER (call->uid);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight_by_uid, key));
+
+      if (n <= 1)
+        g_hash_table_remove (self->in_flight_by_uid, key);
+      else
+        g_hash_table_insert (self->in_flight_by_uid, key, GUINT_TO_POINTER (n - 1));
+    }
+  g_mutex_unlock (&self->lock);
+  g_object_unref (call->cancellable);
+  g_free (call->sender);
+  g_object_unref (self);
+  g_free (call);
+}
+
+/* Registered when the call arrives: the NameOwnerChanged of a sender that
+ * leaves comes after its calls on our connection, so none is missed. */
+static Call *
+call_track (VmlAuthority *self, GDBusMethodInvocation *invocation)
+{
+  Call *call = g_new0 (Call, 1);
+  GPtrArray *calls;
+
+  call->self = g_object_ref (self);
+  call->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+  call->cancellable = g_cancellable_new ();
+  call->no_reply = (g_dbus_message_get_flags (g_dbus_method_invocation_get_message (invocation)) &
+                    G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0;
+  g_mutex_lock (&self->lock);
+  calls = g_hash_table_lookup (self->calls_by_sender, call->sender);
+  if (calls == NULL)
+    {
+      calls = g_ptr_array_new ();
+      g_hash_table_insert (self->calls_by_sender, g_strdup (call->sender), calls);
+    }
+  g_ptr_array_add (calls, call);
+  g_mutex_unlock (&self->lock);
+  g_object_set_data_full (G_OBJECT (invocation), CALL_KEY, call, (GDestroyNotify) call_free);
+  return call;
+}
+
+/* Counts @call against its uid; FALSE if that uid has too many in flight.
+ * uid 0 is not limited (it may do anything anyway). */
+static gboolean
+call_count (VmlAuthority *self, Call *call, guint uid)
+{
+  gpointer key = GUINT_TO_POINTER (uid);
+  guint n;
+
+  call->uid = uid;
+  if (uid == 0)
+    return TRUE;
+  g_mutex_lock (&self->lock);
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight_by_uid, key));
+  call->counted = n < VML_CALLS_IN_FLIGHT_MAX;
+  if (call->counted)
+    g_hash_table_insert (self->in_flight_by_uid, key, GUINT_TO_POINTER (n + 1));
+  g_mutex_unlock (&self->lock);
+  return call->counted;
+}
+
+GCancellable *
+vml_authority_call_cancellable (GDBusMethodInvocation *invocation)
+{
+  Call *call = g_object_get_data (G_OBJECT (invocation), CALL_KEY);
+
+  return call ? call->cancellable : NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -135,10 +313,24 @@ deny (Check *check, const char *why)
                                          whose ? whose : "");
 }
 
+static gboolean
+caller_left (Check *check)
+{
+  if (!g_cancellable_is_cancelled (check->call->cancellable))
+    return FALSE;
+  g_message ("%s by uid %u not run: its caller %s left the bus before it was authorized",
+             member_of (check), check->uid, check->call->sender);
+  /* Nobody reads it; answered so the invocation ends like any other. */
+  g_dbus_method_invocation_return_error (check->invocation, VML_ERROR, VML_ERROR_FAILED,
+                                         "the caller left the bus");
+  return TRUE;
+}
+
 static void
 allow (Check *check)
 {
-  check->func (check->object, check->invocation, check->uid);
+  if (!caller_left (check))
+    check->func (check->object, check->invocation, check->uid);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -176,7 +368,12 @@ on_polkit_checked (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(PolkitAuthorizationResult) answer =
     polkit_authority_check_authorization_finish (POLKIT_AUTHORITY (source), result, &error);
 
-  if (answer == NULL)
+  if (caller_left (check))
+    return;
+  if (answer == NULL && check->timed_out)
+    deny (check, "polkit did not answer: the check timed out after "
+                 G_STRINGIFY (VML_POLKIT_TIMEOUT_S) " s, so the call is refused");
+  else if (answer == NULL)
     {
       g_autofree char *why = g_strdup_printf ("polkit did not answer (%s), so the call is "
                                               "refused", error->message);
@@ -207,7 +404,7 @@ ask_polkit (Check *check)
                                         wants_interaction (check)
                                           ? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
                                           : POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE,
-                                        NULL, on_polkit_checked, check);
+                                        check->polkit_cancel, on_polkit_checked, check);
 }
 
 static void
@@ -217,18 +414,62 @@ on_polkit_authority (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   PolkitAuthority *polkit = polkit_authority_get_finish (result, &error);
 
-  if (polkit == NULL)
+  if (polkit == NULL && !caller_left (check))
     {
-      g_autofree char *why = g_strdup_printf ("polkit cannot be reached (%s), so the call is "
-                                              "refused", error->message);
+      g_autofree char *why = check->timed_out
+        ? g_strdup ("polkit cannot be reached: the check timed out after "
+                    G_STRINGIFY (VML_POLKIT_TIMEOUT_S) " s, so the call is refused")
+        : g_strdup_printf ("polkit cannot be reached (%s), so the call is refused",
+                           error->message);
       deny (check, why);
       return;
     }
+  if (polkit == NULL)
+    return;
   if (check->self->polkit == NULL)
     check->self->polkit = polkit;
   else
     g_object_unref (polkit);
   ask_polkit (g_steal_pointer (&check));
+}
+
+/* polkit has had its time: cancelling makes its callback come (with an
+ * error), and that answers the call. */
+static gboolean
+on_polkit_timeout (gpointer user_data)
+{
+  Check *check = user_data;
+
+  check->timeout_id = 0;
+  check->timed_out = TRUE;
+  g_message ("polkit did not answer within %d s about %s by uid %u; refusing it",
+             VML_POLKIT_TIMEOUT_S, member_of (check), check->uid);
+  g_cancellable_cancel (check->polkit_cancel);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_caller_left (GCancellable *call_cancellable, gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+/* The polkit request (and getting polkit's proxy first, which asks polkitd
+ * too) ends when polkit answers, when the caller leaves the bus, or after
+ * VML_POLKIT_TIMEOUT_S. */
+static void
+ask_polkit_bounded (Check *check)
+{
+  check->polkit_cancel = g_cancellable_new ();
+  check->left_handler = g_cancellable_connect (check->call->cancellable,
+                                               G_CALLBACK (on_caller_left),
+                                               g_object_ref (check->polkit_cancel),
+                                               g_object_unref);
+  check->timeout_id = g_timeout_add_seconds (VML_POLKIT_TIMEOUT_S, on_polkit_timeout, check);
+  if (check->self->polkit != NULL)
+    ask_polkit (check);
+  else
+    polkit_authority_get_async (check->polkit_cancel, on_polkit_authority, check);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -237,6 +478,15 @@ on_polkit_authority (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 decide (Check *check)
 {
+  if (!call_count (check->self, check->call, check->uid))
+    {
+      g_dbus_method_invocation_return_error (check->invocation, VML_ERROR, VML_ERROR_BUSY,
+                                             "uid %u has too many calls in flight (at most "
+                                             G_STRINGIFY (VML_CALLS_IN_FLIGHT_MAX) "); wait for "
+                                             "their answers first", check->uid);
+      check_free (check);
+      return;
+    }
   check->action = check->rule->action;
   if (check->seize)
     check->action = VML_ACTION_SEIZE;
@@ -251,10 +501,8 @@ decide (Check *check)
       allow (check);
       check_free (check);
     }
-  else if (check->self->polkit != NULL)
-    ask_polkit (check);
   else
-    polkit_authority_get_async (NULL, on_polkit_authority, check);
+    ask_polkit_bounded (check);
 }
 
 static void
@@ -274,6 +522,12 @@ on_unix_user (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_variant_get (reply, "(u)", &check->uid);
+  if (g_cancellable_is_cancelled (check->call->cancellable))
+    {
+      allow (check);   /* answers that the caller left */
+      check_free (check);
+      return;
+    }
   if (g_hash_table_size (check->self->uid_by_sender) >= UID_CACHE_MAX)
     g_hash_table_remove_all (check->self->uid_by_sender);
   g_hash_table_insert (check->self->uid_by_sender,
@@ -304,6 +558,7 @@ vml_authority_run_authorized (VmlAuthority          *self,
       return;
     }
   check = g_new0 (Check, 1);
+  check->call = call_track (self, invocation);
   check->self = g_object_ref (self);
   check->invocation = g_object_ref (invocation);
   check->object = g_object_ref (object);

@@ -12,6 +12,17 @@ G_DECLARE_FINAL_TYPE (VmlAuthority, vml_authority, VML, AUTHORITY, GObject)
 
 #define VML_UID_NONE G_MAXUINT
 
+/* How long a call waits for polkit's answer before it is refused
+ * (NotAuthorized, "timed out"): below the 25 s most D-Bus clients wait for
+ * a reply (GDBus', sd-bus', dbus-python's default), so a caller hears the
+ * refusal rather than a timeout of its own. docs/authorization.md. */
+#define VML_POLKIT_TIMEOUT_S 25
+
+/* Calls of one uid other than 0 in flight at once (arrived, not yet
+ * answered; a waiting Acquire counts): more are answered Busy.
+ * docs/api.md. */
+#define VML_CALLS_IN_FLIGHT_MAX 32
+
 /* What a call acts on: chooses the action (another uid's lease needs
  * .manage) and tells the polkit agent what to show. All fields optional. */
 typedef struct {
@@ -40,5 +51,10 @@ void          vml_authority_run_authorized (VmlAuthority          *self,
                                             GObject               *object,
                                             const VmlAuthTarget   *target,
                                             VmlAuthorizedFunc      func);
+
+/* Cancelled when the caller of @invocation (a call that went through
+ * vml_authority_run_authorized) leaves the bus; NULL for other
+ * invocations. Owned by the invocation. */
+GCancellable *vml_authority_call_cancellable (GDBusMethodInvocation *invocation);
 
 G_END_DECLS

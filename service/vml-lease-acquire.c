@@ -15,6 +15,11 @@
 
 #define ACQUIRE_RETRY_MS     500
 
+/* The longest `wait` an Acquire may ask for (docs/api.md): a wait is work
+ * done for a caller, and it blocks DeleteLease and RemoveLockspace of the
+ * lease meanwhile (Busy), so it has an end that a caller cannot move. */
+#define VML_ACQUIRE_WAIT_MAX_S 3600
+
 typedef struct {
   VmlMode     mode;
   VmlFence    fence;
@@ -58,6 +63,12 @@ acquire_failed (VmlLease *self, GTask *op, GError *error)
     vml_holder_pool_give (self->holders, data->holder);
   g_clear_object (&data->holder);
   g_clear_object (&self->acquiring_holder);
+  if (g_error_matches (error, VML_ERROR, VML_ERROR_FAILED) &&
+      g_cancellable_is_cancelled (g_task_get_cancellable (op)))
+    vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                   NULL, "Acquire by uid %u ended: its caller left the bus; the lease is %s "
+                   "again", data->uid, lease_state_names[data->previous]);
+  self->acquire_wait_deadline = 0;
   lease_set_state (self, data->previous);
   lease_save_or_warn (self);
   lease_finish_op (self, NULL, error);
@@ -161,6 +172,13 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   GError *error = NULL;
   gboolean ok, busy;
 
+  /* Its caller left the bus (while it waited, or before it started): the
+   * lease is not taken for nobody. */
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_task_return_error (task, lease_caller_left_error ());
+      return;
+    }
   if (!data->claimed &&
       !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, &error))
     {
@@ -182,6 +200,13 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   if (ok && data->mode == VML_MODE_SHARED && lease_transfer_marked_elsewhere (self, &error))
     {
       vml_sanlock_release (&res, vml_holder_get_pid (data->holder), NULL);
+      ok = FALSE;
+    }
+  else if (ok && g_cancellable_is_cancelled (cancellable))
+    {
+      /* ... nor when the caller left during sanlock's acquire */
+      vml_sanlock_release (&res, vml_holder_get_pid (data->holder), NULL);
+      error = lease_caller_left_error ();
       ok = FALSE;
     }
   g_mutex_unlock (&self->cmd_lock);
@@ -214,6 +239,7 @@ static void
 acquire_succeeded (VmlLease *self, AcquireData *data)
 {
   g_clear_object (&self->acquiring_holder);
+  self->acquire_wait_deadline = 0;
   lease_adopt_holder (self, g_steal_pointer (&data->holder));
   self->mode = data->mode;
   self->fence = data->fence;
@@ -253,6 +279,8 @@ on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
   if (data->retry)
     {
       data->retry = FALSE;
+      self->acquire_wait_uid = data->uid;
+      self->acquire_wait_deadline = data->deadline;
       lease_op_again_after (op, ACQUIRE_RETRY_MS, run_acquire_attempt);
       return;
     }
@@ -381,6 +409,13 @@ parse_acquire_options (GVariant *options, guint uid, GError **error)
       !vml_mode_from_string (str, &data->mode, error))
     return NULL;
   g_variant_lookup (options, "wait", "u", &data->wait_s);
+  if (data->wait_s > VML_ACQUIRE_WAIT_MAX_S)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "wait %u s is longer than the maximum, %d s (an hour); to wait longer, "
+                   "call Acquire again", data->wait_s, VML_ACQUIRE_WAIT_MAX_S);
+      return NULL;
+    }
   g_variant_lookup (options, "force", "b", &data->force);
   g_variant_lookup (options, "request", "b", &data->ask);
   if (data->force && data->ask)

@@ -1,10 +1,12 @@
 /* vml-lease-inquire.c: VmlLease's Inquire — local state plus a fresh read
  * of the lease on storage. Not queued behind other operations (it changes
- * nothing), but its sanlock command on the holder takes cmd_lock. */
+ * nothing), but its sanlock command on the holder takes cmd_lock. Open to
+ * everyone, so it runs in the read pool (vml-read-pool.h). */
 #include "config.h"
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
+#include "vml-read-pool.h"
 
 static const VmlOptionSpec no_options[] = { { NULL } };
 
@@ -145,6 +147,6 @@ lease_inquire_authorized (GObject *object, GDBusMethodInvocation *invocation, gu
   data->holder = self->holder ? g_object_ref (self->holder) : NULL;
   task = g_task_new (self, NULL, on_inquired, g_object_ref (invocation));
   g_task_set_task_data (task, data, (GDestroyNotify) inquire_data_free);
-  g_task_run_in_thread (task, inquire_thread);
+  vml_read_pool_run (task, inquire_thread);
 }
 

@@ -65,6 +65,8 @@ struct _VmlLease {
   guint64                lver;
   VmlHolder             *holder;
   VmlHolder             *acquiring_holder;      /* while acquiring: recorded, not yet holding */
+  gint64                 acquire_wait_deadline; /* an Acquire waits until then; 0: none */
+  guint                  acquire_wait_uid;      /* ... for this uid */
   pid_t                  recorded_holder_pid;   /* from the record, until restored */
   guint64                recorded_holder_start;
 
@@ -121,6 +123,8 @@ void      lease_op_again_after       (GTask *op, guint ms, OpStart again);
  * @done gets @op as its user data. */
 void      lease_op_work_in_thread    (VmlLease *self, GTask *op, GTaskThreadFunc func,
                                       GAsyncReadyCallback done);
+/* The answer to an operation whose caller left the bus (it is not done). */
+GError   *lease_caller_left_error    (void);
 
 /* Pid-targeted sanlock commands for @holder, serialized by cmd_lock.
  * Worker threads only. */

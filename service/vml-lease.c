@@ -230,20 +230,37 @@ caller_may_still_act (VmlLease *self, GTask *op, GError **error)
   return FALSE;
 }
 
+/* An operation whose caller left the bus while it was queued is never
+ * started: there is nobody to do it for. */
 static gboolean
 start_head_op (gpointer user_data)
 {
   VmlLease *self = VML_LEASE (user_data);
   Op *op = g_queue_peek_head (&self->ops);
+  GCancellable *cancellable = op ? g_task_get_cancellable (op->task) : NULL;
   GError *error = NULL;
 
   if (op == NULL)
     return G_SOURCE_REMOVE;
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
+                     NULL, "An operation queued for the lease was not started: its caller "
+                     "left the bus");
+      lease_finish_op (self, NULL, lease_caller_left_error ());
+      return G_SOURCE_REMOVE;
+    }
   if (!caller_may_still_act (self, op->task, &error))
     lease_finish_op (self, NULL, error);
   else
     op->start (self, op->task);
   return G_SOURCE_REMOVE;
+}
+
+GError *
+lease_caller_left_error (void)
+{
+  return g_error_new_literal (VML_ERROR, VML_ERROR_FAILED, "the caller left the bus");
 }
 
 void
@@ -317,8 +334,11 @@ void
 lease_op_work_in_thread (VmlLease *self, GTask *op, GTaskThreadFunc func,
                          GAsyncReadyCallback done)
 {
-  g_autoptr(GTask) work = g_task_new (self, NULL, done, op);
+  g_autoptr(GTask) work = g_task_new (self, g_task_get_cancellable (op), done, op);
 
+  /* The thread decides what a cancellation (its caller left) means: it may
+   * hold something already, and must let it go first. */
+  g_task_set_check_cancellable (work, FALSE);
   g_task_set_task_data (work, g_task_get_task_data (op), NULL);
   g_task_run_in_thread (work, func);
 }
@@ -338,13 +358,18 @@ lease_op_result_ok (GAsyncResult *result, GError **error)
   return TRUE;
 }
 
-/* An operation whose result answers a D-Bus call of @uid. */
+/* An operation whose result answers a D-Bus call of @uid.
+ * Cancellable: cancelled when the caller leaves the bus. Its result is
+ * still what the operation says (a started operation runs to its end,
+ * unless it decides otherwise, as a waiting Acquire does). */
 GTask *
 lease_invocation_task (VmlLease *self, GDBusMethodInvocation *invocation, guint uid)
 {
-  GTask *task = g_task_new (self, NULL, reply_to_invocation, g_object_ref (invocation));
+  GTask *task = g_task_new (self, vml_authority_call_cancellable (invocation),
+                            reply_to_invocation, g_object_ref (invocation));
   guint *owner = g_object_get_qdata (G_OBJECT (invocation), authorized_owner_quark ());
 
+  g_task_set_check_cancellable (task, FALSE);
   if (owner != NULL)
     {
       CallerCheck *check = g_new0 (CallerCheck, 1);
@@ -992,3 +1017,16 @@ vml_lease_get_object (VmlLease *self)
 const char *vml_lease_get_object_path (VmlLease *self) { return self->object_path; }
 gboolean vml_lease_is_held (VmlLease *self) { return lease_state_is_held (self->state); }
 gboolean vml_lease_is_busy (VmlLease *self) { return !g_queue_is_empty (&self->ops); }
+
+char *
+vml_lease_describe_wait (VmlLease *self)
+{
+  gint64 left = self->acquire_wait_deadline - g_get_monotonic_time ();
+
+  if (self->state != LEASE_ACQUIRING || self->acquire_wait_deadline == 0)
+    return NULL;
+  return g_strdup_printf ("an Acquire of lease %s by uid %u is waiting for another host to "
+                          "let it go (up to %" G_GINT64_FORMAT " s more, or until its caller "
+                          "leaves the bus)", self->uuid, self->acquire_wait_uid,
+                          MAX (left, 0) / G_USEC_PER_SEC + 1);
+}

@@ -48,6 +48,9 @@ const char         *vml_lease_get_object_path (VmlLease *self);
 gboolean            vml_lease_is_held         (VmlLease *self);
 /* An operation is running or queued. */
 gboolean            vml_lease_is_busy         (VmlLease *self);
+/* What an Acquire waiting for another host to let the lease go is doing
+ * (who, how much longer), for a Busy; NULL when none waits. */
+char               *vml_lease_describe_wait   (VmlLease *self);
 
 /* What other hosts' messages about this lease carry as their event: a
  * 64-bit key of its UUID, the same on every host (never 0). Not its

@@ -7,9 +7,75 @@
 #include "vml-error.h"
 #include "vml-manager-private.h"
 #include "vml-options.h"
+#include "vml-read-pool.h"
 #include "vml-sanlock.h"
 
 #define LEASE_AREA_SIZE VML_SANLOCK_ALIGN
+
+/* GetLease of a UUID that no joined lockspace's index has is answered from
+ * memory for INDEX_MISS_AGE_S after the lookup that found nothing, without
+ * storage I/O: GetLease is open to everyone, and a caller repeating it must
+ * not cost a read each time. Short, because a lease created from another
+ * host meanwhile is only seen once the miss has expired; CreateLease and
+ * DeleteLease here forget it at once, and a miss is only reused for the
+ * same set of joined lockspaces. At most INDEX_MISSES_MAX are kept (all are
+ * dropped when full: a flood of new UUIDs gains nothing from them anyway).
+ * Found leases need no cache: their objects are exported and answer
+ * GetLease from the table. */
+#define INDEX_MISS_AGE_S  2
+#define INDEX_MISSES_MAX  1024
+
+typedef struct {
+  gint64  at;          /* monotonic */
+  char   *searched;    /* the joined lockspaces looked in, as the error names them */
+} IndexMiss;
+
+static void
+index_miss_free (IndexMiss *miss)
+{
+  g_free (miss->searched);
+  g_free (miss);
+}
+
+GHashTable *
+manager_index_misses_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                (GDestroyNotify) index_miss_free);
+}
+
+static void
+remember_miss (VmlManager *self, const char *uuid, const char *searched)
+{
+  IndexMiss *miss = g_new0 (IndexMiss, 1);
+
+  miss->at = g_get_monotonic_time ();
+  miss->searched = g_strdup (searched);
+  if (g_hash_table_size (self->index_misses) >= INDEX_MISSES_MAX)
+    g_hash_table_remove_all (self->index_misses);
+  g_hash_table_insert (self->index_misses, g_strdup (uuid), miss);
+}
+
+/* The NotFound a recent miss gives again, or NULL. */
+static GError *
+recent_miss (VmlManager *self, const char *uuid, const char *searched)
+{
+  IndexMiss *miss = g_hash_table_lookup (self->index_misses, uuid);
+  gint64 age;
+
+  if (miss == NULL)
+    return NULL;
+  age = g_get_monotonic_time () - miss->at;
+  if (age >= INDEX_MISS_AGE_S * G_USEC_PER_SEC || g_strcmp0 (miss->searched, searched) != 0)
+    {
+      g_hash_table_remove (self->index_misses, uuid);
+      return NULL;
+    }
+  return g_error_new (VML_ERROR, VML_ERROR_NOT_FOUND,
+                      "no lease for VM %s exists in %s (cached: looked up %.1f s ago; "
+                      "misses are kept " G_STRINGIFY (INDEX_MISS_AGE_S) " s)", uuid, searched,
+                      (double) age / G_USEC_PER_SEC);
+}
 
 /* Takes a caller-given uuid to the canonical (lower-case) form. */
 static char *
@@ -163,11 +229,26 @@ place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
   return TRUE;
 }
 
+/* How a NotFound names the lockspaces it looked in (all of them: the
+ * search goes on while each says NotFound). */
+static char *
+describe_searched (GPtrArray *lockspaces)
+{
+  g_autoptr(GString) searched = g_string_new (NULL);
+
+  if (lockspaces->len == 0)
+    return g_strdup ("any lockspace: this host has joined none");
+  for (guint i = 0; i < lockspaces->len; i++)
+    g_string_append_printf (searched, "%s'%s'", searched->len ? ", " : "the joined lockspaces ",
+                            vml_lockspace_get_name (lockspaces->pdata[i]));
+  return g_string_free (g_steal_pointer (&searched), FALSE);
+}
+
 static void
 locate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   LocateData *data = task_data;
-  g_autoptr(GString) searched = g_string_new (NULL);
+  g_autofree char *searched = NULL;
 
   for (guint i = 0; i < data->lockspaces->len; i++)
     {
@@ -186,15 +267,11 @@ locate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           g_task_return_error (task, error);
           return;
         }
-      g_string_append_printf (searched, "%s'%s'", searched->len ? ", " : "",
-                              vml_lockspace_get_name (ls));
       g_clear_error (&error);
     }
+  searched = describe_searched (data->lockspaces);
   g_task_return_new_error (task, VML_ERROR, VML_ERROR_NOT_FOUND,
-                           "no lease for VM %s exists in %s%s", data->uuid,
-                           searched->len ? "the joined lockspaces "
-                                         : "any lockspace: this host has joined none",
-                           searched->str);
+                           "no lease for VM %s exists in %s", data->uuid, searched);
 }
 
 static void
@@ -214,9 +291,20 @@ on_lease_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
   g_dbus_method_invocation_return_value (invocation, NULL);
 }
 
+/* Answered at once, not queued behind an Acquire that waits (up to an
+ * hour) for another host: Busy, saying so. */
 static void
 delete_lease (VmlManager *self, GDBusMethodInvocation *invocation, VmlLease *lease)
 {
+  g_autofree char *waiting = vml_lease_describe_wait (lease);
+
+  if (waiting != NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_BUSY,
+                                             "cannot delete the lease now: %s; try again "
+                                             "when it has ended", waiting);
+      return;
+    }
   g_object_set_data_full (G_OBJECT (invocation), "vml-manager", g_object_ref (self),
                           g_object_unref);
   vml_lease_delete_async (lease, on_lease_deleted, g_object_ref (invocation));
@@ -286,6 +374,12 @@ located (LocateData *data, GError *error)
 
   if (error != NULL)
     {
+      if (data->goal == LOCATE_GET && g_error_matches (error, VML_ERROR, VML_ERROR_NOT_FOUND))
+        {
+          g_autofree char *searched = describe_searched (data->lockspaces);
+
+          remember_miss (self, data->uuid, searched);
+        }
       g_dbus_method_invocation_take_error (data->invocation, error);
       return;
     }
@@ -326,7 +420,10 @@ locate_lease (VmlManager *self, GDBusMethodInvocation *invocation, LocateGoal go
   data->holder_path = g_strdup (vml_holder_pool_get_holder_path (self->holders));
   task = g_task_new (self, NULL, on_located, NULL);
   g_task_set_task_data (task, data, (GDestroyNotify) locate_data_free);
-  g_task_run_in_thread (task, locate_thread);
+  if (goal == LOCATE_GET)
+    vml_read_pool_run (task, locate_thread);   /* open to everyone */
+  else
+    g_task_run_in_thread (task, locate_thread);
 }
 
 static GPtrArray *
@@ -439,6 +536,7 @@ manager_create_lease_authorized (GObject *object, GDBusMethodInvocation *invocat
     }
   where = g_ptr_array_new_with_free_func (g_object_unref);
   g_ptr_array_add (where, g_object_ref (ls));
+  g_hash_table_remove (self->index_misses, uuid);
   locate_lease (self, invocation, LOCATE_CREATE, uuid, where, name, path, offset);
 }
 
@@ -447,7 +545,7 @@ manager_get_lease_authorized (GObject *object, GDBusMethodInvocation *invocation
 {
   VmlManager *self = VML_MANAGER (object);
   g_autoptr(GPtrArray) where = NULL;
-  g_autofree char *uuid = NULL;
+  g_autofree char *uuid = NULL, *searched = NULL;
   const char *raw_uuid;
   VmlLease *lease;
   GError *error = NULL;
@@ -465,6 +563,12 @@ manager_get_lease_authorized (GObject *object, GDBusMethodInvocation *invocation
       return;
     }
   where = joined_lockspaces (self);
+  searched = describe_searched (where);
+  if ((error = recent_miss (self, uuid, searched)) != NULL)
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
   locate_lease (self, invocation, LOCATE_GET, uuid, where, NULL, NULL, 0);
 }
 
@@ -488,6 +592,7 @@ manager_delete_lease_authorized (GObject *object, GDBusMethodInvocation *invocat
       g_dbus_method_invocation_take_error (invocation, error);
       return;
     }
+  g_hash_table_remove (self->index_misses, uuid);
   lease = g_hash_table_lookup (self->leases, uuid);
   if (lease != NULL)
     {

@@ -28,6 +28,7 @@ struct _VmlManager {
   GHashTable               *lockspaces;   /* name → VmlLockspace */
   GHashTable               *leases;       /* uuid → VmlLease */
   GHashTable               *pending;      /* uuids being created or looked up */
+  GHashTable               *index_misses; /* uuid → IndexMiss: GetLease found nothing */
   VmlStorageMonitor        *storage;      /* udev: block devices under lockspaces */
 };
 
@@ -42,6 +43,7 @@ void       manager_unexport_lease         (VmlManager *self, VmlLease *lease);
 void       manager_restore_leases         (VmlManager *self);
 
 /* vml-manager-leases.c: the methods, after authorization */
+GHashTable *manager_index_misses_new       (void);
 void       manager_create_lease_authorized (GObject *object, GDBusMethodInvocation *invocation,
                                             guint uid);
 void       manager_get_lease_authorized    (GObject *object, GDBusMethodInvocation *invocation,

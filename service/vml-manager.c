@@ -440,7 +440,14 @@ refuse_if_in_use (VmlManager *self, VmlLockspace *ls, gboolean force, GError **e
   for (guint i = 0; i < leases->len; i++)
     {
       VmlLease *lease = leases->pdata[i];
+      g_autofree char *waiting = vml_lease_describe_wait (lease);
 
+      if (waiting != NULL)
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_BUSY, "%s; try again when it has ended",
+                       waiting);
+          return FALSE;
+        }
       if (vml_lease_is_busy (lease))
         {
           g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
@@ -682,6 +689,7 @@ vml_manager_dispose (GObject *object)
   g_clear_pointer (&self->leases, g_hash_table_unref);
   g_clear_pointer (&self->lockspaces, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_hash_table_unref);
+  g_clear_pointer (&self->index_misses, g_hash_table_unref);
   g_clear_object (&self->storage);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->iface);
@@ -706,6 +714,7 @@ vml_manager_init (VmlManager *self)
   self->lockspaces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->leases = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->index_misses = manager_index_misses_new ();
   self->storage = vml_storage_monitor_new ();
 }
 

@@ -279,8 +279,6 @@ on_acquire_attempt (GObject *source, GAsyncResult *result, gpointer user_data)
   if (data->retry)
     {
       data->retry = FALSE;
-      self->acquire_wait_uid = data->uid;
-      self->acquire_wait_deadline = data->deadline;
       lease_op_again_after (op, ACQUIRE_RETRY_MS, run_acquire_attempt);
       return;
     }
@@ -369,6 +367,13 @@ start_acquire (VmlLease *self, GTask *op)
     }
   data->previous = self->state;
   data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+  /* From now on, not only from its first retry: DeleteLease and
+   * RemoveLockspace answer Busy at once rather than queue behind it. */
+  if (data->wait_s > 0)
+    {
+      self->acquire_wait_uid = data->uid;
+      self->acquire_wait_deadline = data->deadline;
+    }
   lease_set_state (self, LEASE_ACQUIRING);
   data->holder = vml_holder_pool_take (self->holders);
   if (data->holder != NULL)

@@ -415,9 +415,46 @@ on_revocation_explained (GObject *source, GAsyncResult *result, gpointer user_da
                        "VM process first");
 }
 
-/* vmlease-holder's exit status when sanlock revoked its lease (it fenced
- * the VM itself before exiting, so that sanlock could free the lease). */
-#define HOLDER_EXIT_REVOKED 4
+/* vmlease-holder's exit statuses when it ended its lease itself, having
+ * fenced the VM first: the sanlock daemon closed its connection (gone), or
+ * sanlock revoked the lease (so that sanlock could free it). */
+#define HOLDER_EXIT_DAEMON_GONE 3
+#define HOLDER_EXIT_REVOKED     4
+
+#define SANLOCK_GONE_WHY "the sanlock daemon closed its connections (it died or was stopped)"
+
+void
+lease_report_holder_end (VmlLease *self, pid_t pid, int status, const char *when)
+{
+  gboolean fenced = FALSE;
+
+  /* Not our child (adopted after a restart), or ended while we were not
+   * running: the holder's note tells its exit status. */
+  if (status < 0)
+    vml_store_take_note (self->store, self->uuid, pid, &status, &fenced);
+  if (status == HOLDER_EXIT_REVOKED)
+    {
+      /* Revoked: by another host's seize, or because this host could not
+       * renew its lockspace on storage? The local sanlock daemon knows. */
+      g_autoptr(GTask) task = g_task_new (self, NULL, on_revocation_explained,
+                                          GINT_TO_POINTER (pid));
+      g_task_run_in_thread (task, explain_revocation_thread);
+    }
+  else if (status == HOLDER_EXIT_DAEMON_GONE)
+    {
+      g_autofree char *why = g_strdup_printf ("%s%s; the lease went with it, and the holder "
+                                              "fenced the VM process itself", SANLOCK_GONE_WHY,
+                                              when);
+      lease_report_lost (self, "sanlock-gone", pid, why);
+      vml_lockspace_mark_lost (self->lockspace, "the sanlock daemon is gone: " SANLOCK_GONE_WHY);
+    }
+  else
+    {
+      g_autofree char *why = g_strdup_printf ("the holder process ended without a release%s; "
+                                              "sanlock dropped the lease", when);
+      lease_report_lost (self, "holder-exited", pid, why);
+    }
+}
 
 static void
 on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
@@ -433,17 +470,7 @@ on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
   if (!lease_state_has_holder (self->state) || vml_lease_is_busy (self))
     return; /* an operation in progress notices on its own */
   lease_transfer_clear (self);
-  if (status == HOLDER_EXIT_REVOKED)
-    {
-      /* Revoked: by another host's seize, or because this host could not
-       * renew its lockspace on storage? The local sanlock daemon knows. */
-      g_autoptr(GTask) task = g_task_new (self, NULL, on_revocation_explained,
-                                          GINT_TO_POINTER (pid));
-      g_task_run_in_thread (task, explain_revocation_thread);
-    }
-  else
-    lease_report_lost (self, "holder-exited", pid,
-                       "the holder process exited without a release; sanlock dropped the lease");
+  lease_report_holder_end (self, pid, status, "");
 }
 
 /* ---------------------------------------------------------------------- */

@@ -28,6 +28,9 @@ struct _VmlManager {
   GHashTable               *leases;       /* uuid → VmlLease */
   GHashTable               *pending;      /* uuids being created or looked up */
   VmlStorageMonitor        *storage;      /* udev: block devices under lockspaces */
+  gboolean                  sanlock_running; /* the daemon answered the last probe */
+  gboolean                  probing;       /* a probe runs in a worker thread */
+  guint                     probe_id;      /* its main-loop timer */
 };
 
 /* vml-manager.c */
@@ -35,6 +38,15 @@ GPtrArray *manager_sorted_lockspace_names (VmlManager *self);
 /* Puts @lease on the bus (ObjectManager) and in the table, or takes it off. */
 void       manager_export_lease           (VmlManager *self, VmlLease *lease);
 void       manager_unexport_lease         (VmlManager *self, VmlLease *lease);
+
+/* Joins @ls again (in a worker thread); remembers it once joined. */
+void       manager_rejoin_lockspace       (VmlManager *self, VmlLockspace *ls);
+
+/* vml-manager-sanlock.c: whether the local sanlock daemon runs. Probed
+ * every few seconds from a worker thread; while it is gone every lockspace
+ * is lost, and when it is back they are joined again. @running: what a
+ * probe at start found. */
+void       manager_watch_sanlock          (VmlManager *self, gboolean running);
 
 /* vml-manager-leases.c: the methods, after authorization */
 void       manager_create_lease_authorized (GObject *object, GDBusMethodInvocation *invocation,

@@ -35,9 +35,13 @@
  * Exit status: 0 stopped by SIGTERM/SIGINT holding nothing, or never
  * claimed; 1 could not register (or set the kill path); 2 bad arguments or
  * claim line; 3 the sanlock daemon closed our connection (our leases are
- * gone); 4 revoked: SIGTERM while sanlock still counted a lease as ours (a
- * request from another host, or a failing lockspace) — the VM process was
- * fenced as claimed before exiting, which lets sanlock free the lease.
+ * gone; a claimed holder fenced its VM process first); 4 revoked: SIGTERM
+ * while sanlock still counted a lease as ours (a request from another
+ * host, or a failing lockspace) — the VM process was fenced as claimed
+ * before exiting, which lets sanlock free the lease. With 3 and 4 a
+ * claimed holder also leaves $VMLEASE_NOTES_DIR/<uuid>.note (set by
+ * vmleased) with its pid, exit status and whether it fenced, for a
+ * vmleased that is not its parent (leave_note()).
  */
 #define _GNU_SOURCE   /* close_range(), ppoll() */
 #include "config.h"
@@ -336,14 +340,6 @@ quiet_stdio (void)
     close (fd);
 }
 
-static int
-daemon_gone (void)
-{
-  fprintf (stderr, "vmlease-holder: the sanlock daemon closed our connection; "
-           "the leases it held for us are gone\n");
-  return EXIT_DAEMON_GONE;
-}
-
 /* Reads what vmleased wrote on stdin and acts on each whole line. Returns
  * -1 to go on waiting, -2 when stdin ended while claimed (stop watching
  * it), else an exit status. */
@@ -420,19 +416,19 @@ vm_exited (const Claim *claim)
 
 /* Stops the VM process, as vmleased told us at the claim: through the
  * pidfd taken then, so a process that got its pid since is never hit. */
-static void
+static int
 fence_vm (const Claim *claim, const char *why)
 {
   int signo = claim->fence == FENCE_KILL ? SIGKILL : SIGSTOP;
   int rv;
 
   if (claim->fence_pid <= 0 || claim->fence == FENCE_NONE)
-    return;
+    return 0;
   if (vm_exited (claim))
     {
       fprintf (stderr, "vmlease-holder: lease %s %s: VM process %d had already exited; "
                "nothing to fence\n", claim->uuid, why, (int) claim->fence_pid);
-      return;
+      return 0;
     }
   rv = claim->fence_pidfd >= 0 ? pidfd_send_signal (claim->fence_pidfd, signo, NULL, 0)
                                : kill (claim->fence_pid, signo);
@@ -443,6 +439,57 @@ fence_vm (const Claim *claim, const char *why)
     fprintf (stderr, "vmlease-holder: lease %s %s: cannot %s VM process %d: %s\n", claim->uuid,
              why, claim->fence == FENCE_KILL ? "kill" : "pause", (int) claim->fence_pid,
              strerror (errno));
+  return rv == 0;
+}
+
+/* Leaves vmleased a note of how this holder ended its lease: our exit
+ * status, which only the vmleased that started us would see otherwise.
+ * A vmleased that adopted us after a restart, or that is not running now,
+ * reads it from $VMLEASE_NOTES_DIR/<uuid>.note (written whole, then
+ * renamed; the format is vml-store.c's). Best effort: without it the
+ * loss is reported as holder-exited. */
+static void
+leave_note (const Claim *claim, int status, int fenced)
+{
+  const char *dir = getenv ("VMLEASE_NOTES_DIR");
+  char path[4096], tmp[4096 + 8];
+  FILE *f;
+
+  if (dir == NULL || *dir == '\0' ||
+      snprintf (path, sizeof path, "%s/%s.note", dir, claim->uuid) >= (int) sizeof path)
+    return;
+  snprintf (tmp, sizeof tmp, "%s.tmp", path);
+  f = fopen (tmp, "we");
+  if (f == NULL)
+    return;
+  fprintf (f, "[holder]\npid=%d\nstatus=%d\nfenced=%s\n", (int) getpid (), status,
+           fenced ? "true" : "false");
+  if (fclose (f) != 0 || rename (tmp, path) != 0)
+    unlink (tmp);
+}
+
+/* The holder itself ends its lease (sanlock revoked it, or is gone):
+ * fence the VM first, then tell vmleased. Spares and locks fence nothing. */
+static int
+end_lease (const Claim *claim, int status, const char *why)
+{
+  if (claim->uuid[0] == '\0' || claim->transient)
+    return status;
+  leave_note (claim, status, fence_vm (claim, why));
+  return status;
+}
+
+/* The daemon closed our connection: it is gone (killed, crashed, stopped),
+ * and our leases with it. Another host may take them once this host's
+ * lease on storage expires, so the VM must stop now, whether vmleased is
+ * there to do it or not. What we held at that instant cannot be asked any
+ * more: a claimed holder fences. */
+static int
+daemon_gone (const Claim *claim)
+{
+  fprintf (stderr, "vmlease-holder: the sanlock daemon closed our connection; "
+           "the leases it held for us are gone\n");
+  return end_lease (claim, EXIT_DAEMON_GONE, "lost with the sanlock daemon");
 }
 
 /* SIGTERM comes from vmleased after it released everything (a normal
@@ -456,8 +503,7 @@ stopped (int sock, const Claim *claim)
 {
   if (claim->uuid[0] == '\0' || claim->transient || !still_holding (sock))
     return EXIT_SUCCESS;
-  fence_vm (claim, "revoked");
-  return EXIT_REVOKED;
+  return end_lease (claim, EXIT_REVOKED, "revoked");
 }
 
 /* Sleeps until SIGTERM/SIGINT or until the daemon closes our connection,
@@ -483,7 +529,7 @@ wait_for_end (int sock, const sigset_t *waitmask, Claim *claim)
        * readable means closed (or junk we drop). */
       if (pfds[0].revents != 0 &&
           ((pfds[0].revents & (POLLHUP | POLLERR)) || read (sock, buf, sizeof buf) <= 0))
-        return daemon_gone ();
+        return daemon_gone (claim);
       if (nfds == 2 && pfds[1].revents != 0)
         {
           int status = read_lines (line, &len, claim);

@@ -427,11 +427,13 @@ void
 lease_report_holder_end (VmlLease *self, pid_t pid, int status, const char *when)
 {
   gboolean fenced = FALSE;
+  int noted = -1;
 
   /* Not our child (adopted after a restart), or ended while we were not
-   * running: the holder's note tells its exit status. */
-  if (status < 0)
-    vml_store_take_note (self->store, self->uuid, pid, &status, &fenced);
+   * running: the holder's note tells its exit status. Taken (removed) in
+   * any case, so that no later holder with a recycled pid finds it. */
+  if (vml_store_take_note (self->store, self->uuid, pid, &noted, &fenced) && status < 0)
+    status = noted;
   if (status == HOLDER_EXIT_REVOKED)
     {
       /* Revoked: by another host's seize, or because this host could not

@@ -31,6 +31,7 @@ struct _VmlManager {
   gboolean                  sanlock_running; /* the daemon answered the last probe */
   gboolean                  probing;       /* a probe runs in a worker thread */
   guint                     probe_id;      /* its main-loop timer */
+  GHashTable               *rejoining;     /* names to join again since the daemon is back */
 };
 
 /* vml-manager.c */

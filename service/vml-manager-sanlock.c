@@ -60,7 +60,30 @@ sanlock_back (VmlManager *self)
       VmlLockspace *ls = g_hash_table_lookup (self->lockspaces, names->pdata[i]);
 
       if (vml_lockspace_get_state (ls) == VML_LOCKSPACE_LOST)
+        g_hash_table_add (self->rejoining, g_strdup (names->pdata[i]));
+    }
+}
+
+/* A join right after the daemon came back can fail (an I/O timeout while
+ * it starts): try each again at every probe until it is joined, or gone
+ * (RemoveLockspace). Only those the daemon's return gave back: a lockspace
+ * lost to failing storage is left for AddLockspace. */
+static void
+rejoin_pending (VmlManager *self)
+{
+  GHashTableIter iter;
+  const char *name;
+
+  g_hash_table_iter_init (&iter, self->rejoining);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &name, NULL))
+    {
+      VmlLockspace *ls = g_hash_table_lookup (self->lockspaces, name);
+      VmlLockspaceState state = ls ? vml_lockspace_get_state (ls) : VML_LOCKSPACE_REMOVED;
+
+      if (state == VML_LOCKSPACE_LOST)
         manager_rejoin_lockspace (self, ls);
+      else if (state != VML_LOCKSPACE_JOINING)
+        g_hash_table_iter_remove (&iter);
     }
 }
 
@@ -72,13 +95,16 @@ on_probed (GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean running = g_task_propagate_boolean (G_TASK (result), &error);
 
   self->probing = FALSE;
-  if (running == self->sanlock_running)
-    return;
-  set_running (self, running);
+  if (running != self->sanlock_running)
+    {
+      set_running (self, running);
+      if (running)
+        sanlock_back (self);
+      else
+        sanlock_gone (self, error->message);
+    }
   if (running)
-    sanlock_back (self);
-  else
-    sanlock_gone (self, error->message);
+    rejoin_pending (self);
 }
 
 static gboolean
@@ -99,5 +125,6 @@ void
 manager_watch_sanlock (VmlManager *self, gboolean running)
 {
   set_running (self, running);
+  self->rejoining = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->probe_id = g_timeout_add_seconds (PROBE_INTERVAL_S, on_probe_due, self);
 }

@@ -728,6 +728,7 @@ vml_manager_dispose (GObject *object)
   if (self->iface)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));
   g_clear_handle_id (&self->probe_id, g_source_remove);
+  g_clear_pointer (&self->rejoining, g_hash_table_unref);
   g_clear_pointer (&self->leases, g_hash_table_unref);
   g_clear_pointer (&self->lockspaces, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_hash_table_unref);

@@ -117,7 +117,7 @@ request_release (VmlLease *self, AcquireData *data, GError **error)
         }
       data->request_lver = owners->lver + 1;
     }
-  if (!vml_sanlock_request (&res, data->request_lver, TRUE, &local_error))
+  if (!vml_sanlock_request (&res, data->request_lver, &local_error))
     goto failed;
   if (owners != NULL)
     vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),

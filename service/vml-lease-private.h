@@ -149,6 +149,13 @@ gboolean  lease_fence_target_allowed (VmlLease *self, GDBusMethodInvocation *inv
                                       VmlAuthorizedFunc again);
 void      lease_report_lost          (VmlLease *self, const char *reason, pid_t holder_pid,
                                       const char *why);
+/* The holder process @pid ended by itself with exit @status (-1: unknown,
+ * then its note in the state directory is asked): Lost "revoked" or
+ * "lockspace-failed" (it was revoked and fenced), "sanlock-gone" (the
+ * sanlock daemon closed its connection; it fenced; the lockspace is lost
+ * too), else "holder-exited". @when ("" or " while ...") goes into the
+ * message. */
+void      lease_report_holder_end    (VmlLease *self, pid_t pid, int status, const char *when);
 
 /* A holder of this lease's process: a held lease's, or one in a hand-off. */
 gboolean  lease_state_has_holder     (LeaseState state);

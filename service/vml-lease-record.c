@@ -95,9 +95,8 @@ restored_in_transfer (VmlLease *self, RestoreData *data)
   else
     {
       lease_transfer_clear (self);
-      lease_report_lost (self, "holder-exited", data->pid,
-                         "the holder process ended during a hand-off while vmleased was not "
-                         "running");
+      lease_report_holder_end (self, data->pid, -1,
+                               " during a hand-off while vmleased was not running");
       return;
     }
   lease_publish_holding (self);
@@ -148,8 +147,7 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
       lease_save_or_warn (self);
     }
   else
-    lease_report_lost (self, "holder-exited", data->pid,
-                 "the holder process ended while vmleased was not running");
+    lease_report_holder_end (self, data->pid, -1, " while vmleased was not running");
   lease_finish_op (self, NULL, NULL);
 }
 

@@ -612,13 +612,56 @@ on_revocation_explained (GObject *source, GAsyncResult *result, gpointer user_da
     }
   else
     emit_lost (self, "revoked", details,
-               "another host took the lease (a forced request); the holder fenced the "
-               "VM process first");
+               "another host took the lease (a seize); the holder fenced the VM "
+               "process first");
 }
 
-/* vmlease-holder's exit status when sanlock revoked its lease (it fenced
- * the VM itself before exiting, so that sanlock could free the lease). */
-#define HOLDER_EXIT_REVOKED 4
+/* vmlease-holder's exit statuses when it ended its lease itself, having
+ * fenced the VM first: the sanlock daemon closed its connection (gone), or
+ * sanlock revoked the lease (so that sanlock could free it). */
+#define HOLDER_EXIT_DAEMON_GONE 3
+#define HOLDER_EXIT_REVOKED     4
+
+#define SANLOCK_GONE_WHY "the sanlock daemon closed its connections (it died or was stopped)"
+
+void
+lease_report_holder_end (VmlLease *self, pid_t pid, int status, const char *when)
+{
+  gboolean fenced = FALSE;
+  int noted = -1;
+
+  /* Not our child (adopted after a restart), or ended while we were not
+   * running: the holder's note tells its exit status. Taken (removed) in
+   * any case, so that no later holder with a recycled pid finds it. */
+  if (vml_store_take_note (self->store, self->uuid, pid, &noted, &fenced) && status < 0)
+    status = noted;
+  if (status == HOLDER_EXIT_REVOKED)
+    {
+      /* Revoked: by another host's seize, or because this host could not
+       * renew its lockspace on storage? The local sanlock daemon knows; the
+       * state does not wait for the answer. */
+      GVariantDict *details = g_new0 (GVariantDict, 1);
+      g_autoptr(GTask) task = NULL;
+
+      enter_lost (self, pid, details);
+      task = g_task_new (self, NULL, on_revocation_explained, details);
+      g_task_run_in_thread (task, explain_revocation_thread);
+    }
+  else if (status == HOLDER_EXIT_DAEMON_GONE)
+    {
+      g_autofree char *why = g_strdup_printf ("%s%s; the lease went with it, and the holder "
+                                              "fenced the VM process itself", SANLOCK_GONE_WHY,
+                                              when);
+      lease_report_lost (self, "sanlock-gone", pid, why);
+      vml_lockspace_mark_lost (self->lockspace, "the sanlock daemon is gone: " SANLOCK_GONE_WHY);
+    }
+  else
+    {
+      g_autofree char *why = g_strdup_printf ("the holder process ended without a release%s; "
+                                              "sanlock dropped the lease", when);
+      lease_report_lost (self, "holder-exited", pid, why);
+    }
+}
 
 /* The holder ended without being asked to: whatever sanlock held for it
  * is gone, so the lease is lost here at once, whatever operation is queued
@@ -628,8 +671,6 @@ on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
 {
   VmlLease *self = VML_LEASE (user_data);
   pid_t pid = vml_holder_get_pid (holder);
-  g_autoptr(GTask) task = NULL;
-  GVariantDict *details;
 
   lease_drop_holder (self);
   lease_publish_holding (self);
@@ -641,20 +682,7 @@ on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
     return;   /* releasing: the lease goes anyway */
   self->losses++;
   lease_transfer_clear (self);
-  if (status != HOLDER_EXIT_REVOKED)
-    {
-      lease_report_lost (self, "holder-exited", pid,
-                         "the holder process exited without a release; sanlock dropped the "
-                         "lease");
-      return;
-    }
-  /* Revoked: by another host's seize, or because this host could not renew
-   * its lockspace on storage? The local sanlock daemon knows; the state
-   * does not wait for the answer. */
-  details = g_new0 (GVariantDict, 1);
-  enter_lost (self, pid, details);
-  task = g_task_new (self, NULL, on_revocation_explained, details);
-  g_task_run_in_thread (task, explain_revocation_thread);
+  lease_report_holder_end (self, pid, status, "");
 }
 
 /* ---------------------------------------------------------------------- */

@@ -30,6 +30,10 @@ struct _VmlManager {
   GHashTable               *pending;      /* uuids being created or looked up */
   GHashTable               *index_misses; /* uuid → IndexMiss: GetLease found nothing */
   VmlStorageMonitor        *storage;      /* udev: block devices under lockspaces */
+  gboolean                  sanlock_running; /* the daemon answered the last probe */
+  gboolean                  probing;       /* a probe runs in a worker thread */
+  guint                     probe_id;      /* its main-loop timer */
+  GHashTable               *rejoining;     /* names to join again since the daemon is back */
 };
 
 /* vml-manager.c */
@@ -41,6 +45,15 @@ void       manager_unexport_lease         (VmlManager *self, VmlLease *lease);
 /* vml-manager-restore.c: at start-up, every lease held here exported
  * again (records checked against sanlock) */
 void       manager_restore_leases         (VmlManager *self);
+
+/* Joins @ls again (in a worker thread); remembers it once joined. */
+void       manager_rejoin_lockspace       (VmlManager *self, VmlLockspace *ls);
+
+/* vml-manager-sanlock.c: whether the local sanlock daemon runs. Probed
+ * every few seconds from a worker thread; while it is gone every lockspace
+ * is lost, and when it is back they are joined again. @running: what a
+ * probe at start found. */
+void       manager_watch_sanlock          (VmlManager *self, gboolean running);
 
 /* vml-manager-leases.c: the methods, after authorization */
 GHashTable *manager_index_misses_new       (void);

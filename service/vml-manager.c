@@ -593,6 +593,12 @@ on_startup_join (GObject *source, GAsyncResult *result, gpointer user_data)
     save_lockspace (self, ls);
 }
 
+void
+manager_rejoin_lockspace (VmlManager *self, VmlLockspace *ls)
+{
+  vml_lockspace_join_async (ls, FALSE, on_startup_join, g_object_ref (self));
+}
+
 static void
 take_lockspace (VmlManager *self, VmlLockspace *ls, const char *origin)
 {
@@ -606,7 +612,7 @@ take_lockspace (VmlManager *self, VmlLockspace *ls, const char *origin)
       return;
     }
   add_lockspace (self, ls);
-  vml_lockspace_join_async (ls, FALSE, on_startup_join, g_object_ref (self));
+  manager_rejoin_lockspace (self, ls);
 }
 
 static void
@@ -670,6 +676,7 @@ vml_manager_start (VmlManager *self, GKeyFile *config, GError **error)
 
   if (!vml_sanlock_ping (&local_error))
     g_warning ("%s; lockspaces cannot be joined until it runs", local_error->message);
+  manager_watch_sanlock (self, local_error == NULL);
   vml_holder_pool_fill (self->holders);
   load_configured_lockspaces (self, config);
   load_remembered_lockspaces (self);
@@ -686,6 +693,8 @@ vml_manager_dispose (GObject *object)
 
   if (self->iface)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));
+  g_clear_handle_id (&self->probe_id, g_source_remove);
+  g_clear_pointer (&self->rejoining, g_hash_table_unref);
   g_clear_pointer (&self->leases, g_hash_table_unref);
   g_clear_pointer (&self->lockspaces, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_hash_table_unref);

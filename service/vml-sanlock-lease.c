@@ -521,8 +521,7 @@ fail_request (const VmlSanlockResource *res, guint64 lver, int rv, GError **erro
 }
 
 gboolean
-vml_sanlock_request (const VmlSanlockResource *res, guint64 lver, gboolean force,
-                     GError **error)
+vml_sanlock_request (const VmlSanlockResource *res, guint64 lver, GError **error)
 {
   ResourceArgs args;
   int rv;
@@ -531,8 +530,12 @@ vml_sanlock_request (const VmlSanlockResource *res, guint64 lver, gboolean force
       !check_request_target (res, error))
     return FALSE;
   args.res.lver = lver;
+  /* Never SANLK_REQ_FORCE: the owner's daemon would kill() the pid it
+   * recorded for the lease, which is 0 for a lease acquired shared and
+   * converted (a migration's destination): its own process group. GRACEFUL
+   * runs the holder's kill path instead, which names the holder. */
   rv = VML_SANLOCK_CALL (sanlock_request (lver == 0 ? SANLK_REQUEST_NEXT_LVER : 0,
-                        force ? SANLK_REQ_FORCE : SANLK_REQ_GRACEFUL, &args.res));
+                                          SANLK_REQ_GRACEFUL, &args.res));
   if (rv < 0)
     return fail_request (res, lver, rv, error);
   return TRUE;

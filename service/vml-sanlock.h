@@ -277,15 +277,15 @@ GPtrArray *vml_sanlock_holder_resources   (pid_t holder, GError **error);
  * a second request to the same owner host soon after the first may lapse
  * before the owner's host takes it, and is then never heard. Request again
  * (same lver) every 4 × io_timeout until the owner lets go; measured 8 s
- * for a second request with io_timeout 1. The owner's daemon then
- *   force:    SIGKILLs the holder process, or sends SIGTERM if the holder
- *             restricted SIGKILL (vmlease-holder does: it fences the VM and
- *             exits); sanlock releases the lease once the holder is gone,
- *             and the requester's acquire succeeds within milliseconds;
- *   graceful: runs the holder's killpath, without appending its pid, if it
- *             registered one, else sends it SIGTERM (SIGKILL if it restricted
- *             SIGTERM). vmlease-holder registers none, so graceful revokes
- *             (fence + exit) exactly as force does.
+ * for a second request with io_timeout 1. The request is always graceful
+ * (SANLK_REQ_GRACEFUL): the owner's daemon runs the holder's kill path
+ * (vmlease-holder registers "vmlease-holder --revoke <pid> <start time>",
+ * which sends that holder SIGTERM; it fences the VM and exits), and
+ * sanlock releases the lease once the holder is gone, so the requester's
+ * acquire succeeds within milliseconds. Never forced: SANLK_REQ_FORCE makes
+ * the owner's daemon kill() the pid it recorded for the lease, and that is
+ * 0 for a lease acquired shared and converted to exclusive (a migration's
+ * destination): sanlock's own process group, the daemon included.
  * Nothing here acquires: the requester polls vml_sanlock_acquire, which
  * fails with BUSY until the owner let go.
  * lver: the version to request, the owner's lver + 1 (lver from
@@ -300,7 +300,7 @@ GPtrArray *vml_sanlock_holder_resources   (pid_t holder, GError **error);
  * is pending (SANLK_REQUEST_LVER); LOCKSPACE_NOT_JOINED, NOT_FOUND,
  * STORAGE_FAILURE. */
 gboolean vml_sanlock_request              (const VmlSanlockResource *res, guint64 lver,
-                                           gboolean force, GError **error);
+                                           GError **error);
 
 /* Messages between the hosts of a lockspace (sanlock's host events): how a
  * host can tell another one something and say who it is, which a request

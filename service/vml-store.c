@@ -25,6 +25,7 @@ static const struct {
 } kinds[] = {
   [VML_RECORD_LOCKSPACE] = { "lockspaces", ".conf" },
   [VML_RECORD_LEASE] = { "leases", ".lease" },
+  [VML_RECORD_NOTE] = { "notes", ".note" },
 };
 
 static void
@@ -72,6 +73,12 @@ const char *
 vml_store_get_dir (VmlStore *self)
 {
   return self->dir;
+}
+
+char *
+vml_store_notes_dir (const char *state_dir)
+{
+  return g_build_filename (state_dir, kinds[VML_RECORD_NOTE].subdir, NULL);
 }
 
 static char *
@@ -186,4 +193,20 @@ vml_store_load_all (VmlStore *self, VmlRecordKind kind)
                            g_steal_pointer (&record));
     }
   return records;
+}
+
+gboolean
+vml_store_take_note (VmlStore *self, const char *uuid, pid_t pid, int *status, gboolean *fenced)
+{
+  g_autofree char *path = record_path (self, VML_RECORD_NOTE, uuid);
+  g_autoptr(GKeyFile) note = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (!g_key_file_load_from_file (note, path, G_KEY_FILE_NONE, NULL) ||
+      g_key_file_get_int64 (note, "holder", "pid", NULL) != pid)
+    return FALSE;   /* none, or another holder's (of an earlier hold) */
+  *status = (int) g_key_file_get_integer (note, "holder", "status", &error);
+  *fenced = g_key_file_get_boolean (note, "holder", "fenced", NULL);
+  g_unlink (path);
+  return error == NULL;
 }

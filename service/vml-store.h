@@ -2,6 +2,7 @@
  * object (lockspaces/<name>.conf, leases/<uuid>.lease), replaced atomically. */
 #pragma once
 
+#include <sys/types.h>
 #include <glib-object.h>
 
 G_BEGIN_DECLS
@@ -14,6 +15,7 @@ G_DECLARE_FINAL_TYPE (VmlStore, vml_store, VML, STORE, GObject)
 typedef enum {
   VML_RECORD_LOCKSPACE,
   VML_RECORD_LEASE,
+  VML_RECORD_NOTE,   /* notes/<uuid>.note, written by vmlease-holder */
 } VmlRecordKind;
 
 VmlStore  *vml_store_new        (const char *state_dir, GError **error);
@@ -33,5 +35,17 @@ gboolean   vml_store_remove     (VmlStore      *self,
  * future-format files are reported in the log and skipped, never fatal. */
 GHashTable *vml_store_load_all  (VmlStore      *self,
                                  VmlRecordKind  kind);
+
+/* Where holders leave their notes (vmlease-holder.c leave_note()): the
+ * directory vmleased names to them in $VMLEASE_NOTES_DIR. */
+char      *vml_store_notes_dir  (const char *state_dir);
+/* The note holder @pid left for lease @uuid when it ended the lease itself
+ * (it is removed once read): its exit status and whether it fenced the VM
+ * process. FALSE when there is none from that pid. */
+gboolean   vml_store_take_note  (VmlStore   *self,
+                                 const char *uuid,
+                                 pid_t       pid,
+                                 int        *status,
+                                 gboolean   *fenced);
 
 G_END_DECLS

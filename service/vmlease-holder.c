@@ -24,12 +24,24 @@
  *      (vmleased restarts and adopts it), and waits until SIGTERM, or until
  *      sanlock drops its connection.
  *
+ * Revocation: at registration the holder makes itself its sanlock kill
+ * path ("vmlease-holder --revoke <pid> <start time>"), which sanlock's
+ * helper runs when it takes the holder's lease away (another host's
+ * graceful request, a failing lockspace): that sends this holder, and no
+ * other process, SIGTERM. The VM process is taken hold of with a pidfd at
+ * the claim and fenced through it, so a process that got its pid since is
+ * never hit.
+ *
  * Exit status: 0 stopped by SIGTERM/SIGINT holding nothing, or never
- * claimed; 1 could not register; 2 bad arguments or claim line; 3 the
- * sanlock daemon closed our connection (our leases are gone); 4 revoked:
- * SIGTERM while sanlock still counted a lease as ours (a forced request
- * from another host, or a failing lockspace) — the VM process was fenced
- * as claimed before exiting, which lets sanlock free the lease.
+ * claimed; 1 could not register (or set the kill path); 2 bad arguments or
+ * claim line; 3 the sanlock daemon closed our connection (our leases are
+ * gone; a claimed holder fenced its VM process first); 4 revoked: SIGTERM
+ * while sanlock still counted a lease as ours (a request from another
+ * host, or a failing lockspace) — the VM process was fenced as claimed
+ * before exiting, which lets sanlock free the lease. With 3 and 4 a
+ * claimed holder also leaves $VMLEASE_NOTES_DIR/<uuid>.note (set by
+ * vmleased) with its pid, exit status and whether it fenced, for a
+ * vmleased that is not its parent (leave_note()).
  */
 #define _GNU_SOURCE   /* close_range(), ppoll() */
 #include "config.h"
@@ -43,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <unistd.h>
 
 #include <sanlock.h>
@@ -59,6 +72,8 @@ typedef enum { FENCE_KILL, FENCE_PAUSE, FENCE_NONE } Fence;
 typedef struct {
   char   uuid[49];    /* the lease (or lock) name; empty while a spare */
   pid_t  fence_pid;   /* 0: none given */
+  int    fence_pidfd; /* the VM process as it was at the claim; -1: none */
+  unsigned long long fence_start; /* its start time, when pidfds are missing */
   Fence  fence;
   int    transient;   /* a lock: ends with vmleased */
 } Claim;
@@ -83,7 +98,9 @@ usage (FILE *out)
          "and from then on holds the leases vmleased acquires for this process,\n"
          "until SIGTERM. Without a claim it exits when stdin ends.\n"
          "\n"
-         "  --help             show this text\n", out);
+         "  --revoke PID START  (sanlock's kill path) send SIGTERM to holder PID,\n"
+         "                      if it is still the process that started at START\n"
+         "  --help              show this text\n", out);
 }
 
 static int
@@ -126,6 +143,78 @@ parse_pid (const char *s, pid_t *pid)
   return 1;
 }
 
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
+ * since boot; with the pid it names one process for the life of the host.
+ * 0 when there is no such process. */
+static unsigned long long
+process_start_time (pid_t pid)
+{
+  char path[64], stat[1024];
+  unsigned long long start = 0;
+  const char *p;
+  ssize_t n;
+  int fd;
+
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  n = read (fd, stat, sizeof stat - 1);
+  close (fd);
+  if (n <= 0)
+    return 0;
+  stat[n] = '\0';
+  /* The command name (field 2) may hold blanks: count from its ')'. */
+  p = strrchr (stat, ')');
+  for (int field = 2; p != NULL && field < 22; field++)
+    p = strchr (p + 1, ' ');
+  if (p != NULL)
+    start = strtoull (p + 1, NULL, 10);
+  return start;
+}
+
+/* --revoke PID START: we are our own kill path (see set_killpath()), run
+ * by sanlock's helper process when sanlock takes our leases away: another
+ * host's seize (a graceful request) or this host failing to renew its
+ * lockspace. Left to itself, sanlock would signal the pid it recorded for
+ * the lease, which is 0 for a lease acquired shared and then converted
+ * (resource.c new_resource() records it for exclusive acquires only):
+ * kill(0) hits sanlock's own process group, the daemon included. So the
+ * holder named here gets the SIGTERM, through a pidfd, and only if it is
+ * still the process that started at START (not one that got its pid
+ * since); it then fences its VM and exits (stopped()). */
+static int
+revoke_holder (const char *pid_arg, const char *start_arg)
+{
+  unsigned long long start;
+  pid_t pid;
+  char *end = NULL;
+  int pidfd, rv;
+
+  errno = 0;
+  start = strtoull (start_arg, &end, 10);
+  if (!parse_pid (pid_arg, &pid) || errno != 0 || *end != '\0' || start == 0)
+    return bad_usage ("bad --revoke arguments", pid_arg);
+  /* Without pidfds (ENOSYS) the start time is checked just before kill(). */
+  pidfd = pidfd_open (pid, 0);
+  if ((pidfd < 0 && errno != ENOSYS) || process_start_time (pid) != start)
+    {
+      fprintf (stderr, "vmlease-holder --revoke: holder %d that started at %llu is gone (its "
+               "pid names no process, or another one); nothing to do\n", (int) pid, start);
+      return EXIT_SUCCESS;
+    }
+  rv = pidfd >= 0 ? pidfd_send_signal (pidfd, SIGTERM, NULL, 0) : kill (pid, SIGTERM);
+  if (rv != 0)
+    {
+      fprintf (stderr, "vmlease-holder --revoke: cannot signal holder %d: %s\n", (int) pid,
+               strerror (errno));
+      return EXIT_FAILURE;
+    }
+  fprintf (stderr, "vmlease-holder --revoke: sanlock revokes the leases of holder %d; "
+           "sent it SIGTERM (it fences its VM and exits)\n", (int) pid);
+  return EXIT_SUCCESS;
+}
+
 /* Returns -1 when the arguments are fine, else the exit status. */
 static int
 parse_args (int argc, char **argv)
@@ -135,9 +224,45 @@ parse_args (int argc, char **argv)
       usage (stdout);
       return EXIT_SUCCESS;
     }
+  if (argc == 4 && strcmp (argv[1], "--revoke") == 0)
+    return revoke_holder (argv[2], argv[3]);
   if (argc > 1)
     return bad_usage ("unexpected argument", argv[1]);
   return -1;
+}
+
+static void
+claim_reset (Claim *claim)
+{
+  if (claim->fence_pidfd >= 0)
+    close (claim->fence_pidfd);
+  memset (claim, 0, sizeof *claim);
+  claim->fence_pidfd = -1;
+  claim->fence = FENCE_NONE;
+}
+
+/* Takes hold of the VM process now, at the claim: the fence may come
+ * hours later, when its pid may name another process. A pidfd does;
+ * without pidfds (ENOSYS: kernels before 5.3, valgrind) the pid and its
+ * start time are checked again just before the signal. */
+static void
+watch_vm (Claim *claim)
+{
+  if (claim->fence_pid <= 0)
+    return;
+  claim->fence_pidfd = pidfd_open (claim->fence_pid, 0);
+  if (claim->fence_pidfd >= 0)
+    return;
+  if (errno == ENOSYS)
+    {
+      claim->fence_start = process_start_time (claim->fence_pid);
+      fprintf (stderr, "vmlease-holder: lease %s: no pidfds here; VM process %d will be fenced "
+               "by pid, if it still has start time %llu\n", claim->uuid, (int) claim->fence_pid,
+               claim->fence_start);
+    }
+  else
+    fprintf (stderr, "vmlease-holder: lease %s: VM process %d is already gone (%s); there is "
+             "nothing to fence\n", claim->uuid, (int) claim->fence_pid, strerror (errno));
 }
 
 /* "claim <uuid> <fence> <pid>" → @claim, "spare" → an empty @claim;
@@ -153,8 +278,7 @@ parse_line (char *line, Claim *claim)
     words[n++] = w;
   if (n == 1 && strcmp (words[0], "spare") == 0 && claim->uuid[0] != '\0')
     {
-      memset (claim, 0, sizeof *claim);
-      claim->fence = FENCE_NONE;
+      claim_reset (claim);
       return 1;
     }
   if (n == 2 && strcmp (words[0], "lock") == 0 && claim->uuid[0] == '\0' &&
@@ -172,6 +296,7 @@ parse_line (char *line, Claim *claim)
     return 0;
   strcpy (claim->uuid, words[1]);
   claim->fence_pid = pid;
+  watch_vm (claim);
   return 1;
 }
 
@@ -213,14 +338,6 @@ quiet_stdio (void)
   dup2 (fd, STDOUT_FILENO);
   if (fd > STDERR_FILENO)
     close (fd);
-}
-
-static int
-daemon_gone (void)
-{
-  fprintf (stderr, "vmlease-holder: the sanlock daemon closed our connection; "
-           "the leases it held for us are gone\n");
-  return EXIT_DAEMON_GONE;
 }
 
 /* Reads what vmleased wrote on stdin and acts on each whole line. Returns
@@ -285,15 +402,94 @@ still_holding (int sock)
   return 1;   /* cannot tell: assume the worst and fence */
 }
 
-/* Stops the VM process, as vmleased told us at the claim. */
-static void
-fence_vm (const Claim *claim)
+/* Whether the VM process we took hold of at the claim has exited (a pidfd
+ * is readable then), or the pid no longer names it. */
+static int
+vm_exited (const Claim *claim)
 {
+  struct pollfd pfd = { .fd = claim->fence_pidfd, .events = POLLIN };
+
+  if (claim->fence_pidfd >= 0)
+    return poll (&pfd, 1, 0) == 1;
+  return claim->fence_start == 0 || process_start_time (claim->fence_pid) != claim->fence_start;
+}
+
+/* Stops the VM process, as vmleased told us at the claim: through the
+ * pidfd taken then, so a process that got its pid since is never hit. */
+static int
+fence_vm (const Claim *claim, const char *why)
+{
+  int signo = claim->fence == FENCE_KILL ? SIGKILL : SIGSTOP;
+  int rv;
+
   if (claim->fence_pid <= 0 || claim->fence == FENCE_NONE)
-    return;
-  if (kill (claim->fence_pid, claim->fence == FENCE_KILL ? SIGKILL : SIGSTOP) == 0)
-    fprintf (stderr, "vmlease-holder: lease %s revoked: %s VM process %d\n", claim->uuid,
+    return 0;
+  if (vm_exited (claim))
+    {
+      fprintf (stderr, "vmlease-holder: lease %s %s: VM process %d had already exited; "
+               "nothing to fence\n", claim->uuid, why, (int) claim->fence_pid);
+      return 0;
+    }
+  rv = claim->fence_pidfd >= 0 ? pidfd_send_signal (claim->fence_pidfd, signo, NULL, 0)
+                               : kill (claim->fence_pid, signo);
+  if (rv == 0)
+    fprintf (stderr, "vmlease-holder: lease %s %s: %s VM process %d\n", claim->uuid, why,
              claim->fence == FENCE_KILL ? "killed" : "paused", (int) claim->fence_pid);
+  else
+    fprintf (stderr, "vmlease-holder: lease %s %s: cannot %s VM process %d: %s\n", claim->uuid,
+             why, claim->fence == FENCE_KILL ? "kill" : "pause", (int) claim->fence_pid,
+             strerror (errno));
+  return rv == 0;
+}
+
+/* Leaves vmleased a note of how this holder ended its lease: our exit
+ * status, which only the vmleased that started us would see otherwise.
+ * A vmleased that adopted us after a restart, or that is not running now,
+ * reads it from $VMLEASE_NOTES_DIR/<uuid>.note (written whole, then
+ * renamed; the format is vml-store.c's). Best effort: without it the
+ * loss is reported as holder-exited. */
+static void
+leave_note (const Claim *claim, int status, int fenced)
+{
+  const char *dir = getenv ("VMLEASE_NOTES_DIR");
+  char path[4096], tmp[4096 + 8];
+  FILE *f;
+
+  if (dir == NULL || *dir == '\0' ||
+      snprintf (path, sizeof path, "%s/%s.note", dir, claim->uuid) >= (int) sizeof path)
+    return;
+  snprintf (tmp, sizeof tmp, "%s.tmp", path);
+  f = fopen (tmp, "we");
+  if (f == NULL)
+    return;
+  fprintf (f, "[holder]\npid=%d\nstatus=%d\nfenced=%s\n", (int) getpid (), status,
+           fenced ? "true" : "false");
+  if (fclose (f) != 0 || rename (tmp, path) != 0)
+    unlink (tmp);
+}
+
+/* The holder itself ends its lease (sanlock revoked it, or is gone):
+ * fence the VM first, then tell vmleased. Spares and locks fence nothing. */
+static int
+end_lease (const Claim *claim, int status, const char *why)
+{
+  if (claim->uuid[0] == '\0' || claim->transient)
+    return status;
+  leave_note (claim, status, fence_vm (claim, why));
+  return status;
+}
+
+/* The daemon closed our connection: it is gone (killed, crashed, stopped),
+ * and our leases with it. Another host may take them once this host's
+ * lease on storage expires, so the VM must stop now, whether vmleased is
+ * there to do it or not. What we held at that instant cannot be asked any
+ * more: a claimed holder fences. */
+static int
+daemon_gone (const Claim *claim)
+{
+  fprintf (stderr, "vmlease-holder: the sanlock daemon closed our connection; "
+           "the leases it held for us are gone\n");
+  return end_lease (claim, EXIT_DAEMON_GONE, "lost with the sanlock daemon");
 }
 
 /* SIGTERM comes from vmleased after it released everything (a normal
@@ -307,8 +503,7 @@ stopped (int sock, const Claim *claim)
 {
   if (claim->uuid[0] == '\0' || claim->transient || !still_holding (sock))
     return EXIT_SUCCESS;
-  fence_vm (claim);
-  return EXIT_REVOKED;
+  return end_lease (claim, EXIT_REVOKED, "revoked");
 }
 
 /* Sleeps until SIGTERM/SIGINT or until the daemon closes our connection,
@@ -334,7 +529,7 @@ wait_for_end (int sock, const sigset_t *waitmask, Claim *claim)
        * readable means closed (or junk we drop). */
       if (pfds[0].revents != 0 &&
           ((pfds[0].revents & (POLLHUP | POLLERR)) || read (sock, buf, sizeof buf) <= 0))
-        return daemon_gone ();
+        return daemon_gone (claim);
       if (nfds == 2 && pfds[1].revents != 0)
         {
           int status = read_lines (line, &len, claim);
@@ -348,10 +543,48 @@ wait_for_end (int sock, const sigset_t *waitmask, Claim *claim)
   return stopped (sock, claim);
 }
 
+/* Registers our kill path with sanlock: this program, run as
+ * "--revoke <our pid> <our start time>" (see revoke_holder()). sanlock copies a
+ * client's kill path into every lease it acquires for it, so this must come
+ * before any acquire. Its client library cuts a path or arguments longer
+ * than SANLK_HELPER_PATH_LEN - 2 bytes: refuse to run with a cut one. */
+static int
+set_killpath (int sock)
+{
+  static const char deleted[] = " (deleted)";
+  char exe[4096], args[SANLK_HELPER_ARGS_LEN];
+  ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+  int rv;
+
+  if (n < 0)
+    {
+      printf ("error cannot read /proc/self/exe for sanlock's kill path: %s\n",
+              strerror (errno));
+      return EXIT_FAILURE;
+    }
+  exe[n] = '\0';
+  /* Replaced on disk since we started (an upgrade): the new one revokes. */
+  if ((size_t) n > strlen (deleted) && strcmp (exe + n - strlen (deleted), deleted) == 0)
+    exe[n -= (ssize_t) strlen (deleted)] = '\0';
+  if ((size_t) n > SANLK_HELPER_PATH_LEN - 2)
+    {
+      printf ("error the holder's path %s is %zd bytes long; sanlock runs a kill path of at "
+              "most %d bytes: install vmlease-holder at a shorter path\n", exe, n,
+              SANLK_HELPER_PATH_LEN - 2);
+      return EXIT_FAILURE;
+    }
+  snprintf (args, sizeof args, "--revoke %d %llu", (int) getpid (),
+            process_start_time (getpid ()));
+  rv = sanlock_killpath (sock, 0, exe, args);
+  if (rv < 0)
+    return report_error ("cannot set our kill path with", rv);
+  return -1;
+}
+
 int
 main (int argc, char **argv)
 {
-  Claim claim = { .fence = FENCE_NONE };
+  Claim claim = { .fence_pidfd = -1, .fence = FENCE_NONE };
   struct sigaction sa = { .sa_handler = on_stop };
   sigset_t stops, waitmask;
   int status, sock, rv;
@@ -374,12 +607,19 @@ main (int argc, char **argv)
   sock = sanlock_register ();
   if (sock < 0)
     return report_error ("cannot register with", sock);
-  /* sanlock_register() only sends; a round trip on the same connection
-   * guarantees the daemon has processed the registration before we say
-   * "ready" (else vmleased's first pid-targeted call could get -ESRCH).
-   * Flags 0 restrict nothing. */
-  /* SIGKILL restricted: revocation arrives as SIGTERM, so we can fence the
-   * VM before we go. */
+  /* sanlock_register() only sends; the kill path's round trip on the same
+   * connection guarantees the daemon has processed the registration before
+   * we say "ready" (else vmleased's first pid-targeted call could get
+   * -ESRCH). */
+  status = set_killpath (sock);
+  if (status >= 0)
+    {
+      fflush (stdout);
+      return status;
+    }
+  /* SIGKILL restricted: where sanlock still signals us itself (after a
+   * lockspace failure's grace period), revocation arrives as SIGTERM, so
+   * we can fence the VM before we go. */
   rv = sanlock_restrict (sock, SANLK_RESTRICT_SIGKILL);
   if (rv < 0)
     return report_error ("lost the connection to", rv);

@@ -21,6 +21,7 @@
 #include "vml-holder.h"
 #include "vml-log.h"
 #include "vml-manager.h"
+#include "vml-store.h"
 
 typedef struct {
   GMainLoop *loop;
@@ -172,6 +173,7 @@ main (int argc, char **argv)
   g_autofree char *config_path = NULL;
   g_autofree char *state_dir = NULL;
   g_autofree char *holder_path = NULL;
+  g_autofree char *notes_dir = NULL;
   gboolean verbose = FALSE, version = FALSE;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -215,6 +217,12 @@ main (int argc, char **argv)
     return fail_startup (error->message);
   if (state_dir == NULL && config != NULL)
     state_dir = g_key_file_get_string (config, "daemon", "state_dir", NULL);
+  if (state_dir == NULL)
+    state_dir = g_strdup (VML_STATE_DIR);
+  /* Holders (our children) leave their notes there; set before any thread
+   * starts, as setenv() is not thread-safe. */
+  notes_dir = vml_store_notes_dir (state_dir);
+  g_setenv ("VMLEASE_NOTES_DIR", notes_dir, TRUE);
 
   bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   if (bus == NULL)
@@ -223,7 +231,7 @@ main (int argc, char **argv)
                                                   error->message);
       return fail_startup (message);
     }
-  manager = vml_manager_new (bus, state_dir ? state_dir : VML_STATE_DIR,
+  manager = vml_manager_new (bus, state_dir,
                              holder_path ? holder_path : VML_HOLDER_PATH, &error);
   if (manager == NULL || !vml_manager_start (manager, config, &error))
     return fail_startup (error->message);

@@ -970,7 +970,7 @@ test_request_errors (void)
 
   /* sanlock would answer 0 and write nothing */
   use_host (2);
-  g_assert_false (vml_sanlock_request (&res, 0, TRUE, &error));
+  g_assert_false (vml_sanlock_request (&res, 0, &error));
   g_assert_error (error, VML_ERROR, VML_ERROR_NOT_HELD);
   g_assert_nonnull (strstr (error->message, "no host holds it"));
   g_clear_error (&error);
@@ -980,7 +980,7 @@ test_request_errors (void)
   g_assert_true (vml_sanlock_acquire (&res, h1, TRUE, 0, NULL, &error));
   g_assert_no_error (error);
   use_host (2);   /* shared holders are never asked */
-  g_assert_false (vml_sanlock_request (&res, 0, FALSE, &error));
+  g_assert_false (vml_sanlock_request (&res, 0, &error));
   g_assert_error (error, VML_ERROR, VML_ERROR_NOT_HELD);
   g_assert_nonnull (strstr (error->message, "shared by host 1"));
   g_test_message ("request vs SH: %s", error->message);
@@ -990,7 +990,7 @@ test_request_errors (void)
   g_assert_true (vml_sanlock_convert (&res, h1, FALSE, &error));
   g_assert_no_error (error);
   /* no daemon looks at requests for its own host's leases */
-  g_assert_false (vml_sanlock_request (&res, 0, TRUE, &error));
+  g_assert_false (vml_sanlock_request (&res, 0, &error));
   g_assert_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "exclusively by host 1 (this host)"));
   g_clear_error (&error);
@@ -1000,7 +1000,7 @@ test_request_errors (void)
   owners = vml_sanlock_read_owners (&res, &error);
   g_assert_no_error (error);
   lver = owners->lver;
-  g_assert_false (vml_sanlock_request (&res, lver, TRUE, &error));
+  g_assert_false (vml_sanlock_request (&res, lver, &error));
   assert_error (error, VML_ERROR_BUSY, "changed hands meanwhile");
   g_test_message ("stale lver: %s", error->message);
   g_clear_error (&error);
@@ -1009,7 +1009,7 @@ test_request_errors (void)
   res.lockspace = "otherls";
   g_assert_true (vml_sanlock_resource_init (&res, &error));
   g_assert_no_error (error);
-  g_assert_false (vml_sanlock_request (&res, 0, TRUE, &error));
+  g_assert_false (vml_sanlock_request (&res, 0, &error));
   assert_error (error, VML_ERROR_LOCKSPACE_NOT_JOINED, "otherls");
   g_clear_error (&error);
   res = resource ("vm-req-gone", 11);   /* a lease cleared meanwhile */
@@ -1017,7 +1017,7 @@ test_request_errors (void)
   g_assert_no_error (error);
   g_assert_true (vml_sanlock_resource_clear (&res, &error));
   g_assert_no_error (error);
-  g_assert_false (vml_sanlock_request (&res, 0, TRUE, &error));
+  g_assert_false (vml_sanlock_request (&res, 0, &error));
   assert_error (error, VML_ERROR_NOT_FOUND, "no lease at");
   g_clear_error (&error);
 
@@ -1032,7 +1032,7 @@ test_request_errors (void)
  * request to the holder's exit and to host 2's acquire. */
 static int
 request_and_take (const VmlSanlockResource *res, GPid h1, GPid h2, guint64 lver,
-                  gboolean force, double *exited_s, double *acquired_s, guint64 *taken_lver)
+                  double *exited_s, double *acquired_s, guint64 *taken_lver)
 {
   g_autoptr(GError) error = NULL;
   gint64 start, now, asked = 0;
@@ -1048,7 +1048,7 @@ request_and_take (const VmlSanlockResource *res, GPid h1, GPid h2, guint64 lver,
         *exited_s = (now - start) / (double) G_USEC_PER_SEC;
       if (*exited_s < 0 && (asked == 0 || now - asked >= 4 * G_USEC_PER_SEC))
         {
-          g_assert_true (vml_sanlock_request (res, lver, force, &error));
+          g_assert_true (vml_sanlock_request (res, lver, &error));
           g_assert_no_error (error);
           asked = now;
         }
@@ -1075,16 +1075,16 @@ request_and_take (const VmlSanlockResource *res, GPid h1, GPid h2, guint64 lver,
  * holder revoked, host 2 the owner at the version after @held_lver. */
 static void
 take_over (const VmlSanlockResource *res, GPid h1, GPid h2, guint64 held_lver,
-           guint64 request_lver, gboolean force)
+           guint64 request_lver)
 {
   double exited = 0, acquired = 0;
   guint64 taken = 0;
   int status;
 
-  status = request_and_take (res, h1, h2, request_lver, force, &exited, &acquired, &taken);
-  g_test_message ("%s: host 1's holder revoked (SIGTERM) and gone %.2f s after the "
-                  "request, host 2 acquired at %.2f s", force ? "force" : "graceful",
-                  exited, acquired);
+  status = request_and_take (res, h1, h2, request_lver, &exited, &acquired, &taken);
+  g_test_message ("lver %" G_GUINT64_FORMAT ": host 1's holder revoked (its kill path's "
+                  "SIGTERM) and gone %.2f s after the request, host 2 acquired at %.2f s",
+                  request_lver, exited, acquired);
   g_assert_true (WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, HOLDER_REVOKED);
   g_assert_cmpuint (taken, ==, held_lver + 1);
@@ -1092,7 +1092,7 @@ take_over (const VmlSanlockResource *res, GPid h1, GPid h2, guint64 held_lver,
 }
 
 static void
-test_request_force (void)
+test_request_owner_lver (void)
 {
   VmlSanlockResource res = fresh_lease ("vm-req-force", 8);
   g_autoptr(VmlSanlockOwners) owners = NULL;
@@ -1108,39 +1108,53 @@ test_request_force (void)
   g_assert_no_error (error);
   g_assert_cmpuint (owners->owner, ==, 1);
   g_assert_cmpuint (owners->lver, ==, lver);
-  /* FORCE means SIGKILL, but vmlease-holder restricts SIGKILL, so sanlock
-   * sends SIGTERM: the holder fences the VM and exits, which frees it. */
-  take_over (&res, h1, h2, lver, lver + 1, TRUE);
+  /* sanlock runs the holder's kill path (vmlease-holder --revoke): it
+   * sends the holder SIGTERM; the holder fences the VM and exits. */
+  take_over (&res, h1, h2, lver, lver + 1);
 
   /* The request block still asks for lver + 1, which host 2 now holds:
    * stale for everyone (host 1 asking for it is refused as well). */
   use_host (1);
-  g_assert_false (vml_sanlock_request (&res, lver + 1, TRUE, &error));
+  g_assert_false (vml_sanlock_request (&res, lver + 1, &error));
   assert_error (error, VML_ERROR_BUSY, "changed hands meanwhile");
   g_clear_error (&error);
   /* A pending request for a later version turns down earlier ones. This
    * one would reach host 2's holder at host 2's next look: we stop it
    * first (either SIGTERM ends it the same way). */
-  g_assert_true (vml_sanlock_request (&res, lver + 3, FALSE, &error));
+  g_assert_true (vml_sanlock_request (&res, lver + 3, &error));
   g_assert_no_error (error);
-  g_assert_false (vml_sanlock_request (&res, lver + 2, FALSE, &error));
+  g_assert_false (vml_sanlock_request (&res, lver + 2, &error));
   assert_error (error, VML_ERROR_BUSY, "later version");
   g_test_message ("pending later request: %s", error->message);
   g_assert_cmpint (stop_holder (h2, SIGTERM), ==, HOLDER_REVOKED);
 }
 
+/* A lease acquired shared and converted to exclusive, as a migration's
+ * destination holds it: sanlock recorded no pid for it (0), so a forced
+ * request would have made host 1's daemon kill(0, SIGKILL), its own
+ * process group. The kill path names the holder: only it goes. */
 static void
-test_request_graceful (void)
+test_request_converted (void)
 {
-  VmlSanlockResource res = fresh_lease ("vm-req-grace", 9);
-  guint64 lver;
+  VmlSanlockResource res = fresh_lease ("vm-req-conv", 9);
+  g_autoptr(VmlSanlockOwners) owners = NULL;
+  g_autoptr(GError) error = NULL;
   GPid h1, h2;
 
-  lver = held_by_host1 (&res, &h1, &h2);
-  /* vmlease-holder registers no killpath, so sanlock sends SIGTERM: the
-   * very signal a forced request brings it. It fences and exits, which
-   * frees the lease: graceful is no gentler than force today. */
-  take_over (&res, h1, h2, lver, 0, FALSE);
+  h1 = spawn_holder (1, res.name);
+  h2 = spawn_holder (2, res.name);
+  use_host (1);
+  g_assert_true (vml_sanlock_acquire (&res, h1, TRUE, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vml_sanlock_convert (&res, h1, FALSE, &error));
+  g_assert_no_error (error);
+  owners = vml_sanlock_read_owners (&res, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (owners->owner, ==, 1);
+  take_over (&res, h1, h2, owners->lver, 0);
+  use_host (1);
+  g_assert_true (vml_sanlock_ping (&error));   /* host 1's daemon lives on */
+  g_assert_no_error (error);
   g_assert_cmpint (stop_holder (h2, SIGTERM), ==, HOLDER_REVOKED);
 }
 
@@ -1450,8 +1464,8 @@ main (int argc, char **argv)
   g_test_add_func ("/sanlock/lease/errors", test_holder_errors);
   g_test_add_func ("/sanlock/lease/busy-retry", test_busy_retry);
   g_test_add_func ("/sanlock/request/errors", test_request_errors);
-  g_test_add_func ("/sanlock/request/force", test_request_force);
-  g_test_add_func ("/sanlock/request/graceful", test_request_graceful);
+  g_test_add_func ("/sanlock/request/owner-lver", test_request_owner_lver);
+  g_test_add_func ("/sanlock/request/converted", test_request_converted);
   g_test_add_func ("/sanlock/message/send-read", test_messages);
   g_test_add_func ("/sanlock/lockspace/second", test_aux_lockspace);
   g_test_add_func ("/sanlock/holder/program", test_holder_program);

@@ -715,10 +715,44 @@ delete_from_index_locked (VmlLockspace *ls, gpointer user_data, GError **error)
   return vml_sanlock_index_delete (&spec, self->uuid, self->offset, error);
 }
 
+/* A delete holds the lease itself, exclusively, from before its last look
+ * at the owners until the area is cleared: else another host could take
+ * it in between and keep writing a VM's disks under a lease that no longer
+ * exists (and whose area the index may hand to the next CreateLease). The
+ * guard is a short-lived holder; ending it lets go (sanlock then finds the
+ * area cleared and writes nothing). */
+typedef struct {
+  VmlHolder *guard;
+} DeleteData;
+
+static void
+delete_data_free (DeleteData *data)
+{
+  if (data->guard != NULL)
+    vml_holder_terminate (data->guard);
+  g_clear_object (&data->guard);
+  g_free (data);
+}
+
+static gboolean
+guard_for_delete (VmlLease *self, DeleteData *data, VmlSanlockResource *res, GError **error)
+{
+  data->guard = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
+                                  VML_HOLDER_FOR_LOCK, error);
+  if (data->guard == NULL || !vml_holder_claim_lock (data->guard, self->uuid, error) ||
+      !vml_sanlock_acquire (res, vml_holder_get_pid (data->guard), FALSE, 0, NULL, error))
+    {
+      g_prefix_error (error, "the lease of %s cannot be deleted: ", self->uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   VmlLease *self = VML_LEASE (source);
+  DeleteData *data = task_data;
   g_autoptr(VmlSanlockOwners) owners = NULL;
   VmlSanlockResource res;
   GError *error = NULL;
@@ -736,6 +770,11 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_task_return_new_error (task, VML_ERROR, VML_ERROR_BUSY,
                                "the lease of %s is %s; it can only be deleted once no "
                                "host holds it", self->uuid, who);
+      return;
+    }
+  if (!guard_for_delete (self, data, &res, &error))
+    {
+      g_task_return_error (task, error);
       return;
     }
   /* An indexed lease's entry goes under the index lock, from the main loop
@@ -759,7 +798,8 @@ deleted (VmlLease *self, GError *error)
 static void
 on_deleted_from_index (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(VmlLease) self = VML_LEASE (user_data);
+  g_autoptr(GTask) guarded = user_data;   /* its DeleteData ends the guard */
+  VmlLease *self = VML_LEASE (g_task_get_source_object (guarded));
   GError *error = NULL;
 
   vml_lockspace_run_locked_index_finish (VML_LOCKSPACE (source), result, &error);
@@ -780,7 +820,7 @@ on_free_to_delete (GObject *source, GAsyncResult *result, gpointer user_data)
   vml_lockspace_run_locked_index_async (self->lockspace,
                                         vml_holder_pool_get_holder_path (self->holders),
                                         delete_from_index_locked, self, on_deleted_from_index,
-                                        g_object_ref (self));
+                                        g_object_ref (result));
 }
 
 static void
@@ -803,6 +843,7 @@ start_delete (VmlLease *self, GTask *op)
       return;
     }
   task = g_task_new (self, NULL, on_free_to_delete, NULL);
+  g_task_set_task_data (task, g_new0 (DeleteData, 1), (GDestroyNotify) delete_data_free);
   g_task_run_in_thread (task, delete_thread);
 }
 

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 
 import gi
 gi.require_version('Gio', '2.0')
@@ -90,10 +91,12 @@ class Fuzzer:
         self.sent = 0
         self.inflight = 0
         self.counts = {}        # "Method" -> {result: n}
+        self.samples = {}       # "Method result" -> the first error message seen
         self.mutations = {}     # kind -> n
         self.loop = GLib.MainLoop()
         self.stand_ins = []
         self.harvested = 0
+        self.crash = None
 
     # -- bookkeeping ---------------------------------------------------------
     def note(self, kind):
@@ -280,8 +283,9 @@ class Fuzzer:
         except Exception:
             return self.resign(bytes(body))
         b = GLib.VariantBuilder.new(GLib.VariantType.new('a{sv}'))
-        items = list(v.get_child_value(2))
-        for entry in items:
+        claims_v = v.get_child_value(2)
+        for i in range(claims_v.n_children()):
+            entry = claims_v.get_child_value(i)
             key = entry.get_child_value(0).get_string()
             val = entry.get_child_value(1).get_variant()
             r = self.rng.random()
@@ -306,7 +310,7 @@ class Fuzzer:
     # -- calls ---------------------------------------------------------------
     def manager_call(self):
         m = self.pick(['AddLockspace', 'RemoveLockspace', 'CreateLease', 'CreateLease',
-                       'DeleteLease', 'GetLease', 'GetLease', 'GetLease'])
+                       'CreateLease', 'DeleteLease', 'GetLease', 'GetLease', 'GetLease'])
         if m == 'AddLockspace':
             name = self.pick(self.add_lockspaces + [self.odd_string()])
             host_id = self.pick([1, 2, 3, 250, 251, 2000, 2001] + HUGE['t'])
@@ -319,7 +323,8 @@ class Fuzzer:
                     self.options_dict(self.options['RemoveLockspace'])]
         elif m == 'CreateLease':
             args = [GLib.Variant('s', self.uuid_arg()),
-                    GLib.Variant('s', self.pick(self.lockspaces + [self.odd_string()])),
+                    GLib.Variant('s', self.lockspaces[0] if self.rng.random() < 0.7
+                                 else self.pick(self.lockspaces + [self.odd_string()])),
                     self.options_dict(self.options['CreateLease'])]
         elif m == 'DeleteLease':
             args = [GLib.Variant('s', self.uuid_arg()),
@@ -402,8 +407,18 @@ class Fuzzer:
                               self.timeout_ms, None, self.on_reply, ctx)
 
     def on_reply(self, conn, res, ctx):
-        host, label, args, path = ctx
         self.inflight -= 1
+        try:
+            self.take_reply(conn, res, ctx)
+            self.refill()
+        except Exception:
+            # a bug of the fuzzer itself: PyGObject would print it and go on,
+            # and the run would stall; end it loudly instead
+            self.crash = traceback.format_exc()
+            self.loop.quit()
+
+    def take_reply(self, conn, res, ctx):
+        host, label, args, path = ctx
         try:
             reply = conn.call_finish(res)
             self.count(label, 'ok')
@@ -415,12 +430,13 @@ class Fuzzer:
         except GLib.Error as e:
             name = Gio.DBusError.get_remote_error(e)
             if name:
-                self.count(label, name[len(ERROR_PREFIX):] if name.startswith(ERROR_PREFIX) else name)
+                short = name[len(ERROR_PREFIX):] if name.startswith(ERROR_PREFIX) else name
+                self.count(label, short)
+                self.samples.setdefault('%s %s' % (label, short), e.message[:300])
             elif e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT):
                 self.count(label, 'client-timeout')
             else:
                 self.count(label, 'local:%s' % e.message[:80])
-        self.refill()
 
     def harvest(self, tok, step, host, path):
         """Keep a real token (the newest 64)."""
@@ -437,6 +453,14 @@ class Fuzzer:
             self.loop.quit()
 
     # -- the run ---------------------------------------------------------------
+    def first_refill(self):
+        try:
+            self.refill()
+        except Exception:
+            self.crash = traceback.format_exc()
+            self.loop.quit()
+        return False
+
     def start_stand_ins(self):
         for _ in range(self.spec.get('stand_ins', 3)):
             p = subprocess.Popen(['sleep', '100000'], stdin=subprocess.DEVNULL,
@@ -459,15 +483,21 @@ class Fuzzer:
                 h['address'], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
                 | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None))
         t0 = time.monotonic()
-        GLib.idle_add(lambda: self.refill() and False)
+        GLib.idle_add(self.first_refill)
         self.loop.run()
+        if self.crash:
+            sys.stderr.write('fuzz_worker (%s, seed %d) broke after %d calls:\n%s'
+                             % (self.identity, self.spec['seed'], self.sent, self.crash))
+            self.stop_stand_ins()
+            sys.exit(3)
         seconds = time.monotonic() - t0
         self.stop_stand_ins()
         for c in self.conns:
             c.close_sync(None)
         return {'identity': self.identity, 'uid': os.getuid(), 'seed': self.spec['seed'],
                 'calls': self.sent, 'seconds': round(seconds, 2), 'counts': self.counts,
-                'mutations': self.mutations, 'tokens_harvested': self.harvested}
+                'mutations': self.mutations, 'samples': self.samples,
+                'tokens_harvested': self.harvested}
 
 
 def main():

@@ -97,6 +97,7 @@ class Fuzzer:
         self.stand_ins = []
         self.harvested = 0
         self.crash = None
+        self.reconnects = 0
 
     # -- bookkeeping ---------------------------------------------------------
     def note(self, kind):
@@ -432,11 +433,28 @@ class Fuzzer:
             if name:
                 short = name[len(ERROR_PREFIX):] if name.startswith(ERROR_PREFIX) else name
                 self.count(label, short)
+                if short == 'org.freedesktop.DBus.Error.LimitsExceeded' and conn is self.conns[host]:
+                    self.reconnect(host)
                 self.samples.setdefault('%s %s' % (label, short), e.message[:300])
             elif e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT):
                 self.count(label, 'client-timeout')
             else:
                 self.count(label, 'local:%s' % e.message[:80])
+
+    def connect(self, host):
+        return Gio.DBusConnection.new_for_address_sync(
+            self.hosts[host]['address'], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+    def reconnect(self, host):
+        """The bus refuses more calls on this connection: 128 calls that
+        vmleased has not answered yet (the client timed out, the bus did
+        not). Leave the bus with them -- vmleased then has calls of a caller
+        who left -- and go on with a new connection."""
+        old = self.conns[host]
+        self.conns[host] = self.connect(host)
+        self.reconnects += 1
+        old.close(None, None, None)
 
     def harvest(self, tok, step, host, path):
         """Keep a real token (the newest 64)."""
@@ -478,10 +496,8 @@ class Fuzzer:
 
     def run(self):
         self.start_stand_ins()
-        for h in self.hosts:
-            self.conns.append(Gio.DBusConnection.new_for_address_sync(
-                h['address'], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
-                | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None))
+        for k in range(len(self.hosts)):
+            self.conns.append(self.connect(k))
         t0 = time.monotonic()
         GLib.idle_add(self.first_refill)
         self.loop.run()
@@ -497,6 +513,7 @@ class Fuzzer:
         return {'identity': self.identity, 'uid': os.getuid(), 'seed': self.spec['seed'],
                 'calls': self.sent, 'seconds': round(seconds, 2), 'counts': self.counts,
                 'mutations': self.mutations, 'samples': self.samples,
+                'reconnects': self.reconnects,
                 'tokens_harvested': self.harvested}
 
 

@@ -345,6 +345,7 @@ class Fuzzer:
             host = (hi + 1) % len(self.hosts) if self.rng.random() < 0.85 else hi
             path = LEASE_PATH_PREFIX + u.replace('-', '_')
             token = self.mutate_token(tok)
+            self.last_token_mutated = token != tok
         else:
             host = self.rng.randrange(len(self.hosts))
             path = self.lease_object_path()
@@ -395,12 +396,17 @@ class Fuzzer:
         return self.other_call()
 
     def send_one(self):
+        self.last_token_mutated = False
         host, path, iface, method, args = self.next_call()
         params = GLib.Variant.new_tuple(*args) if args else None
         flags = Gio.DBusCallFlags.NONE
         if self.rng.random() < 0.05:
             flags = Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION
-        label = method if iface != LEASE_IFACE or method != 'Transfer' else 'Transfer'
+        label = method
+        if method == 'Transfer' and self.last_token_mutated and len(args) == 3 \
+                and args[1].get_string() != '':
+            label = 'Transfer(mutated token)'
+        self.last_token_mutated = False
         ctx = (host, label, args, path)
         self.sent += 1
         self.inflight += 1
@@ -423,7 +429,7 @@ class Fuzzer:
         try:
             reply = conn.call_finish(res)
             self.count(label, 'ok')
-            if label == 'Transfer':
+            if label.startswith('Transfer'):
                 tok = reply.unpack()[0]
                 step = args[0].get_string()
                 if tok and path.startswith(LEASE_PATH_PREFIX):

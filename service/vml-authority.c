@@ -220,8 +220,14 @@ call_free (Call *call)
 static Call *
 call_track (VmlAuthority *self, GDBusMethodInvocation *invocation)
 {
-  Call *call = g_new0 (Call, 1);
+  Call *call = g_object_get_data (G_OBJECT (invocation), CALL_KEY);
   GPtrArray *calls;
+
+  /* Asked about a second time (a fence target of another uid needs .manage
+   * too): the same call, tracked and counted once. */
+  if (call != NULL)
+    return call;
+  call = g_new0 (Call, 1);
 
   call->self = g_object_ref (self);
   call->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
@@ -250,7 +256,7 @@ call_count (VmlAuthority *self, Call *call, guint uid)
   guint n;
 
   call->uid = uid;
-  if (uid == 0)
+  if (uid == 0 || call->counted)
     return TRUE;
   g_mutex_lock (&self->lock);
   n = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight_by_uid, key));

@@ -15,11 +15,6 @@
 
 #define ACQUIRE_RETRY_MS     500
 
-/* The longest `wait` an Acquire may ask for (docs/api.md): a wait is work
- * done for a caller, and it blocks DeleteLease and RemoveLockspace of the
- * lease meanwhile (Busy), so it has an end that a caller cannot move. */
-#define VML_ACQUIRE_WAIT_MAX_S 3600
-
 typedef struct {
   VmlMode     mode;
   VmlFence    fence;
@@ -414,13 +409,8 @@ parse_acquire_options (GVariant *options, guint uid, GError **error)
       !vml_mode_from_string (str, &data->mode, error))
     return NULL;
   g_variant_lookup (options, "wait", "u", &data->wait_s);
-  if (data->wait_s > VML_ACQUIRE_WAIT_MAX_S)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "wait %u s is longer than the maximum, %d s (an hour); to wait longer, "
-                   "call Acquire again", data->wait_s, VML_ACQUIRE_WAIT_MAX_S);
-      return NULL;
-    }
+  if (!vml_check_wait (data->wait_s, "Acquire", error))
+    return NULL;
   g_variant_lookup (options, "force", "b", &data->force);
   g_variant_lookup (options, "request", "b", &data->ask);
   if (data->force && data->ask)

@@ -1030,6 +1030,8 @@ parse_step (const char *step, const char *token, GVariant *options, guint uid, G
   data->token_text = g_strdup (token);
   g_variant_lookup (options, "postcopy", "b", &data->postcopy);
   g_variant_lookup (options, "wait", "u", &data->wait_s);
+  if (!vml_check_wait (data->wait_s, method, error))
+    goto fail;
   /* confirm without "success" believes the destination's token */
   if (!g_variant_lookup (options, "success", "b", &data->success) && data->token != NULL &&
       data->token->kind == VML_TOKEN_FINISHED)

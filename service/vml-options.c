@@ -193,6 +193,17 @@ vml_check_aligned_offset (guint64 offset, GError **error)
 }
 
 gboolean
+vml_check_wait (guint wait_s, const char *method, GError **error)
+{
+  if (wait_s <= VML_WAIT_MAX_S)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+               "wait %u s is longer than the maximum, %d s (an hour); to wait longer, "
+               "call %s again", wait_s, VML_WAIT_MAX_S, method);
+  return FALSE;
+}
+
+gboolean
 vml_check_storage_path (const char *path, GError **error)
 {
   struct stat st;

@@ -25,6 +25,12 @@ gboolean     vml_check_vm_name          (const char *name, GError **error);
 gboolean     vml_check_host_id          (guint64 host_id, GError **error);
 gboolean     vml_check_io_timeout       (guint io_timeout, GError **error);
 gboolean     vml_check_aligned_offset   (guint64 offset, GError **error);
+/* A "wait" option (seconds; Acquire, Transfer confirm and cancel): at most
+ * VML_WAIT_MAX_S. A wait is work done for a caller, and it blocks the
+ * lease's other calls meanwhile, so it has an end that a caller cannot
+ * move. @method names the call to make again to wait longer. */
+#define VML_WAIT_MAX_S 3600
+gboolean     vml_check_wait             (guint wait_s, const char *method, GError **error);
 /* An absolute path to an existing regular file or block device that we can
  * open for reading and writing: VML_ERROR_NOT_FOUND when it does not exist. */
 gboolean     vml_check_storage_path     (const char *path, GError **error);

@@ -11,7 +11,8 @@ import signal
 import subprocess
 import time
 
-from conftest import MANAGER_IFACE, MANAGER_PATH, new_uuid, raises_dbus, u32, wait_until
+from conftest import (LEASE_IFACE, MANAGER_IFACE, MANAGER_PATH, b, lease_path, new_uuid,
+                      raises_dbus, u32, wait_until)
 from test_auth import (CALLER_ENV, MEMBER, NOT_AUTHORIZED, OUTSIDER, SNIPPET,
                        _check_caller_output, call, free_lease, lease_call, one,
                        setpriv_argv)
@@ -60,6 +61,18 @@ def test_acquire_wait_has_a_maximum(hosts, leases):
             h1.acquire(u, {'wait': u32(wait)})
         assert str(WAIT_MAX_S) in e.value.message, e.value.message
     assert h1.lease_props(u)['State'] == 'free'
+    # Transfer's waits (confirm, cancel) too
+    h1.acquire(u)
+    h1.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}', ['begin', '', {}], reply='(s)')
+    for step in ('cancel', 'confirm'):
+        with raises_dbus('InvalidArgument') as e:
+            h1.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}',
+                        [step, '', {'wait': u32(4294967295), 'success': b(False)}
+                         if step == 'confirm' else {'wait': u32(WAIT_MAX_S + 1)}])
+        assert str(WAIT_MAX_S) in e.value.message, e.value.message
+    assert h1.lease_props(u)['State'] == 'migrating-out'
+    h1.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}', ['cancel', '', {}])
+    h1.release(u)
 
 
 def test_waiting_acquire_ends_when_its_caller_leaves(hosts, leases):

@@ -132,6 +132,10 @@ test_numbers (void)
   /* aligned, but the areas behind it would not fit a file offset */
   g_assert_false (vml_check_aligned_offset (G_GUINT64_CONSTANT (18446744073708503040), NULL));
   g_assert_true (vml_check_aligned_offset (G_GUINT64_CONSTANT (1) << 62, NULL));
+  g_assert_true (vml_check_wait (0, "Acquire", NULL));
+  g_assert_true (vml_check_wait (VML_WAIT_MAX_S, "Acquire", NULL));
+  g_assert_false (vml_check_wait (VML_WAIT_MAX_S + 1, "Transfer cancel", NULL));
+  g_assert_false (vml_check_wait (G_MAXUINT32, "Acquire", NULL));
   g_assert_false (vml_check_aligned_offset ((G_GUINT64_CONSTANT (1) << 62) + 1024 * 1024, NULL));
 }
 

@@ -1,7 +1,8 @@
 /* vml-lease-private.h: what the files implementing VmlLease share
- * (vml-lease.c, vml-lease-acquire.c, vml-lease-handoff.c,
- * vml-lease-inquire.c, vml-lease-record.c, vml-lease-release.c,
- * vml-lease-storage.c, vml-lease-transfer.c). Nothing outside them
+ * (vml-lease.c, vml-lease-acquire.c, vml-lease-delete.c,
+ * vml-lease-handoff.c, vml-lease-inquire.c, vml-lease-loss.c,
+ * vml-lease-record.c, vml-lease-release.c, vml-lease-storage.c,
+ * vml-lease-transfer.c). Nothing outside them
  * includes it. */
 #pragma once
 

@@ -1,0 +1,277 @@
+/* vml-lease-loss.c: a lease's holder process over its life (adopted,
+ * watched, ended) and the loss it reports: the fence applied to the VM,
+ * the state lost, Lost emitted with its reason (a holder that exited, was
+ * revoked, or lost its sanlock daemon). Part of VmlLease (vml-lease.c). */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include "vml-error.h"
+#include "vml-holder.h"
+#include "vml-lease-private.h"
+#include "vml-log.h"
+#include "vml-options.h"
+#include "vml-sanlock.h"
+#include "vml-store.h"
+
+/* ---------------------------------------------------------------------- */
+/* Holder life                                                            */
+
+static void on_holder_exited (VmlHolder *holder, int status, gpointer user_data);
+
+typedef struct {
+  VmlLease  *lease;
+  VmlHolder *holder;
+} LateExit;
+
+static gboolean
+report_late_exit (gpointer user_data)
+{
+  g_autofree LateExit *late = user_data;
+  g_autoptr(VmlLease) self = late->lease;
+  g_autoptr(VmlHolder) holder = late->holder;
+  int status = -1;
+
+  if (self->holder == holder && vml_holder_has_exited (holder, &status))
+    on_holder_exited (holder, status, self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+lease_adopt_holder (VmlLease *self, VmlHolder *holder)
+{
+  LateExit *late;
+
+  g_return_if_fail (self->holder == NULL);
+
+  self->holder = holder;
+  g_signal_connect_object (holder, "exited", G_CALLBACK (on_holder_exited), self, 0);
+  vml_holder_watch (holder);
+  if (!vml_holder_has_exited (holder, NULL))
+    return;
+  /* It ended while nobody listened (a spare that died in the pool, a
+   * holder that died before its operation was done): "exited" will not
+   * come again. From the main loop's next turn, so that the caller has set
+   * the state this loss then replaces. */
+  late = g_new0 (LateExit, 1);
+  late->lease = g_object_ref (self);
+  late->holder = g_object_ref (holder);
+  g_idle_add (report_late_exit, late);
+}
+
+void
+lease_drop_holder (VmlLease *self)
+{
+  if (self->holder == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->holder, self);
+  g_clear_object (&self->holder);
+}
+
+/* Keeps a pidfd on the VM process, so the fence can never hit a process
+ * that merely got the same pid later. @start_time 0: take it now. */
+void
+lease_watch_fence_pid (VmlLease *self, guint fence_pid, guint64 start_time)
+{
+  if (self->fence_pidfd >= 0)
+    close (self->fence_pidfd);
+  self->fence_pidfd = -1;
+  self->fence_pid = fence_pid;
+  self->fence_start = 0;
+  if (fence_pid == 0)
+    return;
+  self->fence_pidfd = pidfd_open ((pid_t) fence_pid, 0);
+  self->fence_start = vml_process_start_time ((pid_t) fence_pid);
+  if (start_time != 0 && start_time != self->fence_start)
+    {
+      /* The recorded VM process is gone; this pid is someone else's. */
+      if (self->fence_pidfd >= 0)
+        close (self->fence_pidfd);
+      self->fence_pidfd = -1;
+      self->fence_start = 0;
+    }
+}
+
+void
+lease_take_fence_target (VmlLease *self, guint fence_pid, VmlFenceTarget *target)
+{
+  if (fence_pid == 0 || target->pidfd < 0)
+    {
+      lease_watch_fence_pid (self, fence_pid, 0);
+      return;
+    }
+  lease_watch_fence_pid (self, 0, 0);
+  self->fence_pid = fence_pid;
+  self->fence_pidfd = target->pidfd;
+  target->pidfd = -1;
+  self->fence_start = vml_process_start_time ((pid_t) fence_pid);
+}
+
+/* Without a pidfd (kernels before 5.3, valgrind): the pid still names the
+ * process that started at @start_time. */
+static gboolean
+same_process (guint pid, guint64 start_time)
+{
+  return start_time != 0 && vml_process_start_time ((pid_t) pid) == start_time;
+}
+
+/* The lease is gone: the VM must stop writing before anyone else can get
+ * it. Kill (SIGKILL) or pause (SIGSTOP) it, as the caller chose. */
+static void
+apply_fence (VmlLease *self, GVariantDict *details)
+{
+  int signo = self->fence == VML_FENCE_KILL ? SIGKILL : SIGSTOP;
+  const char *error = NULL;
+
+  g_variant_dict_insert (details, "fence", "s", vml_fence_to_string (self->fence));
+  if (self->fence == VML_FENCE_NONE || self->fence_pid == 0)
+    {
+      g_variant_dict_insert (details, "fenced", "b", FALSE);
+      return;
+    }
+  if (self->fence_pidfd >= 0 ? pidfd_send_signal (self->fence_pidfd, signo, NULL, 0) != 0
+                             : !same_process (self->fence_pid, self->fence_start) ||
+                               kill ((pid_t) self->fence_pid, signo) != 0)
+    error = self->fence_pidfd < 0 || errno == ESRCH ? "the VM process had already exited"
+                                                    : g_strerror (errno);
+  g_variant_dict_insert (details, "fenced", "b", error == NULL);
+  if (error != NULL)
+    g_variant_dict_insert (details, "fence_error", "s", error);
+  vml_log_lease (error ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, self->uuid,
+                 vml_lockspace_get_name (self->lockspace), NULL, "Fence %s of VM process %u: %s",
+                 vml_fence_to_string (self->fence), self->fence_pid, error ? error : "done");
+}
+
+/* The first half of a loss: the VM fenced, the state lost, at once. The
+ * details of what was done go into @details for the Lost signal. */
+static void
+enter_lost (VmlLease *self, pid_t holder_pid, GVariantDict *details)
+{
+  g_variant_dict_init (details, NULL);
+  apply_fence (self, details);
+  g_variant_dict_insert (details, "holder_pid", "u", (guint) holder_pid);
+  g_variant_dict_insert (details, "fence_pid", "u", self->fence_pid);
+  g_variant_dict_insert (details, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
+  g_variant_dict_insert (details, "time", "t", (guint64) g_get_real_time ());
+  lease_set_state (self, LEASE_LOST);
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+}
+
+/* The second half: what happened, said. Takes @details. */
+static void
+emit_lost (VmlLease *self, const char *reason, GVariantDict *details, const char *why)
+{
+  g_variant_dict_insert (details, "message", "s", why);
+  vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
+                 VML_MSGID_LEASE_LOST, "Lease lost (%s): %s", reason, why);
+  vml_dbus_lease_emit_lost (self->iface, reason, g_variant_dict_end (details));
+}
+
+void
+lease_report_lost (VmlLease *self, const char *reason, pid_t holder_pid, const char *why)
+{
+  GVariantDict details;
+
+  enter_lost (self, holder_pid, &details);
+  emit_lost (self, reason, &details, why);
+}
+
+static void
+explain_revocation_thread (GTask *task, gpointer source, gpointer task_data,
+                           GCancellable *cancellable)
+{
+  g_task_return_boolean (task, vml_lockspace_failed_here (VML_LEASE (source)->lockspace));
+}
+
+static void
+on_revocation_explained (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  g_autofree GVariantDict *details = user_data;
+
+  if (g_task_propagate_boolean (G_TASK (result), NULL))
+    {
+      emit_lost (self, "lockspace-failed", details,
+                 "this host could not renew its lockspace on storage; sanlock revoked "
+                 "the lease and the holder fenced the VM process first");
+      vml_lockspace_mark_lost (self->lockspace, "this host could not renew its host lease on "
+                               "storage, and sanlock gave the lockspace up");
+    }
+  else
+    emit_lost (self, "revoked", details,
+               "another host took the lease (a seize); the holder fenced the VM "
+               "process first");
+}
+
+/* vmlease-holder's exit statuses when it ended its lease itself, having
+ * fenced the VM first: the sanlock daemon closed its connection (gone), or
+ * sanlock revoked the lease (so that sanlock could free it). */
+#define HOLDER_EXIT_DAEMON_GONE 3
+#define HOLDER_EXIT_REVOKED     4
+
+#define SANLOCK_GONE_WHY "the sanlock daemon closed its connections (it died or was stopped)"
+
+void
+lease_report_holder_end (VmlLease *self, pid_t pid, int status, const char *when)
+{
+  gboolean fenced = FALSE;
+  int noted = -1;
+
+  /* Not our child (adopted after a restart), or ended while we were not
+   * running: the holder's note tells its exit status. Taken (removed) in
+   * any case, so that no later holder with a recycled pid finds it. */
+  if (vml_store_take_note (self->store, self->uuid, pid, &noted, &fenced) && status < 0)
+    status = noted;
+  if (status == HOLDER_EXIT_REVOKED)
+    {
+      /* Revoked: by another host's seize, or because this host could not
+       * renew its lockspace on storage? The local sanlock daemon knows; the
+       * state does not wait for the answer. */
+      GVariantDict *details = g_new0 (GVariantDict, 1);
+      g_autoptr(GTask) task = NULL;
+
+      enter_lost (self, pid, details);
+      task = g_task_new (self, NULL, on_revocation_explained, details);
+      g_task_run_in_thread (task, explain_revocation_thread);
+    }
+  else if (status == HOLDER_EXIT_DAEMON_GONE)
+    {
+      g_autofree char *why = g_strdup_printf ("%s%s; the lease went with it, and the holder "
+                                              "fenced the VM process itself", SANLOCK_GONE_WHY,
+                                              when);
+      lease_report_lost (self, "sanlock-gone", pid, why);
+      vml_lockspace_mark_lost (self->lockspace, "the sanlock daemon is gone: " SANLOCK_GONE_WHY);
+    }
+  else
+    {
+      g_autofree char *why = g_strdup_printf ("the holder process ended without a release%s; "
+                                              "sanlock dropped the lease", when);
+      lease_report_lost (self, "holder-exited", pid, why);
+    }
+}
+
+/* The holder ended without being asked to: whatever sanlock held for it
+ * is gone, so the lease is lost here at once, whatever operation is queued
+ * or running (that one finds self->losses moved and keeps nothing). */
+static void
+on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (user_data);
+  pid_t pid = vml_holder_get_pid (holder);
+
+  lease_drop_holder (self);
+  lease_publish_holding (self);
+  /* The source after perform holds nothing: a new holder takes it back if
+   * the hand-off fails. */
+  if (self->transfer_role == TRANSFER_SOURCE && g_strcmp0 (self->transfer_step, "perform") == 0)
+    return;
+  if (!lease_state_has_holder (self->state))
+    return;   /* releasing: the lease goes anyway */
+  self->losses++;
+  lease_transfer_clear (self);
+  lease_report_holder_end (self, pid, status, "");
+}

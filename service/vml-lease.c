@@ -123,8 +123,10 @@ lease_lockspace_ready (VmlLease *self, GError **error)
 gboolean
 lease_is_gone_from_storage (VmlLease *self, const GError *error)
 {
+  /* Never while a holder here has it (held, or either side of a hand-off):
+   * the object is the only way to see and release what sanlock holds. */
   return error != NULL && g_error_matches (error, VML_ERROR, VML_ERROR_NOT_FOUND) &&
-         !lease_state_is_held (self->state);
+         !lease_state_has_holder (self->state) && self->holder == NULL;
 }
 
 void

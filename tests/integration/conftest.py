@@ -767,7 +767,7 @@ def start_sandbox(sb, n_hosts, *extra, label='sandbox'):
 def sandbox():
     global _SANDBOX
     for p in (os.path.join(BUILD_DIR, 'service', 'vmleased'),
-              os.path.join(BUILD_DIR, 'service', 'vmlease-holder')):
+              os.path.join(BUILD_DIR, 'service', 'holder', 'vmlease-holder')):
         if not os.access(p, os.X_OK):
             pytest.fail('%s is missing: build first (VMLEASE_BUILD_DIR=%s)'
                         % (p, BUILD_DIR), pytrace=False)

@@ -11,7 +11,7 @@ READ of size 8 at 0x602000000010 thread T0
 LSAN = '''==13413==ERROR: LeakSanitizer: detected memory leaks
 Direct leak of 64 byte(s) in 1 object(s) allocated from:
 '''
-UBSAN = '''../service/vml-token.c:186:12: runtime error: load of misaligned address
+UBSAN = '''../service/common/vml-token.c:186:12: runtime error: load of misaligned address
 '''
 VALGRIND_BAD = '''==4242== Invalid read of size 4
 ==4242==    at 0x109161: main (leak.c:2)
@@ -35,7 +35,7 @@ def test_sanitizer_and_valgrind_reports_are_found():
     assert sanitizer_reports(LSAN, 'h1') == ['h1: ==13413==ERROR: LeakSanitizer: '
                                              'detected memory leaks']
     assert sanitizer_reports(UBSAN, 'h2') == [
-        'h2: ../service/vml-token.c:186:12: runtime error: load of misaligned address']
+        'h2: ../service/common/vml-token.c:186:12: runtime error: load of misaligned address']
     assert sanitizer_reports(VALGRIND_BAD, 'h3') == [
         'h3: ==4242== Invalid read of size 4',
         'h3: ==4242== ERROR SUMMARY: 3 errors from 1 contexts (suppressed: 0 from 0)']

@@ -5,6 +5,7 @@
 
 #include "vml-authority.h"
 #include "vml-dbus-generated.h"
+#include "vml-dispatch.h"
 #include "vml-error.h"
 #include "vml-holder-pool.h"
 #include "vml-lease.h"
@@ -519,63 +520,31 @@ remove_lockspace_authorized (GObject *object, GDBusMethodInvocation *invocation,
 /* ---------------------------------------------------------------------- */
 /* D-Bus dispatch: each member goes through the authority first.          */
 
-/* The agent is shown what a call is about: the first argument is the
+/* The agent is shown what a call is about: the first argument names the
  * lockspace or the VM's UUID. */
 static void
-authorize (VmlManager *self, GDBusMethodInvocation *invocation, VmlAuthorizedFunc func)
+describe_lockspace_arg (GObject *object, GDBusMethodInvocation *invocation, VmlAuthTarget *target)
 {
   GVariant *params = g_dbus_method_invocation_get_parameters (invocation);
-  const char *member = g_dbus_method_invocation_get_method_name (invocation);
-  g_autoptr(GVariant) first = g_variant_get_child_value (params, 0);
-  VmlAuthTarget target = { .owner_uid = VML_UID_NONE };
 
-  if (g_str_has_suffix (member, "Lockspace"))
-    target.lockspace = g_variant_get_string (first, NULL);
-  else
-    target.vm_uuid = g_variant_get_string (first, NULL);
-  vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), &target, func);
+  g_variant_get_child (params, 0, "&s", &target->lockspace);
 }
 
-static gboolean
-handle_add_lockspace (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
-                      const char *name, guint64 host_id, const char *path, guint64 offset,
-                      GVariant *options, gpointer user_data)
+static void
+describe_vm_arg (GObject *object, GDBusMethodInvocation *invocation, VmlAuthTarget *target)
 {
-  authorize (user_data, invocation, add_lockspace_authorized);
-  return TRUE;
+  GVariant *params = g_dbus_method_invocation_get_parameters (invocation);
+
+  g_variant_get_child (params, 0, "&s", &target->vm_uuid);
 }
 
-static gboolean
-handle_remove_lockspace (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
-                         const char *name, GVariant *options, gpointer user_data)
-{
-  authorize (user_data, invocation, remove_lockspace_authorized);
-  return TRUE;
-}
-
-static gboolean
-handle_create_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
-                     const char *uuid, const char *lockspace, GVariant *options, gpointer user_data)
-{
-  authorize (user_data, invocation, manager_create_lease_authorized);
-  return TRUE;
-}
-
-static gboolean
-handle_delete_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
-                     const char *uuid, GVariant *options, gpointer user_data)
-{
-  authorize (user_data, invocation, manager_delete_lease_authorized);
-  return TRUE;
-}
-
-static gboolean
-handle_get_lease (VmlDbusManager *iface, GDBusMethodInvocation *invocation,
-                  const char *uuid, gpointer user_data)
-{
-  authorize (user_data, invocation, manager_get_lease_authorized);
-  return TRUE;
-}
+static const VmlMethod manager_methods[] = {
+  { "AddLockspace",    describe_lockspace_arg, add_lockspace_authorized },
+  { "RemoveLockspace", describe_lockspace_arg, remove_lockspace_authorized },
+  { "CreateLease",     describe_vm_arg,        manager_create_lease_authorized },
+  { "DeleteLease",     describe_vm_arg,        manager_delete_lease_authorized },
+  { "GetLease",        describe_vm_arg,        manager_get_lease_authorized },
+};
 
 /* ---------------------------------------------------------------------- */
 /* Start-up: configured and remembered lockspaces, then leases            */
@@ -744,14 +713,7 @@ vml_manager_new (GDBusConnection *bus, const char *state_dir, const char *holder
   self->ctx.holders = self->holders;
   self->object_manager = g_dbus_object_manager_server_new (VML_MANAGER_PATH);
   self->iface = vml_dbus_manager_skeleton_new ();
-  g_signal_connect_object (self->iface, "handle-add-lockspace",
-                           G_CALLBACK (handle_add_lockspace), self, 0);
-  g_signal_connect_object (self->iface, "handle-remove-lockspace",
-                           G_CALLBACK (handle_remove_lockspace), self, 0);
-  g_signal_connect_object (self->iface, "handle-create-lease",
-                           G_CALLBACK (handle_create_lease), self, 0);
-  g_signal_connect_object (self->iface, "handle-delete-lease",
-                           G_CALLBACK (handle_delete_lease), self, 0);
-  g_signal_connect_object (self->iface, "handle-get-lease", G_CALLBACK (handle_get_lease), self, 0);
+  vml_dispatch_serve (G_OBJECT (self), G_DBUS_INTERFACE_SKELETON (self->iface), self->authority,
+                      manager_methods, G_N_ELEMENTS (manager_methods));
   return g_steal_pointer (&self);
 }

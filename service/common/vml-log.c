@@ -75,8 +75,78 @@ vml_log_setup (gboolean verbose)
   g_log_set_writer_func (vml_log_writer, NULL, NULL);
 }
 
-static void log_fields (GLogLevelFlags level, const char *uuid, const char *lockspace,
-                        const char *message_id, const char *step, const char *message);
+static void
+log_about (GLogLevelFlags level, const VmlLogAbout *about, const char *message)
+{
+  char host_id[24], uid[16], pid[16];
+  GLogField fields[12];
+  gsize n = 0;
+
+  fields[n++] = (GLogField) { "MESSAGE", message, -1 };
+  fields[n++] = (GLogField) { "GLIB_DOMAIN", "vmleased", -1 };
+  fields[n++] = (GLogField) { "PRIORITY", level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL) ? "3" :
+                                          level & G_LOG_LEVEL_WARNING ? "4" :
+                                          level & G_LOG_LEVEL_MESSAGE ? "5" :
+                                          level & G_LOG_LEVEL_INFO ? "6" : "7", -1 };
+  if (about->uuid)
+    fields[n++] = (GLogField) { "VMLEASE_UUID", about->uuid, -1 };
+  if (about->lockspace)
+    fields[n++] = (GLogField) { "VMLEASE_LOCKSPACE", about->lockspace, -1 };
+  if (about->path)
+    fields[n++] = (GLogField) { "VMLEASE_PATH", about->path, -1 };
+  if (about->host_id != 0)
+    {
+      g_snprintf (host_id, sizeof host_id, "%" G_GUINT64_FORMAT, about->host_id);
+      fields[n++] = (GLogField) { "VMLEASE_HOST_ID", host_id, -1 };
+    }
+  if (about->has_caller)
+    {
+      g_snprintf (uid, sizeof uid, "%u", about->caller_uid);
+      fields[n++] = (GLogField) { "VMLEASE_CALLER_UID", uid, -1 };
+    }
+  if (about->holder_pid > 0)
+    {
+      g_snprintf (pid, sizeof pid, "%d", about->holder_pid);
+      fields[n++] = (GLogField) { "VMLEASE_HOLDER_PID", pid, -1 };
+    }
+  if (about->step)
+    fields[n++] = (GLogField) { "VMLEASE_TRANSFER_STEP", about->step, -1 };
+  if (about->message_id)
+    fields[n++] = (GLogField) { "MESSAGE_ID", about->message_id, -1 };
+
+  g_log_structured_array (level, fields, n);
+}
+
+static void
+log_about_valist (GLogLevelFlags level, const VmlLogAbout *about, const char *format,
+                  va_list args)
+{
+  g_autofree char *message = g_strdup_vprintf (format, args);
+
+  log_about (level, about, message);
+}
+
+void
+vml_log (GLogLevelFlags level, const VmlLogAbout *about, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  log_about_valist (level, about, format, args);
+  va_end (args);
+}
+
+void
+vml_log_lockspace (GLogLevelFlags level, const char *lockspace, const char *message_id,
+                   const char *format, ...)
+{
+  VmlLogAbout about = { .lockspace = lockspace, .message_id = message_id };
+  va_list args;
+
+  va_start (args, format);
+  log_about_valist (level, &about, format, args);
+  va_end (args);
+}
 
 void
 vml_log_lease (GLogLevelFlags level,
@@ -86,13 +156,12 @@ vml_log_lease (GLogLevelFlags level,
                const char    *format,
                ...)
 {
-  g_autofree char *message = NULL;
+  VmlLogAbout about = { .uuid = uuid, .lockspace = lockspace, .message_id = message_id };
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  log_about_valist (level, &about, format, args);
   va_end (args);
-  log_fields (level, uuid, lockspace, message_id, NULL, message);
 }
 
 void
@@ -101,29 +170,10 @@ vml_log_lease_step (const char *uuid,
                     const char *step,
                     const char *message)
 {
-  log_fields (G_LOG_LEVEL_MESSAGE, uuid, lockspace, VML_MSGID_LEASE_TRANSFERRED, step, message);
-}
+  VmlLogAbout about = {
+    .uuid = uuid, .lockspace = lockspace, .step = step,
+    .message_id = VML_MSGID_LEASE_TRANSFERRED,
+  };
 
-static void
-log_fields (GLogLevelFlags level, const char *uuid, const char *lockspace,
-            const char *message_id, const char *step, const char *message)
-{
-  GLogField fields[7];
-  gsize n = 0;
-
-  fields[n++] = (GLogField) { "MESSAGE", message, -1 };
-  fields[n++] = (GLogField) { "GLIB_DOMAIN", "vmleased", -1 };
-  fields[n++] = (GLogField) { "PRIORITY", level & G_LOG_LEVEL_WARNING ? "4" :
-                                          level & G_LOG_LEVEL_MESSAGE ? "5" :
-                                          level & G_LOG_LEVEL_INFO ? "6" : "7", -1 };
-  if (uuid)
-    fields[n++] = (GLogField) { "VMLEASE_UUID", uuid, -1 };
-  if (lockspace)
-    fields[n++] = (GLogField) { "VMLEASE_LOCKSPACE", lockspace, -1 };
-  if (message_id)
-    fields[n++] = (GLogField) { "MESSAGE_ID", message_id, -1 };
-  if (step)
-    fields[n++] = (GLogField) { "VMLEASE_TRANSFER_STEP", step, -1 };
-
-  g_log_structured_array (level, fields, n);
+  log_about (G_LOG_LEVEL_MESSAGE, &about, message);
 }

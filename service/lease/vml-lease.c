@@ -16,6 +16,7 @@
 
 #include <unistd.h>
 
+#include "vml-dispatch.h"
 #include "vml-error.h"
 #include "vml-holder.h"
 #include "vml-lease-private.h"
@@ -426,71 +427,60 @@ lease_fence_target_allowed (VmlLease *self, GDBusMethodInvocation *invocation, g
 }
 
 /* ---------------------------------------------------------------------- */
-/* D-Bus dispatch: every method of the interface takes one a{sv}; each   */
-/* goes through the authority before its handler runs.                    */
+/* D-Bus dispatch: every method goes through the authority before its     */
+/* handler runs; polkit is told whose lease it is and what it is about.   */
 
-static const struct {
-  const char        *member;
-  const char        *signal;    /* gdbus-codegen's handler signal */
-  VmlAuthorizedFunc  handler;
-} lease_methods[] = {
-  { "Acquire", "handle-acquire", lease_acquire_authorized },
-  { "Release", "handle-release", lease_release_authorized },
-  { "Inquire", "handle-inquire", lease_inquire_authorized },
-};
-
-static gboolean
-handle_method (VmlDbusLease          *iface,
-               GDBusMethodInvocation *invocation,
-               GVariant              *options,
-               gpointer               user_data)
+static void
+describe_lease (VmlLease *self, GDBusMethodInvocation *invocation, guint owner_uid,
+                VmlAuthTarget *target)
 {
-  VmlLease *self = VML_LEASE (user_data);
-  const char *member = g_dbus_method_invocation_get_method_name (invocation);
+  target->owner_uid = owner_uid;
+  target->vm_uuid = self->uuid;
+  target->vm_name = self->name;
+  target->lockspace = vml_lockspace_get_name (self->lockspace);
+  remember_authorized_owner (invocation, owner_uid);
+}
+
+static void
+describe_held (GObject *object, GDBusMethodInvocation *invocation, VmlAuthTarget *target)
+{
+  VmlLease *self = VML_LEASE (object);
+
+  describe_lease (self, invocation,
+                  lease_state_is_held (self->state) ? self->owner_uid : VML_UID_NONE, target);
+}
+
+/* Acquire with force takes the lease from another host: polkit's .seize
+ * decides that, before the options are looked at any further. */
+static void
+describe_acquire (GObject *object, GDBusMethodInvocation *invocation, VmlAuthTarget *target)
+{
+  g_autoptr(GVariant) options = NULL;
   gboolean force = FALSE;
-  VmlAuthTarget target = {
-    .owner_uid = lease_state_is_held (self->state) ? self->owner_uid : VML_UID_NONE,
-    .vm_uuid = self->uuid,
-    .vm_name = self->name,
-    .lockspace = vml_lockspace_get_name (self->lockspace),
-  };
 
-  /* Acquire with force takes the lease from another host: polkit's .seize
-   * decides that, before the options are looked at any further. */
-  if (g_str_equal (member, "Acquire") && g_variant_lookup (options, "force", "b", &force))
-    target.seize = force;
-  remember_authorized_owner (invocation, target.owner_uid);
-  for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
-    if (g_str_equal (lease_methods[i].member, member))
-      {
-        vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), &target,
-                                      lease_methods[i].handler);
-        return TRUE;
-      }
-  return FALSE;
+  describe_held (object, invocation, target);
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(@a{sv})", &options);
+  if (g_variant_lookup (options, "force", "b", &force))
+    target->seize = force;
 }
 
-static gboolean
-handle_transfer (VmlDbusLease          *iface,
-                 GDBusMethodInvocation *invocation,
-                 const char            *step,
-                 const char            *token,
-                 GVariant              *options,
-                 gpointer               user_data)
+/* A hand-off in progress has a holder without being "held": its owner
+ * still decides. */
+static void
+describe_transfer (GObject *object, GDBusMethodInvocation *invocation, VmlAuthTarget *target)
 {
-  VmlLease *self = VML_LEASE (user_data);
-  VmlAuthTarget target = {
-    .owner_uid = lease_state_has_holder (self->state) ? self->owner_uid : VML_UID_NONE,
-    .vm_uuid = self->uuid,
-    .vm_name = self->name,
-    .lockspace = vml_lockspace_get_name (self->lockspace),
-  };
+  VmlLease *self = VML_LEASE (object);
 
-  remember_authorized_owner (invocation, target.owner_uid);
-  vml_authority_run_authorized (self->authority, invocation, G_OBJECT (self), &target,
-                                lease_transfer_authorized);
-  return TRUE;
+  describe_lease (self, invocation,
+                  lease_state_has_holder (self->state) ? self->owner_uid : VML_UID_NONE, target);
 }
+
+static const VmlMethod lease_methods[] = {
+  { "Acquire",  describe_acquire,  lease_acquire_authorized },
+  { "Release",  describe_held,     lease_release_authorized },
+  { "Inquire",  describe_held,     lease_inquire_authorized },
+  { "Transfer", describe_transfer, lease_transfer_authorized },
+};
 
 /* ---------------------------------------------------------------------- */
 
@@ -585,10 +575,8 @@ vml_lease_new (const VmlLeaseContext *ctx,
   lease_set_state (self, LEASE_FREE);
   lease_publish_holding (self);
   lease_storage_follow (self);
-  for (guint i = 0; i < G_N_ELEMENTS (lease_methods); i++)
-    g_signal_connect_object (self->iface, lease_methods[i].signal,
-                             G_CALLBACK (handle_method), self, 0);
-  g_signal_connect_object (self->iface, "handle-transfer", G_CALLBACK (handle_transfer), self, 0);
+  vml_dispatch_serve (G_OBJECT (self), G_DBUS_INTERFACE_SKELETON (self->iface), self->authority,
+                      lease_methods, G_N_ELEMENTS (lease_methods));
   self->object = vml_dbus_object_skeleton_new (self->object_path);
   vml_dbus_object_skeleton_set_lease (self->object, self->iface);
   return self;

@@ -363,7 +363,12 @@ vml_holder_claim_lock (VmlHolder *self, const char *name, GError **error)
 gboolean
 vml_holder_unclaim (VmlHolder *self)
 {
-  if (!vml_holder_is_alive (self) || !tell_holder (self, VML_HOLDER_CMD_SPARE "\n", NULL))
+  if (!vml_holder_is_alive (self) || self->claim_pipe == NULL)
+    return FALSE;
+  /* Never claimed (its operation ended before it got that far): a spare
+   * still. Told "spare" out of turn, it would take the line for garbage,
+   * log "bad line from vmleased" and exit. */
+  if (self->claimed && !tell_holder (self, VML_HOLDER_CMD_SPARE "\n", NULL))
     return FALSE;
   self->claimed = FALSE;
   return TRUE;

@@ -60,8 +60,8 @@ gboolean   vml_holder_claim          (VmlHolder  *self,
 gboolean   vml_holder_claim_lock     (VmlHolder  *self,
                                       const char *name,
                                       GError    **error);
-/* Makes a claimed holder that holds nothing any more a spare again. FALSE
- * when it cannot be told (adopted after a restart, or gone). */
+/* Makes a holder that holds nothing (claimed, or never claimed) a spare
+ * again. FALSE when it cannot be told (adopted after a restart, or gone). */
 gboolean   vml_holder_unclaim        (VmlHolder  *self);
 /* The pids of every vmlease-holder process on the machine (other hosts'
  * too, in a sandbox: ask sanlock which are this host's). */

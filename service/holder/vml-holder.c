@@ -16,6 +16,7 @@
 #include "vml-error.h"
 #include "vml-holder.h"
 #include "vml-holder-protocol.h"
+#include "vml-log.h"
 #include "vml-sanlock.h"
 
 #define HOLDER_READY_TIMEOUT_MS 10000
@@ -426,7 +427,8 @@ vml_holder_adopt (pid_t pid, guint64 start_time, GError **error)
   self->start_time = start_time;
   /* It runs already, whatever the ceiling says now. */
   if (!count_holder (self, VML_HOLDER_FOR_LEASE, TRUE, &local_error))
-    g_warning ("Holder %d is not counted: %s", (int) pid, local_error->message);
+    vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .holder_pid = pid },
+             "Adopted holder %d is not counted: %s", (int) pid, local_error->message);
   return g_steal_pointer (&self);
 }
 
@@ -549,7 +551,8 @@ vml_holder_terminate (VmlHolder *self)
     }
   /* pidfd (or pid + start time), so a pid recycled since cannot be hit. */
   if (signal_holder (self, SIGTERM) != 0 && errno != ESRCH)
-    g_warning ("Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));
+    vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .holder_pid = self->pid },
+             "Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));
 }
 
 gboolean

@@ -27,12 +27,15 @@
 #define VML_HOLDER_LINE_MAX   255
 #define VML_HOLDER_NAME_MAX   48
 
-/* How the holder ends. 3 and 4 mean it ended its lease itself, fencing the
- * VM first, and left a note for vmleased (vml-store.c reads it). */
+/* How the holder ends. With 3 and 4 a claimed holder ended its lease
+ * itself, fencing the VM first, and left a note for vmleased (vml-store.c
+ * reads it). Run as the kill path (--revoke), it exits 0, 1 when it could
+ * not signal the holder, or 2 for bad arguments. */
 typedef enum {
-  VML_HOLDER_EXIT_STOPPED      = 0,  /* stopped holding nothing, or never claimed */
-  VML_HOLDER_EXIT_START_FAILED = 1,  /* could not register with sanlock, set its
-                                      * kill path, or say it was ready */
+  VML_HOLDER_EXIT_STOPPED      = 0,  /* stopped holding nothing, never claimed, or
+                                      * a spare or lock whose stdin ended */
+  VML_HOLDER_EXIT_START_FAILED = 1,  /* could not register with sanlock, set up its
+                                      * connection, or say it was ready */
   VML_HOLDER_EXIT_USAGE        = 2,  /* bad arguments, or a bad line on stdin */
   VML_HOLDER_EXIT_DAEMON_GONE  = 3,  /* the sanlock daemon closed its connection */
   VML_HOLDER_EXIT_REVOKED      = 4,  /* sanlock took the lease away */

@@ -8,6 +8,7 @@
 
 #include "vml-holder.h"
 #include "vml-lease.h"
+#include "vml-fence.h"
 #include "vml-options.h"
 #include "vml-sanlock.h"
 #include "vml-token.h"

@@ -21,7 +21,8 @@
 #include "vml-holder.h"
 #include "vml-lease-private.h"
 #include "vml-log.h"
-#include "vml-options.h"
+#include "vml-fence.h"
+#include "vml-object-path.h"
 #include "vml-sanlock.h"
 
 const char *const lease_state_names[LEASE_N_STATES] = {

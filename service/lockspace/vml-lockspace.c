@@ -7,7 +7,7 @@
 #include "vml-holder.h"
 #include "vml-lockspace.h"
 #include "vml-options.h"
-#include "vml-storage-monitor.h"
+#include "vml-storage-block.h"
 
 #define DEFAULT_IO_TIMEOUT 10
 

@@ -64,6 +64,15 @@ gboolean           vml_lockspace_is_joined     (VmlLockspace *self);
 gboolean           vml_lockspace_same_place    (VmlLockspace *self,
                                                 VmlLockspace *other);
 
+/* Logs about this lockspace, with its name, storage path and host id as
+ * fields (VMLEASE_LOCKSPACE, VMLEASE_PATH, VMLEASE_HOST_ID); @message_id
+ * (a VML_MSGID_*) may be NULL. Any thread. */
+void               vml_lockspace_log           (VmlLockspace   *self,
+                                                GLogLevelFlags  level,
+                                                const char     *message_id,
+                                                const char     *format,
+                                                ...) G_GNUC_PRINTF (4, 5);
+
 /* Fills @spec with pointers into @self (valid while @self lives). */
 void               vml_lockspace_get_spec      (VmlLockspace        *self,
                                                 VmlSanlockLockspace *spec);

@@ -1,8 +1,8 @@
 /* vml-cmd-migrate.c: "vmleasectl migrate --from ENV --to ENV UUID": every
  * Transfer step of a hand-off, driven on two hosts' buses from here, for
  * scripts, tests and the demo. A virt manager does the same around its own
- * migration phases (DESIGN.md §3); here there is no guest, so the steps
- * follow each other at once.
+ * migration phases (docs/api.md, "Transfer: the migration hand-off"); here
+ * there is no guest, so the steps follow each other at once.
  *
  * On a failure before the point of no return both sides are cancelled
  * (destination first); after a pre-copy perform, a failed finish is

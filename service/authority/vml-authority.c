@@ -298,23 +298,15 @@ describe_target (Check *check)
   return g_strdup ("");
 }
 
-/* Logs about @check's call: its caller's uid, and the lease or lockspace
- * it names; @message_id may be NULL. */
-static void G_GNUC_PRINTF (3, 4)
-log_check (Check *check, const char *message_id, const char *format, ...)
-{
-  VmlLogAbout about = {
-    .uuid = check->vm_uuid, .lockspace = check->lockspace,
-    .caller_uid = check->uid, .has_caller = TRUE, .message_id = message_id,
-  };
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  vml_log (G_LOG_LEVEL_MESSAGE, &about, "%s", message);
-}
+/* A message about @check's call: its caller's uid, and the lease or
+ * lockspace it names; @msgid may be NULL; then a format and its
+ * arguments. */
+#define log_check(check, msgid, ...)                                          \
+  vml_log (G_LOG_LEVEL_MESSAGE, &(VmlLogAbout) {                              \
+             .uuid = (check)->vm_uuid, .lockspace = (check)->lockspace,       \
+             .caller_uid = (check)->uid, .has_caller = TRUE,                  \
+             .message_id = (msgid),                                           \
+           }, __VA_ARGS__)
 
 static void
 deny (Check *check, const char *why)

@@ -6,7 +6,6 @@
 #include "vml-error.h"
 #include "vml-holder.h"
 #include "vml-lockspace.h"
-#include "vml-log.h"
 #include "vml-options.h"
 #include "vml-storage-block.h"
 
@@ -202,23 +201,6 @@ vml_lockspace_get_spec (VmlLockspace *self, VmlSanlockLockspace *spec)
   spec->offset = self->offset;
   spec->io_timeout = self->io_timeout;
   spec->sector_size = vml_lockspace_get_sector_size (self);
-}
-
-void
-vml_lockspace_log (VmlLockspace *self, GLogLevelFlags level, const char *message_id,
-                   const char *format, ...)
-{
-  VmlLogAbout about = {
-    .lockspace = self->name, .path = self->path, .host_id = self->host_id,
-    .message_id = message_id,
-  };
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  vml_log (level, &about, "%s", message);
 }
 
 /* The sector size of the storage at @path, for sanlock: 512 for a regular

@@ -7,7 +7,6 @@
 
 #include <gudev/gudev.h>
 
-#include "vml-log.h"
 #include "vml-storage-monitor.h"
 
 struct _VmlStorageMonitor {

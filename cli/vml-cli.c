@@ -394,6 +394,19 @@ vml_cli_parse_uint (const char *option,
 }
 
 gboolean
+vml_cli_add_fence_options (GVariantBuilder *options,
+                           const char      *pid,
+                           const char      *fence,
+                           GError         **error)
+{
+  if (!vml_cli_add_uint32_option (options, "pid", "--pid", pid, NULL, error))
+    return FALSE;
+  if (fence != NULL)
+    g_variant_builder_add (options, "{sv}", "fence", g_variant_new_string (fence));
+  return TRUE;
+}
+
+gboolean
 vml_cli_add_uint32_option (GVariantBuilder *options,
                            const char      *key,
                            const char      *option,
@@ -409,19 +422,6 @@ vml_cli_add_uint32_option (GVariantBuilder *options,
     g_variant_builder_add (options, "{sv}", key, g_variant_new_uint32 ((guint32) number));
   if (value != NULL)
     *value = number;
-  return TRUE;
-}
-
-gboolean
-vml_cli_add_fence_options (GVariantBuilder *options,
-                           const char      *pid,
-                           const char      *fence,
-                           GError         **error)
-{
-  if (!vml_cli_add_uint32_option (options, "pid", "--pid", pid, NULL, error))
-    return FALSE;
-  if (fence != NULL)
-    g_variant_builder_add (options, "{sv}", "fence", g_variant_new_string (fence));
   return TRUE;
 }
 

@@ -320,7 +320,7 @@ vml_lockspace_mark_failing (VmlLockspace *self, const char *why)
 {
   if (self->state != VML_LOCKSPACE_JOINED)
     return FALSE;
-  /* Only the storage monitor calls this: the storage event's message. */
+  /* Storage trouble udev saw (vml-lockspace.h): this is that event's message. */
   vml_lockspace_log (self, G_LOG_LEVEL_WARNING, VML_MSGID_STORAGE_FAILING,
                      "Lockspace %s is failing: %s", self->name, why);
   set_state (self, VML_LOCKSPACE_FAILING, why);

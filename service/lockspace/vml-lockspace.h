@@ -65,7 +65,8 @@ gboolean           vml_lockspace_same_place    (VmlLockspace *self,
 
 /* vml_log() about @self, with its name, storage path and host id as fields
  * (VMLEASE_LOCKSPACE, VMLEASE_PATH, VMLEASE_HOST_ID); @msgid (a
- * VML_MSGID_*) may be NULL; then a format and its arguments. Any thread. */
+ * VML_MSGID_*) may be NULL; then a format and its arguments. @self is
+ * evaluated more than once. Any thread. */
 #define vml_lockspace_log(self, level, msgid, ...)                            \
   vml_log ((level), &(VmlLogAbout) {                                          \
              .lockspace = vml_lockspace_get_name (self),                      \

@@ -2,8 +2,9 @@
  *
  * The test starts two unprivileged sanlock daemons ("host1", "host2"), each
  * with its own SANLOCK_RUN_DIR, sharing one sparse lease file in a temporary
- * directory (DESIGN.md §8), formats and joins one lockspace with io_timeout 1
- * once, and spawns the real vmlease-holder ($VMLEASE_HOLDER) on each host.
+ * directory (as the sandbox does, docs/sandbox.md), formats and joins one
+ * lockspace with io_timeout 1 once, and spawns the real vmlease-holder
+ * ($VMLEASE_HOLDER) on each host.
  *
  * Which daemon a call reaches: libsanlock_client reads SANLOCK_RUN_DIR once,
  * at its first connection, and keeps the pointer getenv() gave it, so a

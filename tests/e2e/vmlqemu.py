@@ -187,7 +187,7 @@ class Qemu:
         self.qmp_path = os.path.join(workdir, name + '.qmp')
         self.log_path = os.path.join(workdir, name + '.log')
         argv = [QEMU, '-name', name, '-machine', 'pc', '-accel', self.accel,
-                '-m', '%dM' % ram_mib, '-smp', '1',
+                '-m', ('%dM' % ram_mib) if isinstance(ram_mib, int) else ram_mib, '-smp', '1',
                 '-nodefaults', '-no-user-config', '-display', 'none',
                 '-kernel', kernel,
                 '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]

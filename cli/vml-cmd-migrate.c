@@ -2,7 +2,9 @@
  * Transfer step of a hand-off, driven on two hosts' buses from here, for
  * scripts, tests and the demo. A virt manager does the same around its own
  * migration phases (docs/api.md, "Transfer: the migration hand-off"); here
- * there is no guest, so the steps follow each other at once.
+ * there is no guest, so the steps follow each other at once; the order a
+ * virt manager uses around QEMU's own steps (perform at the source's STOP,
+ * finish before the destination's cont) is in the help and docs/e2e.md.
  *
  * On a failure before the point of no return both sides are cancelled
  * (destination first); after a pre-copy perform, a failed finish is
@@ -468,6 +470,15 @@ static const char migrate_help[] =
   "(destination), confirm (source). Prints each step, on which host, and\n"
   "how long it took, then the blackout: from the start of perform to the\n"
   "return of finish, when a guest would be paused on both hosts.\n"
+  "\n"
+  "With a real VM, a virt manager calls the same steps around QEMU's\n"
+  "migration, in this (pipelined) order: begin and prepare (the\n"
+  "destination QEMU, started with -S, as --pid) before the destination's\n"
+  "migrate-incoming; perform at the source's STOP event, while QEMU still\n"
+  "sends its last pages; finish right after it; then the destination's\n"
+  "cont; confirm once the source reports the migration completed\n"
+  "(docs/e2e.md). The lease then costs the guest's pause nothing as long\n"
+  "as perform and finish take less than QEMU's own final transfer.\n"
   "\n"
   "--from and --to name the hosts by an env file that sets\n"
   "DBUS_SYSTEM_BUS_ADDRESS (as tools/vmlease-sandbox writes them: hostK.env;\n"

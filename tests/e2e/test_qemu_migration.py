@@ -1,0 +1,255 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A VM's lease following a real QEMU guest through live migrations between
+two sandbox hosts (docs/e2e.md).
+
+Each test runs the tiny guest of guest.s in real QEMU processes (KVM where
+/dev/kvm works, else TCG), migrates it over a local unix socket driven
+through QMP, and does the lease's Transfer steps at the instants the seeds
+require (vmlqemu.Migration): prepare before the destination's
+migrate-incoming with the destination QEMU as fence pid; perform only after
+the source's STOP; finish before the destination's `cont`; confirm after
+completion. The integration suite's Observer (tests/integration/
+test_transfer.py) watches storage and both sanlock daemons during each
+migration: the lease is never free, never exclusive on two hosts.
+
+After each migration: the lease is held exclusively on the destination only
+(vmleased on both hosts, storage read directly, and both sanlock daemons
+agree), fenced to the destination QEMU; the destination guest runs, its
+counter advances, with 0 memory errors; the source QEMU is stopped; and
+QEMU's own event timestamps show perform after the source's STOP and
+finish before the destination's RESUME.
+"""
+
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import it, transfer as tt
+import lease_steps
+import vmlqemu
+
+LEASE_IFACE = it.LEASE_IFACE
+
+
+def lease_on(sb, u, loc, owner, vm):
+    """The lease of @u is held exclusively by host @owner only, fenced to
+    @vm: vmleased on every host, storage and every sanlock daemon agree."""
+    tt.assert_owner(sb, sb.hosts, u, loc, owner.id)
+    p = owner.lease_props(u)
+    assert (p['FencePid'], p['Fence'], p['Mode']) == (vm.pid, 'kill', 'exclusive'), p
+    for h in sb.hosts:
+        modes = tt.sanlock_modes(h, u)
+        if h is owner:
+            assert modes == {p['HolderPid']: 'EX'}, (
+                'sanlock of host %d: %r, expected holder %d EX' % (h.id, modes, p['HolderPid']))
+        else:
+            assert modes == {}, 'sanlock of host %d holds %s: %r' % (h.id, u, modes)
+
+
+def guest_runs(vm, min_passes=20):
+    """@vm runs the guest: status running, counter advancing, 0 errors."""
+    assert vm.alive(), '%s exited: %s' % (vm.name, vm.proc.returncode)
+    assert vm.status() == 'running', vm.status()
+    a, b = vmlqemu.guest_advancing(vm, 0.3)
+    assert a['magic'] == vmlqemu.GUEST_MAGIC, a
+    assert b['passes'] >= a['passes'] + min_passes, (
+        '%s: the guest counter did not advance: %r -> %r' % (vm.name, a, b))
+    assert b['errors'] == 0 and b['fault'] == 0, (
+        '%s: the guest found memory errors: %r' % (vm.name, b))
+    return b
+
+
+def guest_stopped(vm):
+    """@vm (a migration's source) is alive but stopped, its counter still."""
+    assert vm.alive(), '%s exited' % vm.name
+    assert vm.status() == 'postmigrate', vm.status()
+    a, b = vmlqemu.guest_advancing(vm, 0.2)
+    assert a['passes'] == b['passes'], '%s still runs: %r -> %r' % (vm.name, a, b)
+
+
+def start_vm_with_lease(qemus, host, u, name):
+    """A new guest in QEMU on @host, its lease acquired with it as fence pid."""
+    vm = qemus(name)
+    vm.wait_guest_up()
+    host.acquire(u, {'pid': it.u32(vm.pid), 'fence': it.s('kill')})
+    return vm
+
+
+def new_lease(sb, make, name):
+    u = make()
+    h1 = sb.hosts[0]
+    h1.create(u, options={'name': it.s(name)})
+    for h in sb.hosts:
+        h.get_lease(u)
+    info = h1.inquire(u)
+    return u, {'path': info['path'], 'offset': info['offset']}
+
+
+def migrate(sb, qemus, u, loc, src_host, dst_host, src, postcopy=False,
+            pause_before_switchover=False):
+    """One live migration src -> a new QEMU on @dst_host with the lease
+    steps, under the Observer; checks everything the module doc lists and
+    returns the destination QEMU."""
+    dst = qemus('%s-%d' % (src.name.split('-')[0], len(os.listdir(qemus.dir))), incoming=True)
+    lease = lease_steps.LeaseHandoff(src_host, dst_host, u, postcopy=postcopy)
+    m = vmlqemu.Migration(src, dst, os.path.join(qemus.dir, 'mig.sock'), lease=lease,
+                          postcopy=postcopy, pause_before_switchover=pause_before_switchover,
+                          downtime_limit_ms=1 if postcopy else None)
+    with tt.Observer(sb, u, loc) as obs:
+        m.run()
+    assert obs.samples > 0
+    stop, resume = vmlqemu.event_time(m.stop_event), vmlqemu.event_time(m.resume_event)
+    perform_start, _ = m.times['perform']
+    _, finish_end = m.times['finish']
+    cont_start, _ = m.times['cont']
+    assert stop < perform_start, 'perform started %.6f, before the source STOP %.6f' % (
+        perform_start, stop)
+    assert finish_end < cont_start <= resume, (
+        'finish returned %.6f, cont sent %.6f, destination RESUME %.6f'
+        % (finish_end, cont_start, resume))
+    if postcopy:
+        assert lease.confirm_answer in ('ok', 'Committed'), lease.confirm_answer
+    else:
+        assert lease.confirm_answer == 'ok', lease.confirm_answer
+    print('%s %d -> %d: guest paused %.1f ms (QEMU downtime %s ms), lease steps %s, '
+          'confirm %s' % ('post-copy' if postcopy else 'pre-copy', src_host.id, dst_host.id,
+                          m.pause_ms, m.qemu_downtime_ms,
+                          ', '.join('%s %.1f' % kv for kv in lease.ms.items()),
+                          lease.confirm_answer))
+    lease_on(sb, u, loc, dst_host, dst)
+    guest_runs(dst)
+    guest_stopped(src)
+    return dst
+
+
+# --- the guest's own check can fail ----------------------------------------------
+
+def test_guest_detects_a_corrupted_word(qemus):
+    """The negative control: a bit flipped in the guest's working set is
+    counted as one error, read through QMP."""
+    vm = qemus('control')
+    vm.wait_guest_up()
+    before = guest_runs(vm)
+    vm.poke_corruption()
+    g = it.wait_until(lambda: (lambda g: g if g['errors'] else None)(vm.guest()), 5,
+                      what='the guest to count the flipped bit')
+    assert g['errors'] == 1 and g['bad'] == 0x01000000, g
+    assert g['passes'] > before['passes']
+
+
+# --- migrations -------------------------------------------------------------------
+
+def test_precopy_there_and_back(sb, hosts, qemus, hand_leases):
+    """Pre-copy 1 -> 2 in the pipelined order (perform at STOP while QEMU
+    sends its last pages), and back 2 -> 1 with pause-before-switchover
+    (perform while QEMU waits at pre-switchover)."""
+    h1, h2 = hosts
+    u, loc = new_lease(sb, hand_leases, 'e2e-precopy')
+    a = start_vm_with_lease(qemus, h1, u, 'pre')
+    lease_on(sb, u, loc, h1, a)
+    b = migrate(sb, qemus, u, loc, h1, h2, a)
+    c = migrate(sb, qemus, u, loc, h2, h1, b, pause_before_switchover=True)
+    a.quit()
+    b.quit()
+    guest_runs(c)
+    h1.release(u)
+
+
+def test_postcopy_there_and_back(sb, hosts, qemus, hand_leases):
+    """Post-copy 1 -> 2 and back: migrate-start-postcopy at once, perform
+    (the point of no return) at the source's STOP."""
+    h1, h2 = hosts
+    u, loc = new_lease(sb, hand_leases, 'e2e-postcopy')
+    a = start_vm_with_lease(qemus, h1, u, 'post')
+    b = migrate(sb, qemus, u, loc, h1, h2, a, postcopy=True)
+    c = migrate(sb, qemus, u, loc, h2, h1, b, postcopy=True)
+    for vm in (a, b):
+        vm.quit()
+    guest_runs(c)
+    h1.release(u)
+
+
+def failed_migration(sb, qemus, hand_leases, name, break_it, qemu_status):
+    """A migration 1 -> 2 prepared and started at 2 MiB/s (32 MiB of
+    guest: it stays in pre-copy for seconds), which break_it(src, dst)
+    makes fail before switchover; the source QEMU must say @qemu_status.
+    Then the virt manager undoes the hand-off (destination first), and
+    the source keeps the lease and its guest runs on, never stopped."""
+    h1, h2 = sb.hosts
+    u, loc = new_lease(sb, hand_leases, 'e2e-' + name)
+    a = start_vm_with_lease(qemus, h1, u, name)
+    dst = qemus(name + '-dst', incoming=True)
+    lease = lease_steps.LeaseHandoff(h1, h2, u)
+    m = vmlqemu.Migration(a, dst, os.path.join(qemus.dir, name + '.sock'), lease=lease,
+                          max_bandwidth=2 << 20)
+    with tt.Observer(sb, u, loc):
+        m.setup()
+        p = h2.lease_props(u)
+        assert (p['State'], p['FencePid']) == ('migrating-in', dst.pid), p
+        m.start()
+        a.qmp.wait_named('MIGRATION', 30, since=m.src_mark, status='active')
+        time.sleep(0.3)
+        assert a.migration()['status'] == 'active'
+        break_it(a, dst)
+        a.qmp.wait_named('MIGRATION', 30, since=m.src_mark, status=qemu_status)
+        lease.cancel()
+    assert not any(e['event'] == 'STOP' for e in m.events(a)), m.events(a)
+    lease_on(sb, u, loc, h1, a)
+    guest_runs(a)
+    h1.release(u)
+    return dst
+
+
+def test_cancelled_before_switchover_source_keeps_the_lease(sb, qemus, hand_leases):
+    dst = failed_migration(sb, qemus, hand_leases, 'cancel',
+                           lambda src, dst: src.qmp.cmd('migrate_cancel'), 'cancelled')
+    # the destination QEMU gives up its incoming migration by itself
+    assert dst.proc.wait(30) != 0
+
+
+def test_destination_qemu_dies_after_prepare(sb, qemus, hand_leases):
+    def kill(src, dst):
+        os.kill(dst.pid, signal.SIGKILL)
+        assert dst.proc.wait(10) == -signal.SIGKILL
+    failed_migration(sb, qemus, hand_leases, 'dies', kill, 'failed')
+
+
+def test_seize_of_the_migrated_lease_kills_exactly_the_destination_qemu(
+        sb, hosts, qemus, hand_leases):
+    """After a migration 1 -> 2, host 1 seizes the lease (Acquire force):
+    host 2 fences its VM, the destination QEMU, and nothing else: not the
+    stopped source QEMU, not another VM of host 2 with a lease of its own,
+    not the daemons."""
+    h1, h2 = hosts
+    u, loc = new_lease(sb, hand_leases, 'e2e-seize')
+    other_u, other_loc = new_lease(sb, hand_leases, 'e2e-bystander')
+    a = start_vm_with_lease(qemus, h1, u, 'seize')
+    bystander = start_vm_with_lease(qemus, h2, other_u, 'bystander')
+    b = migrate(sb, qemus, u, loc, h1, h2, a)
+    daemons = [p['pid'] for p in sb.pids()['processes']]
+    holder_other = h2.lease_props(other_u)['HolderPid']
+    lost = h2.record(LEASE_IFACE, 'Lost', it.lease_path(u))
+    t0 = time.monotonic()
+    h1.acquire(u, {'force': it.b(True), 'wait': it.u32(60)}, timeout_ms=90000)
+    print('seize took %.2f s' % (time.monotonic() - t0))
+    assert b.proc.wait(10) == -signal.SIGKILL, 'destination QEMU: %r' % b.proc.returncode
+    items = lost.wait(lambda it_: it_, timeout=10, what='Lost on host 2')
+    lost.close()
+    reason, details = items[0][1]
+    assert reason == 'revoked' and details['fence_pid'] == b.pid and details['fenced'], (
+        reason, details)
+    p = h1.lease_props(u)
+    assert (p['State'], p['Mode']) == ('held', 'exclusive'), p
+    assert sb.storage.owners(u, loc['path'], loc['offset'])['exclusive'] == h1.id
+    assert h2.lease_props(u)['State'] == 'lost'
+    # everything else left alone
+    guest_stopped(a)
+    guest_runs(bystander)
+    assert h2.lease_props(other_u)['HolderPid'] == holder_other
+    lease_on(sb, other_u, other_loc, h2, bystander)
+    assert all(it.process_alive(pid) for pid in daemons), sb.pids()
+    h1.release(u)
+    h2.release(other_u)
+

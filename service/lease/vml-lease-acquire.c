@@ -112,7 +112,8 @@ request_release (VmlLease *self, AcquireData *data, GError **error)
   if (!lease_sanlock_request (self->sanlock, data->request_lver, &local_error))
     goto failed;
   if (owners != NULL)
-    vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .host_id = owners->owner),
+    vml_log (G_LOG_LEVEL_MESSAGE,
+             LEASE_ABOUT (self, .host_id = owners->owner, .message_id = VML_MSGID_LEASE_SEIZING),
              "Seizing the lease: asked host %" G_GUINT64_FORMAT " to give it up",
              owners->owner);
   data->requested = TRUE;
@@ -148,7 +149,8 @@ ask_owner (VmlLease *self, GError **error)
     }
   g_prefix_error (error, "asked host %" G_GUINT64_FORMAT " to hand the lease over "
                   "(TransferRequested there); until it does: ", owners->owner);
-  vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .host_id = owners->owner),
+  vml_log (G_LOG_LEVEL_MESSAGE,
+           LEASE_ABOUT (self, .host_id = owners->owner, .message_id = VML_MSGID_LEASE_ASKED),
            "Asked host %" G_GUINT64_FORMAT " to hand the lease over", owners->owner);
   return TRUE;
 }
@@ -289,7 +291,7 @@ spawn_holder_thread (GTask *task, gpointer source, gpointer task_data, GCancella
   VmlLease *self = VML_LEASE (source);
   GError *error = NULL;
   VmlHolder *holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
-                                       VML_HOLDER_FOR_LEASE, &error);
+                                        VML_HOLDER_FOR_LEASE, &error);
 
   if (holder == NULL)
     g_task_return_error (task, error);
@@ -333,10 +335,10 @@ start_acquire (VmlLease *self, GTask *op)
   if (lease_state_is_held (self->state))
     {
       lease_finish_op (self, NULL,
-                 g_error_new (VML_ERROR, VML_ERROR_EXISTS,
-                              "the lease of %s is already held on this host (%s, acquired "
-                              "by uid %u); Release it first to acquire it again",
-                              self->uuid, vml_mode_to_string (self->mode), self->owner_uid));
+                       g_error_new (VML_ERROR, VML_ERROR_EXISTS,
+                                    "the lease of %s is already held on this host (%s, acquired "
+                                    "by uid %u); Release it first to acquire it again",
+                                    self->uuid, vml_mode_to_string (self->mode), self->owner_uid));
       return;
     }
   if (!lease_lockspace_ready (self, &error))

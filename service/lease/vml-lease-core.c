@@ -98,9 +98,8 @@ lease_is_gone_from_storage (VmlLease *self, const GError *error)
 void
 lease_vanish (VmlLease *self)
 {
-  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                 NULL, "The lease is no longer on storage (deleted from another host); "
-                 "removing its object");
+  vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .message_id = VML_MSGID_LEASE_VANISHED),
+           "The lease is no longer on storage (deleted from another host); removing its object");
   g_signal_emit (self, signals[SIGNAL_VANISHED], 0);
 }
 
@@ -204,7 +203,8 @@ vml_lease_transfer_requested (VmlLease *self, guint64 from_host, guint64 from_ge
   g_variant_dict_insert (&details, "generation", "t", from_generation);
   g_variant_dict_insert (&details, "lver", "t", lver);
   g_variant_dict_insert (&details, "time", "t", (guint64) g_get_real_time ());
-  vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .host_id = from_host),
+  vml_log (G_LOG_LEVEL_MESSAGE,
+           LEASE_ABOUT (self, .host_id = from_host, .message_id = VML_MSGID_LEASE_REQUESTED),
            "Host %" G_GUINT64_FORMAT " asks for the lease", from_host);
   vml_dbus_lease_emit_transfer_requested (self->iface, from_host, g_variant_dict_end (&details));
 }

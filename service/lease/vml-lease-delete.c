@@ -134,8 +134,8 @@ static void
 deleted (VmlLease *self, GError *error)
 {
   if (error == NULL)
-    vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                   NULL, "Lease deleted from storage");
+    vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .message_id = VML_MSGID_LEASE_DELETED),
+             "Lease deleted from storage");
   lease_finish_op (self, NULL, error);
 }
 
@@ -176,9 +176,9 @@ start_delete (VmlLease *self, GTask *op)
   if (self->state != LEASE_FREE && self->state != LEASE_LOST)
     {
       lease_finish_op (self, NULL,
-                 g_error_new (VML_ERROR, VML_ERROR_BUSY,
-                              "the lease of %s is %s on this host; Release it before "
-                              "deleting it", self->uuid, lease_state_names[self->state]));
+                       g_error_new (VML_ERROR, VML_ERROR_BUSY,
+                                    "the lease of %s is %s on this host; Release it before "
+                                    "deleting it", self->uuid, lease_state_names[self->state]));
       return;
     }
   if (!lease_lockspace_ready (self, &error))

@@ -126,7 +126,8 @@ apply_fence (VmlLease *self, GVariantDict *details)
   g_variant_dict_insert (details, "fenced", "b", error == NULL);
   if (error != NULL)
     g_variant_dict_insert (details, "fence_error", "s", error);
-  vml_log (error ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self),
+  vml_log (error ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+           LEASE_ABOUT (self, .message_id = error ? NULL : VML_MSGID_LEASE_FENCED),
            "Fence %s of VM process %u: %s",
            vml_fence_to_string (self->fence), self->fence_pid, error ? error : "done");
 }

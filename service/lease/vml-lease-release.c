@@ -55,7 +55,7 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
   if (data->lost_reason != NULL)
     {
       lease_report_lost (self, data->lost_reason, holder_pid,
-                   "its lockspace was removed from this host with force");
+                         "its lockspace was removed from this host with force");
       lease_finish_op (self, NULL, NULL);
       return;
     }
@@ -88,9 +88,9 @@ start_release (VmlLease *self, GTask *op)
   if (!lease_state_is_held (self->state) || self->holder == NULL)
     {
       lease_finish_op (self, NULL,
-                 g_error_new (VML_ERROR, VML_ERROR_NOT_HELD,
-                              "the lease of %s is not held on this host (it is %s)",
-                              self->uuid, lease_state_names[self->state]));
+                       g_error_new (VML_ERROR, VML_ERROR_NOT_HELD,
+                                    "the lease of %s is not held on this host (it is %s)",
+                                    self->uuid, lease_state_names[self->state]));
       return;
     }
   data = g_new0 (ReleaseData, 1);

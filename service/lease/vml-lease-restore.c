@@ -7,6 +7,8 @@
 #include "vml-error.h"
 #include "vml-lease-private.h"
 
+#define GROUP LEASE_RECORD_GROUP
+
 /* ---------------------------------------------------------------------- */
 /* Restore after a restart of vmleased                                    */
 
@@ -135,7 +137,8 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
       lease_set_state (self, data->shared ? LEASE_HELD_SHARED : LEASE_HELD);
       lease_publish_holding (self);
       lease_save_or_warn (self);
-      vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .holder_pid = data->pid),
+      vml_log (G_LOG_LEVEL_MESSAGE,
+               LEASE_ABOUT (self, .holder_pid = data->pid, .message_id = VML_MSGID_LEASE_ADOPTED),
                "Lease still held by holder %d; adopted", (int) data->pid);
       lease_storage_warn_if_failing (self);
     }
@@ -218,12 +221,12 @@ VmlLease *
 vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
                            VmlLockspace *lockspace, GError **error)
 {
-  g_autofree char *uuid = g_key_file_get_string (record, LEASE_RECORD_GROUP, "uuid", NULL);
-  g_autofree char *name = g_key_file_get_string (record, LEASE_RECORD_GROUP, "name", NULL);
-  g_autofree char *path = g_key_file_get_string (record, LEASE_RECORD_GROUP, "path", NULL);
-  g_autofree char *state = g_key_file_get_string (record, LEASE_RECORD_GROUP, "state", NULL);
-  g_autofree char *mode = g_key_file_get_string (record, LEASE_RECORD_GROUP, "mode", NULL);
-  g_autofree char *fence = g_key_file_get_string (record, LEASE_RECORD_GROUP, "fence", NULL);
+  g_autofree char *uuid = g_key_file_get_string (record, GROUP, "uuid", NULL);
+  g_autofree char *name = g_key_file_get_string (record, GROUP, "name", NULL);
+  g_autofree char *path = g_key_file_get_string (record, GROUP, "path", NULL);
+  g_autofree char *state = g_key_file_get_string (record, GROUP, "state", NULL);
+  g_autofree char *mode = g_key_file_get_string (record, GROUP, "mode", NULL);
+  g_autofree char *fence = g_key_file_get_string (record, GROUP, "fence", NULL);
   g_autoptr(VmlLease) self = NULL;
   LeaseState recorded;
 
@@ -235,17 +238,17 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
       return NULL;
     }
   self = vml_lease_new (ctx, uuid, name ? name : "", lockspace, path,
-                        g_key_file_get_uint64 (record, LEASE_RECORD_GROUP, "offset", NULL),
-                        g_key_file_get_boolean (record, LEASE_RECORD_GROUP, "indexed", NULL));
+                        g_key_file_get_uint64 (record, GROUP, "offset", NULL),
+                        g_key_file_get_boolean (record, GROUP, "indexed", NULL));
   if ((mode && !vml_mode_from_string (mode, &self->mode, error)) ||
       (fence && !vml_fence_from_string (fence, &self->fence, error)))
     return NULL;
-  lease_watch_fence_pid (self, (guint) g_key_file_get_uint64 (record, LEASE_RECORD_GROUP, "fence_pid", NULL),
-                   g_key_file_get_uint64 (record, LEASE_RECORD_GROUP, "fence_start", NULL));
-  self->owner_uid = (guint) g_key_file_get_uint64 (record, LEASE_RECORD_GROUP, "owner_uid", NULL);
-  self->lver = g_key_file_get_uint64 (record, LEASE_RECORD_GROUP, "lver", NULL);
-  self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, LEASE_RECORD_GROUP, "holder_pid", NULL);
-  self->recorded_holder_start = g_key_file_get_uint64 (record, LEASE_RECORD_GROUP, "holder_start", NULL);
+  lease_watch_fence_pid (self, (guint) g_key_file_get_uint64 (record, GROUP, "fence_pid", NULL),
+                         g_key_file_get_uint64 (record, GROUP, "fence_start", NULL));
+  self->owner_uid = (guint) g_key_file_get_uint64 (record, GROUP, "owner_uid", NULL);
+  self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
+  self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
+  self->recorded_holder_start = g_key_file_get_uint64 (record, GROUP, "holder_start", NULL);
   vml_transfer_load (&self->transfer, record);
   vml_dbus_lease_set_transfer_step (self->iface, self->transfer.step ? self->transfer.step : "");
   lease_set_state (self, recorded);

@@ -60,7 +60,8 @@ transfer_token_is_for_this_lease (VmlLease *self, const VmlToken *token, GError 
 }
 
 gboolean
-transfer_token_is_of_kind (const VmlToken *token, VmlTokenKind kind, const char *step, GError **error)
+transfer_token_is_of_kind (const VmlToken *token, VmlTokenKind kind, const char *step,
+                           GError **error)
 {
   if (token == NULL)
     {
@@ -102,7 +103,7 @@ open_mine (VmlLease *self, StepData *data, VmlTokenKind kind, GError **error)
  * and carries this host's own earlier token of @mine_kind, unchanged. */
 gboolean
 transfer_token_answers_mine (VmlLease *self, StepData *data, const char *step, VmlTokenKind kind,
-                    VmlTokenKind mine_kind, GError **error)
+                             VmlTokenKind mine_kind, GError **error)
 {
   return transfer_token_is_of_kind (data->token, kind, step, error) &&
          transfer_token_is_for_this_lease (self, data->token, error) &&

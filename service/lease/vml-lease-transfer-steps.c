@@ -24,13 +24,14 @@ take_back (VmlLease *self, StepData *data, GError **error)
     {
       /* The holder died meanwhile: a new one, claimed for this lease. */
       data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
-                                      VML_HOLDER_FOR_LEASE, error);
+                                       VML_HOLDER_FOR_LEASE, error);
       if (data->holder == NULL ||
           !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error))
         return FALSE;
       holder = data->holder;
     }
-  if (!lease_sanlock_acquire (self->sanlock, holder, FALSE, data->transfer_lver, &data->lver, &local_error))
+  if (!lease_sanlock_acquire (self->sanlock, holder, FALSE, data->transfer_lver, &data->lver,
+                              &local_error))
     {
       /* Nobody held it a moment ago, so a refusal means its version moved:
        * someone took it meanwhile. This hand-off cannot end any other way. */
@@ -54,12 +55,13 @@ check_begin (VmlLease *self, StepData *data, GError **error)
   if (data->token != NULL)
     return transfer_wrong_step (error, "begin starts a hand-off and takes no token");
   if (self->transfer.role != TRANSFER_NONE)
-    return transfer_wrong_step (error, "a hand-off of %s is already in progress here (%s, after %s); "
-                       "finish or cancel it first", self->uuid,
-                       vml_transfer_role_name (self->transfer.role), self->transfer.step);
+    return transfer_wrong_step (error,
+                                "a hand-off of %s is already in progress here (%s, after %s); "
+                                "finish or cancel it first", self->uuid,
+                                vml_transfer_role_name (self->transfer.role), self->transfer.step);
   if (self->state != LEASE_HELD)
     return transfer_wrong_step (error, "begin needs the lease of %s held exclusively on this host; "
-                       "it is %s", self->uuid, lease_state_names[self->state]);
+                                "it is %s", self->uuid, lease_state_names[self->state]);
   return TRUE;
 }
 
@@ -86,7 +88,8 @@ work_begin (VmlLease *self, StepData *data, GError **error)
 
   /* Read first: once converted, nothing may fail any more. */
   if (owners == NULL ||
-      !lease_sanlock_host_generation (self->sanlock, lease_my_host_id (self), &data->my_gen, &live, error))
+      !lease_sanlock_host_generation (self->sanlock, lease_my_host_id (self), &data->my_gen,
+                                      &live, error))
     return FALSE;
   data->lver = owners->lver;
   if (!lease_sanlock_marker_take (self->sanlock, data->held_by, &local_error))
@@ -137,15 +140,18 @@ check_prepare (VmlLease *self, StepData *data, GError **error)
       !transfer_token_is_for_this_lease (self, data->token, error))
     return FALSE;
   if (data->token->source == lease_my_host_id (self))
-    return transfer_wrong_step (error, "prepare runs on the destination; this host (%" G_GUINT64_FORMAT
-                       ") is the source of that hand-off", lease_my_host_id (self));
+    return transfer_wrong_step (error,
+                                "prepare runs on the destination; this host (%" G_GUINT64_FORMAT
+                                ") is the source of that hand-off", lease_my_host_id (self));
   if (self->transfer.role != TRANSFER_NONE)
-    return transfer_wrong_step (error, "a hand-off of %s is already in progress here (%s, after %s)",
-                       self->uuid, vml_transfer_role_name (self->transfer.role),
-                       self->transfer.step);
+    return transfer_wrong_step (error,
+                                "a hand-off of %s is already in progress here (%s, after %s)",
+                                self->uuid, vml_transfer_role_name (self->transfer.role),
+                                self->transfer.step);
   if (self->state != LEASE_FREE && self->state != LEASE_LOST)
-    return transfer_wrong_step (error, "prepare needs the lease of %s not held on this host; it is %s",
-                       self->uuid, lease_state_names[self->state]);
+    return transfer_wrong_step (error,
+                                "prepare needs the lease of %s not held on this host; it is %s",
+                                self->uuid, lease_state_names[self->state]);
   return lease_lockspace_ready (self, error);
 }
 
@@ -157,14 +163,16 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
   guint64 gen;
   gboolean live;
 
-  if (owners == NULL || !lease_sanlock_host_generation (self->sanlock, t1->source, &gen, &live, error))
+  if (owners == NULL ||
+      !lease_sanlock_host_generation (self->sanlock, t1->source, &gen, &live, error))
     return FALSE;
   if (!live || gen != t1->source_gen)
-    return transfer_stale (error, "the source host it names is not running the incarnation that issued "
-                  "it (it restarted, or died)");
+    return transfer_stale (error,
+                           "the source host it names is not running the incarnation that issued "
+                           "it (it restarted, or died)");
   if (owners->owner != 0 || !lease_owners_hold_shared (owners, t1->source))
     return transfer_stale (error, "the source does not hold the lease shared as begin left it (an "
-                  "outdated token, or the source cancelled)");
+                           "outdated token, or the source cancelled)");
   /* A begin token serves one destination: another sharer means it was
    * used already (or someone else shares the lease, which would block
    * finish anyway). */
@@ -180,11 +188,12 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
   /* Only the begin token the source issued last, as it noted it on
    * storage: not one made up from what Inquire shows. */
   if (!lease_sanlock_note_vouches (self->sanlock, data->token_text, t1->source, error) ||
-      !lease_sanlock_host_generation (self->sanlock, lease_my_host_id (self), &data->my_gen, &live, error))
+      !lease_sanlock_host_generation (self->sanlock, lease_my_host_id (self), &data->my_gen,
+                                      &live, error))
     return FALSE;
   if (data->holder == NULL)
     data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
-                                      VML_HOLDER_FOR_LEASE, error);
+                                     VML_HOLDER_FOR_LEASE, error);
   return data->holder != NULL &&
          vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error) &&
          lease_sanlock_acquire (self->sanlock, data->holder, TRUE, 0, &data->lver, error);
@@ -228,11 +237,13 @@ check_perform (VmlLease *self, StepData *data, GError **error)
 {
   if (self->transfer.role != TRANSFER_SOURCE)
     return transfer_wrong_step (error, "perform runs on the source after begin; no hand-off of %s "
-                       "started here", self->uuid);
+                                "started here", self->uuid);
   if (g_strcmp0 (self->transfer.step, "begin") != 0)
-    return transfer_wrong_step (error, "perform was already done for this hand-off; next is confirm "
-                       "(or cancel)");
-  if (!transfer_token_answers_mine (self, data, "perform", VML_TOKEN_PREPARED, VML_TOKEN_BEGUN, error))
+    return transfer_wrong_step (error,
+                                "perform was already done for this hand-off; next is confirm "
+                                "(or cancel)");
+  if (!transfer_token_answers_mine (self, data, "perform", VML_TOKEN_PREPARED,
+                                    VML_TOKEN_BEGUN, error))
     return FALSE;
   if (data->token->source != lease_my_host_id (self) ||
       data->token->dest == lease_my_host_id (self))
@@ -346,9 +357,11 @@ static gboolean
 check_finish (VmlLease *self, StepData *data, GError **error)
 {
   if (self->transfer.role != TRANSFER_DESTINATION)
-    return transfer_wrong_step (error, "finish runs on the destination after prepare; no hand-off of "
-                       "%s is being received here", self->uuid);
-  if (!transfer_token_answers_mine (self, data, "finish", VML_TOKEN_PERFORMED, VML_TOKEN_PREPARED, error))
+    return transfer_wrong_step (error,
+                                "finish runs on the destination after prepare; no hand-off of "
+                                "%s is being received here", self->uuid);
+  if (!transfer_token_answers_mine (self, data, "finish", VML_TOKEN_PERFORMED,
+                                    VML_TOKEN_PREPARED, error))
     return FALSE;
   if (data->token->dest != lease_my_host_id (self))
     return transfer_stale (error, "it hands the lease to another host");
@@ -375,7 +388,8 @@ done_finish (VmlLease *self, StepData *data)
 {
   char *next = transfer_issue_answer (self, VML_TOKEN_FINISHED, data);
 
-  transfer_log_step (self, data->success ? "finished: held exclusively here" : "finished: failed, let go");
+  transfer_log_step (self, data->success ? "finished: held exclusively here"
+                                         : "finished: failed, let go");
   if (data->success)
     {
       lease_transfer_clear (self);
@@ -413,19 +427,21 @@ check_confirm (VmlLease *self, StepData *data, GError **error)
     return FALSE;
   if (self->transfer.role != TRANSFER_SOURCE)
     return transfer_wrong_step (error, "confirm runs on the source; no hand-off of %s started here",
-                       self->uuid);
+                                self->uuid);
   /* Before perform only a failure can be confirmed (the destination died
    * after prepare, say): it takes the lease back like cancel. */
   if (g_strcmp0 (self->transfer.step, "perform") != 0 && (data->success || data->token != NULL))
-    return transfer_wrong_step (error, "confirm with success follows perform; perform was not done "
-                       "yet (confirm with success false and no token, or cancel, to give up)");
+    return transfer_wrong_step (error,
+                                "confirm with success follows perform; perform was not done yet "
+                                "(confirm with success false and no token, or cancel, to give up)");
   if (data->token == NULL)
     {
       if (data->success)
         return transfer_stale (error, "confirming success needs the token of finish");
       return TRUE;
     }
-  if (!transfer_token_answers_mine (self, data, "confirm", VML_TOKEN_FINISHED, VML_TOKEN_PERFORMED, error))
+  if (!transfer_token_answers_mine (self, data, "confirm", VML_TOKEN_FINISHED,
+                                    VML_TOKEN_PERFORMED, error))
     return FALSE;
   if (data->token->success != data->success)
     {

@@ -41,7 +41,7 @@ run_step_work (VmlLease *self, GTask *op)
   lease_op_work_in_thread (self, op, step_thread, on_step_done);
 }
 
-/* The lease's holder exited while the step ran (vml-lease.c reported the
+/* The lease's holder exited while the step ran (vml-lease-loss.c reported the
  * loss, fenced the VM and cleared the hand-off): what the step did went
  * with it, so nothing of it is applied. */
 static gboolean
@@ -258,7 +258,7 @@ lease_transfer_authorized (GObject *object, GDBusMethodInvocation *invocation, g
       lease_step_data_free (data);
       return;
     }
-  lease_enqueue_invocation (self, invocation, uid, data, (GDestroyNotify) lease_step_data_free, error,
-                            start_step);
+  lease_enqueue_invocation (self, invocation, uid, data, (GDestroyNotify) lease_step_data_free,
+                            error, start_step);
 }
 

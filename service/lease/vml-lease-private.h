@@ -1,8 +1,8 @@
 /* vml-lease-private.h: VmlLease's fields and what its files share. Nothing
  * outside service/lease/ includes it.
  *
- * The files form layers; a file calls only the files above it in this
- * list, never one below it (lowest first):
+ * The files form layers, lowest first; a file calls only files listed
+ * before it here, never one listed after it:
  *   vml-transfer.c, vml-transfer-note.c  the hand-off as a plain struct,
  *                                      the begin token's note on storage
  *   vml-lease-sanlock.c                the one door to sanlock
@@ -13,7 +13,7 @@
  *   vml-lease-loss.c                   the holder's life, the fence, Lost
  *   vml-lease-acquire.c, -release.c, -inquire.c, -delete.c  operations
  *   vml-lease-transfer-base.c < -transfer-steps.c < -transfer.c  Transfer
- *   vml-lease.c                        construction and D-Bus dispatch
+ *   vml-lease-dbus.c                   construction and D-Bus dispatch
  *   vml-lease-restore.c                from a record, after a restart
  * Each section below names the file that defines what it declares. */
 #pragma once
@@ -199,7 +199,7 @@ void      lease_report_lost          (VmlLease *self, const char *reason, pid_t 
  * message. */
 void      lease_report_holder_end    (VmlLease *self, pid_t pid, int status, const char *when);
 
-/* ---- the D-Bus methods, for vml-lease.c's table ---------------------- */
+/* ---- the D-Bus methods, for vml-lease-dbus.c's table ----------------- */
 
 /* vml-lease-acquire.c */
 void      lease_acquire_authorized   (GObject *object, GDBusMethodInvocation *invocation,

@@ -1,4 +1,4 @@
-/* vml-lease.c: a lease as the bus sees it: vml_lease_new builds the
+/* vml-lease-dbus.c: a lease as the bus sees it: vml_lease_new builds the
  * object and its D-Bus skeleton, and the method table hands each call,
  * once the authority allowed it, to its operation (vml-lease-acquire.c,
  * -release.c, -inquire.c, -transfer.c). The object itself is in

@@ -127,6 +127,13 @@ lease_transfer_clear (VmlLease *self)
   vml_dbus_lease_set_transfer_step (self->iface, "");
 }
 
+void
+lease_transfer_load (VmlLease *self, GKeyFile *record)
+{
+  vml_transfer_load (&self->transfer, record);
+  vml_dbus_lease_set_transfer_step (self->iface, self->transfer.step ? self->transfer.step : "");
+}
+
 /* ---------------------------------------------------------------------- */
 
 static void

@@ -23,7 +23,6 @@
 #include "vml-lease.h"
 #include "vml-log.h"
 #include "vml-options.h"
-#include "vml-token.h"
 #include "vml-transfer.h"
 
 G_BEGIN_DECLS
@@ -84,8 +83,9 @@ struct _VmlLease {
   pid_t                  recorded_holder_pid;
   guint64                recorded_holder_start;
 
-  /* The hand-off in progress here: changed through lease_transfer_set and
-   * lease_transfer_clear only, which keep TransferStep in step. */
+  /* The hand-off in progress here: its role, id, step and peer change
+   * through lease_transfer_set, _clear and _load only, which keep the
+   * TransferStep property in step. */
   VmlTransfer            transfer;
 
   /* Holders lost here so far: an operation that ran across a loss (its
@@ -128,6 +128,7 @@ void      lease_drop_holder          (VmlLease *self);
 void      lease_transfer_set         (VmlLease *self, VmlTransferRole role, const char *id,
                                       const char *step, guint64 peer);
 void      lease_transfer_clear       (VmlLease *self);
+void      lease_transfer_load        (VmlLease *self, GKeyFile *record);
 
 /* ---- vml-lease-queue.c ----------------------------------------------- */
 

@@ -249,8 +249,7 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
   self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
   self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
   self->recorded_holder_start = g_key_file_get_uint64 (record, GROUP, "holder_start", NULL);
-  vml_transfer_load (&self->transfer, record);
-  vml_dbus_lease_set_transfer_step (self->iface, self->transfer.step ? self->transfer.step : "");
+  lease_transfer_load (self, record);
   lease_set_state (self, recorded);
   vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
   vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "vml-lease-private.h"
+#include "vml-token.h"
 
 G_BEGIN_DECLS
 

@@ -69,13 +69,14 @@ struct _VmlLease {
   VmlHolder             *holder;
   VmlHolder             *acquiring_holder;      /* while acquiring: recorded, not yet holding */
 
-  /* The fence (vml-lease-loss.c) */
+  /* The fence: chosen by the operation that took the lease, watched and
+   * applied by vml-lease-loss.c */
   VmlFence               fence;
   guint                  fence_pid;
   guint64                fence_start;           /* start time of fence_pid */
   int                    fence_pidfd;           /* -1: none */
 
-  /* Acquire (vml-lease-acquire.c) */
+  /* A waiting Acquire (vml-lease-acquire.c), for vml_lease_describe_wait */
   gint64                 acquire_wait_deadline; /* an Acquire waits until then; 0: none */
   guint                  acquire_wait_uid;      /* ... for this uid */
 

@@ -46,6 +46,7 @@
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 
+#include "vml-bench-bus.h"
 #include "vml-bench-raw.h"
 #include "vml-bench-stats.h"
 
@@ -100,15 +101,6 @@ typedef struct {
 } Bench;
 
 /* ---- D-Bus --------------------------------------------------------------- */
-
-static GVariant *
-bus_call (Bench *b, const char *path, const char *iface, const char *method,
-          GVariant *params, const char *reply_type, GError **error)
-{
-  return g_dbus_connection_call_sync (b->bus, BUS_NAME, path, iface, method, params,
-                                      reply_type ? G_VARIANT_TYPE (reply_type) : NULL,
-                                      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-}
 
 /* The raw resource must fit in the lease file, past vmleased's leases. */
 static gboolean
@@ -198,8 +190,9 @@ create_lease (Bench *b, GError **error)
 
   g_variant_builder_init (&opts, G_VARIANT_TYPE ("a{sv}"));
   g_variant_builder_add (&opts, "{sv}", "name", g_variant_new_string ("vml-bench-acquire"));
-  reply = bus_call (b, MANAGER_PATH, MANAGER_IFACE, "CreateLease",
-                    g_variant_new ("(ssa{sv})", b->uuid, b->lockspace, &opts), "(o)", error);
+  reply = vml_bench_bus_call (b->bus, MANAGER_PATH, MANAGER_IFACE, "CreateLease",
+                              g_variant_new ("(ssa{sv})", b->uuid, b->lockspace, &opts),
+                              "(o)", error);
   if (reply == NULL)
     {
       g_prefix_error (error, "CreateLease %s: ", b->uuid);
@@ -215,9 +208,9 @@ delete_lease (Bench *b, GError **error)
 {
   g_autoptr(GVariant) reply = NULL;
 
-  reply = bus_call (b, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
-                    g_variant_new ("(s@a{sv})", b->uuid, g_variant_new ("a{sv}", NULL)),
-                    "()", error);
+  reply = vml_bench_bus_call (b->bus, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
+                              g_variant_new ("(s@a{sv})", b->uuid, g_variant_new ("a{sv}", NULL)),
+                              "()", error);
   if (reply == NULL)
     {
       g_prefix_error (error, "DeleteLease %s: ", b->uuid);
@@ -232,8 +225,9 @@ lease_call (Bench *b, const char *method, GError **error)
 {
   g_autoptr(GVariant) reply = NULL;
 
-  reply = bus_call (b, b->lease_path, LEASE_IFACE, method,
-                    g_variant_new ("(@a{sv})", g_variant_new ("a{sv}", NULL)), "()", error);
+  reply = vml_bench_bus_call (b->bus, b->lease_path, LEASE_IFACE, method,
+                              g_variant_new ("(@a{sv})", g_variant_new ("a{sv}", NULL)),
+                              "()", error);
   if (reply == NULL)
     {
       g_prefix_error (error, "%s on %s: ", method, b->lease_path);
@@ -411,8 +405,8 @@ get_state (Bench *b, GError **error)
 {
   g_autoptr(GVariant) reply = NULL;
 
-  reply = bus_call (b, b->lease_path, "org.freedesktop.DBus.Properties", "Get",
-                    g_variant_new ("(ss)", LEASE_IFACE, "State"), "(v)", error);
+  reply = vml_bench_bus_call (b->bus, b->lease_path, "org.freedesktop.DBus.Properties", "Get",
+                              g_variant_new ("(ss)", LEASE_IFACE, "State"), "(v)", error);
   return reply != NULL;
 }
 

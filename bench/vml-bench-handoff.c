@@ -50,6 +50,7 @@
 
 #include <gio/gio.h>
 
+#include "vml-bench-bus.h"
 #include "vml-bench-raw.h"
 #include "vml-bench-stats.h"
 
@@ -439,9 +440,8 @@ static GVariant *
 call (Bench *b, int host, const char *path, const char *iface, const char *method,
       GVariant *params, const char *reply_type, GError **error)
 {
-  GVariant *r = g_dbus_connection_call_sync (b->bus[host], BUS_NAME, path, iface, method, params,
-                                             reply_type ? G_VARIANT_TYPE (reply_type) : NULL,
-                                             G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
+  GVariant *r = vml_bench_bus_call (b->bus[host], path, iface, method, params, reply_type,
+                                    error);
   if (r == NULL)
     g_prefix_error (error, "%s on host %d: ", method, host);
   return r;

@@ -1,6 +1,6 @@
-/* vml-bench-raw.h: what the benchmarks share about raw libsanlock: the bus
- * names they talk to, a resource of the bench's own next to vmleased's
- * leases, and sanlock's return codes as a GError. */
+/* vml-bench-raw.h: what the benchmarks share about raw libsanlock: a
+ * resource of the bench's own next to vmleased's leases, and sanlock's
+ * return codes as a GError. */
 #pragma once
 
 #include <stdint.h>   /* before sanlock's headers */
@@ -11,11 +11,6 @@
 
 G_BEGIN_DECLS
 
-#define BUS_NAME        "org.example.VMLease"
-#define MANAGER_PATH    "/org/example/VMLease"
-#define MANAGER_IFACE   "org.example.VMLease.Manager"
-#define LEASE_IFACE     "org.example.VMLease"
-#define CALL_TIMEOUT_MS (60 * 1000)
 #define MIB             (G_GUINT64_CONSTANT (1024) * 1024)
 
 /* "<what>: <text> (<rv>)" in G_IO_ERROR; returns FALSE. */

@@ -29,13 +29,9 @@
 
 #include <gio/gio.h>
 
+#include "vml-bench-bus.h"
 #include "vml-bench-stats.h"
 
-#define BUS_NAME        "org.example.VMLease"
-#define MANAGER_PATH    "/org/example/VMLease"
-#define MANAGER_IFACE   "org.example.VMLease.Manager"
-#define LEASE_IFACE     "org.example.VMLease"
-#define CALL_TIMEOUT_MS (60 * 1000)
 #define NOBODY          65534
 #define TARGET_RATIO    2.0
 #define DRAIN_US        (300 * 1000)   /* after SIGSTOP: calls in flight finish */
@@ -61,22 +57,14 @@ typedef struct {
 
 /* ---- root's side ------------------------------------------------------------ */
 
-static GVariant *
-bus_call (GDBusConnection *bus, const char *path, const char *iface, const char *method,
-          GVariant *params, GError **error)
-{
-  return g_dbus_connection_call_sync (bus, BUS_NAME, path, iface, method, params, NULL,
-                                      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-}
-
 static gboolean
 create_lease (Bench *b, int i, GError **error)
 {
   g_autoptr(GVariant) reply = NULL;
 
-  reply = bus_call (b->bus, MANAGER_PATH, MANAGER_IFACE, "CreateLease",
-                    g_variant_new ("(ss@a{sv})", b->uuid[i], b->lockspace,
-                                   g_variant_new ("a{sv}", NULL)), error);
+  reply = vml_bench_bus_call (b->bus, MANAGER_PATH, MANAGER_IFACE, "CreateLease",
+                              g_variant_new ("(ss@a{sv})", b->uuid[i], b->lockspace,
+                                             g_variant_new ("a{sv}", NULL)), NULL, error);
   if (reply == NULL)
     {
       g_prefix_error (error, "CreateLease %s: ", b->uuid[i]);
@@ -94,9 +82,9 @@ delete_lease (Bench *b, int i)
 
   if (!b->created[i])
     return;
-  reply = bus_call (b->bus, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
-                    g_variant_new ("(s@a{sv})", b->uuid[i], g_variant_new ("a{sv}", NULL)),
-                    &error);
+  reply = vml_bench_bus_call (b->bus, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
+                              g_variant_new ("(s@a{sv})", b->uuid[i],
+                                             g_variant_new ("a{sv}", NULL)), NULL, &error);
   if (reply == NULL)
     g_printerr ("vml-bench-readers: DeleteLease %s: %s\n", b->uuid[i], error->message);
 }
@@ -104,10 +92,10 @@ delete_lease (Bench *b, int i)
 static gboolean
 lease_call (Bench *b, const char *method, GError **error)
 {
-  g_autoptr(GVariant) reply = bus_call (b->bus, b->path[0], LEASE_IFACE, method,
-                                        g_variant_new ("(@a{sv})",
-                                                       g_variant_new ("a{sv}", NULL)),
-                                        error);
+  g_autoptr(GVariant) reply = vml_bench_bus_call (b->bus, b->path[0], LEASE_IFACE, method,
+                                                  g_variant_new ("(@a{sv})",
+                                                                 g_variant_new ("a{sv}", NULL)),
+                                                  NULL, error);
 
   if (reply == NULL)
     g_prefix_error (error, "%s: ", method);

@@ -37,6 +37,7 @@
 
 #include <gio/gio.h>
 
+#include "vml-bench-bus.h"
 #include "vml-bench-raw.h"
 #include "vml-bench-stats.h"
 
@@ -84,15 +85,6 @@ typedef struct {
 /* ---- D-Bus --------------------------------------------------------------- */
 
 static GVariant *
-bus_call (Bench *b, const char *path, const char *iface, const char *method,
-          GVariant *params, const char *reply_type, GError **error)
-{
-  return g_dbus_connection_call_sync (b->bus, BUS_NAME, path, iface, method, params,
-                                      reply_type ? G_VARIANT_TYPE (reply_type) : NULL,
-                                      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-}
-
-static GVariant *
 no_options (void)
 {
   return g_variant_new ("a{sv}", NULL);
@@ -104,7 +96,7 @@ timed_call (Bench *b, const char *path, const char *iface, const char *method,
             GVariant *params, const char *reply_type, double *ms, GError **error)
 {
   gint64 t0 = g_get_monotonic_time ();
-  GVariant *reply = bus_call (b, path, iface, method, params, reply_type, error);
+  GVariant *reply = vml_bench_bus_call (b->bus, path, iface, method, params, reply_type, error);
 
   *ms = (double) (g_get_monotonic_time () - t0) / 1000;
   return reply;
@@ -145,9 +137,10 @@ lease_call (Bench *b, guint i, const char *method, double *ms, GError **error)
 static GVariant *
 lease_property (Bench *b, guint i, const char *name, GError **error)
 {
-  g_autoptr(GVariant) reply = bus_call (b, g_ptr_array_index (b->paths, i),
-                                        "org.freedesktop.DBus.Properties", "Get",
-                                        g_variant_new ("(ss)", LEASE_IFACE, name), "(v)", error);
+  g_autoptr(GVariant) reply =
+    vml_bench_bus_call (b->bus, g_ptr_array_index (b->paths, i),
+                        "org.freedesktop.DBus.Properties", "Get",
+                        g_variant_new ("(ss)", LEASE_IFACE, name), "(v)", error);
   GVariant *value = NULL;
 
   if (reply != NULL)
@@ -180,9 +173,10 @@ vmleased_pid (Bench *b, GError **error)
 static gboolean
 raw_resource_setup (Bench *b, GError **error)
 {
-  g_autoptr(GVariant) reply = bus_call (b, g_ptr_array_index (b->paths, 0), LEASE_IFACE,
-                                        "Inquire", g_variant_new ("(@a{sv})", no_options ()),
-                                        "(a{sv})", error);
+  g_autoptr(GVariant) reply =
+    vml_bench_bus_call (b->bus, g_ptr_array_index (b->paths, 0), LEASE_IFACE,
+                        "Inquire", g_variant_new ("(@a{sv})", no_options ()),
+                        "(a{sv})", error);
   g_autoptr(GVariant) info = NULL;
   g_autofree char *name = g_strdup_printf ("vml-bench-scale-%d", (int) getpid ());
   guint64 offset = 0;
@@ -358,8 +352,9 @@ sandbox_tool (Bench *b, const char *command, GError **error)
 static guint
 count_held (Bench *b)
 {
-  g_autoptr(GVariant) reply = bus_call (b, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
-                                        "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", NULL);
+  g_autoptr(GVariant) reply =
+    vml_bench_bus_call (b->bus, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                        "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", NULL);
   g_autoptr(GVariant) objects = NULL;
   guint held = 0;
 
@@ -456,12 +451,13 @@ cleanup (Bench *b)
       g_autoptr(GVariant) reply = NULL;
       g_autoptr(GError) error = NULL;
 
-      reply = bus_call (b, g_ptr_array_index (b->paths, i), LEASE_IFACE, "Release",
-                        g_variant_new ("(@a{sv})", no_options ()), NULL, NULL);
+      reply = vml_bench_bus_call (b->bus, g_ptr_array_index (b->paths, i), LEASE_IFACE, "Release",
+                                  g_variant_new ("(@a{sv})", no_options ()), NULL, NULL);
       g_clear_pointer (&reply, g_variant_unref);
-      reply = bus_call (b, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
-                        g_variant_new ("(s@a{sv})", (char *) g_ptr_array_index (b->uuids, i),
-                                       no_options ()), NULL, &error);
+      reply = vml_bench_bus_call (b->bus, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
+                                  g_variant_new ("(s@a{sv})",
+                                                 (char *) g_ptr_array_index (b->uuids, i),
+                                                 no_options ()), NULL, &error);
       if (reply == NULL)
         g_printerr ("vml-bench-scale: %s\n", error->message);
     }

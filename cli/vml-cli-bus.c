@@ -164,46 +164,34 @@ call_done (GObject      *source,
   wait->done = TRUE;
 }
 
+/* Runs the main loop until @wait's call is done, the spinner turning. */
 static GVariant *
-call_with_progress (GDBusProxy     *proxy,
-                    const char     *method,
-                    GVariant       *parameters,
-                    GDBusCallFlags  flags,
-                    int             timeout_ms,
-                    const char     *progress,
-                    GError        **error)
+wait_for_reply (VmlCliWait *wait,
+                GError    **error)
 {
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  VmlCliWait wait = {
-    .what = progress,
-    .started = g_get_monotonic_time (),
-    .cancellable = cancellable,
-  };
-  guint tick = g_timeout_add (SPINNER_PERIOD_MS, spinner_tick, &wait);
-  guint sigint = g_unix_signal_add (SIGINT, on_interrupt, &wait);
+  guint tick = g_timeout_add (SPINNER_PERIOD_MS, spinner_tick, wait);
+  guint sigint = g_unix_signal_add (SIGINT, on_interrupt, wait);
 
-  g_dbus_proxy_call (proxy, method, parameters, flags, timeout_ms,
-                     cancellable, call_done, &wait);
   /* Cancelling still completes the call, so wait is never left dangling. */
-  while (!wait.done)
+  while (!wait->done)
     g_main_context_iteration (NULL, TRUE);
 
   g_source_remove (tick);
   g_source_remove (sigint);
-  if (wait.shown)
+  if (wait->shown)
     fputs ("\r\033[K", stderr);
 
-  if (wait.reply != NULL)
-    return wait.reply;
-  if (wait.interrupted)
+  if (wait->reply != NULL)
+    return wait->reply;
+  if (wait->interrupted)
     {
-      g_clear_error (&wait.error);
+      g_clear_error (&wait->error);
       g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_INTERRUPTED,
                    "interrupted; vmleased may still complete the request (%s)",
-                   progress);
+                   wait->what);
       return NULL;
     }
-  g_propagate_error (error, wait.error);
+  g_propagate_error (error, wait->error);
   return NULL;
 }
 
@@ -221,12 +209,56 @@ vml_cli_call (gpointer        proxy,
               const char     *progress,
               GError        **error)
 {
-  if (progress != NULL && isatty (STDERR_FILENO))
-    return call_with_progress (G_DBUS_PROXY (proxy), method, parameters,
-                               flags, timeout_ms, progress, error);
+  g_autoptr(GCancellable) cancellable = NULL;
+  VmlCliWait wait = { .what = progress };
 
-  return g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), method, parameters,
-                                 flags, timeout_ms, NULL, error);
+  if (progress == NULL || !isatty (STDERR_FILENO))
+    return g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), method, parameters,
+                                   flags, timeout_ms, NULL, error);
+
+  cancellable = g_cancellable_new ();
+  wait.started = g_get_monotonic_time ();
+  wait.cancellable = cancellable;
+  g_dbus_proxy_call (G_DBUS_PROXY (proxy), method, parameters, flags, timeout_ms,
+                     cancellable, call_done, &wait);
+  return wait_for_reply (&wait, error);
+}
+
+gboolean
+vml_cli_change (VmlCli *cli, const char *uuid, const char *method, GVariant *parameters,
+                int timeout_ms, GVariant **reply, GError **error,
+                const char *progress_format, ...)
+{
+  g_autoptr(GVariant) args = g_variant_ref_sink (parameters);
+  g_autoptr(VmlDbusLease) lease = NULL;
+  g_autoptr(GVariant) answer = NULL;
+  g_autofree char *progress = NULL;
+  gpointer proxy;
+  va_list ap;
+
+  if (uuid != NULL)
+    proxy = lease = vml_cli_lease (cli, uuid, error);
+  else
+    proxy = vml_cli_manager (cli, error);
+  if (proxy == NULL)
+    return FALSE;
+  va_start (ap, progress_format);
+  progress = g_strdup_vprintf (progress_format, ap);
+  va_end (ap);
+  answer = vml_cli_call (proxy, method, args, VML_CLI_CALL_CHANGE, timeout_ms, progress, error);
+  if (answer == NULL)
+    return FALSE;
+  if (reply != NULL)
+    *reply = g_steal_pointer (&answer);
+  return TRUE;
+}
+
+char *
+vml_cli_progress_wait (guint64 wait)
+{
+  if (wait == 0)
+    return g_strdup ("");
+  return g_strdup_printf (" (waiting up to %" G_GUINT64_FORMAT " s)", wait);
 }
 
 /* Calls a standard interface (Properties, ObjectManager) on vmleased. */

@@ -24,6 +24,51 @@ vml_cli_print_json (JsonNode *node,
   fflush (stdout);
 }
 
+void
+vml_cli_print_json_member (const char *key,
+                           JsonNode   *value)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, key);
+  json_builder_add_value (builder, value);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  vml_cli_print_json (root, TRUE);
+}
+
+void
+vml_cli_print_json_strings (gboolean    pretty,
+                            const char *first_key,
+                            ...)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  va_list args;
+
+  json_builder_begin_object (builder);
+  va_start (args, first_key);
+  for (const char *key = first_key; key != NULL; key = va_arg (args, const char *))
+    vml_cli_json_add_string (builder, key, va_arg (args, const char *));
+  va_end (args);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  vml_cli_print_json (root, pretty);
+}
+
+void
+vml_cli_json_add_string (JsonBuilder *builder,
+                         const char  *key,
+                         const char  *value)
+{
+  if (value == NULL)
+    return;
+  json_builder_set_member_name (builder, key);
+  json_builder_add_string_value (builder, value);
+}
+
 /* D-Bus property names become JSON keys: "HolderPid" → "holder_pid". */
 char *
 vml_cli_snake_case (const char *camel)
@@ -45,15 +90,14 @@ void
 vml_cli_json_add_props (JsonBuilder *builder,
                         GVariant    *props)
 {
+  g_autoptr(GVariant) snake = g_variant_ref_sink (vml_cli_snake_props (props));
   GVariantIter iter;
-  const char *key;
+  const char *name;
   GVariant *value;
 
-  g_variant_iter_init (&iter, props);
-  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+  g_variant_iter_init (&iter, snake);
+  while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
     {
-      g_autofree char *name = vml_cli_snake_case (key);
-
       json_builder_set_member_name (builder, name);
       json_builder_add_value (builder, json_gvariant_serialize (value));
     }
@@ -124,21 +168,27 @@ vml_cli_format_value (GVariant *value)
   return g_variant_print (value, FALSE);
 }
 
+/* vml_cli_format_value(), shell-quoted if it holds blanks or quotes. */
+static char *
+format_quoted (GVariant *value)
+{
+  g_autofree char *shown = vml_cli_format_value (value);
+
+  return strpbrk (shown, " \t'\"") ? g_shell_quote (shown) : g_steal_pointer (&shown);
+}
+
 /* "key=value key=value" for a{sv} details of a signal. */
 char *
 vml_cli_format_details (GVariant *asv)
 {
+  g_autoptr(GVariantIter) iter = g_variant_iter_new (asv);
   GString *text = g_string_new (NULL);
-  GVariantIter iter;
   const char *key;
   GVariant *value;
 
-  g_variant_iter_init (&iter, asv);
-  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+  while (g_variant_iter_loop (iter, "{&sv}", &key, &value))
     {
-      g_autofree char *shown = vml_cli_format_value (value);
-      g_autofree char *quoted = strpbrk (shown, " \t'\"") ? g_shell_quote (shown)
-                                                          : g_strdup (shown);
+      g_autofree char *quoted = format_quoted (value);
 
       g_string_append_printf (text, "%s%s=%s", text->len ? " " : "", key, quoted);
     }

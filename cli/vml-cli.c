@@ -136,6 +136,27 @@ vml_cli_commands_help (const VmlCliCommand *commands,
   return g_string_free (text, FALSE);
 }
 
+gboolean
+vml_cli_run_group (VmlCli               *cli,
+                   const VmlCliCommand  *cmd,
+                   const VmlCliCommand  *commands,
+                   gsize                 n_commands,
+                   const char           *help_tail,
+                   int                   argc,
+                   char                **argv,
+                   GError              **error)
+{
+  g_autofree char *prefix = g_strconcat (cmd->name, " ", NULL);
+  g_autofree char *list = vml_cli_commands_help (commands, n_commands, prefix);
+  g_autofree char *help = help_tail ? g_strdup_printf ("%s\n\n%s", list, help_tail)
+                                    : g_strdup (list);
+  const VmlCliSpec spec = { NULL, help, NULL, 0, G_MAXUINT };
+
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+    return FALSE;
+  return vml_cli_dispatch (cli, commands, n_commands, argc, argv, error);
+}
+
 /* ---- exit codes -------------------------------------------------------- */
 
 static gboolean
@@ -369,6 +390,38 @@ vml_cli_parse_uint (const char *option,
     return vml_cli_usage_error (error,
                                 "%s: '%s' is not a whole number from 0 to %" G_GUINT64_FORMAT,
                                 option, text, max);
+  return TRUE;
+}
+
+gboolean
+vml_cli_add_fence_options (GVariantBuilder *options,
+                           const char      *pid,
+                           const char      *fence,
+                           GError         **error)
+{
+  if (!vml_cli_add_uint32_option (options, "pid", "--pid", pid, NULL, error))
+    return FALSE;
+  if (fence != NULL)
+    g_variant_builder_add (options, "{sv}", "fence", g_variant_new_string (fence));
+  return TRUE;
+}
+
+gboolean
+vml_cli_add_uint32_option (GVariantBuilder *options,
+                           const char      *key,
+                           const char      *option,
+                           const char      *text,
+                           guint64         *value,
+                           GError         **error)
+{
+  guint64 number = 0;
+
+  if (text != NULL && !vml_cli_parse_uint (option, text, G_MAXUINT32, &number, error))
+    return FALSE;
+  if (text != NULL)
+    g_variant_builder_add (options, "{sv}", key, g_variant_new_uint32 ((guint32) number));
+  if (value != NULL)
+    *value = number;
   return TRUE;
 }
 

@@ -66,6 +66,11 @@ typedef gboolean (*VmlCliHandler) (VmlCli               *cli,
                                    char                **argv,
                                    GError              **error);
 
+/* Declares or defines the handler @fn, a VmlCliHandler: every command has
+ * these five parameters under these names. */
+#define VML_CLI_HANDLER(fn) \
+  gboolean fn (VmlCli *cli, const VmlCliCommand *cmd, int argc, char **argv, GError **error)
+
 /* One row of a command table (vmleasectl.c, vml-cmd-lockspace.c). */
 struct _VmlCliCommand {
   const char    *name;     /* "acquire" */
@@ -109,6 +114,11 @@ char     *vml_cli_commands_help   (const VmlCliCommand  *commands,
                                    gsize                 n_commands,
                                    const char           *prefix);
 char     *vml_cli_exit_help       (const VmlError       *errors);
+/* A group of commands ("lockspace", "transfer"): its --help lists
+ * @commands (then @help_tail, if not NULL), and argv[1] picks one. */
+gboolean  vml_cli_run_group (VmlCli *cli, const VmlCliCommand *cmd,
+                             const VmlCliCommand *commands, gsize n_commands,
+                             const char *help_tail, int argc, char **argv, GError **error);
 
 /* Options and arguments. */
 gboolean  vml_cli_parse           (VmlCli               *cli,
@@ -129,6 +139,22 @@ gboolean  vml_cli_parse_bytes     (const char           *option,
                                    const char           *text,
                                    guint64              *out,
                                    GError              **error);
+/* Adds @key to @options, a uint32: @text, the value of @option (a whole
+ * number up to G_MAXUINT32); nothing if @text is NULL. *value (if not
+ * NULL) gets the number, 0 without @text. */
+gboolean  vml_cli_add_uint32_option (GVariantBuilder *options, const char *key,
+                                     const char *option, const char *text,
+                                     guint64 *value, GError **error);
+/* The fence options of Acquire and Transfer's prepare: "pid" from --pid
+ * and "fence" from --fence, each if given (NULL: not given). */
+gboolean  vml_cli_add_fence_options (GVariantBuilder *options, const char *pid,
+                                     const char *fence, GError **error);
+/* Their two GOptionEntry rows: --pid PID (described by @pid_help) into
+ * @pid_arg and --fence ACTION into @fence_arg (both char **). */
+#define VML_CLI_FENCE_ENTRIES(pid_arg, fence_arg, pid_help)                 \
+  { "pid", 0, 0, G_OPTION_ARG_STRING, (pid_arg), (pid_help), "PID" },      \
+  { "fence", 0, 0, G_OPTION_ARG_STRING, (fence_arg),                       \
+    "What to do to PID then: kill (default with --pid), pause or none", "ACTION" }
 
 /* The bus. The connection and the manager proxy belong to @cli (transfer
  * none); vml_cli_lease() returns a new proxy found with GetLease. */
@@ -153,11 +179,30 @@ GVariant        *vml_cli_call_std    (VmlCli              *cli,
                                       GVariant            *parameters,
                                       const GVariantType  *reply_type,
                                       GError             **error);
+/* A call that changes state (polkit may ask the user) on the lease of
+ * @uuid (found with GetLease), or on the manager if @uuid is NULL; the
+ * spinner, if any, says @progress_format. @parameters may be floating;
+ * *reply (if @reply is not NULL) gets the reply. */
+gboolean vml_cli_change (VmlCli *cli, const char *uuid, const char *method, GVariant *parameters,
+                         int timeout_ms, GVariant **reply, GError **error,
+                         const char *progress_format, ...) G_GNUC_PRINTF (8, 9);
+/* What a spinner adds for a call that waits up to @wait seconds (" (waiting
+ * up to N s)"), or "" for one that does not wait. */
+char            *vml_cli_progress_wait (guint64            wait);
 char            *vml_cli_bus_name_for_humans (VmlCli      *cli);
 
 /* Output. */
 void      vml_cli_print_json      (JsonNode             *node,
                                    gboolean              pretty);
+/* Prints {"@key": @value} (pretty), taking @value. */
+void      vml_cli_print_json_member (const char *key, JsonNode *value);
+/* Prints an object of string members: @first_key, its value, then more
+ * key/value pairs, ended by NULL. */
+void      vml_cli_print_json_strings (gboolean pretty, const char *first_key,
+                                      ...) G_GNUC_NULL_TERMINATED;
+/* Adds "@key": @value to the object being built, unless @value is NULL. */
+void      vml_cli_json_add_string (JsonBuilder *builder, const char *key,
+                                   const char *value);
 char     *vml_cli_snake_case      (const char           *camel);
 void      vml_cli_json_add_props  (JsonBuilder          *builder,
                                    GVariant             *props);

@@ -129,6 +129,17 @@ vml_cmd_leases_json (GPtrArray *leases)
 
 /* ---- create ------------------------------------------------------------ */
 
+static void
+print_created (VmlCli     *cli,
+               const char *uuid,
+               const char *path)
+{
+  if (cli->json)
+    vml_cli_print_json_strings (TRUE, "uuid", uuid, "path", path, NULL);
+  else
+    g_print ("%s\n", path);
+}
+
 static const char create_help[] =
   "Creates the lease of the VM with this UUID on shared storage, in a joined\n"
   "lockspace, and exports its object. Its 1 MiB area is allocated from the\n"
@@ -147,36 +158,7 @@ static const VmlError create_errors[] = {
   VML_ERROR_N_ERRORS
 };
 
-static void
-print_created (VmlCli     *cli,
-               const char *uuid,
-               const char *path)
-{
-  g_autoptr(JsonBuilder) builder = NULL;
-  g_autoptr(JsonNode) root = NULL;
-
-  if (!cli->json)
-    {
-      g_print ("%s\n", path);
-      return;
-    }
-  builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "uuid");
-  json_builder_add_string_value (builder, uuid);
-  json_builder_set_member_name (builder, "path");
-  json_builder_add_string_value (builder, path);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  vml_cli_print_json (root, TRUE);
-}
-
-gboolean
-vml_cmd_create (VmlCli               *cli,
-                const VmlCliCommand  *cmd,
-                int                   argc,
-                char                **argv,
-                GError              **error)
+VML_CLI_HANDLER (vml_cmd_create)
 {
   g_autofree char *lockspace = NULL, *name = NULL, *path = NULL, *offset_s = NULL;
   const GOptionEntry entries[] = {
@@ -192,8 +174,6 @@ vml_cmd_create (VmlCli               *cli,
   const VmlCliSpec spec = { entries, create_help, create_errors, 1, 1 };
   g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   g_autoptr(GVariant) reply = NULL;
-  g_autofree char *progress = NULL;
-  VmlDbusManager *manager;
   const char *lease_path;
   guint64 offset;
 
@@ -213,14 +193,9 @@ vml_cmd_create (VmlCli               *cli,
       g_variant_builder_add (&options, "{sv}", "offset", g_variant_new_uint64 (offset));
     }
 
-  manager = vml_cli_manager (cli, error);
-  if (manager == NULL)
-    return FALSE;
-  progress = g_strdup_printf ("Creating lease %s", argv[1]);
-  reply = vml_cli_call (manager, "CreateLease",
-                        g_variant_new ("(ssa{sv})", argv[1], lockspace, &options),
-                        VML_CLI_CALL_CHANGE, VML_CLI_TIMEOUT_CHANGE, progress, error);
-  if (reply == NULL)
+  if (!vml_cli_change (cli, NULL, "CreateLease",
+                       g_variant_new ("(ssa{sv})", argv[1], lockspace, &options),
+                       VML_CLI_TIMEOUT_CHANGE, &reply, error, "Creating lease %s", argv[1]))
     return FALSE;
   g_variant_get (reply, "(&o)", &lease_path);
   print_created (cli, argv[1], lease_path);
@@ -242,31 +217,38 @@ static const VmlError delete_errors[] = {
   VML_ERROR_N_ERRORS
 };
 
-gboolean
-vml_cmd_delete (VmlCli               *cli,
-                const VmlCliCommand  *cmd,
-                int                   argc,
-                char                **argv,
-                GError              **error)
+VML_CLI_HANDLER (vml_cmd_delete)
 {
   const VmlCliSpec spec = { NULL, delete_help, delete_errors, 1, 1, TRUE };
-  g_autoptr(GVariant) reply = NULL;
-  g_autofree char *progress = NULL;
-  VmlDbusManager *manager;
 
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
-    return FALSE;
-  manager = vml_cli_manager (cli, error);
-  if (manager == NULL)
-    return FALSE;
-  progress = g_strdup_printf ("Deleting lease %s", argv[1]);
-  reply = vml_cli_call (manager, "DeleteLease",
-                        g_variant_new ("(sa{sv})", argv[1], NULL),
-                        VML_CLI_CALL_CHANGE, VML_CLI_TIMEOUT_CHANGE, progress, error);
-  return reply != NULL;
+  return vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) &&
+         vml_cli_change (cli, NULL, "DeleteLease", g_variant_new ("(sa{sv})", argv[1], NULL),
+                         VML_CLI_TIMEOUT_CHANGE, NULL, error, "Deleting lease %s", argv[1]);
 }
 
 /* ---- list -------------------------------------------------------------- */
+
+static void
+print_lease_list (VmlCli    *cli,
+                  GPtrArray *leases,
+                  gboolean   quiet)
+{
+  if (!cli->json && quiet)
+    {
+      for (guint i = 0; i < leases->len; i++)
+        {
+          g_autoptr(GVariant) props = NULL;
+
+          g_variant_get (g_ptr_array_index (leases, i), "(&o@a{sv})", NULL, &props);
+          g_print ("%s\n", prop_string (props, "Uuid"));
+        }
+      return;
+    }
+  if (cli->json)
+    vml_cli_print_json_member ("leases", vml_cmd_leases_json (leases));
+  else
+    vml_cmd_print_leases (leases);
+}
 
 static const char list_help[] =
   "Lists the VM leases vmleased exports: their UUID, VM name, lockspace,\n"
@@ -283,45 +265,7 @@ static const char list_help[] =
 
 static const VmlError list_errors[] = { VML_ERROR_N_ERRORS };
 
-static void
-print_lease_list (VmlCli    *cli,
-                  GPtrArray *leases,
-                  gboolean   quiet)
-{
-  g_autoptr(JsonBuilder) builder = NULL;
-  g_autoptr(JsonNode) root = NULL;
-
-  if (!cli->json && quiet)
-    {
-      for (guint i = 0; i < leases->len; i++)
-        {
-          g_autoptr(GVariant) props = NULL;
-
-          g_variant_get (g_ptr_array_index (leases, i), "(&o@a{sv})", NULL, &props);
-          g_print ("%s\n", prop_string (props, "Uuid"));
-        }
-      return;
-    }
-  if (!cli->json)
-    {
-      vml_cmd_print_leases (leases);
-      return;
-    }
-  builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "leases");
-  json_builder_add_value (builder, vml_cmd_leases_json (leases));
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  vml_cli_print_json (root, TRUE);
-}
-
-gboolean
-vml_cmd_list (VmlCli               *cli,
-              const VmlCliCommand  *cmd,
-              int                   argc,
-              char                **argv,
-              GError              **error)
+VML_CLI_HANDLER (vml_cmd_list)
 {
   gboolean quiet = FALSE;
   const GOptionEntry entries[] = {
@@ -374,21 +318,12 @@ acquire_options (const AcquireArgs  *args,
                  GError            **error)
 {
   g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  guint64 pid;
-
-  *wait = 0;
-  if ((args->pid != NULL && !vml_cli_parse_uint ("--pid", args->pid, G_MAXUINT32, &pid, error)) ||
-      (args->wait != NULL && !vml_cli_parse_uint ("--wait", args->wait, G_MAXUINT32, wait, error)))
-    return NULL;
 
   g_variant_builder_add (&options, "{sv}", "mode",
                          g_variant_new_string (args->shared ? "shared" : "exclusive"));
-  if (args->pid != NULL)
-    g_variant_builder_add (&options, "{sv}", "pid", g_variant_new_uint32 ((guint32) pid));
-  if (args->fence != NULL)
-    g_variant_builder_add (&options, "{sv}", "fence", g_variant_new_string (args->fence));
-  if (args->wait != NULL)
-    g_variant_builder_add (&options, "{sv}", "wait", g_variant_new_uint32 ((guint32) *wait));
+  if (!vml_cli_add_fence_options (&options, args->pid, args->fence, error) ||
+      !vml_cli_add_uint32_option (&options, "wait", "--wait", args->wait, wait, error))
+    return NULL;
   return g_variant_builder_end (&options);
 }
 
@@ -401,50 +336,32 @@ acquire_args_clear (AcquireArgs *args)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AcquireArgs, acquire_args_clear)
 
-gboolean
-vml_cmd_acquire (VmlCli               *cli,
-                 const VmlCliCommand  *cmd,
-                 int                   argc,
-                 char                **argv,
-                 GError              **error)
+VML_CLI_HANDLER (vml_cmd_acquire)
 {
   g_auto(AcquireArgs) args = { FALSE, NULL, NULL, NULL };
   const GOptionEntry entries[] = {
     { "shared", 0, 0, G_OPTION_ARG_NONE, &args.shared,
       "Hold the lease shared instead of exclusive", NULL },
-    { "pid", 0, 0, G_OPTION_ARG_STRING, &args.pid,
-      "The VM process to fence if the lease is lost", "PID" },
-    { "fence", 0, 0, G_OPTION_ARG_STRING, &args.fence,
-      "What to do to PID then: kill (default with --pid), pause or none", "ACTION" },
+    VML_CLI_FENCE_ENTRIES (&args.pid, &args.fence,
+                           "The VM process to fence if the lease is lost"),
     { "wait", 0, 0, G_OPTION_ARG_STRING, &args.wait,
       "While another host holds the lease, keep trying this long (default 0)", "SECONDS" },
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, acquire_help, acquire_errors, 1, 1, TRUE };
-  g_autoptr(VmlDbusLease) lease = NULL;
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autofree char *progress = NULL;
-  guint64 wait;
+  GVariant *options;
+  g_autofree char *waiting = NULL;
+  guint64 wait = 0;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
   options = acquire_options (&args, &wait, error);
   if (options == NULL)
     return FALSE;
-
-  lease = vml_cli_lease (cli, argv[1], error);
-  if (lease == NULL)
-    return FALSE;
-  progress = wait > 0 ? g_strdup_printf ("Acquiring lease %s (waiting up to %" G_GUINT64_FORMAT " s)",
-                                         argv[1], wait)
-                      : g_strdup_printf ("Acquiring lease %s", argv[1]);
-  reply = vml_cli_call (lease, "Acquire",
-                        g_variant_new ("(@a{sv})", g_steal_pointer (&options)),
-                        VML_CLI_CALL_CHANGE,
-                        wait > 0 ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
-                        progress, error);
-  return reply != NULL;
+  waiting = vml_cli_progress_wait (wait);
+  return vml_cli_change (cli, argv[1], "Acquire", g_variant_new ("(@a{sv})", options),
+                         wait > 0 ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE, NULL, error,
+                         "Acquiring lease %s%s", argv[1], waiting);
 }
 
 /* ---- release ----------------------------------------------------------- */
@@ -461,43 +378,16 @@ static const VmlError release_errors[] = {
   VML_ERROR_NOT_HELD, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
 };
 
-gboolean
-vml_cmd_release (VmlCli               *cli,
-                 const VmlCliCommand  *cmd,
-                 int                   argc,
-                 char                **argv,
-                 GError              **error)
+VML_CLI_HANDLER (vml_cmd_release)
 {
   const VmlCliSpec spec = { NULL, release_help, release_errors, 1, 1, TRUE };
-  g_autoptr(VmlDbusLease) lease = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autofree char *progress = NULL;
 
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
-    return FALSE;
-  lease = vml_cli_lease (cli, argv[1], error);
-  if (lease == NULL)
-    return FALSE;
-  progress = g_strdup_printf ("Releasing lease %s", argv[1]);
-  reply = vml_cli_call (lease, "Release", g_variant_new ("(a{sv})", NULL),
-                        VML_CLI_CALL_CHANGE, VML_CLI_TIMEOUT_CHANGE, progress, error);
-  return reply != NULL;
+  return vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) &&
+         vml_cli_change (cli, argv[1], "Release", g_variant_new ("(a{sv})", NULL),
+                         VML_CLI_TIMEOUT_CHANGE, NULL, error, "Releasing lease %s", argv[1]);
 }
 
 /* ---- inquire ----------------------------------------------------------- */
-
-static const char inquire_help[] =
-  "Reads the VM's lease from storage now and shows what this host and the\n"
-  "storage say: local state, the storage's state as this host sees it (ok,\n"
-  "failing, lost, joining), holder and fence processes, where the lease is\n"
-  "and the sector size sanlock uses there, its version (lver), the\n"
-  "exclusive owner and its generation, shared owners, whether an owner is\n"
-  "alive (then another host's acquire would fail), and the live hosts of\n"
-  "the lockspace. Changes nothing.\n"
-  "\n"
-  "Examples:\n"
-  "  vmleasectl inquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
-  "  vmleasectl inquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --json | jq .owner";
 
 /* Inquire's keys in the contract's order, with labels for people. Keys a
  * newer vmleased adds are shown after these, under their own names. */
@@ -575,12 +465,20 @@ print_info (VmlCli   *cli,
       print_info_line (info, key, key);
 }
 
-gboolean
-vml_cmd_inquire (VmlCli               *cli,
-                 const VmlCliCommand  *cmd,
-                 int                   argc,
-                 char                **argv,
-                 GError              **error)
+static const char inquire_help[] =
+  "Reads the VM's lease from storage now and shows what this host and the\n"
+  "storage say: local state, the storage's state as this host sees it (ok,\n"
+  "failing, lost, joining), holder and fence processes, where the lease is\n"
+  "and the sector size sanlock uses there, its version (lver), the\n"
+  "exclusive owner and its generation, shared owners, whether an owner is\n"
+  "alive (then another host's acquire would fail), and the live hosts of\n"
+  "the lockspace. Changes nothing.\n"
+  "\n"
+  "Examples:\n"
+  "  vmleasectl inquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
+  "  vmleasectl inquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --json | jq .owner";
+
+VML_CLI_HANDLER (vml_cmd_inquire)
 {
   const VmlCliSpec spec = { NULL, inquire_help, lookup_errors, 1, 1 };
   g_autoptr(VmlDbusLease) lease = NULL;

@@ -21,6 +21,21 @@ vml_cmd_check_lockspaces (GVariant  *lockspaces,
 }
 
 GVariant *
+vml_cmd_get_manager_props (VmlCli  *cli,
+                           GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
+                            "org.freedesktop.DBus.Properties", "GetAll",
+                            g_variant_new ("(s)", vml_dbus_manager_interface_info ()->name),
+                            G_VARIANT_TYPE ("(a{sv})"), error);
+  if (reply == NULL)
+    return NULL;
+  return g_variant_get_child_value (reply, 0);
+}
+
+GVariant *
 vml_cmd_lockspace_details (GVariant *manager_props)
 {
   return g_variant_lookup_value (manager_props, "LockspaceDetails",
@@ -115,39 +130,22 @@ vml_cmd_lockspaces_json (GVariant *lockspaces,
   return json_builder_get_root (builder);
 }
 
-/* (transfer full): the Lockspaces property, read fresh, and (*details,
- * transfer full, NULL from a vmleased without it) LockspaceDetails. */
-static GVariant *
-get_lockspaces (VmlCli    *cli,
-                GVariant **details,
-                GError   **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) props = NULL;
-  g_autoptr(GVariant) lockspaces = NULL;
-
-  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
-                            "org.freedesktop.DBus.Properties", "GetAll",
-                            g_variant_new ("(s)", vml_dbus_manager_interface_info ()->name),
-                            G_VARIANT_TYPE ("(a{sv})"), error);
-  if (reply == NULL)
-    return NULL;
-
-  props = g_variant_get_child_value (reply, 0);
-  lockspaces = g_variant_lookup_value (props, "Lockspaces", NULL);
-  if (lockspaces == NULL)
-    {
-      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_REPLY,
-                   "vmleased has no Lockspaces property: is vmleasectl newer than vmleased?");
-      return NULL;
-    }
-  if (!vml_cmd_check_lockspaces (lockspaces, error))
-    return NULL;
-  *details = vml_cmd_lockspace_details (props);
-  return g_steal_pointer (&lockspaces);
-}
-
 /* ---- lockspace add ----------------------------------------------------- */
+
+static GVariant *
+add_options (const char  *io_timeout_s,
+             gboolean     init,
+             GError     **error)
+{
+  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+  if (!vml_cli_add_uint32_option (&options, "io_timeout", "--io-timeout", io_timeout_s, NULL,
+                                  error))
+    return NULL;
+  if (init)
+    g_variant_builder_add (&options, "{sv}", "init", g_variant_new_boolean (TRUE));
+  return g_variant_builder_end (&options);
+}
 
 static const char add_help[] =
   "Joins this host to the lockspace NAME on shared storage, and returns once\n"
@@ -175,32 +173,7 @@ static const VmlError add_errors[] = {
   VML_ERROR_EXISTS, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
 };
 
-static GVariant *
-add_options (const char  *io_timeout_s,
-             gboolean     init,
-             GError     **error)
-{
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  guint64 io_timeout;
-
-  if (io_timeout_s != NULL)
-    {
-      if (!vml_cli_parse_uint ("--io-timeout", io_timeout_s, G_MAXUINT32, &io_timeout, error))
-        return NULL;
-      g_variant_builder_add (&options, "{sv}", "io_timeout",
-                             g_variant_new_uint32 ((guint32) io_timeout));
-    }
-  if (init)
-    g_variant_builder_add (&options, "{sv}", "init", g_variant_new_boolean (TRUE));
-  return g_variant_builder_end (&options);
-}
-
-static gboolean
-lockspace_add (VmlCli               *cli,
-               const VmlCliCommand  *cmd,
-               int                   argc,
-               char                **argv,
-               GError              **error)
+static VML_CLI_HANDLER (lockspace_add)
 {
   g_autofree char *host_id_s = NULL, *path = NULL, *offset_s = NULL, *io_timeout_s = NULL;
   gboolean init = FALSE;
@@ -220,10 +193,7 @@ lockspace_add (VmlCli               *cli,
   };
   const VmlCliSpec spec = { entries, add_help, add_errors, 1, 1, TRUE };
   guint64 host_id, offset = 0;
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autofree char *progress = NULL;
-  VmlDbusManager *manager;
+  GVariant *options;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
@@ -236,16 +206,10 @@ lockspace_add (VmlCli               *cli,
   if (options == NULL)
     return FALSE;
 
-  manager = vml_cli_manager (cli, error);
-  if (manager == NULL)
-    return FALSE;
-  progress = g_strdup_printf ("Joining lockspace %s as host %" G_GUINT64_FORMAT,
-                              argv[1], host_id);
-  reply = vml_cli_call (manager, "AddLockspace",
-                        g_variant_new ("(stst@a{sv})", argv[1], host_id, path,
-                                       offset, g_steal_pointer (&options)),
-                        VML_CLI_CALL_CHANGE, VML_CLI_TIMEOUT_LONG, progress, error);
-  return reply != NULL;
+  return vml_cli_change (cli, NULL, "AddLockspace",
+                         g_variant_new ("(stst@a{sv})", argv[1], host_id, path, offset, options),
+                         VML_CLI_TIMEOUT_LONG, NULL, error,
+                         "Joining lockspace %s as host %" G_GUINT64_FORMAT, argv[1], host_id);
 }
 
 /* ---- lockspace remove -------------------------------------------------- */
@@ -264,12 +228,7 @@ static const VmlError remove_errors[] = {
   VML_ERROR_BUSY, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
 };
 
-static gboolean
-lockspace_remove (VmlCli               *cli,
-                  const VmlCliCommand  *cmd,
-                  int                   argc,
-                  char                **argv,
-                  GError              **error)
+static VML_CLI_HANDLER (lockspace_remove)
 {
   gboolean force = FALSE;
   const GOptionEntry entries[] = {
@@ -279,26 +238,42 @@ lockspace_remove (VmlCli               *cli,
   };
   const VmlCliSpec spec = { entries, remove_help, remove_errors, 1, 1, TRUE };
   g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GVariant) reply = NULL;
-  g_autofree char *progress = NULL;
-  VmlDbusManager *manager;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
   if (force)
     g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
-
-  manager = vml_cli_manager (cli, error);
-  if (manager == NULL)
-    return FALSE;
-  progress = g_strdup_printf ("Leaving lockspace %s", argv[1]);
-  reply = vml_cli_call (manager, "RemoveLockspace",
-                        g_variant_new ("(sa{sv})", argv[1], &options),
-                        VML_CLI_CALL_CHANGE, VML_CLI_TIMEOUT_CHANGE, progress, error);
-  return reply != NULL;
+  return vml_cli_change (cli, NULL, "RemoveLockspace",
+                         g_variant_new ("(sa{sv})", argv[1], &options),
+                         VML_CLI_TIMEOUT_CHANGE, NULL, error, "Leaving lockspace %s", argv[1]);
 }
 
 /* ---- lockspace list ---------------------------------------------------- */
+
+/* (transfer full): the Lockspaces property, read fresh, and (*details,
+ * transfer full, NULL from a vmleased without it) LockspaceDetails. */
+static GVariant *
+get_lockspaces (VmlCli    *cli,
+                GVariant **details,
+                GError   **error)
+{
+  g_autoptr(GVariant) props = vml_cmd_get_manager_props (cli, error);
+  g_autoptr(GVariant) lockspaces = NULL;
+
+  if (props == NULL)
+    return NULL;
+  lockspaces = g_variant_lookup_value (props, "Lockspaces", NULL);
+  if (lockspaces == NULL)
+    {
+      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_REPLY,
+                   "vmleased has no Lockspaces property: is vmleasectl newer than vmleased?");
+      return NULL;
+    }
+  if (!vml_cmd_check_lockspaces (lockspaces, error))
+    return NULL;
+  *details = vml_cmd_lockspace_details (props);
+  return g_steal_pointer (&lockspaces);
+}
 
 static const char list_help[] =
   "Lists the lockspaces this host knows, with its host id in each, their\n"
@@ -312,12 +287,7 @@ static const char list_help[] =
 
 static const VmlError list_errors[] = { VML_ERROR_N_ERRORS };
 
-static gboolean
-lockspace_list (VmlCli               *cli,
-                const VmlCliCommand  *cmd,
-                int                   argc,
-                char                **argv,
-                GError              **error)
+static VML_CLI_HANDLER (lockspace_list)
 {
   gboolean quiet = FALSE;
   const GOptionEntry entries[] = {
@@ -328,7 +298,6 @@ lockspace_list (VmlCli               *cli,
   const VmlCliSpec spec = { entries, list_help, list_errors, 0, 0 };
   g_autoptr(GVariant) lockspaces = NULL;
   g_autoptr(GVariant) details = NULL;
-  g_autoptr(JsonBuilder) builder = NULL;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
@@ -337,17 +306,7 @@ lockspace_list (VmlCli               *cli,
     return FALSE;
 
   if (cli->json)
-    {
-      g_autoptr(JsonNode) root = NULL;
-
-      builder = json_builder_new ();
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "lockspaces");
-      json_builder_add_value (builder, vml_cmd_lockspaces_json (lockspaces, details));
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      vml_cli_print_json (root, TRUE);
-    }
+    vml_cli_print_json_member ("lockspaces", vml_cmd_lockspaces_json (lockspaces, details));
   else if (quiet)
     {
       GVariantIter iter;
@@ -370,20 +329,8 @@ static const VmlCliCommand lockspace_commands[] = {
   { "list",   lockspace_list,   "List the lockspaces this host knows",           "" },
 };
 
-gboolean
-vml_cmd_lockspace (VmlCli               *cli,
-                   const VmlCliCommand  *cmd,
-                   int                   argc,
-                   char                **argv,
-                   GError              **error)
+VML_CLI_HANDLER (vml_cmd_lockspace)
 {
-  g_autofree char *help = vml_cli_commands_help (lockspace_commands,
-                                                 G_N_ELEMENTS (lockspace_commands),
-                                                 "lockspace ");
-  const VmlCliSpec spec = { NULL, help, NULL, 0, G_MAXUINT };
-
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
-    return FALSE;
-  return vml_cli_dispatch (cli, lockspace_commands,
-                           G_N_ELEMENTS (lockspace_commands), argc, argv, error);
+  return vml_cli_run_group (cli, cmd, lockspace_commands, G_N_ELEMENTS (lockspace_commands),
+                            NULL, argc, argv, error);
 }

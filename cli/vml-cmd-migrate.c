@@ -1,8 +1,8 @@
 /* vml-cmd-migrate.c: "vmleasectl migrate --from ENV --to ENV UUID": every
  * Transfer step of a hand-off, driven on two hosts' buses from here, for
  * scripts, tests and the demo. A virt manager does the same around its own
- * migration phases (DESIGN.md §3); here there is no guest, so the steps
- * follow each other at once.
+ * migration phases (docs/api.md, "Transfer: the migration hand-off"); here
+ * there is no guest, so the steps follow each other at once.
  *
  * On a failure before the point of no return both sides are cancelled
  * (destination first); after a pre-copy perform, a failed finish is
@@ -512,53 +512,45 @@ check_fail_at (const char  *fail_at,
   return TRUE;
 }
 
+/* --from and --to: where @role (a sentence's start) is. */
+#define HOST_ENTRY(name, arg, role)                                           \
+  { name, 0, 0, G_OPTION_ARG_FILENAME, (arg),                                 \
+    role " host: env file or D-Bus address (required)", "ENVFILE" }
+
 static GVariant *
 prepare_options (const char  *pid_s,
                  const char  *fence,
                  GError     **error)
 {
   g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  guint64 pid;
 
-  if (pid_s != NULL)
-    {
-      if (!vml_cli_parse_uint ("--pid", pid_s, G_MAXUINT32, &pid, error))
-        return NULL;
-      g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_uint32 ((guint32) pid));
-    }
-  if (fence != NULL)
-    g_variant_builder_add (&b, "{sv}", "fence", g_variant_new_string (fence));
+  if (!vml_cli_add_fence_options (&b, pid_s, fence, error))
+    return NULL;
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
-gboolean
-vml_cmd_migrate (VmlCli               *cli,
-                 const VmlCliCommand  *cmd,
-                 int                   argc,
-                 char                **argv,
-                 GError              **error)
+VML_CLI_HANDLER (vml_cmd_migrate)
 {
   g_autofree char *from = NULL, *to = NULL, *fail_at = NULL;
   g_autofree char *pid = NULL, *fence = NULL, *wait_s = NULL;
   gboolean postcopy = FALSE;
   const GOptionEntry entries[] = {
-    { "from", 0, 0, G_OPTION_ARG_FILENAME, &from,
-      "The source host: env file or D-Bus address (required)", "ENVFILE" },
-    { "to", 0, 0, G_OPTION_ARG_FILENAME, &to,
-      "The destination host: env file or D-Bus address (required)", "ENVFILE" },
+    HOST_ENTRY ("from", &from, "The source"),
+    HOST_ENTRY ("to", &to, "The destination"),
     { "postcopy", 0, 0, G_OPTION_ARG_NONE, &postcopy,
       "Post-copy: perform is the point of no return", NULL },
-    { "pid", 0, 0, G_OPTION_ARG_STRING, &pid,
-      "The destination's VM process, fenced if the lease is lost there", "PID" },
-    { "fence", 0, 0, G_OPTION_ARG_STRING, &fence,
-      "What to do to PID then: kill (default with --pid), pause or none", "ACTION" },
+    VML_CLI_FENCE_ENTRIES (&pid, &fence,
+                           "The destination's VM process, fenced if the lease is lost there"),
     { "wait", 0, 0, G_OPTION_ARG_STRING, &wait_s,
       "When undoing, how long the source may wait for a dead destination (0)", "SECONDS" },
     { "fail-at", 0, 0, G_OPTION_ARG_STRING, &fail_at,
       "Rehearse a failure just before STEP: prepare, perform or finish", "STEP" },
     G_OPTION_ENTRY_NULL
   };
-  const VmlCliSpec spec = { entries, migrate_help, migrate_errors, 1, 1 };
+  const VmlCliSpec spec = {
+    .entries = entries, .description = migrate_help, .errors = migrate_errors,
+    .min_args = 1, .max_args = 1,
+  };
   Migration m = { .cli = cli, .blackout_ms = -1 };
   g_autoptr(GError) local_error = NULL;
   guint64 wait = 0;

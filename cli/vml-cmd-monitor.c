@@ -240,39 +240,26 @@ describe_added (const char *who,
                           who, *name ? name : "-", lockspace, state);
 }
 
+/* InterfacesAdded (oa{sa{sv}}) and InterfacesRemoved (oas): an object
+ * exported or unexported. The event is about that object, not about the
+ * manager that sent it. */
 static void
-print_interfaces_added (Monitor    *monitor,
-                        const char *path,
-                        GVariant   *params)
+print_interfaces (Monitor    *monitor,
+                  const char *path,
+                  GVariant   *params)
 {
+  gboolean added = g_variant_is_of_type (params, G_VARIANT_TYPE ("(oa{sa{sv}})"));
   const char *object;
   g_autoptr(GVariant) interfaces = NULL;
   g_autofree char *who = NULL;
   g_autofree char *human = NULL;
 
-  g_variant_get (params, "(&o@a{sa{sv}})", &object, &interfaces);
+  g_variant_get (params, "(&o@*)", &object, &interfaces);
   who = subject (object);
-  human = describe_added (who, interfaces);
-  emit (monitor, "interfaces-added", object,
-        g_variant_new_parsed ("{'interfaces': <%@a{sa{sv}}>}", snake_interfaces (interfaces)),
-        human);
-}
-
-static void
-print_interfaces_removed (Monitor    *monitor,
-                          const char *path,
-                          GVariant   *params)
-{
-  const char *object;
-  g_autoptr(GVariant) interfaces = NULL;
-  g_autofree char *who = NULL;
-  g_autofree char *human = NULL;
-
-  g_variant_get (params, "(&o@as)", &object, &interfaces);
-  who = subject (object);
-  human = g_strdup_printf ("%s: removed", who);
-  emit (monitor, "interfaces-removed", object,
-        g_variant_new_parsed ("{'interfaces': <%@as>}", interfaces),
+  human = added ? describe_added (who, interfaces) : g_strdup_printf ("%s: removed", who);
+  emit (monitor, added ? "interfaces-added" : "interfaces-removed", object,
+        g_variant_new_parsed ("{'interfaces': <%@*>}",
+                              added ? snake_interfaces (interfaces) : interfaces),
         human);
 }
 
@@ -303,8 +290,8 @@ static const struct {
   { "org.example.VMLease",                "Lost",              "(sa{sv})",      print_lost },
   { "org.example.VMLease",                "Warning",           "(sa{sv})",      print_warning },
   { "org.freedesktop.DBus.Properties",    "PropertiesChanged", "(sa{sv}as)",    print_properties_changed },
-  { "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",   "(oa{sa{sv}})",  print_interfaces_added },
-  { "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", "(oas)",         print_interfaces_removed },
+  { "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",   "(oa{sa{sv}})",  print_interfaces },
+  { "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", "(oas)",         print_interfaces },
 };
 
 static void
@@ -416,12 +403,7 @@ run_monitor (Monitor          *monitor,
   return TRUE;
 }
 
-gboolean
-vml_cmd_monitor (VmlCli               *cli,
-                 const VmlCliCommand  *cmd,
-                 int                   argc,
-                 char                **argv,
-                 GError              **error)
+VML_CLI_HANDLER (vml_cmd_monitor)
 {
   const VmlCliSpec spec = { NULL, monitor_help, monitor_errors, 0, 0 };
   g_autoptr(GMainLoop) loop = NULL;

@@ -40,17 +40,10 @@ get_manager_props (VmlCli  *cli,
                    Status  *status,
                    GError **error)
 {
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) props = NULL;
+  g_autoptr(GVariant) props = vml_cmd_get_manager_props (cli, error);
 
-  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
-                            "org.freedesktop.DBus.Properties", "GetAll",
-                            g_variant_new ("(s)", vml_dbus_manager_interface_info ()->name),
-                            G_VARIANT_TYPE ("(a{sv})"), error);
-  if (reply == NULL)
+  if (props == NULL)
     return FALSE;
-
-  props = g_variant_get_child_value (reply, 0);
   if (!g_variant_lookup (props, "Version", "s", &status->version))
     status->version = g_strdup ("(unknown version)");
   status->lockspaces = g_variant_lookup_value (props, "Lockspaces", NULL);
@@ -91,12 +84,7 @@ print_human (VmlCli       *cli,
   vml_cmd_print_leases (status->leases);
 }
 
-gboolean
-vml_cmd_status (VmlCli               *cli,
-                const VmlCliCommand  *cmd,
-                int                   argc,
-                char                **argv,
-                GError              **error)
+VML_CLI_HANDLER (vml_cmd_status)
 {
   const VmlCliSpec spec = { NULL, status_help, status_errors, 0, 0 };
   g_auto(Status) status = { NULL, NULL, NULL, NULL };

@@ -30,15 +30,19 @@ typedef enum {
   STEP_OPT_WAIT     = 1 << 3,   /* --wait */
 } StepOpts;
 
+/* One step: its row in the group's command list, and its options. */
 typedef struct {
   const char *name;
+  const char *summary;     /* for the group's list of steps */
   StepOpts    opts;
   gboolean    takes_token;
   const char *help;
 } StepInfo;
 
 static const StepInfo steps[] = {
-  { "begin", 0, FALSE,
+  { "begin",
+    "Source: start a hand-off (exclusive to shared); prints T1",
+    0, FALSE,
     "On the source host, when a migration starts: the lease, held here\n"
     "exclusively, is converted to shared, so that the destination can take\n"
     "it shared too. The lease is then in state migrating-out. Prints the\n"
@@ -47,7 +51,9 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer begin 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 > t1\n"
     "  vmleasectl transfer begin \"$uuid\" | ssh dst vmleasectl transfer prepare \"$uuid\"" },
-  { "prepare", STEP_OPT_PID, TRUE,
+  { "prepare",
+    "Destination: check T1, take the lease shared; prints T2",
+    STEP_OPT_PID, TRUE,
     "On the destination host, before the incoming VM touches its disks:\n"
     "checks the source's token T1 against storage (the source still holds\n"
     "the lease shared) and takes the lease shared here (state migrating-in).\n"
@@ -57,7 +63,9 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t1\" --pid 4242\n"
     "  ssh src vmleasectl transfer begin \"$uuid\" | vmleasectl transfer prepare \"$uuid\" > t2" },
-  { "perform", STEP_OPT_POSTCOPY, TRUE,
+  { "perform",
+    "Source, at switchover: give the shared hold up; prints T3",
+    STEP_OPT_POSTCOPY, TRUE,
     "On the source host at switchover, the guest paused here: gives up this\n"
     "host's shared hold, so the destination can take the lease exclusively.\n"
     "With --postcopy this is the point of no return: the source can never\n"
@@ -67,7 +75,9 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer perform 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 - < t2\n"
     "  vmleasectl transfer perform \"$uuid\" \"$t2\" --postcopy" },
-  { "finish", STEP_OPT_SUCCESS, TRUE,
+  { "finish",
+    "Destination: shared to exclusive (or give up); prints T4",
+    STEP_OPT_SUCCESS, TRUE,
     "On the destination host: with success (the default), converts the\n"
     "lease from shared to exclusive; the guest may resume here once this\n"
     "returns. With --failure, gives the shared hold up instead. Prints the\n"
@@ -76,7 +86,9 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer finish 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t3\"\n"
     "  vmleasectl transfer finish \"$uuid\" \"$t3\" --failure" },
-  { "confirm", STEP_OPT_SUCCESS | STEP_OPT_WAIT, TRUE,
+  { "confirm",
+    "Source: end the hand-off (or take the lease back)",
+    STEP_OPT_SUCCESS | STEP_OPT_WAIT, TRUE,
     "On the source host, last: with success, the hand-off is done and this\n"
     "host forgets it. With --failure (pre-copy only), takes the lease back\n"
     "exclusively, refused if any other host took it meanwhile. Without\n"
@@ -88,7 +100,9 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer confirm 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t4\"\n"
     "  vmleasectl transfer confirm \"$uuid\" '' --failure --wait 120" },
-  { "cancel", STEP_OPT_WAIT, TRUE,
+  { "cancel",
+    "Either side: undo this side before the point of no return",
+    STEP_OPT_WAIT, TRUE,
     "On either host, before the point of no return: undoes this host's part\n"
     "of the hand-off (the source takes the lease back exclusively, the\n"
     "destination gives its shared hold up). Cancel the destination first.\n"
@@ -280,28 +294,20 @@ step_options (const StepArgs  *args,
               GError         **error)
 {
   g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  guint64 pid;
 
-  *wait = 0;
   if (args->success && args->failure)
     {
       vml_cli_usage_error (error, "--success and --failure exclude each other");
       return NULL;
     }
-  if ((args->pid != NULL && !vml_cli_parse_uint ("--pid", args->pid, G_MAXUINT32, &pid, error)) ||
-      (args->wait != NULL && !vml_cli_parse_uint ("--wait", args->wait, G_MAXUINT32, wait, error)))
+  if (!vml_cli_add_fence_options (&options, args->pid, args->fence, error))
     return NULL;
-
-  if (args->pid != NULL)
-    g_variant_builder_add (&options, "{sv}", "pid", g_variant_new_uint32 ((guint32) pid));
-  if (args->fence != NULL)
-    g_variant_builder_add (&options, "{sv}", "fence", g_variant_new_string (args->fence));
   if (args->postcopy)
     g_variant_builder_add (&options, "{sv}", "postcopy", g_variant_new_boolean (TRUE));
   if (args->success || args->failure)
     g_variant_builder_add (&options, "{sv}", "success", g_variant_new_boolean (args->success));
-  if (args->wait != NULL)
-    g_variant_builder_add (&options, "{sv}", "wait", g_variant_new_uint32 ((guint32) *wait));
+  if (!vml_cli_add_uint32_option (&options, "wait", "--wait", args->wait, wait, error))
+    return NULL;
   return g_variant_builder_end (&options);
 }
 
@@ -309,31 +315,14 @@ static void
 print_token (VmlCli     *cli,
              const char *token)
 {
-  g_autoptr(JsonBuilder) builder = NULL;
-  g_autoptr(JsonNode) root = NULL;
-
-  if (!cli->json)
-    {
-      if (*token != '\0')
-        g_print ("%s\n", token);
-      return;
-    }
-  builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "token");
-  json_builder_add_string_value (builder, token);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  /* One line, like the plain token, so it pipes the same way. */
-  vml_cli_print_json (root, FALSE);
+  /* JSON on one line, like the plain token, so it pipes the same way. */
+  if (cli->json)
+    vml_cli_print_json_strings (FALSE, "token", token, NULL);
+  else if (*token != '\0')
+    g_print ("%s\n", token);
 }
 
-static gboolean
-transfer_step (VmlCli               *cli,
-               const VmlCliCommand  *cmd,
-               int                   argc,
-               char                **argv,
-               GError              **error)
+static VML_CLI_HANDLER (transfer_step)
 {
   const StepInfo *info = find_step (cmd->name);
   g_auto(StepArgs) args = { NULL, NULL, FALSE, FALSE, FALSE, NULL };
@@ -343,16 +332,20 @@ transfer_step (VmlCli               *cli,
   g_autoptr(GVariant) options = NULL;
   g_autofree char *token = NULL;
   g_autofree char *next = NULL;
+  g_autofree char *waiting = NULL;
   g_autofree char *progress = NULL;
-  guint64 wait;
+  guint64 wait = 0;
 
   memset (entries, 0, sizeof entries);
   if (info->opts & STEP_OPT_PID)
     {
-      entries[n++] = (GOptionEntry) { "pid", 0, 0, G_OPTION_ARG_STRING, &args.pid,
-        "The destination's VM process, fenced if the lease is lost", "PID" };
-      entries[n++] = (GOptionEntry) { "fence", 0, 0, G_OPTION_ARG_STRING, &args.fence,
-        "What to do to PID then: kill (default with --pid), pause or none", "ACTION" };
+      const GOptionEntry fence_entries[] = {
+        VML_CLI_FENCE_ENTRIES (&args.pid, &args.fence,
+                               "The destination's VM process, fenced if the lease is lost"),
+      };
+
+      entries[n++] = fence_entries[0];
+      entries[n++] = fence_entries[1];
     }
   if (info->opts & STEP_OPT_POSTCOPY)
     entries[n++] = (GOptionEntry) { "postcopy", 0, 0, G_OPTION_ARG_NONE, &args.postcopy,
@@ -386,9 +379,8 @@ transfer_step (VmlCli               *cli,
   lease = vml_cli_lease (cli, argv[1], error);
   if (lease == NULL)
     return FALSE;
-  progress = wait > 0 ? g_strdup_printf ("Transfer %s of %s (waiting up to %" G_GUINT64_FORMAT " s)",
-                                         info->name, argv[1], wait)
-                      : g_strdup_printf ("Transfer %s of %s", info->name, argv[1]);
+  waiting = vml_cli_progress_wait (wait);
+  progress = g_strdup_printf ("Transfer %s of %s%s", info->name, argv[1], waiting);
   next = vml_cmd_transfer_call (lease, info->name, token, g_steal_pointer (&options),
                                 wait > 0, progress, error);
   if (next == NULL)
@@ -399,14 +391,6 @@ transfer_step (VmlCli               *cli,
 
 /* ---- the group --------------------------------------------------------------- */
 
-static const VmlCliCommand transfer_commands[] = {
-  { "begin",   transfer_step, "Source: start a hand-off (exclusive to shared); prints T1", "UUID" },
-  { "prepare", transfer_step, "Destination: check T1, take the lease shared; prints T2",  "UUID [TOKEN|-]" },
-  { "perform", transfer_step, "Source, at switchover: give the shared hold up; prints T3", "UUID [TOKEN|-]" },
-  { "finish",  transfer_step, "Destination: shared to exclusive (or give up); prints T4",  "UUID [TOKEN|-]" },
-  { "confirm", transfer_step, "Source: end the hand-off (or take the lease back)",         "UUID [TOKEN|-]" },
-  { "cancel",  transfer_step, "Either side: undo this side before the point of no return", "UUID [TOKEN|-]" },
-};
 
 static const char transfer_help_tail[] =
   "A hand-off moves a VM's lease from the source host to the destination\n"
@@ -422,23 +406,15 @@ static const char transfer_help_tail[] =
   "--json, {\"token\": ...}) and reads the previous one from its argument or\n"
   "from standard input. 'vmleasectl migrate' runs all steps on two hosts.";
 
-gboolean
-vml_cmd_transfer (VmlCli               *cli,
-                  const VmlCliCommand  *cmd,
-                  int                   argc,
-                  char                **argv,
-                  GError              **error)
+VML_CLI_HANDLER (vml_cmd_transfer)
 {
-  g_autofree char *list = vml_cli_commands_help (transfer_commands,
-                                                 G_N_ELEMENTS (transfer_commands),
-                                                 "transfer ");
-  g_autofree char *help = g_strdup_printf ("%s\n\n%s", list, transfer_help_tail);
-  const VmlCliSpec spec = { NULL, help, NULL, 0, G_MAXUINT };
+  VmlCliCommand commands[G_N_ELEMENTS (steps)];
 
-  G_STATIC_ASSERT (G_N_ELEMENTS (transfer_commands) == G_N_ELEMENTS (steps));
-
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
-    return FALSE;
-  return vml_cli_dispatch (cli, transfer_commands,
-                           G_N_ELEMENTS (transfer_commands), argc, argv, error);
+  for (gsize i = 0; i < G_N_ELEMENTS (steps); i++)
+    commands[i] = (VmlCliCommand) {
+      steps[i].name, transfer_step, steps[i].summary,
+      steps[i].takes_token ? "UUID [TOKEN|-]" : "UUID",
+    };
+  return vml_cli_run_group (cli, cmd, commands, G_N_ELEMENTS (commands), transfer_help_tail,
+                            argc, argv, error);
 }

@@ -6,8 +6,7 @@
 
 G_BEGIN_DECLS
 
-#define VML_CMD_DECLARE(fn) \
-  gboolean fn (VmlCli *cli, const VmlCliCommand *cmd, int argc, char **argv, GError **error)
+#define VML_CMD_DECLARE(fn) VML_CLI_HANDLER (fn)
 
 /* vml-cmd-status.c */
 VML_CMD_DECLARE (vml_cmd_status);
@@ -41,6 +40,10 @@ char      *vml_cmd_transfer_call    (VmlDbusLease  *lease,
                                      gboolean       no_timeout,
                                      const char    *progress,
                                      GError       **error);
+
+/* (transfer full) every property of the Manager, a{sv}, read fresh. */
+GVariant  *vml_cmd_get_manager_props (VmlCli  *cli,
+                                      GError **error);
 
 /* Lockspaces: the Manager's Lockspaces property, a(ststsu), and its
  * LockspaceDetails property, a{sa{sv}} by name (@details may be NULL: a

@@ -1,16 +1,15 @@
 /* vml-manager-leases.c: the Manager's lease methods — CreateLease, GetLease,
- * DeleteLease — and how a lease is found on storage (in a lockspace's index,
- * or at an explicit location) before its object is exported. Lockspaces,
- * start-up and the D-Bus object are in vml-manager.c. */
+ * DeleteLease — after authorization, and how a lease is looked for on
+ * storage (in a lockspace's index, or at an explicit location) before its
+ * object is exported. The storage reads and writes themselves go through
+ * vml-manager-sanlock.c; the objects are kept by vml-manager-tree.c. */
 #include "config.h"
 
 #include "vml-error.h"
+#include "vml-log.h"
 #include "vml-manager-private.h"
 #include "vml-options.h"
 #include "vml-read-pool.h"
-#include "vml-sanlock.h"
-
-#define LEASE_AREA_SIZE VML_SANLOCK_ALIGN
 
 /* GetLease of a UUID that no joined lockspace's index has is answered from
  * memory for INDEX_MISS_AGE_S after the lookup that found nothing, without
@@ -147,71 +146,30 @@ locate_data_free (LocateData *data)
 static gboolean
 place_explicitly (LocateData *data, VmlLockspace *ls, GError **error)
 {
-  g_autofree char *found_ls = NULL, *found_name = NULL;
-  VmlSanlockResource res = { vml_lockspace_get_name (ls), data->uuid, data->path, data->offset,
-                             vml_lockspace_sector_size_at (ls, data->path) };
-  GError *local_error = NULL;
-
-  if (vml_sanlock_resource_read_name (data->path, data->offset, &found_ls, &found_name,
-                                      &local_error))
-    {
-      if (g_strcmp0 (found_ls, res.lockspace) != 0 || g_strcmp0 (found_name, data->uuid) != 0)
-        {
-          g_set_error (error, VML_ERROR, VML_ERROR_EXISTS,
-                       "%s offset %" G_GUINT64_FORMAT " already holds the lease '%s' of "
-                       "lockspace '%s'; choose another offset", data->path, data->offset,
-                       found_name, found_ls);
-          return FALSE;
-        }
-    }
-  else if (g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND) &&
-           data->goal == LOCATE_CREATE)
-    {
-      g_clear_error (&local_error);
-      if (!vml_lockspace_check_lease_storage (ls, data->path, error) ||
-          !vml_sanlock_resource_init (&res, error))
-        return FALSE;
-    }
-  else
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
+  if (!manager_sanlock_place_lease (ls, data->uuid, data->path, data->offset,
+                                    data->goal == LOCATE_CREATE, error))
+    return FALSE;
   data->found_in = ls;
   data->found_path = g_strdup (data->path);
   data->found_offset = data->offset;
   return TRUE;
 }
 
-/* Under the index lock: sanlock's index would accept a second entry of the
- * same name, and another host may be creating the same lease right now. */
+/* Runs under the index lock (on_located). */
 static gboolean
-lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **error)
+find_or_add_locked (VmlLockspace *ls, gpointer user_data, GError **error)
 {
   LocateData *data = user_data;
-  VmlSanlockLockspace spec;
-  GError *local_error = NULL;
 
-  vml_lockspace_get_spec (ls, &spec);
-  if (vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, &local_error))
-    return TRUE;
-  if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-  g_clear_error (&local_error);
-  return vml_sanlock_index_create (&spec, data->uuid, &data->found_offset, error);
+  return manager_sanlock_index_find_or_add (ls, data->uuid, &data->found_offset, error);
 }
 
 static gboolean
 place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
 {
-  VmlSanlockLockspace spec;
   g_autoptr(GError) local_error = NULL;
 
-  vml_lockspace_get_spec (ls, &spec);
-  if (!vml_sanlock_index_lookup (&spec, data->uuid, &data->found_offset, &local_error))
+  if (!manager_sanlock_index_find (ls, data->uuid, &data->found_offset, &local_error))
     {
       /* Made under the index lock, from the main loop (on_located). */
       if (data->goal == LOCATE_CREATE &&
@@ -224,7 +182,7 @@ place_in_index (LocateData *data, VmlLockspace *ls, GError **error)
       return FALSE;
     }
   data->found_in = ls;
-  data->found_path = g_strdup (spec.path);
+  data->found_path = g_strdup (vml_lockspace_get_path (ls));
   data->indexed = TRUE;
   return TRUE;
 }
@@ -320,7 +278,8 @@ lease_from_location (VmlManager *self, LocateData *data)
 
   manager_export_lease (self, lease);
   if (!vml_lease_save (lease, &error))
-    g_warning ("%s", error->message);
+    vml_log_lease (G_LOG_LEVEL_WARNING, data->uuid, vml_lockspace_get_name (data->found_in),
+                   NULL, "%s", error->message);
   return lease;
 }
 
@@ -359,7 +318,7 @@ on_located (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (g_task_propagate_boolean (G_TASK (result), &error) && data->create_in != NULL)
     vml_lockspace_run_locked_index_async (data->create_in, data->holder_path,
-                                          lookup_or_create_locked, data, on_made_in_index,
+                                          find_or_add_locked, data, on_made_in_index,
                                           g_object_ref (result));
   else
     located (data, error);
@@ -460,7 +419,7 @@ check_explicit_location (VmlManager *self, const char *path, guint64 offset, GEr
   VmlLockspace *ls;
 
   if (!vml_check_storage_path (path, error) || !vml_check_aligned_offset (offset, error) ||
-      !vml_check_storage_range (path, offset, LEASE_AREA_SIZE, error))
+      !vml_check_storage_range (path, offset, MANAGER_LEASE_AREA_SIZE, error))
     return FALSE;
   g_hash_table_iter_init (&iter, self->lockspaces);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &ls))
@@ -468,13 +427,13 @@ check_explicit_location (VmlManager *self, const char *path, guint64 offset, GEr
       guint64 start = vml_lockspace_get_offset (ls);
 
       if (g_str_equal (vml_lockspace_get_path (ls), path) &&
-          offset >= start && offset < start + VML_LOCKSPACE_AREA_SIZE)
+          offset >= start && offset < start + MANAGER_LOCKSPACE_AREA_SIZE)
         {
           g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
                        "offset %" G_GUINT64_FORMAT " of %s lies inside lockspace '%s' and its "
                        "resource index (%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT ")",
                        offset, path, vml_lockspace_get_name (ls), start,
-                       start + VML_LOCKSPACE_AREA_SIZE);
+                       start + MANAGER_LOCKSPACE_AREA_SIZE);
           return FALSE;
         }
     }

@@ -9,9 +9,6 @@ G_BEGIN_DECLS
 #define VML_TYPE_MANAGER (vml_manager_get_type ())
 G_DECLARE_FINAL_TYPE (VmlManager, vml_manager, VML, MANAGER, GObject)
 
-/* Layout from a lockspace's offset: lockspace 1 MiB + resource index 2 MiB. */
-#define VML_LOCKSPACE_AREA_SIZE (3 * 1024 * 1024)
-
 VmlManager *vml_manager_new   (GDBusConnection *bus,
                                const char      *state_dir,
                                const char      *holder_path,

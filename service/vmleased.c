@@ -43,7 +43,7 @@ notify (const char *format, ...)
   va_end (args);
   r = sd_notify (0, message);
   if (r < 0)
-    g_debug ("sd_notify: %s", g_strerror (-r));
+    vml_log (G_LOG_LEVEL_DEBUG, &(VmlLogAbout){ 0 }, "sd_notify: %s", g_strerror (-r));
 }
 
 static gboolean
@@ -68,13 +68,15 @@ watchdog_setup (void)
   r = sd_watchdog_enabled (TRUE, &usec);
   if (r < 0)
     {
-      g_warning ("Ignoring the systemd watchdog settings: %s", g_strerror (-r));
+      vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ 0 },
+               "Ignoring the systemd watchdog settings: %s", g_strerror (-r));
       return 0;
     }
   if (r == 0 || usec == 0)
     return 0;
   interval_ms = (guint) MAX (usec / 2 / 1000, 1);
-  g_debug ("Sending watchdog keep-alives every %u ms", interval_ms);
+  vml_log (G_LOG_LEVEL_DEBUG, &(VmlLogAbout){ 0 },
+           "Sending watchdog keep-alives every %u ms", interval_ms);
   return g_timeout_add (interval_ms, on_watchdog, NULL);
 }
 
@@ -83,7 +85,8 @@ on_signal (gpointer user_data)
 {
   Daemon *daemon = user_data;
 
-  g_message ("Stopping; leases stay held by their holder processes");
+  vml_log (G_LOG_LEVEL_MESSAGE, &(VmlLogAbout){ .message_id = VML_MSGID_SERVICE_STOPPING },
+           "Stopping; leases stay held by their holder processes");
   notify ("STOPPING=1\nSTATUS=Stopping; leases stay held by their holder processes");
   g_main_loop_quit (daemon->loop);
   return G_SOURCE_REMOVE;
@@ -94,7 +97,8 @@ on_name_acquired (GDBusConnection *bus, const char *name, gpointer user_data)
 {
   Daemon *daemon = user_data;
 
-  g_message ("vmleased %s ready as %s", VERSION, name);
+  vml_log (G_LOG_LEVEL_MESSAGE, &(VmlLogAbout){ .message_id = VML_MSGID_SERVICE_STARTED },
+           "vmleased %s ready as %s", VERSION, name);
   if (!daemon->ready)
     notify ("READY=1\nSTATUS=Serving %s on the system bus", name);
   daemon->ready = TRUE;
@@ -107,13 +111,15 @@ on_name_lost (GDBusConnection *bus, const char *name, gpointer user_data)
 
   if (daemon->ready)
     {
-      g_warning ("Lost the bus name %s (did the bus go away?)", name);
+      vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .message_id = VML_MSGID_SERVICE_STOPPING },
+               "Lost the bus name %s (did the bus go away?); exiting", name);
       notify ("STATUS=Lost the bus name %s; exiting", name);
     }
   else
     {
-      g_warning ("Could not own the bus name %s (is another vmleased running, "
-                 "or does the bus policy forbid it?)", name);
+      vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .message_id = VML_MSGID_SERVICE_STOPPING },
+               "Could not own the bus name %s (is another vmleased running, "
+               "or does the bus policy forbid it?); exiting", name);
       notify ("STATUS=Could not own the bus name %s", name);
     }
   daemon->exit_status = EXIT_FAILURE;
@@ -156,13 +162,16 @@ set_ceiling (GKeyFile *config, const char *path, GError **error)
   return TRUE;
 }
 
+/* After vml_log_setup(): the reason goes to the log (the journal under
+ * systemd, else stderr) and to systemd's STATUS=. */
 static int
 fail_startup (const char *message)
 {
   /* One line: sd_notify() takes a newline as the end of the assignment. */
   g_autofree char *status = g_strdelimit (g_strdup (message), "\n", ' ');
 
-  g_printerr ("vmleased: %s\n", message);
+  vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .message_id = VML_MSGID_SERVICE_STOPPING },
+           "Cannot start: %s", message);
   notify ("STATUS=Failed to start: %s", status);
   return EXIT_FAILURE;
 }

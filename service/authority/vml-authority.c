@@ -30,6 +30,7 @@
 #include "vml-actions.h"
 #include "vml-authority.h"
 #include "vml-error.h"
+#include "vml-log.h"
 
 #define UID_CACHE_MAX 1024
 
@@ -297,6 +298,16 @@ describe_target (Check *check)
   return g_strdup ("");
 }
 
+/* A message about @check's call: its caller's uid, and the lease or
+ * lockspace it names; @msgid may be NULL; then a format and its
+ * arguments. */
+#define log_check(check, msgid, ...)                                          \
+  vml_log (G_LOG_LEVEL_MESSAGE, &(VmlLogAbout) {                              \
+             .uuid = (check)->vm_uuid, .lockspace = (check)->lockspace,       \
+             .caller_uid = (check)->uid, .has_caller = TRUE,                  \
+             .message_id = (msgid),                                           \
+           }, __VA_ARGS__)
+
 static void
 deny (Check *check, const char *why)
 {
@@ -311,8 +322,8 @@ deny (Check *check, const char *why)
     whose = g_strdup_printf ("; the fence target runs as uid %u, and naming a process the "
                              "caller could not signal itself needs this action",
                              check->fence_uid);
-  g_message ("Denied %s by uid %u (action %s): %s", member_of (check), check->uid,
-             check->action, why);
+  log_check (check, VML_MSGID_CALL_REFUSED, "Denied %s by uid %u (action %s): %s",
+             member_of (check), check->uid, check->action, why);
   g_dbus_method_invocation_return_error (check->invocation, VML_ERROR, VML_ERROR_NOT_AUTHORIZED,
                                          "Not authorized to %s%s (action %s): %s%s",
                                          member_of (check), what, check->action, why,
@@ -324,7 +335,8 @@ caller_left (Check *check)
 {
   if (!g_cancellable_is_cancelled (check->call->cancellable))
     return FALSE;
-  g_message ("%s by uid %u not run: its caller %s left the bus before it was authorized",
+  log_check (check, NULL,
+             "%s by uid %u not run: its caller %s left the bus before it was authorized",
              member_of (check), check->uid, check->call->sender);
   /* Nobody reads it; answered so the invocation ends like any other. */
   g_dbus_method_invocation_return_error (check->invocation, VML_ERROR, VML_ERROR_FAILED,
@@ -448,7 +460,9 @@ on_polkit_timeout (gpointer user_data)
 
   check->timeout_id = 0;
   check->timed_out = TRUE;
-  g_message ("polkit did not answer within %d s about %s by uid %u; refusing it",
+  /* Not the refusal's message yet: deny() logs that when polkit's
+   * callback comes. */
+  log_check (check, NULL, "polkit did not answer within %d s about %s by uid %u; refusing it",
              VML_POLKIT_TIMEOUT_S, member_of (check), check->uid);
   g_cancellable_cancel (check->polkit_cancel);
   return G_SOURCE_REMOVE;

@@ -1,15 +1,12 @@
-/* vml-options.c: input checks shared by every method handler. They run on
- * the main loop before an operation is queued, so bad input never reaches
+/* vml-options.c: the checks of vml-options.h: an options argument's keys
+ * and types, names, ids, offsets, waits and storage paths. They run on the
+ * main loop before an operation is queued, so bad input never reaches
  * sanlock and never changes state. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -245,178 +242,6 @@ vml_check_storage_path (const char *path, GError **error)
       return FALSE;
     }
   return TRUE;
-}
-
-/* Enum ↔ string tables: one row per value, so parsing and printing agree. */
-static const char *const mode_names[] = {
-  [VML_MODE_EXCLUSIVE] = "exclusive",
-  [VML_MODE_SHARED] = "shared",
-};
-
-static const char *const fence_names[] = {
-  [VML_FENCE_NONE] = "none",
-  [VML_FENCE_KILL] = "kill",
-  [VML_FENCE_PAUSE] = "pause",
-};
-
-static gboolean
-lookup_name (const char *const *names, guint n_names, const char *what,
-             const char *str, guint *value, GError **error)
-{
-  g_autoptr(GString) valid = g_string_new (NULL);
-
-  for (guint i = 0; i < n_names; i++)
-    {
-      if (g_str_equal (names[i], str))
-        {
-          *value = i;
-          return TRUE;
-        }
-      g_string_append_printf (valid, "%s'%s'", i ? ", " : "", names[i]);
-    }
-  g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-               "unknown %s '%s'; use one of %s", what, str, valid->str);
-  return FALSE;
-}
-
-gboolean
-vml_mode_from_string (const char *str, VmlMode *mode, GError **error)
-{
-  guint value;
-
-  if (!lookup_name (mode_names, G_N_ELEMENTS (mode_names), "mode", str, &value, error))
-    return FALSE;
-  *mode = value;
-  return TRUE;
-}
-
-const char *
-vml_mode_to_string (VmlMode mode)
-{
-  g_return_val_if_fail (mode < G_N_ELEMENTS (mode_names), "");
-  return mode_names[mode];
-}
-
-gboolean
-vml_fence_from_string (const char *str, VmlFence *fence, GError **error)
-{
-  guint value;
-
-  if (!lookup_name (fence_names, G_N_ELEMENTS (fence_names), "fence action", str, &value, error))
-    return FALSE;
-  *fence = value;
-  return TRUE;
-}
-
-const char *
-vml_fence_to_string (VmlFence fence)
-{
-  g_return_val_if_fail (fence < G_N_ELEMENTS (fence_names), "");
-  return fence_names[fence];
-}
-
-/* Linux's PID_MAX_LIMIT: no pid is ever larger. A u32 from the bus can be
- * (4294967295 is -1 as a pid_t, and kill (-1, 0) succeeds for root). */
-#define VML_PID_MAX 4194304
-
-gboolean
-vml_check_fence_pid (guint pid, GError **error)
-{
-  if (pid < 1 || pid > VML_PID_MAX)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "pid %u is not a process id (1 to %d)", pid, VML_PID_MAX);
-      return FALSE;
-    }
-  if (kill ((pid_t) pid, 0) != 0 && errno == ESRCH)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "pid %u names no running process", pid);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Real and saved uid from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs"). */
-static gboolean
-read_uids (guint pid, guint *real, guint *saved)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%u/status", pid);
-  g_autofree char *status = NULL;
-  const char *line;
-
-  if (!g_file_get_contents (path, &status, NULL, NULL) ||
-      (line = strstr (status, "\nUid:")) == NULL)
-    return FALSE;
-  return sscanf (line + 5, "%u %*u %u", real, saved) == 2;
-}
-
-gboolean
-vml_fence_target_open (guint pid, VmlFenceTarget *target, GError **error)
-{
-  struct pollfd pfd = { .events = POLLIN };
-
-  target->pidfd = pidfd_open ((pid_t) pid, 0);
-  if (target->pidfd < 0 && errno != ENOSYS)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "pid %u names no running process", pid);
-      return FALSE;
-    }
-  pfd.fd = target->pidfd;
-  /* Read the uids, then look that the pidfd's process still runs: so they
-   * are its own, not those of a process that got its pid since. */
-  if (!read_uids (pid, &target->real_uid, &target->saved_uid) ||
-      (target->pidfd >= 0 && poll (&pfd, 1, 0) != 0))
-    {
-      vml_fence_target_close (target);
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "pid %u names no running process", pid);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-void
-vml_fence_target_close (VmlFenceTarget *target)
-{
-  if (target->pidfd >= 0)
-    close (target->pidfd);
-  target->pidfd = -1;
-}
-
-gboolean
-vml_fence_target_signalable_by (const VmlFenceTarget *target, guint uid)
-{
-  return uid == 0 || uid == target->real_uid || uid == target->saved_uid;
-}
-
-gboolean
-vml_fence_options_parse (GVariant *options, VmlFence *fence, guint *pid, GError **error)
-{
-  const char *str;
-
-  *pid = 0;
-  g_variant_lookup (options, "pid", "u", pid);
-  *fence = *pid != 0 ? VML_FENCE_KILL : VML_FENCE_NONE;
-  if (g_variant_lookup (options, "fence", "&s", &str) && !vml_fence_from_string (str, fence, error))
-    return FALSE;
-  if (*fence != VML_FENCE_NONE && *pid == 0)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                   "fence '%s' needs the VM's process id in option 'pid'",
-                   vml_fence_to_string (*fence));
-      return FALSE;
-    }
-  return *pid == 0 || vml_check_fence_pid (*pid, error);
-}
-
-char *
-vml_lease_object_path (const char *uuid)
-{
-  g_autofree char *element = g_strdelimit (g_ascii_strdown (uuid, -1), "-", '_');
-
-  return g_strconcat (VML_LEASE_PATH_PREFIX, element, NULL);
 }
 
 gboolean

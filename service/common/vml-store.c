@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include "vml-error.h"
+#include "vml-log.h"
 #include "vml-store.h"
 
 struct _VmlStore {
@@ -165,6 +166,20 @@ load_record (const char *path, GError **error)
   return g_steal_pointer (&record);
 }
 
+/* A record vmleased cannot read, about the lockspace or lease it names. */
+static void
+log_unreadable (VmlRecordKind kind, const char *id, const char *path, const GError *error)
+{
+  VmlLogAbout about = { 0 };
+
+  if (kind == VML_RECORD_LOCKSPACE)
+    about.lockspace = id;
+  else
+    about.uuid = id;
+  vml_log (G_LOG_LEVEL_WARNING, &about, "Skipping unreadable state record %s: %s",
+           path, error->message);
+}
+
 GHashTable *
 vml_store_load_all (VmlStore *self, VmlRecordKind kind)
 {
@@ -177,20 +192,20 @@ vml_store_load_all (VmlStore *self, VmlRecordKind kind)
   while (dir && (entry = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = g_build_filename (sub, entry, NULL);
+      g_autofree char *id = NULL;
       g_autoptr(GError) error = NULL;
       g_autoptr(GKeyFile) record = NULL;
 
       if (!g_str_has_suffix (entry, kinds[kind].suffix))
         continue;
+      id = g_strndup (entry, strlen (entry) - strlen (kinds[kind].suffix));
       record = load_record (path, &error);
       if (record == NULL)
         {
-          g_warning ("Skipping unreadable state record %s: %s", path, error->message);
+          log_unreadable (kind, id, path, error);
           continue;
         }
-      g_hash_table_insert (records,
-                           g_strndup (entry, strlen (entry) - strlen (kinds[kind].suffix)),
-                           g_steal_pointer (&record));
+      g_hash_table_insert (records, g_steal_pointer (&id), g_steal_pointer (&record));
     }
   return records;
 }

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "vml-holder-pool.h"
+#include "vml-log.h"
 
 #define RETRY_SECONDS   5
 
@@ -98,7 +99,8 @@ on_spare_exited (VmlHolder *holder, int status, gpointer user_data)
 {
   VmlHolderPool *self = VML_HOLDER_POOL (user_data);
 
-  g_debug ("Spare holder %d exited; replacing it", (int) vml_holder_get_pid (holder));
+  vml_log (G_LOG_LEVEL_DEBUG, &(VmlLogAbout){ .holder_pid = vml_holder_get_pid (holder) },
+           "Spare holder %d exited; replacing it", (int) vml_holder_get_pid (holder));
   drop_spare (self, holder);
   vml_holder_pool_fill (self);
 }
@@ -136,7 +138,9 @@ on_spawned (GObject *source, GAsyncResult *result, gpointer user_data)
   self->spawning = FALSE;
   if (holder == NULL)
     {
-      g_debug ("No spare holder for now (%s); trying again in %d s", error->message, RETRY_SECONDS);
+      vml_log (G_LOG_LEVEL_DEBUG, &(VmlLogAbout){ 0 },
+               "No spare holder for now (%s); trying again in %d s", error->message,
+               RETRY_SECONDS);
       if (self->retry_id == 0)
         self->retry_id = g_timeout_add_seconds (RETRY_SECONDS, retry_fill, self);
       return;

@@ -1,4 +1,5 @@
-/* vml-holder.c: see vml-holder.h.
+/* vml-holder.c: see vml-holder.h. The lines it writes to a holder and
+ * reads from it are vml-holder-protocol.h's.
  *
  * The process is watched through a pidfd rather than a child watch because
  * after a restart of vmleased the holders are no longer its children. */
@@ -14,6 +15,8 @@
 
 #include "vml-error.h"
 #include "vml-holder.h"
+#include "vml-holder-protocol.h"
+#include "vml-log.h"
 #include "vml-sanlock.h"
 
 #define HOLDER_READY_TIMEOUT_MS 10000
@@ -256,34 +259,12 @@ wait_until_ready (GSubprocess *process, GError **error)
 
   if (status == NULL)
     return FALSE;
-  if (g_str_equal (status, "ready"))
+  if (g_str_equal (status, VML_HOLDER_SAY_READY))
     return TRUE;
   g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
                "the lease holder could not start: %s",
                *status ? status : "it exited without saying why (see the log)");
   return FALSE;
-}
-
-/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
- * since boot. With the pid it names one process for the life of the host. */
-guint64
-vml_process_start_time (pid_t pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  g_auto(GStrv) fields = NULL;
-  const char *after_comm;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return 0;
-  /* The command name (field 2) may hold blanks; count from its ')'. */
-  after_comm = strrchr (stat, ')');
-  if (after_comm == NULL)
-    return 0;
-  fields = g_strsplit (after_comm + 2, " ", 22);
-  if (g_strv_length (fields) < 20)
-    return 0;
-  return g_ascii_strtoull (fields[19], NULL, 10);   /* field 22 overall */
 }
 
 VmlHolder *
@@ -334,6 +315,8 @@ vml_holder_spawn (const char *holder_path, VmlHolderUse use, GError **error)
 static gboolean
 tell_holder (VmlHolder *self, const char *line, GError **error)
 {
+  /* The holder takes longer lines for garbage, and exits. */
+  g_return_val_if_fail (strlen (line) <= VML_HOLDER_LINE_MAX, FALSE);
   if (self->claim_pipe == NULL)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
@@ -352,8 +335,8 @@ gboolean
 vml_holder_claim (VmlHolder *self, const char *uuid, VmlFence fence, guint fence_pid,
                   GError **error)
 {
-  g_autofree char *line = g_strdup_printf ("claim %s %s %u\n", uuid, vml_fence_to_string (fence),
-                                           fence_pid);
+  g_autofree char *line = g_strdup_printf (VML_HOLDER_CMD_CLAIM " %s %s %u\n", uuid,
+                                           vml_fence_name (fence), fence_pid);
   g_autoptr(GError) local_error = NULL;
 
   if (!tell_holder (self, line, &local_error))
@@ -370,7 +353,7 @@ vml_holder_claim (VmlHolder *self, const char *uuid, VmlFence fence, guint fence
 gboolean
 vml_holder_claim_lock (VmlHolder *self, const char *name, GError **error)
 {
-  g_autofree char *line = g_strdup_printf ("lock %s\n", name);
+  g_autofree char *line = g_strdup_printf (VML_HOLDER_CMD_LOCK " %s\n", name);
 
   if (!tell_holder (self, line, error))
     return FALSE;
@@ -381,7 +364,12 @@ vml_holder_claim_lock (VmlHolder *self, const char *name, GError **error)
 gboolean
 vml_holder_unclaim (VmlHolder *self)
 {
-  if (!vml_holder_is_alive (self) || !tell_holder (self, "spare\n", NULL))
+  if (!vml_holder_is_alive (self) || self->claim_pipe == NULL)
+    return FALSE;
+  /* Never claimed (its operation ended before it got that far): a spare
+   * still. Told "spare" out of turn, it would take the line for garbage,
+   * log "bad line from vmleased" and exit. */
+  if (self->claimed && !tell_holder (self, VML_HOLDER_CMD_SPARE "\n", NULL))
     return FALSE;
   self->claimed = FALSE;
   return TRUE;
@@ -439,7 +427,8 @@ vml_holder_adopt (pid_t pid, guint64 start_time, GError **error)
   self->start_time = start_time;
   /* It runs already, whatever the ceiling says now. */
   if (!count_holder (self, VML_HOLDER_FOR_LEASE, TRUE, &local_error))
-    g_warning ("Holder %d is not counted: %s", (int) pid, local_error->message);
+    vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .holder_pid = pid },
+             "Adopted holder %d is not counted: %s", (int) pid, local_error->message);
   return g_steal_pointer (&self);
 }
 
@@ -553,7 +542,8 @@ vml_holder_terminate (VmlHolder *self)
   /* Ours, and it holds nothing: say so and close its stdin. A spare whose
    * stdin ends exits 0 at once, without the signal that would make it ask
    * sanlock whether it is being revoked. */
-  if (self->claim_pipe != NULL && (!self->claimed || tell_holder (self, "spare\n", NULL)))
+  if (self->claim_pipe != NULL &&
+      (!self->claimed || tell_holder (self, VML_HOLDER_CMD_SPARE "\n", NULL)))
     {
       g_output_stream_close (self->claim_pipe, NULL, NULL);
       g_clear_object (&self->claim_pipe);
@@ -561,7 +551,8 @@ vml_holder_terminate (VmlHolder *self)
     }
   /* pidfd (or pid + start time), so a pid recycled since cannot be hit. */
   if (signal_holder (self, SIGTERM) != 0 && errno != ESRCH)
-    g_warning ("Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));
+    vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .holder_pid = self->pid },
+             "Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));
 }
 
 gboolean

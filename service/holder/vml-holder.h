@@ -1,12 +1,15 @@
 /* vml-holder.h: one vmlease-holder process, the sanlock client that keeps
- * one VM's lease. vmleased acquires and releases on its behalf; the process
- * outlives vmleased, so a restart of the service never drops a lease. */
+ * one VM's lease, and the ceiling on how many vmleased keeps. vmleased
+ * acquires and releases on its behalf; the process outlives vmleased, so a
+ * restart of the service never drops a lease. What vmleased tells it, and
+ * its exit statuses, are vml-holder-protocol.h's. */
 #pragma once
 
 #include <gio/gio.h>
 #include <sys/types.h>
 
-#include "vml-options.h"
+#include "vml-fence.h"
+#include "vml-fence-apply.h"   /* vml_process_start_time() */
 
 G_BEGIN_DECLS
 
@@ -45,7 +48,8 @@ gboolean   vml_holder_fits           (VmlHolderUse use);
 VmlHolder *vml_holder_spawn          (const char  *holder_path,
                                       VmlHolderUse use,
                                       GError     **error);
-/* Dedicates a spare holder to one lease (and the VM process to fence). */
+/* Dedicates a spare holder to one lease (and the VM process to fence).
+ * @uuid, like a lock's @name, is at most VML_HOLDER_NAME_MAX bytes. */
 gboolean   vml_holder_claim          (VmlHolder  *self,
                                       const char *uuid,
                                       VmlFence    fence,
@@ -56,8 +60,8 @@ gboolean   vml_holder_claim          (VmlHolder  *self,
 gboolean   vml_holder_claim_lock     (VmlHolder  *self,
                                       const char *name,
                                       GError    **error);
-/* Makes a claimed holder that holds nothing any more a spare again. FALSE
- * when it cannot be told (adopted after a restart, or gone). */
+/* Makes a holder that holds nothing (claimed, or never claimed) a spare
+ * again. FALSE when it cannot be told (adopted after a restart, or gone). */
 gboolean   vml_holder_unclaim        (VmlHolder  *self);
 /* The pids of every vmlease-holder process on the machine (other hosts'
  * too, in a sandbox: ask sanlock which are this host's). */
@@ -68,10 +72,6 @@ GArray    *vml_holder_find_running   (void);
 VmlHolder *vml_holder_adopt          (pid_t       pid,
                                       guint64     start_time,
                                       GError    **error);
-
-/* When process @pid started (clock ticks since boot), 0 if unknown: with the
- * pid it names one process for the life of the host. */
-guint64    vml_process_start_time    (pid_t pid);
 
 pid_t      vml_holder_get_pid        (VmlHolder *self);
 /* The process's start time (clock ticks since boot, /proc/PID/stat). */

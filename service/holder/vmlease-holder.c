@@ -9,12 +9,13 @@
  * Deliberately plain C on libc + libsanlock_client (no GLib): it must be
  * ready in well under a millisecond.
  *
- * Protocol with vmleased (pipes on stdin and stdout):
+ * Protocol with vmleased (pipes on stdin and stdout; its words, limits and
+ * exit statuses are vml-holder-protocol.h's):
  *   1. the holder registers with sanlock and writes one line on stdout:
  *      "ready", or "error <text>" before exiting 1;
  *   2. it is now a spare: vmleased keeps one ready so that starting a
  *      process is not on the Acquire path. vmleased claims it for a lease
- *      with one line on stdin: "claim <uuid> <kill|pause|none> <fence-pid>"
+ *      with one line on stdin: "claim <uuid> <none|kill|pause> <fence-pid>"
  *      (fence-pid 0: none); a holder whose acquire failed (it holds nothing)
  *      may become a spare again with the line "spare". "lock <name>" claims
  *      it for one of vmleased's own short-lived locks instead;
@@ -61,21 +62,16 @@
 #include <sanlock.h>
 #include <sanlock_resource.h>
 
-#define EXIT_USAGE      2
-#define EXIT_DAEMON_GONE 3
-#define EXIT_REVOKED     4   /* sanlock took the lease away: we fenced the VM */
-
-typedef enum { FENCE_KILL, FENCE_PAUSE, FENCE_NONE } Fence;
-
-#define CLAIM_MAX 256
+#include "vml-fence-apply.h"
+#include "vml-holder-protocol.h"
 
 typedef struct {
-  char   uuid[49];    /* the lease (or lock) name; empty while a spare */
-  pid_t  fence_pid;   /* 0: none given */
-  int    fence_pidfd; /* the VM process as it was at the claim; -1: none */
+  char     uuid[VML_HOLDER_NAME_MAX + 1]; /* the lease (or lock) name; empty while a spare */
+  pid_t    fence_pid;   /* 0: none given */
+  int      fence_pidfd; /* the VM process as it was at the claim; -1: none */
   unsigned long long fence_start; /* its start time, when pidfds are missing */
-  Fence  fence;
-  int    transient;   /* a lock: ends with vmleased */
+  VmlFence fence;
+  int      transient;   /* a lock: ends with vmleased */
 } Claim;
 
 static volatile sig_atomic_t stop_signal;
@@ -92,13 +88,13 @@ usage (FILE *out)
   fputs ("Usage: vmlease-holder\n"
          "\n"
          "Started by vmleased, not by hand. Registers with the sanlock daemon\n"
-         "($SANLOCK_RUN_DIR, default /run/sanlock), prints \"ready\" (or\n"
-         "\"error <text>\"), then waits for one line on stdin:\n"
-         "  claim <uuid> <kill|pause|none> <fence-pid>\n"
+         "($SANLOCK_RUN_DIR, default /run/sanlock), prints \"" VML_HOLDER_SAY_READY "\" (or\n"
+         "\"" VML_HOLDER_SAY_ERROR " <text>\"), then waits for one line on stdin:\n"
+         "  " VML_HOLDER_CMD_CLAIM " <uuid> <none|kill|pause> <fence-pid>\n"
          "and from then on holds the leases vmleased acquires for this process,\n"
          "until SIGTERM. Without a claim it exits when stdin ends.\n"
          "\n"
-         "  --revoke PID START  (sanlock's kill path) send SIGTERM to holder PID,\n"
+         "  " VML_HOLDER_ARG_REVOKE " PID START  (sanlock's kill path) send SIGTERM to holder PID,\n"
          "                      if it is still the process that started at START\n"
          "  --help              show this text\n", out);
 }
@@ -111,22 +107,7 @@ bad_usage (const char *what, const char *value)
   else
     fprintf (stderr, "vmlease-holder: %s\n", what);
   fputs ("Try 'vmlease-holder --help'.\n", stderr);
-  return EXIT_USAGE;
-}
-
-static int
-parse_fence (const char *s, Fence *fence)
-{
-  static const char *const names[] = { [FENCE_KILL] = "kill", [FENCE_PAUSE] = "pause",
-                                       [FENCE_NONE] = "none" };
-
-  for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (strcmp (s, names[i]) == 0)
-      {
-        *fence = (Fence) i;
-        return 1;
-      }
-  return 0;
+  return VML_HOLDER_EXIT_USAGE;
 }
 
 static int
@@ -141,36 +122,6 @@ parse_pid (const char *s, pid_t *pid)
     return 0;
   *pid = (pid_t) v;
   return 1;
-}
-
-/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
- * since boot; with the pid it names one process for the life of the host.
- * 0 when there is no such process. */
-static unsigned long long
-process_start_time (pid_t pid)
-{
-  char path[64], stat[1024];
-  unsigned long long start = 0;
-  const char *p;
-  ssize_t n;
-  int fd;
-
-  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  n = read (fd, stat, sizeof stat - 1);
-  close (fd);
-  if (n <= 0)
-    return 0;
-  stat[n] = '\0';
-  /* The command name (field 2) may hold blanks: count from its ')'. */
-  p = strrchr (stat, ')');
-  for (int field = 2; p != NULL && field < 22; field++)
-    p = strchr (p + 1, ' ');
-  if (p != NULL)
-    start = strtoull (p + 1, NULL, 10);
-  return start;
 }
 
 /* --revoke PID START: we are our own kill path (see set_killpath()), run
@@ -197,7 +148,7 @@ revoke_holder (const char *pid_arg, const char *start_arg)
     return bad_usage ("bad --revoke arguments", pid_arg);
   /* Without pidfds (ENOSYS) the start time is checked just before kill(). */
   pidfd = pidfd_open (pid, 0);
-  if ((pidfd < 0 && errno != ENOSYS) || process_start_time (pid) != start)
+  if ((pidfd < 0 && errno != ENOSYS) || vml_process_start_time (pid) != start)
     {
       fprintf (stderr, "vmlease-holder --revoke: holder %d that started at %llu is gone (its "
                "pid names no process, or another one); nothing to do\n", (int) pid, start);
@@ -224,7 +175,7 @@ parse_args (int argc, char **argv)
       usage (stdout);
       return EXIT_SUCCESS;
     }
-  if (argc == 4 && strcmp (argv[1], "--revoke") == 0)
+  if (argc == 4 && strcmp (argv[1], VML_HOLDER_ARG_REVOKE) == 0)
     return revoke_holder (argv[2], argv[3]);
   if (argc > 1)
     return bad_usage ("unexpected argument", argv[1]);
@@ -238,7 +189,7 @@ claim_reset (Claim *claim)
     close (claim->fence_pidfd);
   memset (claim, 0, sizeof *claim);
   claim->fence_pidfd = -1;
-  claim->fence = FENCE_NONE;
+  claim->fence = VML_FENCE_NONE;
 }
 
 /* Takes hold of the VM process now, at the claim: the fence may come
@@ -255,7 +206,7 @@ watch_vm (Claim *claim)
     return;
   if (errno == ENOSYS)
     {
-      claim->fence_start = process_start_time (claim->fence_pid);
+      claim->fence_start = vml_process_start_time (claim->fence_pid);
       fprintf (stderr, "vmlease-holder: lease %s: no pidfds here; VM process %d will be fenced "
                "by pid, if it still has start time %llu\n", claim->uuid, (int) claim->fence_pid,
                claim->fence_start);
@@ -276,21 +227,21 @@ parse_line (char *line, Claim *claim)
 
   for (char *w = strtok (line, " \n"); w != NULL && n < 5; w = strtok (NULL, " \n"))
     words[n++] = w;
-  if (n == 1 && strcmp (words[0], "spare") == 0 && claim->uuid[0] != '\0')
+  if (n == 1 && strcmp (words[0], VML_HOLDER_CMD_SPARE) == 0 && claim->uuid[0] != '\0')
     {
       claim_reset (claim);
       return 1;
     }
-  if (n == 2 && strcmp (words[0], "lock") == 0 && claim->uuid[0] == '\0' &&
+  if (n == 2 && strcmp (words[0], VML_HOLDER_CMD_LOCK) == 0 && claim->uuid[0] == '\0' &&
       words[1][0] != '\0' && strlen (words[1]) < sizeof claim->uuid)
     {
       strcpy (claim->uuid, words[1]);
       claim->transient = 1;
       return 1;
     }
-  if (n != 4 || strcmp (words[0], "claim") != 0 || claim->uuid[0] != '\0' ||
+  if (n != 4 || strcmp (words[0], VML_HOLDER_CMD_CLAIM) != 0 || claim->uuid[0] != '\0' ||
       words[1][0] == '\0' || strlen (words[1]) >= sizeof claim->uuid ||
-      !parse_fence (words[2], &claim->fence))
+      !vml_fence_from_name (words[2], &claim->fence))
     return 0;
   if (strcmp (words[3], "0") != 0 && !parse_pid (words[3], &pid))
     return 0;
@@ -320,11 +271,11 @@ report_error (const char *what, int rv)
 {
   const char *dir = getenv ("SANLOCK_RUN_DIR");
 
-  printf ("error %s the sanlock daemon at %s/sanlock.sock: %s (%d)\n", what,
+  printf (VML_HOLDER_SAY_ERROR " %s the sanlock daemon at %s/sanlock.sock: %s (%d)\n", what,
           dir != NULL ? dir : "/run/sanlock",
           rv <= -200 ? sanlock_strerror (rv) : strerror (-rv), rv);
   fflush (stdout);
-  return EXIT_FAILURE;
+  return VML_HOLDER_EXIT_START_FAILED;
 }
 
 static void
@@ -346,7 +297,7 @@ quiet_stdio (void)
 static int
 read_lines (char *buf, size_t *len, Claim *claim)
 {
-  ssize_t n = read (STDIN_FILENO, buf + *len, CLAIM_MAX - 1 - *len);
+  ssize_t n = read (STDIN_FILENO, buf + *len, VML_HOLDER_LINE_MAX - *len);
   char *nl;
 
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -354,7 +305,7 @@ read_lines (char *buf, size_t *len, Claim *claim)
   if (n <= 0)
     {
       if (claim->uuid[0] == '\0' || claim->transient)
-        return EXIT_SUCCESS;   /* a spare or lock of a vmleased that went away */
+        return VML_HOLDER_EXIT_STOPPED;   /* a spare or lock of a vmleased that went away */
       quiet_stdio ();
       return -2;
     }
@@ -368,15 +319,15 @@ read_lines (char *buf, size_t *len, Claim *claim)
       if (!parse_line (buf, claim))
         {
           fprintf (stderr, "vmlease-holder: bad line from vmleased\n");
-          return EXIT_USAGE;
+          return VML_HOLDER_EXIT_USAGE;
         }
       memmove (buf, buf + used, *len - used + 1);
       *len -= used;
     }
-  if (*len >= CLAIM_MAX - 1)
+  if (*len >= VML_HOLDER_LINE_MAX)
     {
       fprintf (stderr, "vmlease-holder: overlong line from vmleased\n");
-      return EXIT_USAGE;
+      return VML_HOLDER_EXIT_USAGE;
     }
   return -1;
 }
@@ -411,18 +362,22 @@ vm_exited (const Claim *claim)
 
   if (claim->fence_pidfd >= 0)
     return poll (&pfd, 1, 0) == 1;
-  return claim->fence_start == 0 || process_start_time (claim->fence_pid) != claim->fence_start;
+  return claim->fence_start == 0 || vml_process_start_time (claim->fence_pid) != claim->fence_start;
 }
 
 /* Stops the VM process, as vmleased told us at the claim: through the
- * pidfd taken then, so a process that got its pid since is never hit. */
+ * pidfd taken then, so a process that got its pid since is never hit.
+ * vmleased applies the same fence the same way (vml-fence-apply.c) when a
+ * lease is lost while the holder cannot: the holder crashed or was killed,
+ * or the storage failed. The holder applies it when sanlock revoked the
+ * lease or its daemon went away: then vmleased may not be running, and
+ * sanlock frees a revoked lease only once we exit, so we must not wait. */
 static int
 fence_vm (const Claim *claim, const char *why)
 {
-  int signo = claim->fence == FENCE_KILL ? SIGKILL : SIGSTOP;
   int rv;
 
-  if (claim->fence_pid <= 0 || claim->fence == FENCE_NONE)
+  if (claim->fence_pid <= 0 || claim->fence == VML_FENCE_NONE)
     return 0;
   if (vm_exited (claim))
     {
@@ -430,15 +385,13 @@ fence_vm (const Claim *claim, const char *why)
                "nothing to fence\n", claim->uuid, why, (int) claim->fence_pid);
       return 0;
     }
-  rv = claim->fence_pidfd >= 0 ? pidfd_send_signal (claim->fence_pidfd, signo, NULL, 0)
-                               : kill (claim->fence_pid, signo);
+  rv = vml_fence_apply (claim->fence, claim->fence_pidfd, claim->fence_pid, claim->fence_start);
   if (rv == 0)
     fprintf (stderr, "vmlease-holder: lease %s %s: %s VM process %d\n", claim->uuid, why,
-             claim->fence == FENCE_KILL ? "killed" : "paused", (int) claim->fence_pid);
+             claim->fence == VML_FENCE_KILL ? "killed" : "paused", (int) claim->fence_pid);
   else
     fprintf (stderr, "vmlease-holder: lease %s %s: cannot %s VM process %d: %s\n", claim->uuid,
-             why, claim->fence == FENCE_KILL ? "kill" : "pause", (int) claim->fence_pid,
-             strerror (errno));
+             why, vml_fence_name (claim->fence), (int) claim->fence_pid, strerror (errno));
   return rv == 0;
 }
 
@@ -489,7 +442,7 @@ daemon_gone (const Claim *claim)
 {
   fprintf (stderr, "vmlease-holder: the sanlock daemon closed our connection; "
            "the leases it held for us are gone\n");
-  return end_lease (claim, EXIT_DAEMON_GONE, "lost with the sanlock daemon");
+  return end_lease (claim, VML_HOLDER_EXIT_DAEMON_GONE, "lost with the sanlock daemon");
 }
 
 /* SIGTERM comes from vmleased after it released everything (a normal
@@ -502,8 +455,8 @@ static int
 stopped (int sock, const Claim *claim)
 {
   if (claim->uuid[0] == '\0' || claim->transient || !still_holding (sock))
-    return EXIT_SUCCESS;
-  return end_lease (claim, EXIT_REVOKED, "revoked");
+    return VML_HOLDER_EXIT_STOPPED;
+  return end_lease (claim, VML_HOLDER_EXIT_REVOKED, "revoked");
 }
 
 /* Sleeps until SIGTERM/SIGINT or until the daemon closes our connection,
@@ -516,7 +469,7 @@ wait_for_end (int sock, const sigset_t *waitmask, Claim *claim)
     { .fd = sock, .events = POLLIN },
     { .fd = STDIN_FILENO, .events = POLLIN },
   };
-  char line[CLAIM_MAX];
+  char line[VML_HOLDER_LINE_MAX + 1];
   size_t len = 0;
   nfds_t nfds = 2;
   char buf[256];
@@ -558,9 +511,9 @@ set_killpath (int sock)
 
   if (n < 0)
     {
-      printf ("error cannot read /proc/self/exe for sanlock's kill path: %s\n",
+      printf (VML_HOLDER_SAY_ERROR " cannot read /proc/self/exe for sanlock's kill path: %s\n",
               strerror (errno));
-      return EXIT_FAILURE;
+      return VML_HOLDER_EXIT_START_FAILED;
     }
   exe[n] = '\0';
   /* Replaced on disk since we started (an upgrade): the new one revokes. */
@@ -568,13 +521,13 @@ set_killpath (int sock)
     exe[n -= (ssize_t) strlen (deleted)] = '\0';
   if ((size_t) n > SANLK_HELPER_PATH_LEN - 2)
     {
-      printf ("error the holder's path %s is %zd bytes long; sanlock runs a kill path of at "
-              "most %d bytes: install vmlease-holder at a shorter path\n", exe, n,
+      printf (VML_HOLDER_SAY_ERROR " the holder's path %s is %zd bytes long; sanlock runs a kill "
+              "path of at most %d bytes: install vmlease-holder at a shorter path\n", exe, n,
               SANLK_HELPER_PATH_LEN - 2);
-      return EXIT_FAILURE;
+      return VML_HOLDER_EXIT_START_FAILED;
     }
-  snprintf (args, sizeof args, "--revoke %d %llu", (int) getpid (),
-            process_start_time (getpid ()));
+  snprintf (args, sizeof args, VML_HOLDER_ARG_REVOKE " %d %llu", (int) getpid (),
+            vml_process_start_time (getpid ()));
   rv = sanlock_killpath (sock, 0, exe, args);
   if (rv < 0)
     return report_error ("cannot set our kill path with", rv);
@@ -584,7 +537,7 @@ set_killpath (int sock)
 int
 main (int argc, char **argv)
 {
-  Claim claim = { .fence_pidfd = -1, .fence = FENCE_NONE };
+  Claim claim = { .fence_pidfd = -1, .fence = VML_FENCE_NONE };
   struct sigaction sa = { .sa_handler = on_stop };
   sigset_t stops, waitmask;
   int status, sock, rv;
@@ -624,8 +577,9 @@ main (int argc, char **argv)
   if (rv < 0)
     return report_error ("lost the connection to", rv);
 
-  if (write (STDOUT_FILENO, "ready\n", 6) != 6)
-    return EXIT_FAILURE;   /* vmleased is gone before we could tell it */
+  if (write (STDOUT_FILENO, VML_HOLDER_SAY_READY "\n", sizeof VML_HOLDER_SAY_READY) !=
+      sizeof VML_HOLDER_SAY_READY)
+    return VML_HOLDER_EXIT_START_FAILED;   /* vmleased is gone before we could tell it */
 
   /* sock stays open for our whole life: it is what holds the leases. */
   return wait_for_end (sock, &waitmask, &claim);

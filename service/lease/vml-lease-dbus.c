@@ -7,6 +7,7 @@
 
 #include "vml-dispatch.h"
 #include "vml-lease-private.h"
+#include "vml-object-path.h"
 
 /* ---------------------------------------------------------------------- */
 /* D-Bus dispatch: every method goes through the authority before its     */

@@ -9,6 +9,8 @@
 #include <sys/pidfd.h>
 #include <unistd.h>
 
+#include "vml-fence-apply.h"
+#include "vml-holder-protocol.h"
 #include "vml-lease-private.h"
 #include "vml-store.h"
 
@@ -96,20 +98,18 @@ lease_take_fence_target (VmlLease *self, guint fence_pid, VmlFenceTarget *target
   self->fence_start = vml_process_start_time ((pid_t) fence_pid);
 }
 
-/* Without a pidfd (kernels before 5.3, valgrind): the pid still names the
- * process that started at @start_time. */
-static gboolean
-same_process (guint pid, guint64 start_time)
-{
-  return start_time != 0 && vml_process_start_time ((pid_t) pid) == start_time;
-}
-
 /* The lease is gone: the VM must stop writing before anyone else can get
- * it. Kill (SIGKILL) or pause (SIGSTOP) it, as the caller chose. */
+ * it. Kill (SIGKILL) or pause (SIGSTOP) it, as the caller chose, the way
+ * the holder does (vml-fence-apply.c). Both apply it because each is the
+ * only one there in some losses: vmleased when the holder cannot (it
+ * crashed or was killed, or the storage failed), the holder when sanlock
+ * revoked the lease or its daemon went away (vmleased may not be running
+ * then, and sanlock frees a revoked lease only once the holder exits).
+ * After those, this applies it a second time: no change where the
+ * holder's fence took, a second chance where it did not. */
 static void
 apply_fence (VmlLease *self, GVariantDict *details)
 {
-  int signo = self->fence == VML_FENCE_KILL ? SIGKILL : SIGSTOP;
   const char *error = NULL;
 
   g_variant_dict_insert (details, "fence", "s", vml_fence_to_string (self->fence));
@@ -118,9 +118,8 @@ apply_fence (VmlLease *self, GVariantDict *details)
       g_variant_dict_insert (details, "fenced", "b", FALSE);
       return;
     }
-  if (self->fence_pidfd >= 0 ? pidfd_send_signal (self->fence_pidfd, signo, NULL, 0) != 0
-                             : !same_process (self->fence_pid, self->fence_start) ||
-                               kill ((pid_t) self->fence_pid, signo) != 0)
+  if (vml_fence_apply (self->fence, self->fence_pidfd, (pid_t) self->fence_pid,
+                       self->fence_start) != 0)
     error = self->fence_pidfd < 0 || errno == ESRCH ? "the VM process had already exited"
                                                     : g_strerror (errno);
   g_variant_dict_insert (details, "fenced", "b", error == NULL);
@@ -199,12 +198,6 @@ on_revocation_explained (GObject *source, GAsyncResult *result, gpointer user_da
                "process first");
 }
 
-/* vmlease-holder's exit statuses when it ended its lease itself, having
- * fenced the VM first: the sanlock daemon closed its connection (gone), or
- * sanlock revoked the lease (so that sanlock could free it). */
-#define HOLDER_EXIT_DAEMON_GONE 3
-#define HOLDER_EXIT_REVOKED     4
-
 #define SANLOCK_GONE_WHY "the sanlock daemon closed its connections (it died or was stopped)"
 
 void
@@ -218,7 +211,7 @@ lease_report_holder_end (VmlLease *self, pid_t pid, int status, const char *when
    * any case, so that no later holder with a recycled pid finds it. */
   if (vml_store_take_note (self->store, self->uuid, pid, &noted, &fenced) && status < 0)
     status = noted;
-  if (status == HOLDER_EXIT_REVOKED)
+  if (status == VML_HOLDER_EXIT_REVOKED)
     {
       /* Revoked: by another host's seize, or because this host could not
        * renew its lockspace on storage? The local sanlock daemon knows; the
@@ -230,7 +223,7 @@ lease_report_holder_end (VmlLease *self, pid_t pid, int status, const char *when
       task = g_task_new (self, NULL, on_revocation_explained, details);
       g_task_run_in_thread (task, explain_revocation_thread);
     }
-  else if (status == HOLDER_EXIT_DAEMON_GONE)
+  else if (status == VML_HOLDER_EXIT_DAEMON_GONE)
     {
       g_autofree char *why = g_strdup_printf ("%s%s; the lease went with it, and the holder "
                                               "fenced the VM process itself", SANLOCK_GONE_WHY,

@@ -18,6 +18,7 @@
  * Each section below names the file that defines what it declares. */
 #pragma once
 
+#include "vml-fence.h"
 #include "vml-holder.h"
 #include "vml-lease-sanlock.h"
 #include "vml-lease.h"

@@ -65,9 +65,10 @@ prepare_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   if (!vml_sanlock_index_lookup (&spec, VML_INDEX_LOCK_NAME, &run->lock_offset, &lookup_error))
     {
       /* Formatted by something other than vmleased: no lock to take. */
-      g_warning ("Lockspace %s has no %s (%s); updating its index without "
-                 "locking out other hosts", spec.name, VML_INDEX_LOCK_NAME,
-                 lookup_error->message);
+      vml_lockspace_log (ls, G_LOG_LEVEL_WARNING, NULL,
+                         "Lockspace %s has no %s (%s); updating its index without "
+                         "locking out other hosts", spec.name, VML_INDEX_LOCK_NAME,
+                         lookup_error->message);
       run->unlocked = TRUE;
       g_task_return_boolean (task, TRUE);
       return;

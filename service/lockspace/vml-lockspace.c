@@ -7,7 +7,7 @@
 #include "vml-holder.h"
 #include "vml-lockspace.h"
 #include "vml-options.h"
-#include "vml-storage-monitor.h"
+#include "vml-storage-block.h"
 
 #define DEFAULT_IO_TIMEOUT 10
 
@@ -320,7 +320,9 @@ vml_lockspace_mark_failing (VmlLockspace *self, const char *why)
 {
   if (self->state != VML_LOCKSPACE_JOINED)
     return FALSE;
-  g_warning ("Lockspace %s is failing: %s", self->name, why);
+  /* Storage trouble udev saw (vml-lockspace.h): this is that event's message. */
+  vml_lockspace_log (self, G_LOG_LEVEL_WARNING, VML_MSGID_STORAGE_FAILING,
+                     "Lockspace %s is failing: %s", self->name, why);
   set_state (self, VML_LOCKSPACE_FAILING, why);
   return TRUE;
 }
@@ -341,12 +343,14 @@ on_recovery_checked (GObject *source, GAsyncResult *result, gpointer user_data)
     return;   /* lost or removed meanwhile */
   if (!g_task_propagate_boolean (G_TASK (result), NULL))
     {
-      g_message ("Lockspace %s: %s, but sanlock no longer renews this host's lease there; "
-                 "it stays failing", self->name, why);
+      vml_lockspace_log (self, G_LOG_LEVEL_MESSAGE, NULL,
+                         "Lockspace %s: %s, but sanlock no longer renews this host's lease "
+                         "there; it stays failing", self->name, why);
       return;
     }
-  g_message ("Lockspace %s is joined again: %s, and sanlock still renews this host's lease",
-             self->name, why);
+  vml_lockspace_log (self, G_LOG_LEVEL_MESSAGE, NULL,
+                     "Lockspace %s is joined again: %s, and sanlock still renews this "
+                     "host's lease", self->name, why);
   set_state (self, VML_LOCKSPACE_JOINED, NULL);
 }
 
@@ -366,7 +370,8 @@ vml_lockspace_mark_lost (VmlLockspace *self, const char *why)
 {
   if (self->state == VML_LOCKSPACE_LOST)
     return;
-  g_warning ("Lockspace %s is lost on this host: %s", self->name, why);
+  vml_lockspace_log (self, G_LOG_LEVEL_WARNING, VML_MSGID_LOCKSPACE_LOST,
+                     "Lockspace %s is lost on this host: %s", self->name, why);
   stop_listening (self);
   set_state (self, VML_LOCKSPACE_LOST, why);
 }
@@ -415,7 +420,8 @@ on_events_readable (int fd, GIOCondition condition, gpointer user_data)
     }
   if (error == NULL)
     return G_SOURCE_CONTINUE;
-  g_debug ("No more messages from lockspace %s: %s", self->name, error->message);
+  vml_lockspace_log (self, G_LOG_LEVEL_DEBUG, NULL, "No more messages from lockspace %s: %s",
+                     self->name, error->message);
   g_clear_pointer (&self->events_watch, g_source_unref);
   vml_sanlock_event_close (self->events_fd, self->name);
   self->events_fd = -1;
@@ -469,8 +475,10 @@ joined_sector_size (VmlLockspace *self, const VmlSanlockLockspace *spec, guint f
     return found_by_join;
   if (vml_sanlock_check_lockspace (spec, &sector_size, NULL, &error))
     return sector_size;
-  g_warning ("Lockspace %s: cannot read the sector size it was formatted with (%s); "
-             "assuming %u, its storage's", self->name, error->message, spec->sector_size);
+  vml_lockspace_log (self, G_LOG_LEVEL_WARNING, NULL,
+                     "Lockspace %s: cannot read the sector size it was formatted with (%s); "
+                     "assuming %u, its storage's", self->name, error->message,
+                     spec->sector_size);
   return spec->sector_size;
 }
 
@@ -504,8 +512,9 @@ join_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
    * lockspace still works. */
   data->events_fd = vml_sanlock_event_open (self->name, &events_error);
   if (data->events_fd < 0)
-    g_warning ("No messages from other hosts of lockspace %s: %s", self->name,
-               events_error->message);
+    vml_lockspace_log (self, G_LOG_LEVEL_WARNING, NULL,
+                       "No messages from other hosts of lockspace %s: %s", self->name,
+                       events_error->message);
   data->generation = own_generation (self);
   g_task_return_boolean (task, TRUE);
 }
@@ -519,16 +528,18 @@ on_joined (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
-      g_warning ("Joining lockspace %s as host %" G_GUINT64_FORMAT " failed: %s",
-                 self->name, self->host_id, error->message);
+      vml_lockspace_log (self, G_LOG_LEVEL_WARNING, NULL,
+                         "Joining lockspace %s as host %" G_GUINT64_FORMAT " failed: %s",
+                         self->name, self->host_id, error->message);
       set_state (self, VML_LOCKSPACE_LOST, error->message);
       g_task_return_error (outer, g_steal_pointer (&error));
       return;
     }
   JoinData *data = g_task_get_task_data (G_TASK (result));
 
-  g_message ("Joined lockspace %s as host %" G_GUINT64_FORMAT " (%u-byte sectors)",
-             self->name, self->host_id, data->sector_size);
+  vml_lockspace_log (self, G_LOG_LEVEL_MESSAGE, VML_MSGID_LOCKSPACE_JOINED,
+                     "Joined lockspace %s as host %" G_GUINT64_FORMAT " (%u-byte sectors)",
+                     self->name, self->host_id, data->sector_size);
   self->generation = data->generation;
   g_atomic_int_set (&self->sector_size, (gint) data->sector_size);
   listen_for_messages (self, data->events_fd);
@@ -584,7 +595,8 @@ on_left (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (outer, error);
       return;
     }
-  g_message ("Left lockspace %s", self->name);
+  vml_lockspace_log (self, G_LOG_LEVEL_MESSAGE, VML_MSGID_LOCKSPACE_LEFT,
+                     "Left lockspace %s", self->name);
   stop_listening (self);
   set_state (self, VML_LOCKSPACE_REMOVED, NULL);
   g_task_return_boolean (outer, TRUE);

@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 
+#include "vml-log.h"
 #include "vml-sanlock.h"
 
 G_BEGIN_DECLS
@@ -25,10 +26,8 @@ VmlLockspace      *vml_lockspace_new           (const char *name,
                                                 guint64     offset,
                                                 guint       io_timeout);
 /* From a state record or config group; NULL with @error if incomplete. */
-VmlLockspace      *vml_lockspace_new_from_keyfile (GKeyFile   *keyfile,
-                                                   const char *group,
-                                                   const char *name,
-                                                   GError    **error);
+VmlLockspace      *vml_lockspace_new_from_keyfile (GKeyFile *keyfile, const char *group,
+                                                   const char *name, GError **error);
 void               vml_lockspace_to_keyfile    (VmlLockspace *self,
                                                 GKeyFile     *keyfile,
                                                 const char   *group);
@@ -63,6 +62,18 @@ gboolean           vml_lockspace_is_joined     (VmlLockspace *self);
 /* Same name, host id and location. */
 gboolean           vml_lockspace_same_place    (VmlLockspace *self,
                                                 VmlLockspace *other);
+
+/* vml_log() about @self, with its name, storage path and host id as fields
+ * (VMLEASE_LOCKSPACE, VMLEASE_PATH, VMLEASE_HOST_ID); @msgid (a
+ * VML_MSGID_*) may be NULL; then a format and its arguments. @self is
+ * evaluated more than once. Any thread. */
+#define vml_lockspace_log(self, level, msgid, ...)                            \
+  vml_log ((level), &(VmlLogAbout) {                                          \
+             .lockspace = vml_lockspace_get_name (self),                      \
+             .path = vml_lockspace_get_path (self),                           \
+             .host_id = vml_lockspace_get_host_id (self),                     \
+             .message_id = (msgid),                                           \
+           }, __VA_ARGS__)
 
 /* Fills @spec with pointers into @self (valid while @self lives). */
 void               vml_lockspace_get_spec      (VmlLockspace        *self,

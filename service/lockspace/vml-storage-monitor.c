@@ -106,16 +106,18 @@ report (VmlStorageMonitor *self, VmlLockspace *ls, EventKind kind, const char *w
 {
   if (kind == EVENT_RECOVERED)
     {
-      g_message ("Storage under lockspace %s: %s", vml_lockspace_get_name (ls), why);
+      vml_lockspace_log (ls, G_LOG_LEVEL_MESSAGE, VML_MSGID_STORAGE_RECOVERED,
+                         "Storage under lockspace %s: %s", vml_lockspace_get_name (ls), why);
       vml_lockspace_mark_recovered (ls, why);
       g_signal_emit (self, signals[SIGNAL_DEVICE_RECOVERED], 0, ls, why);
       return;
     }
-  /* mark_failing logs a warning itself when it acts. */
+  /* mark_failing logs the event itself when it acts. */
   if (!vml_lockspace_mark_failing (ls, why))
-    g_message ("Storage trouble under lockspace %s (%s, so left as it is): %s",
-               vml_lockspace_get_name (ls),
-               vml_lockspace_state_to_string (vml_lockspace_get_state (ls)), why);
+    vml_lockspace_log (ls, G_LOG_LEVEL_MESSAGE, VML_MSGID_STORAGE_FAILING,
+                       "Storage trouble under lockspace %s (%s, so left as it is): %s",
+                       vml_lockspace_get_name (ls),
+                       vml_lockspace_state_to_string (vml_lockspace_get_state (ls)), why);
   g_signal_emit (self, signals[SIGNAL_DEVICE_FAILING], 0, ls, why);
 }
 
@@ -261,8 +263,9 @@ vml_storage_monitor_watch (VmlStorageMonitor *self, VmlLockspace *lockspace)
   vml_storage_monitor_unwatch (self, lockspace);
   if (stat (path, &st) < 0 || !S_ISBLK (st.st_mode) || st.st_rdev == 0)
     {
-      g_debug ("Lockspace %s: %s is not a block device; not watched",
-               vml_lockspace_get_name (lockspace), path);
+      vml_lockspace_log (lockspace, G_LOG_LEVEL_DEBUG, NULL,
+                         "Lockspace %s: %s is not a block device; not watched",
+                         vml_lockspace_get_name (lockspace), path);
       return FALSE;
     }
   watch = g_new0 (Watch, 1);
@@ -272,8 +275,10 @@ vml_storage_monitor_watch (VmlStorageMonitor *self, VmlLockspace *lockspace)
   watch->state_handler = g_signal_connect (lockspace, "notify::state",
                                            G_CALLBACK (on_watched_state), watch);
   g_hash_table_insert (self->watches, g_object_ref (lockspace), watch);
-  g_debug ("Lockspace %s: watching block device %s (%u:%u)", vml_lockspace_get_name (lockspace),
-           path, major (st.st_rdev), minor (st.st_rdev));
+  vml_lockspace_log (lockspace, G_LOG_LEVEL_DEBUG, NULL,
+                     "Lockspace %s: watching block device %s (%u:%u)",
+                     vml_lockspace_get_name (lockspace), path, major (st.st_rdev),
+                     minor (st.st_rdev));
   on_watched_state (lockspace, NULL, watch);
   return TRUE;
 }
@@ -282,27 +287,4 @@ void
 vml_storage_monitor_unwatch (VmlStorageMonitor *self, VmlLockspace *lockspace)
 {
   g_hash_table_remove (self->watches, lockspace);
-}
-
-guint
-vml_storage_logical_block_size (const char *path)
-{
-  /* The attribute sits on the disk: a partition's is one level up. */
-  static const char *const where[] = { "queue", "../queue" };
-  struct stat st;
-
-  if (stat (path, &st) < 0 || !S_ISBLK (st.st_mode))
-    return 0;
-  for (guint i = 0; i < G_N_ELEMENTS (where); i++)
-    {
-      g_autofree char *attr = g_strdup_printf ("/sys/dev/block/%u:%u/%s/logical_block_size",
-                                               major (st.st_rdev), minor (st.st_rdev), where[i]);
-      g_autofree char *text = NULL;
-      guint64 size;
-
-      if (g_file_get_contents (attr, &text, NULL, NULL) &&
-          g_ascii_string_to_unsigned (g_strstrip (text), 10, 512, 65536, &size, NULL))
-        return (guint) size;
-    }
-  return 0;
 }

@@ -20,21 +20,6 @@
 #define INDEX_RETRIES         25
 #define INDEX_RETRY_US        (200 * 1000)
 
-/* ---- resource index -------------------------------------------------- */
-
-void
-vml_sanlock_priv_rindex_args (const VmlSanlockLockspace *ls, struct sanlk_rindex *rx)
-{
-  /* ls was validated by vml_sanlock_priv_lockspace_args(). */
-  memset (rx, 0, sizeof *rx);
-  /* Only formatting heeds the flags; every other index operation reads the
-   * sector size from the index header. */
-  rx->flags = vml_sanlock_priv_rif_flags (ls->sector_size);
-  memcpy (rx->lockspace_name, ls->name, strlen (ls->name));
-  strcpy (rx->disk.path, ls->path);
-  rx->disk.offset = ls->offset + INDEX_AREA_OFFSET;
-}
-
 static gboolean
 index_retry_wanted (int rv)
 {

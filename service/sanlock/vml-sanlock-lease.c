@@ -17,8 +17,10 @@
 #include "vml-sanlock-private.h"
 
 /* sanlock answers -EBUSY while another command runs for the same client;
- * it never queues, so we retry for a while. */
-#define BUSY_RETRIES          20
+ * it never queues, so we retry for a while. The budget is a time, not a
+ * count: the other command (an acquire writes its lease on storage) may
+ * take much longer on a loaded host than on an idle one. */
+#define BUSY_WAIT_US          (5 * G_USEC_PER_SEC)
 #define BUSY_RETRY_US         (50 * 1000)
 
 /* ---- pid-targeted operations ---------------------------------------- */
@@ -176,16 +178,18 @@ fail_acquire (const VmlSanlockResource *res, pid_t holder, guint64 lver, int rv,
     }
 }
 
-/* Retries a pid-targeted call while sanlock answers -EBUSY. */
-#define RETRY_BUSY(rv, call)                                   \
-  G_STMT_START {                                               \
-    for (int attempt_ = 0; ; attempt_++)                       \
-      {                                                        \
-        (rv) = (call);                                         \
-        if ((rv) != -EBUSY || attempt_ >= BUSY_RETRIES)        \
-          break;                                               \
-        g_usleep (BUSY_RETRY_US);                              \
-      }                                                        \
+/* Retries a pid-targeted call while sanlock answers -EBUSY, for up to
+ * BUSY_WAIT_US. */
+#define RETRY_BUSY(rv, call)                                               \
+  G_STMT_START {                                                           \
+    gint64 busy_deadline_ = g_get_monotonic_time () + BUSY_WAIT_US;        \
+    for (;;)                                                               \
+      {                                                                    \
+        (rv) = (call);                                                     \
+        if ((rv) != -EBUSY || g_get_monotonic_time () >= busy_deadline_)   \
+          break;                                                           \
+        g_usleep (BUSY_RETRY_US);                                          \
+      }                                                                    \
   } G_STMT_END
 
 gboolean

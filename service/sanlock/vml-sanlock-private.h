@@ -92,6 +92,9 @@ gboolean    vml_sanlock_priv_lockspace_args     (const VmlSanlockLockspace *ls,
 gboolean    vml_sanlock_priv_resource_args      (const VmlSanlockResource *res,
                                                  ResourceArgs *args, GError **error);
 gboolean    vml_sanlock_priv_holder_arg         (pid_t holder, GError **error);
+/* The index of @ls, which vml_sanlock_priv_lockspace_args() validated. */
+void        vml_sanlock_priv_rindex_args        (const VmlSanlockLockspace *ls,
+                                                 struct sanlk_rindex *rx);
 /* "lease '<name>' of lockspace '<lockspace>'" */
 char       *vml_sanlock_priv_describe_resource  (const VmlSanlockResource *res);
 /* "<path>:<offset>" */
@@ -111,12 +114,6 @@ gboolean    vml_sanlock_priv_joined_any_host_id (const VmlSanlockLockspace *ls);
  * looked at the other hosts (-EAGAIN). *hosts is malloc()ed. */
 int         vml_sanlock_priv_get_hosts_raw      (const char *lockspace, struct sanlk_host **hosts,
                                                  int *count, gint64 wait_us);
-
-/* ---- vml-sanlock-index.c --------------------------------------------- */
-
-/* The index of @ls, which vml_sanlock_priv_lockspace_args() validated. */
-void        vml_sanlock_priv_rindex_args        (const VmlSanlockLockspace *ls,
-                                                 struct sanlk_rindex *rx);
 
 /* ---- vml-sanlock-resource.c ------------------------------------------ */
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Authorization (docs/authorization.md, DESIGN.md §7) against the real thing.
+"""Authorization (docs/authorization.md) against the real thing.
 
 Every host's polkitd is real: it loads the project's actions from the build
 directory and the SHIPPED rules file policy/50-vmlease.rules (no test-only
@@ -374,8 +374,8 @@ DOCUMENTED_ACTIONS = {
     (MANAGER_IFACE, 'GetLease'): (ACTION + 'inquire', None),
     (LEASE_IFACE, 'Acquire'): (ACTION + 'acquire', None),
     (LEASE_IFACE, 'Release'): (ACTION + 'acquire', ACTION + 'manage'),
-    # DESIGN.md §7: "released or transferred only by that uid or a caller
-    # allowed .manage"
+    # docs/authorization.md "Ownership": by the uid that acquired it, or by
+    # another uid allowed .manage
     (LEASE_IFACE, 'Transfer'): (ACTION + 'migrate', ACTION + 'manage'),
     (LEASE_IFACE, 'Inquire'): (ACTION + 'inquire', None),
 }

@@ -8,10 +8,11 @@ lease file through its own FUSE mount (tools/vmlease-faulty-storage,
 tools/vml-faultfs.c), so a fault breaks host 1's path and not host 2's.
 The session sandbox of conftest.py is not used (nor started) by this module.
 
-Timing, from sanlock 3.8.5 (DESIGN.md section 8): after host 1's last good
-renewal, sanlock runs its holders' kill path (SIGTERM to the holder) at
-8 x io_timeout (the holder fences its VM process and exits 4) and host 2 may take the leases at
-8 x io_timeout + 60 s (watchdog_fire_timeout, a constant in this sanlock
+Timing, from sanlock 3.8.5 (docs/sandbox.md, "Per-host storage and fault
+injection"): after host 1's last good renewal, sanlock runs its holders'
+kill path (SIGTERM to the holder) at 8 x io_timeout (the holder fences
+its VM process and exits 4) and host 2 may take the leases at 8 x
+io_timeout + 60 s (watchdog_fire_timeout, a constant in this sanlock
 version: `vmlease-sandbox up --watchdog-fire-timeout` refuses here), so the
 storage-fault test takes about 75 s.
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Restarts of vmleased (DESIGN.md section 5, docs/decisions.md "Restart"):
+"""Restarts of vmleased (docs/decisions.md "Restart"):
 killed with SIGKILL or stopped with SIGTERM while it holds leases, the
 leases stay held (their holders keep them), and a restarted vmleased exports
 them again as they were -- in every lease state, hand-offs included, which

@@ -586,9 +586,10 @@ def test_confirm_failure_refused_if_taken_meanwhile(sb, hosts, hand_leases):
 
 
 def test_third_host_shared_acquire_during_handoff_is_refused(sb, hosts, hand_leases):
-    """DESIGN §3: vmleased must refuse shared acquisitions of a lease in a
-    hand-off other than the destination's prepare (sanlock alone would
-    grant them, and the destination's finish could then never convert)."""
+    """vmleased must refuse shared acquisitions of a lease in a hand-off
+    other than the destination's prepare (sanlock alone would grant them,
+    and the destination's finish could then never convert; docs/decisions.md
+    "Hand-off details")."""
     h1, h2, h3 = hosts
     u, loc = held_lease(hosts, hand_leases)
     t1 = xfer(h1, u, 'begin')

@@ -1,12 +1,20 @@
-/* Unit tests for the input checks every D-Bus method relies on. */
+/* Unit tests for the input checks every D-Bus method relies on, the fence
+ * names of the holder protocol, and the one fence applier. */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "vml-actions.h"
 #include "vml-error.h"
 #include "vml-lease.h"
+#include "vml-fence.h"
+#include "vml-fence-apply.h"
+#include "vml-object-path.h"
 #include "vml-options.h"
 
 static const VmlOptionSpec specs[] = {
@@ -211,6 +219,71 @@ test_enums_round_trip (void)
   g_assert_nonnull (strstr (error->message, "'exclusive', 'shared'"));
 }
 
+/* The holder protocol's fence names: the D-Bus API's order, one table. */
+static void
+test_fence_names (void)
+{
+  g_autoptr(GError) error = NULL;
+  VmlFence fence;
+
+  g_assert_cmpstr (vml_fence_name (VML_FENCE_NONE), ==, "none");
+  g_assert_cmpstr (vml_fence_name (VML_FENCE_KILL), ==, "kill");
+  g_assert_cmpstr (vml_fence_name (VML_FENCE_PAUSE), ==, "pause");
+  g_assert_cmpstr (vml_fence_name (VML_FENCE_N), ==, "");
+  g_assert_true (vml_fence_from_name ("kill", &fence));
+  g_assert_cmpint (fence, ==, VML_FENCE_KILL);
+  g_assert_false (vml_fence_from_name ("KILL", &fence));
+  g_assert_false (vml_fence_from_string ("stop", &fence, &error));
+  g_assert_nonnull (strstr (error->message, "'none', 'kill', 'pause'"));
+  g_assert_cmpint (vml_fence_signal (VML_FENCE_KILL), ==, SIGKILL);
+  g_assert_cmpint (vml_fence_signal (VML_FENCE_PAUSE), ==, SIGSTOP);
+  g_assert_cmpint (vml_fence_signal (VML_FENCE_NONE), ==, 0);
+}
+
+static pid_t
+start_sleeper (void)
+{
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      pause ();
+      _exit (0);
+    }
+  return pid;
+}
+
+/* The one fence applier: by pidfd, or by pid only while the start time
+ * still matches. */
+static void
+test_fence_apply (void)
+{
+  pid_t pid = start_sleeper ();
+  unsigned long long start = vml_process_start_time (pid);
+  int pidfd = pidfd_open (pid, 0);
+  int status;
+
+  g_assert_cmpuint (start, !=, 0);
+  g_assert_cmpint (vml_fence_apply (VML_FENCE_NONE, pidfd, pid, start), ==, -1);
+  g_assert_cmpint (errno, ==, EINVAL);
+  /* Another process's start time: not ours to signal. */
+  g_assert_cmpint (vml_fence_apply (VML_FENCE_KILL, -1, pid, start + 1), ==, -1);
+  g_assert_cmpint (errno, ==, ESRCH);
+  g_assert_cmpint (vml_fence_apply (VML_FENCE_PAUSE, -1, pid, start), ==, 0);
+  g_assert_cmpint (waitpid (pid, &status, WUNTRACED), ==, pid);
+  g_assert_true (WIFSTOPPED (status));
+  if (pidfd >= 0)
+    g_assert_cmpint (vml_fence_apply (VML_FENCE_KILL, pidfd, pid, 0), ==, 0);
+  else
+    g_assert_cmpint (vml_fence_apply (VML_FENCE_KILL, -1, pid, start), ==, 0);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+  if (pidfd >= 0)
+    close (pidfd);
+  g_assert_cmpuint (vml_process_start_time (pid), ==, 0);
+}
+
 static void
 test_object_path (void)
 {
@@ -277,6 +350,8 @@ main (int argc, char **argv)
   g_test_add_func ("/check/storage-path", test_storage_path);
   g_test_add_func ("/check/fence-options", test_fence_options);
   g_test_add_func ("/enums/round-trip", test_enums_round_trip);
+  g_test_add_func ("/fence/names", test_fence_names);
+  g_test_add_func ("/fence/apply", test_fence_apply);
   g_test_add_func ("/paths/lease-object", test_object_path);
   g_test_add_func ("/errors/names", test_error_names);
   g_test_add_func ("/actions/table", test_action_table);

@@ -2,8 +2,9 @@
  *
  * The test starts two unprivileged sanlock daemons ("host1", "host2"), each
  * with its own SANLOCK_RUN_DIR, sharing one sparse lease file in a temporary
- * directory (DESIGN.md §8), formats and joins one lockspace with io_timeout 1
- * once, and spawns the real vmlease-holder ($VMLEASE_HOLDER) on each host.
+ * directory (as the sandbox does, docs/sandbox.md), formats and joins one
+ * lockspace with io_timeout 1 once, and spawns the real vmlease-holder
+ * ($VMLEASE_HOLDER) on each host.
  *
  * Which daemon a call reaches: libsanlock_client reads SANLOCK_RUN_DIR once,
  * at its first connection, and keeps the pointer getenv() gave it, so a
@@ -30,6 +31,7 @@
 #include <glib/gstdio.h>
 
 #include "vml-error.h"
+#include "vml-holder-protocol.h"
 #include "vml-mode-block.h"
 #include "vml-sanlock.h"
 
@@ -221,7 +223,8 @@ write_line (int fd, const char *line)
 static GPid
 spawn_holder (int host, const char *uuid)
 {
-  g_autofree char *claim = g_strdup_printf ("claim %s none 0\n", uuid);
+  g_autofree char *claim = g_strdup_printf (VML_HOLDER_CMD_CLAIM " %s %s 0\n", uuid,
+                                            vml_fence_name (VML_FENCE_NONE));
   int in;
   GPid pid = spawn_spare (host, &in);
 
@@ -232,7 +235,7 @@ spawn_holder (int host, const char *uuid)
 
 /* vmlease-holder's exit status after SIGTERM while sanlock still counted a
  * lease as its own: it fenced the VM (as claimed: none here) and exited. */
-#define HOLDER_REVOKED 4
+#define HOLDER_REVOKED VML_HOLDER_EXIT_REVOKED
 
 /* Sends @sig to a holder and returns its exit status. */
 static int

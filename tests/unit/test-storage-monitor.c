@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <umockdev.h>
 
+#include "vml-storage-block.h"
 #include "vml-storage-monitor.h"
 
 #define DISK0 "/sys/devices/virtual/block/vmltest0"

@@ -11,7 +11,6 @@
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
-#include "vml-log.h"
 
 #define ACQUIRE_RETRY_MS     500
 
@@ -60,9 +59,9 @@ acquire_failed (VmlLease *self, GTask *op, GError *error)
   g_clear_object (&self->acquiring_holder);
   if (g_error_matches (error, VML_ERROR, VML_ERROR_FAILED) &&
       g_cancellable_is_cancelled (g_task_get_cancellable (op)))
-    vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                   NULL, "Acquire by uid %u ended: its caller left the bus; the lease is %s "
-                   "again", data->uid, lease_state_names[data->previous]);
+    vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .caller_uid = data->uid, .has_caller = TRUE),
+             "Acquire by uid %u ended: its caller left the bus; the lease is %s "
+             "again", data->uid, lease_state_names[data->previous]);
   self->acquire_wait_deadline = 0;
   lease_set_state (self, data->previous);
   lease_save_or_warn (self);
@@ -90,14 +89,12 @@ seize_request_due (VmlLease *self, AcquireData *data)
 static gboolean
 request_release (VmlLease *self, AcquireData *data, GError **error)
 {
-  g_autoptr(VmlSanlockOwners) owners = NULL;
-  VmlSanlockResource res;
+  g_autoptr(VmlLeaseOwners) owners = NULL;
   GError *local_error = NULL;
 
-  lease_resource_of (self, &res);
   if (!data->requested)
     {
-      owners = vml_sanlock_read_owners (&res, &local_error);
+      owners = lease_sanlock_read_owners (self->sanlock, &local_error);
       if (owners == NULL)
         goto failed;
       if (owners->owner == 0 && owners->shared_owners->len == 0)
@@ -112,12 +109,13 @@ request_release (VmlLease *self, AcquireData *data, GError **error)
         }
       data->request_lver = owners->lver + 1;
     }
-  if (!vml_sanlock_request (&res, data->request_lver, &local_error))
+  if (!lease_sanlock_request (self->sanlock, data->request_lver, &local_error))
     goto failed;
   if (owners != NULL)
-    vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                   NULL, "Seizing the lease: asked host %" G_GUINT64_FORMAT " to give it up",
-                   owners->owner);
+    vml_log (G_LOG_LEVEL_MESSAGE,
+             LEASE_ABOUT (self, .host_id = owners->owner, .message_id = VML_MSGID_LEASE_SEIZING),
+             "Seizing the lease: asked host %" G_GUINT64_FORMAT " to give it up",
+             owners->owner);
   data->requested = TRUE;
   data->requested_at = g_get_monotonic_time ();
   return TRUE;
@@ -135,17 +133,15 @@ failed:
 static gboolean
 ask_owner (VmlLease *self, GError **error)
 {
-  g_autoptr(VmlSanlockOwners) owners = NULL;
+  g_autoptr(VmlLeaseOwners) owners = NULL;
   g_autoptr(GError) local_error = NULL;
-  VmlSanlockResource res;
 
-  lease_resource_of (self, &res);
-  owners = vml_sanlock_read_owners (&res, NULL);
+  owners = lease_sanlock_read_owners (self->sanlock, NULL);
   if (owners == NULL || owners->owner == 0)
     return FALSE;
-  if (!vml_sanlock_event_send (res.lockspace, owners->owner, owners->owner_generation,
-                               vml_lease_get_message_key (self), owners->lver + 1,
-                               &local_error))
+  if (!lease_sanlock_send_message (self->sanlock, owners->owner, owners->owner_generation,
+                                   vml_lease_get_message_key (self), owners->lver + 1,
+                                   &local_error))
     {
       g_prefix_error (error, "(could not ask host %" G_GUINT64_FORMAT " to hand it over: %s) ",
                       owners->owner, local_error->message);
@@ -153,8 +149,9 @@ ask_owner (VmlLease *self, GError **error)
     }
   g_prefix_error (error, "asked host %" G_GUINT64_FORMAT " to hand the lease over "
                   "(TransferRequested there); until it does: ", owners->owner);
-  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace), NULL,
-                 "Asked host %" G_GUINT64_FORMAT " to hand the lease over", owners->owner);
+  vml_log (G_LOG_LEVEL_MESSAGE,
+           LEASE_ABOUT (self, .host_id = owners->owner, .message_id = VML_MSGID_LEASE_ASKED),
+           "Asked host %" G_GUINT64_FORMAT " to hand the lease over", owners->owner);
   return TRUE;
 }
 
@@ -163,9 +160,8 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
 {
   VmlLease *self = VML_LEASE (source);
   AcquireData *data = task_data;
-  VmlSanlockResource res;
   GError *error = NULL;
-  gboolean ok, busy;
+  gboolean ok, busy, caller_left;
 
   /* Its caller left the bus (while it waited, or before it started): the
    * lease is not taken for nobody. */
@@ -183,28 +179,15 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   data->claimed = TRUE;
   /* A lease in a hand-off elsewhere takes no third sharer (sanlock would
    * allow one): look before, and again after, in case it began meanwhile. */
-  if (data->mode == VML_MODE_SHARED && lease_transfer_marked_elsewhere (self, &error))
+  if (data->mode == VML_MODE_SHARED && lease_sanlock_marked_elsewhere (self->sanlock, &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  lease_resource_of (self, &res);
-  g_mutex_lock (&self->cmd_lock);
-  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (data->holder),
-                            data->mode == VML_MODE_SHARED, 0, &data->lver, &error);
-  if (ok && data->mode == VML_MODE_SHARED && lease_transfer_marked_elsewhere (self, &error))
-    {
-      vml_sanlock_release (&res, vml_holder_get_pid (data->holder), NULL);
-      ok = FALSE;
-    }
-  else if (ok && g_cancellable_is_cancelled (cancellable))
-    {
-      /* ... nor when the caller left during sanlock's acquire */
-      vml_sanlock_release (&res, vml_holder_get_pid (data->holder), NULL);
-      error = lease_caller_left_error ();
-      ok = FALSE;
-    }
-  g_mutex_unlock (&self->cmd_lock);
+  ok = lease_sanlock_acquire_attempt (self->sanlock, data->holder, data->mode == VML_MODE_SHARED,
+                                      cancellable, &data->lver, &caller_left, &error);
+  if (caller_left)
+    error = lease_caller_left_error ();
 
   /* Busy: seize or ask as told, then try again until the wait is over.
    * A seize that cannot go on returns its own error; otherwise @error stays
@@ -245,10 +228,13 @@ acquire_succeeded (VmlLease *self, AcquireData *data)
   lease_publish_holding (self);
   lease_save_or_warn (self);
   lease_storage_warn_if_failing (self);
-  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                 VML_MSGID_LEASE_ACQUIRED, "Lease acquired (%s, version %" G_GUINT64_FORMAT
-                 ", holder %d, uid %u)", vml_mode_to_string (self->mode), self->lver,
-                 (int) vml_holder_get_pid (self->holder), self->owner_uid);
+  vml_log (G_LOG_LEVEL_MESSAGE,
+           LEASE_ABOUT (self, .holder_pid = (int) vml_holder_get_pid (self->holder),
+                        .caller_uid = self->owner_uid, .has_caller = TRUE,
+                        .message_id = VML_MSGID_LEASE_ACQUIRED),
+           "Lease acquired (%s, version %" G_GUINT64_FORMAT ", holder %d, uid %u)",
+           vml_mode_to_string (self->mode), self->lver,
+           (int) vml_holder_get_pid (self->holder), self->owner_uid);
 }
 
 static void
@@ -305,7 +291,7 @@ spawn_holder_thread (GTask *task, gpointer source, gpointer task_data, GCancella
   VmlLease *self = VML_LEASE (source);
   GError *error = NULL;
   VmlHolder *holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
-                                       VML_HOLDER_FOR_LEASE, &error);
+                                        VML_HOLDER_FOR_LEASE, &error);
 
   if (holder == NULL)
     g_task_return_error (task, error);
@@ -338,7 +324,7 @@ start_acquire (VmlLease *self, GTask *op)
   g_autoptr(GTask) spawn = NULL;
   GError *error = NULL;
 
-  if (self->transfer_role != TRANSFER_NONE)
+  if (self->transfer.role != TRANSFER_NONE)
     {
       lease_finish_op (self, NULL,
                        g_error_new (VML_ERROR, VML_ERROR_WRONG_STEP,
@@ -349,10 +335,10 @@ start_acquire (VmlLease *self, GTask *op)
   if (lease_state_is_held (self->state))
     {
       lease_finish_op (self, NULL,
-                 g_error_new (VML_ERROR, VML_ERROR_EXISTS,
-                              "the lease of %s is already held on this host (%s, acquired "
-                              "by uid %u); Release it first to acquire it again",
-                              self->uuid, vml_mode_to_string (self->mode), self->owner_uid));
+                       g_error_new (VML_ERROR, VML_ERROR_EXISTS,
+                                    "the lease of %s is already held on this host (%s, acquired "
+                                    "by uid %u); Release it first to acquire it again",
+                                    self->uuid, vml_mode_to_string (self->mode), self->owner_uid));
       return;
     }
   if (!lease_lockspace_ready (self, &error))

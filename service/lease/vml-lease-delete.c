@@ -1,20 +1,17 @@
 /* vml-lease-delete.c: DeleteLease of one lease (vml_lease_delete_async):
  * refused while any live host holds it; done while this host holds it
  * itself, so no other host can take it in between. Part of VmlLease
- * (vml-lease.c). */
+ * (vml-lease-core.c). */
 #include "config.h"
 
 #include "vml-error.h"
-#include "vml-holder.h"
 #include "vml-lease-private.h"
-#include "vml-log.h"
-#include "vml-sanlock.h"
 
 /* ---------------------------------------------------------------------- */
 /* Delete                                                                 */
 
 static char *
-describe_owners (VmlSanlockOwners *owners)
+describe_owners (VmlLeaseOwners *owners)
 {
   g_autoptr(GString) text = g_string_new (NULL);
 
@@ -53,40 +50,36 @@ delete_data_free (DeleteData *data)
  * RemoveLockspace right after must not find a process still holding a
  * lease in the lockspace. Worker threads only. */
 static void
-end_guard (DeleteData *data, VmlSanlockResource *res)
+end_guard (VmlLease *self, DeleteData *data)
 {
   if (data->guard == NULL)
     return;
-  vml_sanlock_release (res, vml_holder_get_pid (data->guard), NULL);
+  lease_sanlock_guard_release (self->sanlock, data->guard);
   vml_holder_stop (data->guard, 1000);
   g_clear_object (&data->guard);
 }
 
-/* Under the index lock; @user_data is the delete's task (its lease, its
- * guard). */
+/* Under the index lock of @ls, the lease's own lockspace (its door knows
+ * it); @user_data is the delete's task (its lease, its guard). */
 static gboolean
 delete_from_index_locked (VmlLockspace *ls, gpointer user_data, GError **error)
 {
   GTask *guarded = G_TASK (user_data);
   VmlLease *self = VML_LEASE (g_task_get_source_object (guarded));
-  VmlSanlockLockspace spec;
-  VmlSanlockResource res;
   gboolean ok;
 
-  vml_lockspace_get_spec (ls, &spec);
-  ok = vml_sanlock_index_delete (&spec, self->uuid, self->offset, error);
-  lease_resource_of (self, &res);
-  end_guard (g_task_get_task_data (guarded), &res);
+  ok = lease_sanlock_index_delete (self->sanlock, error);
+  end_guard (self, g_task_get_task_data (guarded));
   return ok;
 }
 
 static gboolean
-guard_for_delete (VmlLease *self, DeleteData *data, VmlSanlockResource *res, GError **error)
+guard_for_delete (VmlLease *self, DeleteData *data, GError **error)
 {
   data->guard = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
                                   VML_HOLDER_FOR_LOCK, error);
   if (data->guard == NULL || !vml_holder_claim_lock (data->guard, self->uuid, error) ||
-      !vml_sanlock_acquire (res, vml_holder_get_pid (data->guard), FALSE, 0, NULL, error))
+      !lease_sanlock_guard_take (self->sanlock, data->guard, error))
     {
       g_prefix_error (error, "the lease of %s cannot be deleted: ", self->uuid);
       return FALSE;
@@ -99,12 +92,10 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
 {
   VmlLease *self = VML_LEASE (source);
   DeleteData *data = task_data;
-  g_autoptr(VmlSanlockOwners) owners = NULL;
-  VmlSanlockResource res;
+  g_autoptr(VmlLeaseOwners) owners = NULL;
   GError *error = NULL;
 
-  lease_resource_of (self, &res);
-  owners = vml_sanlock_read_owners (&res, &error);
+  owners = lease_sanlock_read_owners (self->sanlock, &error);
   if (owners == NULL)
     {
       g_task_return_error (task, error);
@@ -118,25 +109,24 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                                "host holds it", self->uuid, who);
       return;
     }
-  if (!guard_for_delete (self, data, &res, &error))
+  if (!guard_for_delete (self, data, &error))
     {
       g_task_return_error (task, error);
       return;
     }
   /* An indexed lease's entry goes under the index lock, from the main loop
    * (on_free_to_delete); an explicit one is cleared here. */
-  res.sector_size = vml_lockspace_sector_size_at (self->lockspace, self->path);
   if (self->indexed)
     {
       g_task_return_boolean (task, TRUE);
       return;
     }
-  if (!vml_sanlock_resource_clear (&res, &error))
+  if (!lease_sanlock_clear_area (self->sanlock, &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  end_guard (data, &res);
+  end_guard (self, data);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -144,8 +134,8 @@ static void
 deleted (VmlLease *self, GError *error)
 {
   if (error == NULL)
-    vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                   NULL, "Lease deleted from storage");
+    vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .message_id = VML_MSGID_LEASE_DELETED),
+             "Lease deleted from storage");
   lease_finish_op (self, NULL, error);
 }
 
@@ -186,9 +176,9 @@ start_delete (VmlLease *self, GTask *op)
   if (self->state != LEASE_FREE && self->state != LEASE_LOST)
     {
       lease_finish_op (self, NULL,
-                 g_error_new (VML_ERROR, VML_ERROR_BUSY,
-                              "the lease of %s is %s on this host; Release it before "
-                              "deleting it", self->uuid, lease_state_names[self->state]));
+                       g_error_new (VML_ERROR, VML_ERROR_BUSY,
+                                    "the lease of %s is %s on this host; Release it before "
+                                    "deleting it", self->uuid, lease_state_names[self->state]));
       return;
     }
   if (!lease_lockspace_ready (self, &error))

@@ -1,7 +1,8 @@
 /* vml-lease-inquire.c: VmlLease's Inquire — local state plus a fresh read
  * of the lease on storage. Not queued behind other operations (it changes
- * nothing), but its sanlock command on the holder takes cmd_lock. Open to
- * everyone, so it runs in the read pool (vml-read-pool.h). */
+ * nothing), but its sanlock command on the holder waits for the lease's
+ * command lock (vml-lease-sanlock.h). Open to everyone, so it runs in the
+ * read pool (vml-read-pool.h). */
 #include "config.h"
 
 #include "vml-error.h"
@@ -13,7 +14,7 @@ static const VmlOptionSpec no_options[] = { { NULL } };
 
 typedef struct {
   VmlHolder        *holder;
-  VmlSanlockOwners *owners;
+  VmlLeaseOwners   *owners;
   GError           *storage_error;
   gboolean          held_here;
   gboolean          held_shared;
@@ -24,7 +25,7 @@ static void
 inquire_data_free (InquireData *data)
 {
   g_clear_object (&data->holder);
-  g_clear_pointer (&data->owners, vml_sanlock_owners_free);
+  g_clear_pointer (&data->owners, lease_owners_free);
   g_clear_error (&data->storage_error);
   g_free (data);
 }
@@ -35,19 +36,16 @@ inquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   VmlLease *self = VML_LEASE (source);
   InquireData *data = task_data;
   g_autoptr(GError) error = NULL;
-  VmlSanlockResource res;
 
-  lease_resource_of (self, &res);
-  data->owners = vml_sanlock_read_owners (&res, &data->storage_error);
+  data->owners = lease_sanlock_read_owners (self->sanlock, &data->storage_error);
   if (data->holder != NULL)
     {
-      g_mutex_lock (&self->cmd_lock);
-      if (!vml_sanlock_inquire_holder (vml_holder_get_pid (data->holder), self->uuid,
-                                       &data->held_here, &data->held_shared,
-                                       &data->held_lver, &error))
-        g_warning ("Inquire of holder %d failed: %s",
-                   (int) vml_holder_get_pid (data->holder), error->message);
-      g_mutex_unlock (&self->cmd_lock);
+      pid_t pid = vml_holder_get_pid (data->holder);
+
+      if (!lease_sanlock_inquire_holder (self->sanlock, pid, &data->held_here,
+                                         &data->held_shared, &data->held_lver, &error))
+        vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .holder_pid = pid),
+                 "Inquire of holder %d failed: %s", (int) pid, error->message);
     }
   g_task_return_boolean (task, TRUE);
 }
@@ -59,10 +57,23 @@ host_ids_variant (GArray *ids)
                                     ids ? ids->len : 0, sizeof (guint64));
 }
 
+/* A host other than this one holding the lease shared, 0 if none (or
+ * storage could not be read). */
+static guint64
+other_sharer (VmlLease *self, VmlLeaseOwners *owners)
+{
+  guint64 me = vml_lockspace_get_host_id (self->lockspace);
+
+  for (guint i = 0; owners != NULL && i < owners->shared_owners->len; i++)
+    if (g_array_index (owners->shared_owners, guint64, i) != me)
+      return g_array_index (owners->shared_owners, guint64, i);
+  return 0;
+}
+
 static GVariant *
 build_inquire_reply (VmlLease *self, InquireData *data)
 {
-  VmlSanlockOwners *owners = data->owners;
+  VmlLeaseOwners *owners = data->owners;
   GVariant *transfer;
   GVariantDict dict;
 
@@ -84,7 +95,7 @@ build_inquire_reply (VmlLease *self, InquireData *data)
   g_variant_dict_insert (&dict, "storage_state", "s", lease_storage_state (self));
   g_variant_dict_insert (&dict, "sector_size", "u",
                          vml_lockspace_sector_size_at (self->lockspace, self->path));
-  transfer = lease_transfer_info (self, owners);
+  transfer = vml_transfer_describe (&self->transfer, other_sharer (self, owners));
   if (transfer != NULL)
     g_variant_dict_insert_value (&dict, "transfer", transfer);
   if (owners == NULL)

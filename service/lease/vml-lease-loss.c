@@ -1,7 +1,7 @@
 /* vml-lease-loss.c: a lease's holder process over its life (adopted,
- * watched, ended) and the loss it reports: the fence applied to the VM,
+ * watched; core drops it) and the loss it reports: the fence applied to the VM,
  * the state lost, Lost emitted with its reason (a holder that exited, was
- * revoked, or lost its sanlock daemon). Part of VmlLease (vml-lease.c). */
+ * revoked, or lost its sanlock daemon). Part of VmlLease (vml-lease-core.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -9,14 +9,9 @@
 #include <sys/pidfd.h>
 #include <unistd.h>
 
-#include "vml-error.h"
-#include "vml-holder.h"
-#include "vml-lease-private.h"
-#include "vml-log.h"
-#include "vml-fence.h"
 #include "vml-fence-apply.h"
 #include "vml-holder-protocol.h"
-#include "vml-sanlock.h"
+#include "vml-lease-private.h"
 #include "vml-store.h"
 
 /* ---------------------------------------------------------------------- */
@@ -62,15 +57,6 @@ lease_adopt_holder (VmlLease *self, VmlHolder *holder)
   late->lease = g_object_ref (self);
   late->holder = g_object_ref (holder);
   g_idle_add (report_late_exit, late);
-}
-
-void
-lease_drop_holder (VmlLease *self)
-{
-  if (self->holder == NULL)
-    return;
-  g_signal_handlers_disconnect_by_data (self->holder, self);
-  g_clear_object (&self->holder);
 }
 
 /* Keeps a pidfd on the VM process, so the fence can never hit a process
@@ -139,9 +125,10 @@ apply_fence (VmlLease *self, GVariantDict *details)
   g_variant_dict_insert (details, "fenced", "b", error == NULL);
   if (error != NULL)
     g_variant_dict_insert (details, "fence_error", "s", error);
-  vml_log_lease (error ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, self->uuid,
-                 vml_lockspace_get_name (self->lockspace), NULL, "Fence %s of VM process %u: %s",
-                 vml_fence_to_string (self->fence), self->fence_pid, error ? error : "done");
+  vml_log (error ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+           LEASE_ABOUT (self, .message_id = error ? NULL : VML_MSGID_LEASE_FENCED),
+           "Fence %s of VM process %u: %s",
+           vml_fence_to_string (self->fence), self->fence_pid, error ? error : "done");
 }
 
 /* The first half of a loss: the VM fenced, the state lost, at once. The
@@ -164,9 +151,14 @@ enter_lost (VmlLease *self, pid_t holder_pid, GVariantDict *details)
 static void
 emit_lost (VmlLease *self, const char *reason, GVariantDict *details, const char *why)
 {
+  guint holder_pid = 0;
+
+  g_variant_dict_lookup (details, "holder_pid", "u", &holder_pid);
   g_variant_dict_insert (details, "message", "s", why);
-  vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (self->lockspace),
-                 VML_MSGID_LEASE_LOST, "Lease lost (%s): %s", reason, why);
+  vml_log (G_LOG_LEVEL_WARNING,
+           LEASE_ABOUT (self, .holder_pid = (int) holder_pid,
+                        .message_id = VML_MSGID_LEASE_LOST),
+           "Lease lost (%s): %s", reason, why);
   vml_dbus_lease_emit_lost (self->iface, reason, g_variant_dict_end (details));
 }
 
@@ -260,7 +252,7 @@ on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
   lease_publish_holding (self);
   /* The source after perform holds nothing: a new holder takes it back if
    * the hand-off fails. */
-  if (self->transfer_role == TRANSFER_SOURCE && g_strcmp0 (self->transfer_step, "perform") == 0)
+  if (vml_transfer_source_let_go (&self->transfer))
     return;
   if (!lease_state_has_holder (self->state))
     return;   /* releasing: the lease goes anyway */

@@ -1,17 +1,30 @@
-/* vml-lease-private.h: what the files implementing VmlLease share
- * (vml-lease.c, vml-lease-acquire.c, vml-lease-delete.c,
- * vml-lease-handoff.c, vml-lease-inquire.c, vml-lease-loss.c,
- * vml-lease-record.c, vml-lease-release.c, vml-lease-storage.c,
- * vml-lease-transfer.c). Nothing outside them
- * includes it. */
+/* vml-lease-private.h: VmlLease's fields and what its files share. Nothing
+ * outside service/lease/ includes it.
+ *
+ * The files form layers, lowest first; a file calls only files listed
+ * before it here, never one listed after it:
+ *   vml-transfer.c, vml-transfer-note.c  the hand-off as a plain struct,
+ *                                      the begin token's note on storage
+ *   vml-lease-sanlock.c                the one door to sanlock
+ *   vml-lease-core.c                   the object, its state and properties
+ *   vml-lease-queue.c                  the operation queue, who may act
+ *   vml-lease-record.c                 the state record
+ *   vml-lease-storage.c                StorageState and its Warning
+ *   vml-lease-loss.c                   the holder's life, the fence, Lost
+ *   vml-lease-acquire.c, -release.c, -inquire.c, -delete.c  operations
+ *   vml-lease-transfer-base.c < -transfer-steps.c < -transfer.c  Transfer
+ *   vml-lease-dbus.c                   construction and D-Bus dispatch
+ *   vml-lease-restore.c                from a record, after a restart
+ * Each section below names the file that defines what it declares. */
 #pragma once
 
-#include "vml-holder.h"
-#include "vml-lease.h"
 #include "vml-fence.h"
+#include "vml-holder.h"
+#include "vml-lease-sanlock.h"
+#include "vml-lease.h"
+#include "vml-log.h"
 #include "vml-options.h"
-#include "vml-sanlock.h"
-#include "vml-token.h"
+#include "vml-transfer.h"
 
 G_BEGIN_DECLS
 
@@ -29,23 +42,15 @@ typedef enum {
 } LeaseState;
 
 #define LEASE_N_STATES (LEASE_LOST + 1)
-extern const char *const lease_state_names[LEASE_N_STATES];
-
-typedef enum {
-  TRANSFER_NONE,
-  TRANSFER_SOURCE,
-  TRANSFER_DESTINATION,
-} VmlTransferRole;
-
 
 struct _VmlLease {
   GObject                parent_instance;
 
+  /* Set by vml_lease_new, never changed after; worker threads read the
+   * facts of where the lease is (uuid ... indexed) and use the door. */
   VmlAuthority          *authority;
   VmlStore              *store;
   VmlHolderPool         *holders;
-
-  /* Immutable after construction; read by worker threads. */
   char                  *uuid;
   char                  *name;
   VmlLockspace          *lockspace;
@@ -53,59 +58,84 @@ struct _VmlLease {
   guint64                offset;
   gboolean               indexed;   /* allocated from the lockspace's resource index */
   char                  *object_path;
-
+  VmlLeaseSanlock       *sanlock;   /* the door to sanlock, with the command lock */
   VmlDbusObjectSkeleton *object;
   VmlDbusLease          *iface;
 
+  /* Everything below: the main loop only. Worker threads get copies. */
   LeaseState             state;
   VmlMode                mode;
-  VmlFence               fence;
-  guint                  fence_pid;
-  guint64                fence_start;           /* start time of fence_pid */
-  int                    fence_pidfd;           /* -1: none */
   guint                  owner_uid;
   guint64                lver;
   VmlHolder             *holder;
   VmlHolder             *acquiring_holder;      /* while acquiring: recorded, not yet holding */
+
+  /* The fence: chosen by the operation that took the lease, watched and
+   * applied by vml-lease-loss.c */
+  VmlFence               fence;
+  guint                  fence_pid;
+  guint64                fence_start;           /* start time of fence_pid */
+  int                    fence_pidfd;           /* -1: none */
+
+  /* A waiting Acquire (vml-lease-acquire.c), for vml_lease_describe_wait */
   gint64                 acquire_wait_deadline; /* an Acquire waits until then; 0: none */
   guint                  acquire_wait_uid;      /* ... for this uid */
-  pid_t                  recorded_holder_pid;   /* from the record, until restored */
+
+  /* From the record, until restored (vml-lease-restore.c) */
+  pid_t                  recorded_holder_pid;
   guint64                recorded_holder_start;
 
-  /* The migration hand-off in progress here (vml-lease-transfer.c). */
-  VmlTransferRole        transfer_role;
-  char                  *transfer_id;
-  char                  *transfer_step;         /* last step done here */
-  guint64                transfer_peer;         /* the other host's id, 0 until known */
-  gboolean               transfer_postcopy;
-  guint64                transfer_lver;         /* source: lease version at perform */
-  char                  *transfer_waiting;      /* while a confirm/cancel waits: how long */
-  char                  *committed_transfer;    /* a post-copy transfer the source finished */
-
-  guint64                requested_by;          /* last TransferRequested, to drop repeats */
-  guint64                requested_lver;
-  gint64                 requested_at;
+  /* The hand-off in progress here: its role, id, step and peer change
+   * through lease_transfer_set, _clear and _load only, which keep the
+   * TransferStep property in step. */
+  VmlTransfer            transfer;
 
   /* Holders lost here so far: an operation that ran across a loss (its
    * holder exited) applies nothing of what it did. */
   guint                  losses;
 
-  GMutex                 cmd_lock;
   GQueue                 ops;                   /* of Op; the head is running */
 };
 
+/* Lease events besides those in vml-log.h.
+ * TODO lead: move to vml-log.h */
+#define VML_MSGID_LEASE_DELETED   "3b8f5a7c9e2d4f61a0b1c2d3e4f50605"  /* deleted from storage here */
+#define VML_MSGID_LEASE_VANISHED  "3b8f5a7c9e2d4f61a0b1c2d3e4f50606"  /* ... by another host */
+#define VML_MSGID_LEASE_REQUESTED "3b8f5a7c9e2d4f61a0b1c2d3e4f50607"  /* another host asks for it */
+#define VML_MSGID_LEASE_ASKED     "3b8f5a7c9e2d4f61a0b1c2d3e4f50608"  /* this host asked its owner */
+#define VML_MSGID_LEASE_SEIZING   "3b8f5a7c9e2d4f61a0b1c2d3e4f50609"  /* a seize asked the owner */
+#define VML_MSGID_LEASE_FENCED    "3b8f5a7c9e2d4f61a0b1c2d3e4f5060a"  /* the VM process fenced */
+#define VML_MSGID_LEASE_ADOPTED   "3b8f5a7c9e2d4f61a0b1c2d3e4f5060b"  /* held still, after a restart */
 
-/* Starts an operation taken from the queue; it ends with lease_finish_op. */
-typedef void (*OpStart) (VmlLease *self, GTask *task);
+/* What a message about this lease is about: vml_log (level,
+ * LEASE_ABOUT (self, .holder_pid = pid), ...). */
+#define LEASE_ABOUT(self, ...) \
+  (&(VmlLogAbout) { .uuid = (self)->uuid, \
+                    .lockspace = vml_lockspace_get_name ((self)->lockspace), __VA_ARGS__ })
+
+/* ---- vml-lease-core.c ------------------------------------------------ */
+
+extern const char *const lease_state_names[LEASE_N_STATES];
 
 gboolean  lease_state_is_held        (LeaseState state);
-void      lease_resource_of          (VmlLease *self, VmlSanlockResource *res);
+/* A holder of this lease's process: a held lease's, or one in a hand-off. */
+gboolean  lease_state_has_holder     (LeaseState state);
 void      lease_set_state            (VmlLease *self, LeaseState state);
 void      lease_publish_holding      (VmlLease *self);
-void      lease_save_or_warn         (VmlLease *self);
 gboolean  lease_lockspace_ready      (VmlLease *self, GError **error);
 gboolean  lease_is_gone_from_storage (VmlLease *self, const GError *error);
 void      lease_vanish               (VmlLease *self);
+/* The lease no longer listens to its holder, and lets go of the object. */
+void      lease_drop_holder          (VmlLease *self);
+void      lease_transfer_set         (VmlLease *self, VmlTransferRole role, const char *id,
+                                      const char *step, guint64 peer);
+void      lease_transfer_clear       (VmlLease *self);
+void      lease_transfer_load        (VmlLease *self, GKeyFile *record);
+
+/* ---- vml-lease-queue.c ----------------------------------------------- */
+
+/* Starts an operation taken from the queue; it ends with lease_finish_op. */
+typedef void (*OpStart) (VmlLease *self, GTask *task);
 
 void      lease_enqueue_op           (VmlLease *self, GTask *task, OpStart start);
 void      lease_finish_op            (VmlLease *self, GVariant *reply, GError *error);
@@ -127,21 +157,8 @@ void      lease_op_work_in_thread    (VmlLease *self, GTask *op, GTaskThreadFunc
                                       GAsyncReadyCallback done);
 /* The answer to an operation whose caller left the bus (it is not done). */
 GError   *lease_caller_left_error    (void);
-
-/* Pid-targeted sanlock commands for @holder, serialized by cmd_lock.
- * Worker threads only. */
-gboolean  lease_holder_acquire       (VmlLease *self, VmlHolder *holder, gboolean shared,
-                                      guint64 lver, guint64 *lver_out, GError **error);
-gboolean  lease_holder_release       (VmlLease *self, VmlHolder *holder, GError **error);
-gboolean  lease_holder_convert       (VmlLease *self, VmlHolder *holder, gboolean to_shared,
-                                      GError **error);
-
-void      lease_adopt_holder         (VmlLease *self, VmlHolder *holder);
-void      lease_drop_holder          (VmlLease *self);
-void      lease_watch_fence_pid      (VmlLease *self, guint fence_pid, guint64 start_time);
-/* The same with the pidfd taken when the caller named it (@target's is
- * taken over), so the process checked is the process fenced. */
-void      lease_take_fence_target    (VmlLease *self, guint fence_pid, VmlFenceTarget *target);
+/* The dispatch tells whose lease polkit was asked about (@owner). */
+void      lease_remember_authorized_owner (GDBusMethodInvocation *invocation, guint owner);
 /* Whether caller @uid may name @target as fence target: a process it could
  * signal itself. If not, polkit is asked for .manage now and FALSE
  * returned: @again then runs once more with polkit's yes (and this answers
@@ -149,6 +166,32 @@ void      lease_take_fence_target    (VmlLease *self, guint fence_pid, VmlFenceT
 gboolean  lease_fence_target_allowed (VmlLease *self, GDBusMethodInvocation *invocation,
                                       guint uid, const VmlFenceTarget *target,
                                       VmlAuthorizedFunc again);
+
+/* ---- vml-lease-record.c ---------------------------------------------- */
+
+#define LEASE_RECORD_GROUP "lease"
+
+void      lease_save_or_warn         (VmlLease *self);
+
+/* ---- vml-lease-storage.c --------------------------------------------- */
+
+/* StorageState follows the lockspace's state from now on; a lease with a
+ * holder here emits Warning("storage-failing") when its lockspace turns
+ * failing. */
+void      lease_storage_follow       (VmlLease *self);
+/* "ok", "failing", "lost" or "joining", as StorageState says. */
+const char *lease_storage_state      (VmlLease *self);
+/* For a lease that has just come to be held here (acquired, prepared,
+ * adopted after a restart): the Warning, if its storage is failing now. */
+void      lease_storage_warn_if_failing (VmlLease *self);
+
+/* ---- vml-lease-loss.c ------------------------------------------------ */
+
+void      lease_adopt_holder         (VmlLease *self, VmlHolder *holder);
+void      lease_watch_fence_pid      (VmlLease *self, guint fence_pid, guint64 start_time);
+/* The same with the pidfd taken when the caller named it (@target's is
+ * taken over), so the process checked is the process fenced. */
+void      lease_take_fence_target    (VmlLease *self, guint fence_pid, VmlFenceTarget *target);
 void      lease_report_lost          (VmlLease *self, const char *reason, pid_t holder_pid,
                                       const char *why);
 /* The holder process @pid ended by itself with exit @status (-1: unknown,
@@ -159,45 +202,19 @@ void      lease_report_lost          (VmlLease *self, const char *reason, pid_t 
  * message. */
 void      lease_report_holder_end    (VmlLease *self, pid_t pid, int status, const char *when);
 
-/* A holder of this lease's process: a held lease's, or one in a hand-off. */
-gboolean  lease_state_has_holder     (LeaseState state);
-
-/* vml-lease-transfer.c (the steps) */
-void      lease_transfer_authorized  (GObject *object, GDBusMethodInvocation *invocation,
-                                      guint uid);
-void      lease_transfer_clear       (VmlLease *self);
-
-/* vml-lease-handoff.c (what a hand-off reads and records) */
-/* floating a{sv}, NULL when none; @owners (may be NULL): what storage says */
-GVariant *lease_transfer_info        (VmlLease *self, VmlSanlockOwners *owners);
-void      lease_transfer_save        (VmlLease *self, GKeyFile *record);
-void      lease_transfer_load        (VmlLease *self, GKeyFile *record);
-/* Another host is handing this lease off right now (it holds the hand-off
- * marker): a shared acquisition here must not join. Worker threads only. */
-gboolean  lease_transfer_marked_elsewhere (VmlLease *self, GError **error);
-/* The key this host signs its tokens with (from the store's directory). */
-GBytes   *lease_transfer_key         (VmlLease *self, GError **error);
+/* ---- the D-Bus methods, for vml-lease-dbus.c's table ----------------- */
 
 /* vml-lease-acquire.c */
 void      lease_acquire_authorized   (GObject *object, GDBusMethodInvocation *invocation,
                                       guint uid);
-
 /* vml-lease-release.c (also vml_lease_drop_async) */
 void      lease_release_authorized   (GObject *object, GDBusMethodInvocation *invocation,
                                       guint uid);
-
 /* vml-lease-inquire.c */
 void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *invocation,
                                       guint uid);
-
-/* vml-lease-storage.c: StorageState follows the lockspace's state from now
- * on; a lease with a holder here emits Warning("storage-failing") when its
- * lockspace turns failing. */
-void      lease_storage_follow       (VmlLease *self);
-/* "ok", "failing", "lost" or "joining", as StorageState says. */
-const char *lease_storage_state      (VmlLease *self);
-/* For a lease that has just come to be held here (acquired, prepared,
- * adopted after a restart): the Warning, if its storage is failing now. */
-void      lease_storage_warn_if_failing (VmlLease *self);
+/* vml-lease-transfer.c */
+void      lease_transfer_authorized  (GObject *object, GDBusMethodInvocation *invocation,
+                                      guint uid);
 
 G_END_DECLS

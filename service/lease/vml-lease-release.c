@@ -5,7 +5,6 @@
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
-#include "vml-log.h"
 
 static void
 release_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
@@ -13,7 +12,7 @@ release_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   VmlLease *self = VML_LEASE (source);
   VmlHolder *holder = task_data;
   GError *error = NULL;
-  gboolean ok = lease_holder_release (self, holder, &error);
+  gboolean ok = lease_sanlock_release (self->sanlock, holder, &error);
 
   /* A holder that died meanwhile took the lease with it: released anyway. */
   if (!ok && vml_holder_is_alive (holder))
@@ -56,7 +55,7 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
   if (data->lost_reason != NULL)
     {
       lease_report_lost (self, data->lost_reason, holder_pid,
-                   "its lockspace was removed from this host with force");
+                         "its lockspace was removed from this host with force");
       lease_finish_op (self, NULL, NULL);
       return;
     }
@@ -65,8 +64,9 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
   lease_set_state (self, LEASE_FREE);
   lease_publish_holding (self);
   lease_save_or_warn (self);
-  vml_log_lease (G_LOG_LEVEL_MESSAGE, self->uuid, vml_lockspace_get_name (self->lockspace),
-                 VML_MSGID_LEASE_RELEASED, "Lease released");
+  vml_log (G_LOG_LEVEL_MESSAGE,
+           LEASE_ABOUT (self, .holder_pid = holder_pid, .message_id = VML_MSGID_LEASE_RELEASED),
+           "Lease released");
   lease_finish_op (self, NULL, NULL);
 }
 
@@ -76,7 +76,7 @@ start_release (VmlLease *self, GTask *op)
   g_autoptr(GTask) task = NULL;
   ReleaseData *data;
 
-  if (self->transfer_role != TRANSFER_NONE)
+  if (self->transfer.role != TRANSFER_NONE)
     {
       lease_finish_op (self, NULL,
                        g_error_new (VML_ERROR, VML_ERROR_WRONG_STEP,
@@ -88,9 +88,9 @@ start_release (VmlLease *self, GTask *op)
   if (!lease_state_is_held (self->state) || self->holder == NULL)
     {
       lease_finish_op (self, NULL,
-                 g_error_new (VML_ERROR, VML_ERROR_NOT_HELD,
-                              "the lease of %s is not held on this host (it is %s)",
-                              self->uuid, lease_state_names[self->state]));
+                       g_error_new (VML_ERROR, VML_ERROR_NOT_HELD,
+                                    "the lease of %s is not held on this host (it is %s)",
+                                    self->uuid, lease_state_names[self->state]));
       return;
     }
   data = g_new0 (ReleaseData, 1);

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include "vml-lease-private.h"
-#include "vml-log.h"
 
 #define WARNING_STORAGE_FAILING "storage-failing"
 
@@ -53,8 +52,11 @@ emit_storage_warning (VmlLease *self)
   g_variant_dict_insert (&details, "io_timeout", "u", vml_lockspace_get_io_timeout (ls));
   g_variant_dict_insert (&details, "time", "t", (guint64) g_get_real_time ());
   g_variant_dict_insert (&details, "message", "s", message);
-  vml_log_lease (G_LOG_LEVEL_WARNING, self->uuid, vml_lockspace_get_name (ls), NULL,
-                 "Warning (%s): %s", WARNING_STORAGE_FAILING, message);
+  vml_log (G_LOG_LEVEL_WARNING,
+           LEASE_ABOUT (self, .path = vml_lockspace_get_path (ls),
+                        .host_id = vml_lockspace_get_host_id (ls),
+                        .holder_pid = self->holder ? (int) vml_holder_get_pid (self->holder) : 0),
+           "Warning (%s): %s", WARNING_STORAGE_FAILING, message);
   vml_dbus_lease_emit_warning (self->iface, WARNING_STORAGE_FAILING,
                                g_variant_dict_end (&details));
 }

@@ -1,10 +1,12 @@
-/* vml-lease-transfer-private.h: shared by the hand-off's two files,
- * vml-lease-transfer.c (the steps) and vml-lease-handoff.c (storage, the
- * marker lease, record and Inquire). Functions marked "thread" block on
- * storage or the sanlock daemon. */
+/* vml-lease-transfer-private.h: what the files of Transfer share, lowest
+ * first: vml-lease-transfer-base.c (token checks, issuing, the ends of a
+ * step) < vml-lease-transfer-steps.c (the six steps and their table) <
+ * vml-lease-transfer.c (running a step, the D-Bus entry). Functions marked
+ * "thread" block on storage or the sanlock daemon. */
 #pragma once
 
 #include "vml-lease-private.h"
+#include "vml-token.h"
 
 G_BEGIN_DECLS
 
@@ -17,36 +19,111 @@ lease_my_host_id (VmlLease *self)
   return vml_lockspace_get_host_id (self->lockspace);
 }
 
-const char        *lease_transfer_role_name   (VmlTransferRole role);
-void               lease_transfer_set         (VmlLease *self, VmlTransferRole role, const char *id,
-                                               const char *step, guint64 peer);
+typedef struct _StepSpec StepSpec;
+
+typedef struct {
+  const StepSpec *spec;
+  VmlToken       *token;       /* the other side's, NULL when "" */
+  char           *token_text;  /* as the caller passed it */
+  VmlToken       *mine;        /* our own token found inside it */
+  guint           uid;
+  gboolean        postcopy;
+  gboolean        success;
+  gboolean        taken_meanwhile;   /* the take-back found another holder's version */
+  guint           wait_s;
+  guint           fence_pid;
+  VmlFence        fence;
+  VmlFenceTarget  target;      /* prepare: fence_pid, pinned from the check */
+  LeaseState      previous;
+  /* Taken on the main loop when the step starts, for the worker thread,
+   * which never reads the lease's changing fields: the main loop may clear
+   * them meanwhile (a holder that exits). */
+  VmlHolder      *held_by;     /* the lease's holder then, NULL if none */
+  VmlTransferRole role;
+  gboolean        after_perform;
+  guint64         peer;
+  guint64         transfer_lver;
+  guint           losses;      /* the lease's count of losses then */
+  gint64          deadline;    /* of a waiting confirm or cancel */
+  /* from the worker thread */
+  gboolean        again;       /* not yet: look again after WAIT_POLL_MS */
+  gboolean        needs_marker; /* begin: the marker lease must be made first */
+  gboolean        marker_made;
+  VmlHolder      *holder;      /* a new holder (prepare, or a re-acquire) */
+  guint64         lver;
+  guint64         my_gen;
+  char           *transfer_id; /* begin: the new hand-off's */
+  char           *issued;      /* begin: T1, issued (and noted) by the thread */
+} StepData;
+
+struct _StepSpec {
+  const char          *name;
+  const VmlOptionSpec *options;
+  gboolean           (*check)  (VmlLease *self, StepData *data, GError **error);
+  gboolean           (*work)   (VmlLease *self, StepData *data, GError **error);   /* thread */
+  char              *(*done)   (VmlLease *self, StepData *data);                  /* next token */
+};
+
+/* ---- vml-lease-transfer-steps.c -------------------------------------- */
+
+typedef enum {
+  STEP_BEGIN,
+  STEP_PREPARE,
+  STEP_PERFORM,
+  STEP_FINISH,
+  STEP_CONFIRM,
+  STEP_CANCEL,
+  N_STEPS
+} StepId;
+
+extern const StepSpec lease_transfer_steps[N_STEPS];
+
+#define STEP_IS(data, id) ((data)->spec == &lease_transfer_steps[id])
+
+/* ---- vml-lease-transfer-base.c --------------------------------------- */
+
+void      lease_step_data_free       (StepData *data);
+
+/* WrongStep and StaleToken errors; both answer FALSE. */
+gboolean  transfer_wrong_step        (GError **error, const char *format, ...)
+                                      G_GNUC_PRINTF (2, 3);
+gboolean  transfer_stale             (GError **error, const char *why);
+
+gboolean  transfer_token_is_for_this_lease    (VmlLease *self, const VmlToken *token,
+                                               GError **error);
+gboolean  transfer_token_is_of_kind           (const VmlToken *token, VmlTokenKind kind,
+                                               const char *step, GError **error);
+gboolean  transfer_token_is_for_this_transfer (VmlLease *self, const VmlToken *token,
+                                               GError **error);
+/* The token handed to @step is of @kind, for this lease and this hand-off,
+ * and carries this host's own earlier token of @mine_kind, unchanged. */
+gboolean  transfer_token_answers_mine (VmlLease *self, StepData *data, const char *step,
+                                       VmlTokenKind kind, VmlTokenKind mine_kind,
+                                       GError **error);
+
+/* @token, completed with this lease and hand-off, signed; NULL when there
+ * is no key (logged). */
+char     *transfer_issue             (VmlLease *self, VmlToken *token, GBytes *answers);
+/* The token of @kind answering the one the step of @data was handed. */
+char     *transfer_issue_answer      (VmlLease *self, VmlTokenKind kind, const StepData *data);
+/* The key this host signs its tokens with (from the store's directory). */
+GBytes   *lease_transfer_key         (VmlLease *self, GError **error);
+
+/* A step done (or an end come to), in the log with the transfer's fields. */
+void      transfer_log_step          (VmlLease *self, const char *what);
+/* This host's part is over and it holds nothing. */
+void      transfer_let_go            (VmlLease *self);
+/* The source holds the lease exclusively again (confirm failure, cancel). */
+void      transfer_source_holds_again (VmlLease *self, StepData *data);
+/* cancel on a source whose lease someone took since perform. */
+void      transfer_source_gives_up   (VmlLease *self);
 
 /* thread: what storage says */
-gboolean           lease_host_generation      (VmlLease *self, guint64 host_id, guint64 *generation,
-                                               gboolean *live, GError **error);
-VmlSanlockOwners  *lease_read_owners          (VmlLease *self, GError **error);
-gboolean           lease_owners_hold_shared   (VmlSanlockOwners *owners, guint64 host_id);
-gboolean           lease_someone_else_shares  (VmlLease *self, VmlSanlockOwners *owners);
+gboolean  lease_someone_else_shares  (VmlLease *self, VmlLeaseOwners *owners);
 /* Whether no live host holds the lease; while one does and @deadline is
  * ahead, *@again is set (look again later), after it a Busy naming the
  * holder (@peer when storage does not say). */
-gboolean           lease_is_free_by           (VmlLease *self, gint64 deadline, guint wait_s,
-                                               guint64 peer, gboolean *again, GError **error);
-
-/* thread: the marker lease ("x-<uuid>") the source holds during its part */
-gboolean           lease_marker_take          (VmlLease *self, VmlHolder *holder, GError **error);
-void               lease_marker_drop          (VmlLease *self, VmlHolder *holder);
-/* main loop: makes the marker lease (under the index lock), once per lease */
-void               lease_marker_create_async  (VmlLease *self, GAsyncReadyCallback callback,
-                                               gpointer user_data);
-gboolean           lease_marker_create_finish (VmlLease *self, GAsyncResult *result,
-                                               GError **error);
-/* thread: the source records the begin token it issues in the marker's
- * note (vml-handoff-note.h); the destination takes only that one
- * (StaleToken otherwise, naming host @source). */
-gboolean           lease_marker_note_begin    (VmlLease *self, const char *begin_token,
-                                               GError **error);
-gboolean           lease_marker_note_vouches  (VmlLease *self, const char *begin_token,
-                                               guint64 source, GError **error);
+gboolean  lease_is_free_by           (VmlLease *self, gint64 deadline, guint wait_s,
+                                      guint64 peer, gboolean *again, GError **error);
 
 G_END_DECLS

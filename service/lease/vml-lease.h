@@ -1,8 +1,9 @@
 /* vml-lease.h: one VM lease and its D-Bus object (org.example.VMLease).
  *
- * Operations that change a lease (Acquire, Release, Delete) run one at a
- * time per lease, in arrival order; their sanlock work runs in worker
- * threads. Different leases proceed in parallel. */
+ * Operations that change a lease (Acquire, Release, Transfer, Delete) run
+ * one at a time per lease, in arrival order; their sanlock work runs in
+ * worker threads. Different leases proceed in parallel. The files that
+ * implement it, layer by layer, are listed in vml-lease-private.h. */
 #pragma once
 
 #include <gio/gio.h>

@@ -1,4 +1,4 @@
-/* vml-handoff-note.h: the source's word, on shared storage, for the begin
+/* vml-transfer-note.h: the source's word, on shared storage, for the begin
  * token of its latest hand-off of a lease.
  *
  * Each host signs its tokens with a key of its own, so a destination cannot
@@ -21,14 +21,14 @@ G_BEGIN_DECLS
 
 /* Records @begin_token (the text Transfer begin returns) as the latest for
  * the marker lease whose 1 MiB area starts at @area_offset of @path. */
-gboolean vml_handoff_note_write   (const char  *path,
+gboolean vml_transfer_note_write   (const char  *path,
                                    guint64      area_offset,
                                    const char  *begin_token,
                                    GError     **error);
 
 /* Whether @begin_token is the one last recorded there (*@matches FALSE also
  * when nothing, or something damaged, is recorded). */
-gboolean vml_handoff_note_matches (const char  *path,
+gboolean vml_transfer_note_matches (const char  *path,
                                    guint64      area_offset,
                                    const char  *begin_token,
                                    gboolean    *matches,

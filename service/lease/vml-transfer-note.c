@@ -1,4 +1,4 @@
-/* vml-handoff-note.c: see vml-handoff-note.h.
+/* vml-transfer-note.c: see vml-transfer-note.h.
  *
  * The note is one 4096-byte block (a whole sector with either sector size)
  * at the end of the marker's area: the magic "VMLNOTE1", the SHA-256 of the
@@ -7,7 +7,7 @@
 #define _GNU_SOURCE   /* O_DIRECT */
 #include "config.h"
 
-#include "vml-handoff-note.h"
+#include "vml-transfer-note.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +82,7 @@ io_failed (const char *what, const char *path, guint64 offset, ssize_t n, GError
 }
 
 gboolean
-vml_handoff_note_write (const char *path, guint64 area_offset, const char *begin_token,
+vml_transfer_note_write (const char *path, guint64 area_offset, const char *begin_token,
                         GError **error)
 {
   g_autofree guint8 *buf = aligned_block ();
@@ -101,7 +101,7 @@ vml_handoff_note_write (const char *path, guint64 area_offset, const char *begin
 }
 
 gboolean
-vml_handoff_note_matches (const char *path, guint64 area_offset, const char *begin_token,
+vml_transfer_note_matches (const char *path, guint64 area_offset, const char *begin_token,
                           gboolean *matches, GError **error)
 {
   g_autofree guint8 *found = aligned_block ();

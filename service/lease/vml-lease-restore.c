@@ -1,0 +1,259 @@
+/* vml-lease-restore.c: a lease made again from its state record, and the
+ * check after a restart of vmleased of what the record says against what
+ * sanlock says: a holder still holding is adopted, a hand-off resumes at
+ * its recorded step, anything else is a loss. */
+#include "config.h"
+
+#include "vml-error.h"
+#include "vml-lease-private.h"
+
+#define GROUP LEASE_RECORD_GROUP
+
+/* ---------------------------------------------------------------------- */
+/* Restore after a restart of vmleased                                    */
+
+typedef struct {
+  pid_t       pid;
+  guint64     start_time;
+  LeaseState  recorded;
+  gboolean    idle_expected;   /* a hand-off's source after perform holds nothing */
+  gboolean    foreign;         /* the recorded pid holds some other lease */
+  gboolean    orphan_prepare;  /* a prepare that never returned its token */
+  VmlHolder  *holder;
+  gboolean    held;
+  gboolean    shared;
+  guint64     lver;
+} RestoreData;
+
+static void
+restore_data_free (RestoreData *data)
+{
+  g_clear_object (&data->holder);
+  g_free (data);
+}
+
+static void
+restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  RestoreData *data = task_data;
+  g_autoptr(GError) error = NULL;
+
+  data->holder = vml_holder_adopt (data->pid, data->start_time, NULL);
+  if (data->holder == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (!lease_sanlock_inquire_holder (self->sanlock, data->pid, &data->held, &data->shared,
+                                     &data->lver, &error))
+    vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .holder_pid = data->pid),
+             "Cannot ask sanlock about holder %d of %s: %s",
+             (int) data->pid, self->uuid, error->message);
+  if (!data->held && !data->idle_expected && !data->orphan_prepare)
+    {
+      /* A damaged or copied record may name the holder of another lease:
+       * that holder is none of ours to stop. */
+      if (lease_sanlock_holder_holds_any (data->pid))
+        {
+          data->foreign = TRUE;
+          g_clear_object (&data->holder);
+          g_task_return_boolean (task, TRUE);
+          return;
+        }
+    }
+  if ((!data->held && !data->idle_expected) || data->orphan_prepare)
+    {
+      /* A holder that holds nothing is of no use; one whose prepare never
+       * answered would only block the source from taking the lease back. */
+      vml_holder_stop (data->holder, HOLDER_STOP_MS);
+      g_clear_object (&data->holder);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+/* vmleased restarted in the middle of a hand-off: resume at the step the
+ * record names, if the holder still holds what that step left it. */
+static void
+restored_in_transfer (VmlLease *self, RestoreData *data)
+{
+  if (data->orphan_prepare)
+    {
+      lease_transfer_clear (self);
+      lease_set_state (self, LEASE_FREE);
+    }
+  else if (data->idle_expected || (data->held && data->shared))
+    {
+      if (data->holder != NULL)
+        lease_adopt_holder (self, g_steal_pointer (&data->holder));
+      self->mode = VML_MODE_SHARED;
+      vml_log (G_LOG_LEVEL_MESSAGE,
+               LEASE_ABOUT (self, .step = self->transfer.step, .host_id = self->transfer.peer,
+                            .holder_pid = data->pid),
+               "Resuming the hand-off as %s after %s",
+               data->recorded == LEASE_MIGRATING_OUT ? "source" : "destination",
+               self->transfer.step);
+    }
+  else
+    {
+      lease_transfer_clear (self);
+      lease_report_holder_end (self, data->pid, -1,
+                               " during a hand-off while vmleased was not running");
+      return;
+    }
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+  lease_storage_warn_if_failing (self);
+}
+
+static void
+on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  RestoreData *data = g_task_get_task_data (G_TASK (result));
+
+  if (data->foreign)
+    {
+      /* Not a loss of ours: nothing to fence, no Lost. */
+      vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .holder_pid = data->pid),
+               "The record names process %d as holder, but it holds another lease; "
+               "the record is wrong and this lease is not held here", (int) data->pid);
+      lease_transfer_clear (self);
+      lease_watch_fence_pid (self, 0, 0);
+      self->fence = VML_FENCE_NONE;
+      lease_set_state (self, LEASE_FREE);
+      lease_publish_holding (self);
+      lease_save_or_warn (self);
+    }
+  else if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
+    restored_in_transfer (self, data);
+  else if (data->held)
+    {
+      lease_adopt_holder (self, g_steal_pointer (&data->holder));
+      self->mode = data->shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
+      /* sanlock reports no version for shared holds: keep the recorded one. */
+      if (data->lver != 0)
+        self->lver = data->lver;
+      lease_set_state (self, data->shared ? LEASE_HELD_SHARED : LEASE_HELD);
+      lease_publish_holding (self);
+      lease_save_or_warn (self);
+      vml_log (G_LOG_LEVEL_MESSAGE,
+               LEASE_ABOUT (self, .holder_pid = data->pid, .message_id = VML_MSGID_LEASE_ADOPTED),
+               "Lease still held by holder %d; adopted", (int) data->pid);
+      lease_storage_warn_if_failing (self);
+    }
+  else if (data->recorded == LEASE_RELEASING || data->recorded == LEASE_ACQUIRING)
+    {
+      /* That operation never finished; nothing is held, nothing was lost. */
+      lease_set_state (self, LEASE_FREE);
+      lease_publish_holding (self);
+      lease_save_or_warn (self);
+    }
+  else
+    lease_report_holder_end (self, data->pid, -1, " while vmleased was not running");
+  lease_finish_op (self, NULL, NULL);
+}
+
+static void
+start_restore (VmlLease *self, GTask *op)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, on_restored, NULL);
+  RestoreData *data = g_new0 (RestoreData, 1);
+
+  data->pid = self->recorded_holder_pid;
+  data->start_time = self->recorded_holder_start;
+  data->recorded = self->state;
+  data->idle_expected = vml_transfer_source_let_go (&self->transfer);
+  data->orphan_prepare = self->state == LEASE_MIGRATING_IN && self->transfer.role == TRANSFER_NONE;
+  g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
+  g_task_run_in_thread (task, restore_thread);
+}
+
+static void
+on_restore_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  lease_op_result_ok (result, NULL);
+}
+
+void
+vml_lease_restore_held_by (VmlLease *self, pid_t pid, guint64 start_time, gboolean shared)
+{
+  if (pid != self->recorded_holder_pid)
+    vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .holder_pid = pid),
+             "sanlock says holder %d holds the lease, the record says %s %d; "
+             "trusting sanlock", (int) pid, lease_state_names[self->state],
+             (int) self->recorded_holder_pid);
+  self->recorded_holder_pid = pid;
+  self->recorded_holder_start = start_time;
+  if (!lease_state_has_holder (self->state) && self->state != LEASE_RELEASING &&
+      self->state != LEASE_ACQUIRING)
+    {
+      self->mode = shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
+      lease_set_state (self, shared ? LEASE_HELD_SHARED : LEASE_HELD);
+    }
+  vml_lease_restore (self);
+}
+
+void
+vml_lease_restore (VmlLease *self)
+{
+  if (self->state == LEASE_FREE || self->state == LEASE_LOST)
+    return;
+  lease_enqueue_op (self, g_task_new (self, NULL, on_restore_done, NULL), start_restore);
+}
+
+/* ---------------------------------------------------------------------- */
+/* From a record                                                          */
+
+static gboolean
+state_from_string (const char *str, LeaseState *state)
+{
+  for (guint i = 0; i < LEASE_N_STATES; i++)
+    if (g_str_equal (lease_state_names[i], str))
+      {
+        *state = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+VmlLease *
+vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
+                           VmlLockspace *lockspace, GError **error)
+{
+  g_autofree char *uuid = g_key_file_get_string (record, GROUP, "uuid", NULL);
+  g_autofree char *name = g_key_file_get_string (record, GROUP, "name", NULL);
+  g_autofree char *path = g_key_file_get_string (record, GROUP, "path", NULL);
+  g_autofree char *state = g_key_file_get_string (record, GROUP, "state", NULL);
+  g_autofree char *mode = g_key_file_get_string (record, GROUP, "mode", NULL);
+  g_autofree char *fence = g_key_file_get_string (record, GROUP, "fence", NULL);
+  g_autoptr(VmlLease) self = NULL;
+  LeaseState recorded;
+
+  if (uuid == NULL || !g_uuid_string_is_valid (uuid) || path == NULL || state == NULL ||
+      !state_from_string (state, &recorded))
+    {
+      g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                           "the record lacks a valid uuid, path or state");
+      return NULL;
+    }
+  self = vml_lease_new (ctx, uuid, name ? name : "", lockspace, path,
+                        g_key_file_get_uint64 (record, GROUP, "offset", NULL),
+                        g_key_file_get_boolean (record, GROUP, "indexed", NULL));
+  if ((mode && !vml_mode_from_string (mode, &self->mode, error)) ||
+      (fence && !vml_fence_from_string (fence, &self->fence, error)))
+    return NULL;
+  lease_watch_fence_pid (self, (guint) g_key_file_get_uint64 (record, GROUP, "fence_pid", NULL),
+                         g_key_file_get_uint64 (record, GROUP, "fence_start", NULL));
+  self->owner_uid = (guint) g_key_file_get_uint64 (record, GROUP, "owner_uid", NULL);
+  self->lver = g_key_file_get_uint64 (record, GROUP, "lver", NULL);
+  self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
+  self->recorded_holder_start = g_key_file_get_uint64 (record, GROUP, "holder_start", NULL);
+  lease_transfer_load (self, record);
+  lease_set_state (self, recorded);
+  vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
+  vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));
+  vml_dbus_lease_set_version (self->iface, self->lver);
+  return g_steal_pointer (&self);
+}
+

@@ -1,0 +1,586 @@
+/* vml-lease-transfer-steps.c: the six steps of Transfer — begin, prepare,
+ * perform, finish, confirm and cancel (with the source's take-back) — each
+ * a check on the main loop (order, side, token: nothing has changed if it
+ * fails), its work in a worker thread (through the lease's sanlock door),
+ * and what is applied on the main loop once it worked, with the next
+ * token. Running a step is vml-lease-transfer.c's. */
+#include "config.h"
+
+#include "vml-error.h"
+#include "vml-lease-private.h"
+#include "vml-lease-transfer-private.h"
+
+/* The source takes the lease back exclusively, refusing if anyone else
+ * took it since this host let go (the lease version would differ). */
+static gboolean
+take_back (VmlLease *self, StepData *data, GError **error)
+{
+  VmlHolder *holder = data->held_by;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!lease_is_free_by (self, data->deadline, data->wait_s, data->peer, &data->again, error))
+    return FALSE;
+  if (holder == NULL || !vml_holder_is_alive (holder))
+    {
+      /* The holder died meanwhile: a new one, claimed for this lease. */
+      data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
+                                       VML_HOLDER_FOR_LEASE, error);
+      if (data->holder == NULL ||
+          !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error))
+        return FALSE;
+      holder = data->holder;
+    }
+  if (!lease_sanlock_acquire (self->sanlock, holder, FALSE, data->transfer_lver, &data->lver,
+                              &local_error))
+    {
+      /* Nobody held it a moment ago, so a refusal means its version moved:
+       * someone took it meanwhile. This hand-off cannot end any other way. */
+      data->taken_meanwhile = g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY);
+      if (data->taken_meanwhile)
+        lease_sanlock_marker_drop (self->sanlock, holder);   /* nothing left to hand off */
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "cannot take the lease back: ");
+      return FALSE;
+    }
+  lease_sanlock_marker_drop (self->sanlock, data->held_by);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* begin (source): exclusive → shared here                                */
+
+static gboolean
+check_begin (VmlLease *self, StepData *data, GError **error)
+{
+  if (data->token != NULL)
+    return transfer_wrong_step (error, "begin starts a hand-off and takes no token");
+  if (self->transfer.role != TRANSFER_NONE)
+    return transfer_wrong_step (error,
+                                "a hand-off of %s is already in progress here (%s, after %s); "
+                                "finish or cancel it first", self->uuid,
+                                vml_transfer_role_name (self->transfer.role), self->transfer.step);
+  if (self->state != LEASE_HELD)
+    return transfer_wrong_step (error, "begin needs the lease of %s held exclusively on this host; "
+                                "it is %s", self->uuid, lease_state_names[self->state]);
+  return TRUE;
+}
+
+/* thread: T1, for the hand-off data->transfer_id */
+static char *
+issue_begun (VmlLease *self, StepData *data)
+{
+  g_autoptr(VmlToken) t1 = g_new0 (VmlToken, 1);
+
+  t1->kind = VML_TOKEN_BEGUN;
+  t1->transfer_id = g_strdup (data->transfer_id);
+  t1->source = lease_my_host_id (self);
+  t1->source_gen = data->my_gen;
+  t1->lver = data->lver;
+  return transfer_issue (self, t1, NULL);
+}
+
+static gboolean
+work_begin (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(VmlLeaseOwners) owners = lease_sanlock_read_owners (self->sanlock, error);
+  g_autoptr(GError) local_error = NULL;
+  gboolean live;
+
+  /* Read first: once converted, nothing may fail any more. */
+  if (owners == NULL ||
+      !lease_sanlock_host_generation (self->sanlock, lease_my_host_id (self), &data->my_gen,
+                                      &live, error))
+    return FALSE;
+  data->lver = owners->lver;
+  if (!lease_sanlock_marker_take (self->sanlock, data->held_by, &local_error))
+    {
+      /* The lease's first hand-off: the marker is made under the index
+       * lock, from the main loop (on_step_done), then begin runs again. */
+      data->needs_marker = !data->marker_made &&
+                           g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND);
+      if (!data->needs_marker)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  data->transfer_id = vml_token_new_transfer_id ();
+  data->issued = issue_begun (self, data);
+  if (data->issued == NULL || !lease_sanlock_note_begin (self->sanlock, data->issued, error) ||
+      !lease_sanlock_convert (self->sanlock, data->held_by, TRUE, error))
+    {
+      if (data->issued == NULL)
+        g_set_error_literal (error, VML_ERROR, VML_ERROR_FAILED,
+                             "cannot sign the begin token (see the log)");
+      lease_sanlock_marker_drop (self->sanlock, data->held_by);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+done_begin (VmlLease *self, StepData *data)
+{
+  g_clear_pointer (&self->transfer.committed, g_free);
+  lease_transfer_set (self, TRANSFER_SOURCE, data->transfer_id, "begin", 0);
+  self->mode = VML_MODE_SHARED;
+  lease_set_state (self, LEASE_MIGRATING_OUT);
+  lease_publish_holding (self);
+  vml_dbus_lease_set_owner (self->iface, 0);
+  lease_save_or_warn (self);
+  transfer_log_step (self, "begun: exclusive → shared");
+  return g_steal_pointer (&data->issued);
+}
+
+/* ---------------------------------------------------------------------- */
+/* prepare (destination): check T1 against storage, take the lease shared */
+
+static gboolean
+check_prepare (VmlLease *self, StepData *data, GError **error)
+{
+  if (!transfer_token_is_of_kind (data->token, VML_TOKEN_BEGUN, "prepare", error) ||
+      !transfer_token_is_for_this_lease (self, data->token, error))
+    return FALSE;
+  if (data->token->source == lease_my_host_id (self))
+    return transfer_wrong_step (error,
+                                "prepare runs on the destination; this host (%" G_GUINT64_FORMAT
+                                ") is the source of that hand-off", lease_my_host_id (self));
+  if (self->transfer.role != TRANSFER_NONE)
+    return transfer_wrong_step (error,
+                                "a hand-off of %s is already in progress here (%s, after %s)",
+                                self->uuid, vml_transfer_role_name (self->transfer.role),
+                                self->transfer.step);
+  if (self->state != LEASE_FREE && self->state != LEASE_LOST)
+    return transfer_wrong_step (error,
+                                "prepare needs the lease of %s not held on this host; it is %s",
+                                self->uuid, lease_state_names[self->state]);
+  return lease_lockspace_ready (self, error);
+}
+
+static gboolean
+work_prepare (VmlLease *self, StepData *data, GError **error)
+{
+  const VmlToken *t1 = data->token;
+  g_autoptr(VmlLeaseOwners) owners = lease_sanlock_read_owners (self->sanlock, error);
+  guint64 gen;
+  gboolean live;
+
+  if (owners == NULL ||
+      !lease_sanlock_host_generation (self->sanlock, t1->source, &gen, &live, error))
+    return FALSE;
+  if (!live || gen != t1->source_gen)
+    return transfer_stale (error,
+                           "the source host it names is not running the incarnation that issued "
+                           "it (it restarted, or died)");
+  if (owners->owner != 0 || !lease_owners_hold_shared (owners, t1->source))
+    return transfer_stale (error, "the source does not hold the lease shared as begin left it (an "
+                           "outdated token, or the source cancelled)");
+  /* A begin token serves one destination: another sharer means it was
+   * used already (or someone else shares the lease, which would block
+   * finish anyway). */
+  for (guint i = 0; i < owners->shared_owners->len; i++)
+    if (g_array_index (owners->shared_owners, guint64, i) != t1->source)
+      {
+        g_autofree char *why = g_strdup_printf ("host %" G_GUINT64_FORMAT " holds the lease "
+                                                "shared besides the source: this begin token "
+                                                "was used already",
+                                                g_array_index (owners->shared_owners, guint64, i));
+        return transfer_stale (error, why);
+      }
+  /* Only the begin token the source issued last, as it noted it on
+   * storage: not one made up from what Inquire shows. */
+  if (!lease_sanlock_note_vouches (self->sanlock, data->token_text, t1->source, error) ||
+      !lease_sanlock_host_generation (self->sanlock, lease_my_host_id (self), &data->my_gen,
+                                      &live, error))
+    return FALSE;
+  if (data->holder == NULL)
+    data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
+                                     VML_HOLDER_FOR_LEASE, error);
+  return data->holder != NULL &&
+         vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error) &&
+         lease_sanlock_acquire (self->sanlock, data->holder, TRUE, 0, &data->lver, error);
+}
+
+static char *
+done_prepare (VmlLease *self, StepData *data)
+{
+  const VmlToken *t1 = data->token;
+  g_autoptr(VmlToken) t2 = g_new0 (VmlToken, 1);
+
+  g_clear_object (&self->acquiring_holder);
+  lease_adopt_holder (self, g_steal_pointer (&data->holder));
+  g_clear_pointer (&self->transfer.committed, g_free);
+  lease_transfer_set (self, TRANSFER_DESTINATION, t1->transfer_id, "prepare", t1->source);
+  self->mode = VML_MODE_SHARED;
+  self->fence = data->fence;
+  lease_take_fence_target (self, data->fence_pid, &data->target);
+  self->owner_uid = data->uid;
+  self->lver = data->lver;
+  lease_set_state (self, LEASE_MIGRATING_IN);
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+  lease_storage_warn_if_failing (self);
+  transfer_log_step (self, "prepared: holding it shared");
+
+  t2->kind = VML_TOKEN_PREPARED;
+  t2->source = t1->source;
+  t2->source_gen = t1->source_gen;
+  t2->dest = lease_my_host_id (self);
+  t2->dest_gen = data->my_gen;
+  t2->lver = data->lver;
+  return transfer_issue (self, t2, t1->raw);
+}
+
+/* ---------------------------------------------------------------------- */
+/* perform (source): let go of the shared hold; post-copy: for good       */
+
+static gboolean
+check_perform (VmlLease *self, StepData *data, GError **error)
+{
+  if (self->transfer.role != TRANSFER_SOURCE)
+    return transfer_wrong_step (error, "perform runs on the source after begin; no hand-off of %s "
+                                "started here", self->uuid);
+  if (g_strcmp0 (self->transfer.step, "begin") != 0)
+    return transfer_wrong_step (error,
+                                "perform was already done for this hand-off; next is confirm "
+                                "(or cancel)");
+  if (!transfer_token_answers_mine (self, data, "perform", VML_TOKEN_PREPARED,
+                                    VML_TOKEN_BEGUN, error))
+    return FALSE;
+  if (data->token->source != lease_my_host_id (self) ||
+      data->token->dest == lease_my_host_id (self))
+    return transfer_stale (error, "its hosts do not match this hand-off");
+  /* The destination wrote dest and dest_gen, signed with its own key, which
+   * this host cannot check: they are a claim, proven against storage and
+   * sanlock by work_perform. Here only what no real host can be. */
+  if (data->token->dest < 1 ||
+      data->token->dest > lease_sanlock_max_host_id (self->sanlock) ||
+      data->token->dest_gen == 0)
+    return transfer_stale (error, "it names no host of this lockspace as the destination");
+  return TRUE;
+}
+
+/* Whether the destination, in the incarnation named by the token, holds the
+ * lease shared, and the lease version (a release leaves it as it is): two
+ * sectors read in the blackout instead of the whole lease area. Where direct
+ * reads do not work, ask sanlock. */
+static gboolean
+destination_holds_shared (VmlLease *self, const VmlToken *t2, guint64 *lver, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(VmlLeaseOwners) owners = NULL;
+  gboolean shared;
+  guint64 generation;
+
+  if (lease_sanlock_read_mode_block (self->sanlock, t2->dest, &shared, &generation, lver,
+                                     &local_error))
+    return shared && generation == t2->dest_gen;
+  vml_log (G_LOG_LEVEL_DEBUG, LEASE_ABOUT (self, .host_id = t2->dest),
+           "%s: %s; reading the owners through sanlock", self->uuid, local_error->message);
+  owners = lease_sanlock_read_owners (self->sanlock, error);
+  if (owners == NULL)
+    return FALSE;
+  *lver = owners->lver;
+  return lease_owners_hold_shared (owners, t2->dest);
+}
+
+/* The destination the token names is a live host of the lockspace, in the
+ * incarnation (generation) that took the lease shared: a mode block alone
+ * could be a dead incarnation's, which sanlock no longer counts. */
+static gboolean
+destination_is_live (VmlLease *self, const VmlToken *t2, GError **error)
+{
+  guint64 gen;
+  gboolean live;
+
+  if (!lease_sanlock_host_generation (self->sanlock, t2->dest, &gen, &live, error))
+    return FALSE;
+  if (live && gen == t2->dest_gen)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN,
+               "the token does not fit: host %" G_GUINT64_FORMAT " is %s (generation %"
+               G_GUINT64_FORMAT "), not the incarnation (generation %" G_GUINT64_FORMAT
+               ") that prepared; letting go now could leave the lease to nobody",
+               t2->dest, live ? "live" : "not live", gen, t2->dest_gen);
+  return FALSE;
+}
+
+static gboolean
+work_perform (VmlLease *self, StepData *data, GError **error)
+{
+  GError *local_error = NULL;
+
+  /* Never let go unless the destination holds it: no moment without a holder. */
+  if (!destination_is_live (self, data->token, error))
+    return FALSE;
+  if (!destination_holds_shared (self, data->token, &data->lver, &local_error))
+    {
+      if (local_error != NULL)
+        g_propagate_error (error, local_error);
+      else
+        g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                     "the destination, host %" G_GUINT64_FORMAT ", does not hold the lease "
+                     "shared; letting go now would leave it to nobody", data->token->dest);
+      return FALSE;
+    }
+  if (!lease_sanlock_release (self->sanlock, data->held_by, error))
+    return FALSE;
+  if (data->postcopy)
+    lease_sanlock_marker_drop (self->sanlock, data->held_by);   /* this host's part ends here */
+  return TRUE;
+}
+
+static char *
+done_perform (VmlLease *self, StepData *data)
+{
+  char *next = transfer_issue_answer (self, VML_TOKEN_PERFORMED, data);
+
+  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "perform", data->token->dest);
+  self->transfer.postcopy = data->postcopy;
+  self->transfer.lver = data->lver;
+  vml_dbus_lease_set_mode (self->iface, "");
+  if (data->postcopy)
+    {
+      /* The point of no return: this host is done with the lease. */
+      transfer_log_step (self, "performed, post-copy: committed");
+      self->transfer.committed = g_strdup (self->transfer.id);
+      transfer_let_go (self);
+    }
+  else
+    transfer_log_step (self, "performed: let go, the destination holds it");
+  lease_save_or_warn (self);
+  return next;
+}
+
+/* ---------------------------------------------------------------------- */
+/* finish (destination): shared → exclusive, or give it up                */
+
+static gboolean
+check_finish (VmlLease *self, StepData *data, GError **error)
+{
+  if (self->transfer.role != TRANSFER_DESTINATION)
+    return transfer_wrong_step (error,
+                                "finish runs on the destination after prepare; no hand-off of "
+                                "%s is being received here", self->uuid);
+  if (!transfer_token_answers_mine (self, data, "finish", VML_TOKEN_PERFORMED,
+                                    VML_TOKEN_PREPARED, error))
+    return FALSE;
+  if (data->token->dest != lease_my_host_id (self))
+    return transfer_stale (error, "it hands the lease to another host");
+  return TRUE;
+}
+
+static gboolean
+work_finish (VmlLease *self, StepData *data, GError **error)
+{
+  gboolean held, shared;
+
+  if (!data->success)
+    return lease_sanlock_release (self->sanlock, data->held_by, error);
+  /* sanlock refuses (Busy) while the source still holds it shared. */
+  if (!lease_sanlock_convert (self->sanlock, data->held_by, FALSE, error))
+    return FALSE;
+  lease_sanlock_inquire_holder (self->sanlock, vml_holder_get_pid (data->held_by), &held,
+                                &shared, &data->lver, NULL);
+  return TRUE;
+}
+
+static char *
+done_finish (VmlLease *self, StepData *data)
+{
+  char *next = transfer_issue_answer (self, VML_TOKEN_FINISHED, data);
+
+  transfer_log_step (self, data->success ? "finished: held exclusively here"
+                                         : "finished: failed, let go");
+  if (data->success)
+    {
+      lease_transfer_clear (self);
+      self->mode = VML_MODE_EXCLUSIVE;
+      self->lver = data->lver;
+      lease_set_state (self, LEASE_HELD);
+      lease_publish_holding (self);
+    }
+  else
+    transfer_let_go (self);
+  lease_save_or_warn (self);
+  return next;
+}
+
+/* ---------------------------------------------------------------------- */
+/* confirm (source) and cancel (either side)                              */
+
+static gboolean
+refuse_if_committed (VmlLease *self, StepData *data, const char *step, GError **error)
+{
+  if (self->transfer.committed == NULL || self->transfer.role != TRANSFER_NONE)
+    return TRUE;
+  if (data->token != NULL && g_strcmp0 (data->token->transfer_id, self->transfer.committed) != 0)
+    return TRUE;
+  g_set_error (error, VML_ERROR, VML_ERROR_COMMITTED,
+               "cannot %s: the post-copy hand-off %s passed its point of no return at perform; "
+               "the lease belongs to the destination now", step, self->transfer.committed);
+  return FALSE;
+}
+
+static gboolean
+check_confirm (VmlLease *self, StepData *data, GError **error)
+{
+  if (!refuse_if_committed (self, data, "confirm", error))
+    return FALSE;
+  if (self->transfer.role != TRANSFER_SOURCE)
+    return transfer_wrong_step (error, "confirm runs on the source; no hand-off of %s started here",
+                                self->uuid);
+  /* Before perform only a failure can be confirmed (the destination died
+   * after prepare, say): it takes the lease back like cancel. */
+  if (g_strcmp0 (self->transfer.step, "perform") != 0 && (data->success || data->token != NULL))
+    return transfer_wrong_step (error,
+                                "confirm with success follows perform; perform was not done yet "
+                                "(confirm with success false and no token, or cancel, to give up)");
+  if (data->token == NULL)
+    {
+      if (data->success)
+        return transfer_stale (error, "confirming success needs the token of finish");
+      return TRUE;
+    }
+  if (!transfer_token_answers_mine (self, data, "confirm", VML_TOKEN_FINISHED,
+                                    VML_TOKEN_PERFORMED, error))
+    return FALSE;
+  if (data->token->success != data->success)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "the destination's finish reported %s, but confirm was told %s",
+                   data->token->success ? "success" : "failure",
+                   data->success ? "success" : "failure");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean work_cancel (VmlLease *self, StepData *data, GError **error);
+
+static gboolean
+work_confirm (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(VmlLeaseOwners) owners = NULL;
+
+  if (!data->success)
+    return work_cancel (self, data, error);
+  owners = lease_sanlock_read_owners (self->sanlock, error);
+  if (owners == NULL)
+    return FALSE;
+  if (owners->owner != data->peer)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "host %" G_GUINT64_FORMAT " does not hold the lease exclusively yet; run "
+                   "finish there first", data->peer);
+      return FALSE;
+    }
+  lease_sanlock_marker_drop (self->sanlock, data->held_by);
+  return TRUE;
+}
+
+
+
+static char *
+done_confirm (VmlLease *self, StepData *data)
+{
+  if (data->success)
+    {
+      transfer_log_step (self, "confirmed: the destination holds it");
+      transfer_let_go (self);
+    }
+  else
+    {
+      transfer_log_step (self, "confirmed failure: held exclusively here again");
+      transfer_source_holds_again (self, data);
+    }
+  lease_save_or_warn (self);
+  return g_strdup ("");
+}
+
+static gboolean
+check_cancel (VmlLease *self, StepData *data, GError **error)
+{
+  if (!refuse_if_committed (self, data, "cancel", error))
+    return FALSE;
+  if (self->transfer.role == TRANSFER_NONE)
+    return transfer_wrong_step (error, "no hand-off of %s is in progress here", self->uuid);
+  return data->token == NULL || (transfer_token_is_for_this_lease (self, data->token, error) &&
+                                 transfer_token_is_for_this_transfer (self, data->token, error));
+}
+
+/* After begin: shared → exclusive, once the destination let go. Waiting
+ * is a read-only look at the owners: every refused convert would be a
+ * paxos round on storage and raise the lease version. While it waits, the
+ * step comes back here every WAIT_POLL_MS from a main-loop timer. */
+static gboolean
+convert_back (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(VmlLeaseOwners) owners = lease_sanlock_read_owners (self->sanlock, NULL);
+  gboolean waiting = g_get_monotonic_time () < data->deadline;
+
+  if (owners != NULL && lease_someone_else_shares (self, owners) && waiting)
+    {
+      data->again = TRUE;
+      return FALSE;
+    }
+  if (lease_sanlock_convert (self->sanlock, data->held_by, FALSE, &local_error))
+    {
+      lease_sanlock_marker_drop (self->sanlock, data->held_by);
+      return TRUE;
+    }
+  if (g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY) && waiting)
+    {
+      data->again = TRUE;
+      return FALSE;
+    }
+  g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                              "cannot take the lease back exclusively (cancel the "
+                              "destination's prepare first, or pass a wait): ");
+  return FALSE;
+}
+
+static gboolean
+work_cancel (VmlLease *self, StepData *data, GError **error)
+{
+  if (data->role == TRANSFER_DESTINATION)
+    return lease_sanlock_release (self->sanlock, data->held_by, error);
+  if (data->after_perform)
+    return take_back (self, data, error);
+  return convert_back (self, data, error);
+}
+
+static char *
+done_cancel (VmlLease *self, StepData *data)
+{
+  if (self->transfer.role == TRANSFER_DESTINATION)
+    {
+      transfer_log_step (self, "cancelled on the destination: let go");
+      transfer_let_go (self);
+    }
+  else
+    {
+      transfer_log_step (self, "cancelled on the source: held exclusively here again");
+      transfer_source_holds_again (self, data);
+    }
+  lease_save_or_warn (self);
+  return g_strdup ("");
+}
+
+/* ---------------------------------------------------------------------- */
+/* The steps, and running one                                             */
+
+static const VmlOptionSpec no_options[] = { { NULL } };
+static const VmlOptionSpec prepare_options[] = { { "pid", "u" }, { "fence", "s" }, { NULL } };
+static const VmlOptionSpec perform_options[] = { { "postcopy", "b" }, { NULL } };
+static const VmlOptionSpec finish_options[] = { { "success", "b" }, { NULL } };
+static const VmlOptionSpec confirm_options[] = { { "success", "b" }, { "wait", "u" }, { NULL } };
+static const VmlOptionSpec cancel_options[] = { { "wait", "u" }, { NULL } };
+
+const StepSpec lease_transfer_steps[N_STEPS] = {
+  [STEP_BEGIN]   = { "begin",   no_options,      check_begin,   work_begin,   done_begin },
+  [STEP_PREPARE] = { "prepare", prepare_options, check_prepare, work_prepare, done_prepare },
+  [STEP_PERFORM] = { "perform", perform_options, check_perform, work_perform, done_perform },
+  [STEP_FINISH]  = { "finish",  finish_options,  check_finish,  work_finish,  done_finish },
+  [STEP_CONFIRM] = { "confirm", confirm_options, check_confirm, work_confirm, done_confirm },
+  [STEP_CANCEL]  = { "cancel",  cancel_options,  check_cancel,  work_cancel,  done_cancel },
+};

@@ -16,6 +16,13 @@ G_BEGIN_DECLS
 #define VML_MSGID_LEASE_RELEASED "3b8f5a7c9e2d4f61a0b1c2d3e4f50602"
 #define VML_MSGID_LEASE_LOST     "3b8f5a7c9e2d4f61a0b1c2d3e4f50603"
 #define VML_MSGID_LEASE_TRANSFERRED "3b8f5a7c9e2d4f61a0b1c2d3e4f50604"
+#define VML_MSGID_LEASE_DELETED   "3b8f5a7c9e2d4f61a0b1c2d3e4f50605"  /* deleted from storage here */
+#define VML_MSGID_LEASE_VANISHED  "3b8f5a7c9e2d4f61a0b1c2d3e4f50606"  /* ... by another host */
+#define VML_MSGID_LEASE_REQUESTED "3b8f5a7c9e2d4f61a0b1c2d3e4f50607"  /* another host asks for it */
+#define VML_MSGID_LEASE_ASKED     "3b8f5a7c9e2d4f61a0b1c2d3e4f50608"  /* this host asked its owner */
+#define VML_MSGID_LEASE_SEIZING   "3b8f5a7c9e2d4f61a0b1c2d3e4f50609"  /* a seize asked the owner */
+#define VML_MSGID_LEASE_FENCED    "3b8f5a7c9e2d4f61a0b1c2d3e4f5060a"  /* the VM process fenced */
+#define VML_MSGID_LEASE_ADOPTED   "3b8f5a7c9e2d4f61a0b1c2d3e4f5060b"  /* held still, after a restart */
 #define VML_MSGID_LOCKSPACE_JOINED "3b8f5a7c9e2d4f61a0b1c2d3e4f50611"
 #define VML_MSGID_LOCKSPACE_LEFT   "3b8f5a7c9e2d4f61a0b1c2d3e4f50612"
 #define VML_MSGID_LOCKSPACE_LOST   "3b8f5a7c9e2d4f61a0b1c2d3e4f50613"

@@ -97,16 +97,6 @@ struct _VmlLease {
   GQueue                 ops;                   /* of Op; the head is running */
 };
 
-/* Lease events besides those in vml-log.h.
- * TODO lead: move to vml-log.h */
-#define VML_MSGID_LEASE_DELETED   "3b8f5a7c9e2d4f61a0b1c2d3e4f50605"  /* deleted from storage here */
-#define VML_MSGID_LEASE_VANISHED  "3b8f5a7c9e2d4f61a0b1c2d3e4f50606"  /* ... by another host */
-#define VML_MSGID_LEASE_REQUESTED "3b8f5a7c9e2d4f61a0b1c2d3e4f50607"  /* another host asks for it */
-#define VML_MSGID_LEASE_ASKED     "3b8f5a7c9e2d4f61a0b1c2d3e4f50608"  /* this host asked its owner */
-#define VML_MSGID_LEASE_SEIZING   "3b8f5a7c9e2d4f61a0b1c2d3e4f50609"  /* a seize asked the owner */
-#define VML_MSGID_LEASE_FENCED    "3b8f5a7c9e2d4f61a0b1c2d3e4f5060a"  /* the VM process fenced */
-#define VML_MSGID_LEASE_ADOPTED   "3b8f5a7c9e2d4f61a0b1c2d3e4f5060b"  /* held still, after a restart */
-
 /* What a message about this lease is about: vml_log (level,
  * LEASE_ABOUT (self, .holder_pid = pid), ...). */
 #define LEASE_ABOUT(self, ...) \

@@ -141,7 +141,8 @@ static gboolean
 holder_present (VmlLease *self, StepData *data, GError **error)
 {
   if (data->held_by != NULL || STEP_IS (data, STEP_PREPARE) ||
-      (data->role == TRANSFER_SOURCE && data->after_perform))
+      (data->role == TRANSFER_SOURCE && data->after_perform) ||
+      (STEP_IS (data, STEP_CONFIRM) && data->role == TRANSFER_NONE))   /* post-copy */
     return TRUE;
   g_set_error (error, VML_ERROR, VML_ERROR_NOT_HELD,
                "the lease of %s has no holder on this host any more (it exited); it is %s",

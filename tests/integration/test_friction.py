@@ -8,8 +8,9 @@ lease objects answered on demand for leases this host has not exported,
 0700 directory."""
 
 import os
+import subprocess
 
-from conftest import (LEASE_IFACE, b, lease_path, process_alive, raises_dbus, s,
+from conftest import (LEASE_IFACE, VMLEASECTL, lease_path, raises_dbus, s, u32,
                       wait_process_exit, wait_until)
 from test_transfer import held_lease, hand_leases, owners, props, xfer  # noqa: F401
 
@@ -77,3 +78,42 @@ def test_postcopy_marker_kept_until_finish_then_let_go(sb, hosts, hand_leases):
     wait_until(lambda: marker_holders(h1, u) == [], 5, what='marker let go')
     t1 = xfer(h2, u, 'begin')
     xfer(h2, u, 'cancel', t1)
+
+
+def ctl(h, *args, timeout=120):
+    env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8',
+           'DBUS_SYSTEM_BUS_ADDRESS': h.address}
+    return subprocess.run([VMLEASECTL] + list(args), env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_vmleasectl_acquire_force_and_request(sb, hosts, leases):
+    h1, h2, h3 = hosts
+    u = leases()
+    h1.create(u)
+    for h in (h2, h3):
+        h.get_lease(u)
+    vm = subprocess.Popen(['sleep', '600'])
+    try:
+        h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill')})
+        asked = h1.record(LEASE_IFACE, 'TransferRequested', lease_path(u))
+        r = ctl(h3, 'acquire', u, '--request')
+        assert r.returncode == 8, (r.returncode, r.stdout, r.stderr)   # Busy
+        assert 'asked host 1' in r.stderr, r.stderr
+        items = asked.wait(lambda it: it, timeout=20, what='TransferRequested on host 1')
+        assert items[0][1][0] == 3, items
+        asked.close()
+        assert vm.poll() is None and props(h1, u)['State'] == 'held'
+        lost = h1.record(LEASE_IFACE, 'Lost', lease_path(u))
+        r = ctl(h2, 'acquire', u, '--force', '--wait', '60')
+        assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+        assert vm.wait(timeout=5) == -9
+        reason = lost.wait(lambda it: it, timeout=10, what='Lost on host 1')[0][1][0]
+        lost.close()
+        assert reason == 'revoked'
+        assert props(h2, u)['State'] == 'held'
+        h2.release(u)
+    finally:
+        if vm.poll() is None:
+            vm.kill()
+            vm.wait()

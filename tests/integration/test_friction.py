@@ -7,11 +7,14 @@ lease objects answered on demand for leases this host has not exported,
 `vmleasectl acquire --force/--request`, and `vmlease-sandbox up` with a
 0700 directory."""
 
+import json
 import os
+import shutil
 import subprocess
+import tempfile
 
-from conftest import (LEASE_IFACE, VMLEASECTL, lease_path, raises_dbus, s, u32,
-                      wait_process_exit, wait_until)
+from conftest import (BUILD_DIR, LEASE_IFACE, VMLEASECTL, lease_path, raises_dbus,
+                      run_sandbox, s, u32, wait_process_exit, wait_until)
 from test_transfer import held_lease, hand_leases, owners, props, xfer  # noqa: F401
 
 
@@ -117,3 +120,27 @@ def test_vmleasectl_acquire_force_and_request(sb, hosts, leases):
         if vm.poll() is None:
             vm.kill()
             vm.wait()
+
+
+def test_sandbox_up_under_a_0700_directory_is_a_clear_error():
+    """polkitd runs as its own user: under a parent only root may search it
+    could not reach the bus socket and died with an empty log, while `up`
+    only warned. Now `up` refuses at once, naming the directory."""
+    parent = tempfile.mkdtemp(prefix='vmlit-0700.', dir='/tmp')
+    try:
+        assert os.stat(parent).st_mode & 0o777 == 0o700
+        d = os.path.join(parent, 'sb')
+        r = run_sandbox('up', '--hosts', '1', '--dir', d, '--build', BUILD_DIR,
+                        timeout=60, check=False)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0, 'up succeeded under a 0700 parent:\n' + out
+        assert 'error:' in out and parent in out and 'polkitd' in out, out
+        assert 'chmod o+x' in out, out
+        # nothing was started
+        pids = os.path.join(d, 'pids.json')
+        if os.path.exists(pids):
+            with open(pids) as f:
+                assert json.load(f).get('processes', []) == [], f.read()
+    finally:
+        run_sandbox('down', '--dir', os.path.join(parent, 'sb'), timeout=60, check=False)
+        shutil.rmtree(parent, ignore_errors=True)

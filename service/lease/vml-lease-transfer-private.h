@@ -33,7 +33,8 @@ typedef struct {
   guint           wait_s;
   guint           fence_pid;
   VmlFence        fence;
-  VmlFenceTarget  target;      /* prepare: fence_pid, pinned from the check */
+  VmlFenceTarget  target;      /* prepare, finish: fence_pid, pinned from the check */
+  gboolean        fence_given; /* finish: pid or fence given, replacing prepare's */
   LeaseState      previous;
   /* Taken on the main loop when the step starts, for the worker thread,
    * which never reads the lease's changing fields: the main loop may clear

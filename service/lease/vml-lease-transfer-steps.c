@@ -375,6 +375,9 @@ work_finish (VmlLease *self, StepData *data, GError **error)
 
   if (!data->success)
     return lease_sanlock_release (self->sanlock, data->held_by, error);
+  if (data->fence_given &&
+      !vml_holder_set_fence (data->held_by, data->fence, data->fence_pid, error))
+    return FALSE;
   /* sanlock refuses (Busy) while the source still holds it shared. */
   if (!lease_sanlock_convert (self->sanlock, data->held_by, FALSE, error))
     return FALSE;
@@ -395,6 +398,11 @@ done_finish (VmlLease *self, StepData *data)
       lease_transfer_clear (self);
       self->mode = VML_MODE_EXCLUSIVE;
       self->lver = data->lver;
+      if (data->fence_given)
+        {
+          self->fence = data->fence;
+          lease_take_fence_target (self, data->fence_pid, &data->target);
+        }
       lease_set_state (self, LEASE_HELD);
       lease_publish_holding (self);
     }
@@ -598,7 +606,9 @@ done_cancel (VmlLease *self, StepData *data)
 static const VmlOptionSpec no_options[] = { { NULL } };
 static const VmlOptionSpec prepare_options[] = { { "pid", "u" }, { "fence", "s" }, { NULL } };
 static const VmlOptionSpec perform_options[] = { { "postcopy", "b" }, { NULL } };
-static const VmlOptionSpec finish_options[] = { { "success", "b" }, { NULL } };
+static const VmlOptionSpec finish_options[] = {
+  { "success", "b" }, { "pid", "u" }, { "fence", "s" }, { NULL }
+};
 static const VmlOptionSpec confirm_options[] = { { "success", "b" }, { "wait", "u" }, { NULL } };
 static const VmlOptionSpec cancel_options[] = { { "wait", "u" }, { NULL } };
 

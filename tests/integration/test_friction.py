@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 
-from conftest import (BUILD_DIR, LEASE_IFACE, VMLEASECTL, lease_path, raises_dbus,
+from conftest import (BUILD_DIR, LEASE_IFACE, VMLEASECTL, b, lease_path, raises_dbus,
                       run_sandbox, s, u32, wait_process_exit, wait_until)
 from test_transfer import held_lease, hand_leases, owners, props, xfer  # noqa: F401
 
@@ -144,3 +144,35 @@ def test_sandbox_up_under_a_0700_directory_is_a_clear_error():
     finally:
         run_sandbox('down', '--dir', os.path.join(parent, 'sb'), timeout=60, check=False)
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_fence_pid_given_at_finish(sb, hosts, hand_leases):
+    """A destination QEMU started after prepare is named at finish, with
+    Acquire's checks, and is the process fenced from then on."""
+    h1, h2, h3 = hosts
+    u, loc = held_lease(hosts, hand_leases)
+    t1 = xfer(h1, u, 'begin')
+    t2 = xfer(h2, u, 'prepare', t1)
+    assert props(h2, u)['FencePid'] == 0
+    t3 = xfer(h1, u, 'perform', t2)
+    vm = subprocess.Popen(['sleep', '600'])
+    try:
+        # the same checks as Acquire: nothing changes when they fail
+        with raises_dbus('InvalidArgument'):
+            xfer(h2, u, 'finish', t3, pid=4194304)
+        with raises_dbus('InvalidArgument'):
+            xfer(h2, u, 'finish', t3, fence='kill')        # kill needs a pid
+        assert props(h2, u)['State'] == 'migrating-in'
+        t4 = xfer(h2, u, 'finish', t3, pid=vm.pid, fence='kill')
+        p = props(h2, u)
+        assert (p['State'], p['FencePid'], p['Fence']) == ('held', vm.pid, 'kill'), p
+        assert h2.inquire(u)['fence_pid'] == vm.pid
+        assert xfer(h1, u, 'confirm', t4) == ''
+        # the holder fences it: a seize from host 3 kills exactly that process
+        h3.acquire(u, {'force': b(True), 'wait': u32(60)}, timeout_ms=90000)
+        assert vm.wait(timeout=5) == -9
+        h3.release(u)
+    finally:
+        if vm.poll() is None:
+            vm.kill()
+            vm.wait()

@@ -176,3 +176,48 @@ def test_fence_pid_given_at_finish(sb, hosts, hand_leases):
         if vm.poll() is None:
             vm.kill()
             vm.wait()
+
+
+def busctl(h, *args):
+    r = subprocess.run(['busctl', '--address=' + h.address, '--timeout=30'] + list(args),
+                       capture_output=True, text=True, timeout=60,
+                       env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8'})
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_lease_objects_answered_on_demand(sb, hosts, leases):
+    """A call or property read on the object path of a lease created from
+    another host is answered without GetLease first; the tree and the
+    ObjectManager show only the leases exported here."""
+    h1, h2, h3 = hosts
+    a, c = leases(), leases()
+    h1.create(a)
+    h1.create(c)
+    path_a, path_c = lease_path(a), lease_path(c)
+    for h in (h2, h3):
+        assert path_a not in h.managed_objects()
+        rc, out = busctl(h, 'tree', 'org.example.VMLease')
+        assert rc == 0 and path_a not in out and path_c not in out, out
+    # a property read (busctl) exports it and answers
+    rc, out = busctl(h2, 'get-property', 'org.example.VMLease', path_a, LEASE_IFACE, 'State')
+    assert rc == 0 and out.strip() == 's "free"', out
+    assert path_a in h2.managed_objects()
+    rc, out = busctl(h2, 'tree', 'org.example.VMLease')
+    assert path_a in out and path_c not in out, out
+    # GetAll through GDBus, and a method call that goes through polkit:
+    # Acquire on host 3, never told of the lease
+    assert h3.get_all(path_c, LEASE_IFACE)['Uuid'] == c
+    h3.raw_call(lease_path(a), LEASE_IFACE, 'Acquire', 'a{sv}', [{}])
+    assert props(h3, a)['State'] == 'held'
+    assert h3.inquire(a)['held_here'] is True
+    h3.release(a)
+    # a UUID no joined lockspace has is still no object, saying why
+    gone = leases()
+    rc, out = busctl(h2, 'call', 'org.example.VMLease', lease_path(gone), LEASE_IFACE,
+                     'Inquire', 'a{sv}', '0')
+    assert rc != 0 and ('UnknownObject' in out or 'No lease object' in out), out
+    assert lease_path(gone) not in h2.managed_objects()
+    # a path that names no UUID is no object either
+    rc, out = busctl(h2, 'call', 'org.example.VMLease', '/org/example/VMLease/vm/nope',
+                     LEASE_IFACE, 'Inquire', 'a{sv}', '0')
+    assert rc != 0, out

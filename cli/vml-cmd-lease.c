@@ -292,12 +292,16 @@ static const char acquire_help[] =
   "it, fails at once with Busy, or with --wait keeps trying for up to SECONDS\n"
   "(a spinner shows the time on a terminal). If the lease is lost later\n"
   "(storage trouble, revoked), the process --pid is fenced: killed (the\n"
-  "default with --pid), paused (SIGSTOP), or left alone (none).\n"
+  "default with --pid), paused (SIGSTOP), or left alone (none). --force seizes\n"
+  "it from the host that holds it exclusively (that host fences its VM first;\n"
+  "waits 120 s unless --wait says otherwise); --request asks that host to hand\n"
+  "it over (it is told, and keeps it).\n"
   "\n"
   "Examples:\n"
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --pid \"$(pgrep -f 'guest=web1')\"\n"
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --shared --fence none\n"
-  "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --wait 120 || echo \"busy: $?\"";
+  "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --wait 120 || echo \"busy: $?\"\n"
+  "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --force --pid 4242";
 
 static const VmlError acquire_errors[] = {
   VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
@@ -310,6 +314,8 @@ typedef struct {
   char     *pid;
   char     *fence;
   char     *wait;
+  gboolean  force;
+  gboolean  request;
 } AcquireArgs;
 
 static GVariant *
@@ -324,6 +330,10 @@ acquire_options (const AcquireArgs  *args,
   if (!vml_cli_add_fence_options (&options, args->pid, args->fence, error) ||
       !vml_cli_add_uint32_option (&options, "wait", "--wait", args->wait, wait, error))
     return NULL;
+  if (args->force)
+    g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
+  if (args->request)
+    g_variant_builder_add (&options, "{sv}", "request", g_variant_new_boolean (TRUE));
   return g_variant_builder_end (&options);
 }
 
@@ -338,7 +348,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AcquireArgs, acquire_args_clear)
 
 VML_CLI_HANDLER (vml_cmd_acquire)
 {
-  g_auto(AcquireArgs) args = { FALSE, NULL, NULL, NULL };
+  g_auto(AcquireArgs) args = { FALSE, NULL, NULL, NULL, FALSE, FALSE };
   const GOptionEntry entries[] = {
     { "shared", 0, 0, G_OPTION_ARG_NONE, &args.shared,
       "Hold the lease shared instead of exclusive", NULL },
@@ -346,6 +356,10 @@ VML_CLI_HANDLER (vml_cmd_acquire)
                            "The VM process to fence if the lease is lost"),
     { "wait", 0, 0, G_OPTION_ARG_STRING, &args.wait,
       "While another host holds the lease, keep trying this long (default 0)", "SECONDS" },
+    { "force", 0, 0, G_OPTION_ARG_NONE, &args.force,
+      "Seize the lease from the host that holds it (polkit: .seize)", NULL },
+    { "request", 0, 0, G_OPTION_ARG_NONE, &args.request,
+      "Ask the host that holds the lease to hand it over", NULL },
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, acquire_help, acquire_errors, 1, 1, TRUE };
@@ -360,7 +374,8 @@ VML_CLI_HANDLER (vml_cmd_acquire)
     return FALSE;
   waiting = vml_cli_progress_wait (wait);
   return vml_cli_change (cli, argv[1], "Acquire", g_variant_new ("(@a{sv})", options),
-                         wait > 0 ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE, NULL, error,
+                         wait > 0 || args.force ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
+                         NULL, error,
                          "Acquiring lease %s%s", argv[1], waiting);
 }
 

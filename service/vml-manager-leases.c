@@ -113,6 +113,7 @@ typedef enum {
 typedef struct {
   VmlManager            *self;
   GDBusMethodInvocation *invocation;
+  GTask                 *then;         /* instead of answering: vml-manager-demand.c */
   LocateGoal             goal;
   char                  *uuid;
   char                  *name;
@@ -133,7 +134,8 @@ locate_data_free (LocateData *data)
 {
   g_hash_table_remove (data->self->pending, data->uuid);
   g_object_unref (data->self);
-  g_object_unref (data->invocation);
+  g_clear_object (&data->invocation);
+  g_clear_object (&data->then);
   g_free (data->uuid);
   g_free (data->name);
   g_ptr_array_unref (data->lockspaces);
@@ -339,13 +341,18 @@ located (LocateData *data, GError *error)
 
           remember_miss (self, data->uuid, searched);
         }
-      g_dbus_method_invocation_take_error (data->invocation, error);
+      if (data->then != NULL)
+        g_task_return_error (data->then, error);
+      else
+        g_dbus_method_invocation_take_error (data->invocation, error);
       return;
     }
   lease = g_hash_table_lookup (self->leases, data->uuid);
   if (lease == NULL)
     lease = lease_from_location (self, data);
-  if (data->goal == LOCATE_DELETE)
+  if (data->then != NULL)
+    g_task_return_pointer (data->then, g_object_ref (lease), g_object_unref);
+  else if (data->goal == LOCATE_DELETE)
     delete_lease (self, data->invocation, lease);
   else
     return_lease_path (data->invocation, lease);
@@ -354,22 +361,28 @@ located (LocateData *data, GError *error)
 static void
 locate_lease (VmlManager *self, GDBusMethodInvocation *invocation, LocateGoal goal,
               const char *uuid, GPtrArray *lockspaces, const char *name,
-              const char *path, guint64 offset)
+              const char *path, guint64 offset, GTask *then)
 {
   g_autoptr(GTask) task = NULL;
   LocateData *data;
 
   if (g_hash_table_contains (self->pending, uuid))
     {
-      g_dbus_method_invocation_return_error (invocation, VML_ERROR, VML_ERROR_BUSY,
-                                             "the lease of %s is being created or looked up "
-                                             "right now; try again in a moment", uuid);
+      GError *error = g_error_new (VML_ERROR, VML_ERROR_BUSY, "the lease of %s is being "
+                                   "created or looked up right now; try again in a moment",
+                                   uuid);
+
+      if (then != NULL)
+        g_task_return_error (then, error);
+      else
+        g_dbus_method_invocation_take_error (invocation, error);
       return;
     }
   g_hash_table_add (self->pending, g_strdup (uuid));
   data = g_new0 (LocateData, 1);
   data->self = g_object_ref (self);
-  data->invocation = g_object_ref (invocation);
+  data->invocation = invocation ? g_object_ref (invocation) : NULL;
+  data->then = then ? g_object_ref (then) : NULL;
   data->goal = goal;
   data->uuid = g_strdup (uuid);
   data->name = g_strdup (name);
@@ -496,7 +509,7 @@ manager_create_lease_authorized (GObject *object, GDBusMethodInvocation *invocat
   where = g_ptr_array_new_with_free_func (g_object_unref);
   g_ptr_array_add (where, g_object_ref (ls));
   g_hash_table_remove (self->index_misses, uuid);
-  locate_lease (self, invocation, LOCATE_CREATE, uuid, where, name, path, offset);
+  locate_lease (self, invocation, LOCATE_CREATE, uuid, where, name, path, offset, NULL);
 }
 
 void
@@ -528,7 +541,30 @@ manager_get_lease_authorized (GObject *object, GDBusMethodInvocation *invocation
       g_dbus_method_invocation_take_error (invocation, error);
       return;
     }
-  locate_lease (self, invocation, LOCATE_GET, uuid, where, NULL, NULL, 0);
+  locate_lease (self, invocation, LOCATE_GET, uuid, where, NULL, NULL, 0, NULL);
+}
+
+void
+manager_find_lease_async (VmlManager *self, const char *uuid, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_autoptr(GTask) then = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(GPtrArray) where = NULL;
+  g_autofree char *searched = NULL;
+  VmlLease *lease = g_hash_table_lookup (self->leases, uuid);
+  GError *error = NULL;
+
+  if (lease != NULL)
+    {
+      g_task_return_pointer (then, g_object_ref (lease), g_object_unref);
+      return;
+    }
+  where = joined_lockspaces (self);
+  searched = describe_searched (where);
+  if ((error = recent_miss (self, uuid, searched)) != NULL)
+    g_task_return_error (then, error);
+  else
+    locate_lease (self, NULL, LOCATE_GET, uuid, where, NULL, NULL, 0, then);
 }
 
 void
@@ -559,6 +595,6 @@ manager_delete_lease_authorized (GObject *object, GDBusMethodInvocation *invocat
       return;
     }
   where = joined_lockspaces (self);
-  locate_lease (self, invocation, LOCATE_DELETE, uuid, where, NULL, NULL, 0);
+  locate_lease (self, invocation, LOCATE_DELETE, uuid, where, NULL, NULL, 0, NULL);
 }
 

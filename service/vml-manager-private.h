@@ -9,6 +9,7 @@
  *   vml-manager-lockspaces.c AddLockspace, RemoveLockspace
  *   vml-manager-leases.c     CreateLease, GetLease, DeleteLease
  *   vml-manager-restore.c    leases found again at start-up
+ *   vml-manager-demand.c     lease objects exported on a call to their path
  *   vml-manager.c            the object, its method table, start-up
  *
  * Nothing outside these files includes it. */
@@ -143,6 +144,11 @@ GHashTable   *manager_index_misses_new        (void);
 void          manager_create_lease_authorized (GObject *object,
                                                GDBusMethodInvocation *invocation,
                                                guint uid);
+/* GetLease's lookup for vml-manager-demand.c: the lease (exported now),
+ * or GetLease's error. */
+void          manager_find_lease_async        (VmlManager *self, const char *uuid,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data);
 void          manager_get_lease_authorized    (GObject *object,
                                                GDBusMethodInvocation *invocation,
                                                guint uid);
@@ -155,5 +161,10 @@ void          manager_delete_lease_authorized (GObject *object,
 /* At start-up, every lease held here exported again (records checked
  * against sanlock). */
 void          manager_restore_leases          (VmlManager *self);
+
+/* vml-manager-demand.c ------------------------------------------------- */
+
+/* Calls to lease paths not exported here find and export the lease first. */
+guint         manager_demand_register         (VmlManager *self, GError **error);
 
 G_END_DECLS

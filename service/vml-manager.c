@@ -133,6 +133,12 @@ vml_manager_start (VmlManager *self, GKeyFile *config, GError **error)
       return FALSE;
     }
   g_dbus_object_manager_server_set_connection (self->object_manager, self->bus);
+  if (manager_demand_register (self, &local_error) == 0)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED, "cannot serve lease objects on "
+                   "demand: %s", local_error->message);
+      return FALSE;
+    }
   manager_watch_sanlock (self);
   vml_holder_pool_fill (self->holders);
   load_configured_lockspaces (self, config);

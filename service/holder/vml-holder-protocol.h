@@ -14,10 +14,13 @@
  *   claim <uuid> <fence name> <fence pid>   hold one VM's lease (pid 0: none)
  *   lock <name>                             hold one of vmleased's own locks
  *   spare                                   a claimed holder that holds nothing
- *                                           is a spare again */
+ *                                           is a spare again
+ *   fence <fence name> <fence pid>          a claimed holder fences this process
+ *                                           from now on (Transfer finish) */
 #define VML_HOLDER_CMD_CLAIM  "claim"
 #define VML_HOLDER_CMD_LOCK   "lock"
 #define VML_HOLDER_CMD_SPARE  "spare"
+#define VML_HOLDER_CMD_FENCE  "fence"
 
 /* The holder as sanlock's kill path: "vmlease-holder --revoke <pid> <start>". */
 #define VML_HOLDER_ARG_REVOKE "--revoke"

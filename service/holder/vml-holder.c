@@ -351,6 +351,24 @@ vml_holder_claim (VmlHolder *self, const char *uuid, VmlFence fence, guint fence
 }
 
 gboolean
+vml_holder_set_fence (VmlHolder *self, VmlFence fence, guint fence_pid, GError **error)
+{
+  g_autofree char *line = g_strdup_printf (VML_HOLDER_CMD_FENCE " %s %u\n",
+                                           vml_fence_name (fence), fence_pid);
+  g_autoptr(GError) local_error = NULL;
+
+  if (!self->claimed || self->claim_pipe == NULL || !tell_holder (self, line, &local_error))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
+                   "the lease holder %d could not be given its new fence target: %s",
+                   (int) self->pid, local_error ? local_error->message
+                                                : "it was adopted after a restart of vmleased");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 vml_holder_claim_lock (VmlHolder *self, const char *name, GError **error)
 {
   g_autofree char *line = g_strdup_printf (VML_HOLDER_CMD_LOCK " %s\n", name);

@@ -55,6 +55,11 @@ gboolean   vml_holder_claim          (VmlHolder  *self,
                                       VmlFence    fence,
                                       guint       fence_pid,
                                       GError    **error);
+/* A claimed holder fences @fence_pid with @fence from now on. */
+gboolean   vml_holder_set_fence      (VmlHolder  *self,
+                                      VmlFence    fence,
+                                      guint       fence_pid,
+                                      GError     **error);
 /* Dedicates a spare to one of vmleased's own locks named @name: unlike a
  * lease holder, it exits when vmleased goes away. */
 gboolean   vml_holder_claim_lock     (VmlHolder  *self,

@@ -17,7 +17,9 @@
  *      process is not on the Acquire path. vmleased claims it for a lease
  *      with one line on stdin: "claim <uuid> <none|kill|pause> <fence-pid>"
  *      (fence-pid 0: none); a holder whose acquire failed (it holds nothing)
- *      may become a spare again with the line "spare". "lock <name>" claims
+ *      may become a spare again with the line "spare"; "fence <none|kill|
+ *      pause> <fence-pid>" changes a claimed holder's VM process (a
+ *      destination QEMU started after prepare). "lock <name>" claims
  *      it for one of vmleased's own short-lived locks instead;
  *   3. a spare, or a lock holder, whose stdin ends exits 0: the vmleased
  *      that started it is gone, and what it held for that vmleased must go
@@ -230,6 +232,23 @@ parse_line (char *line, Claim *claim)
   if (n == 1 && strcmp (words[0], VML_HOLDER_CMD_SPARE) == 0 && claim->uuid[0] != '\0')
     {
       claim_reset (claim);
+      return 1;
+    }
+  if (n == 3 && strcmp (words[0], VML_HOLDER_CMD_FENCE) == 0 && claim->uuid[0] != '\0' &&
+      !claim->transient)
+    {
+      VmlFence fence;
+
+      if (!vml_fence_from_name (words[1], &fence) ||
+          (strcmp (words[2], "0") != 0 && !parse_pid (words[2], &pid)))
+        return 0;
+      if (claim->fence_pidfd >= 0)
+        close (claim->fence_pidfd);
+      claim->fence_pidfd = -1;
+      claim->fence_start = 0;
+      claim->fence = fence;
+      claim->fence_pid = pid;
+      watch_vm (claim);
       return 1;
     }
   if (n == 2 && strcmp (words[0], VML_HOLDER_CMD_LOCK) == 0 && claim->uuid[0] == '\0' &&

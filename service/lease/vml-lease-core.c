@@ -149,6 +149,7 @@ vml_lease_dispose (GObject *object)
   g_clear_object (&self->store);
   g_clear_object (&self->holders);
   g_clear_object (&self->acquiring_holder);
+  g_clear_object (&self->marker_holder);
   G_OBJECT_CLASS (vml_lease_parent_class)->dispose (object);
 }
 

@@ -12,7 +12,8 @@
  *   vml-lease-storage.c                StorageState and its Warning
  *   vml-lease-loss.c                   the holder's life, the fence, Lost
  *   vml-lease-acquire.c, -release.c, -inquire.c, -delete.c  operations
- *   vml-lease-transfer-base.c < -transfer-steps.c < -transfer.c  Transfer
+ *   vml-lease-transfer-base.c < -transfer-marker.c < -transfer-steps.c
+ *     < -transfer.c                    Transfer
  *   vml-lease-dbus.c                   construction and D-Bus dispatch
  *   vml-lease-restore.c                from a record, after a restart
  * Each section below names the file that defines what it declares. */
@@ -69,6 +70,7 @@ struct _VmlLease {
   guint64                lver;
   VmlHolder             *holder;
   VmlHolder             *acquiring_holder;      /* while acquiring: recorded, not yet holding */
+  VmlHolder             *marker_holder;         /* after a post-copy perform: keeps the marker */
 
   /* The fence: chosen by the operation that took the lease, watched and
    * applied by vml-lease-loss.c */

@@ -111,6 +111,23 @@ transfer_token_answers_mine (VmlLease *self, StepData *data, const char *step, V
          open_mine (self, data, mine_kind, error);
 }
 
+gboolean
+transfer_token_answers_committed (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(GBytes) key = NULL;
+
+  if (!transfer_token_is_of_kind (data->token, VML_TOKEN_FINISHED, "confirm", error) ||
+      !transfer_token_is_for_this_lease (self, data->token, error) ||
+      (key = lease_transfer_key (self, error)) == NULL)
+    return FALSE;
+  data->mine = vml_token_open_inner (data->token, key, VML_TOKEN_PERFORMED, error);
+  if (data->mine == NULL)
+    return FALSE;
+  if (g_strcmp0 (data->mine->transfer_id, self->transfer.committed) != 0 || !data->mine->postcopy)
+    return transfer_stale (error, "it belongs to another (or an earlier) hand-off of this lease");
+  return TRUE;
+}
+
 char *
 transfer_issue (VmlLease *self, VmlToken *token, GBytes *answers)
 {

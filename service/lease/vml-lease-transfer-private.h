@@ -33,7 +33,8 @@ typedef struct {
   guint           wait_s;
   guint           fence_pid;
   VmlFence        fence;
-  VmlFenceTarget  target;      /* prepare: fence_pid, pinned from the check */
+  VmlFenceTarget  target;      /* prepare, finish: fence_pid, pinned from the check */
+  gboolean        fence_given; /* finish: pid or fence given, replacing prepare's */
   LeaseState      previous;
   /* Taken on the main loop when the step starts, for the worker thread,
    * which never reads the lease's changing fields: the main loop may clear
@@ -63,6 +64,15 @@ struct _StepSpec {
   gboolean           (*work)   (VmlLease *self, StepData *data, GError **error);   /* thread */
   char              *(*done)   (VmlLease *self, StepData *data);                  /* next token */
 };
+
+/* ---- vml-lease-transfer-marker.c ------------------------------------- */
+
+/* After a post-copy perform: @holder (the source's, holding nothing else)
+ * keeps the transfer marker until host @dest holds the lease exclusively
+ * or not at all, then lets go of it and ends. */
+void      transfer_marker_keep       (VmlLease *self, VmlHolder *holder, guint64 dest);
+/* The kept marker goes now (confirm, or the destination finished). */
+void      transfer_marker_let_go     (VmlLease *self);
 
 /* ---- vml-lease-transfer-steps.c -------------------------------------- */
 
@@ -100,6 +110,9 @@ gboolean  transfer_token_is_for_this_transfer (VmlLease *self, const VmlToken *t
 gboolean  transfer_token_answers_mine (VmlLease *self, StepData *data, const char *step,
                                        VmlTokenKind kind, VmlTokenKind mine_kind,
                                        GError **error);
+/* confirm after a post-copy perform: the token of finish, for this lease,
+ * carrying this host's token of that (committed) perform. */
+gboolean  transfer_token_answers_committed (VmlLease *self, StepData *data, GError **error);
 
 /* @token, completed with this lease and hand-off, signed; NULL when there
  * is no key (logged). */

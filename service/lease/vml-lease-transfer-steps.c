@@ -321,11 +321,9 @@ work_perform (VmlLease *self, StepData *data, GError **error)
                      "shared; letting go now would leave it to nobody", data->token->dest);
       return FALSE;
     }
-  if (!lease_sanlock_release (self->sanlock, data->held_by, error))
-    return FALSE;
-  if (data->postcopy)
-    lease_sanlock_marker_drop (self->sanlock, data->held_by);   /* this host's part ends here */
-  return TRUE;
+  /* post-copy: the marker stays until the destination finished
+   * (vml-lease-transfer-marker.c), off the blackout */
+  return lease_sanlock_release (self->sanlock, data->held_by, error);
 }
 
 static char *
@@ -342,6 +340,8 @@ done_perform (VmlLease *self, StepData *data)
       /* The point of no return: this host is done with the lease. */
       transfer_log_step (self, "performed, post-copy: committed");
       self->transfer.committed = g_strdup (self->transfer.id);
+      transfer_marker_keep (self, self->holder, data->token->dest);
+      lease_drop_holder (self);
       transfer_let_go (self);
     }
   else
@@ -375,6 +375,9 @@ work_finish (VmlLease *self, StepData *data, GError **error)
 
   if (!data->success)
     return lease_sanlock_release (self->sanlock, data->held_by, error);
+  if (data->fence_given &&
+      !vml_holder_set_fence (data->held_by, data->fence, data->fence_pid, error))
+    return FALSE;
   /* sanlock refuses (Busy) while the source still holds it shared. */
   if (!lease_sanlock_convert (self->sanlock, data->held_by, FALSE, error))
     return FALSE;
@@ -395,6 +398,11 @@ done_finish (VmlLease *self, StepData *data)
       lease_transfer_clear (self);
       self->mode = VML_MODE_EXCLUSIVE;
       self->lver = data->lver;
+      if (data->fence_given)
+        {
+          self->fence = data->fence;
+          lease_take_fence_target (self, data->fence_pid, &data->target);
+        }
       lease_set_state (self, LEASE_HELD);
       lease_publish_holding (self);
     }
@@ -420,9 +428,28 @@ refuse_if_committed (VmlLease *self, StepData *data, const char *step, GError **
   return FALSE;
 }
 
+/* confirm {success: true} with the token of finish after a post-copy
+ * perform: nothing is left to do but to say so (and let the marker go). */
+static gboolean
+confirms_committed (VmlLease *self, StepData *data)
+{
+  return self->transfer.committed != NULL && self->transfer.role == TRANSFER_NONE &&
+         data->success && data->token != NULL &&
+         g_strcmp0 (data->token->transfer_id, self->transfer.committed) == 0;
+}
+
 static gboolean
 check_confirm (VmlLease *self, StepData *data, GError **error)
 {
+  if (confirms_committed (self, data))
+    {
+      if (!transfer_token_answers_committed (self, data, error))
+        return FALSE;
+      if (!data->token->success)
+        return refuse_if_committed (self, data, "confirm", error);
+      g_set_object (&data->held_by, self->marker_holder);
+      return TRUE;
+    }
   if (!refuse_if_committed (self, data, "confirm", error))
     return FALSE;
   if (self->transfer.role != TRANSFER_SOURCE)
@@ -466,11 +493,12 @@ work_confirm (VmlLease *self, StepData *data, GError **error)
   owners = lease_sanlock_read_owners (self->sanlock, error);
   if (owners == NULL)
     return FALSE;
-  if (owners->owner != data->peer)
+  if (owners->owner != (data->role == TRANSFER_NONE ? data->token->dest : data->peer))
     {
       g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
                    "host %" G_GUINT64_FORMAT " does not hold the lease exclusively yet; run "
-                   "finish there first", data->peer);
+                   "finish there first", data->role == TRANSFER_NONE ? data->token->dest
+                                                                      : data->peer);
       return FALSE;
     }
   lease_sanlock_marker_drop (self->sanlock, data->held_by);
@@ -482,6 +510,12 @@ work_confirm (VmlLease *self, StepData *data, GError **error)
 static char *
 done_confirm (VmlLease *self, StepData *data)
 {
+  if (self->transfer.role == TRANSFER_NONE)
+    {
+      transfer_log_step (self, "confirmed (post-copy): the destination holds it");
+      transfer_marker_let_go (self);
+      return g_strdup ("");
+    }
   if (data->success)
     {
       transfer_log_step (self, "confirmed: the destination holds it");
@@ -572,7 +606,9 @@ done_cancel (VmlLease *self, StepData *data)
 static const VmlOptionSpec no_options[] = { { NULL } };
 static const VmlOptionSpec prepare_options[] = { { "pid", "u" }, { "fence", "s" }, { NULL } };
 static const VmlOptionSpec perform_options[] = { { "postcopy", "b" }, { NULL } };
-static const VmlOptionSpec finish_options[] = { { "success", "b" }, { NULL } };
+static const VmlOptionSpec finish_options[] = {
+  { "success", "b" }, { "pid", "u" }, { "fence", "s" }, { NULL }
+};
 static const VmlOptionSpec confirm_options[] = { { "success", "b" }, { "wait", "u" }, { NULL } };
 static const VmlOptionSpec cancel_options[] = { { "wait", "u" }, { NULL } };
 

@@ -127,7 +127,7 @@ snapshot_for_thread (VmlLease *self, StepData *data)
   data->transfer_lver = self->transfer.lver;
   data->losses = self->losses;
   data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
-  if (!STEP_IS (data, STEP_PREPARE))
+  if (!STEP_IS (data, STEP_PREPARE) && !(STEP_IS (data, STEP_FINISH) && data->fence_given))
     {
       /* a holder that takes the lease back fences as the lease does */
       data->fence = self->fence;
@@ -141,7 +141,8 @@ static gboolean
 holder_present (VmlLease *self, StepData *data, GError **error)
 {
   if (data->held_by != NULL || STEP_IS (data, STEP_PREPARE) ||
-      (data->role == TRANSFER_SOURCE && data->after_perform))
+      (data->role == TRANSFER_SOURCE && data->after_perform) ||
+      (STEP_IS (data, STEP_CONFIRM) && data->role == TRANSFER_NONE))   /* post-copy */
     return TRUE;
   g_set_error (error, VML_ERROR, VML_ERROR_NOT_HELD,
                "the lease of %s has no holder on this host any more (it exited); it is %s",
@@ -228,7 +229,11 @@ parse_step (const char *step, const char *token, GVariant *options, guint uid, G
   if (!g_variant_lookup (options, "success", "b", &data->success) && data->token != NULL &&
       data->token->kind == VML_TOKEN_FINISHED)
     data->success = data->token->success;
-  if (spec == &lease_transfer_steps[STEP_PREPARE] &&
+  /* finish: a destination VM process started after prepare */
+  data->fence_given = g_variant_lookup (options, "pid", "u", NULL) ||
+                      g_variant_lookup (options, "fence", "&s", NULL);
+  if ((spec == &lease_transfer_steps[STEP_PREPARE] ||
+       (spec == &lease_transfer_steps[STEP_FINISH] && data->fence_given)) &&
       (!vml_fence_options_parse (options, &data->fence, &data->fence_pid, error) ||
        (data->fence_pid != 0 && !vml_fence_target_open (data->fence_pid, &data->target, error))))
     goto fail;

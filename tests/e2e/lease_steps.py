@@ -16,7 +16,6 @@ from gi.repository import GLib  # noqa: E402
 
 LEASE_IFACE = 'org.example.VMLease'
 LEASE_PATH_PREFIX = '/org/example/VMLease/vm/'
-COMMITTED = 'org.example.VMLease.Error.Committed'
 
 
 def transfer(host, u, step, token='', timeout_ms=30000, **options):
@@ -60,18 +59,11 @@ class LeaseHandoff:
         self._step(self.dst, 'finish', self.tokens['perform'])
 
     def confirm(self, completed):
-        """After a completed migration. After a post-copy perform, vmleased
-        today answers confirm with Committed (the source let go for good at
-        perform): a client must take that as done, and so does this."""
+        """After a completed migration, pre-copy or post-copy alike."""
         if not completed:
             return
-        try:
-            self._step(self.src, 'confirm', self.tokens['finish'])
-            self.confirm_answer = 'ok'
-        except Exception as e:  # noqa: BLE001 -- only Committed is accepted
-            if not (self.postcopy and getattr(e, 'name', None) == COMMITTED):
-                raise
-            self.confirm_answer = 'Committed'
+        self._step(self.src, 'confirm', self.tokens['finish'])
+        self.confirm_answer = 'ok'
 
     def cancel(self, wait=10):
         """Undo before the point of no return: the destination first (it

@@ -309,9 +309,9 @@ def handoff(sb, src, dst, third, u, loc, postcopy=False):
     t3 = xfer(src, u, 'perform', t2, postcopy=postcopy)
     p = props(src, u)
     if postcopy:
-        # the point of no return: the source is done with the lease
+        # the point of no return: the source is done with the lease (its
+        # holder keeps only the transfer marker, until finish)
         assert (p['State'], p['TransferStep']) == ('free', ''), p
-        assert wait_process_exit(holder_src, 5), 'source holder %d still runs' % holder_src
     else:
         assert (p['State'], p['TransferStep']) == ('migrating-out', 'perform'), p
         assert src.inquire(u)['transfer']['peer'] == dst.id
@@ -326,13 +326,10 @@ def handoff(sb, src, dst, third, u, loc, postcopy=False):
     assert own['ex'] == dst.id and own['shared'] == [] and own['lver'] > lver0, own
     third_host_refused(sb, u, third)
 
-    if postcopy:
-        # nothing left to confirm: the source let go for good at perform
-        with raises_dbus('Committed'):
-            xfer(src, u, 'confirm', t4)
-    else:
-        assert xfer(src, u, 'confirm', t4) == ''
-        assert wait_process_exit(holder_src, 5), 'source holder %d still runs' % holder_src
+    # post-copy too: confirm with the token of finish succeeds (the source
+    # let go at perform; its holder kept only the transfer marker)
+    assert xfer(src, u, 'confirm', t4) == ''
+    assert wait_process_exit(holder_src, 5), 'source holder %d still runs' % holder_src
     assert state(src, u) == ('free', '')
     assert 'transfer' not in src.inquire(u)
     assert_owner(sb, sb.hosts, u, loc, dst.id)

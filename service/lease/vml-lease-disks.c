@@ -25,6 +25,7 @@ lease_disks_copy (GPtrArray *disks)
       LeaseDisk *c = lease_disk_new (disk->key, disk->name, disk->mode, disk->offset);
 
       g_set_object (&c->holder, disk->holder);
+      c->common = disk->common;
       g_ptr_array_add (copy, c);
     }
   return copy;
@@ -56,7 +57,8 @@ lease_disks_publish (VmlLease *self)
     {
       LeaseDisk *disk = self->disks->pdata[i];
 
-      g_variant_builder_add (&builder, "(ss)", disk->key, vml_mode_to_string (disk->mode));
+      if (disk->holder != NULL)
+        g_variant_builder_add (&builder, "(ss)", disk->key, vml_mode_to_string (disk->mode));
     }
   vml_dbus_lease_set_disks (self->iface, g_variant_builder_end (&builder));
 }
@@ -185,7 +187,8 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
         }
       g_set_object (&disk->holder, holder);
       ok = lease_sanlock_disk_acquire (self->sanlock, holder, disk->key, disk->name,
-                                       disk->offset, disk->mode == VML_MODE_SHARED, error);
+                                       disk->offset, disk->mode == VML_MODE_SHARED || disk->common,
+                                       disk->mode == VML_MODE_SHARED, error);
       if (!ok)
         g_clear_object (&disk->holder);
     }
@@ -218,7 +221,7 @@ lease_disks_let_go (VmlLease *self, GPtrArray *disks, GError **error)
       LeaseDisk *disk = disks->pdata[i];
       GError *local_error = NULL;
 
-      if (disk->holder == NULL ||
+      if (disk->holder == NULL || disk->done ||
           lease_sanlock_disk_release (self->sanlock, disk->holder, disk->name, disk->offset,
                                       &local_error))
         continue;

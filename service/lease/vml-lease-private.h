@@ -15,7 +15,8 @@
  *   vml-lease-loss.c                   the holder's life, the fence, Lost
  *   vml-lease-acquire.c, -release.c, -attach.c, -inquire.c, -delete.c
  *                                      operations
- *   vml-lease-transfer-base.c < -transfer-steps.c < -transfer.c  Transfer
+ *   vml-lease-transfer-base.c < -transfer-disks.c < -transfer-steps.c
+ *                                      < -transfer.c  Transfer
  *   vml-lease-dbus.c                   construction and D-Bus dispatch
  *   vml-lease-restore.c                from a record, after a restart
  * Each section below names the file that defines what it declares. */
@@ -53,7 +54,11 @@ typedef struct {
   char      *name;     /* sanlock resource name */
   VmlMode    mode;
   guint64    offset;   /* in the lockspace's storage */
-  VmlHolder *holder;   /* the disk holder keeping it */
+  VmlHolder *holder;   /* the disk holder keeping it; NULL: not held here
+                        * (the source's, given to the destination at perform) */
+  gboolean   common;   /* in a hand-off: named by both sides, so it moves
+                        * (taken shared on the destination at prepare) */
+  gboolean   done;     /* a worker's copy: already let go in this step */
 } LeaseDisk;
 
 struct _VmlLease {
@@ -222,7 +227,8 @@ GPtrArray *lease_disks_locate_finish (VmlLease *self, GAsyncResult *result, GErr
  * by holders from @holders (the disk holders in use, with room as @held
  * leaves them) and new ones, spawned, claimed for the VM (@fence,
  * @fence_pid) and appended to @holders. On failure nothing of @wanted is
- * held, the new holders are gone from @holders and stopped. */
+ * held, the new holders are gone from @holders and stopped. A disk marked
+ * common is taken shared in sanlock (a hand-off's destination). */
 gboolean   lease_disks_take          (VmlLease *self, GPtrArray *held, GPtrArray *wanted,
                                       GPtrArray *holders, VmlFence fence, guint fence_pid,
                                       GError **error);

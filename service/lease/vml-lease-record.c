@@ -9,7 +9,8 @@
 #define GROUP LEASE_RECORD_GROUP
 
 /* The record: one line per disk, "<key> <mode> <name> <offset> <holder
- * pid> <holder start time>" (keys have no blanks). */
+ * pid> <holder start time> <common>" (keys have no blanks; pid 0: not held
+ * here, the source's after perform; common: 1 in a hand-off when it moves). */
 
 static char **
 disks_to_record (VmlLease *self)
@@ -21,11 +22,12 @@ disks_to_record (VmlLease *self)
       LeaseDisk *disk = self->disks->pdata[i];
 
       g_autofree char *line =
-                           g_strdup_printf ("%s %s %s %" G_GUINT64_FORMAT " %d %" G_GUINT64_FORMAT,
+                           g_strdup_printf ("%s %s %s %" G_GUINT64_FORMAT " %d %" G_GUINT64_FORMAT " %d",
                                             disk->key, vml_mode_to_string (disk->mode),
                                             disk->name, disk->offset,
                                             disk->holder ? (int) vml_holder_get_pid (disk->holder) : 0,
-                                            disk->holder ? vml_holder_get_start_time (disk->holder) : 0);
+                                            disk->holder ? vml_holder_get_start_time (disk->holder) : 0,
+                           disk->common);
 
       g_strv_builder_add (lines, line);
     }

@@ -84,6 +84,9 @@ restored_in_transfer (VmlLease *self, RestoreData *data)
     }
   else if (data->idle_expected || (data->held && data->shared))
     {
+      for (guint h = 0; h < self->disk_holders->len; h++)
+        lease_adopt_disk_holder (self, self->disk_holders->pdata[h]);
+      lease_disks_publish (self);
       if (data->holder != NULL)
         lease_adopt_holder (self, g_steal_pointer (&data->holder));
       self->mode = VML_MODE_SHARED;
@@ -125,20 +128,22 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
       lease_publish_holding (self);
       lease_save_or_warn (self);
     }
-  else if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
-    restored_in_transfer (self, data);
-  else if (data->held && self->missing_disk != NULL)
+  else if (self->missing_disk != NULL && data->holder != NULL)
     {
-      /* The VM lease is still held but a disk is not: the unit is lost. */
+      /* The VM lease is still held (or in a hand-off) but a disk holder is
+       * gone: the unit is lost. */
       pid_t pid = vml_holder_get_pid (data->holder);
 
       g_clear_pointer (&self->missing_disk, g_free);
       self->lost_resource = g_strdup ("disk");
       vml_holder_terminate (data->holder);
+      lease_transfer_clear (self);
       lease_report_holder_end (self, pid, -1,
                                " (a disk holder ended while vmleased was not running; the VM "
                                "lease and its other disks were let go with it)");
     }
+  else if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
+    restored_in_transfer (self, data);
   else if (data->held)
     {
       for (guint h = 0; h < self->disk_holders->len; h++)
@@ -236,7 +241,7 @@ disks_from_record (VmlLease *self, char **lines, GError **error)
       pid_t pid;
       guint64 start;
 
-      if (g_strv_length (f) != 6 || !vml_disk_check_key (f[0], NULL) ||
+      if (g_strv_length (f) != 7 || !vml_disk_check_key (f[0], NULL) ||
           !vml_mode_from_string (f[1], &mode, NULL))
         {
           g_set_error (error, VML_ERROR, VML_ERROR_FAILED, "damaged disk line \"%s\"", lines[i]);
@@ -247,7 +252,7 @@ disks_from_record (VmlLease *self, char **lines, GError **error)
       for (guint h = 0; h < self->disk_holders->len && holder == NULL; h++)
         if (vml_holder_get_pid (self->disk_holders->pdata[h]) == pid)
           holder = self->disk_holders->pdata[h];
-      if (holder == NULL)
+      if (holder == NULL && pid != 0)
         {
           holder = vml_holder_adopt (pid, start, error);
           if (holder == NULL)
@@ -259,6 +264,7 @@ disks_from_record (VmlLease *self, char **lines, GError **error)
         }
       disk = lease_disk_new (f[0], f[2], mode, g_ascii_strtoull (f[3], NULL, 10));
       g_set_object (&disk->holder, holder);
+      disk->common = g_str_equal (f[6], "1");
       g_ptr_array_add (self->disks, disk);
     }
   return TRUE;

@@ -577,11 +577,12 @@ disk_holders_in_words (VmlLeaseSanlock *door, const VmlSanlockResource *res)
     return g_string_free (hosts, FALSE);
   if (vml_disk_note_read (res->path, res->offset, &note_host, &uuid, &note_shared, NULL) &&
       uuid != NULL)
-    noted = note_shared ? lease_owners_hold_shared (owners, note_host)
-                        : owners->owner == note_host;
+    noted = lease_owners_hold_shared (owners, note_host) || owners->owner == note_host;
   if (noted)
     g_string_append_printf (hosts, "the VM lease %s on host %" G_GUINT64_FORMAT " holds it %s",
                             uuid, note_host, note_shared ? "shared" : "exclusively");
+  if (noted && !note_shared && owners->owner == 0)
+    g_string_append (hosts, " (in a hand-off)");
   else if (owners->owner != 0)
     g_string_append_printf (hosts, "a VM lease on host %" G_GUINT64_FORMAT " holds it "
                             "exclusively", owners->owner);
@@ -595,9 +596,31 @@ disk_holders_in_words (VmlLeaseSanlock *door, const VmlSanlockResource *res)
   return g_string_free (hosts, FALSE);
 }
 
+/* A VM lease other than ours holds the disk exclusively (the note says
+ * so, and its host still shares it in sanlock): in a hand-off. */
+static gboolean
+disk_exclusive_elsewhere (VmlLeaseSanlock *door, const VmlSanlockResource *res, GError **error)
+{
+  g_autoptr(VmlLeaseOwners) owners = read_owners_of (res, NULL);
+  g_autofree char *uuid = NULL;
+  guint64 host = 0;
+  gboolean note_shared = TRUE;
+
+  if (owners == NULL ||
+      !vml_disk_note_read (res->path, res->offset, &host, &uuid, &note_shared, NULL) ||
+      uuid == NULL || note_shared || g_str_equal (uuid, door->uuid) ||
+      !lease_owners_hold_shared (owners, host))
+    return FALSE;
+  g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+               "the VM lease %s on host %" G_GUINT64_FORMAT " has it exclusively (in a "
+               "hand-off)", uuid, host);
+  return TRUE;
+}
+
 gboolean
 lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder, const char *key,
-                            const char *name, guint64 offset, gboolean shared, GError **error)
+                            const char *name, guint64 offset, gboolean shared,
+                            gboolean mode_shared, GError **error)
 {
   VmlSanlockResource res;
   GError *local_error = NULL;
@@ -606,12 +629,21 @@ lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder, const char
   disk_resource (door, name, offset, &res);
   g_mutex_lock (&door->cmd_lock);
   ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), shared, 0, NULL, &local_error);
+  if (ok && mode_shared && disk_exclusive_elsewhere (door, &res, &local_error))
+    {
+      vml_sanlock_release (&res, vml_holder_get_pid (holder), NULL);
+      ok = FALSE;
+      g_prefix_error (&local_error, "disk \"%s\" is busy: ", key);
+      g_mutex_unlock (&door->cmd_lock);
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
   g_mutex_unlock (&door->cmd_lock);
   if (ok)
     {
       /* Best effort: without it, a Busy elsewhere names only host ids. */
       vml_disk_note_write (res.path, offset, vml_lockspace_get_host_id (door->lockspace),
-                           door->uuid, shared, NULL);
+                           door->uuid, mode_shared, NULL);
       return TRUE;
     }
   if (g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY))
@@ -626,6 +658,42 @@ lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder, const char
     }
   g_propagate_prefixed_error (error, local_error, "disk \"%s\": ", key);
   return FALSE;
+}
+
+gboolean
+lease_sanlock_disk_convert (VmlLeaseSanlock *door, VmlHolder *holder, const char *name,
+                            guint64 offset, gboolean to_shared, GError **error)
+{
+  VmlSanlockResource res;
+  gboolean ok;
+
+  disk_resource (door, name, offset, &res);
+  g_mutex_lock (&door->cmd_lock);
+  ok = vml_sanlock_convert (&res, vml_holder_get_pid (holder), to_shared, error);
+  g_mutex_unlock (&door->cmd_lock);
+  return ok;
+}
+
+gboolean
+lease_sanlock_disk_held_shared_by (VmlLeaseSanlock *door, const char *name, guint64 offset,
+                                   guint64 host_id, guint64 generation, gboolean *held,
+                                   GError **error)
+{
+  g_autoptr(VmlLeaseOwners) owners = NULL;
+  VmlSanlockResource res;
+  VmlModeBlock block;
+
+  disk_resource (door, name, offset, &res);
+  if (vml_mode_block_read (res.path, offset, name, host_id, &block, NULL))
+    {
+      *held = block.shared && block.generation == generation;
+      return TRUE;
+    }
+  owners = read_owners_of (&res, error);
+  if (owners == NULL)
+    return FALSE;
+  *held = lease_owners_hold_shared (owners, host_id);
+  return TRUE;
 }
 
 gboolean

@@ -6,6 +6,8 @@ with the VM lease. Every claim is checked on storage with sanlock's own
 tools (conftest.Storage), not only with what vmleased says."""
 
 import hashlib
+import threading
+import time
 import os
 import signal
 import uuid
@@ -16,6 +18,7 @@ from gi.repository import GLib
 from conftest import (LEASE_IFACE, b, lease_path, process_alive, raises_dbus, s, u32,
                       wait_process_exit, wait_until)
 from test_fencing import vms  # noqa: F401  (VM stand-ins, a fixture)
+from test_transfer import dump, hand_leases, sanlock_holds, xfer  # noqa: F401  (hand_leases: a fixture)
 
 
 def disk_key(tag):
@@ -236,13 +239,165 @@ def test_losing_one_disk_fences_the_vm_once(sb, hosts, leases, vms):
         wait_until(lambda: disk_owners(sb, k)['exclusive'] == 0, 10, what='disk %s free' % k)
 
 
-def test_transfer_of_a_lease_with_disks_is_refused_and_changes_nothing(sb, hosts, leases):
-    h1 = hosts[0]
-    k = disk_key('xfer')
-    u = new_vm_lease(hosts, leases, 1)
-    h1.acquire(u, {'disks': disks((k, ''))})
-    with raises_dbus('Failed'):
-        h1.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}', ['begin', '', {}])
-    assert h1.lease_props(u)['State'] == 'held'
-    assert disk_owners(sb, k)['exclusive'] == 1
+# --- hand-offs ------------------------------------------------------------------
+
+class UnitObserver:
+    """Polls storage (every resource of the VM lease: the lease and each
+    disk) and every host's sanlock daemon while a hand-off runs: a resource
+    free on storage, or held exclusively by two hosts at once, is a
+    violation. Slower than test_transfer's Observer (one read per resource
+    per sample), so it samples each step's whole window many times."""
+
+    def __init__(self, sb, resources):
+        self.sb = sb
+        self.resources = resources        # [(name, offset)]
+        self.live = set(sb.storage.live_hosts())
+        self.samples = 0
+        self.violations = []
+        self.free_allowed = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        for name, off in self.resources:
+            if name in self.free_allowed:
+                continue
+            ex, _, _, shared = dump(self.sb, self.sb.lease_file, off)
+            if ex == 0 and not [k for k in shared if k in self.live]:
+                self.violations.append('%.3f: %s is free on storage' % (time.monotonic(), name))
+        ex_hosts = {}
+        for h in self.sb.hosts:
+            for name, _, mode in sanlock_holds(h) or []:
+                if mode == 'EX' and h.id not in ex_hosts.get(name, []):
+                    ex_hosts.setdefault(name, []).append(h.id)
+        for name, hs in ex_hosts.items():
+            if len(hs) > 1:
+                self.violations.append('%.3f: %s exclusive on hosts %r' % (time.monotonic(), name, hs))
+        self.samples += 1
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self._sample()
+            except Exception as e:      # noqa: BLE001 -- reported, not raised
+                self.violations.append('observer failed: %r' % e)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(30)
+        if exc[0] is None:
+            assert self.samples > 1, 'the observer took %d samples' % self.samples
+            assert not self.violations, '\n'.join(self.violations[:20])
+        return False
+
+
+def unit_resources(sb, h, u, keys):
+    info = h.inquire(u)
+    return [(u, info['offset'])] + [(disk_name(k), sb.storage.index_lookup(disk_name(k)))
+                                    for k in keys]
+
+
+def handoff(src, dst, u, postcopy=False, dest_disks=None, settle=0.8):
+    """The five steps (post-copy: four; the source is done at perform),
+    with a pause in each window between steps for the observer."""
+    t1 = xfer(src, u, 'begin')
+    time.sleep(settle)
+    opts = {} if dest_disks is None else {'disks': disks(*dest_disks)}
+    t2 = xfer(dst, u, 'prepare', t1, **opts)
+    time.sleep(settle)
+    t3 = xfer(src, u, 'perform', t2, postcopy=postcopy)
+    time.sleep(settle)
+    t4 = xfer(dst, u, 'finish', t3)
+    if not postcopy:
+        time.sleep(settle)
+        xfer(src, u, 'confirm', t4)
+
+
+def assert_unit_on(sb, h, u, pairs):
+    """VM lease u held exclusively on host h with exactly these disks, as
+    the object and storage say."""
+    want = sorted((k, 'shared' if m == 'shared' else 'exclusive') for k, m in pairs)
+    assert h.lease_props(u)['State'] == 'held'
+    assert held_disks(h, u) == want
+    for k, m in want:
+        o = disk_owners(sb, k)
+        if m == 'shared':
+            assert h.id in o['shared'] and o['exclusive'] == 0, (k, o)
+        else:
+            assert o['exclusive'] == h.id, (k, o)
+
+
+def test_precopy_and_postcopy_handoff_of_ten_disks_one_shared(sb, hosts, hand_leases):
+    h1, h2, h3 = hosts
+    keys = [disk_key('mig%d' % i) for i in range(10)]
+    pairs = [(k, 'shared' if i == 0 else '') for i, k in enumerate(keys)]
+    u = new_vm_lease(hosts, hand_leases, 1)
+    other = new_vm_lease(hosts, hand_leases, 3)
+    h1.acquire(u, {'disks': disks(*pairs)})
+    h3.acquire(other, {'disks': disks(pairs[0])})      # the shared disk: a second VM
+    resources = unit_resources(sb, h1, u, keys)
+
+    with UnitObserver(sb, resources) as obs:
+        handoff(h1, h2, u)
+    print('pre-copy: %d samples' % obs.samples)
+    assert_unit_on(sb, h2, u, pairs)
+    assert held_disks(h1, u) == [] and disk_holder_pids(h1) == []
+    assert disk_owners(sb, keys[0])['shared'] == [2, 3]
+
+    with UnitObserver(sb, resources) as obs:
+        handoff(h2, h1, u, postcopy=True)
+    print('post-copy: %d samples' % obs.samples)
+    assert_unit_on(sb, h1, u, pairs)
+    assert held_disks(h2, u) == []
+    wait_until(lambda: disk_holder_pids(h2) == [], 10, what='host 2 to end its disk holders')
+    assert disk_owners(sb, keys[0])['shared'] == [1, 3]
     h1.release(u)
+    h3.release(other)
+
+
+def test_nonshared_storage_handoff_and_its_cancel(sb, hosts, hand_leases):
+    h1, h2 = hosts[0], hosts[1]
+    a, sh, old, new, other_new = (disk_key(t) for t in ('ns-a', 'ns-sh', 'ns-old', 'ns-new',
+                                                        'ns-new2'))
+    u = new_vm_lease(hosts, hand_leases, 1)
+    src = [(a, ''), (sh, 'shared'), (old, '')]
+    h1.acquire(u, {'disks': disks(*src)})
+
+    # cancel after prepare: the destination's new disk goes, all else as before
+    t1 = xfer(h1, u, 'begin')
+    xfer(h2, u, 'prepare', t1, disks=disks((a, ''), (other_new, '')))
+    assert disk_owners(sb, other_new)['exclusive'] == 2
+    assert disk_owners(sb, a)['shared'] == [1, 2]
+    assert disk_owners(sb, old)['shared'] == [1]
+    xfer(h2, u, 'cancel')
+    assert disk_owners(sb, other_new) == dict(disk_owners(sb, other_new), exclusive=0, shared=[])
+    xfer(h1, u, 'cancel', wait=10)
+    assert_unit_on(sb, h1, u, src)
+    assert held_disks(h2, u) == []
+
+    # a mode that differs from the source's is refused, nothing changes
+    t1 = xfer(h1, u, 'begin')
+    with raises_dbus('InvalidArgument'):
+        xfer(h2, u, 'prepare', t1, disks=disks((sh, 'exclusive')))
+    xfer(h1, u, 'cancel', wait=10)
+    assert_unit_on(sb, h1, u, src)
+
+    # the hand-off: a moves, sh stays shared, old goes at confirm, new comes at prepare
+    dst = [(a, ''), (sh, 'shared'), (new, '')]
+    keys = [a, sh, old, new]
+    resources = unit_resources(sb, h1, u, [a, sh])
+    with UnitObserver(sb, resources) as obs:
+        handoff(h1, h2, u, dest_disks=dst)
+    print('non-shared storage: %d samples' % obs.samples)
+    assert_unit_on(sb, h2, u, dst)
+    o = disk_owners(sb, old)
+    assert o['exclusive'] == 0 and o['shared'] == [], o
+    assert held_disks(h1, u) == []
+    h2.release(u)
+    for k in keys:
+        o = disk_owners(sb, k)
+        assert o['exclusive'] == 0 and o['shared'] == [], (k, o)

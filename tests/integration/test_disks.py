@@ -401,3 +401,37 @@ def test_nonshared_storage_handoff_and_its_cancel(sb, hosts, hand_leases):
     for k in keys:
         o = disk_owners(sb, k)
         assert o['exclusive'] == 0 and o['shared'] == [], (k, o)
+
+
+def test_restart_at_every_step_of_a_handoff_keeps_the_disks(sb, hosts, hand_leases):
+    h1, h2 = hosts[0], hosts[1]
+    keys = [disk_key('rs%d' % i) for i in range(9)]
+    pairs = [(k, 'shared' if i == 0 else '') for i, k in enumerate(keys)]
+    want = sorted((k, 'shared' if i == 0 else 'exclusive') for i, k in enumerate(keys))
+    u = new_vm_lease(hosts, hand_leases, 1)
+    h1.acquire(u, {'disks': disks(*pairs)})
+    resources = unit_resources(sb, h1, u, keys)
+
+    def restart(h, state):
+        sb.restart(h.id)
+        wait_until(lambda: h.lease_props(u)['State'] == state, 30,
+                   what='host %d to adopt the lease (%s)' % (h.id, state))
+
+    with UnitObserver(sb, resources) as obs:
+        t1 = xfer(h1, u, 'begin')
+        restart(h1, 'migrating-out')
+        assert held_disks(h1, u) == want
+        t2 = xfer(h2, u, 'prepare', t1)
+        restart(h2, 'migrating-in')
+        assert held_disks(h2, u) == want
+        assert held_disks(h1, u) == want
+        t3 = xfer(h1, u, 'perform', t2)
+        restart(h1, 'migrating-out')
+        assert held_disks(h1, u) == []
+        t4 = xfer(h2, u, 'finish', t3)
+        restart(h2, 'held')
+        xfer(h1, u, 'confirm', t4)
+    print('restarts: %d samples' % obs.samples)
+    assert_unit_on(sb, h2, u, pairs)
+    assert disk_holder_pids(h1) == []
+    h2.release(u)

@@ -36,6 +36,7 @@ vml_token_free (VmlToken *token)
   g_free (token->uuid);
   g_free (token->transfer_id);
   g_free (token->lockspace);
+  g_clear_pointer (&token->disks, g_variant_unref);
   g_clear_pointer (&token->inner, g_bytes_unref);
   g_clear_pointer (&token->raw, g_bytes_unref);
   g_free (token);
@@ -132,6 +133,8 @@ claims_variant (const VmlToken *token)
   g_variant_builder_add (&builder, "{sv}", "lver", g_variant_new_uint64 (token->lver));
   g_variant_builder_add (&builder, "{sv}", "postcopy", g_variant_new_boolean (token->postcopy));
   g_variant_builder_add (&builder, "{sv}", "success", g_variant_new_boolean (token->success));
+  if (token->disks != NULL)
+    g_variant_builder_add (&builder, "{sv}", "disks", token->disks);
   return g_variant_builder_end (&builder);
 }
 
@@ -312,6 +315,14 @@ read_claims (VmlToken *token, GVariant *claims)
       g_autoptr(GVariant) boxed = g_variant_get_child_value (entry, 1);
       g_autoptr(GVariant) value = g_variant_get_variant (boxed);
 
+      /* the one optional claim: a hand-off's disk leases */
+      if (g_str_equal (g_variant_get_string (key, NULL), "disks"))
+        {
+          if (token->disks != NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE ("a(ss)")))
+            return FALSE;
+          token->disks = g_variant_ref (value);
+          continue;
+        }
       if (!set_claim (token, g_variant_get_string (key, NULL), value, &seen))
         return FALSE;
     }

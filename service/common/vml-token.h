@@ -35,6 +35,8 @@ typedef struct {
   guint64      lver;         /* lease version when this step was done */
   gboolean     postcopy;     /* PERFORMED */
   gboolean     success;      /* FINISHED */
+  GVariant    *disks;        /* a(ss) (key, mode): BEGUN: the source's disk leases,
+                              * PREPARED: the destination's; NULL: none */
   GBytes      *inner;        /* the token this one answers, as issued; NULL in BEGUN */
   GBytes      *raw;          /* this token as issued (set by decode): what an answer carries */
 } VmlToken;

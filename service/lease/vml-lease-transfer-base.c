@@ -20,6 +20,9 @@ lease_step_data_free (StepData *data)
   g_clear_object (&data->holder);
   g_clear_object (&data->held_by);
   vml_fence_target_close (&data->target);
+  g_clear_pointer (&data->disk_option, g_variant_unref);
+  g_clear_pointer (&data->disks, g_ptr_array_unref);
+  g_clear_pointer (&data->disk_holders, g_ptr_array_unref);
   g_free (data);
 }
 
@@ -169,6 +172,10 @@ transfer_let_go (VmlLease *self)
   if (self->holder != NULL)
     vml_holder_terminate (self->holder);
   lease_drop_holder (self);
+  /* its disks were let go of by the step's work */
+  g_ptr_array_set_size (self->disks, 0);
+  lease_disks_end_idle_holders (self);
+  lease_disks_publish (self);
   lease_transfer_clear (self);
   lease_watch_fence_pid (self, 0, 0);
   self->fence = VML_FENCE_NONE;

@@ -1,6 +1,7 @@
 /* vml-lease-transfer-private.h: what the files of Transfer share, lowest
  * first: vml-lease-transfer-base.c (token checks, issuing, the ends of a
- * step) < vml-lease-transfer-steps.c (the six steps and their table) <
+ * step) < vml-lease-transfer-disks.c (the disk leases in each step) <
+ * vml-lease-transfer-steps.c (the six steps and their table) <
  * vml-lease-transfer.c (running a step, the D-Bus entry). Functions marked
  * "thread" block on storage or the sanlock daemon. */
 #pragma once
@@ -55,6 +56,11 @@ typedef struct {
   guint64         my_gen;
   char           *transfer_id; /* begin: the new hand-off's */
   char           *issued;      /* begin: T1, issued (and noted) by the thread */
+  /* Disk leases (vml-lease-transfer-disks.c) */
+  GVariant       *disk_option; /* prepare's "disks" a(ss), NULL if not given */
+  GPtrArray      *disks;       /* copies of the lease's (LeaseDisk); prepare: the wanted set */
+  gboolean        disks_located;
+  GPtrArray      *disk_holders; /* holders of the step's disks (new ones: prepare, take-back) */
 } StepData;
 
 struct _StepSpec {
@@ -73,6 +79,20 @@ struct _StepSpec {
 void      transfer_marker_keep       (VmlLease *self, VmlHolder *holder, guint64 dest);
 /* The kept marker goes now (confirm, or the destination finished). */
 void      transfer_marker_let_go     (VmlLease *self);
+
+/* ---- vml-lease-transfer-disks.c -------------------------------------- */
+
+gboolean   transfer_disks_to_shared    (VmlLease *self, StepData *data, GError **error);  /* thread */
+gboolean   transfer_disks_to_exclusive (VmlLease *self, StepData *data, GError **error);  /* thread */
+GVariant  *transfer_disks_variant      (GPtrArray *disks);
+GPtrArray *transfer_disks_wanted       (VmlLease *self, StepData *data, GError **error);
+void       transfer_disks_mark_common  (StepData *data, GVariant *other_side);
+gboolean   transfer_disks_perform      (VmlLease *self, StepData *data, GError **error);  /* thread */
+gboolean   transfer_disks_let_go       (VmlLease *self, StepData *data, gboolean only_own,
+                                        GError **error);                                  /* thread */
+gboolean   transfer_disks_take_back    (VmlLease *self, StepData *data, GError **error);  /* thread */
+void       transfer_disks_apply        (VmlLease *self, StepData *data);
+gboolean   transfer_disks_set_fence    (VmlLease *self, StepData *data, GError **error);  /* thread */
 
 /* ---- vml-lease-transfer-steps.c -------------------------------------- */
 

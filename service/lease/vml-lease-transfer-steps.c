@@ -76,6 +76,7 @@ issue_begun (VmlLease *self, StepData *data)
   t1->source = lease_my_host_id (self);
   t1->source_gen = data->my_gen;
   t1->lver = data->lver;
+  t1->disks = transfer_disks_variant (data->disks);
   return transfer_issue (self, t1, NULL);
 }
 
@@ -105,11 +106,19 @@ work_begin (VmlLease *self, StepData *data, GError **error)
   data->transfer_id = vml_token_new_transfer_id ();
   data->issued = issue_begun (self, data);
   if (data->issued == NULL || !lease_sanlock_note_begin (self->sanlock, data->issued, error) ||
-      !lease_sanlock_convert (self->sanlock, data->held_by, TRUE, error))
+      !transfer_disks_to_shared (self, data, error))
     {
       if (data->issued == NULL)
         g_set_error_literal (error, VML_ERROR, VML_ERROR_FAILED,
                              "cannot sign the begin token (see the log)");
+      lease_sanlock_marker_drop (self->sanlock, data->held_by);
+      return FALSE;
+    }
+  /* The disks first, the VM lease last: a VM lease shared means every
+   * disk of it is shared too. */
+  if (!lease_sanlock_convert (self->sanlock, data->held_by, TRUE, error))
+    {
+      transfer_disks_to_exclusive (self, data, NULL);
       lease_sanlock_marker_drop (self->sanlock, data->held_by);
       return FALSE;
     }
@@ -194,9 +203,19 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
   if (data->holder == NULL)
     data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
                                      VML_HOLDER_FOR_LEASE, error);
-  return data->holder != NULL &&
-         vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error) &&
-         lease_sanlock_acquire (self->sanlock, data->holder, TRUE, 0, &data->lver, error);
+  if (data->holder == NULL ||
+      !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error) ||
+      !lease_sanlock_acquire (self->sanlock, data->holder, TRUE, 0, &data->lver, error))
+    return FALSE;
+  /* All or nothing, with the VM lease. */
+  if (data->disks != NULL && data->disks->len > 0 &&
+      !lease_disks_take (self, NULL, data->disks, data->disk_holders, data->fence,
+                         data->fence_pid, error))
+    {
+      lease_sanlock_release (self->sanlock, data->holder, NULL);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static char *
@@ -226,6 +245,9 @@ done_prepare (VmlLease *self, StepData *data)
   t2->dest = lease_my_host_id (self);
   t2->dest_gen = data->my_gen;
   t2->lver = data->lver;
+  t2->disks = transfer_disks_variant (data->disks);
+  transfer_disks_apply (self, data);
+  lease_save_or_warn (self);
   return transfer_issue (self, t2, t1->raw);
 }
 
@@ -321,9 +343,12 @@ work_perform (VmlLease *self, StepData *data, GError **error)
                      "shared; letting go now would leave it to nobody", data->token->dest);
       return FALSE;
     }
-  /* post-copy: the marker stays until the destination finished
-   * (vml-lease-transfer-marker.c), off the blackout */
-  return lease_sanlock_release (self->sanlock, data->held_by, error);
+  /* The disks the destination holds go first (each checked held there),
+   * then the VM lease: the destination holds it all by then. Post-copy:
+   * the marker stays until the destination finished
+   * (vml-lease-transfer-marker.c), off the blackout. */
+  return transfer_disks_perform (self, data, error) &&
+         lease_sanlock_release (self->sanlock, data->held_by, error);
 }
 
 static char *
@@ -333,6 +358,7 @@ done_perform (VmlLease *self, StepData *data)
 
   lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "perform", data->token->dest);
   self->transfer.postcopy = data->postcopy;
+  transfer_disks_apply (self, data);
   self->transfer.lver = data->lver;
   vml_dbus_lease_set_mode (self->iface, "");
   if (data->postcopy)
@@ -374,12 +400,16 @@ work_finish (VmlLease *self, StepData *data, GError **error)
   gboolean held, shared;
 
   if (!data->success)
-    return lease_sanlock_release (self->sanlock, data->held_by, error);
+    return transfer_disks_let_go (self, data, FALSE, error) &&
+           lease_sanlock_release (self->sanlock, data->held_by, error);
   if (data->fence_given &&
-      !vml_holder_set_fence (data->held_by, data->fence, data->fence_pid, error))
+      (!transfer_disks_set_fence (self, data, error) ||
+       !vml_holder_set_fence (data->held_by, data->fence, data->fence_pid, error)))
     return FALSE;
-  /* sanlock refuses (Busy) while the source still holds it shared. */
-  if (!lease_sanlock_convert (self->sanlock, data->held_by, FALSE, error))
+  /* sanlock refuses (Busy) while the source still holds it shared; the
+   * disks first, so that the VM lease exclusive means all of it is. */
+  if (!transfer_disks_to_exclusive (self, data, error) ||
+      !lease_sanlock_convert (self->sanlock, data->held_by, FALSE, error))
     return FALSE;
   lease_sanlock_inquire_holder (self->sanlock, vml_holder_get_pid (data->held_by), &held,
                                 &shared, &data->lver, NULL);
@@ -396,6 +426,8 @@ done_finish (VmlLease *self, StepData *data)
   if (data->success)
     {
       lease_transfer_clear (self);
+      for (guint i = 0; i < self->disks->len; i++)
+        ((LeaseDisk *) self->disks->pdata[i])->common = FALSE;
       self->mode = VML_MODE_EXCLUSIVE;
       self->lver = data->lver;
       if (data->fence_given)
@@ -501,6 +533,9 @@ work_confirm (VmlLease *self, StepData *data, GError **error)
                                                                       : data->peer);
       return FALSE;
     }
+  /* the disks only this side named (non-shared storage migration) */
+  if (!transfer_disks_let_go (self, data, TRUE, error))
+    return FALSE;
   lease_sanlock_marker_drop (self->sanlock, data->held_by);
   return TRUE;
 }
@@ -525,6 +560,7 @@ done_confirm (VmlLease *self, StepData *data)
     {
       transfer_log_step (self, "confirmed failure: held exclusively here again");
       transfer_source_holds_again (self, data);
+      transfer_disks_apply (self, data);
     }
   lease_save_or_warn (self);
   return g_strdup ("");
@@ -557,7 +593,8 @@ convert_back (VmlLease *self, StepData *data, GError **error)
       data->again = TRUE;
       return FALSE;
     }
-  if (lease_sanlock_convert (self->sanlock, data->held_by, FALSE, &local_error))
+  if (lease_sanlock_convert (self->sanlock, data->held_by, FALSE, &local_error) &&
+      transfer_disks_to_exclusive (self, data, &local_error))
     {
       lease_sanlock_marker_drop (self->sanlock, data->held_by);
       return TRUE;
@@ -577,9 +614,19 @@ static gboolean
 work_cancel (VmlLease *self, StepData *data, GError **error)
 {
   if (data->role == TRANSFER_DESTINATION)
-    return lease_sanlock_release (self->sanlock, data->held_by, error);
+    return transfer_disks_let_go (self, data, FALSE, error) &&
+           lease_sanlock_release (self->sanlock, data->held_by, error);
   if (data->after_perform)
-    return take_back (self, data, error);
+    {
+      if (!take_back (self, data, error))
+        return FALSE;
+      if (transfer_disks_take_back (self, data, error))
+        return TRUE;
+      /* A disk is gone elsewhere: the VM lease is let go again rather than
+       * held without it; the hand-off stays where it was. */
+      lease_sanlock_release (self->sanlock, data->holder ? data->holder : data->held_by, NULL);
+      return FALSE;
+    }
   return convert_back (self, data, error);
 }
 
@@ -595,6 +642,7 @@ done_cancel (VmlLease *self, StepData *data)
     {
       transfer_log_step (self, "cancelled on the source: held exclusively here again");
       transfer_source_holds_again (self, data);
+      transfer_disks_apply (self, data);
     }
   lease_save_or_warn (self);
   return g_strdup ("");
@@ -604,7 +652,9 @@ done_cancel (VmlLease *self, StepData *data)
 /* The steps, and running one                                             */
 
 static const VmlOptionSpec no_options[] = { { NULL } };
-static const VmlOptionSpec prepare_options[] = { { "pid", "u" }, { "fence", "s" }, { NULL } };
+static const VmlOptionSpec prepare_options[] = {
+  { "pid", "u" }, { "fence", "s" }, { "disks", "a(ss)" }, { NULL }
+};
 static const VmlOptionSpec perform_options[] = { { "postcopy", "b" }, { NULL } };
 static const VmlOptionSpec finish_options[] = {
   { "success", "b" }, { "pid", "u" }, { "fence", "s" }, { NULL }

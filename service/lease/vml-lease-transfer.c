@@ -127,9 +127,15 @@ snapshot_for_thread (VmlLease *self, StepData *data)
   data->transfer_lver = self->transfer.lver;
   data->losses = self->losses;
   data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+  if (!STEP_IS (data, STEP_PREPARE))
+    {
+      g_clear_pointer (&data->disks, g_ptr_array_unref);
+      data->disks = lease_disks_copy (self->disks);
+    }
+  /* A holder that takes the lease back fences as the lease does; finish
+   * may have been given a new target instead. */
   if (!STEP_IS (data, STEP_PREPARE) && !(STEP_IS (data, STEP_FINISH) && data->fence_given))
     {
-      /* a holder that takes the lease back fences as the lease does */
       data->fence = self->fence;
       data->fence_pid = self->fence_pid;
     }
@@ -165,6 +171,53 @@ on_marker_made (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 }
 
+static void start_step (VmlLease *self, GTask *op);
+
+static void
+on_prepare_disks_located (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GTask *op = G_TASK (user_data);
+  StepData *data = g_task_get_task_data (op);
+  GError *error = NULL;
+
+  data->disks = lease_disks_locate_finish (self, result, &error);
+  if (data->disks == NULL)
+    {
+      lease_finish_op (self, NULL, error);
+      return;
+    }
+  transfer_disks_mark_common (data, data->token->disks);
+  data->disks_located = TRUE;
+  start_step (self, op);
+}
+
+/* prepare: the destination's disks are found in the index first (they may
+ * be new there: the index lock is taken from the main loop). */
+static void
+locate_prepare_disks (VmlLease *self, GTask *op)
+{
+  StepData *data = g_task_get_task_data (op);
+  g_autoptr(GPtrArray) specs = NULL;
+  GError *error = NULL;
+
+  specs = transfer_disks_wanted (self, data, &error);
+  if (specs == NULL)
+    {
+      lease_finish_op (self, NULL, error);
+      return;
+    }
+  data->disk_holders = g_ptr_array_new_with_free_func (g_object_unref);
+  if (specs->len == 0)
+    {
+      data->disks = g_ptr_array_new_with_free_func ((GDestroyNotify) lease_disk_free);
+      data->disks_located = TRUE;
+      start_step (self, op);
+      return;
+    }
+  lease_disks_locate (self, specs, on_prepare_disks_located, op);
+}
+
 static void
 start_step (VmlLease *self, GTask *op)
 {
@@ -175,6 +228,11 @@ start_step (VmlLease *self, GTask *op)
   if (!data->spec->check (self, data, &error) || !holder_present (self, data, &error))
     {
       lease_finish_op (self, NULL, error);
+      return;
+    }
+  if (STEP_IS (data, STEP_PREPARE) && !data->disks_located)
+    {
+      locate_prepare_disks (self, op);
       return;
     }
   if (STEP_IS (data, STEP_PREPARE))
@@ -222,6 +280,7 @@ parse_step (const char *step, const char *token, GVariant *options, guint uid, G
     goto fail;
   data->token_text = g_strdup (token);
   g_variant_lookup (options, "postcopy", "b", &data->postcopy);
+  data->disk_option = g_variant_lookup_value (options, "disks", G_VARIANT_TYPE ("a(ss)"));
   g_variant_lookup (options, "wait", "u", &data->wait_s);
   if (!vml_check_wait (data->wait_s, method, error))
     goto fail;

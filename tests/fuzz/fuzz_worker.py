@@ -56,6 +56,8 @@ HUGE = {
     'i': [-2**31, -1, 2**31 - 1], 'x': [-2**63, -1, 2**63 - 1],
     'd': [0.0, -1.0, 1e308, float('inf'), float('nan')],
 }
+# Disk keys: three good ones (each becomes a lease in the index), bad ones.
+DISK_KEYS = ['fuzz-a', 'fuzz-b', 'fuzz/c@1', '', 'a b', 'k' * 257, '\u00e9']
 # Strings that are valid UTF-8 (D-Bus allows nothing else) but odd.
 ODD_STRINGS = [
     '', ' ', '-', '.', '..', '/', '%s%s%s%n', '%x%x%x', '{}', '\\', '"\'',
@@ -161,6 +163,8 @@ class Fuzzer:
             return self.pick(['vm-fuzz', 'a' * 255, 'a' * 256, 'ÄÖÜ'])
         if key == 'path':
             return self.pick(self.paths)
+        if key == 'disks':
+            return self.disk_pairs()
         if key == 'offset':
             return self.pick(self.offsets)
         if t == 'b':
@@ -359,12 +363,24 @@ class Fuzzer:
         args = [GLib.Variant('s', step), GLib.Variant('s', token), self.options_dict(keys)]
         return host, path, args
 
+    def disk_pairs(self):
+        """(key, mode) pairs for disk leases: a few keys (each one a lease
+        in the index for good), some bad ones, repeats and odd modes."""
+        return [(self.pick(DISK_KEYS), self.pick(['', 'exclusive', 'shared', 'shared', 'odd']))
+                for _ in range(self.rng.randrange(4))]
+
     def lease_call(self):
         m = self.pick(['Acquire', 'Acquire', 'Release', 'Release', 'Transfer', 'Transfer',
-                       'Transfer', 'Inquire'])
+                       'Transfer', 'Inquire', 'AttachDisks', 'DetachDisks'])
         if m == 'Transfer':
             host, path, args = self.transfer_call()
             return host, path, LEASE_IFACE, m, args
+        if m in ('AttachDisks', 'DetachDisks'):
+            pairs = self.disk_pairs()
+            first = (GLib.Variant('a(ss)', pairs) if m == 'AttachDisks'
+                     else GLib.Variant('as', [k for k, _ in pairs]))
+            return (self.rng.randrange(len(self.hosts)), self.lease_object_path(), LEASE_IFACE,
+                    m, [first, self.options_dict(self.options[m])])
         host = self.rng.randrange(len(self.hosts))
         return host, self.lease_object_path(), LEASE_IFACE, m, [self.options_dict(self.options[m])]
 

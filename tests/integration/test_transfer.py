@@ -106,25 +106,35 @@ def owners(sb, loc):
     return {'ex': ex, 'shared': sorted(shared), 'lver': lver}
 
 
-def sanlock_modes(h, u):
-    """{pid: 'EX'|'SH'} of u as held in host h's sanlock daemon (`client
-    status -D` "list=held"; an acquire still in progress is listed too, as
-    "list=add", and is not a hold), None if the daemon does not answer."""
+def sanlock_holds(h):
+    """[(resource name, pid, 'EX'|'SH')] held in host h's sanlock daemon
+    (`client status -D` "list=held"; an acquire still in progress is listed
+    too, as "list=add", and is not a hold), None if the daemon does not
+    answer."""
     rc, out = h.sanlock_client('status', '-D', timeout=5)
     if rc != 0:
         return None
-    modes, current = {}, None
+    holds, current = [], None
     for line in out.splitlines():
         parts = line.split()
         if parts and parts[0] in ('r', 'p', 's', 'daemon', 'h'):
             current = None
         if len(parts) >= 4 and parts[0] == 'r' and parts[2] == 'p':
             fields = parts[1].split(':')
-            if len(fields) >= 2 and fields[1] == u:
-                current = (int(parts[3]), 'SH' if fields[-1] == 'SH' else 'EX')
+            if len(fields) >= 2:
+                current = (fields[1], int(parts[3]), 'SH' if fields[-1] == 'SH' else 'EX')
         elif current and parts == ['list=held']:
-            modes[current[0]] = current[1]
-    return modes
+            holds.append(current)
+    return holds
+
+
+def sanlock_modes(h, u):
+    """{pid: 'EX'|'SH'} of u as held in host h's sanlock daemon, None if the
+    daemon does not answer."""
+    holds = sanlock_holds(h)
+    if holds is None:
+        return None
+    return {pid: mode for name, pid, mode in holds if name == u}
 
 
 class Observer:

@@ -1,0 +1,437 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Disk leases (issue 13): per-disk sanlock resources taken with a VM lease
+(Acquire "disks"), hot-plugged (AttachDisks) and unplugged (DetachDisks),
+more than 8 of them, adopted after a restart, seized, and lost as one unit
+with the VM lease. Every claim is checked on storage with sanlock's own
+tools (conftest.Storage), not only with what vmleased says."""
+
+import hashlib
+import threading
+import time
+import os
+import signal
+import uuid
+
+import pytest
+from gi.repository import GLib
+
+from conftest import (LEASE_IFACE, b, lease_path, process_alive, raises_dbus, s, u32,
+                      wait_process_exit, wait_until)
+from test_fencing import vms  # noqa: F401  (VM stand-ins, a fixture)
+from test_transfer import dump, hand_leases, sanlock_holds, xfer  # noqa: F401  (hand_leases: a fixture)
+
+
+def disk_key(tag):
+    # keys stay in the index for good: a fresh one per test run
+    return 'vol-%s/%s' % (tag, uuid.uuid4().hex[:12])
+
+
+def disk_name(key):
+    return 'd' + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def disks(*pairs):
+    return GLib.Variant('a(ss)', [(k, m) for k, m in pairs])
+
+
+def attach(h, u, pairs, options=None, **kw):
+    return h.raw_call(lease_path(u), LEASE_IFACE, 'AttachDisks', 'a(ss)a{sv}',
+                      [list(pairs), options or {}], **kw)
+
+
+def detach(h, u, keys, **kw):
+    return h.raw_call(lease_path(u), LEASE_IFACE, 'DetachDisks', 'asa{sv}', [list(keys), {}],
+                      **kw)
+
+
+def disk_owners(sb, key):
+    """Storage's word on a disk: {'exclusive': id or 0, 'shared': [ids]}."""
+    name = disk_name(key)
+    off = sb.storage.index_lookup(name)
+    assert off is not None, 'disk %s (%s) is not in the index' % (key, name)
+    return sb.storage.owners(name, sb.lease_file, off)
+
+
+def held_disks(h, u):
+    return sorted(tuple(x) for x in h.lease_props(u)['Disks'])
+
+
+def disk_holder_pids(h):
+    """Pids holding disk resources ("d...") in this host's sanlock."""
+    st = h.sanlock_status()
+    return sorted({pid for (res, pid, rest) in st['resources']
+                   if pid is not None and res.split(':')[1:2] and
+                   res.split(':')[1].startswith('d') and len(res.split(':')[1]) == 41})
+
+
+def new_vm_lease(hosts, make, on):
+    u = make()
+    hosts[on - 1].create(u)
+    for h in hosts:
+        h.get_lease(u)
+    return u
+
+
+def test_bad_disks_are_refused(sb, hosts, leases):
+    h1 = hosts[0]
+    u = new_vm_lease(hosts, leases, 1)
+    k = disk_key('bad')
+    for bad, what in (([('', '')], 'empty key'),
+                      ([('a b', '')], 'blank in key'),
+                      ([('x' * 257, '')], 'key over 256 bytes'),
+                      ([(k, 'sometimes')], 'unknown mode'),
+                      ([(k, ''), (k, 'shared')], 'key twice'),
+                      ([('k%d' % i, '') for i in range(65)], 'over 64 disks')):
+        with raises_dbus('InvalidArgument') as e:
+            h1.acquire(u, {'disks': disks(*bad)})
+        assert h1.lease_props(u)['State'] == 'free', what
+        print('%s: %s' % (what, e.value.message))
+    with raises_dbus('NotHeld'):
+        attach(h1, u, [(k, '')])
+    with raises_dbus('NotHeld'):
+        detach(h1, u, [k])
+
+
+def test_shared_disk_on_two_hosts_and_exclusive_busy_names_the_holder(sb, hosts, leases):
+    h1, h2, h3 = hosts
+    sh, ex = disk_key('shared'), disk_key('excl')
+    u1, u2, u3 = (new_vm_lease(hosts, leases, k) for k in (1, 2, 3))
+
+    h1.acquire(u1, {'disks': disks((sh, 'shared'), (ex, ''))})
+    h2.acquire(u2, {'disks': disks((sh, 'shared'))})
+    assert held_disks(h1, u1) == sorted([(ex, 'exclusive'), (sh, 'shared')])
+    assert held_disks(h2, u2) == [(sh, 'shared')]
+    assert disk_owners(sb, sh)['shared'] == [1, 2]
+    assert disk_owners(sb, ex)['exclusive'] == 1
+
+    # the exclusive disk for a third VM: Busy, naming the VM lease and host
+    with raises_dbus('Busy') as e:
+        h3.acquire(u3, {'disks': disks((ex, 'exclusive'))})
+    assert ex in e.value.message and u1 in e.value.message and 'host 1' in e.value.message, \
+        e.value.message
+    # all or nothing: the VM lease of u3 is not held afterwards
+    assert h3.lease_props(u3)['State'] == 'free'
+    assert sb.storage.owners(u3, sb.lease_file, h3.inquire(u3)['offset'])['exclusive'] == 0
+    # nobody exclusive while anyone shares
+    with raises_dbus('Busy') as e:
+        h3.acquire(u3, {'disks': disks((sh, 'exclusive'))})
+    assert sh in e.value.message, e.value.message
+    assert disk_owners(sb, sh)['shared'] == [1, 2]
+    assert disk_owners(sb, ex)['exclusive'] == 1
+
+    info = h1.inquire(u1)
+    by_key = {d['key']: d for d in info['disks']}
+    assert by_key[ex]['resource'] == disk_name(ex) and by_key[ex]['owner'] == 1
+    assert sorted(by_key[sh]['shared_owners']) == [1, 2] and by_key[sh]['mode'] == 'shared'
+
+    h1.release(u1)
+    h2.release(u2)
+    assert disk_owners(sb, sh)['shared'] == [] and disk_owners(sb, ex)['exclusive'] == 0
+    assert disk_holder_pids(h1) == [] and disk_holder_pids(h2) == []
+
+
+def test_hotplug_refused_changes_nothing_then_detach_and_attach_elsewhere(sb, hosts, leases):
+    h1, h2 = hosts[0], hosts[1]
+    a, bk, c = disk_key('a'), disk_key('b'), disk_key('c')
+    u1, u2 = new_vm_lease(hosts, leases, 1), new_vm_lease(hosts, leases, 2)
+    h1.acquire(u1, {'disks': disks((a, ''))})
+    h2.acquire(u2, {'disks': disks((bk, ''))})
+    holders_before = disk_holder_pids(h2)
+
+    with raises_dbus('Busy') as e:
+        attach(h2, u2, [(c, ''), (a, '')])
+    assert a in e.value.message and u1 in e.value.message, e.value.message
+    assert held_disks(h2, u2) == [(bk, 'exclusive')]
+    assert held_disks(h1, u1) == [(a, 'exclusive')]
+    assert disk_owners(sb, c) == dict(disk_owners(sb, c), exclusive=0, shared=[])
+    assert disk_owners(sb, a)['exclusive'] == 1
+    assert disk_holder_pids(h2) == holders_before
+
+    # hot-unplug on host 1, then hotplug on the other VM
+    detach(h1, u1, [a])
+    assert held_disks(h1, u1) == []
+    assert disk_owners(sb, a)['exclusive'] == 0
+    wait_until(lambda: disk_holder_pids(h1) == [], 10, what='the idle disk holder to end')
+    attach(h2, u2, [(a, ''), (c, 'shared')])
+    assert held_disks(h2, u2) == sorted([(a, 'exclusive'), (bk, 'exclusive'), (c, 'shared')])
+    assert disk_owners(sb, a)['exclusive'] == 2 and disk_owners(sb, c)['shared'] == [2]
+    with raises_dbus('InvalidArgument'):
+        detach(h2, u2, [a, disk_key('never')])
+    assert disk_owners(sb, a)['exclusive'] == 2
+    h1.release(u1)
+    h2.release(u2)
+
+
+def test_twenty_disks_acquire_restart_seize_release(sb, hosts, leases, vms):
+    h1, h2 = hosts[0], hosts[1]
+    keys = [disk_key('many%02d' % i) for i in range(20)]
+    pairs = [(k, 'shared' if i == 0 else '') for i, k in enumerate(keys)]
+    u = new_vm_lease(hosts, leases, 1)
+    vm = vms()
+    h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'), 'disks': disks(*pairs)},
+               timeout_ms=60000)
+    want = sorted((k, 'shared' if i == 0 else 'exclusive') for i, k in enumerate(keys))
+    assert held_disks(h1, u) == want
+    # 8 disks per holder: 3 disk holders besides the VM lease's
+    pids = disk_holder_pids(h1)
+    assert len(pids) == 3, pids
+    lease_holder = h1.lease_props(u)['HolderPid']
+    assert lease_holder not in pids
+    for i, k in enumerate(keys):
+        o = disk_owners(sb, k)
+        assert (o['shared'] == [1]) if i == 0 else (o['exclusive'] == 1), (k, o)
+
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['State'] == 'held', 30, what='adoption')
+    assert held_disks(h1, u) == want
+    assert h1.lease_props(u)['HolderPid'] == lease_holder
+    assert disk_holder_pids(h1) == pids
+    assert all(p in {d['holder_pid'] for d in h1.inquire(u)['disks']} for p in pids)
+
+    lost = h1.record(LEASE_IFACE, 'Lost', lease_path(u))
+    h2.acquire(u, {'force': b(True), 'wait': u32(60), 'disks': disks(*pairs)},
+               timeout_ms=90000)
+    got = lost.wait(lambda items: items, timeout=15, what='Lost on host 1')
+    lost.pump(1.0)
+    assert len(lost.items) == 1, lost.items
+    assert got[0][1][0] == 'revoked', got
+    wait_process_exit(vm.pid, 10)
+    assert held_disks(h2, u) == want
+    for i, k in enumerate(keys):
+        o = disk_owners(sb, k)
+        assert (o['shared'] == [2]) if i == 0 else (o['exclusive'] == 2), (k, o)
+    assert disk_holder_pids(h1) == []
+
+    h2.release(u)
+    for k in keys:
+        o = disk_owners(sb, k)
+        assert o['exclusive'] == 0 and o['shared'] == [], (k, o)
+    wait_until(lambda: disk_holder_pids(h2) == [], 10, what='disk holders to end')
+
+
+def test_losing_one_disk_fences_the_vm_once(sb, hosts, leases, vms):
+    h1 = hosts[0]
+    keys = [disk_key('loss%d' % i) for i in range(3)]
+    u = new_vm_lease(hosts, leases, 1)
+    vm = vms()
+    h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'),
+                   'disks': disks(*[(k, '') for k in keys])})
+    info = h1.inquire(u)
+    victim = info['disks'][1]
+    lost = h1.record(LEASE_IFACE, 'Lost', lease_path(u))
+    os.kill(victim['holder_pid'], signal.SIGKILL)
+    lost.wait(lambda items: items, timeout=10, what='Lost')
+    lost.pump(1.0)
+    assert len(lost.items) == 1, lost.items
+    reason, details = lost.items[0][1]
+    assert reason == 'holder-exited', reason
+    # the holder kept all three: Lost names one of its disks
+    kept = {(d['resource'], d['key']) for d in info['disks']
+            if d['holder_pid'] == victim['holder_pid']}
+    assert (details['resource'], details['disk']) in kept, (details, kept)
+    assert details['fenced'] is True
+    wait_process_exit(vm.pid, 10)
+    assert h1.lease_props(u)['State'] == 'lost'
+    assert held_disks(h1, u) == []
+    wait_until(lambda: not process_alive(info['holder_pid']), 10, what='the VM lease holder')
+    assert sb.storage.owners(u, info['path'], info['offset'])['exclusive'] == 0
+    for k in keys:
+        wait_until(lambda: disk_owners(sb, k)['exclusive'] == 0, 10, what='disk %s free' % k)
+
+
+# --- hand-offs ------------------------------------------------------------------
+
+class UnitObserver:
+    """Polls storage (every resource of the VM lease: the lease and each
+    disk) and every host's sanlock daemon while a hand-off runs: a resource
+    free on storage, or held exclusively by two hosts at once, is a
+    violation. Slower than test_transfer's Observer (one read per resource
+    per sample), so it samples each step's whole window many times."""
+
+    def __init__(self, sb, resources):
+        self.sb = sb
+        self.resources = resources        # [(name, offset)]
+        self.live = set(sb.storage.live_hosts())
+        self.samples = 0
+        self.violations = []
+        self.free_allowed = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        for name, off in self.resources:
+            if name in self.free_allowed:
+                continue
+            ex, _, _, shared = dump(self.sb, self.sb.lease_file, off)
+            if ex == 0 and not [k for k in shared if k in self.live]:
+                self.violations.append('%.3f: %s is free on storage' % (time.monotonic(), name))
+        ex_hosts = {}
+        for h in self.sb.hosts:
+            for name, _, mode in sanlock_holds(h) or []:
+                if mode == 'EX' and h.id not in ex_hosts.get(name, []):
+                    ex_hosts.setdefault(name, []).append(h.id)
+        for name, hs in ex_hosts.items():
+            if len(hs) > 1:
+                self.violations.append('%.3f: %s exclusive on hosts %r' % (time.monotonic(), name, hs))
+        self.samples += 1
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self._sample()
+            except Exception as e:      # noqa: BLE001 -- reported, not raised
+                self.violations.append('observer failed: %r' % e)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(30)
+        if exc[0] is None:
+            assert self.samples > 1, 'the observer took %d samples' % self.samples
+            assert not self.violations, '\n'.join(self.violations[:20])
+        return False
+
+
+def unit_resources(sb, h, u, keys):
+    info = h.inquire(u)
+    return [(u, info['offset'])] + [(disk_name(k), sb.storage.index_lookup(disk_name(k)))
+                                    for k in keys]
+
+
+def handoff(src, dst, u, postcopy=False, dest_disks=None, settle=0.8):
+    """The five steps (post-copy: four; the source is done at perform),
+    with a pause in each window between steps for the observer."""
+    t1 = xfer(src, u, 'begin')
+    time.sleep(settle)
+    opts = {} if dest_disks is None else {'disks': disks(*dest_disks)}
+    t2 = xfer(dst, u, 'prepare', t1, **opts)
+    time.sleep(settle)
+    t3 = xfer(src, u, 'perform', t2, postcopy=postcopy)
+    time.sleep(settle)
+    t4 = xfer(dst, u, 'finish', t3)
+    if not postcopy:
+        time.sleep(settle)
+        xfer(src, u, 'confirm', t4)
+
+
+def assert_unit_on(sb, h, u, pairs):
+    """VM lease u held exclusively on host h with exactly these disks, as
+    the object and storage say."""
+    want = sorted((k, 'shared' if m == 'shared' else 'exclusive') for k, m in pairs)
+    assert h.lease_props(u)['State'] == 'held'
+    assert held_disks(h, u) == want
+    for k, m in want:
+        o = disk_owners(sb, k)
+        if m == 'shared':
+            assert h.id in o['shared'] and o['exclusive'] == 0, (k, o)
+        else:
+            assert o['exclusive'] == h.id, (k, o)
+
+
+def test_precopy_and_postcopy_handoff_of_ten_disks_one_shared(sb, hosts, hand_leases):
+    h1, h2, h3 = hosts
+    keys = [disk_key('mig%d' % i) for i in range(10)]
+    pairs = [(k, 'shared' if i == 0 else '') for i, k in enumerate(keys)]
+    u = new_vm_lease(hosts, hand_leases, 1)
+    other = new_vm_lease(hosts, hand_leases, 3)
+    h1.acquire(u, {'disks': disks(*pairs)})
+    h3.acquire(other, {'disks': disks(pairs[0])})      # the shared disk: a second VM
+    resources = unit_resources(sb, h1, u, keys)
+
+    with UnitObserver(sb, resources) as obs:
+        handoff(h1, h2, u)
+    print('pre-copy: %d samples' % obs.samples)
+    assert_unit_on(sb, h2, u, pairs)
+    assert held_disks(h1, u) == [] and disk_holder_pids(h1) == []
+    assert disk_owners(sb, keys[0])['shared'] == [2, 3]
+
+    with UnitObserver(sb, resources) as obs:
+        handoff(h2, h1, u, postcopy=True)
+    print('post-copy: %d samples' % obs.samples)
+    assert_unit_on(sb, h1, u, pairs)
+    assert held_disks(h2, u) == []
+    wait_until(lambda: disk_holder_pids(h2) == [], 10, what='host 2 to end its disk holders')
+    assert disk_owners(sb, keys[0])['shared'] == [1, 3]
+    h1.release(u)
+    h3.release(other)
+
+
+def test_nonshared_storage_handoff_and_its_cancel(sb, hosts, hand_leases):
+    h1, h2 = hosts[0], hosts[1]
+    a, sh, old, new, other_new = (disk_key(t) for t in ('ns-a', 'ns-sh', 'ns-old', 'ns-new',
+                                                        'ns-new2'))
+    u = new_vm_lease(hosts, hand_leases, 1)
+    src = [(a, ''), (sh, 'shared'), (old, '')]
+    h1.acquire(u, {'disks': disks(*src)})
+
+    # cancel after prepare: the destination's new disk goes, all else as before
+    t1 = xfer(h1, u, 'begin')
+    xfer(h2, u, 'prepare', t1, disks=disks((a, ''), (other_new, '')))
+    assert disk_owners(sb, other_new)['exclusive'] == 2
+    assert disk_owners(sb, a)['shared'] == [1, 2]
+    assert disk_owners(sb, old)['shared'] == [1]
+    xfer(h2, u, 'cancel')
+    assert disk_owners(sb, other_new) == dict(disk_owners(sb, other_new), exclusive=0, shared=[])
+    xfer(h1, u, 'cancel', wait=10)
+    assert_unit_on(sb, h1, u, src)
+    assert held_disks(h2, u) == []
+
+    # a mode that differs from the source's is refused, nothing changes
+    t1 = xfer(h1, u, 'begin')
+    with raises_dbus('InvalidArgument'):
+        xfer(h2, u, 'prepare', t1, disks=disks((sh, 'exclusive')))
+    xfer(h1, u, 'cancel', wait=10)
+    assert_unit_on(sb, h1, u, src)
+
+    # the hand-off: a moves, sh stays shared, old goes at confirm, new comes at prepare
+    dst = [(a, ''), (sh, 'shared'), (new, '')]
+    keys = [a, sh, old, new]
+    resources = unit_resources(sb, h1, u, [a, sh])
+    with UnitObserver(sb, resources) as obs:
+        handoff(h1, h2, u, dest_disks=dst)
+    print('non-shared storage: %d samples' % obs.samples)
+    assert_unit_on(sb, h2, u, dst)
+    o = disk_owners(sb, old)
+    assert o['exclusive'] == 0 and o['shared'] == [], o
+    assert held_disks(h1, u) == []
+    h2.release(u)
+    for k in keys:
+        o = disk_owners(sb, k)
+        assert o['exclusive'] == 0 and o['shared'] == [], (k, o)
+
+
+def test_restart_at_every_step_of_a_handoff_keeps_the_disks(sb, hosts, hand_leases):
+    h1, h2 = hosts[0], hosts[1]
+    keys = [disk_key('rs%d' % i) for i in range(9)]
+    pairs = [(k, 'shared' if i == 0 else '') for i, k in enumerate(keys)]
+    want = sorted((k, 'shared' if i == 0 else 'exclusive') for i, k in enumerate(keys))
+    u = new_vm_lease(hosts, hand_leases, 1)
+    h1.acquire(u, {'disks': disks(*pairs)})
+    resources = unit_resources(sb, h1, u, keys)
+
+    def restart(h, state):
+        sb.restart(h.id)
+        wait_until(lambda: h.lease_props(u)['State'] == state, 30,
+                   what='host %d to adopt the lease (%s)' % (h.id, state))
+
+    with UnitObserver(sb, resources) as obs:
+        t1 = xfer(h1, u, 'begin')
+        restart(h1, 'migrating-out')
+        assert held_disks(h1, u) == want
+        t2 = xfer(h2, u, 'prepare', t1)
+        restart(h2, 'migrating-in')
+        assert held_disks(h2, u) == want
+        assert held_disks(h1, u) == want
+        t3 = xfer(h1, u, 'perform', t2)
+        restart(h1, 'migrating-out')
+        assert held_disks(h1, u) == []
+        t4 = xfer(h2, u, 'finish', t3)
+        restart(h2, 'held')
+        xfer(h1, u, 'confirm', t4)
+    print('restarts: %d samples' % obs.samples)
+    assert_unit_on(sb, h2, u, pairs)
+    assert disk_holder_pids(h1) == []
+    h2.release(u)

@@ -158,7 +158,7 @@ gboolean  vml_cli_add_fence_options (GVariantBuilder *options, const char *pid,
 
 /* Disks on the command line: each word KEY[:shared]. A last ":shared" or
  * ":exclusive" is the mode (default exclusive), so a key that itself ends
- * in one of those is written KEY:shared:exclusive. Nothing else about the
+ * in one of those is followed by its mode ("vol:shared:exclusive"). Nothing else about the
  * key is checked here: vmleased judges keys. */
 #define VML_CLI_DISK_WORD "KEY[:shared]"
 /* Splits @word: *key (transfer full) and *mode, "exclusive" or "shared". */

@@ -11,6 +11,8 @@ static const VmlActionRule vml_action_table[] = {
   { VML_MANAGER_INTERFACE, "GetLease",        VML_ACTION_INQUIRE, NULL },
   { VML_LEASE_INTERFACE,   "Acquire",         VML_ACTION_ACQUIRE, NULL },
   { VML_LEASE_INTERFACE,   "Release",         VML_ACTION_ACQUIRE, VML_ACTION_MANAGE },
+  { VML_LEASE_INTERFACE,   "AttachDisks",     VML_ACTION_ACQUIRE, NULL },
+  { VML_LEASE_INTERFACE,   "DetachDisks",     VML_ACTION_ACQUIRE, VML_ACTION_MANAGE },
   { VML_LEASE_INTERFACE,   "Transfer",        VML_ACTION_MIGRATE, VML_ACTION_MANAGE },
   { VML_LEASE_INTERFACE,   "Inquire",         VML_ACTION_INQUIRE, NULL },
 };

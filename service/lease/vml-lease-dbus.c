@@ -75,7 +75,6 @@ vml_lease_new (const VmlLeaseContext *ctx,
                gboolean               indexed)
 {
   VmlLease *self = g_object_new (VML_TYPE_LEASE, NULL);
-  static const char *const no_disks[] = { NULL };
 
   self->authority = g_object_ref (ctx->authority);
   self->store = g_object_ref (ctx->store);
@@ -94,7 +93,7 @@ vml_lease_new (const VmlLeaseContext *ctx,
   vml_dbus_lease_set_name (self->iface, self->name);
   vml_dbus_lease_set_lockspace (self->iface, vml_lockspace_get_name (lockspace));
   vml_dbus_lease_set_transfer_step (self->iface, "");
-  vml_dbus_lease_set_disks (self->iface, no_disks);
+  vml_dbus_lease_set_disks (self->iface, g_variant_new_array (G_VARIANT_TYPE ("(ss)"), NULL, 0));
   lease_set_state (self, LEASE_FREE);
   lease_publish_holding (self);
   lease_storage_follow (self);

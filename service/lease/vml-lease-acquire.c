@@ -3,7 +3,9 @@
  * records it before sanlock is asked, and tries in a worker thread, again
  * every ACQUIRE_RETRY_MS while the lease is busy and the caller waits. With
  * force it seizes the lease from the exclusive owner's host; with request
- * it asks that host to hand the lease over. */
+ * it asks that host to hand the lease over. With "disks", the disk leases
+ * are located in the index first and taken right after the VM lease, all
+ * or nothing (vml-lease-disks.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -32,6 +34,9 @@ typedef struct {
   gboolean    requested;   /* that host has been asked (request or message) */
   guint64     request_lver; /* the version a seize asked for */
   gint64      requested_at; /* when the seize last wrote its request */
+  GPtrArray  *disk_specs;  /* VmlDiskSpec asked for; NULL: none */
+  GPtrArray  *disks;       /* LeaseDisk, located (and held once taken) */
+  GPtrArray  *disk_holders; /* VmlHolder keeping them */
 } AcquireData;
 
 static void
@@ -39,6 +44,9 @@ acquire_data_free (AcquireData *data)
 {
   g_clear_object (&data->holder);
   vml_fence_target_close (&data->target);
+  g_clear_pointer (&data->disk_specs, g_ptr_array_unref);
+  g_clear_pointer (&data->disks, g_ptr_array_unref);
+  g_clear_pointer (&data->disk_holders, g_ptr_array_unref);
   g_free (data);
 }
 
@@ -188,6 +196,16 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
                                       cancellable, &data->lver, &caller_left, &error);
   if (caller_left)
     error = lease_caller_left_error ();
+  /* The disks, all or nothing with the VM lease: one that cannot be taken
+   * lets the VM lease go again (a Busy then retries as the lease's would;
+   * force seizes only the VM lease). */
+  if (ok && data->disks != NULL &&
+      !lease_disks_take (self, NULL, data->disks, data->disk_holders, data->fence,
+                         data->fence_pid, &error))
+    {
+      lease_sanlock_release (self->sanlock, data->holder, NULL);
+      ok = FALSE;
+    }
 
   /* Busy: seize or ask as told, then try again until the wait is over.
    * A seize that cannot go on returns its own error; otherwise @error stays
@@ -224,6 +242,14 @@ acquire_succeeded (VmlLease *self, AcquireData *data)
   lease_take_fence_target (self, data->fence_pid, &data->target);
   self->owner_uid = data->uid;
   self->lver = data->lver;
+  for (guint i = 0; data->disks != NULL && i < data->disks->len; i++)
+    g_ptr_array_add (self->disks, g_steal_pointer (&data->disks->pdata[i]));
+  for (guint i = 0; data->disk_holders != NULL && i < data->disk_holders->len; i++)
+    {
+      g_ptr_array_add (self->disk_holders, g_object_ref (data->disk_holders->pdata[i]));
+      lease_adopt_disk_holder (self, data->disk_holders->pdata[i]);
+    }
+  lease_disks_publish (self);
   lease_set_state (self, data->mode == VML_MODE_SHARED ? LEASE_HELD_SHARED : LEASE_HELD);
   lease_publish_holding (self);
   lease_save_or_warn (self);
@@ -317,6 +343,26 @@ on_holder_spawned (GObject *source, GAsyncResult *result, gpointer user_data)
     acquire_with_holder (self, op);
 }
 
+static void start_acquire (VmlLease *self, GTask *op);
+
+static void
+on_disks_located (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GTask *op = G_TASK (user_data);
+  AcquireData *data = g_task_get_task_data (op);
+  GError *error = NULL;
+
+  data->disks = lease_disks_locate_finish (self, result, &error);
+  if (data->disks == NULL)
+    {
+      lease_finish_op (self, NULL, error);
+      return;
+    }
+  data->disk_holders = g_ptr_array_new_with_free_func (g_object_unref);
+  start_acquire (self, op);
+}
+
 static void
 start_acquire (VmlLease *self, GTask *op)
 {
@@ -346,6 +392,11 @@ start_acquire (VmlLease *self, GTask *op)
       lease_finish_op (self, NULL, error);
       return;
     }
+  if (data->disk_specs != NULL && data->disks == NULL)
+    {
+      lease_disks_locate (self, data->disk_specs, on_disks_located, op);
+      return;
+    }
   data->previous = self->state;
   data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
   /* From now on, not only from its first retry: DeleteLease and
@@ -373,6 +424,7 @@ static const VmlOptionSpec acquire_options[] = {
   { "wait", "u" },
   { "force", "b" },
   { "request", "b" },
+  { "disks", "a(ss)" },
   { NULL }
 };
 
@@ -413,6 +465,13 @@ parse_acquire_options (GVariant *options, guint uid, GError **error)
                            "force takes the lease exclusively; it does not go with mode 'shared'");
       return NULL;
     }
+  {
+    g_autoptr(GVariant) disks = g_variant_lookup_value (options, "disks", G_VARIANT_TYPE ("a(ss)"));
+
+    if (disks != NULL && g_variant_n_children (disks) > 0 &&
+        (data->disk_specs = vml_disks_parse (disks, 0, "Acquire", error)) == NULL)
+      return NULL;
+  }
   if (!vml_fence_options_parse (options, &data->fence, &data->fence_pid, error) ||
       (data->fence_pid != 0 && !vml_fence_target_open (data->fence_pid, &data->target, error)))
     return NULL;

@@ -149,6 +149,10 @@ vml_lease_dispose (GObject *object)
   g_clear_object (&self->store);
   g_clear_object (&self->holders);
   g_clear_object (&self->acquiring_holder);
+  for (guint i = 0; self->disk_holders != NULL && i < self->disk_holders->len; i++)
+    g_signal_handlers_disconnect_by_data (self->disk_holders->pdata[i], self);
+  g_clear_pointer (&self->disks, g_ptr_array_unref);
+  g_clear_pointer (&self->disk_holders, g_ptr_array_unref);
   G_OBJECT_CLASS (vml_lease_parent_class)->dispose (object);
 }
 
@@ -162,6 +166,9 @@ vml_lease_finalize (GObject *object)
   g_free (self->name);
   g_free (self->path);
   g_free (self->object_path);
+  g_free (self->lost_resource);
+  g_free (self->lost_disk);
+  g_free (self->missing_disk);
   vml_transfer_destroy (&self->transfer);
   g_clear_pointer (&self->sanlock, lease_sanlock_free);
   if (self->fence_pidfd >= 0)
@@ -189,6 +196,8 @@ vml_lease_init (VmlLease *self)
 {
   g_queue_init (&self->ops);
   self->fence_pidfd = -1;
+  self->disks = g_ptr_array_new_with_free_func ((GDestroyNotify) lease_disk_free);
+  self->disk_holders = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /* ---------------------------------------------------------------------- */

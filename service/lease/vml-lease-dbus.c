@@ -61,6 +61,8 @@ describe_transfer (GObject *object, GDBusMethodInvocation *invocation, VmlAuthTa
 static const VmlMethod lease_methods[] = {
   { "Acquire",  describe_acquire,  lease_acquire_authorized },
   { "Release",  describe_held,     lease_release_authorized },
+  { "AttachDisks", describe_held,  lease_attach_disks_authorized },
+  { "DetachDisks", describe_held,  lease_detach_disks_authorized },
   { "Inquire",  describe_held,     lease_inquire_authorized },
   { "Transfer", describe_transfer, lease_transfer_authorized },
 };

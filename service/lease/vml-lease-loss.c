@@ -137,7 +137,16 @@ static void
 enter_lost (VmlLease *self, pid_t holder_pid, GVariantDict *details)
 {
   g_variant_dict_init (details, NULL);
+  /* One unit: whatever went, the rest goes too, fenced once (a disk
+   * holder's own SIGTERM fence meets a VM fenced already). */
+  lease_disks_kill_all (self);
   apply_fence (self, details);
+  g_variant_dict_insert (details, "resource", "s",
+                         self->lost_resource ? self->lost_resource : "lease");
+  if (self->lost_disk != NULL)
+    g_variant_dict_insert (details, "disk", "s", self->lost_disk);
+  g_clear_pointer (&self->lost_resource, g_free);
+  g_clear_pointer (&self->lost_disk, g_free);
   g_variant_dict_insert (details, "holder_pid", "u", (guint) holder_pid);
   g_variant_dict_insert (details, "fence_pid", "u", self->fence_pid);
   g_variant_dict_insert (details, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));
@@ -259,4 +268,57 @@ on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
   self->losses++;
   lease_transfer_clear (self);
   lease_report_holder_end (self, pid, status, "");
+}
+
+/* A disk holder ended without being asked to: its disks are gone, so the
+ * whole unit is lost. The VM lease's holder is told to stop at once
+ * (SIGTERM: it fences the VM, again, and sanlock frees the VM lease), and
+ * so is every other disk holder (enter_lost). */
+static void
+on_disk_holder_exited (VmlHolder *holder, int status, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (user_data);
+  g_autoptr(VmlHolder) gone = g_object_ref (holder);
+  pid_t pid = vml_holder_get_pid (holder);
+  g_autofree char *why = NULL;
+  LeaseDisk *disk = NULL;
+
+  g_signal_handlers_disconnect_by_data (holder, self);
+  for (guint i = 0; i < self->disks->len && disk == NULL; i++)
+    if (((LeaseDisk *) self->disks->pdata[i])->holder == holder)
+      disk = self->disks->pdata[i];
+  g_ptr_array_remove (self->disk_holders, holder);
+  if (disk == NULL || !lease_state_has_holder (self->state))
+    return;   /* it kept nothing, or the lease is being released anyway */
+  self->losses++;
+  g_free (self->lost_resource);
+  self->lost_resource = g_strdup (disk->name);
+  g_free (self->lost_disk);
+  self->lost_disk = g_strdup (disk->key);
+  why = g_strdup_printf (" (the holder of disk \"%s\"; the VM lease and its other disks "
+                         "were let go with it)", disk->key);
+  if (self->holder != NULL)
+    {
+      pid_t lease_pid = vml_holder_get_pid (self->holder);
+
+      lease_drop_holder (self);
+      kill (lease_pid, SIGTERM);
+      lease_publish_holding (self);
+    }
+  lease_transfer_clear (self);
+  lease_report_holder_end (self, pid, status, why);
+}
+
+void
+lease_adopt_disk_holder (VmlLease *self, VmlHolder *holder)
+{
+  g_signal_connect_object (holder, "exited", G_CALLBACK (on_disk_holder_exited), self, 0);
+  vml_holder_watch (holder);
+  if (vml_holder_has_exited (holder, NULL))
+    {
+      int status = -1;
+
+      vml_holder_has_exited (holder, &status);
+      on_disk_holder_exited (holder, status, self);
+    }
 }

@@ -3,21 +3,25 @@
  *
  * The files form layers, lowest first; a file calls only files listed
  * before it here, never one listed after it:
+ *   vml-disk.c                         disk keys, modes, resource names
  *   vml-transfer.c, vml-transfer-note.c  the hand-off as a plain struct,
- *                                      the begin token's note on storage
+ *                                      the begin token's and disks' notes
  *   vml-lease-sanlock.c                the one door to sanlock
  *   vml-lease-core.c                   the object, its state and properties
  *   vml-lease-queue.c                  the operation queue, who may act
  *   vml-lease-record.c                 the state record
  *   vml-lease-storage.c                StorageState and its Warning
+ *   vml-lease-disks.c                  the disk leases and their holders
  *   vml-lease-loss.c                   the holder's life, the fence, Lost
- *   vml-lease-acquire.c, -release.c, -inquire.c, -delete.c  operations
+ *   vml-lease-acquire.c, -release.c, -attach.c, -inquire.c, -delete.c
+ *                                      operations
  *   vml-lease-transfer-base.c < -transfer-steps.c < -transfer.c  Transfer
  *   vml-lease-dbus.c                   construction and D-Bus dispatch
  *   vml-lease-restore.c                from a record, after a restart
  * Each section below names the file that defines what it declares. */
 #pragma once
 
+#include "vml-disk.h"
 #include "vml-fence.h"
 #include "vml-holder.h"
 #include "vml-lease-sanlock.h"
@@ -42,6 +46,15 @@ typedef enum {
 } LeaseState;
 
 #define LEASE_N_STATES (LEASE_LOST + 1)
+
+/* One disk lease held with the VM lease (vml-lease-disks.c). */
+typedef struct {
+  char      *key;
+  char      *name;     /* sanlock resource name */
+  VmlMode    mode;
+  guint64    offset;   /* in the lockspace's storage */
+  VmlHolder *holder;   /* the disk holder keeping it */
+} LeaseDisk;
 
 struct _VmlLease {
   GObject                parent_instance;
@@ -90,6 +103,18 @@ struct _VmlLease {
    * TransferStep property in step. */
   VmlTransfer            transfer;
 
+  /* The disk leases held with it (LeaseDisk, sorted by key), and the
+   * holder processes keeping them, VML_DISKS_PER_HOLDER each at most: the
+   * VM lease's holder keeps the VM lease (and the marker) only, so a disk
+   * never takes its place. All are one unit with self->holder. */
+  GPtrArray             *disks;
+  GPtrArray             *disk_holders;
+  /* From the record: a disk holder it names is gone (vml-lease-restore.c) */
+  char                  *missing_disk;
+  /* What went in the loss being reported ("lease" or a disk's name). */
+  char                  *lost_resource;
+  char                  *lost_disk;
+
   /* Holders lost here so far: an operation that ran across a loss (its
    * holder exited) applies nothing of what it did. */
   guint                  losses;
@@ -102,6 +127,12 @@ struct _VmlLease {
 #define LEASE_ABOUT(self, ...) \
   (&(VmlLogAbout) { .uuid = (self)->uuid, \
                     .lockspace = vml_lockspace_get_name ((self)->lockspace), __VA_ARGS__ })
+
+/* ---- vml-disk.c ------------------------------------------------------ */
+
+LeaseDisk *lease_disk_new            (const char *key, const char *name, VmlMode mode,
+                                      guint64 offset);
+void       lease_disk_free           (LeaseDisk *disk);
 
 /* ---- vml-lease-core.c ------------------------------------------------ */
 
@@ -175,7 +206,38 @@ const char *lease_storage_state      (VmlLease *self);
  * adopted after a restart): the Warning, if its storage is failing now. */
 void      lease_storage_warn_if_failing (VmlLease *self);
 
+/* ---- vml-lease-disks.c ----------------------------------------------- */
+
+/* A copy for a worker thread (holders referenced). */
+GPtrArray *lease_disks_copy          (GPtrArray *disks);
+LeaseDisk *lease_disks_find          (GPtrArray *disks, const char *key);
+/* The Disks property from self->disks. */
+void       lease_disks_publish       (VmlLease *self);
+/* (Main loop) @specs (VmlDiskSpec) located in the index: @done gets a
+ * GPtrArray of LeaseDisk from lease_disks_locate_finish. */
+void       lease_disks_locate        (VmlLease *self, GPtrArray *specs,
+                                      GAsyncReadyCallback done, gpointer user_data);
+GPtrArray *lease_disks_locate_finish (VmlLease *self, GAsyncResult *result, GError **error);
+/* (Worker thread) All or nothing: @wanted (LeaseDisk, holder NULL) taken
+ * by holders from @holders (the disk holders in use, with room as @held
+ * leaves them) and new ones, spawned, claimed for the VM (@fence,
+ * @fence_pid) and appended to @holders. On failure nothing of @wanted is
+ * held, the new holders are gone from @holders and stopped. */
+gboolean   lease_disks_take          (VmlLease *self, GPtrArray *held, GPtrArray *wanted,
+                                      GPtrArray *holders, VmlFence fence, guint fence_pid,
+                                      GError **error);
+/* (Worker thread) Releases @disks (best effort: a gone holder held nothing). */
+gboolean   lease_disks_let_go        (VmlLease *self, GPtrArray *disks, GError **error);
+/* (Main loop) Disk holders that keep no disk of self->disks are told to go. */
+void       lease_disks_end_idle_holders (VmlLease *self);
+/* (Main loop) The unit is lost: every disk holder is told to stop at once
+ * (SIGTERM: it fences the VM and exits, and sanlock frees its disks). */
+void       lease_disks_kill_all      (VmlLease *self);
+
 /* ---- vml-lease-loss.c ------------------------------------------------ */
+
+/* Watches a disk holder of this lease: its exit loses the whole unit. */
+void      lease_adopt_disk_holder    (VmlLease *self, VmlHolder *holder);
 
 void      lease_adopt_holder         (VmlLease *self, VmlHolder *holder);
 void      lease_watch_fence_pid      (VmlLease *self, guint fence_pid, guint64 start_time);
@@ -203,6 +265,11 @@ void      lease_release_authorized   (GObject *object, GDBusMethodInvocation *in
 /* vml-lease-inquire.c */
 void      lease_inquire_authorized   (GObject *object, GDBusMethodInvocation *invocation,
                                       guint uid);
+/* vml-lease-attach.c */
+void      lease_attach_disks_authorized (GObject *object, GDBusMethodInvocation *invocation,
+                                         guint uid);
+void      lease_detach_disks_authorized (GObject *object, GDBusMethodInvocation *invocation,
+                                         guint uid);
 /* vml-lease-transfer.c */
 void      lease_transfer_authorized  (GObject *object, GDBusMethodInvocation *invocation,
                                       guint uid);

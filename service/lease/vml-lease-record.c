@@ -3,9 +3,34 @@
  * reads it back). */
 #include "config.h"
 
+#include "vml-error.h"
 #include "vml-lease-private.h"
 
 #define GROUP LEASE_RECORD_GROUP
+
+/* The record: one line per disk, "<key> <mode> <name> <offset> <holder
+ * pid> <holder start time>" (keys have no blanks). */
+
+static char **
+disks_to_record (VmlLease *self)
+{
+  g_autoptr(GStrvBuilder) lines = g_strv_builder_new ();
+
+  for (guint i = 0; i < self->disks->len; i++)
+    {
+      LeaseDisk *disk = self->disks->pdata[i];
+
+      g_autofree char *line =
+                           g_strdup_printf ("%s %s %s %" G_GUINT64_FORMAT " %d %" G_GUINT64_FORMAT,
+                                            disk->key, vml_mode_to_string (disk->mode),
+                                            disk->name, disk->offset,
+                                            disk->holder ? (int) vml_holder_get_pid (disk->holder) : 0,
+                                            disk->holder ? vml_holder_get_start_time (disk->holder) : 0);
+
+      g_strv_builder_add (lines, line);
+    }
+  return g_strv_builder_end (lines);
+}
 
 void
 lease_save_or_warn (VmlLease *self)
@@ -40,6 +65,12 @@ vml_lease_save (VmlLease *self, GError **error)
                          holder ? (guint64) vml_holder_get_pid (holder) : 0);
   g_key_file_set_uint64 (record, GROUP, "holder_start",
                          holder ? vml_holder_get_start_time (holder) : 0);
+  {
+    g_auto(GStrv) disks = disks_to_record (self);
+
+    g_key_file_set_string_list (record, GROUP, "disks", (const char *const *) disks,
+                                g_strv_length (disks));
+  }
   vml_transfer_save (&self->transfer, record);
   return vml_store_save (self->store, VML_RECORD_LEASE, self->uuid, record, error);
 }

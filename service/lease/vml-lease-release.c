@@ -1,18 +1,42 @@
 /* vml-lease-release.c: VmlLease's Release, and the drop that removing its
  * lockspace with force imposes (then the lease is reported lost, and its VM
- * fenced). Releasing ends the holder. */
+ * fenced). Releasing ends the holder, and the disk leases with their
+ * holders. */
 #include "config.h"
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
 
+typedef struct {
+  VmlHolder *holder;
+  GPtrArray *disks;   /* copies of the lease's */
+} ReleaseWork;
+
+static void
+release_work_free (ReleaseWork *work)
+{
+  g_object_unref (work->holder);
+  g_ptr_array_unref (work->disks);
+  g_free (work);
+}
+
 static void
 release_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   VmlLease *self = VML_LEASE (source);
-  VmlHolder *holder = task_data;
+  ReleaseWork *work = task_data;
+  VmlHolder *holder = work->holder;
   GError *error = NULL;
-  gboolean ok = lease_sanlock_release (self->sanlock, holder, &error);
+  gboolean ok;
+
+  /* The disks first: the VM lease is the last to go, so nobody else takes
+   * the VM while a disk of it is still held here. */
+  if (!lease_disks_let_go (self, work->disks, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  ok = lease_sanlock_release (self->sanlock, holder, &error);
 
   /* A holder that died meanwhile took the lease with it: released anyway. */
   if (!ok && vml_holder_is_alive (holder))
@@ -36,7 +60,8 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   VmlLease *self = VML_LEASE (source);
   g_autofree ReleaseData *data = user_data;
-  VmlHolder *holder = g_task_get_task_data (G_TASK (result));   /* self->holder may be gone */
+  ReleaseWork *work = g_task_get_task_data (G_TASK (result));
+  VmlHolder *holder = work->holder;   /* self->holder may be gone */
   pid_t holder_pid = vml_holder_get_pid (holder);
   GError *error = NULL;
 
@@ -51,6 +76,9 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
    * for another lease. It holds nothing now, so it need not be waited for. */
   vml_holder_terminate (holder);
   lease_drop_holder (self);
+  g_ptr_array_set_size (self->disks, 0);
+  lease_disks_end_idle_holders (self);
+  lease_disks_publish (self);
   vml_dbus_lease_set_owner (self->iface, 0);
   if (data->lost_reason != NULL)
     {
@@ -97,7 +125,13 @@ start_release (VmlLease *self, GTask *op)
   data->previous = self->state;
   data->lost_reason = g_task_get_task_data (op);
   task = g_task_new (self, NULL, on_released, data);
-  g_task_set_task_data (task, g_object_ref (self->holder), g_object_unref);
+  {
+    ReleaseWork *work = g_new0 (ReleaseWork, 1);
+
+    work->holder = g_object_ref (self->holder);
+    work->disks = lease_disks_copy (self->disks);
+    g_task_set_task_data (task, work, (GDestroyNotify) release_work_free);
+  }
   lease_set_state (self, LEASE_RELEASING);
   g_task_run_in_thread (task, release_thread);
 }

@@ -127,8 +127,23 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
     restored_in_transfer (self, data);
+  else if (data->held && self->missing_disk != NULL)
+    {
+      /* The VM lease is still held but a disk is not: the unit is lost. */
+      pid_t pid = vml_holder_get_pid (data->holder);
+
+      g_clear_pointer (&self->missing_disk, g_free);
+      self->lost_resource = g_strdup ("disk");
+      vml_holder_terminate (data->holder);
+      lease_report_holder_end (self, pid, -1,
+                               " (a disk holder ended while vmleased was not running; the VM "
+                               "lease and its other disks were let go with it)");
+    }
   else if (data->held)
     {
+      for (guint h = 0; h < self->disk_holders->len; h++)
+        lease_adopt_disk_holder (self, self->disk_holders->pdata[h]);
+      lease_disks_publish (self);
       lease_adopt_holder (self, g_steal_pointer (&data->holder));
       self->mode = data->shared ? VML_MODE_SHARED : VML_MODE_EXCLUSIVE;
       /* sanlock reports no version for shared holds: keep the recorded one. */
@@ -144,7 +159,9 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (data->recorded == LEASE_RELEASING || data->recorded == LEASE_ACQUIRING)
     {
-      /* That operation never finished; nothing is held, nothing was lost. */
+      /* That operation never finished; nothing is held, nothing was lost
+       * (disk holders it left are told to go). */
+      lease_disks_kill_all (self);
       lease_set_state (self, LEASE_FREE);
       lease_publish_holding (self);
       lease_save_or_warn (self);
@@ -205,6 +222,48 @@ vml_lease_restore (VmlLease *self)
 /* ---------------------------------------------------------------------- */
 /* From a record                                                          */
 
+/* The disks of the record (lease_disks_to_record's lines), their holders
+ * adopted by pid and start time. */
+static gboolean
+disks_from_record (VmlLease *self, char **lines, GError **error)
+{
+  for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) f = g_strsplit (lines[i], " ", 0);
+      VmlHolder *holder = NULL;
+      LeaseDisk *disk;
+      VmlMode mode;
+      pid_t pid;
+      guint64 start;
+
+      if (g_strv_length (f) != 6 || !vml_disk_check_key (f[0], NULL) ||
+          !vml_mode_from_string (f[1], &mode, NULL))
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_FAILED, "damaged disk line \"%s\"", lines[i]);
+          return FALSE;
+        }
+      pid = (pid_t) g_ascii_strtoll (f[4], NULL, 10);
+      start = g_ascii_strtoull (f[5], NULL, 10);
+      for (guint h = 0; h < self->disk_holders->len && holder == NULL; h++)
+        if (vml_holder_get_pid (self->disk_holders->pdata[h]) == pid)
+          holder = self->disk_holders->pdata[h];
+      if (holder == NULL)
+        {
+          holder = vml_holder_adopt (pid, start, error);
+          if (holder == NULL)
+            {
+              g_prefix_error (error, "the holder of disk \"%s\": ", f[0]);
+              return FALSE;
+            }
+          g_ptr_array_add (self->disk_holders, holder);
+        }
+      disk = lease_disk_new (f[0], f[2], mode, g_ascii_strtoull (f[3], NULL, 10));
+      g_set_object (&disk->holder, holder);
+      g_ptr_array_add (self->disks, disk);
+    }
+  return TRUE;
+}
+
 static gboolean
 state_from_string (const char *str, LeaseState *state)
 {
@@ -250,6 +309,18 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
   self->recorded_holder_pid = (pid_t) g_key_file_get_uint64 (record, GROUP, "holder_pid", NULL);
   self->recorded_holder_start = g_key_file_get_uint64 (record, GROUP, "holder_start", NULL);
   lease_transfer_load (self, record);
+  {
+    g_auto(GStrv) disks = g_key_file_get_string_list (record, GROUP, "disks", NULL, NULL);
+    g_autoptr(GError) disk_error = NULL;
+
+    /* A disk holder that is gone lost its disks: the unit is lost, which
+     * restore reports (with the VM fenced) rather than hide here. */
+    if (!disks_from_record (self, disks, &disk_error))
+      {
+        self->missing_disk = g_strdup (disk_error->message);
+        vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self), "%s", disk_error->message);
+      }
+  }
   lease_set_state (self, recorded);
   vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);
   vml_dbus_lease_set_fence (self->iface, vml_fence_to_string (self->fence));

@@ -486,3 +486,168 @@ lease_sanlock_index_delete (VmlLeaseSanlock *door, GError **error)
   vml_lockspace_get_spec (door->lockspace, &spec);
   return vml_sanlock_index_delete (&spec, door->uuid, door->offset, error);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Disk leases                                                            */
+
+static void
+disk_resource (VmlLeaseSanlock *door, const char *name, guint64 offset, VmlSanlockResource *res)
+{
+  res->lockspace = vml_lockspace_get_name (door->lockspace);
+  res->name = name;
+  res->path = vml_lockspace_get_path (door->lockspace);
+  res->offset = offset;
+  res->sector_size = 0;
+}
+
+typedef struct {
+  GPtrArray *names;    /* of char *, owned */
+  GArray    *offsets;  /* guint64 */
+} DisksLookup;
+
+static void
+disks_lookup_free (DisksLookup *d)
+{
+  g_ptr_array_unref (d->names);
+  g_array_unref (d->offsets);
+  g_free (d);
+}
+
+static gboolean
+disks_lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **error)
+{
+  DisksLookup *d = user_data;
+
+  g_array_set_size (d->offsets, 0);
+  for (guint i = 0; i < d->names->len; i++)
+    {
+      MarkerLookup m = { d->names->pdata[i], 0 };
+
+      if (!marker_lookup_or_create_locked (ls, &m, error))
+        {
+          g_prefix_error (error, "cannot allocate the lease of a disk in lockspace '%s': ",
+                          vml_lockspace_get_name (ls));
+          return FALSE;
+        }
+      g_array_append_val (d->offsets, m.offset);
+    }
+  return TRUE;
+}
+
+void
+lease_sanlock_disks_locate_async (VmlLeaseSanlock *door, gpointer source_object,
+                                  const char *holder_path, GPtrArray *names,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (source_object, NULL, callback, user_data);
+  DisksLookup *d = g_new0 (DisksLookup, 1);
+
+  d->names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < names->len; i++)
+    g_ptr_array_add (d->names, g_strdup (names->pdata[i]));
+  d->offsets = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_task_set_task_data (task, d, (GDestroyNotify) disks_lookup_free);
+  vml_lockspace_run_locked_index_async (door->lockspace, holder_path,
+                                        disks_lookup_or_create_locked, d, on_marker_created,
+                                        task);
+}
+
+GArray *
+lease_sanlock_disks_locate_finish (GAsyncResult *result, GError **error)
+{
+  DisksLookup *d = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+  return g_array_ref (d->offsets);
+}
+
+/* Who holds the disk, in words, for a Busy: the VM lease the note names
+ * if its host still holds the disk on storage, else the host ids. */
+static char *
+disk_holders_in_words (VmlLeaseSanlock *door, const VmlSanlockResource *res)
+{
+  g_autoptr(VmlLeaseOwners) owners = read_owners_of (res, NULL);
+  g_autofree char *uuid = NULL;
+  GString *hosts = g_string_new (NULL);
+  guint64 note_host = 0;
+  gboolean note_shared = FALSE, noted = FALSE;
+
+  if (owners == NULL)
+    return g_string_free (hosts, FALSE);
+  if (vml_disk_note_read (res->path, res->offset, &note_host, &uuid, &note_shared, NULL) &&
+      uuid != NULL)
+    noted = note_shared ? lease_owners_hold_shared (owners, note_host)
+                        : owners->owner == note_host;
+  if (noted)
+    g_string_append_printf (hosts, "the VM lease %s on host %" G_GUINT64_FORMAT " holds it %s",
+                            uuid, note_host, note_shared ? "shared" : "exclusively");
+  else if (owners->owner != 0)
+    g_string_append_printf (hosts, "a VM lease on host %" G_GUINT64_FORMAT " holds it "
+                            "exclusively", owners->owner);
+  if (owners->shared_owners->len > (noted && note_shared ? 1 : 0))
+    {
+      g_string_append (hosts, hosts->len ? "; held shared on host(s)" : "held shared on host(s)");
+      for (guint i = 0; i < owners->shared_owners->len; i++)
+        g_string_append_printf (hosts, " %" G_GUINT64_FORMAT,
+                                g_array_index (owners->shared_owners, guint64, i));
+    }
+  return g_string_free (hosts, FALSE);
+}
+
+gboolean
+lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder, const char *key,
+                            const char *name, guint64 offset, gboolean shared, GError **error)
+{
+  VmlSanlockResource res;
+  GError *local_error = NULL;
+  gboolean ok;
+
+  disk_resource (door, name, offset, &res);
+  g_mutex_lock (&door->cmd_lock);
+  ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), shared, 0, NULL, &local_error);
+  g_mutex_unlock (&door->cmd_lock);
+  if (ok)
+    {
+      /* Best effort: without it, a Busy elsewhere names only host ids. */
+      vml_disk_note_write (res.path, offset, vml_lockspace_get_host_id (door->lockspace),
+                           door->uuid, shared, NULL);
+      return TRUE;
+    }
+  if (g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY))
+    {
+      g_autofree char *who = disk_holders_in_words (door, &res);
+
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "disk \"%s\" is busy%s%s (%s)", key, *who ? ": " : "", who,
+                   local_error->message);
+      g_error_free (local_error);
+      return FALSE;
+    }
+  g_propagate_prefixed_error (error, local_error, "disk \"%s\": ", key);
+  return FALSE;
+}
+
+gboolean
+lease_sanlock_disk_release (VmlLeaseSanlock *door, VmlHolder *holder, const char *name,
+                            guint64 offset, GError **error)
+{
+  VmlSanlockResource res;
+  gboolean ok;
+
+  disk_resource (door, name, offset, &res);
+  g_mutex_lock (&door->cmd_lock);
+  ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), error);
+  g_mutex_unlock (&door->cmd_lock);
+  return ok;
+}
+
+VmlLeaseOwners *
+lease_sanlock_disk_owners (VmlLeaseSanlock *door, const char *name, guint64 offset,
+                           GError **error)
+{
+  VmlSanlockResource res;
+
+  disk_resource (door, name, offset, &res);
+  return read_owners_of (&res, error);
+}

@@ -120,4 +120,24 @@ gboolean         lease_sanlock_clear_area    (VmlLeaseSanlock *door, GError **er
  * delete). */
 gboolean         lease_sanlock_index_delete  (VmlLeaseSanlock *door, GError **error);
 
+/* Disk leases ("d" + hash of the key, vml-disk.h), allocated in the
+ * lockspace's index like the marker. locate: main loop; looks up (or,
+ * the first time any host uses a key, creates) every name of @names under
+ * the index lock; finish gives their offsets (guint64), in order. */
+void             lease_sanlock_disks_locate_async  (VmlLeaseSanlock *door, gpointer source_object,
+                                                    const char *holder_path, GPtrArray *names,
+                                                    GAsyncReadyCallback callback,
+                                                    gpointer user_data);
+GArray          *lease_sanlock_disks_locate_finish (GAsyncResult *result, GError **error);
+/* locked: @holder takes the disk @name at @offset (its key @key, for
+ * messages); a Busy names the VM lease holding it and its host, as the
+ * disk's note says. On success this host's note is written there. */
+gboolean         lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder,
+                                             const char *key, const char *name, guint64 offset,
+                                             gboolean shared, GError **error);
+gboolean         lease_sanlock_disk_release (VmlLeaseSanlock *door, VmlHolder *holder,
+                                             const char *name, guint64 offset, GError **error);
+VmlLeaseOwners  *lease_sanlock_disk_owners  (VmlLeaseSanlock *door, const char *name,
+                                             guint64 offset, GError **error);
+
 G_END_DECLS

@@ -171,6 +171,17 @@ start_step (VmlLease *self, GTask *op)
   GError *error = NULL;
 
   snapshot_for_thread (self, data);
+  /* Disk leases do not move with a hand-off yet: refused before anything
+   * changes, rather than leave a disk behind on the source. */
+  if (STEP_IS (data, STEP_BEGIN) && self->disks->len > 0)
+    {
+      lease_finish_op (self, NULL,
+                       g_error_new (VML_ERROR, VML_ERROR_FAILED,
+                                    "Transfer of a VM lease with disk leases is not supported "
+                                    "yet (%s holds %u); nothing changed", self->uuid,
+                                    self->disks->len));
+      return;
+    }
   if (!data->spec->check (self, data, &error) || !holder_present (self, data, &error))
     {
       lease_finish_op (self, NULL, error);

@@ -11,6 +11,10 @@
  * takes only the token whose digest is there. Only root on the hosts can
  * read the storage; the digest gives away nothing of the token.
  *
+ * A disk lease's area carries a note at the same place: who took it last
+ * (host id, VM lease UUID, mode), so that another host refused Busy can name
+ * the VM lease holding the disk (sanlock's own sectors only know host ids).
+ *
  * BLOCKS on storage (O_DIRECT where the file system has it): worker threads
  * only. */
 #pragma once
@@ -32,6 +36,24 @@ gboolean vml_transfer_note_matches (const char  *path,
                                    guint64      area_offset,
                                    const char  *begin_token,
                                    gboolean    *matches,
+                                   GError     **error);
+
+/* The disk note: written by a host right after it took the disk lease whose
+ * 1 MiB area starts at @area_offset; the last taker's word only (several
+ * sharers overwrite each other: the reader checks the host against
+ * storage's owners). read: FALSE without error and *@uuid NULL when no
+ * valid note is there. */
+gboolean vml_disk_note_write       (const char  *path,
+                                   guint64      area_offset,
+                                   guint64      host_id,
+                                   const char  *uuid,
+                                   gboolean     shared,
+                                   GError     **error);
+gboolean vml_disk_note_read        (const char  *path,
+                                   guint64      area_offset,
+                                   guint64     *host_id,
+                                   char       **uuid,
+                                   gboolean    *shared,
                                    GError     **error);
 
 G_END_DECLS

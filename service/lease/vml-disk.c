@@ -136,9 +136,12 @@ lease_disk_new (const char *key, const char *name, VmlMode mode, guint64 offset)
   return disk;
 }
 
+/* NULL-safe: arrays whose disks were moved out still free their slots. */
 void
 lease_disk_free (LeaseDisk *disk)
 {
+  if (disk == NULL)
+    return;
   g_free (disk->key);
   g_free (disk->name);
   g_clear_object (&disk->holder);

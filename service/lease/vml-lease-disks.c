@@ -123,7 +123,7 @@ disks_kept_by (GPtrArray *disks, VmlHolder *holder)
 {
   guint n = 0;
 
-  for (guint i = 0; i < disks->len; i++)
+  for (guint i = 0; disks != NULL && i < disks->len; i++)
     if (((LeaseDisk *) disks->pdata[i])->holder == holder)
       n++;
   return n;

@@ -19,7 +19,16 @@ typedef struct {
   gboolean          held_here;
   gboolean          held_shared;
   guint64           held_lver;
+  GPtrArray        *disks;        /* copies of the lease's (LeaseDisk) */
+  GPtrArray        *disk_owners;  /* VmlLeaseOwners or NULL, one per disk */
 } InquireData;
+
+static void
+disk_owners_free (gpointer owners)
+{
+  if (owners != NULL)
+    lease_owners_free (owners);
+}
 
 static void
 inquire_data_free (InquireData *data)
@@ -27,6 +36,8 @@ inquire_data_free (InquireData *data)
   g_clear_object (&data->holder);
   g_clear_pointer (&data->owners, lease_owners_free);
   g_clear_error (&data->storage_error);
+  g_clear_pointer (&data->disks, g_ptr_array_unref);
+  g_clear_pointer (&data->disk_owners, g_ptr_array_unref);
   g_free (data);
 }
 
@@ -38,6 +49,13 @@ inquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   g_autoptr(GError) error = NULL;
 
   data->owners = lease_sanlock_read_owners (self->sanlock, &data->storage_error);
+  for (guint i = 0; i < data->disks->len; i++)
+    {
+      LeaseDisk *disk = data->disks->pdata[i];
+
+      g_ptr_array_add (data->disk_owners,
+                       lease_sanlock_disk_owners (self->sanlock, disk->name, disk->offset, NULL));
+    }
   if (data->holder != NULL)
     {
       pid_t pid = vml_holder_get_pid (data->holder);
@@ -98,6 +116,33 @@ build_inquire_reply (VmlLease *self, InquireData *data)
   transfer = vml_transfer_describe (&self->transfer, other_sharer (self, owners));
   if (transfer != NULL)
     g_variant_dict_insert_value (&dict, "transfer", transfer);
+  {
+    GVariantBuilder disks;
+
+    g_variant_builder_init (&disks, G_VARIANT_TYPE ("aa{sv}"));
+    for (guint i = 0; i < data->disks->len; i++)
+      {
+        LeaseDisk *disk = data->disks->pdata[i];
+        VmlLeaseOwners *o = data->disk_owners->pdata[i];
+        GVariantDict d;
+
+        g_variant_dict_init (&d, NULL);
+        g_variant_dict_insert (&d, "key", "s", disk->key);
+        g_variant_dict_insert (&d, "resource", "s", disk->name);
+        g_variant_dict_insert (&d, "offset", "t", disk->offset);
+        g_variant_dict_insert (&d, "mode", "s", vml_mode_to_string (disk->mode));
+        g_variant_dict_insert (&d, "holder_pid", "u",
+                               disk->holder ? (guint) vml_holder_get_pid (disk->holder) : 0);
+        if (o != NULL)
+          {
+            g_variant_dict_insert (&d, "lver", "t", o->lver);
+            g_variant_dict_insert (&d, "owner", "t", o->owner);
+            g_variant_dict_insert_value (&d, "shared_owners", host_ids_variant (o->shared_owners));
+          }
+        g_variant_builder_add_value (&disks, g_variant_dict_end (&d));
+      }
+    g_variant_dict_insert_value (&dict, "disks", g_variant_builder_end (&disks));
+  }
   if (owners == NULL)
     {
       g_variant_dict_insert (&dict, "storage_error", "s", data->storage_error->message);
@@ -156,6 +201,8 @@ lease_inquire_authorized (GObject *object, GDBusMethodInvocation *invocation, gu
     }
   data = g_new0 (InquireData, 1);
   data->holder = self->holder ? g_object_ref (self->holder) : NULL;
+  data->disks = lease_disks_copy (self->disks);
+  data->disk_owners = g_ptr_array_new_with_free_func (disk_owners_free);
   task = g_task_new (self, NULL, on_inquired, g_object_ref (invocation));
   g_task_set_task_data (task, data, (GDestroyNotify) inquire_data_free);
   vml_read_pool_run (task, inquire_thread);

@@ -628,6 +628,34 @@ watch_disk_lease (Bench *b)
     }
 }
 
+/* A failed round may have left a hand-off of the lease at @path half
+ * done: undo it (destination first), then release it where it is held. */
+static void
+undo_lease (Bench *b, const char *path)
+{
+  for (int k = N_HOSTS; k >= 1; k--)
+    {
+      g_autoptr(GVariant) r = NULL;
+      g_autoptr(GError) ignored = NULL;
+      GVariantBuilder o;
+
+      g_variant_builder_init (&o, G_VARIANT_TYPE ("a{sv}"));
+      g_variant_builder_add (&o, "{sv}", "wait", g_variant_new_uint32 (5));
+      r = g_dbus_connection_call_sync (b->bus[k], BUS_NAME, path, LEASE_IFACE,
+                                       "Transfer", g_variant_new ("(ssa{sv})", "cancel", "", &o),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
+                                       &ignored);
+    }
+  for (int k = 1; k <= N_HOSTS; k++)
+    {
+      g_autoptr(GVariant) r = NULL;
+      g_autoptr(GError) ignored = NULL;
+
+      r = call (b, k, path, LEASE_IFACE, "Release", g_variant_new ("(a{sv})", NULL), "()",
+                &ignored);
+    }
+}
+
 static void
 cleanup_disk_lease (Bench *b)
 {
@@ -636,27 +664,7 @@ cleanup_disk_lease (Bench *b)
 
   if (!b->disk_lease_created)
     return;
-  for (int k = N_HOSTS; k >= 1; k--)
-    {
-      g_autoptr(GVariant) c = NULL;
-      g_autoptr(GError) ignored = NULL;
-      GVariantBuilder o;
-
-      g_variant_builder_init (&o, G_VARIANT_TYPE ("a{sv}"));
-      g_variant_builder_add (&o, "{sv}", "wait", g_variant_new_uint32 (5));
-      c = g_dbus_connection_call_sync (b->bus[k], BUS_NAME, b->disk_lease_path, LEASE_IFACE,
-                                       "Transfer", g_variant_new ("(ssa{sv})", "cancel", "", &o),
-                                       NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
-                                       &ignored);
-    }
-  for (int k = 1; k <= N_HOSTS; k++)
-    {
-      g_autoptr(GVariant) rel = NULL;
-      g_autoptr(GError) ignored = NULL;
-
-      rel = call (b, k, b->disk_lease_path, LEASE_IFACE, "Release",
-                  g_variant_new ("(a{sv})", NULL), "()", &ignored);
-    }
+  undo_lease (b, b->disk_lease_path);
   r = call (b, 1, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
             g_variant_new ("(sa{sv})", b->disk_uuid, NULL), "()", &error);
   if (r == NULL)
@@ -967,26 +975,7 @@ cleanup (Bench *b)
 
   if (b->lease_created)
     {
-      /* A failed round may have left a hand-off half done: undo it, then
-       * release where it is held. */
-      for (int k = N_HOSTS; k >= 1; k--)
-        {
-          g_autoptr(GVariant) r = NULL;
-          g_autoptr(GError) ignored = NULL;
-          GVariantBuilder o;
-
-          g_variant_builder_init (&o, G_VARIANT_TYPE ("a{sv}"));
-          g_variant_builder_add (&o, "{sv}", "wait", g_variant_new_uint32 (5));
-          r = g_dbus_connection_call_sync (b->bus[k], BUS_NAME, b->lease_path, LEASE_IFACE,
-                                           "Transfer", g_variant_new ("(ssa{sv})", "cancel", "", &o),
-                                           NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
-                                           &ignored);
-        }
-      for (int k = 1; k <= N_HOSTS; k++)
-        {
-          g_autoptr(GError) ignored = NULL;
-          lease_call (b, k, "Release", &ignored);
-        }
+      undo_lease (b, b->lease_path);
       if (!call (b, 1, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
                  g_variant_new ("(sa{sv})", b->uuid, NULL), "()", &error))
         g_printerr ("vml-bench-handoff: %s\n", error->message);

@@ -32,6 +32,24 @@
  * Prints median, p90, mean (and min/max) per series and the ratio of the
  * medians vmleased / raw; the target is <= 1.3. The ratio is reported,
  * never asserted: the exit status is 0 unless something failed.
+ *
+ * With --disks LIST (e.g. 1,8,20), disk leases instead: per round and per
+ * count N in 0 and LIST, interleaved,
+ *
+ *   vmleased  Acquire({disks: N keys of the bench's own, exclusive}) +
+ *             Release({}) of the bench's VM lease (vmleased spreads the
+ *             VM lease and its disks over as many holders as sanlock's 8
+ *             resources per client need);
+ *   raw       the same N + 1 resources (raw ones of the bench, next to
+ *             each other in the lease file) through raw libsanlock, in
+ *             batches of 8: per batch sanlock_register() and one
+ *             sanlock_acquire() of up to 8 resources, one after the other;
+ *             then each batch's sanlock_release() and close().
+ *
+ * and prints each series, the ratio vmleased / raw per N, and what each
+ * disk adds to either (median at N minus median at 0, over N): the target
+ * is that a disk adds no more to vmleased's time than to raw sanlock's
+ * (per-disk ratio <= 1.0).
  */
 #include <errno.h>
 #include <signal.h>
@@ -51,6 +69,10 @@
 #include "vml-bench-stats.h"
 
 #define TARGET_RATIO    1.3
+#define TARGET_PER_DISK 1.0
+#define MAX_DISK_COUNTS 8
+#define MAX_DISKS       64      /* vmleased's limit per VM */
+#define SANLOCK_BATCH   8       /* sanlock's resources per call and client */
 
 typedef enum {
   S_VMLEASED,
@@ -88,6 +110,9 @@ typedef struct {
   char     *lockspace;
   char     *holder_path;
   guint64   raw_offset;
+  int       disk_counts[MAX_DISK_COUNTS + 1];   /* 0 first, then --disks */
+  int       n_disk_counts;                      /* 0: not in disk mode */
+  int       max_disks;
 
   /* set up */
   GDBusConnection       *bus;
@@ -98,6 +123,10 @@ typedef struct {
   guint64                ls_offset;
   struct sanlk_resource *raw_res;         /* with its one disk */
   Series                 series[N_SERIES];
+  /* disk mode */
+  struct sanlk_resource *raw_disks[MAX_DISKS];   /* after raw_res in the file */
+  Series                 disk_vml[MAX_DISK_COUNTS + 1];
+  Series                 disk_raw[MAX_DISK_COUNTS + 1];
 } Bench;
 
 /* ---- D-Bus --------------------------------------------------------------- */
@@ -421,6 +450,281 @@ round_dbus (Bench *b, double *us, GError **error)
   return TRUE;
 }
 
+/* ---- disk mode ----------------------------------------------------------------- */
+
+/* The bench's own disk keys, valid for vmleased. */
+static char *
+disk_key (int i)
+{
+  return g_strdup_printf ("vml-bench-%d-disk-%02d", (int) getpid (), i);
+}
+
+static gboolean
+parse_disk_counts (Bench *b, const char *text, GError **error)
+{
+  g_auto(GStrv) words = g_strsplit (text, ",", -1);
+
+  b->disk_counts[0] = 0;
+  b->n_disk_counts = 1;
+  for (char **w = words; *w != NULL; w++)
+    {
+      guint64 n;
+
+      if (b->n_disk_counts > MAX_DISK_COUNTS ||
+          !g_ascii_string_to_unsigned (g_strstrip (*w), 10, 1, MAX_DISKS, &n, NULL))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "--disks takes up to %d counts of disks, 1 to %d each, "
+                       "comma-separated (e.g. 1,8,20), not '%s'", MAX_DISK_COUNTS, MAX_DISKS, text);
+          return FALSE;
+        }
+      b->disk_counts[b->n_disk_counts++] = (int) n;
+      b->max_disks = MAX (b->max_disks, (int) n);
+    }
+  return TRUE;
+}
+
+static gboolean
+raw_disks_setup (Bench *b, GError **error)
+{
+  for (int i = 0; i < b->max_disks; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("vml-bench-raw-%d-d%02d", (int) getpid (), i);
+
+      b->raw_disks[i] = vml_bench_raw_resource_new (b->lockspace, name, b->storage,
+                                                    b->raw_offset + (guint64) (i + 1) * MIB, error);
+      if (b->raw_disks[i] == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+round_vmleased_disks (Bench *b, int n, double *us, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  GVariantBuilder opts, disks;
+  gint64 t0;
+
+  g_variant_builder_init (&opts, G_VARIANT_TYPE_VARDICT);
+  if (n > 0)
+    {
+      g_variant_builder_init (&disks, G_VARIANT_TYPE ("a(ss)"));
+      for (int i = 0; i < n; i++)
+        {
+          g_autofree char *key = disk_key (i);
+          g_variant_builder_add (&disks, "(ss)", key, "exclusive");
+        }
+      g_variant_builder_add (&opts, "{sv}", "disks", g_variant_builder_end (&disks));
+    }
+
+  t0 = g_get_monotonic_time ();
+  reply = vml_bench_bus_call (b->bus, b->lease_path, LEASE_IFACE, "Acquire",
+                              g_variant_new ("(a{sv})", &opts), "()", error);
+  if (reply == NULL)
+    {
+      g_prefix_error (error, "Acquire with %d disks on %s: ", n, b->lease_path);
+      return FALSE;
+    }
+  if (!lease_call (b, "Release", error))
+    return FALSE;
+  *us = (double) (g_get_monotonic_time () - t0);
+  return TRUE;
+}
+
+/* The VM's resource and @n disks' through raw libsanlock, in batches of 8,
+ * one registered client per batch. */
+static gboolean
+round_raw_disks (Bench *b, int n, double *us, GError **error)
+{
+  struct sanlk_resource *list[MAX_DISKS + 1];
+  int socks[(MAX_DISKS + SANLOCK_BATCH) / SANLOCK_BATCH];
+  int total = n + 1, n_socks = 0, rv = 0;
+  gint64 t0;
+
+  list[0] = b->raw_res;
+  for (int i = 0; i < n; i++)
+    list[i + 1] = b->raw_disks[i];
+
+  t0 = g_get_monotonic_time ();
+  for (int start = 0; start < total && rv >= 0; start += SANLOCK_BATCH)
+    {
+      int sock = sanlock_register ();
+
+      if (sock < 0)
+        {
+          rv = sock;
+          break;
+        }
+      socks[n_socks++] = sock;
+      rv = sanlock_acquire (sock, -1, 0, MIN (SANLOCK_BATCH, total - start), list + start, NULL);
+    }
+  for (int k = 0; k < n_socks; k++)
+    {
+      int start = k * SANLOCK_BATCH;
+      int r = sanlock_release (socks[k], -1, 0, MIN (SANLOCK_BATCH, total - start), list + start);
+
+      /* After a failed acquire, releases may fail too: report the first. */
+      if (rv >= 0 && r < 0)
+        rv = r;
+      close (socks[k]);
+    }
+  *us = (double) (g_get_monotonic_time () - t0);
+  if (rv < 0)
+    {
+      g_autofree char *what = g_strdup_printf ("raw acquire/release of %d resources in "
+                                               "batches of %d", total, SANLOCK_BATCH);
+      return vml_bench_sanlock_failed (rv, what, error);
+    }
+  return TRUE;
+}
+
+static gboolean
+run_disk_rounds (Bench *b, GError **error)
+{
+  for (int r = 0; r < b->warmup + b->rounds; r++)
+    for (int c = 0; c < b->n_disk_counts; c++)
+      {
+        int n = b->disk_counts[c];
+        double vm_us, raw_us;
+
+        if (!round_vmleased_disks (b, n, &vm_us, error) ||
+            !round_raw_disks (b, n, &raw_us, error))
+          {
+            g_prefix_error (error, "round %d (%d disks): ", r + 1, n);
+            return FALSE;
+          }
+        if (r >= b->warmup)
+          {
+            vml_bench_series_add (&b->disk_vml[c], vm_us);
+            vml_bench_series_add (&b->disk_raw[c], raw_us);
+          }
+      }
+  return TRUE;
+}
+
+static void
+json_disk_series (GString *out, const char *name, const Series *x)
+{
+  g_string_append_printf (out, "\"%s\":{\"median\":%.1f,\"p90\":%.1f,\"mean\":%.1f,"
+                          "\"min\":%.1f,\"max\":%.1f}", name, x->median, x->p90, x->mean,
+                          x->min, x->max);
+}
+
+/* What one disk adds (median at N minus median at 0, over N), µs. */
+static double
+per_disk (const Series *at_n, const Series *at_0, int n)
+{
+  return n > 0 ? (at_n->median - at_0->median) / n : 0;
+}
+
+/* A count meets the target when a disk adds no more to vmleased than to
+ * raw; a raw series that gained nothing per disk cannot be compared. */
+static gboolean
+per_disk_met (double vm_per, double raw_per)
+{
+  return raw_per > 0 && vm_per / raw_per <= TARGET_PER_DISK;
+}
+
+static void
+report_disks_json (Bench *b, const char *when, const char *machine)
+{
+  g_autoptr(GString) out = g_string_new ("{\"benchmark\":\"acquire-disks\",\"date\":");
+  gboolean all_met = TRUE;
+
+  vml_bench_json_string (out, when);
+  g_string_append (out, ",\"machine\":");
+  vml_bench_json_string (out, machine);
+  g_string_append (out, ",\"storage\":");
+  vml_bench_json_string (out, b->storage);
+  g_string_append_printf (out, ",\"rounds\":%d,\"warmup\":%d,\"unit\":\"us\",\"batch\":%d,"
+                          "\"points\":[", b->rounds, b->warmup, SANLOCK_BATCH);
+  for (int c = 0; c < b->n_disk_counts; c++)
+    {
+      Series *vm = &b->disk_vml[c], *raw = &b->disk_raw[c];
+      int n = b->disk_counts[c];
+
+      g_string_append_printf (out, "%s{\"disks\":%d,\"resources\":%d,", c ? "," : "", n, n + 1);
+      json_disk_series (out, "vmleased", vm);
+      g_string_append (out, ",");
+      json_disk_series (out, "raw", raw);
+      g_string_append_printf (out, ",\"ratio\":%.3f",
+                              raw->median > 0 ? vm->median / raw->median : 0);
+      if (n > 0)
+        {
+          double vm_per = per_disk (vm, &b->disk_vml[0], n);
+          double raw_per = per_disk (raw, &b->disk_raw[0], n);
+          gboolean met = per_disk_met (vm_per, raw_per);
+
+          all_met &= met;
+          g_string_append_printf (out, ",\"per_disk\":{\"vmleased\":%.1f,\"raw\":%.1f,"
+                                  "\"ratio\":%.3f,\"target_met\":%s}", vm_per, raw_per,
+                                  raw_per > 0 ? vm_per / raw_per : 0, met ? "true" : "false");
+        }
+      g_string_append (out, "}");
+    }
+  g_string_append_printf (out, "],\"target_per_disk\":%.1f,\"target_met\":%s}",
+                          TARGET_PER_DISK, all_met ? "true" : "false");
+  puts (out->str);
+}
+
+static void
+report_disks (Bench *b)
+{
+  g_autofree char *machine = vml_bench_machine_description ();
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *when = g_date_time_format_iso8601 (now);
+  gboolean all_met = TRUE;
+
+  for (int c = 0; c < b->n_disk_counts; c++)
+    {
+      vml_bench_series_summarize (&b->disk_vml[c]);
+      vml_bench_series_summarize (&b->disk_raw[c]);
+    }
+  if (b->json)
+    {
+      report_disks_json (b, when, machine);
+      return;
+    }
+
+  printf ("vml-bench-acquire --disks: %d rounds (+%d warm-up), %s\n", b->rounds, b->warmup,
+          when);
+  printf ("machine: %s\nstorage: %s (lockspace %s)\n\n", machine, b->storage, b->lockspace);
+  printf ("Acquire+Release of a VM lease with N exclusive disks (vmleased) vs the same\n"
+          "N+1 resources through raw libsanlock in batches of %d, ms:\n\n", SANLOCK_BATCH);
+  printf ("%5s  %-9s %9s %9s %9s %9s %9s   %s\n", "disks", "series", "median", "p90", "mean",
+          "min", "max", "vmleased/raw");
+  for (int c = 0; c < b->n_disk_counts; c++)
+    {
+      Series *vm = &b->disk_vml[c], *raw = &b->disk_raw[c];
+
+      printf ("%5d  %-9s %9.3f %9.3f %9.3f %9.3f %9.3f   %.2f\n", b->disk_counts[c], "vmleased",
+              vm->median / 1000, vm->p90 / 1000, vm->mean / 1000, vm->min / 1000,
+              vm->max / 1000, raw->median > 0 ? vm->median / raw->median : 0);
+      printf ("%5s  %-9s %9.3f %9.3f %9.3f %9.3f %9.3f\n", "", "raw", raw->median / 1000,
+              raw->p90 / 1000, raw->mean / 1000, raw->min / 1000, raw->max / 1000);
+    }
+
+  printf ("\nWhat each disk adds (median at N minus median at 0, over N), ms:\n");
+  printf ("%5s  %10s %10s   %s\n", "disks", "vmleased", "raw", "ratio (target <= 1.0)");
+  for (int c = 1; c < b->n_disk_counts; c++)
+    {
+      int n = b->disk_counts[c];
+      double vm_per = per_disk (&b->disk_vml[c], &b->disk_vml[0], n);
+      double raw_per = per_disk (&b->disk_raw[c], &b->disk_raw[0], n);
+      gboolean met = per_disk_met (vm_per, raw_per);
+
+      all_met &= met;
+      printf ("%5d  %10.3f %10.3f   ", n, vm_per / 1000, raw_per / 1000);
+      if (raw_per > 0)
+        printf ("%.2f %s\n", vm_per / raw_per, met ? "met" : "not met");
+      else
+        printf ("- (raw gained nothing per disk)\n");
+    }
+  printf ("target (each disk adds no more to vmleased than to raw): %s\n",
+          all_met ? "met" : "not met");
+}
+
 /* ---- driver ------------------------------------------------------------------- */
 
 typedef gboolean (*RoundFunc) (Bench *b, double *us, GError **error);
@@ -543,20 +847,25 @@ cleanup (Bench *b)
         g_printerr ("vml-bench-acquire: %s\n", error->message);
     }
   g_clear_pointer (&b->raw_res, vml_bench_raw_resource_free);
+  for (int i = 0; i < MAX_DISKS; i++)
+    g_clear_pointer (&b->raw_disks[i], vml_bench_raw_resource_free);
 }
 
 int
 main (int argc, char **argv)
 {
-  Bench b = { .rounds = 200, .warmup = 5 };
-  g_autofree char *raw_offset_mib = NULL;
+  Bench b = { .rounds = -1, .warmup = 5 };
+  g_autofree char *disks = NULL;
   g_autofree char *lockspace = NULL;
   g_autofree char *holder = NULL;
   gint64 raw_offset = 400;
   g_autoptr(GOptionContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
   const GOptionEntry entries[] = {
-    { "rounds", 'n', 0, G_OPTION_ARG_INT, &b.rounds, "Measured rounds (200)", "N" },
+    { "rounds", 'n', 0, G_OPTION_ARG_INT, &b.rounds,
+      "Measured rounds (200; 30 with --disks)", "N" },
+    { "disks", 0, 0, G_OPTION_ARG_STRING, &disks,
+      "Disk leases: Acquire with 0 and each of these counts of disks vs raw (e.g. 1,8,20)", "LIST" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &b.warmup, "Unmeasured rounds first (5)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &b.json, "Print one JSON object", NULL },
     { "breakdown", 0, 0, G_OPTION_ARG_NONE, &b.breakdown,
@@ -578,6 +887,18 @@ main (int argc, char **argv)
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
       g_printerr ("vml-bench-acquire: %s\n", error->message);
+      return 2;
+    }
+  if (b.rounds < 0)
+    b.rounds = disks ? 30 : 200;
+  if (disks != NULL && !parse_disk_counts (&b, disks, &error))
+    {
+      g_printerr ("vml-bench-acquire: %s\n", error->message);
+      return 2;
+    }
+  if (disks != NULL && b.breakdown)
+    {
+      g_printerr ("vml-bench-acquire: --breakdown and --disks exclude each other\n");
       return 2;
     }
   if (b.rounds < 1 || b.warmup < 0 || raw_offset < 0)
@@ -606,6 +927,11 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   for (int s = 0; s < N_SERIES; s++)
     vml_bench_series_init (&b.series[s], series_names[s], series_what[s]);
+  for (int c = 0; c <= MAX_DISK_COUNTS; c++)
+    {
+      vml_bench_series_init (&b.disk_vml[c], "vmleased", "Acquire+Release with N disks");
+      vml_bench_series_init (&b.disk_raw[c], "raw", "N+1 resources in batches of 8");
+    }
   b.uuid = g_uuid_string_random ();
 
   b.bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
@@ -616,18 +942,26 @@ main (int argc, char **argv)
     }
   if (!find_lockspace (&b, &error) ||
       !raw_resource_setup (&b, &error) ||
+      (b.n_disk_counts > 0 && !raw_disks_setup (&b, &error)) ||
       !create_lease (&b, &error) ||
-      !run_rounds (&b, &error))
+      !(b.n_disk_counts > 0 ? run_disk_rounds (&b, &error) : run_rounds (&b, &error)))
     {
       g_printerr ("vml-bench-acquire: %s\n", error->message);
       rc = 1;
     }
   cleanup (&b);
-  if (rc == 0)
+  if (rc == 0 && b.n_disk_counts > 0)
+    report_disks (&b);
+  else if (rc == 0)
     report (&b);
 
   for (int s = 0; s < N_SERIES; s++)
     vml_bench_series_clear (&b.series[s]);
+  for (int c = 0; c <= MAX_DISK_COUNTS; c++)
+    {
+      vml_bench_series_clear (&b.disk_vml[c]);
+      vml_bench_series_clear (&b.disk_raw[c]);
+    }
   g_free (b.storage);
   g_free (b.lease_path);
   g_free (b.uuid);

@@ -29,6 +29,13 @@
  * no host held one, exclusively or shared. There must be none. Its reads
  * load host 1's sanlock daemon and the storage a little: both series alike.
  *
+ * With --disks N, a second lease made for the bench is held with N disk
+ * leases of its own (Acquire's "disks"), and each round also hands it off
+ * 1 -> 2 and 2 -> 1 the same way (series "vmleased+disks"), interleaved
+ * with the others; the observer watches its N disks' resources too. The
+ * report adds its blackout against the lease without disks: the ratio, and
+ * what each disk adds.
+ *
  * Prints per series the median, p90, mean, min and max of the blackout and
  * of each step, the ratio of the blackout medians vmleased / raw and
  * whether it meets the target (<= 1.15). Reported, never asserted: the exit
@@ -60,6 +67,7 @@
 
 #define TARGET_RATIO    1.15
 #define N_HOSTS         2
+#define MAX_DISKS       64      /* vmleased's limit per VM */
 
 typedef VmlBenchSeries Series;
 
@@ -290,11 +298,12 @@ helper_stop (Helper *h)
 
 typedef struct {
   struct sanlk_resource *res;   /* with its disk */
-  const char            *label;
+  char                  *label;
 } Watched;
 
 typedef struct {
-  Watched   watched[2];
+  Watched   watched[3 + MAX_DISKS];   /* lease, raw, disk lease, its disks */
+  guint     n_watched;
   guint     interval_us;
   gint      stop;
   GThread  *thread;
@@ -314,7 +323,7 @@ observer_thread (gpointer data)
 
   while (!g_atomic_int_get (&o->stop))
     {
-      for (guint i = 0; i < G_N_ELEMENTS (o->watched); i++)
+      for (guint i = 0; i < o->n_watched; i++)
         {
           struct sanlk_host *hosts = NULL;
           int n = 0, rv;
@@ -372,6 +381,7 @@ typedef struct {
   char     *lockspace;
   guint64   raw_offset;
   int       observe_ms;
+  int       disks;
 
   /* set up */
   char            *address[N_HOSTS + 1];
@@ -392,6 +402,13 @@ typedef struct {
   Series           vml[N_VSERIES];
   Series           raw[N_RSERIES];
   Series           bus_floor;     /* two D-Bus round trips that do no work */
+  /* --disks: a second lease, held with that many disk leases */
+  char            *disk_uuid;
+  char            *disk_lease_path;
+  gboolean         disk_lease_created;
+  guint64          disk_lease_offset;
+  GVariant        *disk_info;     /* Inquire's "disks" of it, aa{sv} */
+  Series           vml_disks[N_VSERIES];
 } Bench;
 
 static gboolean
@@ -533,6 +550,127 @@ setup_lease (Bench *b, GError **error)
   return TRUE;
 }
 
+/* --disks: a second lease, held on host 1 with b->disks disk leases of the
+ * bench's own keys, exported on host 2; where its disks are on storage. */
+static gboolean
+setup_disk_lease (Bench *b, GError **error)
+{
+  g_autoptr(GVariant) r = NULL, info = NULL;
+  GVariantBuilder opts, disks;
+
+  b->disk_uuid = g_uuid_string_random ();
+  g_variant_builder_init (&opts, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&opts, "{sv}", "name", g_variant_new_string ("vml-bench-handoff-disks"));
+  r = call (b, 1, MANAGER_PATH, MANAGER_IFACE, "CreateLease",
+            g_variant_new ("(ssa{sv})", b->disk_uuid, b->lockspace, &opts), "(o)", error);
+  if (r == NULL)
+    return FALSE;
+  g_variant_get (r, "(o)", &b->disk_lease_path);
+  b->disk_lease_created = TRUE;
+  g_clear_pointer (&r, g_variant_unref);
+  r = call (b, 2, MANAGER_PATH, MANAGER_IFACE, "GetLease", g_variant_new ("(s)", b->disk_uuid),
+            "(o)", error);
+  if (r == NULL)
+    return FALSE;
+  g_clear_pointer (&r, g_variant_unref);
+
+  g_variant_builder_init (&disks, G_VARIANT_TYPE ("a(ss)"));
+  for (int i = 0; i < b->disks; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("vml-bench-handoff-%d-disk-%02d", (int) getpid (), i);
+      g_variant_builder_add (&disks, "(ss)", key, "exclusive");
+    }
+  g_variant_builder_init (&opts, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&opts, "{sv}", "disks", g_variant_builder_end (&disks));
+  r = call (b, 1, b->disk_lease_path, LEASE_IFACE, "Acquire", g_variant_new ("(a{sv})", &opts),
+            "()", error);
+  if (r == NULL)
+    return FALSE;
+  g_clear_pointer (&r, g_variant_unref);
+
+  r = call (b, 1, b->disk_lease_path, LEASE_IFACE, "Inquire", g_variant_new ("(a{sv})", NULL),
+            "(a{sv})", error);
+  if (r == NULL)
+    return FALSE;
+  info = g_variant_get_child_value (r, 0);
+  b->disk_info = g_variant_lookup_value (info, "disks", G_VARIANT_TYPE ("aa{sv}"));
+  if (!g_variant_lookup (info, "offset", "t", &b->disk_lease_offset) || b->disk_info == NULL ||
+      g_variant_n_children (b->disk_info) != (gsize) b->disks)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "Inquire of the lease with disks gave no offset, or not %d \"disks\"",
+                   b->disks);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The observer watches the lease with disks and each of its disks too. */
+static void
+watch_disk_lease (Bench *b)
+{
+  Observer *o = &b->observer;
+
+  o->watched[o->n_watched].res = new_resource (b->lockspace, b->disk_uuid, b->storage,
+                                               b->disk_lease_offset);
+  o->watched[o->n_watched++].label = g_strdup ("the vmleased lease with disks");
+  for (gsize i = 0; i < g_variant_n_children (b->disk_info); i++)
+    {
+      g_autoptr(GVariant) disk = g_variant_get_child_value (b->disk_info, i);
+      const char *resource = "", *key = "";
+      guint64 offset = 0;
+
+      g_variant_lookup (disk, "resource", "&s", &resource);
+      g_variant_lookup (disk, "key", "&s", &key);
+      g_variant_lookup (disk, "offset", "t", &offset);
+      o->watched[o->n_watched].res = new_resource (b->lockspace, resource, b->storage, offset);
+      o->watched[o->n_watched++].label = g_strdup_printf ("disk %s", key);
+    }
+}
+
+/* A failed round may have left a hand-off of the lease at @path half
+ * done: undo it (destination first), then release it where it is held. */
+static void
+undo_lease (Bench *b, const char *path)
+{
+  for (int k = N_HOSTS; k >= 1; k--)
+    {
+      g_autoptr(GVariant) r = NULL;
+      g_autoptr(GError) ignored = NULL;
+      GVariantBuilder o;
+
+      g_variant_builder_init (&o, G_VARIANT_TYPE ("a{sv}"));
+      g_variant_builder_add (&o, "{sv}", "wait", g_variant_new_uint32 (5));
+      r = g_dbus_connection_call_sync (b->bus[k], BUS_NAME, path, LEASE_IFACE,
+                                       "Transfer", g_variant_new ("(ssa{sv})", "cancel", "", &o),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
+                                       &ignored);
+    }
+  for (int k = 1; k <= N_HOSTS; k++)
+    {
+      g_autoptr(GVariant) r = NULL;
+      g_autoptr(GError) ignored = NULL;
+
+      r = call (b, k, path, LEASE_IFACE, "Release", g_variant_new ("(a{sv})", NULL), "()",
+                &ignored);
+    }
+}
+
+static void
+cleanup_disk_lease (Bench *b)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) r = NULL;
+
+  if (!b->disk_lease_created)
+    return;
+  undo_lease (b, b->disk_lease_path);
+  r = call (b, 1, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
+            g_variant_new ("(sa{sv})", b->disk_uuid, NULL), "()", &error);
+  if (r == NULL)
+    g_printerr ("vml-bench-handoff: %s\n", error->message);
+}
+
 static gboolean
 setup_raw (Bench *b, GError **error)
 {
@@ -559,9 +697,11 @@ add_window (Bench *b, gint64 t0, gint64 t1)
   g_array_append_val (b->windows, t1);
 }
 
-/* One hand-off src -> dst through vmleased. */
+/* One hand-off src -> dst through vmleased, of the lease at @path, into
+ * @series (N_VSERIES of them). */
 static gboolean
-handoff_vmleased (Bench *b, int src, int dst, gboolean measured, GError **error)
+handoff_lease (Bench *b, const char *path, Series *series, int src, int dst,
+               gboolean measured, GError **error)
 {
   const char *steps[] = { "begin", "prepare", "perform", "finish", "confirm" };
   const int where[] = { src, dst, src, dst, src };
@@ -573,7 +713,7 @@ handoff_vmleased (Bench *b, int src, int dst, gboolean measured, GError **error)
       g_autoptr(GVariant) r = NULL;
 
       t[i] = g_get_monotonic_time ();
-      r = call (b, where[i], b->lease_path, LEASE_IFACE, "Transfer",
+      r = call (b, where[i], path, LEASE_IFACE, "Transfer",
                 g_variant_new ("(ssa{sv})", steps[i], token, NULL), "(s)", error);
       if (r == NULL)
         return FALSE;
@@ -581,13 +721,35 @@ handoff_vmleased (Bench *b, int src, int dst, gboolean measured, GError **error)
       g_variant_get (r, "(s)", &token);
     }
   t[G_N_ELEMENTS (steps)] = g_get_monotonic_time ();
-  b->vml_owner = dst;
   if (!measured)
     return TRUE;
   for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
-    vml_bench_series_add (&b->vml[i], (double) (t[i + 1] - t[i]));
-  vml_bench_series_add (&b->vml[V_BLACKOUT], (double) (t[V_FINISH + 1] - t[V_PERFORM]));
+    vml_bench_series_add (&series[i], (double) (t[i + 1] - t[i]));
+  vml_bench_series_add (&series[V_BLACKOUT], (double) (t[V_FINISH + 1] - t[V_PERFORM]));
   add_window (b, t[V_PERFORM], t[V_FINISH + 1]);
+  return TRUE;
+}
+
+static gboolean
+handoff_vmleased (Bench *b, int src, int dst, gboolean measured, GError **error)
+{
+  if (!handoff_lease (b, b->lease_path, b->vml, src, dst, measured, error))
+    return FALSE;
+  b->vml_owner = dst;
+  return TRUE;
+}
+
+/* The lease with disks; nothing without --disks. */
+static gboolean
+handoff_disks (Bench *b, int src, int dst, gboolean measured, GError **error)
+{
+  if (b->disks == 0)
+    return TRUE;
+  if (!handoff_lease (b, b->disk_lease_path, b->vml_disks, src, dst, measured, error))
+    {
+      g_prefix_error (error, "the lease with %d disks: ", b->disks);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -648,9 +810,11 @@ run_rounds (Bench *b, GError **error)
       gboolean measured = r >= b->warmup;
 
       if (!handoff_vmleased (b, 1, 2, measured, error) ||
+          !handoff_disks (b, 1, 2, measured, error) ||
           !handoff_raw (b, 1, 2, measured, error) ||
           !bus_floor (b, 1, 2, measured, error) ||
           !handoff_vmleased (b, 2, 1, measured, error) ||
+          !handoff_disks (b, 2, 1, measured, error) ||
           !handoff_raw (b, 2, 1, measured, error) ||
           !bus_floor (b, 2, 1, measured, error))
         {
@@ -710,6 +874,8 @@ report (Bench *b)
     vml_bench_series_summarize (&b->vml[i]);
   for (int i = 0; i < N_RSERIES; i++)
     vml_bench_series_summarize (&b->raw[i]);
+  for (int i = 0; i < N_VSERIES && b->disks > 0; i++)
+    vml_bench_series_summarize (&b->vml_disks[i]);
   vml_bench_series_summarize (&b->observer.read);
   vml_bench_series_summarize (&b->bus_floor);
   ratio = rb->median > 0 ? vb->median / rb->median : 0;
@@ -729,6 +895,17 @@ report (Bench *b)
       for (int i = 0; i < N_RSERIES; i++)
         json_series (out, &b->raw[i], i == 0);
       g_string_append (out, "}");
+      if (b->disks > 0)
+        {
+          Series *db = &b->vml_disks[V_BLACKOUT];
+
+          g_string_append_printf (out, ",\"disks\":%d,\"vmleased_disks\":{", b->disks);
+          for (int i = 0; i < N_VSERIES; i++)
+            json_series (out, &b->vml_disks[i], i == 0);
+          g_string_append_printf (out, "},\"disks_ratio\":%.3f,\"per_disk_us\":%.1f",
+                                  vb->median > 0 ? db->median / vb->median : 0,
+                                  (db->median - vb->median) / b->disks);
+        }
       json_series (out, &b->bus_floor, FALSE);
       g_string_append_printf (out, ",\"ratio\":%.3f,\"target\":%.2f,\"target_met\":%s,"
                               "\"observer\":{\"samples\":%" G_GUINT64_FORMAT ","
@@ -748,6 +925,13 @@ report (Bench *b)
   printf ("  %-13s %9s %9s %9s %9s %9s\n", "", "median", "p90", "mean", "min", "max");
   for (int i = 0; i < N_VSERIES; i++)
     print_series (&b->vml[i]);
+  if (b->disks > 0)
+    {
+      printf ("vmleased, the lease with %d disks (%d hand-offs), ms:\n", b->disks,
+              2 * b->rounds);
+      for (int i = 0; i < N_VSERIES; i++)
+        print_series (&b->vml_disks[i]);
+    }
   printf ("raw libsanlock (pid-targeted, %d hand-offs), ms:\n", 2 * b->rounds);
   for (int i = 0; i < N_RSERIES; i++)
     print_series (&b->raw[i]);
@@ -759,9 +943,20 @@ report (Bench *b)
           (vb->median - rb->median) / 1000, b->bus_floor.median / 1000);
   printf ("ratio vmleased/raw (medians): %.2f\n", ratio);
   printf ("target ratio <= %.2f: %s\n", TARGET_RATIO, met ? "met" : "not met");
-  printf ("observer: %" G_GUINT64_FORMAT " samples of both resources (%" G_GUINT64_FORMAT
+  if (b->disks > 0)
+    {
+      Series *db = &b->vml_disks[V_BLACKOUT];
+
+      printf ("with %d disks: blackout median %.3f ms, ratio to 0 disks %.2f, each disk adds "
+              "%.3f ms (perform %.3f, finish %.3f)\n", b->disks, db->median / 1000,
+              vb->median > 0 ? db->median / vb->median : 0,
+              (db->median - vb->median) / b->disks / 1000,
+              (b->vml_disks[V_PERFORM].median - b->vml[V_PERFORM].median) / b->disks / 1000,
+              (b->vml_disks[V_FINISH].median - b->vml[V_FINISH].median) / b->disks / 1000);
+    }
+  printf ("observer: %" G_GUINT64_FORMAT " samples of %u resources (%" G_GUINT64_FORMAT
           " inside blackouts), %" G_GUINT64_FORMAT " read errors: %s\n",
-          b->observer.samples, in_windows, b->observer.errors,
+          b->observer.samples, b->observer.n_watched, in_windows, b->observer.errors,
           b->observer.gaps == 0 ? "no moment without a holder"
                                 : "MOMENTS WITHOUT A HOLDER");
   printf ("observer: one sanlock_read_resource_owners (what vmleased reads storage with) "
@@ -780,30 +975,12 @@ cleanup (Bench *b)
 
   if (b->lease_created)
     {
-      /* A failed round may have left a hand-off half done: undo it, then
-       * release where it is held. */
-      for (int k = N_HOSTS; k >= 1; k--)
-        {
-          g_autoptr(GVariant) r = NULL;
-          g_autoptr(GError) ignored = NULL;
-          GVariantBuilder o;
-
-          g_variant_builder_init (&o, G_VARIANT_TYPE ("a{sv}"));
-          g_variant_builder_add (&o, "{sv}", "wait", g_variant_new_uint32 (5));
-          r = g_dbus_connection_call_sync (b->bus[k], BUS_NAME, b->lease_path, LEASE_IFACE,
-                                           "Transfer", g_variant_new ("(ssa{sv})", "cancel", "", &o),
-                                           NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
-                                           &ignored);
-        }
-      for (int k = 1; k <= N_HOSTS; k++)
-        {
-          g_autoptr(GError) ignored = NULL;
-          lease_call (b, k, "Release", &ignored);
-        }
+      undo_lease (b, b->lease_path);
       if (!call (b, 1, MANAGER_PATH, MANAGER_IFACE, "DeleteLease",
                  g_variant_new ("(sa{sv})", b->uuid, NULL), "()", &error))
         g_printerr ("vml-bench-handoff: %s\n", error->message);
     }
+  cleanup_disk_lease (b);
   if (b->raw_written)
     {
       g_autoptr(GError) e3 = NULL;
@@ -838,6 +1015,8 @@ main (int argc, char **argv)
     { "lockspace", 0, 0, G_OPTION_ARG_STRING, &lockspace, "Lockspace (sandbox)", "NAME" },
     { "raw-offset-mib", 0, 0, G_OPTION_ARG_INT64, &raw_offset,
       "Where the raw resource goes in the lease file, MiB (420)", "MIB" },
+    { "disks", 0, 0, G_OPTION_ARG_INT, &b.disks,
+      "Also hand off a lease held with N disk leases, against the one without (0)", "N" },
     { "observe-ms", 0, 0, G_OPTION_ARG_INT, &b.observe_ms,
       "Pause between the observer's reads of both resources, ms (10)", "MS" },
     { NULL }
@@ -855,10 +1034,11 @@ main (int argc, char **argv)
       g_printerr ("vml-bench-handoff: %s\n", error->message);
       return 2;
     }
-  if (b.sandbox == NULL || b.rounds < 1 || b.warmup < 0 || raw_offset < 0 || b.observe_ms < 0)
+  if (b.sandbox == NULL || b.rounds < 1 || b.warmup < 0 || raw_offset < 0 || b.observe_ms < 0 ||
+      b.disks < 0 || b.disks > MAX_DISKS)
     {
       g_printerr ("vml-bench-handoff: --sandbox DIR is required; --rounds >= 1, --warmup, "
-                  "--raw-offset-mib and --observe-ms >= 0\n");
+                  "--raw-offset-mib and --observe-ms >= 0; --disks 0 to 64\n");
       return 2;
     }
   b.lockspace = lockspace ? g_steal_pointer (&lockspace) : g_strdup ("sandbox");
@@ -903,6 +1083,8 @@ main (int argc, char **argv)
   b.windows = g_array_new (FALSE, FALSE, sizeof (gint64));
   o->times = g_array_new (FALSE, FALSE, sizeof (gint64));
   vml_bench_series_init (&o->read, "read owners", "sanlock_read_resource_owners");
+  for (int i = 0; i < N_VSERIES; i++)
+    vml_bench_series_init (&b.vml_disks[i], b.vml[i].name, b.vml[i].what);
   vml_bench_series_init (&b.bus_floor, "bus_floor", "Properties.Get on the source, then the destination");
   g_mutex_init (&o->lock);
   b.uuid = g_uuid_string_random ();
@@ -921,6 +1103,7 @@ main (int argc, char **argv)
         }
     }
   if (rc == 0 && (!find_lockspace (&b, &error) || !setup_lease (&b, &error) ||
+                  (b.disks > 0 && !setup_disk_lease (&b, &error)) ||
                   !setup_raw (&b, &error)))
     {
       g_printerr ("vml-bench-handoff: %s\n", error->message);
@@ -929,9 +1112,12 @@ main (int argc, char **argv)
   if (rc == 0)
     {
       o->watched[0].res = new_resource (b.lockspace, b.uuid, b.storage, b.lease_offset);
-      o->watched[0].label = "the vmleased lease";
+      o->watched[0].label = g_strdup ("the vmleased lease");
       o->watched[1].res = new_resource (b.lockspace, b.raw_name, b.storage, b.raw_offset);
-      o->watched[1].label = "the raw resource";
+      o->watched[1].label = g_strdup ("the raw resource");
+      o->n_watched = 2;
+      if (b.disks > 0)
+        watch_disk_lease (&b);
       o->interval_us = (guint) b.observe_ms * 1000;
       o->thread = g_thread_new ("observer", observer_thread, o);
       if (!run_rounds (&b, &error))
@@ -958,8 +1144,16 @@ main (int argc, char **argv)
   g_array_unref (b.windows);
   g_array_unref (o->times);
   vml_bench_series_clear (&o->read);
-  for (guint i = 0; i < G_N_ELEMENTS (o->watched); i++)
-    g_free (o->watched[i].res);
+  for (guint i = 0; i < o->n_watched; i++)
+    {
+      g_free (o->watched[i].res);
+      g_free (o->watched[i].label);
+    }
+  for (int i = 0; i < N_VSERIES; i++)
+    vml_bench_series_clear (&b.vml_disks[i]);
+  g_clear_pointer (&b.disk_info, g_variant_unref);
+  g_free (b.disk_uuid);
+  g_free (b.disk_lease_path);
   g_free (o->first_gap);
   for (int k = 1; k <= N_HOSTS; k++)
     {

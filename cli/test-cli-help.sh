@@ -126,6 +126,16 @@ expect_exit 2 transfer finish 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA --p
 expect_exit 2 transfer confirm 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA --success --failure
 expect_exit 2 transfer confirm 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 '' --wait soon
 expect_exit 2 transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 'vml1.AA AA'
+expect_exit 2 disk
+expect_exit 2 disk frobnicate && expect_output "unknown disk command" "Try 'vmleasectl disk --help'"
+expect_exit 2 disk attach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 && expect_output "attach without a key" "missing argument"
+expect_exit 2 disk attach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vol-1 --wait soon
+expect_exit 2 disk attach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vol-1 --shared
+expect_exit 2 disk detach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10
+expect_exit 2 disk detach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vol-1 --wait 5
+expect_exit 2 disk list 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 extra
+expect_exit 2 acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --disk
+expect_exit 2 transfer perform 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA --disk vol-1
 expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --to unix:path=/nonexistent/b
 expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from /nonexistent/host1.env --to unix:path=/nonexistent/b
 expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/a
@@ -140,6 +150,12 @@ expect_exit 3 lockspace list
 expect_exit 3 inquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10
 expect_exit 3 --address unix:path=/nonexistent/other-bus monitor
 expect_exit 3 transfer begin 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10
+expect_exit 3 disk list
+expect_exit 3 --json disk list 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10
+expect_exit 3 disk attach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vol-1 /dev/vg0/iso:shared
+expect_exit 3 disk detach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vol-1
+expect_exit 3 acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --disk vol-1 --disk vol-2:shared
+expect_exit 3 transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA --disk vol-1
 expect_exit 3 transfer cancel 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 ''
 expect_exit 3 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/b \
     && expect_output "migrate without a bus" "finding the lease on the source"

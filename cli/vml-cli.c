@@ -33,7 +33,7 @@ static const VmlCliExitInfo exit_infos[] = {
   { VML_EXIT_EXISTS,               VML_ERROR_EXISTS,
     "already exists, joined or held here" },
   { VML_EXIT_BUSY,                 VML_ERROR_BUSY,
-    "held by another host, or leases in it still held" },
+    "held by another host (a disk: by another VM), or leases in it still held" },
   { VML_EXIT_NOT_HELD,             VML_ERROR_NOT_HELD,
     "the lease is not held on this host" },
   { VML_EXIT_WRONG_STEP,           VML_ERROR_WRONG_STEP,
@@ -468,4 +468,65 @@ bad:
                               "%s: '%s' is not a byte count (a whole number, "
                               "optionally with K, M, G or T)",
                               option, text);
+}
+
+/* ---- disks ------------------------------------------------------------- */
+
+static const char *const disk_modes[] = { "shared", "exclusive" };
+
+void
+vml_cli_disk_word_split (const char  *word,
+                         char       **key,
+                         const char **mode)
+{
+  const char *colon = strrchr (word, ':');
+
+  *mode = "exclusive";
+  for (gsize i = 0; colon != NULL && i < G_N_ELEMENTS (disk_modes); i++)
+    if (g_str_equal (colon + 1, disk_modes[i]))
+      {
+        *mode = disk_modes[i];
+        *key = g_strndup (word, colon - word);
+        return;
+      }
+  *key = g_strdup (word);
+}
+
+char *
+vml_cli_disk_word (const char *key,
+                   const char *mode)
+{
+  const char *colon = strrchr (key, ':');
+  gboolean ambiguous = FALSE;
+
+  for (gsize i = 0; colon != NULL && i < G_N_ELEMENTS (disk_modes); i++)
+    ambiguous |= g_str_equal (colon + 1, disk_modes[i]);
+  if (g_str_equal (mode, "shared") || ambiguous)
+    return g_strdup_printf ("%s:%s", key, g_str_equal (mode, "shared") ? "shared" : "exclusive");
+  return g_strdup (key);
+}
+
+GVariant *
+vml_cli_disks_variant (char *const *words)
+{
+  GVariantBuilder disks;
+
+  g_variant_builder_init (&disks, G_VARIANT_TYPE ("a(ss)"));
+  for (gsize i = 0; words != NULL && words[i] != NULL; i++)
+    {
+      g_autofree char *key = NULL;
+      const char *mode;
+
+      vml_cli_disk_word_split (words[i], &key, &mode);
+      g_variant_builder_add (&disks, "(ss)", key, mode);
+    }
+  return g_variant_builder_end (&disks);
+}
+
+void
+vml_cli_add_disks_option (GVariantBuilder *options,
+                          char *const     *words)
+{
+  if (words != NULL)
+    g_variant_builder_add (options, "{sv}", "disks", vml_cli_disks_variant (words));
 }

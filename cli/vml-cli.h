@@ -156,6 +156,23 @@ gboolean  vml_cli_add_fence_options (GVariantBuilder *options, const char *pid,
   { "fence", 0, 0, G_OPTION_ARG_STRING, (fence_arg),                       \
     "What to do to PID then: kill (default with --pid), pause or none", "ACTION" }
 
+/* Disks on the command line: each word KEY[:shared]. A last ":shared" or
+ * ":exclusive" is the mode (default exclusive), so a key that itself ends
+ * in one of those is followed by its mode ("vol:shared:exclusive"). Nothing else about the
+ * key is checked here: vmleased judges keys. */
+#define VML_CLI_DISK_WORD "KEY[:shared]"
+/* Splits @word: *key (transfer full) and *mode, "exclusive" or "shared". */
+void      vml_cli_disk_word_split (const char *word, char **key, const char **mode);
+/* The word that vml_cli_disk_word_split() reads back as @key, @mode. */
+char     *vml_cli_disk_word       (const char *key, const char *mode);
+/* (transfer floating) a(ss) of (key, mode) from @words (NULL: none). */
+GVariant *vml_cli_disks_variant   (char *const *words);
+/* Adds "disks" a(ss) from @words to @options, if @words is not NULL. */
+void      vml_cli_add_disks_option (GVariantBuilder *options, char *const *words);
+/* The --disk KEY[:shared] option (repeatable) into @words_arg (char ***). */
+#define VML_CLI_DISK_ENTRY(words_arg, help) \
+  { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, (words_arg), (help), VML_CLI_DISK_WORD }
+
 /* The bus. The connection and the manager proxy belong to @cli (transfer
  * none); vml_cli_lease() returns a new proxy found with GetLease. */
 GDBusConnection *vml_cli_connection  (VmlCli              *cli,

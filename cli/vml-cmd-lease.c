@@ -87,24 +87,30 @@ vml_cmd_print_leases (GPtrArray *leases)
     }
 
   table = vml_cli_table_new ("UUID", "NAME", "LOCKSPACE", "STATE", "MODE", "OWNER",
-                             "STORAGE", NULL);
+                             "STORAGE", "DISKS", NULL);
   for (guint i = 0; i < leases->len; i++)
     {
       g_autoptr(GVariant) props = NULL;
+      g_autoptr(GVariant) disks = NULL;
       g_autofree char *owner = NULL;
+      g_autofree char *n_disks = NULL;
       const char *storage;
 
       g_variant_get (g_ptr_array_index (leases, i), "(&o@a{sv})", NULL, &props);
       owner = prop_host (props, "Owner");
       storage = prop_string (props, "StorageState");
+      disks = g_variant_lookup_value (props, "Disks", NULL);
+      n_disks = vml_cmd_disks_count (disks);
       vml_cli_table_add (table, prop_string (props, "Uuid"), prop_string (props, "Name"),
                          prop_string (props, "Lockspace"), prop_string (props, "State"),
-                         prop_string (props, "Mode"), owner, *storage ? storage : "-");
+                         prop_string (props, "Mode"), owner, *storage ? storage : "-",
+                         n_disks);
     }
   vml_cli_table_print (table);
 }
 
-/* [{"path": ..., "uuid": ..., "state": ..., every property in snake_case}] */
+/* [{"path": ..., "uuid": ..., "state": ..., every property in snake_case}];
+ * "disks" as objects {"key", "mode"}, not pairs. */
 JsonNode *
 vml_cmd_leases_json (GPtrArray *leases)
 {
@@ -114,13 +120,26 @@ vml_cmd_leases_json (GPtrArray *leases)
   for (guint i = 0; i < leases->len; i++)
     {
       g_autoptr(GVariant) props = NULL;
+      g_autoptr(GVariant) disks = NULL;
+      g_autoptr(GVariant) rest = NULL;
+      GVariantDict others;
       const char *path;
 
       g_variant_get (g_ptr_array_index (leases, i), "(&o@a{sv})", &path, &props);
+      g_variant_dict_init (&others, props);
+      disks = g_variant_lookup_value (props, "Disks", G_VARIANT_TYPE ("a(ss)"));
+      if (disks != NULL)
+        g_variant_dict_remove (&others, "Disks");
+      rest = g_variant_ref_sink (g_variant_dict_end (&others));
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "path");
       json_builder_add_string_value (builder, path);
-      vml_cli_json_add_props (builder, props);
+      vml_cli_json_add_props (builder, rest);
+      if (disks != NULL)
+        {
+          json_builder_set_member_name (builder, "disks");
+          json_builder_add_value (builder, vml_cmd_disks_json (NULL, disks));
+        }
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -297,9 +316,16 @@ static const char acquire_help[] =
   "waits 120 s unless --wait says otherwise); --request asks that host to hand\n"
   "it over (it is told, and keeps it).\n"
   "\n"
+  "--disk takes the VM's disk leases with it, all or nothing: KEY names the\n"
+  "disk (a volume UUID or its path), KEY:shared a disk that other VMs may\n"
+  "hold shared too. If one disk is busy nothing is held, and the error names\n"
+  "the disk, the VM lease holding it and that lease's host.\n"
+  "\n"
   "Examples:\n"
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --pid \"$(pgrep -f 'guest=web1')\"\n"
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --shared --fence none\n"
+  "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --pid 4242 \\\n"
+  "      --disk vol-7d2a91 --disk /dev/vg0/shared-data:shared\n"
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --wait 120 || echo \"busy: $?\"\n"
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --force --pid 4242";
 
@@ -316,6 +342,7 @@ typedef struct {
   char     *wait;
   gboolean  force;
   gboolean  request;
+  char    **disks;
 } AcquireArgs;
 
 static GVariant *
@@ -334,6 +361,7 @@ acquire_options (const AcquireArgs  *args,
     g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
   if (args->request)
     g_variant_builder_add (&options, "{sv}", "request", g_variant_new_boolean (TRUE));
+  vml_cli_add_disks_option (&options, args->disks);
   return g_variant_builder_end (&options);
 }
 
@@ -343,12 +371,13 @@ acquire_args_clear (AcquireArgs *args)
   g_free (args->pid);
   g_free (args->fence);
   g_free (args->wait);
+  g_strfreev (args->disks);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AcquireArgs, acquire_args_clear)
 
 VML_CLI_HANDLER (vml_cmd_acquire)
 {
-  g_auto(AcquireArgs) args = { FALSE, NULL, NULL, NULL, FALSE, FALSE };
+  g_auto(AcquireArgs) args = { FALSE, NULL, NULL, NULL, FALSE, FALSE, NULL };
   const GOptionEntry entries[] = {
     { "shared", 0, 0, G_OPTION_ARG_NONE, &args.shared,
       "Hold the lease shared instead of exclusive", NULL },
@@ -360,6 +389,8 @@ VML_CLI_HANDLER (vml_cmd_acquire)
       "Seize the lease from the host that holds it (polkit: .seize)", NULL },
     { "request", 0, 0, G_OPTION_ARG_NONE, &args.request,
       "Ask the host that holds the lease to hand it over", NULL },
+    VML_CLI_DISK_ENTRY (&args.disks,
+                        "Also take this disk's lease (repeat for each disk; :shared for a shared disk)"),
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, acquire_help, acquire_errors, 1, 1, TRUE };
@@ -433,6 +464,7 @@ static const struct {
   { "live_hosts",       "Live hosts" },
   { "storage_error",    "Storage error" },
   { "transfer",         "Hand-off" },
+  { "disks",            NULL },       /* a table of its own, after the rest */
 };
 
 static gboolean
@@ -458,6 +490,48 @@ print_info_line (GVariant   *info,
   g_print ("%-18s %s\n", label, text);
 }
 
+/* Inquire's "disks": one row per disk, what this host holds and what the
+ * storage says. */
+static const char *const disk_columns[] = {
+  "key", "mode", "owner", "shared_owners", "lver", "holder_pid", "resource", "offset",
+};
+
+static void
+print_info_disks (GVariant *info)
+{
+  g_autoptr(GVariant) disks = g_variant_lookup_value (info, "disks", G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr(VmlCliTable) table = NULL;
+  gsize n;
+
+  if (disks == NULL)
+    return;
+  n = g_variant_n_children (disks);
+  g_print ("%-18s %s\n", "Disks", n == 0 ? "-" : "");
+  if (n == 0)
+    return;
+  table = vml_cli_table_new ("  KEY", "MODE", "OWNER", "SHARED-OWNERS", "LVER", "HOLDER",
+                             "RESOURCE", "OFFSET", NULL);
+  G_STATIC_ASSERT (G_N_ELEMENTS (disk_columns) == 8);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) disk = g_variant_get_child_value (disks, i);
+      char *cells[G_N_ELEMENTS (disk_columns)];
+
+      for (gsize c = 0; c < G_N_ELEMENTS (disk_columns); c++)
+        {
+          g_autoptr(GVariant) value = g_variant_lookup_value (disk, disk_columns[c], NULL);
+          g_autofree char *text = value ? vml_cli_format_value (value) : g_strdup ("-");
+
+          cells[c] = c == 0 ? g_strconcat ("  ", text, NULL) : g_steal_pointer (&text);
+        }
+      vml_cli_table_add (table, cells[0], cells[1], cells[2], cells[3], cells[4], cells[5],
+                         cells[6], cells[7]);
+      for (gsize c = 0; c < G_N_ELEMENTS (disk_columns); c++)
+        g_free (cells[c]);
+    }
+  vml_cli_table_print (table);
+}
+
 static void
 print_info (VmlCli   *cli,
             GVariant *info)
@@ -473,11 +547,13 @@ print_info (VmlCli   *cli,
       return;
     }
   for (gsize i = 0; i < G_N_ELEMENTS (inquire_labels); i++)
-    print_info_line (info, inquire_labels[i].key, inquire_labels[i].label);
+    if (inquire_labels[i].label != NULL)
+      print_info_line (info, inquire_labels[i].key, inquire_labels[i].label);
   g_variant_iter_init (&iter, info);
   while (g_variant_iter_next (&iter, "{&sv}", &key, NULL))
     if (!is_labelled (key))
       print_info_line (info, key, key);
+  print_info_disks (info);
 }
 
 static const char inquire_help[] =

@@ -28,6 +28,7 @@ typedef enum {
   STEP_OPT_POSTCOPY = 1 << 1,   /* --postcopy */
   STEP_OPT_SUCCESS  = 1 << 2,   /* --success, --failure */
   STEP_OPT_WAIT     = 1 << 3,   /* --wait */
+  STEP_OPT_DISKS    = 1 << 4,   /* --disk */
 } StepOpts;
 
 /* One step: its row in the group's command list, and its options. */
@@ -53,16 +54,21 @@ static const StepInfo steps[] = {
     "  vmleasectl transfer begin \"$uuid\" | ssh dst vmleasectl transfer prepare \"$uuid\"" },
   { "prepare",
     "Destination: check T1, take the lease shared; prints T2",
-    STEP_OPT_PID, TRUE,
+    STEP_OPT_PID | STEP_OPT_DISKS, TRUE,
     "On the destination host, before the incoming VM touches its disks:\n"
     "checks the source's token T1 against storage (the source still holds\n"
     "the lease shared) and takes the lease shared here (state migrating-in).\n"
     "--pid names the destination's VM process, to be fenced if the lease is\n"
     "lost, as with 'acquire'. Prints the token T2 for the source's 'perform'.\n"
+    "--disk (repeatable) gives the destination's own disk set, when the\n"
+    "migration copies the disks to new volumes: disks only it names are taken\n"
+    "here now, disks only the source held are released at its confirm, disks\n"
+    "both name move with the lease. Without --disk, the source's disks move.\n"
     "\n"
     "Examples:\n"
     "  vmleasectl transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t1\" --pid 4242\n"
-    "  ssh src vmleasectl transfer begin \"$uuid\" | vmleasectl transfer prepare \"$uuid\" > t2" },
+    "  ssh src vmleasectl transfer begin \"$uuid\" | vmleasectl transfer prepare \"$uuid\" > t2\n"
+    "  vmleasectl transfer prepare \"$uuid\" - < t1 --disk vol-new-1 --disk vol-shared:shared" },
   { "perform",
     "Source, at switchover: give the shared hold up; prints T3",
     STEP_OPT_POSTCOPY, TRUE,
@@ -278,6 +284,7 @@ typedef struct {
   gboolean  success;
   gboolean  failure;
   char     *wait;
+  char    **disks;
 } StepArgs;
 
 static void
@@ -286,6 +293,7 @@ step_args_clear (StepArgs *args)
   g_free (args->pid);
   g_free (args->fence);
   g_free (args->wait);
+  g_strfreev (args->disks);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (StepArgs, step_args_clear)
 
@@ -309,6 +317,7 @@ step_options (const StepArgs  *args,
     g_variant_builder_add (&options, "{sv}", "success", g_variant_new_boolean (args->success));
   if (!vml_cli_add_uint32_option (&options, "wait", "--wait", args->wait, wait, error))
     return NULL;
+  vml_cli_add_disks_option (&options, args->disks);
   return g_variant_builder_end (&options);
 }
 
@@ -326,8 +335,8 @@ print_token (VmlCli     *cli,
 static VML_CLI_HANDLER (transfer_step)
 {
   const StepInfo *info = find_step (cmd->name);
-  g_auto(StepArgs) args = { NULL, NULL, FALSE, FALSE, FALSE, NULL };
-  GOptionEntry entries[8];
+  g_auto(StepArgs) args = { NULL, NULL, FALSE, FALSE, FALSE, NULL, NULL };
+  GOptionEntry entries[9];
   guint n = 0;
   g_autoptr(VmlDbusLease) lease = NULL;
   g_autoptr(GVariant) options = NULL;
@@ -348,6 +357,9 @@ static VML_CLI_HANDLER (transfer_step)
       entries[n++] = fence_entries[0];
       entries[n++] = fence_entries[1];
     }
+  if (info->opts & STEP_OPT_DISKS)
+    entries[n++] = (GOptionEntry) VML_CLI_DISK_ENTRY (&args.disks,
+      "The destination's own disk set: one disk each (repeat; :shared for a shared disk)");
   if (info->opts & STEP_OPT_POSTCOPY)
     entries[n++] = (GOptionEntry) { "postcopy", 0, 0, G_OPTION_ARG_NONE, &args.postcopy,
       "Post-copy switchover: the point of no return for the source", NULL };

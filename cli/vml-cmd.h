@@ -22,6 +22,9 @@ VML_CMD_DECLARE (vml_cmd_acquire);
 VML_CMD_DECLARE (vml_cmd_release);
 VML_CMD_DECLARE (vml_cmd_inquire);
 
+/* vml-cmd-disk.c: "disk attach|detach|list" */
+VML_CMD_DECLARE (vml_cmd_disk);
+
 /* vml-cmd-monitor.c */
 VML_CMD_DECLARE (vml_cmd_monitor);
 
@@ -65,5 +68,16 @@ GPtrArray *vml_cmd_get_leases       (VmlCli    *cli,
                                      GError   **error);
 void       vml_cmd_print_leases     (GPtrArray *leases);
 JsonNode  *vml_cmd_leases_json      (GPtrArray *leases);
+
+/* Disks: a lease's Disks property, a(ss) of (key, mode). As JSON, an
+ * array of {"uuid" (if @uuid is not NULL), "key", "mode"}; _add() adds those
+ * objects to the array being built. For people, "-", "3" or "3 (1 shared)"
+ * (also "-" for a value of another type, from an older vmleased). */
+JsonNode  *vml_cmd_disks_json       (const char   *uuid,
+                                     GVariant     *disks);
+void       vml_cmd_disks_json_add   (JsonBuilder  *builder,
+                                     const char   *uuid,
+                                     GVariant     *disks);
+char      *vml_cmd_disks_count      (GVariant     *disks);
 
 G_END_DECLS

@@ -20,6 +20,7 @@ static const VmlCliCommand commands[] = {
   { "acquire",   vml_cmd_acquire,   "Take a VM's lease for this host",                 "UUID" },
   { "release",   vml_cmd_release,   "Give a VM's lease up on this host",               "UUID" },
   { "inquire",   vml_cmd_inquire,   "Read a VM's lease from storage: who holds it",    "UUID" },
+  { "disk",      vml_cmd_disk,      "Attach, detach or list a VM's disk leases (attach, detach, list)", "COMMAND UUID [KEY…]" },
   { "transfer",  vml_cmd_transfer,  "One step of a migration hand-off (begin, prepare, ...)", "STEP UUID [TOKEN|-]" },
   { "migrate",   vml_cmd_migrate,   "Hand a VM's lease from one host to another, every step", "UUID" },
   { "monitor",   vml_cmd_monitor,   "Print lease and lockspace events until interrupted", "" },
@@ -43,6 +44,7 @@ static const char main_help_tail[] =
   "  vmleasectl lockspace add ls1 --host-id 1 --path /dev/mapper/vmleases\n"
   "  vmleasectl create 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --lockspace ls1 --name web1\n"
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --pid 4242 --wait 60\n"
+  "  vmleasectl disk attach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vol-7d2a91\n"
   "  vmleasectl --json list | jq '.leases[].state'\n"
   "  vmleasectl migrate --from host1.env --to host2.env 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
   "\n"

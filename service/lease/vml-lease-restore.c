@@ -19,6 +19,7 @@ typedef struct {
   gboolean    idle_expected;   /* a hand-off's source after perform holds nothing */
   gboolean    foreign;         /* the recorded pid holds some other lease */
   gboolean    orphan_prepare;  /* a prepare that never returned its token */
+  gboolean    marker_only;     /* the holder keeps only this lease's transfer marker */
   VmlHolder  *holder;
   gboolean    held;
   gboolean    shared;
@@ -53,8 +54,18 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   if (!data->held && !data->idle_expected && !data->orphan_prepare)
     {
       /* A damaged or copied record may name the holder of another lease:
-       * that holder is none of ours to stop. */
-      if (lease_sanlock_holder_holds_any (data->pid))
+       * that holder is none of ours to stop. One that holds only this
+       * lease's transfer marker is ours: vmleased stopped inside a perform,
+       * after the lease went and before the step was recorded (or while a
+       * post-copy perform's marker was kept). It is stopped below, so that
+       * the marker does not keep every other host from a shared Acquire
+       * and the next hand-off from its begin. */
+      data->marker_only = lease_sanlock_holder_holds_only_marker (self->sanlock, data->pid);
+      /* Let go of the marker for it first: a holder stopped while it holds
+       * something takes that as a revocation and fences the VM. */
+      if (data->marker_only)
+        lease_sanlock_marker_drop (self->sanlock, data->holder);
+      if (!data->marker_only && lease_sanlock_holder_holds_any (data->pid))
         {
           data->foreign = TRUE;
           g_clear_object (&data->holder);
@@ -141,6 +152,26 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
       lease_report_holder_end (self, pid, -1,
                                " (a disk holder ended while vmleased was not running; the VM "
                                "lease and its other disks were let go with it)");
+    }
+  else if (data->marker_only)
+    {
+      /* The source's perform let the lease go to the destination, which
+       * holds it; nothing recorded that, so this hand-off cannot be
+       * resumed (no take-back: the version at perform is unknown). Its
+       * marker was let go and its holder stopped above. The VM is not
+       * fenced: after a perform it is paused, as after any perform here.
+       * Not handled yet: disks only this host held (a hand-off with a
+       * different disk set) keep their holders, which nothing adopts. */
+      vml_log (G_LOG_LEVEL_WARNING,
+               LEASE_ABOUT (self, .holder_pid = data->pid, .host_id = self->transfer.peer),
+               "vmleased stopped inside a perform: the lease went to the destination before "
+               "the step was recorded; the hand-off ends here, and this host no longer holds "
+               "the lease");
+      lease_transfer_clear (self);
+      lease_watch_fence_pid (self, 0, 0);
+      lease_set_state (self, LEASE_FREE);
+      lease_publish_holding (self);
+      lease_save_or_warn (self);
     }
   else if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
     restored_in_transfer (self, data);

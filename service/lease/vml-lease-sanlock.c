@@ -268,6 +268,20 @@ marker_name (VmlLeaseSanlock *door)
   return g_strconcat ("x-", door->uuid, NULL);
 }
 
+gboolean
+lease_sanlock_holder_holds_only_marker (VmlLeaseSanlock *door, pid_t pid)
+{
+  g_autoptr(GPtrArray) held = vml_sanlock_holder_resources (pid, NULL);
+  g_autofree char *marker = marker_name (door);
+  VmlSanlockHeld *only;
+
+  if (held == NULL || held->len != 1)
+    return FALSE;
+  only = held->pdata[0];
+  return g_strcmp0 (only->name, marker) == 0 &&
+         g_strcmp0 (only->lockspace, vml_lockspace_get_name (door->lockspace)) == 0;
+}
+
 typedef struct {
   const char *name;
   guint64     offset;

@@ -66,6 +66,11 @@ gboolean         lease_sanlock_inquire_holder (VmlLeaseSanlock *door, pid_t pid,
                                                gboolean *shared, guint64 *lver, GError **error);
 /* Whether holder @pid holds any lease at all (FALSE when sanlock cannot say). */
 gboolean         lease_sanlock_holder_holds_any (pid_t pid);
+/* Whether @pid holds this lease's own transfer marker and nothing else: the
+ * source's holder of a hand-off whose perform let the lease go (or a
+ * post-copy perform's kept marker) while vmleased stopped before it
+ * recorded that. */
+gboolean         lease_sanlock_holder_holds_only_marker (VmlLeaseSanlock *door, pid_t pid);
 
 /* locked: Acquire's attempt. @holder takes the lease; a shared hold that
  * then finds the lease in a hand-off elsewhere lets go again (with that

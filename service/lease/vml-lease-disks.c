@@ -79,9 +79,11 @@ on_located (GObject *source, GAsyncResult *result, gpointer user_data)
   GPtrArray *disks;
   GError *error = NULL;
 
-  offsets = lease_sanlock_disks_locate_finish (result, &error);
+  offsets = vml_lockspace_index_find_or_add_finish (VML_LOCKSPACE (source), result, &error);
   if (offsets == NULL)
     {
+      g_prefix_error (&error, "cannot allocate the lease of a disk in lockspace '%s': ",
+                      vml_lockspace_get_name (VML_LOCKSPACE (source)));
       g_task_return_error (task, error);
       return;
     }
@@ -106,9 +108,9 @@ lease_disks_locate (VmlLease *self, GPtrArray *specs, GAsyncReadyCallback done,
   g_task_set_task_data (task, g_ptr_array_ref (specs), (GDestroyNotify) g_ptr_array_unref);
   for (guint i = 0; i < specs->len; i++)
     g_ptr_array_add (names, ((VmlDiskSpec *) specs->pdata[i])->name);
-  lease_sanlock_disks_locate_async (self->sanlock, self,
-                                    vml_holder_pool_get_holder_path (self->holders), names,
-                                    on_located, task);
+  vml_lockspace_index_find_or_add_async (self->lockspace,
+                                         vml_holder_pool_get_holder_path (self->holders), names,
+                                         on_located, task);
 }
 
 GPtrArray *

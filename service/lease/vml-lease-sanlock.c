@@ -282,29 +282,6 @@ lease_sanlock_holder_holds_only_marker (VmlLeaseSanlock *door, pid_t pid)
          g_strcmp0 (only->lockspace, vml_lockspace_get_name (door->lockspace)) == 0;
 }
 
-typedef struct {
-  const char *name;
-  guint64     offset;
-} MarkerLookup;
-
-static gboolean
-marker_lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **error)
-{
-  MarkerLookup *m = user_data;
-  VmlSanlockLockspace spec;
-  g_autoptr(GError) local_error = NULL;
-
-  vml_lockspace_get_spec (ls, &spec);
-  if (vml_sanlock_index_lookup (&spec, m->name, &m->offset, &local_error))
-    return TRUE;
-  if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  return vml_sanlock_index_create (&spec, m->name, &m->offset, error);
-}
-
 /* Where the marker is; NOT_FOUND if it was never made (it is made at the
  * lease's first hand-off, by lease_sanlock_marker_create_async). */
 static gboolean
@@ -329,19 +306,14 @@ static void
 on_marker_created (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
+  g_autoptr(GArray) offsets = NULL;
   GError *error = NULL;
 
-  if (vml_lockspace_run_locked_index_finish (VML_LOCKSPACE (source), result, &error))
+  offsets = vml_lockspace_index_find_or_add_finish (VML_LOCKSPACE (source), result, &error);
+  if (offsets != NULL)
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
-}
-
-static void
-marker_lookup_free (MarkerLookup *m)
-{
-  g_free ((char *) m->name);
-  g_free (m);
 }
 
 void
@@ -350,13 +322,11 @@ lease_sanlock_marker_create_async (VmlLeaseSanlock *door, gpointer source_object
                                    gpointer user_data)
 {
   GTask *task = g_task_new (source_object, NULL, callback, user_data);
-  MarkerLookup *m = g_new0 (MarkerLookup, 1);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
 
-  m->name = marker_name (door);
-  g_task_set_task_data (task, m, (GDestroyNotify) marker_lookup_free);
-  vml_lockspace_run_locked_index_async (door->lockspace, holder_path,
-                                        marker_lookup_or_create_locked, m, on_marker_created,
-                                        task);
+  g_ptr_array_add (names, marker_name (door));
+  vml_lockspace_index_find_or_add_async (door->lockspace, holder_path, names,
+                                         on_marker_created, task);
 }
 
 gboolean
@@ -512,68 +482,6 @@ disk_resource (VmlLeaseSanlock *door, const char *name, guint64 offset, VmlSanlo
   res->path = vml_lockspace_get_path (door->lockspace);
   res->offset = offset;
   res->sector_size = 0;
-}
-
-typedef struct {
-  GPtrArray *names;    /* of char *, owned */
-  GArray    *offsets;  /* guint64 */
-} DisksLookup;
-
-static void
-disks_lookup_free (DisksLookup *d)
-{
-  g_ptr_array_unref (d->names);
-  g_array_unref (d->offsets);
-  g_free (d);
-}
-
-static gboolean
-disks_lookup_or_create_locked (VmlLockspace *ls, gpointer user_data, GError **error)
-{
-  DisksLookup *d = user_data;
-
-  g_array_set_size (d->offsets, 0);
-  for (guint i = 0; i < d->names->len; i++)
-    {
-      MarkerLookup m = { d->names->pdata[i], 0 };
-
-      if (!marker_lookup_or_create_locked (ls, &m, error))
-        {
-          g_prefix_error (error, "cannot allocate the lease of a disk in lockspace '%s': ",
-                          vml_lockspace_get_name (ls));
-          return FALSE;
-        }
-      g_array_append_val (d->offsets, m.offset);
-    }
-  return TRUE;
-}
-
-void
-lease_sanlock_disks_locate_async (VmlLeaseSanlock *door, gpointer source_object,
-                                  const char *holder_path, GPtrArray *names,
-                                  GAsyncReadyCallback callback, gpointer user_data)
-{
-  GTask *task = g_task_new (source_object, NULL, callback, user_data);
-  DisksLookup *d = g_new0 (DisksLookup, 1);
-
-  d->names = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < names->len; i++)
-    g_ptr_array_add (d->names, g_strdup (names->pdata[i]));
-  d->offsets = g_array_new (FALSE, FALSE, sizeof (guint64));
-  g_task_set_task_data (task, d, (GDestroyNotify) disks_lookup_free);
-  vml_lockspace_run_locked_index_async (door->lockspace, holder_path,
-                                        disks_lookup_or_create_locked, d, on_marker_created,
-                                        task);
-}
-
-GArray *
-lease_sanlock_disks_locate_finish (GAsyncResult *result, GError **error)
-{
-  DisksLookup *d = g_task_get_task_data (G_TASK (result));
-
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  return g_array_ref (d->offsets);
 }
 
 /* Who holds the disk, in words, for a Busy: the VM lease the note names

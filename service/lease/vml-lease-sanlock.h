@@ -126,14 +126,8 @@ gboolean         lease_sanlock_clear_area    (VmlLeaseSanlock *door, GError **er
 gboolean         lease_sanlock_index_delete  (VmlLeaseSanlock *door, GError **error);
 
 /* Disk leases ("d" + hash of the key, vml-disk.h), allocated in the
- * lockspace's index like the marker. locate: main loop; looks up (or,
- * the first time any host uses a key, creates) every name of @names under
- * the index lock; finish gives their offsets (guint64), in order. */
-void             lease_sanlock_disks_locate_async  (VmlLeaseSanlock *door, gpointer source_object,
-                                                    const char *holder_path, GPtrArray *names,
-                                                    GAsyncReadyCallback callback,
-                                                    gpointer user_data);
-GArray          *lease_sanlock_disks_locate_finish (GAsyncResult *result, GError **error);
+ * lockspace's index like the marker (vml_lockspace_index_find_or_add_async,
+ * vml-lease-disks.c). */
 /* locked: @holder takes the disk @name at @offset (its key @key, for
  * messages) in sanlock mode @shared, for a VM that has it in @mode; a Busy
  * names the VM lease holding it and its host, as the disk's note says. On

@@ -230,3 +230,92 @@ vml_lockspace_run_locked_index_finish (VmlLockspace *self, GAsyncResult *result,
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Find or add names                                                      */
+
+typedef struct {
+  GPtrArray *names;    /* of char *, owned */
+  GArray    *offsets;  /* guint64, in the order of names */
+} FindOrAdd;
+
+static void
+find_or_add_free (FindOrAdd *f)
+{
+  g_ptr_array_unref (f->names);
+  g_array_unref (f->offsets);
+  g_free (f);
+}
+
+/* thread, under the index lock: each name found, or added (sanlock's index
+ * takes a name twice, hence the lock around look-then-add). */
+static gboolean
+find_or_add_locked (VmlLockspace *ls, gpointer user_data, GError **error)
+{
+  FindOrAdd *f = user_data;
+  VmlSanlockLockspace spec;
+
+  vml_lockspace_get_spec (ls, &spec);
+  g_array_set_size (f->offsets, 0);
+  for (guint i = 0; i < f->names->len; i++)
+    {
+      const char *name = f->names->pdata[i];
+      g_autoptr(GError) local_error = NULL;
+      guint64 offset = 0;
+
+      if (!vml_sanlock_index_lookup (&spec, name, &offset, &local_error))
+        {
+          if (!g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_FOUND))
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          if (!vml_sanlock_index_create (&spec, name, &offset, error))
+            return FALSE;
+        }
+      g_array_append_val (f->offsets, offset);
+    }
+  return TRUE;
+}
+
+static void
+on_found_or_added (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (vml_lockspace_run_locked_index_finish (VML_LOCKSPACE (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+vml_lockspace_index_find_or_add_async (VmlLockspace        *self,
+                                       const char          *holder_path,
+                                       GPtrArray           *names,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+  FindOrAdd *f = g_new0 (FindOrAdd, 1);
+
+  f->names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < names->len; i++)
+    g_ptr_array_add (f->names, g_strdup (names->pdata[i]));
+  f->offsets = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_task_set_task_data (task, f, (GDestroyNotify) find_or_add_free);
+  vml_lockspace_run_locked_index_async (self, holder_path, find_or_add_locked, f,
+                                        on_found_or_added, task);
+}
+
+GArray *
+vml_lockspace_index_find_or_add_finish (VmlLockspace *self, GAsyncResult *result,
+                                        GError **error)
+{
+  FindOrAdd *f = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+  return g_array_ref (f->offsets);
+}

@@ -129,6 +129,17 @@ void               vml_lockspace_run_locked_index_async  (VmlLockspace        *s
 gboolean           vml_lockspace_run_locked_index_finish (VmlLockspace  *self,
                                                           GAsyncResult  *result,
                                                           GError       **error);
+/* Finds each of @names (char *) in the resource index, adding those that
+ * are not there yet, under the index lock as above; finishes with their
+ * offsets in the order of @names. Main loop only. */
+void               vml_lockspace_index_find_or_add_async  (VmlLockspace        *self,
+                                                           const char          *holder_path,
+                                                           GPtrArray           *names,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+GArray            *vml_lockspace_index_find_or_add_finish (VmlLockspace  *self,
+                                                           GAsyncResult  *result,
+                                                           GError       **error);
 /* The queue of index updates waiting here (vml-lockspace-index.c). */
 GQueue            *vml_lockspace_index_queue   (VmlLockspace *self);
 

@@ -573,6 +573,15 @@ vml_holder_terminate (VmlHolder *self)
              "Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));
 }
 
+void
+vml_holder_revoke (VmlHolder *self)
+{
+  g_atomic_int_set (&self->stopping, TRUE);
+  if (signal_holder (self, SIGTERM) != 0 && errno != ESRCH)
+    vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .holder_pid = self->pid },
+             "Cannot stop holder %d: %s", (int) self->pid, g_strerror (errno));
+}
+
 gboolean
 vml_holder_stop (VmlHolder *self, guint timeout_ms)
 {

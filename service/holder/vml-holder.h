@@ -90,6 +90,12 @@ void       vml_holder_watch          (VmlHolder *self);
  * listened to "exited" then), and its @status as "exited" gave it. */
 gboolean   vml_holder_has_exited     (VmlHolder *self, int *status);
 
+/* Stops a holder that may still hold leases, at once: SIGTERM, which it
+ * takes as a revocation (it fences its VM process and exits; sanlock then
+ * frees what it held, whether vmleased is running or not). Through its
+ * pidfd (or pid and start time), so a recycled pid is never hit. Its
+ * "exited" is not emitted; it counts against the ceiling until it is gone. */
+void       vml_holder_revoke         (VmlHolder *self);
 /* Asks the holder to exit (it holds nothing by then) and waits up to
  * @timeout_ms for it. Safe from a worker thread. TRUE if it is gone. */
 gboolean   vml_holder_stop           (VmlHolder *self,

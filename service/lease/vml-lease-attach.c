@@ -4,7 +4,6 @@
  * new ones (vml-lease-disks.c); a holder left keeping nothing is ended. */
 #include "config.h"
 
-#include <signal.h>
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
@@ -100,8 +99,8 @@ end_new_holders (VmlLease *self, AttachData *data)
     {
       VmlHolder *holder = data->holders->pdata[h];
 
-      if (!g_ptr_array_find (self->disk_holders, holder, NULL) && vml_holder_is_alive (holder))
-        kill (vml_holder_get_pid (holder), SIGTERM);
+      if (!g_ptr_array_find (self->disk_holders, holder, NULL))
+        vml_holder_revoke (holder);
     }
 }
 

@@ -8,7 +8,6 @@
  * Part of VmlLease (vml-lease-core.c). */
 #include "config.h"
 
-#include <signal.h>
 #include <string.h>
 
 #include "vml-error.h"
@@ -270,8 +269,7 @@ lease_disks_kill_all (VmlLease *self)
       /* It may still hold disks: SIGTERM is its revocation (it fences the
        * VM, again, harmlessly, and exits; sanlock then frees its disks).
        * Its stdin closing would not do: a claimed holder keeps holding. */
-      if (vml_holder_is_alive (holder))
-        kill (vml_holder_get_pid (holder), SIGTERM);
+      vml_holder_revoke (holder);
     }
   g_ptr_array_set_size (self->disk_holders, 0);
   g_ptr_array_set_size (self->disks, 0);

@@ -299,10 +299,10 @@ on_disk_holder_exited (VmlHolder *holder, int status, gpointer user_data)
                          "were let go with it)", disk->key);
   if (self->holder != NULL)
     {
-      pid_t lease_pid = vml_holder_get_pid (self->holder);
+      g_autoptr(VmlHolder) lease_holder = g_object_ref (self->holder);
 
       lease_drop_holder (self);
-      kill (lease_pid, SIGTERM);
+      vml_holder_revoke (lease_holder);
       lease_publish_holding (self);
     }
   lease_transfer_clear (self);

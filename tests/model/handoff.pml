@@ -18,6 +18,9 @@
  *                  the destination holding its share; the conversion to
  *                  exclusive completes in the background and a failed
  *                  conversion fences the guest.
+ *   DEST_MARKER    with EARLY_FINISH: finish also needs the sole share and
+ *                  the marker held (by the source, pre-copy; else the
+ *                  destination takes it) until the conversion is done.
  *   CRASH_IN_PERFORM  vmleased may also crash inside perform, between
  *                  sanlock's release and the record of the step: spin finds
  *                  finding 1 of docs/model.md (a bug of the service, open).
@@ -386,6 +389,12 @@ inline finish_step(success, ok)
              * conversion goes on in the background */
             atomic {
               ok = (mode[S] == M_NONE && mode[D] == M_SH && alive[D] && gen[D] == t2_gen);
+#ifdef DEST_MARKER
+              /* the sole share, and the marker held until the conversion
+               * is done: the source's (pre-copy), else the destination's */
+              ok = ok && !holds(T) && (marker == S || marker == 0);
+              if :: ok && marker == 0 -> marker = D :: else -> skip fi;
+#endif
               if :: ok -> converting = true :: else -> skip fi
             }
 #else
@@ -590,10 +599,11 @@ end:
        atomic {
          sl_convert(D, false, ok);
          if
-         :: ok -> converting = false
+         :: ok -> converting = false; if :: marker == D -> marker = 0 :: else -> skip fi
          :: !ok && (holds(T) || !up[D] || !holder[D]) ->
               /* it cannot complete: fence the guest, Lost */
-              converting = false; fence(D); mode[D] = M_NONE; holder[D] = false; st[D] = LOST
+              converting = false; fence(D); mode[D] = M_NONE; holder[D] = false; st[D] = LOST;
+              if :: marker == D -> marker = 0 :: else -> skip fi
          :: else -> skip
          fi
        }

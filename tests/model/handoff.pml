@@ -1,0 +1,749 @@
+/* tests/model/handoff.pml: a Promela model of vmleased's migration hand-off
+ * (Transfer begin, prepare, perform, finish, confirm, cancel), of the hosts
+ * taking part and of a third host, with sanlock abstracted, checked with
+ * spin by tests/model/check-model (docs/model.md explains it).
+ *
+ * Hosts: S (1) the source, D (2) the destination, T (3) a third host.
+ * Every transition that stands for code names the function of service/
+ * that does it, as "@fn <name>"; tests/model/check-model fails when one of
+ * those names is no longer defined in service/, so the model cannot drift
+ * away from the code silently.
+ *
+ * Variants (spin -D...):
+ *   BAD_PERFORM    perform lets go without checking that the destination
+ *                  holds the lease shared (the check of work_perform
+ *                  removed): spin must find a moment with no holder.
+ *   EARLY_FINISH   issue 15 part 3, not built in the service: finish
+ *                  returns once storage shows the source's share gone and
+ *                  the destination holding its share; the conversion to
+ *                  exclusive completes in the background and a failed
+ *                  conversion fences the guest.
+ *   DEST_MARKER    with EARLY_FINISH: finish also needs the sole share and
+ *                  the marker held (by the source, pre-copy; else the
+ *                  destination takes it) until the conversion is done.
+ *   CRASH_IN_PERFORM  vmleased may also crash inside perform, between
+ *                  sanlock's release and the record of the step: spin finds
+ *                  finding 1 of docs/model.md (a bug of the service, open).
+ *   FAULTS=n       how many faults (vmleased crash and restart, holder
+ *                  death, sanlock daemon death) one run may suffer (2).
+ *   T_ACTIONS=n    how many operations the third host tries (2).
+ */
+
+#ifndef FAULTS
+#define FAULTS 2
+#endif
+#ifndef T_ACTIONS
+#define T_ACTIONS 2
+#endif
+
+#define S 1
+#define D 2
+#define T 3
+#define NH 4            /* host ids 1..3; slot 0 unused */
+
+/* sanlock's modes of one host on the lease */
+#define M_NONE 0
+#define M_SH   1
+#define M_EX   2
+
+mtype = { FREE, HELD, HELD_SH, MIG_OUT, MIG_IN, LOST };   /* LeaseState */
+mtype = { R_NONE, R_SRC, R_DST };                          /* VmlTransferRole */
+mtype = { ST_NONE, ST_BEGIN, ST_PREPARE, ST_PERFORM };     /* transfer_step */
+mtype = { OFF, RUN, PAUSED };                              /* the VM on a host */
+
+/* ---- sanlock and the shared storage --------------------------------- */
+byte mode[NH];      /* each host's mode block on the lease; cleared once the
+                       host's host lease expired (sanlock ignores it then) */
+byte lver = 1;      /* the lease version: every paxos acquire raises it */
+byte marker;        /* host whose holder holds x-<uuid>, 0 none */
+bool up[NH];        /* the host's sanlock daemon runs */
+bool alive[NH];     /* its host lease is valid (others see it live) */
+byte gen[NH];       /* its host generation */
+bool holder[NH];    /* the lease's vmlease-holder on that host exists */
+
+/* ---- vmleased on each host: the lease record (saved at every step) --- */
+mtype st[NH];
+mtype role[NH];
+mtype step[NH];
+byte  tlver;        /* S: transfer_lver, the version seen at perform */
+bool  committed;    /* S: committed_transfer (post-copy perform done) */
+
+/* ---- the VMs, as the virt manager has them --------------------------- */
+mtype vm[NH];
+
+/* ---- tokens the virt manager carries between the hosts --------------- */
+byte t1_gen;        /* T1: the source's generation at begin */
+byte t2_gen;        /* T2: the destination's generation at prepare */
+bool t3_post;       /* T3: perform was post-copy */
+
+/* ---- bookkeeping for the invariants ---------------------------------- */
+bool gap_ok;        /* a give-up or fault after which a gap is by design */
+bool pc_done;       /* the source let go in a post-copy perform */
+byte faults = FAULTS;
+bool converting;    /* EARLY_FINISH: the destination's background convert */
+
+/* ---- invariants ------------------------------------------------------- */
+#define holds(h)      (mode[h] != M_NONE)
+#define nobody_holds  (!holds(S) && !holds(D) && !holds(T))
+#define in_handoff    (role[S] == R_SRC || role[D] == R_DST)
+#define two_ex        ((mode[S] == M_EX && (mode[D] == M_EX || mode[T] == M_EX)) || \
+                       (mode[D] == M_EX && mode[T] == M_EX))
+#define unheld_run(h) (vm[h] == RUN && !holds(h))
+
+active proctype invariants()
+{
+  /* spin runs this process at every reachable state */
+  assert(!two_ex);                                            /* 1 */
+  assert(!unheld_run(S) && !unheld_run(D) && !unheld_run(T)); /* 2 */
+  assert(!(in_handoff && !gap_ok && nobody_holds));           /* 3 */
+  assert(!(pc_done && holds(S)))                              /* 4 */
+}
+
+/* ---- sanlock, abstracted ---------------------------------------------- */
+#define others_hold(h)   ((h != S && holds(S)) || (h != D && holds(D)) || (h != T && holds(T)))
+#define others_ex(h)     ((h != S && mode[S] == M_EX) || (h != D && mode[D] == M_EX) || \
+                          (h != T && mode[T] == M_EX))
+
+/* @fn vml_sanlock_acquire: exclusive, refused while anyone else holds it
+ * (or, with a version, when the lease's version is another) */
+inline sl_acquire_ex(h, want_lver, ok)
+{
+  if
+  :: up[h] && holder[h] && !others_hold(h) && (want_lver == 0 || want_lver == lver) ->
+       mode[h] = M_EX; lver++; ok = true
+  :: else -> ok = false
+  fi
+}
+
+/* @fn vml_sanlock_acquire: shared, refused while another holds it exclusively */
+inline sl_acquire_sh(h, ok)
+{
+  if
+  :: up[h] && holder[h] && !others_ex(h) -> mode[h] = M_SH; lver++; ok = true
+  :: else -> ok = false
+  fi
+}
+
+/* @fn vml_sanlock_convert: shared → exclusive needs nobody else holding it */
+inline sl_convert(h, to_shared, ok)
+{
+  if
+  :: up[h] && holder[h] && to_shared && mode[h] == M_EX -> mode[h] = M_SH; ok = true
+  :: up[h] && holder[h] && !to_shared && mode[h] == M_SH && !others_hold(h) ->
+       mode[h] = M_EX; lver++; ok = true
+  :: else -> ok = false
+  fi
+}
+
+/* @fn vml_sanlock_release */
+inline sl_release(h, ok)
+{
+  if
+  :: up[h] && holder[h] -> mode[h] = M_NONE; ok = true
+  :: else -> ok = false
+  fi
+}
+
+/* ---- the virt manager's side of the VM -------------------------------- */
+/* The fence is a kill (fence "kill"): a guest fenced is gone, and
+ * resuming it does nothing. */
+inline fence(h)   { atomic { if :: vm[h] != OFF -> vm[h] = OFF :: else -> skip fi } }
+inline resume(h)  { atomic { if :: vm[h] == PAUSED -> vm[h] = RUN :: else -> skip fi } }
+inline pause(h)   { atomic { if :: vm[h] == RUN -> vm[h] = PAUSED :: else -> skip fi } }
+
+/* ---- vmleased's reactions --------------------------------------------- */
+
+/* @fn lease_transfer_clear */
+inline transfer_clear(h) { role[h] = R_NONE; step[h] = ST_NONE }
+
+/* @fn let_go: this host's part is over, it holds nothing: its holder ends */
+inline let_go(h)
+{
+  if :: marker == h -> marker = 0 :: else -> skip fi;
+  mode[h] = M_NONE; holder[h] = false;
+  transfer_clear(h); st[h] = FREE
+}
+
+/* @fn on_holder_exited: a holder that ends unasked makes the lease lost at
+ * once and vmleased applies the fence (@fn lease_report_holder_end,
+ * @fn apply_fence) — except on the source after perform, which holds
+ * nothing and may take the lease back with a new holder. */
+inline holder_exited(h)
+{
+  if
+  :: role[h] == R_SRC && step[h] == ST_PERFORM -> skip
+  :: else ->
+       if
+       :: st[h] == HELD || st[h] == HELD_SH || st[h] == MIG_OUT || st[h] == MIG_IN ->
+            transfer_clear(h); st[h] = LOST; fence(h)
+       :: else -> skip
+       fi
+  fi
+}
+
+/* @fn start_restore, @fn restore_thread, @fn restored_in_transfer,
+ * @fn on_restored (with @fn manager_restore_leases first, which trusts what
+ * sanlock says the holder holds): vmleased restarted; the record says
+ * where it was, the holder what it holds. */
+inline restore(h)
+{
+  held = holder[h] && holds(h);
+  idle_expected = (role[h] == R_SRC && step[h] == ST_PERFORM);
+  orphan = (st[h] == MIG_IN && role[h] == R_NONE);
+  if  /* @fn vml_lease_restore_held_by: sanlock's word first */
+  :: held && (st[h] == FREE || st[h] == LOST) ->
+       st[h] = (mode[h] == M_SH -> HELD_SH : HELD)
+  :: else -> skip
+  fi;
+  if
+  :: st[h] == FREE || st[h] == LOST -> skip
+  :: else ->
+       if
+       :: holder[h] && !held && !idle_expected && !orphan && marker == h ->
+            /* @fn vml_sanlock_holder_holds_any: the holder holds something
+             * (the marker): taken as another lease's holder, left running */
+            transfer_clear(h); st[h] = FREE
+       :: else ->
+            if
+            :: holder[h] && ((!held && !idle_expected) || orphan) ->
+                 /* @fn vml_holder_stop: of no use, or a prepare never answered */
+                 if :: marker == h -> marker = 0 :: else -> skip fi;
+                 mode[h] = M_NONE; holder[h] = false
+            :: else -> skip
+            fi;
+            if
+            :: st[h] == MIG_OUT || st[h] == MIG_IN ->
+                 if
+                 :: orphan -> transfer_clear(h); st[h] = FREE
+                 :: !orphan && (idle_expected || (held && mode[h] == M_SH)) -> skip
+                 :: else -> transfer_clear(h); st[h] = LOST; fence(h)
+                 fi
+            :: else ->
+                 if
+                 :: held -> st[h] = (mode[h] == M_SH -> HELD_SH : HELD)
+                 :: else -> st[h] = LOST; fence(h)
+                 fi
+            fi
+       fi
+  fi
+}
+
+/* A crash of vmleased at this point of a step, and its restart: the step's
+ * caller gets an error, the holder keeps what it holds. */
+inline maybe_crash(h)
+{
+  if
+  :: atomic { faults > 0 -> faults--; restore(h); crashed = true }
+  :: true -> skip
+  fi
+}
+
+/* ---- the Transfer steps ----------------------------------------------- */
+
+/* @fn check_begin, @fn work_begin, @fn done_begin */
+inline begin_step(ok)
+{
+  ok = false; crashed = false;
+  atomic {
+    if
+    :: st[S] == HELD && role[S] == R_NONE && up[S] && holder[S] && (marker == 0 || marker == S) ->
+         marker = S; ok = true                           /* @fn lease_marker_take */
+    :: else -> skip
+    fi
+  };
+  if
+  :: ok ->
+       maybe_crash(S);
+       if
+       :: !crashed ->
+            atomic {
+              t1_gen = gen[S];                           /* @fn issue_begun, @fn lease_marker_note_begin */
+              sl_convert(S, true, ok);                   /* @fn lease_holder_convert */
+              if :: !ok -> if :: marker == S -> marker = 0 :: else -> skip fi   /* @fn lease_marker_drop */
+                 :: else -> skip fi
+            };
+            if
+            :: ok ->
+                 maybe_crash(S);
+                 if
+                 :: atomic { !crashed && holder[S] ->
+                      role[S] = R_SRC; step[S] = ST_BEGIN; st[S] = MIG_OUT; gap_ok = false }
+                 :: else -> ok = false
+                 fi
+            :: else -> skip
+            fi
+       :: else -> ok = false
+       fi
+  :: else -> skip
+  fi
+}
+
+/* @fn check_prepare, @fn work_prepare, @fn done_prepare */
+inline prepare_step(ok)
+{
+  ok = false; crashed = false;
+  atomic {
+    if
+    :: role[D] == R_NONE && (st[D] == FREE || st[D] == LOST) && up[D] ->
+         st[D] = MIG_IN; ok = true                       /* @fn start_step records it */
+    :: else -> skip
+    fi
+  };
+  if
+  :: ok ->
+       atomic {
+         /* @fn lease_host_generation, @fn lease_read_owners,
+          * @fn lease_owners_hold_shared, @fn lease_marker_note_vouches */
+         if
+         :: alive[S] && gen[S] == t1_gen && mode[S] == M_SH && !others_ex(D) &&
+            !holds(T) && marker == S ->
+              holder[D] = true;                          /* @fn vml_holder_spawn, @fn vml_holder_claim */
+              sl_acquire_sh(D, ok);                      /* @fn lease_holder_acquire */
+              if :: ok -> t2_gen = gen[D] :: else -> skip fi
+         :: else -> ok = false
+         fi;
+         if  /* @fn undo_prepare */
+         :: !ok -> holder[D] = false; st[D] = FREE
+         :: else -> skip
+         fi
+       };
+       if
+       :: ok ->
+            maybe_crash(D);
+            if
+            :: atomic { !crashed && holder[D] -> role[D] = R_DST; step[D] = ST_PREPARE; st[D] = MIG_IN }
+            :: else -> ok = false       /* @fn lost_meanwhile, or crashed */
+            fi
+       :: else -> skip
+       fi
+  :: else -> skip
+  fi
+}
+
+/* @fn check_perform, @fn work_perform, @fn done_perform */
+inline perform_step(post, ok)
+{
+  ok = false; crashed = false;
+  atomic {
+#ifdef BAD_PERFORM
+    ok = (role[S] == R_SRC && step[S] == ST_BEGIN)
+#else
+    /* @fn destination_is_live, @fn destination_holds_shared (@fn vml_mode_block_read) */
+    ok = (role[S] == R_SRC && step[S] == ST_BEGIN && alive[D] && gen[D] == t2_gen &&
+          mode[D] == M_SH);
+    if :: ok -> tlver = lver :: else -> skip fi
+#endif
+  };
+  if
+  :: ok ->
+       atomic {
+#ifdef BAD_PERFORM
+         tlver = lver;
+#endif
+         sl_release(S, ok);                              /* @fn lease_holder_release */
+         if
+         :: ok && post ->
+              pc_done = true;
+              if :: marker == S -> marker = 0 :: else -> skip fi   /* @fn lease_marker_drop */
+         :: else -> skip
+         fi
+       };
+       if
+       :: ok ->
+#ifdef CRASH_IN_PERFORM
+            maybe_crash(S);   /* finding 1 of docs/model.md */
+#endif
+            if
+            :: atomic { !crashed && holder[S] ->
+                 {
+                   step[S] = ST_PERFORM; t3_post = post;
+                   if
+                   :: post -> committed = true; let_go(S)   /* @fn let_go */
+                   :: else -> skip
+                   fi
+                 } }
+            :: else -> ok = false
+            fi
+       :: else -> skip
+       fi
+  :: else -> skip
+  fi
+}
+
+/* @fn check_finish, @fn work_finish, @fn done_finish */
+inline finish_step(success, ok)
+{
+  ok = false; crashed = false;
+  if
+  :: role[D] == R_DST && holder[D] ->
+       if
+       :: !success ->
+            atomic {
+              sl_release(D, ok);                         /* @fn lease_holder_release */
+              if :: ok -> gap_ok = true :: else -> skip fi
+            }
+       :: success ->
+#ifdef EARLY_FINISH
+            /* part 3: the source's share gone on storage, the destination's
+             * share under its generation: the guest may resume, the
+             * conversion goes on in the background */
+            atomic {
+              ok = (mode[S] == M_NONE && mode[D] == M_SH && alive[D] && gen[D] == t2_gen);
+#ifdef DEST_MARKER
+              /* the sole share, and the marker held until the conversion
+               * is done: the source's (pre-copy), else the destination's */
+              ok = ok && !holds(T) && (marker == S || marker == 0);
+              if :: ok && marker == 0 -> marker = D :: else -> skip fi;
+#endif
+              if :: ok -> converting = true :: else -> skip fi
+            }
+#else
+            atomic { sl_convert(D, false, ok) }          /* @fn lease_holder_convert */
+#endif
+       fi;
+       if
+       :: ok ->
+            maybe_crash(D);
+            if
+            :: atomic { !crashed && (holder[D] || !success) ->
+                 {
+                   if
+                   :: success -> transfer_clear(D); st[D] = HELD
+                   :: else -> let_go(D)
+                   fi
+                 } }
+            :: else -> ok = false
+            fi
+       :: else -> skip
+       fi
+  :: else -> skip
+  fi
+}
+
+/* @fn take_back (@fn lease_is_free_by): the source takes the lease back
+ * exclusively with the version it saw at perform */
+inline take_back(ok)
+{
+  atomic {
+    if
+    :: nobody_holds && up[S] ->
+         holder[S] = true;                               /* @fn vml_holder_spawn when it died */
+         sl_acquire_ex(S, tlver, ok);                    /* @fn lease_holder_acquire */
+         if
+         :: ok -> if :: marker == S -> marker = 0 :: else -> skip fi
+         :: else -> taken = true; if :: marker == S -> marker = 0 :: else -> skip fi
+         fi
+    :: else -> ok = false
+    fi
+  }
+}
+
+/* @fn convert_back: cancel before perform, once the destination let go */
+inline convert_back(ok)
+{
+  atomic {
+    sl_convert(S, false, ok);                            /* @fn lease_holder_convert */
+    if :: ok && marker == S -> marker = 0 :: else -> skip fi
+  }
+}
+
+/* @fn check_cancel, @fn work_cancel, @fn done_cancel (source), and
+ * @fn check_confirm, @fn work_confirm, @fn done_confirm with success false:
+ * both undo the source's part the same way */
+inline source_undo(ok)
+{
+  ok = false; crashed = false; taken = false;
+  if
+  :: role[S] == R_SRC && !committed ->
+       if
+       :: step[S] == ST_PERFORM -> take_back(ok)
+       :: else -> if :: holder[S] -> convert_back(ok) :: else -> skip fi
+       fi;
+       if
+       :: ok ->
+            maybe_crash(S);
+            if
+            :: atomic { !crashed ->
+                 transfer_clear(S);                           /* @fn source_holds_again */
+                 if
+                 :: holder[S] -> st[S] = HELD
+                 :: else -> st[S] = LOST; fence(S)            /* @fn report_late_exit */
+                 fi }
+            :: else -> ok = false
+            fi
+       :: !ok && taken -> atomic { let_go(S) }               /* @fn source_gives_up */
+       :: else -> skip
+       fi
+  :: else -> skip
+  fi
+}
+
+/* @fn check_cancel, @fn work_cancel, @fn done_cancel on the destination */
+inline dest_cancel(ok)
+{
+  ok = false; crashed = false;
+  if
+  :: role[D] == R_DST && holder[D] ->
+       atomic {
+         sl_release(D, ok);                              /* @fn lease_holder_release */
+         if :: ok && step[S] == ST_PERFORM -> gap_ok = true :: else -> skip fi
+       };
+       if
+       :: ok ->
+            maybe_crash(D);
+            if
+            :: atomic { !crashed -> let_go(D) }
+            :: else -> ok = false
+            fi
+       :: else -> skip
+       fi
+  :: else -> skip
+  fi
+}
+
+/* @fn work_confirm, @fn done_confirm with success: the destination holds
+ * it exclusively, the source's part ends */
+inline confirm_success(ok)
+{
+  ok = false; crashed = false;
+  atomic {
+    if
+    :: role[S] == R_SRC && step[S] == ST_PERFORM && !committed && mode[D] == M_EX ->
+         ok = true; if :: marker == S -> marker = 0 :: else -> skip fi
+    :: else -> skip
+    fi
+  };
+  if
+  :: ok ->
+       maybe_crash(S);
+       if
+       :: atomic { !crashed -> let_go(S) }
+       :: else -> ok = false
+       fi
+  :: else -> skip
+  fi
+}
+
+/* ---- the virt manager migrating the guest from S to D ------------------ */
+proctype migration()
+{
+  bool ok, post, success, crashed, taken, held, idle_expected, orphan;
+
+  begin_step(ok);
+  maybe_crash(S);                      /* between steps, too */
+  if :: !ok -> goto out :: else -> skip fi;
+  vm[D] = PAUSED;                      /* the incoming guest */
+  prepare_step(ok);
+  maybe_crash(D);
+  if
+  :: !ok -> vm[D] = OFF; goto giveup
+  :: ok -> skip
+  :: ok -> goto giveup                  /* the migration fails before switch-over */
+  :: ok -> dest_cancel(ok)             /* the destination gives up on its own, the source goes on */
+  fi;
+  /* switch-over: the guest stops on S */
+  pause(S);
+  if :: post = false :: post = true fi;
+  perform_step(post, ok);
+  maybe_crash(S);
+  if
+  :: !ok -> goto giveup
+  :: else -> skip
+  fi;
+  if :: success = true :: success = false fi;
+  finish_step(success, ok);
+  maybe_crash(D);
+  if
+  :: ok && success -> resume(D)
+  :: else -> fence(D)                  /* the guest does not run there */
+  fi;
+  if
+  :: ok && success ->
+       do                              /* confirm until the destination converted */
+       :: confirm_success(ok); if :: ok -> break :: else -> skip fi
+       :: role[S] != R_SRC -> break
+       :: true -> break
+       od;
+       fence(S)                        /* the source's guest is gone */
+  :: else ->
+       /* confirm with success false (pre-copy) takes the lease back */
+       if
+       :: !post -> source_undo(ok); if :: ok -> resume(S) :: else -> fence(S) fi
+       :: post -> fence(S)
+       fi
+  fi;
+  goto out;
+giveup:
+  /* cancel both sides: the destination first, then the source */
+  fence(D);
+  dest_cancel(ok);
+  source_undo(ok);
+  if
+  :: ok -> resume(S)
+  :: !ok && role[S] == R_SRC && step[S] == ST_BEGIN -> source_undo(ok); if :: ok -> resume(S) :: else -> skip fi
+  :: else -> skip
+  fi;
+  if :: vm[S] == PAUSED -> fence(S) :: else -> skip fi;
+out:
+  skip
+}
+
+#ifdef EARLY_FINISH
+/* part 3: the background conversion; a failure fences the guest */
+active proctype conversion()
+{
+  bool ok;
+end:
+  do
+  :: converting ->
+       atomic {
+         sl_convert(D, false, ok);
+         if
+         :: ok -> converting = false; if :: marker == D -> marker = 0 :: else -> skip fi
+         :: !ok && (holds(T) || !up[D] || !holder[D]) ->
+              /* it cannot complete: fence the guest, Lost */
+              converting = false; fence(D); mode[D] = M_NONE; holder[D] = false; st[D] = LOST;
+              if :: marker == D -> marker = 0 :: else -> skip fi
+         :: else -> skip
+         fi
+       }
+  od
+}
+#endif
+
+/* A holder or sanlock daemon of a host in the hand-off failed: a moment
+ * without a holder may follow (the checks and the release of work_perform
+ * cannot be one atomic act across hosts), and is excused from then on. */
+inline fault_on(h) { if :: in_handoff && (h == S || h == D) -> gap_ok = true :: else -> skip fi }
+
+/* @fn lease_report_holder_end with "revoked": a seize reached the holder
+ * (@fn vml_sanlock_request, sanlock runs the holder's kill path): it fences
+ * the VM before it exits, then sanlock frees the lease. */
+inline holder_revoked(h)
+{
+  fault_on(h);    /* an operator's seize ends the hand-off: no continuity owed */
+  fence(h);
+  if :: marker == h -> marker = 0 :: else -> skip fi;
+  mode[h] = M_NONE; holder[h] = false;
+  holder_exited(h)
+}
+
+/* ---- the third host: acquires, shared acquires and seizes -------------- */
+proctype third()
+{
+  byte n = T_ACTIONS;
+  bool ok;
+
+  do
+  :: n > 0 && (st[T] == FREE || st[T] == LOST) ->          /* @fn start_acquire, @fn acquire_thread: exclusive */
+       n--;
+       atomic {
+         holder[T] = true; sl_acquire_ex(T, 0, ok);
+         if :: ok -> st[T] = HELD; vm[T] = RUN :: else -> holder[T] = false fi
+       }
+  :: n > 0 && (st[T] == FREE || st[T] == LOST) ->          /* shared: @fn lease_transfer_marked_elsewhere before and after */
+       n--;
+       atomic {
+         ok = (marker == 0 || marker == T || !alive[marker]);
+         if
+         :: ok -> holder[T] = true; sl_acquire_sh(T, ok);
+                  if :: !ok -> holder[T] = false :: else -> skip fi
+         :: else -> skip
+         fi
+       };
+       atomic {
+         if
+         :: ok && marker != 0 && marker != T && alive[marker] ->
+              mode[T] = M_NONE; holder[T] = false          /* backs off */
+         :: ok && holds(T) && holder[T] -> st[T] = HELD_SH; vm[T] = RUN
+         :: else -> skip
+         fi
+       }
+  :: n > 0 && (st[T] == FREE || st[T] == LOST) ->          /* seize: @fn request_release */
+       n--;
+       atomic {
+         if
+         :: mode[S] == M_EX && up[S] -> holder_revoked(S)
+         :: mode[D] == M_EX && up[D] -> holder_revoked(D)
+         :: else -> skip
+         fi;
+         holder[T] = true; sl_acquire_ex(T, 0, ok);
+         if :: ok -> st[T] = HELD; vm[T] = RUN :: else -> holder[T] = false fi
+       }
+  :: st[T] == HELD || st[T] == HELD_SH ->   /* @fn start_release */
+       atomic { vm[T] = OFF; mode[T] = M_NONE; holder[T] = false; st[T] = FREE }
+  :: n == 0 -> break
+  od
+}
+
+/* ---- faults ------------------------------------------------------------ */
+
+
+inline holder_dies(h)
+{
+  faults--; fault_on(h);
+  if :: marker == h -> marker = 0 :: else -> skip fi;
+  mode[h] = M_NONE; holder[h] = false;
+  holder_exited(h)
+}
+
+/* The daemon dies: every holder there reads EOF and fences its VM at once
+ * (the holder's own fence, before sanlock's timeout lets another host in);
+ * its holds stay on storage until its host lease expires. */
+inline daemon_dies(h)
+{
+  faults--; fault_on(h); up[h] = false;
+  if :: holder[h] -> fence(h); holder[h] = false; holder_exited(h) :: else -> skip fi
+}
+
+/* The host lease expired (8 x io_timeout + 60 s later): its holds no
+ * longer count. */
+inline host_expires(h)
+{
+  alive[h] = false; mode[h] = M_NONE;
+  if :: marker == h -> marker = 0 :: else -> skip fi
+}
+
+/* The daemon started again (tools/vmlease-sandbox restart --sanlock-only):
+ * a new generation, the old one's holds void; vmleased joins again. */
+inline daemon_restarts(h)
+{
+  up[h] = true; alive[h] = true; gen[h]++; mode[h] = M_NONE;
+  if :: marker == h -> marker = 0 :: else -> skip fi
+}
+
+proctype faults_p()
+{
+  bool held, idle_expected, orphan;
+
+end:
+  do
+  :: atomic { faults > 0 && holder[S] -> holder_dies(S) }
+  :: atomic { faults > 0 && holder[D] -> holder_dies(D) }
+  :: atomic { faults > 0 && holder[T] -> holder_dies(T) }
+  :: atomic { faults > 0 && up[S] -> daemon_dies(S) }
+  :: atomic { faults > 0 && up[D] -> daemon_dies(D) }
+  :: atomic { faults > 0 && up[T] -> daemon_dies(T) }
+  :: atomic { !up[S] && alive[S] -> host_expires(S) }
+  :: atomic { !up[D] && alive[D] -> host_expires(D) }
+  :: atomic { !up[T] && alive[T] -> host_expires(T) }
+  :: atomic { !up[S] -> daemon_restarts(S) }
+  :: atomic { !up[D] -> daemon_restarts(D) }
+  :: atomic { !up[T] -> daemon_restarts(T) }
+  od
+}
+
+init
+{
+  atomic {
+    byte h = 1;
+    do
+    :: h < NH -> up[h] = true; alive[h] = true; gen[h] = 1; st[h] = FREE;
+                 role[h] = R_NONE; step[h] = ST_NONE; vm[h] = OFF; h++
+    :: else -> break
+    od;
+    /* the guest runs on S, which holds its lease exclusively */
+    mode[S] = M_EX; holder[S] = true; st[S] = HELD; vm[S] = RUN;
+    run migration(); run third(); run faults_p()
+  }
+}

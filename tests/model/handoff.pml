@@ -156,7 +156,7 @@ inline pause(h)   { atomic { if :: vm[h] == RUN -> vm[h] = PAUSED :: else -> ski
 /* @fn lease_transfer_clear */
 inline transfer_clear(h) { role[h] = R_NONE; step[h] = ST_NONE }
 
-/* @fn let_go: this host's part is over, it holds nothing: its holder ends */
+/* @fn transfer_let_go: this host's part is over, it holds nothing: its holder ends */
 inline let_go(h)
 {
   if :: marker == h -> marker = 0 :: else -> skip fi;
@@ -247,7 +247,7 @@ inline begin_step(ok)
   atomic {
     if
     :: st[S] == HELD && role[S] == R_NONE && up[S] && holder[S] && (marker == 0 || marker == S) ->
-         marker = S; ok = true                           /* @fn lease_marker_take */
+         marker = S; ok = true                           /* @fn lease_sanlock_marker_take */
     :: else -> skip
     fi
   };
@@ -257,9 +257,9 @@ inline begin_step(ok)
        if
        :: !crashed ->
             atomic {
-              t1_gen = gen[S];                           /* @fn issue_begun, @fn lease_marker_note_begin */
-              sl_convert(S, true, ok);                   /* @fn lease_holder_convert */
-              if :: !ok -> if :: marker == S -> marker = 0 :: else -> skip fi   /* @fn lease_marker_drop */
+              t1_gen = gen[S];                           /* @fn issue_begun, @fn lease_sanlock_note_begin */
+              sl_convert(S, true, ok);                   /* @fn lease_sanlock_convert */
+              if :: !ok -> if :: marker == S -> marker = 0 :: else -> skip fi   /* @fn lease_sanlock_marker_drop */
                  :: else -> skip fi
             };
             if
@@ -292,13 +292,13 @@ inline prepare_step(ok)
   if
   :: ok ->
        atomic {
-         /* @fn lease_host_generation, @fn lease_read_owners,
-          * @fn lease_owners_hold_shared, @fn lease_marker_note_vouches */
+         /* @fn lease_sanlock_host_generation, @fn lease_sanlock_read_owners,
+          * @fn lease_owners_hold_shared, @fn lease_sanlock_note_vouches */
          if
          :: alive[S] && gen[S] == t1_gen && mode[S] == M_SH && !others_ex(D) &&
             !holds(T) && marker == S ->
               holder[D] = true;                          /* @fn vml_holder_spawn, @fn vml_holder_claim */
-              sl_acquire_sh(D, ok);                      /* @fn lease_holder_acquire */
+              sl_acquire_sh(D, ok);                      /* @fn lease_sanlock_acquire */
               if :: ok -> t2_gen = gen[D] :: else -> skip fi
          :: else -> ok = false
          fi;
@@ -340,11 +340,11 @@ inline perform_step(post, ok)
 #ifdef BAD_PERFORM
          tlver = lver;
 #endif
-         sl_release(S, ok);                              /* @fn lease_holder_release */
+         sl_release(S, ok);                              /* @fn lease_sanlock_release */
          if
          :: ok && post ->
               pc_done = true;
-              if :: marker == S -> marker = 0 :: else -> skip fi   /* @fn lease_marker_drop */
+              if :: marker == S -> marker = 0 :: else -> skip fi   /* @fn lease_sanlock_marker_drop */
          :: else -> skip
          fi
        };
@@ -358,7 +358,7 @@ inline perform_step(post, ok)
                  {
                    step[S] = ST_PERFORM; t3_post = post;
                    if
-                   :: post -> committed = true; let_go(S)   /* @fn let_go */
+                   :: post -> committed = true; let_go(S)   /* @fn transfer_let_go */
                    :: else -> skip
                    fi
                  } }
@@ -379,7 +379,7 @@ inline finish_step(success, ok)
        if
        :: !success ->
             atomic {
-              sl_release(D, ok);                         /* @fn lease_holder_release */
+              sl_release(D, ok);                         /* @fn lease_sanlock_release */
               if :: ok -> gap_ok = true :: else -> skip fi
             }
        :: success ->
@@ -398,7 +398,7 @@ inline finish_step(success, ok)
               if :: ok -> converting = true :: else -> skip fi
             }
 #else
-            atomic { sl_convert(D, false, ok) }          /* @fn lease_holder_convert */
+            atomic { sl_convert(D, false, ok) }          /* @fn lease_sanlock_convert */
 #endif
        fi;
        if
@@ -428,7 +428,7 @@ inline take_back(ok)
     if
     :: nobody_holds && up[S] ->
          holder[S] = true;                               /* @fn vml_holder_spawn when it died */
-         sl_acquire_ex(S, tlver, ok);                    /* @fn lease_holder_acquire */
+         sl_acquire_ex(S, tlver, ok);                    /* @fn lease_sanlock_acquire */
          if
          :: ok -> if :: marker == S -> marker = 0 :: else -> skip fi
          :: else -> taken = true; if :: marker == S -> marker = 0 :: else -> skip fi
@@ -442,7 +442,7 @@ inline take_back(ok)
 inline convert_back(ok)
 {
   atomic {
-    sl_convert(S, false, ok);                            /* @fn lease_holder_convert */
+    sl_convert(S, false, ok);                            /* @fn lease_sanlock_convert */
     if :: ok && marker == S -> marker = 0 :: else -> skip fi
   }
 }
@@ -464,14 +464,14 @@ inline source_undo(ok)
             maybe_crash(S);
             if
             :: atomic { !crashed ->
-                 transfer_clear(S);                           /* @fn source_holds_again */
+                 transfer_clear(S);                           /* @fn transfer_source_holds_again */
                  if
                  :: holder[S] -> st[S] = HELD
                  :: else -> st[S] = LOST; fence(S)            /* @fn report_late_exit */
                  fi }
             :: else -> ok = false
             fi
-       :: !ok && taken -> atomic { let_go(S) }               /* @fn source_gives_up */
+       :: !ok && taken -> atomic { let_go(S) }               /* @fn transfer_source_gives_up */
        :: else -> skip
        fi
   :: else -> skip
@@ -485,7 +485,7 @@ inline dest_cancel(ok)
   if
   :: role[D] == R_DST && holder[D] ->
        atomic {
-         sl_release(D, ok);                              /* @fn lease_holder_release */
+         sl_release(D, ok);                              /* @fn lease_sanlock_release */
          if :: ok && step[S] == ST_PERFORM -> gap_ok = true :: else -> skip fi
        };
        if
@@ -641,7 +641,7 @@ proctype third()
          holder[T] = true; sl_acquire_ex(T, 0, ok);
          if :: ok -> st[T] = HELD; vm[T] = RUN :: else -> holder[T] = false fi
        }
-  :: n > 0 && (st[T] == FREE || st[T] == LOST) ->          /* shared: @fn lease_transfer_marked_elsewhere before and after */
+  :: n > 0 && (st[T] == FREE || st[T] == LOST) ->          /* shared: @fn lease_sanlock_marked_elsewhere before and after */
        n--;
        atomic {
          ok = (marker == 0 || marker == T || !alive[marker]);

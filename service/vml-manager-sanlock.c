@@ -59,7 +59,8 @@ sanlock_gone (VmlManager *self, const char *why)
   vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout){ .message_id = VML_MSGID_SANLOCK_GONE },
            "The sanlock daemon is gone (%s); every lockspace is lost until it runs again", why);
   for (guint i = 0; i < names->len; i++)
-    vml_lockspace_mark_lost (g_hash_table_lookup (self->lockspaces, names->pdata[i]), error);
+    vml_lockspace_mark_lost_with_daemon (g_hash_table_lookup (self->lockspaces, names->pdata[i]),
+                                         error);
 }
 
 /* The daemon is back: it knows none of our lockspaces; join each again.
@@ -103,6 +104,29 @@ rejoin_pending (VmlManager *self)
     }
 }
 
+/* Holders saw the daemon go (their connections ended) although the probe
+ * never did: it was back within one probe interval (a quick restart). The
+ * new daemon knows none of the lockspaces those losses took with them. */
+static void
+rejoin_lost_with_daemon (VmlManager *self)
+{
+  g_autoptr(GPtrArray) names = manager_sorted_lockspace_names (self);
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      VmlLockspace *ls = g_hash_table_lookup (self->lockspaces, names->pdata[i]);
+
+      if (!vml_lockspace_lost_with_daemon (ls) ||
+          g_hash_table_contains (self->rejoining, names->pdata[i]))
+        continue;
+      vml_log_lockspace (G_LOG_LEVEL_MESSAGE, names->pdata[i], VML_MSGID_SANLOCK_BACK,
+                         "Lockspace %s was lost with the sanlock daemon, which answers again "
+                         "(it came back within %d s); joining it again",
+                         (const char *) names->pdata[i], PROBE_INTERVAL_S);
+      g_hash_table_add (self->rejoining, g_strdup (names->pdata[i]));
+    }
+}
+
 static void
 on_probed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -120,7 +144,10 @@ on_probed (GObject *source, GAsyncResult *result, gpointer user_data)
         sanlock_gone (self, error->message);
     }
   if (running)
-    rejoin_pending (self);
+    {
+      rejoin_lost_with_daemon (self);
+      rejoin_pending (self);
+    }
 }
 
 static gboolean

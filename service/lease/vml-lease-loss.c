@@ -238,7 +238,8 @@ lease_report_holder_end (VmlLease *self, pid_t pid, int status, const char *when
                                               "fenced the VM process itself", SANLOCK_GONE_WHY,
                                               when);
       lease_report_lost (self, "sanlock-gone", pid, why);
-      vml_lockspace_mark_lost (self->lockspace, "the sanlock daemon is gone: " SANLOCK_GONE_WHY);
+      vml_lockspace_mark_lost_with_daemon (self->lockspace,
+                                           "the sanlock daemon is gone: " SANLOCK_GONE_WHY);
     }
   else
     {

@@ -27,6 +27,7 @@ struct _VmlLockspace {
   int                events_fd;   /* sanlock messages to this host, -1: none */
   guint64            generation;  /* this host's, since the join */
   GSource           *events_watch;
+  gboolean           lost_with_daemon; /* LOST because the sanlock daemon went */
 };
 
 G_DEFINE_TYPE (VmlLockspace, vml_lockspace, G_TYPE_OBJECT)
@@ -376,11 +377,26 @@ vml_lockspace_mark_lost (VmlLockspace *self, const char *why)
   set_state (self, VML_LOCKSPACE_LOST, why);
 }
 
+void
+vml_lockspace_mark_lost_with_daemon (VmlLockspace *self, const char *why)
+{
+  vml_lockspace_mark_lost (self, why);
+  self->lost_with_daemon = TRUE;
+}
+
+gboolean
+vml_lockspace_lost_with_daemon (VmlLockspace *self)
+{
+  return self->state == VML_LOCKSPACE_LOST && self->lost_with_daemon;
+}
+
 static void
 set_state (VmlLockspace *self, VmlLockspaceState state, const char *error)
 {
   g_free (self->error);
   self->error = g_strdup (error);
+  if (state != VML_LOCKSPACE_LOST)
+    self->lost_with_daemon = FALSE;
   if (self->state == state)
     return;
   self->state = state;

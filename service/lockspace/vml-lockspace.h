@@ -106,6 +106,12 @@ void               vml_lockspace_mark_recovered (VmlLockspace *self,
 /* Main loop: sanlock dropped it; LockspaceChanged(name, "lost"). */
 void               vml_lockspace_mark_lost     (VmlLockspace *self,
                                                 const char   *why);
+/* The same, because the sanlock daemon went (it took every lockspace with
+ * it): a daemon that answers again knows none of them, so the manager joins
+ * them again, even when the daemon came back before its probe saw it gone. */
+void               vml_lockspace_mark_lost_with_daemon (VmlLockspace *self,
+                                                        const char   *why);
+gboolean           vml_lockspace_lost_with_daemon      (VmlLockspace *self);
 
 /* The resource name of the lease that serializes index updates across
  * hosts; created right after the index when a lockspace is formatted. */

@@ -382,3 +382,21 @@ def test_sanlock_daemon_back_is_joined_again(sb, hosts, hand_leases, vms):
                what='host 1 to join the lockspace again by itself')
     assert sanlock_state(h1) == 'running'
     assert h1.lease_props(u)['State'] == 'lost'
+
+
+def test_sanlock_daemon_back_within_a_probe_is_joined_again(sb, hosts, hand_leases, vms):
+    """The daemon killed and started again at once (a quick systemd restart),
+    faster than vmleased's 2 s probe: the probe may never see it gone, but
+    the holder did (sanlock-gone marks the lockspace lost); the lockspace
+    is joined again all the same (docs/chaos.md, bug 1)."""
+    h1 = hosts[0]
+    vm = vms()
+    u = new_lease(hosts, hand_leases, 1, vm)
+    lost = h1.record(LEASE_IFACE, 'Lost', lease_path(u))
+    kill_by_pid(sb, 1, ('sanlock',))
+    run_sandbox('restart', '--dir', sb.dir, '--host', '1', '--sanlock-only', timeout=120)
+    (_, (reason, _)), = lost.wait(lambda it: it, timeout=10, what='Lost')
+    assert reason == 'sanlock-gone'
+    wait_until(lambda: lockspace_state(h1) == 'joined', 30, interval=0.2,
+               what='host 1 to join the lockspace again after a quick daemon restart')
+    assert sanlock_state(h1) == 'running'

@@ -374,6 +374,9 @@ DOCUMENTED_ACTIONS = {
     (MANAGER_IFACE, 'GetLease'): (ACTION + 'inquire', None),
     (LEASE_IFACE, 'Acquire'): (ACTION + 'acquire', None),
     (LEASE_IFACE, 'Release'): (ACTION + 'acquire', ACTION + 'manage'),
+    # disk leases: as Acquire and Release, on the VM lease's owner
+    (LEASE_IFACE, 'AttachDisks'): (ACTION + 'acquire', ACTION + 'manage'),
+    (LEASE_IFACE, 'DetachDisks'): (ACTION + 'acquire', ACTION + 'manage'),
     # docs/authorization.md "Ownership": by the uid that acquired it, or by
     # another uid allowed .manage
     (LEASE_IFACE, 'Transfer'): (ACTION + 'migrate', ACTION + 'manage'),
@@ -411,6 +414,7 @@ def test_action_table_is_covered(table):
 ROOT_MEMBERS = [(MANAGER_IFACE, 'AddLockspace'), (MANAGER_IFACE, 'CreateLease'),
                 (MANAGER_IFACE, 'GetLease'), (LEASE_IFACE, 'Acquire'),
                 (LEASE_IFACE, 'Inquire'), (LEASE_IFACE, 'Release'),
+                (LEASE_IFACE, 'AttachDisks'), (LEASE_IFACE, 'DetachDisks'),
                 (MANAGER_IFACE, 'DeleteLease'), (MANAGER_IFACE, 'RemoveLockspace')]
 # tried by root in test_transfer_authorization
 ROOT_ELSEWHERE = {(LEASE_IFACE, 'Transfer')}
@@ -437,6 +441,11 @@ def test_root_may_do_everything(sb, hosts, table):
         info = h.inquire(u)
         assert info['state'] == 'held' and info['held_here'] is True, info
         assert info['owner_uid'] == 0, info
+        h.raw_call(lease_path(u), LEASE_IFACE, 'AttachDisks', 'a(ss)a{sv}',
+                   [[('vol-root', 'exclusive')], {}])
+        assert h.lease_props(u)['Disks'] == [('vol-root', 'exclusive')]
+        h.raw_call(lease_path(u), LEASE_IFACE, 'DetachDisks', 'asa{sv}', [['vol-root'], {}])
+        assert h.lease_props(u)['Disks'] == []
         h.release(u)
         assert h.inquire(u)['state'] == 'free'
         h.delete(u)
@@ -492,6 +501,15 @@ def outsider_calls(lease_file, held, free, newu):
         # Release of a lease nobody holds: .acquire; of root's lease: .manage
         (lease_call('Release-free', free, 'Release'), ((L, 'Release'), 'own')),
         (lease_call('Release-roots', held, 'Release'), ((L, 'Release'), 'others')),
+        # disk leases: .acquire on a lease nobody holds, .manage on root's
+        (call('AttachDisks-free', lease_path(free), L, 'AttachDisks', '(a(ss)a{sv})',
+              [('vol-a', 'exclusive')], {}), ((L, 'AttachDisks'), 'own')),
+        (call('AttachDisks-roots', lease_path(held), L, 'AttachDisks', '(a(ss)a{sv})',
+              [('vol-a', 'exclusive')], {}), ((L, 'AttachDisks'), 'others')),
+        (call('DetachDisks-free', lease_path(free), L, 'DetachDisks', '(asa{sv})',
+              ['vol-a'], {}), ((L, 'DetachDisks'), 'own')),
+        (call('DetachDisks-roots', lease_path(held), L, 'DetachDisks', '(asa{sv})',
+              ['vol-a'], {}), ((L, 'DetachDisks'), 'others')),
         (lease_call('Inquire', held, 'Inquire'), None),
         (call('GetAll', lease_path(held), PROPS, 'GetAll', '(s)', L), None),
         (call('Get-State', lease_path(held), PROPS, 'Get', '(ss)', L, 'State'), None),

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import re
+import struct
 import shutil
 import subprocess
 import sys
@@ -548,7 +549,7 @@ class Storage:
                 d[parts[0]] = parts[1].strip()
         assert 'owner_id' in d, 'unexpected read_leader output: %s' % out
         res = {k: int(d[k], 0) for k in ('owner_id', 'owner_generation', 'lver',
-                                         'timestamp') if k in d}
+                                         'timestamp', 'sector_size') if k in d}
         res['magic'] = int(d.get('magic', '0'), 0)
         res['rc'] = rc
         # a valid paxos lease of resource u (sanlock writes another magic when
@@ -595,12 +596,31 @@ class Storage:
                 live.append(int(m.group(1)))
         return live
 
+    @staticmethod
+    def released_by(path, offset, host_id, lver, sector_size):
+        """Whether host_id's paxos dblock of the lease at offset says it let
+        go of version lver. sanlock leaves the leader as it is when another
+        host wrote it (it completed this host's ballot: "paxos_release skip
+        write"), and takes the owner's RELEASED dblock of the same version
+        as free, as this does (sector 2 is host 1's dblock; the dblock is
+        mbal, bal, inp, inp2, inp3, lver, checksum, flags; flag 1 released)."""
+        with open(path, 'rb') as f:
+            f.seek(offset + (1 + host_id) * (sector_size or 512))
+            raw = f.read(56)
+        if len(raw) < 56:
+            return False
+        *_, dlver, _checksum, flags = struct.unpack('<QQQQQQII', raw)
+        return dlver == lver and bool(flags & 1)
+
     def owners(self, u, path, offset):
         """What storage says: {'exclusive': host id or 0, 'shared': [ids], 'lver'}."""
         ld = self.leader(u, path, offset)
         _, shared, _ = self.dump(path, offset)
-        return {'exclusive': ld['owner_id'] if ld['timestamp'] else 0,
-                'generation': ld['owner_generation'] if ld['timestamp'] else 0,
+        held = bool(ld['timestamp']) and not (
+            ld['owner_id'] and self.released_by(path, offset, ld['owner_id'], ld['lver'],
+                                                ld.get('sector_size')))
+        return {'exclusive': ld['owner_id'] if held else 0,
+                'generation': ld['owner_generation'] if held else 0,
                 'shared': shared, 'lver': ld['lver'],
                 'resource_name': ld['resource_name']}
 

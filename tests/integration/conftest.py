@@ -202,6 +202,19 @@ def wait_process_exit(pid, timeout=10):
 
 # --- the sandbox -------------------------------------------------------------
 
+def ctl(h, *args, check=None, stdin=None):
+    """vmleasectl ARGS against host h's bus; with check, its exit status must
+    be that."""
+    env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8',
+           'DBUS_SYSTEM_BUS_ADDRESS': h.address}
+    r = subprocess.run([VMLEASECTL] + list(args), input=stdin, env=env,
+                       capture_output=True, text=True, timeout=60)
+    if check is not None:
+        assert r.returncode == check, 'vmleasectl %s on host %d -> %d, expected %d\n%s%s' % (
+            ' '.join(args), h.id, r.returncode, check, r.stdout, r.stderr)
+    return r
+
+
 def run_sandbox(*args, timeout=120, check=True):
     argv = [PYTHON, SANDBOX_TOOL] + list(args)
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,

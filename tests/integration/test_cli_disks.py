@@ -8,23 +8,11 @@ usage (2). Every refused command is checked to have changed nothing."""
 
 import json
 import re
-import subprocess
 import uuid
 
-from conftest import VMLEASECTL, s
+from conftest import ctl, s
 
 USAGE, INVALID, NOT_FOUND, BUSY, NOT_HELD = 2, 5, 6, 8, 9
-
-
-def ctl(h, *args, check=None, stdin=None):
-    env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8',
-           'DBUS_SYSTEM_BUS_ADDRESS': h.address}
-    r = subprocess.run([VMLEASECTL] + list(args), input=stdin, env=env,
-                       capture_output=True, text=True, timeout=60)
-    if check is not None:
-        assert r.returncode == check, 'vmleasectl %s on host %d -> %d, expected %d\n%s%s' % (
-            ' '.join(args), h.id, r.returncode, check, r.stdout, r.stderr)
-    return r
 
 
 def keyset(tag):

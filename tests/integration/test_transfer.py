@@ -36,12 +36,11 @@ import time
 
 import pytest
 
-from conftest import (BUILD_DIR, CALL_TIMEOUT_MS, ERROR_PREFIX, IO_TIMEOUT,
+from conftest import (VMLEASECTL, ctl, CALL_TIMEOUT_MS, ERROR_PREFIX, IO_TIMEOUT,
                       LEASE_IFACE, MiB, DBusCallError, b, lease_path, process_alive,
                       raises_dbus, run_sandbox, s, sanlock_run, u32,
                       wait_process_exit, wait_until)
 
-VMLEASECTL = os.path.join(BUILD_DIR, 'cli', 'vmleasectl')
 POLL_S = 0.02
 
 
@@ -956,15 +955,6 @@ def test_destination_host_dies_after_prepare(sb, hosts, hand_leases):
 
 # --- vmleasectl ---------------------------------------------------------------------------
 
-def ctl(h, *args, stdin=None, check=None):
-    env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8',
-           'DBUS_SYSTEM_BUS_ADDRESS': h.address}
-    r = subprocess.run([VMLEASECTL] + list(args), input=stdin, env=env,
-                       capture_output=True, text=True, timeout=60)
-    if check is not None:
-        assert r.returncode == check, 'vmleasectl %s -> %d, expected %d\n%s%s' % (
-            ' '.join(args), r.returncode, check, r.stdout, r.stderr)
-    return r
 
 
 def test_vmleasectl_transfer_pipes_tokens_between_hosts(sb, hosts, hand_leases):

@@ -493,8 +493,12 @@ class Sandbox:
     def kill(self, k):
         return run_sandbox('kill', '--dir', self.dir, '--host', str(k))
 
-    def restart(self, k):
-        return run_sandbox('restart', '--dir', self.dir, '--host', str(k), timeout=90)
+    def restart(self, k, crash_at=None):
+        """Start host k's vmleased again; with crash_at, it kills itself at
+        that crash point (service/common/vml-fault.h)."""
+        extra = ['--crash-at', crash_at] if crash_at else []
+        return run_sandbox('restart', '--dir', self.dir, '--host', str(k),
+                           *extra, timeout=90)
 
     def polkit(self, k, action):
         """Stop, start or restart host k's polkitd (by its recorded pid)."""

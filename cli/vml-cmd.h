@@ -62,10 +62,7 @@ void       vml_cmd_print_lockspaces (GVariant  *lockspaces,
 JsonNode  *vml_cmd_lockspaces_json  (GVariant  *lockspaces,
                                      GVariant  *details);
 
-/* Leases: GPtrArray of GVariant (oa{sv}), the path and org.example.VMLease
- * properties of every exported lease, sorted by path. */
-GPtrArray *vml_cmd_get_leases       (VmlCli    *cli,
-                                     GError   **error);
+/* Leases, as vml_cli_get_leases() finds them. */
 void       vml_cmd_print_leases     (GPtrArray *leases);
 JsonNode  *vml_cmd_leases_json      (GPtrArray *leases);
 

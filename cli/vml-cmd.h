@@ -34,6 +34,9 @@ VML_CMD_DECLARE (vml_cmd_transfer);
 /* vml-cmd-migrate.c */
 VML_CMD_DECLARE (vml_cmd_migrate);
 
+/* vml-cmd-run.c: supervisor mode */
+VML_CMD_DECLARE (vml_cmd_run);
+
 /* Transfer(step, token, options) on @lease (options: floating or NULL);
  * returns the next token. @no_timeout for a step that waits ("wait"). */
 char      *vml_cmd_transfer_call    (VmlDbusLease  *lease,

@@ -258,7 +258,7 @@ on_lost (GDBusConnection *connection, const char *sender, const char *path,
   Run *run = user_data;
   g_autoptr(GVariant) details = NULL;
   const char *reason, *message = "", *fence = "", *fence_error = NULL;
-  gboolean fenced = FALSE;
+  gboolean fenced = FALSE, holder_fenced;
 
   if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sa{sv})")) || run->lost)
     return;
@@ -268,11 +268,15 @@ on_lost (GDBusConnection *connection, const char *sender, const char *path,
   g_variant_lookup (details, "fenced", "b", &fenced);
   g_variant_lookup (details, "fence_error", "&s", &fence_error);
   run->lost = TRUE;
+  /* After a revocation the holder fenced CMD before it let go; vmleased's
+   * own second try then finds a killed CMD gone ("fenced" false). */
+  holder_fenced = g_str_equal (reason, "revoked") || g_str_equal (reason, "lockspace-failed") ||
+                  g_str_equal (reason, "sanlock-gone");
   g_printerr ("vmleasectl run: lease %s lost (%s): %s\n", run->uuid, reason, message);
-  if (fenced)
-    g_printerr ("vmleasectl run: vmleased fenced CMD (pid %d): %s%s\n", (int) run->child,
-                fence, g_str_equal (fence, "pause")
-                       ? "; it stays paused until someone ends or resumes it" : "");
+  if (fenced || holder_fenced)
+    g_printerr ("vmleasectl run: CMD (pid %d) fenced: %s%s\n", (int) run->child, fence,
+                g_str_equal (fence, "pause")
+                ? "; it stays paused until someone ends or resumes it" : "");
   else
     g_printerr ("vmleasectl run: CMD (pid %d) was not fenced%s%s\n", (int) run->child,
                 fence_error ? ": " : "", fence_error ? fence_error : "");

@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`vmleasectl run` (supervisor mode, cli/vml-cmd-run.c) against the real
+sandbox: CMD runs as the lease's fence pid only once the lease is held, its
+exit status comes back and the lease is released; signals are passed on;
+a refused Acquire never starts CMD (125); a seize from another host fences
+CMD (kill, or pause: SIGSTOP) and run exits 124 saying why.
+
+CMD is a small sh script that writes its pid to a file, so the test knows
+which process is CMD without guessing."""
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import (VMLEASECTL, b, proc_stat, process_alive, u32, wait_process_exit,
+                      wait_until)
+
+LOST = 124
+FAILED = 125
+NOT_FOUND = 127
+
+
+class Run:
+    """`vmleasectl run UUID ARGS -- sh -c SCRIPT` on host h, in a scratch
+    directory: $D in SCRIPT is that directory; CMD writes its pid to $D/pid
+    before SCRIPT."""
+
+    def __init__(self, h, u, script, *args):
+        self.dir = tempfile.mkdtemp(prefix='vmlrun.', dir='/tmp')
+        env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8',
+               'DBUS_SYSTEM_BUS_ADDRESS': h.address, 'D': self.dir}
+        argv = [VMLEASECTL, 'run', u, *args, '--',
+                'sh', '-c', 'echo $$ > "$D/pid.tmp"; mv "$D/pid.tmp" "$D/pid"; ' + script]
+        self.p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out = self.err = None
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def cmd_pid(self, timeout=30):
+        wait_until(lambda: os.path.exists(self.path('pid')) or self.p.poll() is not None,
+                   timeout, what='CMD to start')
+        assert os.path.exists(self.path('pid')), 'CMD never started; run exited %s: %s' % (
+            self.p.poll(), self.p.stderr.read())
+        with open(self.path('pid')) as f:
+            return int(f.read())
+
+    def touch(self, name):
+        with open(self.path(name), 'w'):
+            pass
+
+    def wait(self, timeout=60):
+        self.out, self.err = self.p.communicate(timeout=timeout)
+        return self.p.returncode
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.communicate()
+        if os.path.exists(self.path('pid')):
+            with open(self.path('pid')) as f:
+                pid = int(f.read())
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(['rm', '-rf', self.dir], check=False)
+
+
+@pytest.fixture
+def runs():
+    made = []
+
+    def make(*args):
+        r = Run(*args)
+        made.append(r)
+        return r
+    yield make
+    for r in made:
+        r.close()
+
+
+# Waits for $D/go, then does the rest.
+WAIT_GO = 'while [ ! -e "$D/go" ]; do sleep 0.05; done; '
+
+
+def test_exit_status_comes_back_and_the_lease_is_released(hosts, leases, runs):
+    h1 = hosts[0]
+    u = leases()
+    h1.create(u)
+    r = runs(h1, u, WAIT_GO + 'exit 3')
+    pid = r.cmd_pid()
+    props = h1.lease_props(u)
+    # CMD is the fence pid, and runs only once the lease is held.
+    assert props['State'] == 'held', props
+    assert props['FencePid'] == pid and props['Fence'] == 'kill', props
+    r.touch('go')
+    assert r.wait() == 3, r.err
+    assert h1.lease_props(u)['State'] != 'held'
+
+    # A signal's death comes back as 128+N, as shells say it.
+    r = runs(h1, u, 'kill -USR2 $$')
+    assert r.wait() == 128 + signal.SIGUSR2, r.err
+    assert h1.lease_props(u)['State'] != 'held'
+
+    # CMD not found: 127, and the lease released all the same.
+    r2 = subprocess.run([VMLEASECTL, 'run', u, '--', '/nonexistent/vmlease-cmd'],
+                        env={'PATH': '/usr/bin:/bin', 'DBUS_SYSTEM_BUS_ADDRESS': h1.address},
+                        capture_output=True, text=True, timeout=60)
+    assert r2.returncode == NOT_FOUND, r2
+    assert 'No such file' in r2.stderr, r2.stderr
+    assert h1.lease_props(u)['State'] != 'held'
+
+
+def test_signals_are_passed_on(hosts, leases, runs):
+    h1 = hosts[0]
+    u = leases()
+    h1.create(u)
+    r = runs(h1, u, 'trap "echo usr1 >> \\"$D/log\\"" USR1; trap "exit 42" TERM; '
+             'touch "$D/ready"; while :; do sleep 0.05; done')
+    r.cmd_pid()
+    wait_until(lambda: os.path.exists(r.path('ready')), 10, what='traps set')
+    r.p.send_signal(signal.SIGUSR1)
+    wait_until(lambda: os.path.exists(r.path('log')), 10, what='SIGUSR1 to reach CMD')
+    assert r.p.poll() is None
+    r.p.send_signal(signal.SIGTERM)
+    assert r.wait() == 42, r.err
+    with open(r.path('log')) as f:
+        assert f.read() == 'usr1\n'
+    assert h1.lease_props(u)['State'] != 'held'
+
+
+def test_refused_acquire_never_starts_cmd(hosts, leases, runs):
+    h1, h2, _ = hosts
+    u = leases()
+    h1.create(u)
+    h2.get_lease(u)
+    h2.acquire(u, {})
+    r = runs(h1, u, 'touch "$D/ran"')
+    assert r.wait() == FAILED, r.err
+    assert 'Busy' in r.err and 'CMD was not started' in r.err, r.err
+    assert not os.path.exists(r.path('pid')) and not os.path.exists(r.path('ran'))
+    assert h2.lease_props(u)['State'] == 'held'
+    h2.release(u)
+
+
+def _seize(h, u):
+    started = time.monotonic()
+    h.acquire(u, {'force': b(True), 'wait': u32(60)}, timeout_ms=90000)
+    print('seize took %.2f s' % (time.monotonic() - started))
+
+
+def test_seized_lease_kills_cmd_and_run_says_why(hosts, leases, runs):
+    h1, h2, _ = hosts
+    u = leases()
+    h1.create(u)
+    h2.get_lease(u)
+    r = runs(h1, u, 'exec sleep 600', '--fence', 'kill')
+    pid = r.cmd_pid()
+    _seize(h2, u)
+    assert r.wait() == LOST, (r.p.returncode, r.err)
+    assert not process_alive(pid)
+    assert 'lost (revoked)' in r.err and 'another host took the lease' in r.err, r.err
+    assert 'CMD (pid %d) fenced: kill' % pid in r.err, r.err
+    assert h1.lease_props(u)['State'] == 'lost'
+    assert h2.lease_props(u)['State'] == 'held'
+    h2.release(u)
+
+
+def test_seized_lease_pauses_cmd(hosts, leases, runs):
+    h1, h2, _ = hosts
+    u = leases()
+    h1.create(u)
+    h2.get_lease(u)
+    r = runs(h1, u, 'exec sleep 600', '--fence', 'pause')
+    pid = r.cmd_pid()
+    assert h1.lease_props(u)['Fence'] == 'pause'
+    _seize(h2, u)
+    wait_until(lambda: proc_stat(pid)[0] == 'T', 10, what='CMD stopped (SIGSTOP)')
+    # run waits for the paused CMD, which is someone else's to end now.
+    time.sleep(0.5)
+    assert r.p.poll() is None
+    assert h1.lease_props(u)['State'] == 'lost'
+    os.kill(pid, signal.SIGKILL)
+    assert wait_process_exit(pid)
+    assert r.wait() == LOST, (r.p.returncode, r.err)
+    assert 'lost (revoked)' in r.err and 'CMD (pid %d) fenced: pause' % pid in r.err, r.err
+    assert h2.lease_props(u)['State'] == 'held'
+    h2.release(u)

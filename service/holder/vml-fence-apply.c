@@ -172,7 +172,10 @@ qmp_read_line (Qmp *qmp, char *line, size_t line_len, const char *what)
           line[keep] = '\0';
           memmove (qmp->buf, qmp->buf + taken, qmp->len - taken);
           qmp->len -= taken;
-          if (strncmp (line, "{\"event\"", 8) == 0)
+          /* An event ("STOP" comes before stop's return), with its
+           * timestamp first: not an answer. */
+          if (strstr (line, "\"event\"") != NULL && strstr (line, "\"return\"") == NULL &&
+              strstr (line, "\"error\"") == NULL)
             continue;
           return 0;
         }

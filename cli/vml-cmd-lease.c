@@ -387,17 +387,12 @@ VML_CLI_HANDLER (vml_cmd_acquire)
 {
   g_auto(AcquireArgs) args = { FALSE, NULL, NULL, NULL, NULL, FALSE, FALSE, NULL };
   const GOptionEntry entries[] = {
-    { "shared", 0, 0, G_OPTION_ARG_NONE, &args.shared,
-      "Hold the lease shared instead of exclusive", NULL },
     VML_CLI_FENCE_ENTRIES (&args.pid, &args.fence,
                            "The VM process to fence if the lease is lost"),
     { "qmp", 0, 0, G_OPTION_ARG_FILENAME, &args.qmp,
       "With --fence pause: pause the guest with QMP 'stop' on this socket of PID's QEMU",
       "SOCKET" },
-    { "wait", 0, 0, G_OPTION_ARG_STRING, &args.wait,
-      "While another host holds the lease, keep trying this long (default 0)", "SECONDS" },
-    { "force", 0, 0, G_OPTION_ARG_NONE, &args.force,
-      "Seize the lease from the host that holds it (polkit: .seize)", NULL },
+    VML_CMD_ACQUIRE_ENTRIES (&args.shared, &args.wait, &args.force),
     { "request", 0, 0, G_OPTION_ARG_NONE, &args.request,
       "Ask the host that holds the lease to hand it over", NULL },
     VML_CLI_DISK_ENTRY (&args.disks,

@@ -441,12 +441,7 @@ VML_CLI_HANDLER (vml_cmd_run)
     { "qmp", 0, 0, G_OPTION_ARG_FILENAME, &args.qmp,
       "With --fence pause: pause the guest with QMP 'stop' on this socket (CMD's "
       "QEMU serves it) instead of SIGSTOP", "SOCKET" },
-    { "shared", 0, 0, G_OPTION_ARG_NONE, &args.shared,
-      "Hold the lease shared instead of exclusive", NULL },
-    { "wait", 0, 0, G_OPTION_ARG_STRING, &args.wait,
-      "While another host holds the lease, keep trying this long (default 0)", "SECONDS" },
-    { "force", 0, 0, G_OPTION_ARG_NONE, &args.force,
-      "Seize the lease from the host that holds it (polkit: .seize)", NULL },
+    VML_CMD_ACQUIRE_ENTRIES (&args.shared, &args.wait, &args.force),
     VML_CLI_DISK_ENTRY (&args.disks,
                         "Also take this disk's lease (repeat for each disk; :shared for a shared disk)"),
     G_OPTION_ENTRY_NULL

@@ -153,14 +153,23 @@ def _seize(h, u):
     print('seize took %.2f s' % (time.monotonic() - started))
 
 
-def test_seized_lease_kills_cmd_and_run_says_why(hosts, leases, runs):
+def _run_then_seize(hosts, leases, runs, fence):
+    """CMD (sleep) under run on host 1 with @fence, then seized by host 2:
+    (u, the Run, CMD's pid)."""
     h1, h2, _ = hosts
     u = leases()
     h1.create(u)
     h2.get_lease(u)
-    r = runs(h1, u, 'exec sleep 600', '--fence', 'kill')
+    r = runs(h1, u, 'exec sleep 600', '--fence', fence)
     pid = r.cmd_pid()
+    assert h1.lease_props(u)['Fence'] == fence
     _seize(h2, u)
+    return u, r, pid
+
+
+def test_seized_lease_kills_cmd_and_run_says_why(hosts, leases, runs):
+    h1, h2, _ = hosts
+    u, r, pid = _run_then_seize(hosts, leases, runs, 'kill')
     assert r.wait() == LOST, (r.p.returncode, r.err)
     assert not process_alive(pid)
     assert 'lost (revoked)' in r.err and 'another host took the lease' in r.err, r.err
@@ -172,13 +181,7 @@ def test_seized_lease_kills_cmd_and_run_says_why(hosts, leases, runs):
 
 def test_seized_lease_pauses_cmd(hosts, leases, runs):
     h1, h2, _ = hosts
-    u = leases()
-    h1.create(u)
-    h2.get_lease(u)
-    r = runs(h1, u, 'exec sleep 600', '--fence', 'pause')
-    pid = r.cmd_pid()
-    assert h1.lease_props(u)['Fence'] == 'pause'
-    _seize(h2, u)
+    u, r, pid = _run_then_seize(hosts, leases, runs, 'pause')
     wait_until(lambda: proc_stat(pid)[0] == 'T', 10, what='CMD stopped (SIGSTOP)')
     # run waits for the paused CMD, which is someone else's to end now.
     time.sleep(0.5)

@@ -6,7 +6,15 @@ a refused Acquire never starts CMD (125); a seize from another host fences
 CMD (kill, or pause: SIGSTOP) and run exits 124 saying why.
 
 CMD is a small sh script that writes its pid to a file, so the test knows
-which process is CMD without guessing."""
+which process is CMD without guessing.
+
+Then the QMP fence (docs/decisions.md "QMP fence") as vmleased applies it,
+with a stand-in VM process that serves QMP on a unix socket the way QEMU
+does (greeting, qmp_capabilities, stop, the STOP event before stop's
+return) and writes down each command: the fence pauses through QMP, also
+after a restart of vmleased (the socket is in the lease's record); a socket
+that is not there falls back to SIGSTOP; bad qmp options are refused. The
+real QEMU does the same in tests/e2e/test_run_qmp.py."""
 
 import os
 import signal
@@ -16,8 +24,8 @@ import time
 
 import pytest
 
-from conftest import (VMLEASECTL, b, proc_stat, process_alive, u32, wait_process_exit,
-                      wait_until)
+from conftest import (LEASE_IFACE, VMLEASECTL, b, ctl, lease_path, proc_stat, process_alive,
+                      raises_dbus, s, u32, wait_process_exit, wait_until)
 
 LOST = 124
 FAILED = 125
@@ -193,3 +201,124 @@ def test_seized_lease_pauses_cmd(hosts, leases, runs):
     assert 'lost (revoked)' in r.err and 'CMD (pid %d) fenced: pause' % pid in r.err, r.err
     assert h2.lease_props(u)['State'] == 'held'
     h2.release(u)
+
+
+# --- the QMP fence ---------------------------------------------------------------
+
+# A VM process that serves QMP as QEMU does, one client at a time, and
+# appends each command's name to LOG.
+QMP_VM = r"""
+import json, socket, sys
+path, log = sys.argv[1], sys.argv[2]
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(path)
+srv.listen(4)
+open(log, 'a').close()
+while True:
+    c, _ = srv.accept()
+    f = c.makefile('rwb', buffering=0)
+    f.write(b'{"QMP": {"version": {}, "capabilities": []}}\r\n')
+    for line in f:
+        cmd = json.loads(line)['execute']
+        with open(log, 'a') as out:
+            out.write(cmd + '\n')
+        if cmd == 'stop':
+            f.write(b'{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}\r\n')
+        f.write(b'{"return": {}}\r\n')
+    c.close()
+"""
+
+
+@pytest.fixture
+def qmp_vm():
+    """start() -> (process, socket path, log path) of a QMP-serving VM."""
+    d = tempfile.mkdtemp(prefix='vmlqmp.', dir='/tmp')
+    procs = []
+
+    def start():
+        sock, log = os.path.join(d, 'vm.qmp'), os.path.join(d, 'vm.log')
+        p = subprocess.Popen(['/usr/bin/python3', '-c', QMP_VM, sock, log],
+                             stdin=subprocess.DEVNULL)
+        procs.append(p)
+        wait_until(lambda: os.path.exists(log), 10, what='the QMP stand-in to listen')
+        return p, sock, log
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+    subprocess.run(['rm', '-rf', d], check=False)
+
+
+def _commands(log):
+    with open(log) as f:
+        return f.read().split()
+
+
+def test_qmp_fence_after_restart_pauses_through_qmp(sb, hosts, leases, qmp_vm):
+    """The holder killed (it fences nothing then): vmleased, restarted since
+    the Acquire, fences from its record, through QMP, not by SIGSTOP."""
+    h1 = hosts[0]
+    u = leases()
+    h1.create(u)
+    vm, sock, log = qmp_vm()
+    h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('pause'), 'qmp': s(sock)})
+    holder = h1.lease_props(u)['HolderPid']
+    sb.kill(1)
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['State'] == 'held', 15, what='the lease restored')
+    lost = h1.record(LEASE_IFACE, 'Lost', lease_path(u))
+    at = h1.log_size()
+    os.kill(holder, signal.SIGKILL)
+    items = lost.wait(lambda it: it, timeout=10, what='Lost on host 1')
+    lost.close()
+    reason, details = items[0][1]
+    assert reason == 'holder-exited', (reason, details)
+    assert details['fence'] == 'pause' and details['fence_qmp'] == sock, details
+    wait_until(lambda: 'stop' in _commands(log), 10, what='QMP stop at the VM')
+    assert _commands(log) == ['qmp_capabilities', 'stop'], _commands(log)
+    wait_until(lambda: 'guest paused with QMP stop on %s' % sock in h1.log_since(at), 10,
+               what="vmleased's QMP fence in its log")
+    assert proc_stat(vm.pid)[0] != 'T', 'the VM was SIGSTOPped: %r' % (proc_stat(vm.pid),)
+
+
+def test_qmp_fence_falls_back_to_sigstop(hosts, leases):
+    """No socket at the path: the pause is SIGSTOP, and the log says why.
+    Through `vmleasectl acquire --qmp`."""
+    h1 = hosts[0]
+    u = leases()
+    h1.create(u)
+    vm = subprocess.Popen(['sleep', '600'])
+    try:
+        sock = '/tmp/vmlease-no-such-socket-%d.qmp' % vm.pid
+        ctl(h1, 'acquire', u, '--pid', str(vm.pid), '--fence', 'pause', '--qmp', sock, check=0)
+        at = h1.log_size()
+        os.kill(h1.lease_props(u)['HolderPid'], signal.SIGKILL)
+        wait_until(lambda: proc_stat(vm.pid)[0] == 'T', 10, what='the VM stopped by SIGSTOP')
+        wait_until(lambda: 'paused with SIGSTOP instead' in h1.log_since(at), 10,
+                   what='the fallback in the log')
+        assert 'cannot connect to %s' % sock in h1.log_since(at)
+    finally:
+        vm.kill()
+        vm.wait()
+
+
+def test_qmp_option_is_checked(hosts, leases):
+    h1 = hosts[0]
+    u = leases()
+    h1.create(u)
+    vm = subprocess.Popen(['sleep', '600'])
+    try:
+        for opts, words in (
+                ({'fence': s('kill'), 'qmp': s('/run/vm.qmp')}, "needs fence 'pause'"),
+                ({'fence': s('pause'), 'qmp': s('vm.qmp')}, 'must be absolute'),
+                ({'fence': s('pause'), 'qmp': s('/' + 'a' * 107)}, 'at most 107'),
+                ({'fence': s('pause'), 'qmp': s('/run/vm 1.qmp')}, 'blanks')):
+            with raises_dbus('InvalidArgument') as e:
+                h1.acquire(u, dict(opts, pid=u32(vm.pid)))
+            assert words in e.value.message, (opts, e.value.message)
+        assert h1.lease_props(u)['State'] != 'held'
+        r = ctl(h1, 'run', u, '--qmp', '/run/vm.qmp', '--', 'true', check=2)
+        assert '--qmp needs --fence pause' in r.stderr, r.stderr
+    finally:
+        vm.kill()
+        vm.wait()

@@ -483,6 +483,9 @@ VML_CLI_HANDLER (vml_cmd_run)
   if (args.qmp != NULL && !g_str_equal (run.fence, "pause"))
     return vml_cli_usage_error (error, "--qmp needs --fence pause: it says how to pause "
                                 "the guest");
+  /* A bad number is a usage error (2), before anything is forked. */
+  if (args.wait != NULL && !vml_cli_parse_uint ("--wait", args.wait, G_MAXUINT32, &wait, error))
+    return FALSE;
   run.uuid = ours_argv[1];
   sigemptyset (&run.deferred);
 

@@ -152,7 +152,29 @@ def test_refused_acquire_never_starts_cmd(hosts, leases, runs):
     assert 'Busy' in r.err and 'CMD was not started' in r.err, r.err
     assert not os.path.exists(r.path('pid')) and not os.path.exists(r.path('ran'))
     assert h2.lease_props(u)['State'] == 'held'
+
+    # SIGTERM while Acquire waits: run gives up (125), CMD never runs, and
+    # vmleased ends the wait of a caller that left.
+    r = runs(h1, u, 'touch "$D/ran"', '--wait', '60')
+    wait_until(lambda: _blocks(r.p.pid, signal.SIGTERM), 10, what='run to block SIGTERM')
+    time.sleep(0.5)
+    r.p.send_signal(signal.SIGTERM)
+    assert r.wait() == FAILED, r.err
+    assert 'interrupted by signal %d' % signal.SIGTERM in r.err, r.err
+    assert not os.path.exists(r.path('pid')) and not os.path.exists(r.path('ran'))
+    assert h1.lease_props(u)['State'] != 'held'
+    assert h2.lease_props(u)['State'] == 'held'
     h2.release(u)
+
+
+def _blocks(pid, signo):
+    """Whether process @pid blocks signal @signo (run reads it from a
+    signalfd from then on)."""
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('SigBlk:'):
+                return bool(int(line.split()[1], 16) >> (signo - 1) & 1)
+    return False
 
 
 def _seize(h, u):

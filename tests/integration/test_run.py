@@ -344,3 +344,23 @@ def test_qmp_option_is_checked(hosts, leases):
     finally:
         vm.kill()
         vm.wait()
+
+
+def test_run_hears_lost_from_a_restarted_vmleased(sb, hosts, leases, runs):
+    """vmleased restarts while CMD runs (an upgrade, a crash): run still
+    hears Lost from the new one, since it subscribes by bus name."""
+    h1, h2, _ = hosts
+    u = leases()
+    h1.create(u)
+    h2.get_lease(u)
+    r = runs(h1, u, 'exec sleep 600', '--fence', 'kill')
+    pid = r.cmd_pid()
+    sb.kill(1)
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['State'] == 'held', 15, what='the lease restored')
+    assert r.p.poll() is None and process_alive(pid)
+    _seize(h2, u)
+    assert r.wait() == LOST, (r.p.returncode, r.err)
+    assert 'lost (revoked)' in r.err and 'CMD (pid %d) fenced: kill' % pid in r.err, r.err
+    assert 'no longer held' not in r.err, r.err
+    h2.release(u)

@@ -315,8 +315,6 @@ acquire_options (const RunArgs *args, pid_t child, guint64 *wait, GError **error
 static void
 acquire (Run *run, VmlDbusLease *lease, GVariant *options, guint64 wait, gboolean force)
 {
-  g_autoptr(GError) error = NULL;
-
   g_dbus_proxy_call (G_DBUS_PROXY (lease), "Acquire", g_variant_new ("(@a{sv})", options),
                      VML_CLI_CALL_CHANGE,
                      wait > 0 || force ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
@@ -500,6 +498,8 @@ VML_CLI_HANDLER (vml_cmd_run)
       g_printerr ("vmleasectl run: %s; CMD was not started\n", local->message);
       finish (RUN_EXIT_FAILED);
     }
+  /* A child that died before its go byte must not kill run by SIGPIPE. */
+  signal (SIGPIPE, SIG_IGN);
   run.signal_fd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (run.signal_fd < 0)
     fail_before_start (&run, "cannot read signals: %s", g_strerror (errno));

@@ -12,9 +12,10 @@ Then the QMP fence (docs/decisions.md "QMP fence") as vmleased applies it,
 with a stand-in VM process that serves QMP on a unix socket the way QEMU
 does (greeting, qmp_capabilities, stop, the STOP event before stop's
 return) and writes down each command: the fence pauses through QMP, also
-after a restart of vmleased (the socket is in the lease's record); a socket
-that is not there falls back to SIGSTOP; bad qmp options are refused. The
-real QEMU does the same in tests/e2e/test_run_qmp.py."""
+after a restart of vmleased (the socket is in the lease's record) and when
+given at Transfer finish (the holder's fence line); a socket that is not
+there falls back to SIGSTOP; bad qmp options are refused. The real QEMU
+does the same in tests/e2e/test_run_qmp.py."""
 
 import os
 import signal
@@ -364,3 +365,33 @@ def test_run_hears_lost_from_a_restarted_vmleased(sb, hosts, leases, runs):
     assert 'lost (revoked)' in r.err and 'CMD (pid %d) fenced: kill' % pid in r.err, r.err
     assert 'no longer held' not in r.err, r.err
     h2.release(u)
+
+
+def test_qmp_given_at_finish_reaches_the_holder(hosts, leases, qmp_vm):
+    """A hand-off whose finish names the destination VM process with a QMP
+    pause fence (Transfer finish's pid, fence, qmp): the destination's holder
+    is told on its fence line, and when another host seizes the lease that
+    holder pauses the VM through QMP before it lets go."""
+    from test_transfer import xfer
+    h1, h2, h3 = hosts
+    u = leases()
+    h1.create(u)
+    h2.get_lease(u)
+    h3.get_lease(u)
+    h1.acquire(u)
+    vm, sock, log = qmp_vm()
+    t1 = xfer(h1, u, 'begin')
+    t2 = xfer(h2, u, 'prepare', t1)
+    t3 = xfer(h1, u, 'perform', t2)
+    t4 = xfer(h2, u, 'finish', t3, pid=vm.pid, fence='pause', qmp=sock)
+    xfer(h1, u, 'confirm', t4)
+    p = h2.lease_props(u)
+    assert (p['State'], p['FencePid'], p['Fence']) == ('held', vm.pid, 'pause'), p
+    at = h2.log_size()
+    _seize(h3, u)
+    wait_until(lambda: 'paused VM process %d (QMP stop)' % vm.pid in h2.log_since(at), 10,
+               what="the holder's QMP fence in host 2's log")
+    assert 'stop' in _commands(log), _commands(log)
+    assert 'SIGSTOP' not in h2.log_since(at), h2.log_since(at)
+    assert proc_stat(vm.pid)[0] != 'T', proc_stat(vm.pid)
+    h3.release(u)

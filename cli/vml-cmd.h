@@ -34,6 +34,20 @@ VML_CMD_DECLARE (vml_cmd_transfer);
 /* vml-cmd-migrate.c */
 VML_CMD_DECLARE (vml_cmd_migrate);
 
+/* The GOptionEntry rows that acquire and run share: --shared, --wait
+ * SECONDS and --force, into @shared_arg (gboolean *), @wait_arg (char **)
+ * and @force_arg (gboolean *). */
+#define VML_CMD_ACQUIRE_ENTRIES(shared_arg, wait_arg, force_arg)                     \
+  { "shared", 0, 0, G_OPTION_ARG_NONE, (shared_arg),                                 \
+    "Hold the lease shared instead of exclusive", NULL },                           \
+  { "wait", 0, 0, G_OPTION_ARG_STRING, (wait_arg),                                   \
+    "While another host holds the lease, keep trying this long (default 0)", "SECONDS" }, \
+  { "force", 0, 0, G_OPTION_ARG_NONE, (force_arg),                                   \
+    "Seize the lease from the host that holds it (polkit: .seize)", NULL }
+
+/* vml-cmd-run.c: supervisor mode */
+VML_CMD_DECLARE (vml_cmd_run);
+
 /* Transfer(step, token, options) on @lease (options: floating or NULL);
  * returns the next token. @no_timeout for a step that waits ("wait"). */
 char      *vml_cmd_transfer_call    (VmlDbusLease  *lease,

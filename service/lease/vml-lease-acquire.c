@@ -34,6 +34,7 @@ typedef struct {
   gboolean    requested;   /* that host has been asked (request or message) */
   guint64     request_lver; /* the version a seize asked for */
   gint64      requested_at; /* when the seize last wrote its request */
+  gint64      disks_requested_at; /* when the seize last asked for the disks; 0: never */
   GPtrArray  *disk_specs;  /* VmlDiskSpec asked for; NULL: none */
   GPtrArray  *disks;       /* LeaseDisk, located (and held once taken) */
   GPtrArray  *disk_holders; /* VmlHolder keeping them */
@@ -198,7 +199,7 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     error = lease_caller_left_error ();
   /* The disks, all or nothing with the VM lease: one that cannot be taken
    * lets the VM lease go again (a Busy then retries as the lease's would;
-   * force seizes only the VM lease). */
+   * force seizes the disks of this VM lease too, below). */
   if (ok && data->disks != NULL &&
       !lease_disks_take (self, NULL, data->disks, data->disk_holders, data->fence,
                          data->fence_pid, &error))
@@ -216,6 +217,17 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     {
       g_task_return_error (task, error);
       return;
+    }
+  /* The VM's disks go with it: the owner's disk holders keep them when its
+   * vmleased is down (nobody there ends the unit), so each disk held
+   * exclusively for this same VM lease is asked for too. */
+  if (busy && data->force && data->disks != NULL &&
+      (data->disks_requested_at == 0 ||
+       g_get_monotonic_time () - data->disks_requested_at >=
+         4 * (gint64) vml_lockspace_get_io_timeout (self->lockspace) * G_USEC_PER_SEC))
+    {
+      lease_disks_seize (self, data->disks);
+      data->disks_requested_at = g_get_monotonic_time ();
     }
   if (busy && data->ask && !data->requested)
     data->requested = ask_owner (self, &error);

@@ -549,18 +549,17 @@ lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder, const char
   gboolean ok;
 
   disk_resource (door, name, offset, &res);
-  g_mutex_lock (&door->cmd_lock);
+  /* Not under the command lock: a take runs its disk holders' acquires at
+   * once, one thread per holder (vml-lease-disks.c), and the operation
+   * queue lets no other command reach a disk holder meanwhile. */
   ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), shared, 0, NULL, &local_error);
   if (ok && mode_shared && disk_exclusive_elsewhere (door, &res, &local_error))
     {
       vml_sanlock_release (&res, vml_holder_get_pid (holder), NULL);
-      ok = FALSE;
       g_prefix_error (&local_error, "disk \"%s\" is busy: ", key);
-      g_mutex_unlock (&door->cmd_lock);
       g_propagate_error (error, local_error);
       return FALSE;
     }
-  g_mutex_unlock (&door->cmd_lock);
   if (ok)
     {
       /* Best effort: without it, a Busy elsewhere names only host ids. */
@@ -640,4 +639,51 @@ lease_sanlock_disk_owners (VmlLeaseSanlock *door, const char *name, guint64 offs
 
   disk_resource (door, name, offset, &res);
   return read_owners_of (&res, error);
+}
+
+GHashTable *
+lease_sanlock_holder_names (VmlLeaseSanlock *door, pid_t pid, GError **error)
+{
+  g_autoptr(GPtrArray) held = vml_sanlock_holder_resources (pid, error);
+  GHashTable *names;
+
+  if (held == NULL)
+    return NULL;
+  names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < held->len; i++)
+    {
+      VmlSanlockHeld *h = held->pdata[i];
+
+      if (g_strcmp0 (h->lockspace, vml_lockspace_get_name (door->lockspace)) == 0)
+        g_hash_table_add (names, g_strdup (h->name));
+    }
+  return names;
+}
+
+gboolean
+lease_sanlock_disk_seize (VmlLeaseSanlock *door, const char *name, guint64 offset,
+                          gboolean *asked, GError **error)
+{
+  g_autoptr(VmlLeaseOwners) owners = NULL;
+  g_autofree char *uuid = NULL;
+  VmlSanlockResource res;
+  guint64 note_host = 0;
+  gboolean note_shared = FALSE;
+
+  *asked = FALSE;
+  disk_resource (door, name, offset, &res);
+  owners = read_owners_of (&res, error);
+  if (owners == NULL)
+    return FALSE;
+  if (owners->owner == 0 || owners->owner == vml_lockspace_get_host_id (door->lockspace))
+    return TRUE;
+  /* Only a disk of this same VM lease: another VM's disk is not ours to
+   * take, whatever the caller named. */
+  if (!vml_disk_note_read (res.path, offset, &note_host, &uuid, &note_shared, NULL) ||
+      uuid == NULL || !g_str_equal (uuid, door->uuid) || note_host != owners->owner)
+    return TRUE;
+  if (!vml_sanlock_request (&res, owners->lver + 1, error))
+    return FALSE;
+  *asked = TRUE;
+  return TRUE;
 }

@@ -128,7 +128,8 @@ gboolean         lease_sanlock_index_delete  (VmlLeaseSanlock *door, GError **er
 /* Disk leases ("d" + hash of the key, vml-disk.h), allocated in the
  * lockspace's index like the marker (vml_lockspace_index_find_or_add_async,
  * vml-lease-disks.c). */
-/* locked: @holder takes the disk @name at @offset (its key @key, for
+/* NOT locked (one thread per disk holder, the queue keeps other commands
+ * away): @holder takes the disk @name at @offset (its key @key, for
  * messages) in sanlock mode @shared, for a VM that has it in @mode; a Busy
  * names the VM lease holding it and its host, as the disk's note says. On
  * success this host's note is written there. A disk another VM has
@@ -149,6 +150,14 @@ gboolean         lease_sanlock_disk_held_shared_by (VmlLeaseSanlock *door, const
                                                     guint64 offset, guint64 host_id,
                                                     guint64 generation, gboolean *held,
                                                     GError **error);
+/* The names of what holder @pid holds in the lease's lockspace (a set;
+ * empty for a pid sanlock does not know). No storage I/O. */
+GHashTable      *lease_sanlock_holder_names (VmlLeaseSanlock *door, pid_t pid, GError **error);
+/* Seize of a disk: when another host holds it exclusively and the disk's
+ * note says for this same VM lease, asks that host to give it up (as
+ * lease_sanlock_request, for the owner's version + 1; *@asked then). */
+gboolean         lease_sanlock_disk_seize   (VmlLeaseSanlock *door, const char *name,
+                                             guint64 offset, gboolean *asked, GError **error);
 VmlLeaseOwners  *lease_sanlock_disk_owners  (VmlLeaseSanlock *door, const char *name,
                                              guint64 offset, GError **error);
 

@@ -575,3 +575,45 @@ def test_restart_at_every_step_of_a_handoff_keeps_the_disks(sb, hosts, hand_leas
     assert_unit_on(sb, h2, u, pairs)
     assert disk_holder_pids(h1) == []
     h2.release(u)
+
+
+def test_restart_inside_perform_lets_the_source_only_disks_go(sb, hosts, hand_leases, vms):
+    """vmleased dies inside the source's perform after it let the common
+    disks and the VM lease go (the record still says begin; the holder
+    keeps only the hand-off marker): restore's marker-only path ends the
+    hand-off here, and the disks only this side held go too, cleanly (the
+    paused VM is not fenced), their holders stopped. The state is made as
+    perform makes it: the same sanlock releases, by hand, with vmleased
+    killed."""
+    h1, h2 = hosts[0], hosts[1]
+    common, mine, theirs = (disk_key(t) for t in ('mp-common', 'mp-mine', 'mp-theirs'))
+    u = new_vm_lease(hosts, hand_leases, 1)
+    vm = vms()
+    h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'),
+                   'disks': disks((common, ''), (mine, ''))})
+    t1 = xfer(h1, u, 'begin')
+    xfer(h2, u, 'prepare', t1, disks=disks((common, ''), (theirs, '')))
+    lease_holder = h1.lease_props(u)['HolderPid']
+    holders = {d['key']: d['holder_pid'] for d in h1.inquire(u)['disks']}
+    sb.kill(1)
+    st = h1.sanlock_status()['resources']
+    for name, pid in ((disk_name(common), holders[common]), (u, lease_holder)):
+        res = [r for (r, p, _) in st if p == pid and r.split(':')[1] == name]
+        assert len(res) == 1, (name, pid, st)
+        rc, out = h1.sanlock_client('release', '-r', res[0], '-p', str(pid))
+        assert rc == 0, out
+    assert disk_owners(sb, mine)['shared'] == [1] or disk_owners(sb, mine)['exclusive'] == 1
+
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['State'] == 'free', 30, what='host 1 to end its part')
+    assert held_disks(h1, u) == []
+    o = disk_owners(sb, mine)
+    assert o['exclusive'] == 0 and o['shared'] == [], o
+    assert disk_owners(sb, common)['shared'] == [2]
+    for p in set(holders.values()) | {lease_holder}:
+        assert wait_process_exit(p, 10), 'holder %d of host 1 still runs' % p
+    assert disk_holder_pids(h1) == []
+    assert process_alive(vm.pid), 'the paused VM was fenced'
+
+    xfer(h2, u, 'cancel')
+    assert_disks_free(sb, [common, mine, theirs])

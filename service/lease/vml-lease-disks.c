@@ -66,17 +66,28 @@ lease_disks_publish (VmlLease *self)
 /* ---------------------------------------------------------------------- */
 /* Where the disks are                                                    */
 
-typedef struct {
-  GPtrArray *specs;   /* VmlDiskSpec, referenced */
-} Locate;
+static GPtrArray *
+disks_at (GPtrArray *specs, GArray *offsets)
+{
+  GPtrArray *disks = g_ptr_array_new_with_free_func ((GDestroyNotify) lease_disk_free);
+
+  for (guint i = 0; i < specs->len; i++)
+    {
+      VmlDiskSpec *spec = specs->pdata[i];
+
+      g_ptr_array_add (disks, lease_disk_new (spec->key, spec->name, spec->mode,
+                                              g_array_index (offsets, guint64, i)));
+    }
+  return disks;
+}
 
 static void
 on_located (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
+  VmlLease *self = g_task_get_source_object (task);
   GPtrArray *specs = g_task_get_task_data (task);
   g_autoptr(GArray) offsets = NULL;
-  GPtrArray *disks;
   GError *error = NULL;
 
   offsets = vml_lockspace_index_find_or_add_finish (VML_LOCKSPACE (source), result, &error);
@@ -87,15 +98,60 @@ on_located (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, error);
       return;
     }
-  disks = g_ptr_array_new_with_free_func ((GDestroyNotify) lease_disk_free);
+  for (guint i = 0; i < specs->len; i++)
+    lease_sanlock_disk_remember (self->sanlock, ((VmlDiskSpec *) specs->pdata[i])->name,
+                                 g_array_index (offsets, guint64, i));
+  g_task_return_pointer (task, disks_at (specs, offsets), (GDestroyNotify) g_ptr_array_unref);
+}
+
+/* Without the index lock first: every key used before is in the index
+ * for good (and, after this lease's first Acquire with it, remembered by
+ * the door). Only a key no host used yet needs the lock (a holder of its
+ * own, the index's paxos lease, one look per name). */
+static void
+lookup_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VmlLease *self = VML_LEASE (source);
+  GPtrArray *specs = task_data;
+  GArray *offsets = g_array_sized_new (FALSE, FALSE, sizeof (guint64), specs->len);
+
   for (guint i = 0; i < specs->len; i++)
     {
-      VmlDiskSpec *spec = specs->pdata[i];
+      guint64 offset = 0;
 
-      g_ptr_array_add (disks, lease_disk_new (spec->key, spec->name, spec->mode,
-                                              g_array_index (offsets, guint64, i)));
+      if (!lease_sanlock_disk_lookup (self->sanlock, ((VmlDiskSpec *) specs->pdata[i])->name,
+                                      &offset, NULL))
+        {
+          g_array_unref (offsets);
+          g_task_return_pointer (task, NULL, NULL);
+          return;
+        }
+      g_array_append_val (offsets, offset);
     }
-  g_task_return_pointer (task, disks, (GDestroyNotify) g_ptr_array_unref);
+  g_task_return_pointer (task, offsets, (GDestroyNotify) g_array_unref);
+}
+
+static void
+on_looked_up (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  GTask *task = user_data;
+  GPtrArray *specs = g_task_get_task_data (task);
+  g_autoptr(GArray) offsets = g_task_propagate_pointer (G_TASK (result), NULL);
+  g_autoptr(GPtrArray) names = NULL;
+
+  if (offsets != NULL)
+    {
+      g_task_return_pointer (task, disks_at (specs, offsets), (GDestroyNotify) g_ptr_array_unref);
+      g_object_unref (task);
+      return;
+    }
+  names = g_ptr_array_new ();
+  for (guint i = 0; i < specs->len; i++)
+    g_ptr_array_add (names, ((VmlDiskSpec *) specs->pdata[i])->name);
+  vml_lockspace_index_find_or_add_async (self->lockspace,
+                                         vml_holder_pool_get_holder_path (self->holders), names,
+                                         on_located, task);
 }
 
 void
@@ -103,14 +159,11 @@ lease_disks_locate (VmlLease *self, GPtrArray *specs, GAsyncReadyCallback done,
                     gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, done, user_data);
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GTask) lookup = g_task_new (self, NULL, on_looked_up, task);
 
   g_task_set_task_data (task, g_ptr_array_ref (specs), (GDestroyNotify) g_ptr_array_unref);
-  for (guint i = 0; i < specs->len; i++)
-    g_ptr_array_add (names, ((VmlDiskSpec *) specs->pdata[i])->name);
-  vml_lockspace_index_find_or_add_async (self->lockspace,
-                                         vml_holder_pool_get_holder_path (self->holders), names,
-                                         on_located, task);
+  g_task_set_task_data (lookup, g_ptr_array_ref (specs), (GDestroyNotify) g_ptr_array_unref);
+  g_task_run_in_thread (lookup, lookup_thread);
 }
 
 GPtrArray *

@@ -13,6 +13,10 @@ struct _VmlLeaseSanlock {
   VmlLockspace *lockspace;
   char         *path;
   guint64       offset;
+  /* Disk resource name -> offset (guint64 *) in the index, once found: an
+   * index entry of a disk is never deleted nor moved. Under offsets_lock. */
+  GMutex        offsets_lock;
+  GHashTable   *disk_offsets;
 };
 
 VmlLeaseSanlock *
@@ -21,6 +25,8 @@ lease_sanlock_new (const char *uuid, VmlLockspace *lockspace, const char *path, 
   VmlLeaseSanlock *door = g_new0 (VmlLeaseSanlock, 1);
 
   g_mutex_init (&door->cmd_lock);
+  g_mutex_init (&door->offsets_lock);
+  door->disk_offsets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   door->uuid = g_strdup (uuid);
   door->lockspace = g_object_ref (lockspace);
   door->path = g_strdup (path);
@@ -32,6 +38,8 @@ void
 lease_sanlock_free (VmlLeaseSanlock *door)
 {
   g_mutex_clear (&door->cmd_lock);
+  g_mutex_clear (&door->offsets_lock);
+  g_hash_table_unref (door->disk_offsets);
   g_free (door->uuid);
   g_clear_object (&door->lockspace);
   g_free (door->path);
@@ -685,5 +693,34 @@ lease_sanlock_disk_seize (VmlLeaseSanlock *door, const char *name, guint64 offse
   if (!vml_sanlock_request (&res, owners->lver + 1, error))
     return FALSE;
   *asked = TRUE;
+  return TRUE;
+}
+
+void
+lease_sanlock_disk_remember (VmlLeaseSanlock *door, const char *name, guint64 offset)
+{
+  g_mutex_lock (&door->offsets_lock);
+  g_hash_table_insert (door->disk_offsets, g_strdup (name), g_memdup2 (&offset, sizeof offset));
+  g_mutex_unlock (&door->offsets_lock);
+}
+
+gboolean
+lease_sanlock_disk_lookup (VmlLeaseSanlock *door, const char *name, guint64 *offset,
+                           GError **error)
+{
+  VmlSanlockLockspace spec;
+  guint64 *known;
+
+  g_mutex_lock (&door->offsets_lock);
+  known = g_hash_table_lookup (door->disk_offsets, name);
+  if (known != NULL)
+    *offset = *known;
+  g_mutex_unlock (&door->offsets_lock);
+  if (known != NULL)
+    return TRUE;
+  vml_lockspace_get_spec (door->lockspace, &spec);
+  if (!vml_sanlock_index_lookup (&spec, name, offset, error))
+    return FALSE;
+  lease_sanlock_disk_remember (door, name, *offset);
   return TRUE;
 }

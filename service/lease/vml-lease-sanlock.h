@@ -150,6 +150,15 @@ gboolean         lease_sanlock_disk_held_shared_by (VmlLeaseSanlock *door, const
                                                     guint64 offset, guint64 host_id,
                                                     guint64 generation, gboolean *held,
                                                     GError **error);
+/* Where disk @name's lease is in the index, without the index lock (an
+ * entry, once there, never moves nor goes): remembered per door after the
+ * first answer, so an Acquire of the same disks again asks no storage.
+ * NOT_FOUND when no host made it yet (then under the index lock:
+ * vml_lockspace_index_find_or_add_async, and _remember what it found). */
+gboolean         lease_sanlock_disk_lookup   (VmlLeaseSanlock *door, const char *name,
+                                              guint64 *offset, GError **error);
+void             lease_sanlock_disk_remember (VmlLeaseSanlock *door, const char *name,
+                                              guint64 offset);
 /* The names of what holder @pid holds in the lease's lockspace (a set;
  * empty for a pid sanlock does not know). No storage I/O. */
 GHashTable      *lease_sanlock_holder_names (VmlLeaseSanlock *door, pid_t pid, GError **error);

@@ -393,23 +393,30 @@ take_share (gpointer user_data)
   return NULL;
 }
 
+/* Runs @func for each holder keeping some of @disks, at once (one thread
+ * per holder past the first; sanlock serves its clients in parallel, one
+ * command per client at a time). The first failure goes to @error. */
 static gboolean
-take_all (VmlLease *self, GPtrArray *wanted, GPtrArray *holders, GError **error)
+each_holder_at_once (VmlLease *self, GPtrArray *disks, GPtrArray *holders, GThreadFunc func,
+                     GError **error)
 {
   g_autoptr(GPtrArray) threads = g_ptr_array_new ();
   g_autofree Share *shares = g_new0 (Share, holders->len);
+  Share *here = NULL;
   gboolean ok = TRUE;
 
   for (guint h = 0; h < holders->len; h++)
     {
-      shares[h] = (Share) { self, holders->pdata[h], wanted, TRUE, NULL };
-      if (disks_kept_by (wanted, holders->pdata[h]) == 0)
+      shares[h] = (Share) { self, holders->pdata[h], disks, TRUE, NULL };
+      if (disks_kept_by (disks, holders->pdata[h]) == 0)
         continue;
-      if (threads->len == 0 && h + 1 == holders->len)
-        take_share (&shares[h]);   /* the only one: no thread */
+      if (here == NULL)
+        here = &shares[h];   /* this thread's own share */
       else
-        g_ptr_array_add (threads, g_thread_new ("vml-disks", take_share, &shares[h]));
+        g_ptr_array_add (threads, g_thread_new ("vml-disks", func, &shares[h]));
     }
+  if (here != NULL)
+    func (here);
   for (guint t = 0; t < threads->len; t++)
     g_thread_join (threads->pdata[t]);
   for (guint h = 0; h < holders->len; h++)
@@ -466,7 +473,7 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
        * asks sanlock what it holds). */
       in_main_loop (record_intent_in_main, &intent);
       vml_crash_point ("disks.recorded");
-      ok = take_all (self, wanted, holders, error);
+      ok = each_holder_at_once (self, wanted, holders, take_share, error);
     }
   if (ok)
     {
@@ -497,29 +504,49 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
   return FALSE;
 }
 
-gboolean
-lease_disks_let_go (VmlLease *self, GPtrArray *disks, GError **error)
+/* One holder's disks let go, in order; the first real failure stops that
+ * holder's share (a gone holder, or a disk not held, took the disk with
+ * it: not a failure). */
+static gpointer
+let_go_share (gpointer user_data)
 {
-  for (guint i = 0; i < disks->len; i++)
+  Share *share = user_data;
+
+  for (guint i = 0; i < share->wanted->len && share->ok; i++)
     {
-      LeaseDisk *disk = disks->pdata[i];
+      LeaseDisk *disk = share->wanted->pdata[i];
       GError *local_error = NULL;
 
-      if (disk->holder == NULL || disk->done ||
-          lease_sanlock_disk_release (self->sanlock, disk->holder, disk->name, disk->offset,
-                                      &local_error))
+      if (disk->holder != share->holder || disk->done ||
+          lease_sanlock_disk_release (share->self->sanlock, disk->holder, disk->name,
+                                      disk->offset, &local_error))
         continue;
-      /* A holder that died took the disk with it. */
       if (!vml_holder_is_alive (disk->holder) ||
           g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_HELD))
         {
           g_clear_error (&local_error);
           continue;
         }
-      g_propagate_prefixed_error (error, local_error, "cannot release disk \"%s\": ", disk->key);
-      return FALSE;
+      g_propagate_prefixed_error (&share->error, local_error, "cannot release disk \"%s\": ",
+                                  disk->key);
+      share->ok = FALSE;
     }
-  return TRUE;
+  return NULL;
+}
+
+gboolean
+lease_disks_let_go (VmlLease *self, GPtrArray *disks, GError **error)
+{
+  g_autoptr(GPtrArray) holders = g_ptr_array_new ();
+
+  for (guint i = 0; i < disks->len; i++)
+    {
+      VmlHolder *holder = ((LeaseDisk *) disks->pdata[i])->holder;
+
+      if (holder != NULL && !g_ptr_array_find (holders, holder, NULL))
+        g_ptr_array_add (holders, holder);
+    }
+  return each_holder_at_once (self, disks, holders, let_go_share, error);
 }
 
 void

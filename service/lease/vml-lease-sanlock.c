@@ -630,13 +630,10 @@ lease_sanlock_disk_release (VmlLeaseSanlock *door, VmlHolder *holder, const char
                             guint64 offset, GError **error)
 {
   VmlSanlockResource res;
-  gboolean ok;
 
   disk_resource (door, name, offset, &res);
-  g_mutex_lock (&door->cmd_lock);
-  ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), error);
-  g_mutex_unlock (&door->cmd_lock);
-  return ok;
+  /* Not under the command lock, as lease_sanlock_disk_acquire. */
+  return vml_sanlock_release (&res, vml_holder_get_pid (holder), error);
 }
 
 VmlLeaseOwners *

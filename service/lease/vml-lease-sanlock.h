@@ -138,6 +138,7 @@ gboolean         lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *h
                                              const char *key, const char *name, guint64 offset,
                                              gboolean shared, gboolean mode_shared,
                                              GError **error);
+/* NOT locked either: a holder's disks go in a thread of its own. */
 gboolean         lease_sanlock_disk_release (VmlLeaseSanlock *door, VmlHolder *holder,
                                              const char *name, guint64 offset, GError **error);
 /* locked: as lease_sanlock_convert, for a disk */

@@ -393,6 +393,31 @@ take_share (gpointer user_data)
   return NULL;
 }
 
+static void
+write_note (gpointer disk_data, gpointer user_data)
+{
+  LeaseDisk *disk = disk_data;
+
+  lease_sanlock_disk_note (VML_LEASE (user_data)->sanlock, disk->offset,
+                           disk->mode == VML_MODE_SHARED);
+}
+
+/* Each disk's note, once all are taken: written at once (one 4 KiB write
+ * each), off the holders' sanlock commands, which it would otherwise
+ * follow one by one. */
+static void
+write_notes (VmlLease *self, GPtrArray *disks)
+{
+  GThreadPool *pool;
+
+  if (disks->len == 0)
+    return;
+  pool = g_thread_pool_new (write_note, self, MIN (disks->len, VML_DISKS_PER_HOLDER), FALSE, NULL);
+  for (guint i = 0; i < disks->len; i++)
+    g_thread_pool_push (pool, disks->pdata[i], NULL);
+  g_thread_pool_free (pool, FALSE, TRUE);
+}
+
 /* Runs @func for each holder keeping some of @disks, at once (one thread
  * per holder past the first; sanlock serves its clients in parallel, one
  * command per client at a time). The first failure goes to @error. */
@@ -477,6 +502,7 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
     }
   if (ok)
     {
+      write_notes (self, wanted);
       vml_crash_point ("disks.taken");
       for (guint i = 0; i < wanted->len; i++)
         ((LeaseDisk *) wanted->pdata[i])->done = FALSE;

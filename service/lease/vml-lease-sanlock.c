@@ -569,12 +569,7 @@ lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder, const char
       return FALSE;
     }
   if (ok)
-    {
-      /* Best effort: without it, a Busy elsewhere names only host ids. */
-      vml_disk_note_write (res.path, offset, vml_lockspace_get_host_id (door->lockspace),
-                           door->uuid, mode_shared, NULL);
-      return TRUE;
-    }
+    return TRUE;
   if (g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY))
     {
       g_autofree char *who = disk_holders_in_words (door, &res);
@@ -720,4 +715,13 @@ lease_sanlock_disk_lookup (VmlLeaseSanlock *door, const char *name, guint64 *off
     return FALSE;
   lease_sanlock_disk_remember (door, name, *offset);
   return TRUE;
+}
+
+void
+lease_sanlock_disk_note (VmlLeaseSanlock *door, guint64 offset, gboolean mode_shared)
+{
+  /* Best effort: without it, a Busy elsewhere names only host ids. */
+  vml_disk_note_write (vml_lockspace_get_path (door->lockspace), offset,
+                       vml_lockspace_get_host_id (door->lockspace), door->uuid, mode_shared,
+                       NULL);
 }

@@ -131,13 +131,17 @@ gboolean         lease_sanlock_index_delete  (VmlLeaseSanlock *door, GError **er
 /* NOT locked (one thread per disk holder, the queue keeps other commands
  * away): @holder takes the disk @name at @offset (its key @key, for
  * messages) in sanlock mode @shared, for a VM that has it in @mode; a Busy
- * names the VM lease holding it and its host, as the disk's note says. On
- * success this host's note is written there. A disk another VM has
+ * names the VM lease holding it and its host, as the disk's note says (the
+ * taker writes its own with lease_sanlock_disk_note). A disk another VM has
  * exclusively (in a hand-off, it is shared in sanlock) is refused. */
 gboolean         lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder,
                                              const char *key, const char *name, guint64 offset,
                                              gboolean shared, gboolean mode_shared,
                                              GError **error);
+/* The disk's note (vml-transfer-note.h): this host and VM lease took the
+ * disk at @offset, in @mode_shared. Best effort, no sanlock command. */
+void             lease_sanlock_disk_note    (VmlLeaseSanlock *door, guint64 offset,
+                                             gboolean mode_shared);
 /* NOT locked either: a holder's disks go in a thread of its own. */
 gboolean         lease_sanlock_disk_release (VmlLeaseSanlock *door, VmlHolder *holder,
                                              const char *name, guint64 offset, GError **error);

@@ -34,7 +34,8 @@ typedef struct {
   gboolean    requested;   /* that host has been asked (request or message) */
   guint64     request_lver; /* the version a seize asked for */
   gint64      requested_at; /* when the seize last wrote its request */
-  gint64      disks_requested_at; /* when the seize last asked for the disks; 0: never */
+  gint64      disks_requested_at; /* when the seize last asked for the disks (or first
+                             * found them busy with the VM lease had); 0: not yet */
   GPtrArray  *disk_specs;  /* VmlDiskSpec asked for; NULL: none */
   GPtrArray  *disks;       /* LeaseDisk, located (and held once taken) */
   GPtrArray  *disk_holders; /* VmlHolder keeping them */
@@ -170,7 +171,7 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   VmlLease *self = VML_LEASE (source);
   AcquireData *data = task_data;
   GError *error = NULL;
-  gboolean ok, busy, caller_left;
+  gboolean ok, busy, caller_left, disks_busy;
 
   /* Its caller left the bus (while it waited, or before it started): the
    * lease is not taken for nobody. */
@@ -200,11 +201,13 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   /* The disks, all or nothing with the VM lease: one that cannot be taken
    * lets the VM lease go again (a Busy then retries as the lease's would;
    * force seizes the disks of this VM lease too, below). */
+  disks_busy = FALSE;
   if (ok && data->disks != NULL &&
       !lease_disks_take (self, NULL, data->disks, data->disk_holders, data->fence,
                          data->fence_pid, &error))
     {
       lease_sanlock_release (self->sanlock, data->holder, NULL);
+      disks_busy = TRUE;
       ok = FALSE;
     }
 
@@ -212,7 +215,9 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
    * A seize that cannot go on returns its own error; otherwise @error stays
    * the Busy (asking only adds a note to it). */
   busy = !ok && g_error_matches (error, VML_ERROR, VML_ERROR_BUSY);
-  if (busy && data->force && seize_request_due (self, data) &&
+  /* (The VM lease had this time, only its disks busy: nothing to ask of
+   * the VM lease's owner any more.) */
+  if (busy && data->force && !disks_busy && seize_request_due (self, data) &&
       !request_release (self, data, &error))
     {
       g_task_return_error (task, error);
@@ -220,14 +225,22 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     }
   /* The VM's disks go with it: the owner's disk holders keep them when its
    * vmleased is down (nobody there ends the unit), so each disk held
-   * exclusively for this same VM lease is asked for too. */
-  if (busy && data->force && data->disks != NULL &&
-      (data->disks_requested_at == 0 ||
-       g_get_monotonic_time () - data->disks_requested_at >=
-         4 * (gint64) vml_lockspace_get_io_timeout (self->lockspace) * G_USEC_PER_SEC))
+   * exclusively for this same VM lease is asked for too, once the VM lease
+   * was had and its disks were still busy for 4 × io_timeout: a running
+   * vmleased there ends its unit by itself within that, with one Lost
+   * ("revoked"), rather than several holders revoked at once. */
+  if (busy && data->force && disks_busy)
     {
-      lease_disks_seize (self, data->disks);
-      data->disks_requested_at = g_get_monotonic_time ();
+      gint64 now = g_get_monotonic_time ();
+
+      if (data->disks_requested_at == 0)
+        data->disks_requested_at = now;
+      else if (now - data->disks_requested_at >=
+               4 * (gint64) vml_lockspace_get_io_timeout (self->lockspace) * G_USEC_PER_SEC)
+        {
+          lease_disks_seize (self, data->disks);
+          data->disks_requested_at = now;
+        }
     }
   if (busy && data->ask && !data->requested)
     data->requested = ask_owner (self, &error);

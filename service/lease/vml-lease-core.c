@@ -170,6 +170,7 @@ vml_lease_finalize (GObject *object)
   g_free (self->lost_resource);
   g_free (self->lost_disk);
   g_free (self->missing_disk);
+  g_clear_pointer (&self->pending_disks, g_ptr_array_unref);
   vml_transfer_destroy (&self->transfer);
   g_clear_pointer (&self->sanlock, lease_sanlock_free);
   if (self->fence_pidfd >= 0)

@@ -245,10 +245,22 @@ enter_lost (VmlLease *self, pid_t holder_pid, GVariantDict *details)
    * holder's own SIGTERM fence meets a VM fenced already). */
   lease_disks_kill_all (self);
   apply_fence (self, details);
-  g_variant_dict_insert (details, "resource", "s",
-                         self->lost_resource ? self->lost_resource : "lease");
-  if (self->lost_disk != NULL)
-    g_variant_dict_insert (details, "disk", "s", self->lost_disk);
+  {
+    /* Everything that went, and the first of it alone as before. */
+    g_auto(GStrv) resources = g_strsplit (self->lost_resource ? self->lost_resource : "lease",
+                                          " ", 0);
+    g_auto(GStrv) keys = g_strsplit (self->lost_disk ? self->lost_disk : "", " ", 0);
+
+    g_variant_dict_insert (details, "resource", "s", resources[0]);
+    g_variant_dict_insert_value (details, "resources",
+                                 g_variant_new_strv ((const char *const *) resources, -1));
+    if (keys[0] != NULL)
+      {
+        g_variant_dict_insert (details, "disk", "s", keys[0]);
+        g_variant_dict_insert_value (details, "disks",
+                                     g_variant_new_strv ((const char *const *) keys, -1));
+      }
+  }
   g_clear_pointer (&self->lost_resource, g_free);
   g_clear_pointer (&self->lost_disk, g_free);
   g_variant_dict_insert (details, "holder_pid", "u", (guint) holder_pid);
@@ -386,22 +398,30 @@ on_disk_holder_exited (VmlHolder *holder, int status, gpointer user_data)
   g_autoptr(VmlHolder) gone = g_object_ref (holder);
   pid_t pid = vml_holder_get_pid (holder);
   g_autofree char *why = NULL;
-  LeaseDisk *disk = NULL;
+  g_autoptr(GString) names = g_string_new (NULL);
+  g_autoptr(GString) keys = g_string_new (NULL);
 
   g_signal_handlers_disconnect_by_data (holder, self);
-  for (guint i = 0; i < self->disks->len && disk == NULL; i++)
-    if (((LeaseDisk *) self->disks->pdata[i])->holder == holder)
-      disk = self->disks->pdata[i];
+  /* Every disk it kept went with it. */
+  for (guint i = 0; i < self->disks->len; i++)
+    {
+      LeaseDisk *disk = self->disks->pdata[i];
+
+      if (disk->holder != holder)
+        continue;
+      g_string_append_printf (names, "%s%s", names->len ? " " : "", disk->name);
+      g_string_append_printf (keys, "%s%s", keys->len ? " " : "", disk->key);
+    }
   g_ptr_array_remove (self->disk_holders, holder);
-  if (disk == NULL || !lease_state_has_holder (self->state))
+  if (names->len == 0 || !lease_state_has_holder (self->state))
     return;   /* it kept nothing, or the lease is being released anyway */
   self->losses++;
   g_free (self->lost_resource);
-  self->lost_resource = g_strdup (disk->name);
+  self->lost_resource = g_strdup (names->str);
   g_free (self->lost_disk);
-  self->lost_disk = g_strdup (disk->key);
-  why = g_strdup_printf (" (the holder of disk \"%s\"; the VM lease and its other disks "
-                         "were let go with it)", disk->key);
+  self->lost_disk = g_strdup (keys->str);
+  why = g_strdup_printf (" (the holder of disk(s) %s; the VM lease and its other disks "
+                         "were let go with it)", keys->str);
   if (self->holder != NULL)
     {
       g_autoptr(VmlHolder) lease_holder = g_object_ref (self->holder);

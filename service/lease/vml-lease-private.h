@@ -116,9 +116,14 @@ struct _VmlLease {
    * never takes its place. All are one unit with self->holder. */
   GPtrArray             *disks;
   GPtrArray             *disk_holders;
+  /* Disks a take is asking sanlock for right now, written to the record
+   * before it asks (write-ahead; LeaseDisk with their holders); NULL until
+   * the first (vml-lease-disks.c) */
+  GPtrArray             *pending_disks;
   /* From the record: a disk holder it names is gone (vml-lease-restore.c) */
   char                  *missing_disk;
-  /* What went in the loss being reported ("lease" or a disk's name). */
+  /* What went in the loss being reported ("lease" or disks' names, and
+   * their keys: blank-separated when several went at once). */
   char                  *lost_resource;
   char                  *lost_disk;
 
@@ -236,6 +241,31 @@ gboolean   lease_disks_take          (VmlLease *self, GPtrArray *held, GPtrArray
                                       const char *fence_qmp, GError **error);
 /* (Worker thread) Releases @disks (best effort: a gone holder held nothing). */
 gboolean   lease_disks_let_go        (VmlLease *self, GPtrArray *disks, GError **error);
+/* (Main loop) The write-ahead list of disks being taken (created empty
+ * the first time), and its pruning before a save: entries now among
+ * self->disks, or whose holder is gone, go. */
+GPtrArray *lease_disks_pending       (VmlLease *self);
+void       lease_disks_prune_pending (VmlLease *self);
+/* (Worker thread) After a restart: copies of those of @disks (copies, with
+ * holders) that sanlock says their holder holds now; NULL when sanlock
+ * cannot say. With @stop_empty, a holder of @disks that holds nothing at
+ * all is stopped. */
+GPtrArray *lease_disks_still_held    (VmlLease *self, GPtrArray *disks, gboolean stop_empty);
+/* (Worker thread) Lets go of @disks (copies) and stops their holders. */
+void       lease_disks_let_go_all    (VmlLease *self, GPtrArray *disks);
+/* (Main loop) After a restart, from what sanlock said (@held_now: of the
+ * recorded disks, NULL: unknown; @pending_held: of the pending ones): the
+ * pending disks held become the lease's, the pending list empties, and
+ * unless @expect_gone a recorded disk no longer held is a loss: its name
+ * and key go to lost_resource and lost_disk, why to missing_disk. */
+void       lease_disks_restored      (VmlLease *self, GPtrArray *held_now,
+                                      GPtrArray *pending_held, gboolean expect_gone);
+/* (Main loop) The lease keeps no disks any more (their holders were
+ * stopped). */
+void       lease_disks_forget        (VmlLease *self);
+/* (Worker thread) Seize: asks the hosts holding @disks exclusively for
+ * this same VM lease (the disk's note names it) to give them up. */
+void       lease_disks_seize         (VmlLease *self, GPtrArray *disks);
 /* (Main loop) Disk holders that keep no disk of self->disks are told to go. */
 void       lease_disks_end_idle_holders (VmlLease *self);
 /* (Main loop) The unit is lost: every disk holder is told to stop at once

@@ -12,14 +12,18 @@
  * pid> <holder start time> <common>" (keys have no blanks; pid 0: not held
  * here, the source's after perform; common: 1 in a hand-off when it moves). */
 
+/* "pending_disks" has the same lines for the disks a take is asking sanlock
+ * for right now (written before it asks): restore adopts those sanlock says
+ * their holder holds, and stops a holder that holds nothing. */
+
 static char **
-disks_to_record (VmlLease *self)
+disks_to_record (GPtrArray *disks)
 {
   g_autoptr(GStrvBuilder) lines = g_strv_builder_new ();
 
-  for (guint i = 0; i < self->disks->len; i++)
+  for (guint i = 0; disks != NULL && i < disks->len; i++)
     {
-      LeaseDisk *disk = self->disks->pdata[i];
+      LeaseDisk *disk = disks->pdata[i];
 
       g_autofree char *line =
                            g_strdup_printf ("%s %s %s %" G_GUINT64_FORMAT " %d %" G_GUINT64_FORMAT " %d",
@@ -70,10 +74,16 @@ vml_lease_save (VmlLease *self, GError **error)
   g_key_file_set_uint64 (record, GROUP, "holder_start",
                          holder ? vml_holder_get_start_time (holder) : 0);
   {
-    g_auto(GStrv) disks = disks_to_record (self);
+    g_auto(GStrv) disks = disks_to_record (self->disks);
+    g_auto(GStrv) pending = NULL;
 
     g_key_file_set_string_list (record, GROUP, "disks", (const char *const *) disks,
                                 g_strv_length (disks));
+    lease_disks_prune_pending (self);
+    pending = disks_to_record (self->pending_disks);
+    if (pending[0] != NULL)
+      g_key_file_set_string_list (record, GROUP, "pending_disks", (const char *const *) pending,
+                                  g_strv_length (pending));
   }
   vml_transfer_save (&self->transfer, record);
   return vml_store_save (self->store, VML_RECORD_LEASE, self->uuid, record, error);

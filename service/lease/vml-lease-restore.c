@@ -24,11 +24,19 @@ typedef struct {
   gboolean    held;
   gboolean    shared;
   guint64     lver;
+  GPtrArray  *disks;          /* copies of the recorded disks, and of the pending ones */
+  GPtrArray  *pending;
+  GPtrArray  *disks_held;     /* ... those sanlock says their holder holds now */
+  GPtrArray  *pending_held;
 } RestoreData;
 
 static void
 restore_data_free (RestoreData *data)
 {
+  g_clear_pointer (&data->disks, g_ptr_array_unref);
+  g_clear_pointer (&data->pending, g_ptr_array_unref);
+  g_clear_pointer (&data->disks_held, g_ptr_array_unref);
+  g_clear_pointer (&data->pending_held, g_ptr_array_unref);
   g_clear_object (&data->holder);
   g_free (data);
 }
@@ -40,6 +48,10 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   RestoreData *data = task_data;
   g_autoptr(GError) error = NULL;
 
+  /* The disks: sanlock says what each holder holds (a pending disk's
+   * holder that holds nothing is stopped). */
+  data->disks_held = lease_disks_still_held (self, data->disks, FALSE);
+  data->pending_held = lease_disks_still_held (self, data->pending, TRUE);
   data->holder = vml_holder_adopt (data->pid, data->start_time, NULL);
   if (data->holder == NULL)
     {
@@ -64,7 +76,13 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       /* Let go of the marker for it first: a holder stopped while it holds
        * something takes that as a revocation and fences the VM. */
       if (data->marker_only)
-        lease_sanlock_marker_drop (self->sanlock, data->holder);
+        {
+          lease_sanlock_marker_drop (self->sanlock, data->holder);
+          /* The disks only this side held (the common ones went at
+           * perform) go too, cleanly: the VM is paused, not fenced. */
+          lease_disks_let_go_all (self, data->disks);
+          lease_disks_let_go_all (self, data->pending_held);
+        }
       if (!data->marker_only && lease_sanlock_holder_holds_any (data->pid))
         {
           data->foreign = TRUE;
@@ -126,6 +144,8 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
   VmlLease *self = VML_LEASE (source);
   RestoreData *data = g_task_get_task_data (G_TASK (result));
 
+  lease_disks_restored (self, data->disks_held, data->pending_held,
+                        data->foreign || data->marker_only || data->idle_expected);
   if (data->foreign)
     {
       /* Not a loss of ours: nothing to fence, no Lost. */
@@ -145,14 +165,16 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
       /* The VM lease is still held (or in a hand-off) but a disk holder is
        * gone: the unit is lost. */
       pid_t pid = vml_holder_get_pid (data->holder);
+      g_autofree char *why = g_strdup_printf (" (%s, found when vmleased started again; the "
+                                              "VM lease and its other disks were let go with "
+                                              "it)", self->missing_disk);
 
       g_clear_pointer (&self->missing_disk, g_free);
-      self->lost_resource = g_strdup ("disk");
+      if (self->lost_resource == NULL)
+        self->lost_resource = g_strdup ("disk");
       vml_holder_terminate (data->holder);
       lease_transfer_clear (self);
-      lease_report_holder_end (self, pid, -1,
-                               " (a disk holder ended while vmleased was not running; the VM "
-                               "lease and its other disks were let go with it)");
+      lease_report_holder_end (self, pid, -1, why);
     }
   else if (data->marker_only)
     {
@@ -161,8 +183,8 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
        * resumed (no take-back: the version at perform is unknown). Its
        * marker was let go and its holder stopped above. The VM is not
        * fenced: after a perform it is paused, as after any perform here.
-       * Not handled yet: disks only this host held (a hand-off with a
-       * different disk set) keep their holders, which nothing adopts. */
+       * Disks only this host held (a hand-off with a different disk set)
+       * were let go above, and their holders stopped. */
       vml_log (G_LOG_LEVEL_WARNING,
                LEASE_ABOUT (self, .holder_pid = data->pid, .host_id = self->transfer.peer),
                "vmleased stopped inside a perform: the lease went to the destination before "
@@ -170,6 +192,7 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
                "the lease");
       lease_transfer_clear (self);
       lease_watch_fence_pid (self, 0, 0);
+      lease_disks_forget (self);
       lease_set_state (self, LEASE_FREE);
       lease_publish_holding (self);
       lease_save_or_warn (self);
@@ -219,6 +242,8 @@ start_restore (VmlLease *self, GTask *op)
   data->recorded = self->state;
   data->idle_expected = vml_transfer_source_let_go (&self->transfer);
   data->orphan_prepare = self->state == LEASE_MIGRATING_IN && self->transfer.role == TRANSFER_NONE;
+  data->disks = lease_disks_copy (self->disks);
+  data->pending = lease_disks_copy (self->pending_disks);
   g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
   g_task_run_in_thread (task, restore_thread);
 }
@@ -260,9 +285,11 @@ vml_lease_restore (VmlLease *self)
 /* From a record                                                          */
 
 /* The disks of the record (lease_disks_to_record's lines), their holders
- * adopted by pid and start time. */
+ * adopted by pid and start time. @pending: the "pending_disks" lines, to
+ * self->pending_disks; a holder of those that is gone is passed by (it
+ * held nothing, or sanlock freed what it held). */
 static gboolean
-disks_from_record (VmlLease *self, char **lines, GError **error)
+disks_from_record (VmlLease *self, char **lines, gboolean pending, GError **error)
 {
   for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
     {
@@ -283,21 +310,32 @@ disks_from_record (VmlLease *self, char **lines, GError **error)
       start = g_ascii_strtoull (f[5], NULL, 10);
       for (guint h = 0; h < self->disk_holders->len && holder == NULL; h++)
         if (vml_holder_get_pid (self->disk_holders->pdata[h]) == pid)
-          holder = self->disk_holders->pdata[h];
+          holder = g_object_ref (self->disk_holders->pdata[h]);
+      for (guint p = 0; pending && self->pending_disks != NULL &&
+                        p < self->pending_disks->len && holder == NULL; p++)
+        if (vml_holder_get_pid (((LeaseDisk *) self->pending_disks->pdata[p])->holder) == pid)
+          holder = g_object_ref (((LeaseDisk *) self->pending_disks->pdata[p])->holder);
       if (holder == NULL && pid != 0)
         {
-          holder = vml_holder_adopt (pid, start, error);
+          holder = vml_holder_adopt (pid, start, pending ? NULL : error);
+          if (holder == NULL && pending)
+            continue;
           if (holder == NULL)
             {
               g_prefix_error (error, "the holder of disk \"%s\": ", f[0]);
               return FALSE;
             }
-          g_ptr_array_add (self->disk_holders, holder);
+          /* a pending disk's holder joins the lease's only if restore
+           * finds it holding (lease_disks_restored) */
+          if (!pending)
+            g_ptr_array_add (self->disk_holders, g_object_ref (holder));
         }
+      if (pending && holder == NULL)
+        continue;
       disk = lease_disk_new (f[0], f[2], mode, g_ascii_strtoull (f[3], NULL, 10));
-      g_set_object (&disk->holder, holder);
+      disk->holder = holder;
       disk->common = g_str_equal (f[6], "1");
-      g_ptr_array_add (self->disks, disk);
+      g_ptr_array_add (pending ? lease_disks_pending (self) : self->disks, disk);
     }
   return TRUE;
 }
@@ -356,11 +394,17 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
 
     /* A disk holder that is gone lost its disks: the unit is lost, which
      * restore reports (with the VM fenced) rather than hide here. */
-    if (!disks_from_record (self, disks, &disk_error))
+    if (!disks_from_record (self, disks, FALSE, &disk_error))
       {
         self->missing_disk = g_strdup (disk_error->message);
         vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self), "%s", disk_error->message);
       }
+  }
+  {
+    g_auto(GStrv) pending = g_key_file_get_string_list (record, GROUP, "pending_disks", NULL,
+                                                        NULL);
+
+    disks_from_record (self, pending, TRUE, NULL);
   }
   lease_set_state (self, recorded);
   vml_dbus_lease_set_fence_pid (self->iface, self->fence_pid);

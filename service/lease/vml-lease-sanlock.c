@@ -13,6 +13,10 @@ struct _VmlLeaseSanlock {
   VmlLockspace *lockspace;
   char         *path;
   guint64       offset;
+  /* Disk resource name -> offset (guint64 *) in the index, once found: an
+   * index entry of a disk is never deleted nor moved. Under offsets_lock. */
+  GMutex        offsets_lock;
+  GHashTable   *disk_offsets;
 };
 
 VmlLeaseSanlock *
@@ -21,6 +25,8 @@ lease_sanlock_new (const char *uuid, VmlLockspace *lockspace, const char *path, 
   VmlLeaseSanlock *door = g_new0 (VmlLeaseSanlock, 1);
 
   g_mutex_init (&door->cmd_lock);
+  g_mutex_init (&door->offsets_lock);
+  door->disk_offsets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   door->uuid = g_strdup (uuid);
   door->lockspace = g_object_ref (lockspace);
   door->path = g_strdup (path);
@@ -32,6 +38,8 @@ void
 lease_sanlock_free (VmlLeaseSanlock *door)
 {
   g_mutex_clear (&door->cmd_lock);
+  g_mutex_clear (&door->offsets_lock);
+  g_hash_table_unref (door->disk_offsets);
   g_free (door->uuid);
   g_clear_object (&door->lockspace);
   g_free (door->path);
@@ -549,25 +557,19 @@ lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder, const char
   gboolean ok;
 
   disk_resource (door, name, offset, &res);
-  g_mutex_lock (&door->cmd_lock);
+  /* Not under the command lock: a take runs its disk holders' acquires at
+   * once, one thread per holder (vml-lease-disks.c), and the operation
+   * queue lets no other command reach a disk holder meanwhile. */
   ok = vml_sanlock_acquire (&res, vml_holder_get_pid (holder), shared, 0, NULL, &local_error);
   if (ok && mode_shared && disk_exclusive_elsewhere (door, &res, &local_error))
     {
       vml_sanlock_release (&res, vml_holder_get_pid (holder), NULL);
-      ok = FALSE;
       g_prefix_error (&local_error, "disk \"%s\" is busy: ", key);
-      g_mutex_unlock (&door->cmd_lock);
       g_propagate_error (error, local_error);
       return FALSE;
     }
-  g_mutex_unlock (&door->cmd_lock);
   if (ok)
-    {
-      /* Best effort: without it, a Busy elsewhere names only host ids. */
-      vml_disk_note_write (res.path, offset, vml_lockspace_get_host_id (door->lockspace),
-                           door->uuid, mode_shared, NULL);
-      return TRUE;
-    }
+    return TRUE;
   if (g_error_matches (local_error, VML_ERROR, VML_ERROR_BUSY))
     {
       g_autofree char *who = disk_holders_in_words (door, &res);
@@ -623,13 +625,10 @@ lease_sanlock_disk_release (VmlLeaseSanlock *door, VmlHolder *holder, const char
                             guint64 offset, GError **error)
 {
   VmlSanlockResource res;
-  gboolean ok;
 
   disk_resource (door, name, offset, &res);
-  g_mutex_lock (&door->cmd_lock);
-  ok = vml_sanlock_release (&res, vml_holder_get_pid (holder), error);
-  g_mutex_unlock (&door->cmd_lock);
-  return ok;
+  /* Not under the command lock, as lease_sanlock_disk_acquire. */
+  return vml_sanlock_release (&res, vml_holder_get_pid (holder), error);
 }
 
 VmlLeaseOwners *
@@ -640,4 +639,89 @@ lease_sanlock_disk_owners (VmlLeaseSanlock *door, const char *name, guint64 offs
 
   disk_resource (door, name, offset, &res);
   return read_owners_of (&res, error);
+}
+
+GHashTable *
+lease_sanlock_holder_names (VmlLeaseSanlock *door, pid_t pid, GError **error)
+{
+  g_autoptr(GPtrArray) held = vml_sanlock_holder_resources (pid, error);
+  GHashTable *names;
+
+  if (held == NULL)
+    return NULL;
+  names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < held->len; i++)
+    {
+      VmlSanlockHeld *h = held->pdata[i];
+
+      if (g_strcmp0 (h->lockspace, vml_lockspace_get_name (door->lockspace)) == 0)
+        g_hash_table_add (names, g_strdup (h->name));
+    }
+  return names;
+}
+
+gboolean
+lease_sanlock_disk_seize (VmlLeaseSanlock *door, const char *name, guint64 offset,
+                          gboolean *asked, GError **error)
+{
+  g_autoptr(VmlLeaseOwners) owners = NULL;
+  g_autofree char *uuid = NULL;
+  VmlSanlockResource res;
+  guint64 note_host = 0;
+  gboolean note_shared = FALSE;
+
+  *asked = FALSE;
+  disk_resource (door, name, offset, &res);
+  owners = read_owners_of (&res, error);
+  if (owners == NULL)
+    return FALSE;
+  if (owners->owner == 0 || owners->owner == vml_lockspace_get_host_id (door->lockspace))
+    return TRUE;
+  /* Only a disk of this same VM lease: another VM's disk is not ours to
+   * take, whatever the caller named. */
+  if (!vml_disk_note_read (res.path, offset, &note_host, &uuid, &note_shared, NULL) ||
+      uuid == NULL || !g_str_equal (uuid, door->uuid) || note_host != owners->owner)
+    return TRUE;
+  if (!vml_sanlock_request (&res, owners->lver + 1, error))
+    return FALSE;
+  *asked = TRUE;
+  return TRUE;
+}
+
+void
+lease_sanlock_disk_remember (VmlLeaseSanlock *door, const char *name, guint64 offset)
+{
+  g_mutex_lock (&door->offsets_lock);
+  g_hash_table_insert (door->disk_offsets, g_strdup (name), g_memdup2 (&offset, sizeof offset));
+  g_mutex_unlock (&door->offsets_lock);
+}
+
+gboolean
+lease_sanlock_disk_lookup (VmlLeaseSanlock *door, const char *name, guint64 *offset,
+                           GError **error)
+{
+  VmlSanlockLockspace spec;
+  guint64 *known;
+
+  g_mutex_lock (&door->offsets_lock);
+  known = g_hash_table_lookup (door->disk_offsets, name);
+  if (known != NULL)
+    *offset = *known;
+  g_mutex_unlock (&door->offsets_lock);
+  if (known != NULL)
+    return TRUE;
+  vml_lockspace_get_spec (door->lockspace, &spec);
+  if (!vml_sanlock_index_lookup (&spec, name, offset, error))
+    return FALSE;
+  lease_sanlock_disk_remember (door, name, *offset);
+  return TRUE;
+}
+
+void
+lease_sanlock_disk_note (VmlLeaseSanlock *door, guint64 offset, gboolean mode_shared)
+{
+  /* Best effort: without it, a Busy elsewhere names only host ids. */
+  vml_disk_note_write (vml_lockspace_get_path (door->lockspace), offset,
+                       vml_lockspace_get_host_id (door->lockspace), door->uuid, mode_shared,
+                       NULL);
 }

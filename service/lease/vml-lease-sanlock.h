@@ -128,15 +128,21 @@ gboolean         lease_sanlock_index_delete  (VmlLeaseSanlock *door, GError **er
 /* Disk leases ("d" + hash of the key, vml-disk.h), allocated in the
  * lockspace's index like the marker (vml_lockspace_index_find_or_add_async,
  * vml-lease-disks.c). */
-/* locked: @holder takes the disk @name at @offset (its key @key, for
+/* NOT locked (one thread per disk holder, the queue keeps other commands
+ * away): @holder takes the disk @name at @offset (its key @key, for
  * messages) in sanlock mode @shared, for a VM that has it in @mode; a Busy
- * names the VM lease holding it and its host, as the disk's note says. On
- * success this host's note is written there. A disk another VM has
+ * names the VM lease holding it and its host, as the disk's note says (the
+ * taker writes its own with lease_sanlock_disk_note). A disk another VM has
  * exclusively (in a hand-off, it is shared in sanlock) is refused. */
 gboolean         lease_sanlock_disk_acquire (VmlLeaseSanlock *door, VmlHolder *holder,
                                              const char *key, const char *name, guint64 offset,
                                              gboolean shared, gboolean mode_shared,
                                              GError **error);
+/* The disk's note (vml-transfer-note.h): this host and VM lease took the
+ * disk at @offset, in @mode_shared. Best effort, no sanlock command. */
+void             lease_sanlock_disk_note    (VmlLeaseSanlock *door, guint64 offset,
+                                             gboolean mode_shared);
+/* NOT locked either: a holder's disks go in a thread of its own. */
 gboolean         lease_sanlock_disk_release (VmlLeaseSanlock *door, VmlHolder *holder,
                                              const char *name, guint64 offset, GError **error);
 /* locked: as lease_sanlock_convert, for a disk */
@@ -149,6 +155,23 @@ gboolean         lease_sanlock_disk_held_shared_by (VmlLeaseSanlock *door, const
                                                     guint64 offset, guint64 host_id,
                                                     guint64 generation, gboolean *held,
                                                     GError **error);
+/* Where disk @name's lease is in the index, without the index lock (an
+ * entry, once there, never moves nor goes): remembered per door after the
+ * first answer, so an Acquire of the same disks again asks no storage.
+ * NOT_FOUND when no host made it yet (then under the index lock:
+ * vml_lockspace_index_find_or_add_async, and _remember what it found). */
+gboolean         lease_sanlock_disk_lookup   (VmlLeaseSanlock *door, const char *name,
+                                              guint64 *offset, GError **error);
+void             lease_sanlock_disk_remember (VmlLeaseSanlock *door, const char *name,
+                                              guint64 offset);
+/* The names of what holder @pid holds in the lease's lockspace (a set;
+ * empty for a pid sanlock does not know). No storage I/O. */
+GHashTable      *lease_sanlock_holder_names (VmlLeaseSanlock *door, pid_t pid, GError **error);
+/* Seize of a disk: when another host holds it exclusively and the disk's
+ * note says for this same VM lease, asks that host to give it up (as
+ * lease_sanlock_request, for the owner's version + 1; *@asked then). */
+gboolean         lease_sanlock_disk_seize   (VmlLeaseSanlock *door, const char *name,
+                                             guint64 offset, gboolean *asked, GError **error);
 VmlLeaseOwners  *lease_sanlock_disk_owners  (VmlLeaseSanlock *door, const char *name,
                                              guint64 offset, GError **error);
 

@@ -72,6 +72,23 @@ def new_vm_lease(hosts, make, on):
     return u
 
 
+def held_unit(hosts, leases, vms, tag, n=3):
+    """A VM lease held on host 1 with n exclusive disks and a VM stand-in
+    fenced by kill: (uuid, vm, keys)."""
+    keys = [disk_key('%s%d' % (tag, i)) for i in range(n)]
+    u = new_vm_lease(hosts, leases, 1)
+    vm = vms()
+    hosts[0].acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'),
+                         'disks': disks(*[(k, '') for k in keys])})
+    return u, vm, keys
+
+
+def assert_disks_free(sb, keys):
+    for k in keys:
+        o = disk_owners(sb, k)
+        assert o['exclusive'] == 0 and o['shared'] == [], (k, o)
+
+
 def test_bad_disks_are_refused(sb, hosts, leases):
     h1 = hosts[0]
     u = new_vm_lease(hosts, leases, 1)
@@ -211,11 +228,7 @@ def test_twenty_disks_acquire_restart_seize_release(sb, hosts, leases, vms):
 
 def test_losing_one_disk_fences_the_vm_once(sb, hosts, leases, vms):
     h1 = hosts[0]
-    keys = [disk_key('loss%d' % i) for i in range(3)]
-    u = new_vm_lease(hosts, leases, 1)
-    vm = vms()
-    h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'),
-                   'disks': disks(*[(k, '') for k in keys])})
+    u, vm, keys = held_unit(hosts, leases, vms, 'loss')
     info = h1.inquire(u)
     victim = info['disks'][1]
     lost = h1.record(LEASE_IFACE, 'Lost', lease_path(u))
@@ -225,10 +238,14 @@ def test_losing_one_disk_fences_the_vm_once(sb, hosts, leases, vms):
     assert len(lost.items) == 1, lost.items
     reason, details = lost.items[0][1]
     assert reason == 'holder-exited', reason
-    # the holder kept all three: Lost names one of its disks
-    kept = {(d['resource'], d['key']) for d in info['disks']
-            if d['holder_pid'] == victim['holder_pid']}
+    # the holder kept all three: Lost names every one of them (and the
+    # first alone, as "resource" and "disk")
+    kept = sorted((d['resource'], d['key']) for d in info['disks']
+                  if d['holder_pid'] == victim['holder_pid'])
+    assert len(kept) == 3, kept
+    assert sorted(zip(details['resources'], details['disks'])) == kept, (details, kept)
     assert (details['resource'], details['disk']) in kept, (details, kept)
+    assert all(k in details['message'] for _, k in kept), details['message']
     assert details['fenced'] is True
     wait_process_exit(vm.pid, 10)
     assert h1.lease_props(u)['State'] == 'lost'
@@ -237,6 +254,131 @@ def test_losing_one_disk_fences_the_vm_once(sb, hosts, leases, vms):
     assert sb.storage.owners(u, info['path'], info['offset'])['exclusive'] == 0
     for k in keys:
         wait_until(lambda: disk_owners(sb, k)['exclusive'] == 0, 10, what='disk %s free' % k)
+
+
+# --- vmleased dying while it takes disks, and what a restart asks sanlock -------
+
+def lease_record(sb, k, u):
+    """Host k's state record of lease u: {key: value} of its [lease] group."""
+    path = os.path.join(sb.dir, 'host%d' % k, 'state', 'leases', '%s.lease' % u)
+    out = {}
+    with open(path) as f:
+        for line in f:
+            if '=' in line:
+                key, _, value = line.rstrip('\n').partition('=')
+                out[key] = value
+    return out
+
+
+def crash_during(sb, h, point, call):
+    """Start h's vmleased with the crash point, make the call, see it die
+    there (it is not started again here)."""
+    sb.restart(h.id, crash_at=point)
+    pid = h.vmleased_pid()
+    with pytest.raises(Exception) as e:
+        call()
+    print('%s: the call ended with %r' % (point, e.value))
+    assert wait_process_exit(pid, 20), 'vmleased did not die at %s' % point
+
+
+@pytest.mark.parametrize('point', ['disks.recorded', 'disks.taken'])
+def test_crash_while_taking_disks_leaves_none_orphaned(sb, hosts, leases, vms, point):
+    """The disk holders of a take are in the record before sanlock is asked
+    (write-ahead): vmleased killed right after that record, or right after
+    sanlock gave the disks, restarts with every disk either held by the
+    object (Disks, sanlock and storage agree) or free, and no holder
+    process left holding or waiting."""
+    h1 = hosts[0]
+    keys = [disk_key('crash%d' % i) for i in range(3)]
+    pairs = [(k, '') for k in keys]
+    u = new_vm_lease(hosts, leases, 1)
+    vm = vms()
+    h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill')})
+    lease_holder = h1.lease_props(u)['HolderPid']
+
+    crash_during(sb, h1, point, lambda: attach(h1, u, pairs))
+    rec = lease_record(sb, 1, u)
+    pending = [int(line.split(' ')[4]) for line in rec.get('pending_disks', '').split(';')
+               if line]
+    print('record after the crash: pending %s' % rec.get('pending_disks'))
+    assert pending, 'the take did not record its disk holder before asking sanlock'
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['State'] == 'held', 30, what='adoption')
+    assert h1.lease_props(u)['HolderPid'] == lease_holder
+    held = held_disks(h1, u)
+    if point == 'disks.taken':
+        assert held == sorted((k, 'exclusive') for k in keys), held
+        assert disk_holder_pids(h1) == sorted(set(pending))
+        assert {d['holder_pid'] for d in h1.inquire(u)['disks']} == set(pending)
+    else:
+        assert held == [], held
+        for p in set(pending):
+            assert wait_process_exit(p, 10), 'disk holder %d holding nothing still runs' % p
+    # never orphaned: storage's word matches the object's, disk by disk
+    for k in keys:
+        assert (disk_owners(sb, k)['exclusive'] == 1) == ((k, 'exclusive') in held), \
+            (k, disk_owners(sb, k), held)
+    assert 'pending_disks' not in lease_record(sb, 1, u)
+    assert process_alive(vm.pid), 'the VM was fenced, nothing was lost'
+
+    h1.release(u)
+    assert_disks_free(sb, keys)
+    wait_until(lambda: disk_holder_pids(h1) == [], 10, what='disk holders to end')
+    for p in set(pending):
+        assert wait_process_exit(p, 10), 'disk holder %d still runs after Release' % p
+
+
+def test_restart_asks_sanlock_which_disks_a_live_holder_holds(sb, hosts, leases, vms):
+    """A disk that its (live) holder no longer holds in sanlock when vmleased
+    starts again is a loss of that disk: the VM fenced once, Lost naming it."""
+    h1 = hosts[0]
+    u, vm, keys = held_unit(hosts, leases, vms, 'gone')
+    info = h1.inquire(u)
+    victim = info['disks'][2]
+    sb.kill(1)
+    res = [r for (r, pid, _) in h1.sanlock_status()['resources']
+           if pid == victim['holder_pid'] and r.split(':')[1] == victim['resource']]
+    assert len(res) == 1, res
+    rc, out = h1.sanlock_client('release', '-r', res[0], '-p', str(victim['holder_pid']))
+    assert rc == 0, out
+    assert process_alive(victim['holder_pid'])
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['State'] == 'lost', 30, what='the loss')
+    assert wait_process_exit(vm.pid, 10), 'the VM was not fenced'
+    log = h1.log_since(0)
+    assert 'sanlock no longer holds disk(s) %s' % victim['key'] in log, log[-3000:]
+    assert held_disks(h1, u) == []
+    wait_until(lambda: not process_alive(info['holder_pid']), 10, what='the VM lease holder')
+    for k in keys:
+        wait_until(lambda: disk_owners(sb, k)['exclusive'] == 0, 10, what='disk %s free' % k)
+    wait_until(lambda: disk_holder_pids(h1) == [], 10, what='disk holders to end')
+
+
+def test_seize_with_the_owners_vmleased_down_takes_the_disks_too(sb, hosts, leases, vms):
+    """Acquire force while the owner's vmleased is not running: nobody there
+    ends the unit, so the owner's disk holders would keep the disks; the
+    seizer asks for each disk of this same VM lease too, and gets all."""
+    h1, h2 = hosts[0], hosts[1]
+    u, vm, keys = held_unit(hosts, leases, vms, 'seize')
+    pairs = [(k, '') for k in keys]
+    old = disk_holder_pids(h1)
+    assert old
+    sb.kill(1)
+    t0 = time.monotonic()
+    h2.acquire(u, {'force': b(True), 'wait': u32(60), 'disks': disks(*pairs)},
+               timeout_ms=90000)
+    print('seize with disks, owner vmleased down: %.1f s' % (time.monotonic() - t0))
+    assert held_disks(h2, u) == sorted((k, 'exclusive') for k in keys)
+    for k in keys:
+        assert disk_owners(sb, k)['exclusive'] == 2, (k, disk_owners(sb, k))
+    assert wait_process_exit(vm.pid, 10), 'the old VM was not fenced'
+    for p in old:
+        assert wait_process_exit(p, 10), 'old disk holder %d still runs' % p
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['State'] in ('lost', 'free'), 30, what='host 1 restore')
+    assert held_disks(h1, u) == []
+    h2.release(u)
+    assert_disks_free(sb, keys)
 
 
 # --- hand-offs ------------------------------------------------------------------
@@ -398,9 +540,7 @@ def test_nonshared_storage_handoff_and_its_cancel(sb, hosts, hand_leases):
     assert o['exclusive'] == 0 and o['shared'] == [], o
     assert held_disks(h1, u) == []
     h2.release(u)
-    for k in keys:
-        o = disk_owners(sb, k)
-        assert o['exclusive'] == 0 and o['shared'] == [], (k, o)
+    assert_disks_free(sb, keys)
 
 
 def test_restart_at_every_step_of_a_handoff_keeps_the_disks(sb, hosts, hand_leases):
@@ -435,3 +575,45 @@ def test_restart_at_every_step_of_a_handoff_keeps_the_disks(sb, hosts, hand_leas
     assert_unit_on(sb, h2, u, pairs)
     assert disk_holder_pids(h1) == []
     h2.release(u)
+
+
+def test_restart_inside_perform_lets_the_source_only_disks_go(sb, hosts, hand_leases, vms):
+    """vmleased dies inside the source's perform after it let the common
+    disks and the VM lease go (the record still says begin; the holder
+    keeps only the hand-off marker): restore's marker-only path ends the
+    hand-off here, and the disks only this side held go too, cleanly (the
+    paused VM is not fenced), their holders stopped. The state is made as
+    perform makes it: the same sanlock releases, by hand, with vmleased
+    killed."""
+    h1, h2 = hosts[0], hosts[1]
+    common, mine, theirs = (disk_key(t) for t in ('mp-common', 'mp-mine', 'mp-theirs'))
+    u = new_vm_lease(hosts, hand_leases, 1)
+    vm = vms()
+    h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'),
+                   'disks': disks((common, ''), (mine, ''))})
+    t1 = xfer(h1, u, 'begin')
+    xfer(h2, u, 'prepare', t1, disks=disks((common, ''), (theirs, '')))
+    lease_holder = h1.lease_props(u)['HolderPid']
+    holders = {d['key']: d['holder_pid'] for d in h1.inquire(u)['disks']}
+    sb.kill(1)
+    st = h1.sanlock_status()['resources']
+    for name, pid in ((disk_name(common), holders[common]), (u, lease_holder)):
+        res = [r for (r, p, _) in st if p == pid and r.split(':')[1] == name]
+        assert len(res) == 1, (name, pid, st)
+        rc, out = h1.sanlock_client('release', '-r', res[0], '-p', str(pid))
+        assert rc == 0, out
+    assert disk_owners(sb, mine)['shared'] == [1] or disk_owners(sb, mine)['exclusive'] == 1
+
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['State'] == 'free', 30, what='host 1 to end its part')
+    assert held_disks(h1, u) == []
+    o = disk_owners(sb, mine)
+    assert o['exclusive'] == 0 and o['shared'] == [], o
+    assert disk_owners(sb, common)['shared'] == [2]
+    for p in set(holders.values()) | {lease_holder}:
+        assert wait_process_exit(p, 10), 'holder %d of host 1 still runs' % p
+    assert disk_holder_pids(h1) == []
+    assert process_alive(vm.pid), 'the paused VM was fenced'
+
+    xfer(h2, u, 'cancel')
+    assert_disks_free(sb, [common, mine, theirs])

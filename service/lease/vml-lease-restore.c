@@ -6,6 +6,7 @@
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
+#include "vml-lease-transfer-private.h"
 
 #define GROUP LEASE_RECORD_GROUP
 
@@ -51,7 +52,8 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .holder_pid = data->pid),
              "Cannot ask sanlock about holder %d of %s: %s",
              (int) data->pid, self->uuid, error->message);
-  if (!data->held && !data->idle_expected && !data->orphan_prepare)
+  if (!data->held && !data->idle_expected && !data->orphan_prepare &&
+      data->recorded != LEASE_CONVERTING)
     {
       /* A damaged or copied record may name the holder of another lease:
        * that holder is none of ours to stop. One that holds only this
@@ -81,6 +83,34 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       g_clear_object (&data->holder);
     }
   g_task_return_boolean (task, TRUE);
+}
+
+/* vmleased restarted while the destination converted to exclusive after
+ * finish: the conversion goes on if the holder still holds the lease (it
+ * finds it done if it is held exclusively already); if not, the guest,
+ * which runs on it, is fenced (docs/model.md: restore). */
+static void
+restored_converting (VmlLease *self, RestoreData *data)
+{
+  if (!data->held || data->holder == NULL)
+    {
+      lease_report_holder_end (self, data->pid, -1,
+                               " during the conversion after finish, while vmleased was not "
+                               "running");
+      return;
+    }
+  for (guint h = 0; h < self->disk_holders->len; h++)
+    lease_adopt_disk_holder (self, self->disk_holders->pdata[h]);
+  lease_disks_publish (self);
+  lease_adopt_holder (self, g_steal_pointer (&data->holder));
+  self->mode = VML_MODE_SHARED;
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+  vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .holder_pid = data->pid),
+           "Resuming the conversion to exclusive after finish (the lease is held %s)",
+           data->shared ? "shared" : "exclusively already");
+  lease_storage_warn_if_failing (self);
+  start_conversion (self);
 }
 
 /* vmleased restarted in the middle of a hand-off: resume at the step the
@@ -175,6 +205,8 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
     restored_in_transfer (self, data);
+  else if (data->recorded == LEASE_CONVERTING)
+    restored_converting (self, data);
   else if (data->held)
     {
       for (guint h = 0; h < self->disk_holders->len; h++)

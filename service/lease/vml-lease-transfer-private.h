@@ -1,7 +1,8 @@
 /* vml-lease-transfer-private.h: what the files of Transfer share, lowest
  * first: vml-lease-transfer-base.c (token checks, issuing, the ends of a
- * step) < vml-lease-transfer-disks.c (the disk leases in each step) <
- * vml-lease-transfer-steps.c (the six steps and their table) <
+ * step) < vml-lease-transfer-marker.c < vml-lease-transfer-convert.c (the
+ * conversion after finish) < vml-lease-transfer-disks.c (the disk leases
+ * in each step) < vml-lease-transfer-steps.c (the six steps and their table) <
  * vml-lease-transfer.c (running a step, the D-Bus entry). Functions marked
  * "thread" block on storage or the sanlock daemon. */
 #pragma once
@@ -61,6 +62,9 @@ typedef struct {
   GPtrArray      *disks;       /* copies of the lease's (LeaseDisk); prepare: the wanted set */
   gboolean        disks_located;
   GPtrArray      *disk_holders; /* holders of the step's disks (new ones: prepare, take-back) */
+  /* The conversion after finish (vml-lease-transfer-convert.c) */
+  gboolean        marker_taken; /* the destination's holder took the marker */
+  gint64          started;      /* monotonic, when the step started */
 } StepData;
 
 struct _StepSpec {
@@ -79,6 +83,13 @@ struct _StepSpec {
 void      transfer_marker_keep       (VmlLease *self, VmlHolder *holder, guint64 dest);
 /* The kept marker goes now (confirm, or the destination finished). */
 void      transfer_marker_let_go     (VmlLease *self);
+
+/* ---- vml-lease-transfer-convert.c ------------------------------------ */
+
+/* The destination's lease is "converting" (finish answered): its share
+ * becomes exclusive in the background, an operation queued on the lease;
+ * if it cannot, the guest is fenced and Lost says "conversion-failed". */
+void      start_conversion           (VmlLease *self);
 
 /* ---- vml-lease-transfer-disks.c -------------------------------------- */
 

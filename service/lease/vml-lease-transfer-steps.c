@@ -394,11 +394,63 @@ check_finish (VmlLease *self, StepData *data, GError **error)
   return TRUE;
 }
 
+/* thread: the guest may resume on this host's share: the source's share
+ * is gone from storage, and this host's holder holds its own under the
+ * host generation that prepared (the one T2, carried in T3, names). Then
+ * nobody can take the lease exclusively and the marker keeps third hosts
+ * from sharing it, so the conversion to exclusive can follow after the
+ * answer (vml-lease-transfer-convert.c; docs/model.md checks this). */
+static gboolean
+finish_may_return (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean held = FALSE, shared = FALSE, live = FALSE, source_shares = TRUE;
+  guint64 gen = 0, source_gen = 0, lver = 0;
+
+  if (!lease_sanlock_inquire_holder (self->sanlock, vml_holder_get_pid (data->held_by), &held,
+                                     &shared, &data->lver, error))
+    return FALSE;
+  if (!held || !shared)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_NOT_HELD,
+                   "this host's holder does not hold the lease of %s shared (%s)", self->uuid,
+                   held ? "it holds it exclusively" : "it holds nothing");
+      return FALSE;
+    }
+  if (!lease_sanlock_host_generation (self->sanlock, lease_my_host_id (self), &gen, &live, error))
+    return FALSE;
+  if (!live || gen != data->token->dest_gen)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_NOT_HELD,
+                   "this host is in generation %" G_GUINT64_FORMAT " (%s), not generation %"
+                   G_GUINT64_FORMAT " that prepared: its share does not count",
+                   gen, live ? "live" : "not live", data->token->dest_gen);
+      return FALSE;
+    }
+  if (lease_sanlock_read_mode_block (self->sanlock, data->token->source, &source_shares,
+                                     &source_gen, &lver, &local_error))
+    source_shares = source_shares && source_gen == data->token->source_gen;
+  else
+    {
+      g_autoptr(VmlLeaseOwners) owners = lease_sanlock_read_owners (self->sanlock, error);
+
+      if (owners == NULL)
+        return FALSE;
+      source_shares = lease_owners_hold_shared (owners, data->token->source);
+    }
+  if (source_shares)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "the source, host %" G_GUINT64_FORMAT ", still holds the lease shared on "
+                   "storage; run perform there first", data->token->source);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 work_finish (VmlLease *self, StepData *data, GError **error)
 {
-  gboolean held, shared;
-
   if (!data->success)
     return transfer_disks_let_go (self, data, FALSE, error) &&
            lease_sanlock_release (self->sanlock, data->held_by, error);
@@ -406,14 +458,8 @@ work_finish (VmlLease *self, StepData *data, GError **error)
       (!transfer_disks_set_fence (self, data, error) ||
        !vml_holder_set_fence (data->held_by, data->fence, data->fence_pid, error)))
     return FALSE;
-  /* sanlock refuses (Busy) while the source still holds it shared; the
-   * disks first, so that the VM lease exclusive means all of it is. */
-  if (!transfer_disks_to_exclusive (self, data, error) ||
-      !lease_sanlock_convert (self->sanlock, data->held_by, FALSE, error))
-    return FALSE;
-  lease_sanlock_inquire_holder (self->sanlock, vml_holder_get_pid (data->held_by), &held,
-                                &shared, &data->lver, NULL);
-  return TRUE;
+  /* the conversion follows the answer (done_finish) */
+  return finish_may_return (self, data, error);
 }
 
 static char *
@@ -421,25 +467,29 @@ done_finish (VmlLease *self, StepData *data)
 {
   char *next = transfer_issue_answer (self, VML_TOKEN_FINISHED, data);
 
-  transfer_log_step (self, data->success ? "finished: held exclusively here"
-                                         : "finished: failed, let go");
+  transfer_log_step (self, data->success ? "finished: the sole share here, converting to "
+                                           "exclusive" : "finished: failed, let go");
   if (data->success)
     {
       lease_transfer_clear (self);
       for (guint i = 0; i < self->disks->len; i++)
         ((LeaseDisk *) self->disks->pdata[i])->common = FALSE;
-      self->mode = VML_MODE_EXCLUSIVE;
-      self->lver = data->lver;
+      if (data->lver != 0)
+        self->lver = data->lver;
       if (data->fence_given)
         {
           self->fence = data->fence;
           lease_take_fence_target (self, data->fence_pid, &data->target);
         }
-      lease_set_state (self, LEASE_HELD);
+      /* @fn start_conversion: queued behind this step, so it starts
+       * once finish has answered */
+      lease_set_state (self, LEASE_CONVERTING);
       lease_publish_holding (self);
+      lease_save_or_warn (self);
+      start_conversion (self);
+      return next;
     }
-  else
-    transfer_let_go (self);
+  transfer_let_go (self);
   lease_save_or_warn (self);
   return next;
 }
@@ -515,17 +565,32 @@ check_confirm (VmlLease *self, StepData *data, GError **error)
 
 static gboolean work_cancel (VmlLease *self, StepData *data, GError **error);
 
+/* How long confirm with success waits, at least, for the destination's
+ * conversion after its finish answered (it takes milliseconds; it gives up
+ * after CONVERT_GIVE_UP_S of refusals, vml-lease-transfer-convert.c). */
+#define CONFIRM_CONVERSION_WAIT_S 20
+
 static gboolean
 work_confirm (VmlLease *self, StepData *data, GError **error)
 {
   g_autoptr(VmlLeaseOwners) owners = NULL;
+  guint64 dest;
 
   if (!data->success)
     return work_cancel (self, data, error);
   owners = lease_sanlock_read_owners (self->sanlock, error);
   if (owners == NULL)
     return FALSE;
-  if (owners->owner != (data->role == TRANSFER_NONE ? data->token->dest : data->peer))
+  dest = data->role == TRANSFER_NONE ? data->token->dest : data->peer;
+  if (owners->owner != dest && owners->owners_live && lease_owners_hold_shared (owners, dest) &&
+      g_get_monotonic_time () < MAX (data->deadline,
+                                     data->started + CONFIRM_CONVERSION_WAIT_S * G_USEC_PER_SEC))
+    {
+      /* finish answered; the destination's conversion is under way */
+      data->again = TRUE;
+      return FALSE;
+    }
+  if (owners->owner != dest)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
                    "host %" G_GUINT64_FORMAT " does not hold the lease exclusively yet; run "

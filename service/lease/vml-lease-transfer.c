@@ -126,7 +126,8 @@ snapshot_for_thread (VmlLease *self, StepData *data)
   data->peer = self->transfer.peer;
   data->transfer_lver = self->transfer.lver;
   data->losses = self->losses;
-  data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+  data->started = g_get_monotonic_time ();
+  data->deadline = data->started + (gint64) data->wait_s * G_USEC_PER_SEC;
   if (!STEP_IS (data, STEP_PREPARE))
     {
       g_clear_pointer (&data->disks, g_ptr_array_unref);

@@ -56,11 +56,28 @@ def variant(v):
     return v
 
 
-def xfer(h, u, step, token='', timeout_ms=CALL_TIMEOUT_MS, **options):
-    """Transfer(step, token, options) on host h; returns the next token."""
+def xfer_now(h, u, step, token='', timeout_ms=CALL_TIMEOUT_MS, **options):
+    """Transfer(step, token, options) on host h; returns the next token as
+    soon as the step answers (finish: before the conversion is done)."""
     opts = {k: variant(v) for k, v in options.items()}
     return h.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}',
                       [step, token, opts], reply='(s)', timeout_ms=timeout_ms)[0]
+
+
+def wait_converted(h, u, timeout=20):
+    """finish answers while the destination converts its share to exclusive
+    (State "converting"); wait until that is over here."""
+    wait_until(lambda: h.lease_props(u)['State'] != 'converting', timeout,
+               what='host %d to end its conversion after finish' % h.id)
+
+
+def xfer(h, u, step, token='', timeout_ms=CALL_TIMEOUT_MS, **options):
+    """Transfer(step, token, options) on host h; returns the next token. A
+    successful finish returns once the conversion after it is over too."""
+    t = xfer_now(h, u, step, token, timeout_ms, **options)
+    if step == 'finish' and options.get('success', True):
+        wait_converted(h, u)
+    return t
 
 
 def props(h, u):

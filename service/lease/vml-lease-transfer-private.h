@@ -51,6 +51,8 @@ typedef struct {
   /* from the worker thread */
   gboolean        again;       /* not yet: look again after WAIT_POLL_MS */
   gboolean        needs_marker; /* begin: the marker lease must be made first */
+  gboolean        write_ahead;  /* perform: checked; "performing" is to be recorded */
+  gboolean        written_ahead; /* perform: recorded; the release comes next */
   gboolean        marker_made;
   VmlHolder      *holder;      /* a new holder (prepare, or a re-acquire) */
   guint64         lver;
@@ -118,6 +120,13 @@ typedef enum {
 } StepId;
 
 extern const StepSpec lease_transfer_steps[N_STEPS];
+
+/* perform's write-ahead: between its checks and its release, the step
+ * "performing" and the lease version the checks read are recorded, so that
+ * a restart after the release can still end the hand-off (take it back);
+ * undone if the release fails. */
+void      perform_write_ahead        (VmlLease *self, StepData *data);
+void      perform_undo_write_ahead   (VmlLease *self);
 
 #define STEP_IS(data, id) ((data)->spec == &lease_transfer_steps[id])
 

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "vml-error.h"
+#include "vml-fault.h"
 #include "vml-lease-private.h"
 #include "vml-lease-transfer-private.h"
 
@@ -330,6 +331,8 @@ work_perform (VmlLease *self, StepData *data, GError **error)
 {
   GError *local_error = NULL;
 
+  if (data->written_ahead)
+    goto release;
   /* Never let go unless the destination holds it: no moment without a holder. */
   if (!destination_is_live (self, data->token, error))
     return FALSE;
@@ -343,6 +346,11 @@ work_perform (VmlLease *self, StepData *data, GError **error)
                      "shared; letting go now would leave it to nobody", data->token->dest);
       return FALSE;
     }
+  /* recorded on the main loop (perform_write_ahead), then back here */
+  data->write_ahead = TRUE;
+  return TRUE;
+
+release:
   /* The disks the destination holds go first (each checked held there),
    * then the VM lease: the destination holds it all by then. Post-copy:
    * the marker stays until the destination finished
@@ -351,10 +359,34 @@ work_perform (VmlLease *self, StepData *data, GError **error)
          lease_sanlock_release (self->sanlock, data->held_by, error);
 }
 
+void
+perform_write_ahead (VmlLease *self, StepData *data)
+{
+  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "performing",
+                      data->token->dest);
+  self->transfer.lver = data->lver;
+  lease_save_or_warn (self);
+  vml_crash_point ("transfer.performing");
+}
+
+void
+perform_undo_write_ahead (VmlLease *self)
+{
+  if (self->transfer.role != TRANSFER_SOURCE ||
+      g_strcmp0 (self->transfer.step, "performing") != 0)
+    return;   /* a loss meanwhile ended the hand-off here */
+  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "begin", self->transfer.peer);
+  lease_save_or_warn (self);
+}
+
 static char *
 done_perform (VmlLease *self, StepData *data)
 {
-  char *next = transfer_issue_answer (self, VML_TOKEN_PERFORMED, data);
+  char *next;
+
+  /* released; the record still says "performing" (finding 1, docs/model.md) */
+  vml_crash_point ("transfer.performed");
+  next = transfer_issue_answer (self, VML_TOKEN_PERFORMED, data);
 
   lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "perform", data->token->dest);
   self->transfer.postcopy = data->postcopy;

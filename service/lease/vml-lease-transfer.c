@@ -26,7 +26,8 @@ step_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   StepData *data = task_data;
   GError *error = NULL;
 
-  if (data->spec->work (VML_LEASE (source), data, &error) || data->again || data->needs_marker)
+  if (data->spec->work (VML_LEASE (source), data, &error) || data->again || data->needs_marker ||
+      data->write_ahead)
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
@@ -88,6 +89,14 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
       lease_op_again_after (op, WAIT_POLL_MS, run_step_work);
       return;
     }
+  else if (ok && data->write_ahead)
+    {
+      data->write_ahead = FALSE;
+      data->written_ahead = TRUE;
+      perform_write_ahead (self, data);
+      run_step_work (self, op);
+      return;
+    }
   else if (ok && data->needs_marker)
     {
       data->needs_marker = FALSE;
@@ -102,6 +111,8 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (STEP_IS (data, STEP_PREPARE))
         undo_prepare (self, data);
+      if (STEP_IS (data, STEP_PERFORM) && data->written_ahead)
+        perform_undo_write_ahead (self);
       if (data->taken_meanwhile && STEP_IS (data, STEP_CANCEL))
         {
           /* cancel undoes this side; what it would give back is gone. */

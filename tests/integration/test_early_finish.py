@@ -20,38 +20,17 @@ exclusive holders):
     finish had answered, with State "converting", long before.
 """
 
-import contextlib
 import os
 import signal
-import subprocess
 import time
-
-import pytest
 
 from conftest import (LEASE_IFACE, DBusCallError, SignalRecorder, lease_path, process_alive, s,
                       wait_process_exit, wait_until)
+from test_fencing import vms  # noqa: F401 (a fixture: VM stand-ins)
 from test_transfer import (Observer, hand_leases, held_lease, owners, xfer,  # noqa: F401
                            xfer_now)
 
 PROPS_IFACE = 'org.freedesktop.DBus.Properties'
-
-
-@pytest.fixture
-def guests():
-    """VM stand-ins (sleep), stopped afterwards."""
-    started = []
-
-    def start():
-        p = subprocess.Popen(['sleep', '600'])
-        started.append(p)
-        return p
-    yield start
-    for p in started:
-        if p.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, signal.SIGCONT)
-                p.kill()
-        p.wait(timeout=10)
 
 
 def states_seen(rec):
@@ -66,10 +45,10 @@ def to_performed(h1, h2, u, guest, postcopy=False):
     return xfer(h1, u, 'perform', t2, postcopy=postcopy)
 
 
-def test_state_converting_between_finish_and_held(sb, hosts, hand_leases, guests):
+def test_state_converting_between_finish_and_held(sb, hosts, hand_leases, vms):
     h1, h2, _ = hosts
     u, loc = held_lease(hosts, hand_leases)
-    guest = guests()
+    guest = vms()
     rec = SignalRecorder(h2.conn, PROPS_IFACE, 'PropertiesChanged', lease_path(u))
     try:
         with Observer(sb, u, loc):
@@ -101,10 +80,10 @@ def crash_after_finish(sb, h2, u, loc, t3):
 
 
 def test_finish_answers_before_conversion_and_restart_completes_it(sb, hosts, hand_leases,
-                                                                   guests):
+                                                                   vms):
     h1, h2, _ = hosts
     u, loc = held_lease(hosts, hand_leases)
-    guest = guests()
+    guest = vms()
     with Observer(sb, u, loc):
         # post-copy: the source needs no confirm (finish's token may be lost
         # with the crash); its holder keeps the marker until host 2 holds
@@ -126,10 +105,10 @@ def test_finish_answers_before_conversion_and_restart_completes_it(sb, hosts, ha
     assert (p['Mode'], p['FencePid']) == ('exclusive', guest.pid), p
 
 
-def test_holder_killed_during_conversion_fences(sb, hosts, hand_leases, guests):
+def test_holder_killed_during_conversion_fences(sb, hosts, hand_leases, vms):
     h1, h2, _ = hosts
     u, loc = held_lease(hosts, hand_leases)
-    guest = guests()
+    guest = vms()
     t3 = to_performed(h1, h2, u, guest, postcopy=True)
     holder = h2.lease_props(u)['HolderPid']
     crash_after_finish(sb, h2, u, loc, t3)
@@ -151,10 +130,10 @@ def test_holder_killed_during_conversion_fences(sb, hosts, hand_leases, guests):
     assert own['ex'] == 0 and own['shared'] == [], own
 
 
-def test_conversion_that_cannot_complete_fences_and_says_why(sb, hosts, hand_leases, guests):
+def test_conversion_that_cannot_complete_fences_and_says_why(sb, hosts, hand_leases, vms):
     h1, h2, h3 = hosts
     u, loc = held_lease(hosts, hand_leases)
-    guest = guests()
+    guest = vms()
     marker_holder = h1.lease_props(u)['HolderPid']
     t3 = to_performed(h1, h2, u, guest, postcopy=True)
     # after a post-copy perform the source's holder keeps only the marker;

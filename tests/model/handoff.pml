@@ -17,9 +17,9 @@
  *                  the service once did): a third host may then share the
  *                  lease and the destination's background conversion fails
  *                  with no fault at all (invariant 5).
- *   CRASH_IN_PERFORM  vmleased may also crash inside perform, between
- *                  sanlock's release and the record of the step: spin finds
- *                  finding 1 of docs/model.md (a bug of the service, open).
+ *   NO_WRITE_AHEAD perform records nothing before its release (as the
+ *                  service once did): a crash of vmleased after the release
+ *                  loses the hand-off, finding 1 of docs/model.md.
  *   FAULTS=n       how many faults (vmleased crash and restart, holder
  *                  death, sanlock daemon death) one run may suffer (2).
  *   T_ACTIONS=n    how many operations the third host tries (2).
@@ -44,7 +44,7 @@
 
 mtype = { FREE, HELD, HELD_SH, MIG_OUT, MIG_IN, CONVERTING, LOST };   /* LeaseState */
 mtype = { R_NONE, R_SRC, R_DST };                          /* VmlTransferRole */
-mtype = { ST_NONE, ST_BEGIN, ST_PREPARE, ST_PERFORM };     /* transfer_step */
+mtype = { ST_NONE, ST_BEGIN, ST_PREPARE, ST_PERFORMING, ST_PERFORM };   /* transfer_step */
 mtype = { OFF, RUN, PAUSED };                              /* the VM on a host */
 
 /* ---- sanlock and the shared storage --------------------------------- */
@@ -186,6 +186,14 @@ inline holder_exited(h)
 inline restore(h)
 {
   held = holder[h] && holds(h);
+  if  /* @fn restored_performing: perform's write-ahead record */
+  :: role[h] == R_SRC && step[h] == ST_PERFORMING ->
+       if
+       :: held -> step[h] = ST_BEGIN      /* not released: perform was not done */
+       :: else -> step[h] = ST_PERFORM    /* released: done, as pre-copy (never answered) */
+       fi
+  :: else -> skip
+  fi;
   idle_expected = (role[h] == R_SRC && step[h] == ST_PERFORM);
   orphan = (st[h] == MIG_IN && role[h] == R_NONE);
   if  /* @fn vml_lease_restore_held_by: sanlock's word first */
@@ -331,13 +339,19 @@ inline prepare_step(ok)
   fi
 }
 
-/* @fn check_perform, @fn work_perform, @fn done_perform */
+/* @fn check_perform, @fn work_perform, @fn done_perform. Between the
+ * checks and the release, the step "performing" is recorded with the lease
+ * version the checks read (@fn perform_write_ahead), so that a crash after
+ * the release finds, at restart, a hand-off it can still end. The source
+ * commits to a post-copy perform only once it answers (its token is what
+ * lets the destination finish and the guest start there). */
 inline perform_step(post, ok)
 {
   ok = false; crashed = false;
   atomic {
 #ifdef BAD_PERFORM
-    ok = (role[S] == R_SRC && step[S] == ST_BEGIN)
+    ok = (role[S] == R_SRC && step[S] == ST_BEGIN);
+    if :: ok -> tlver = lver :: else -> skip fi
 #else
     /* @fn destination_is_live, @fn destination_holds_shared (@fn vml_mode_block_read) */
     ok = (role[S] == R_SRC && step[S] == ST_BEGIN && alive[D] && gen[D] == t2_gen &&
@@ -347,43 +361,43 @@ inline perform_step(post, ok)
   };
   if
   :: ok ->
-       atomic {
-#ifdef BAD_PERFORM
-         tlver = lver;
+#ifndef NO_WRITE_AHEAD
+       atomic { if :: holder[S] -> step[S] = ST_PERFORMING :: else -> skip fi };   /* @fn perform_write_ahead */
+       maybe_crash(S);
 #endif
-         sl_release(S, ok);                              /* @fn lease_sanlock_release */
-         if
-         :: ok && post ->
-              pc_done = true;
-#ifdef MARKER_AT_PERFORM
-              if :: marker == S -> marker = 0 :: else -> skip fi   /* the marker dropped at perform */
-#endif
-              skip
-         :: else -> skip
-         fi
-       };
        if
-       :: ok ->
-#ifdef CRASH_IN_PERFORM
-            maybe_crash(S);   /* finding 1 of docs/model.md */
-#endif
+       :: !crashed && holder[S] ->
+            atomic {
+              sl_release(S, ok);                         /* @fn lease_sanlock_release */
+              if
+              :: !ok && step[S] == ST_PERFORMING -> step[S] = ST_BEGIN   /* @fn perform_undo_write_ahead */
+              :: else -> skip
+              fi
+            };
             if
-            :: atomic { !crashed && holder[S] ->
-                 {
-                   step[S] = ST_PERFORM; t3_post = post;
-                   if
-                   :: post ->
-                        committed = true;
-#ifndef MARKER_AT_PERFORM
-                        mwatch = (marker == S);     /* @fn transfer_marker_keep */
+            :: ok ->
+                 maybe_crash(S);   /* finding 1 of docs/model.md without the write-ahead */
+                 if
+                 :: atomic { !crashed && holder[S] ->
+                      {
+                        step[S] = ST_PERFORM; t3_post = post;
+                        if
+                        :: post ->
+                             pc_done = true; committed = true;
+#ifdef MARKER_AT_PERFORM
+                             if :: marker == S -> marker = 0 :: else -> skip fi;   /* the marker dropped at perform */
+#else
+                             mwatch = (marker == S);     /* @fn transfer_marker_keep */
 #endif
-                        let_go(S)                   /* @fn transfer_let_go */
-                   :: else -> skip
-                   fi
-                 } }
-            :: else -> ok = false
+                             let_go(S)                   /* @fn transfer_let_go */
+                        :: else -> skip
+                        fi
+                      } }
+                 :: else -> ok = false
+                 fi
+            :: else -> skip
             fi
-       :: else -> skip
+       :: else -> ok = false
        fi
   :: else -> skip
   fi

@@ -50,6 +50,7 @@ typedef struct {
   gint64          deadline;    /* of a waiting confirm or cancel */
   /* from the worker thread */
   gboolean        again;       /* not yet: look again after WAIT_POLL_MS */
+  guint           again_ms;    /* ... or after this many ms, if not 0 */
   gboolean        needs_marker; /* begin: the marker lease must be made first */
   gboolean        write_ahead;  /* perform: checked; "performing" is to be recorded */
   gboolean        written_ahead; /* perform: recorded; the release comes next */

@@ -601,6 +601,7 @@ static gboolean work_cancel (VmlLease *self, StepData *data, GError **error);
  * conversion after its finish answered (it takes milliseconds; it gives up
  * after CONVERT_GIVE_UP_S of refusals, vml-lease-transfer-convert.c). */
 #define CONFIRM_CONVERSION_WAIT_S 20
+#define CONFIRM_CONVERSION_POLL_MS 10
 
 static gboolean
 work_confirm (VmlLease *self, StepData *data, GError **error)
@@ -618,8 +619,10 @@ work_confirm (VmlLease *self, StepData *data, GError **error)
       g_get_monotonic_time () < MAX (data->deadline,
                                      data->started + CONFIRM_CONVERSION_WAIT_S * G_USEC_PER_SEC))
     {
-      /* finish answered; the destination's conversion is under way */
+      /* finish answered; the destination's conversion is under way (a few
+       * ms): look again soon */
       data->again = TRUE;
+      data->again_ms = CONFIRM_CONVERSION_POLL_MS;
       return FALSE;
     }
   if (owners->owner != dest)

@@ -86,7 +86,7 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (ok && data->again)
     {
       data->again = FALSE;
-      lease_op_again_after (op, WAIT_POLL_MS, run_step_work);
+      lease_op_again_after (op, data->again_ms ? data->again_ms : WAIT_POLL_MS, run_step_work);
       return;
     }
   else if (ok && data->write_ahead)

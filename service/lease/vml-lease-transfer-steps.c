@@ -532,7 +532,10 @@ done_finish (VmlLease *self, StepData *data)
 static gboolean
 refuse_if_committed (VmlLease *self, StepData *data, const char *step, GError **error)
 {
-  if (self->transfer.committed == NULL || self->transfer.role != TRANSFER_NONE)
+  /* Only while this host is still the source that committed: not once it
+   * holds the lease again (an Acquire since), nor in another hand-off. */
+  if (self->transfer.committed == NULL || self->transfer.role != TRANSFER_NONE ||
+      lease_state_has_holder (self->state))
     return TRUE;
   if (data->token != NULL && g_strcmp0 (data->token->transfer_id, self->transfer.committed) != 0)
     return TRUE;

@@ -250,6 +250,9 @@ start_step (VmlLease *self, GTask *op)
   if (STEP_IS (data, STEP_PREPARE))
     {
       data->previous = self->state;
+      /* this host's part in an earlier post-copy hand-off is over: a
+       * cancel now is about this one, whether the prepare works or not */
+      g_clear_pointer (&self->transfer.committed, g_free);
       data->holder = vml_holder_pool_take (self->holders);
       g_set_object (&self->acquiring_holder, data->holder);
       lease_set_state (self, LEASE_MIGRATING_IN);

@@ -1061,3 +1061,37 @@ def test_vmleasectl_migrate(sb, hosts, hand_leases):
     r = ctl(h3, 'migrate', '--from', env[2], '--to', env[1], u, check=10)
     assert 'begin on host 2' in r.stderr, r.stderr
     assert_owner(sb, hosts, u, loc, 1)
+
+
+def test_old_postcopy_source_cancel_is_committed_only_until_it_moves_on(sb, hosts, hand_leases):
+    """A host that was the source of a post-copy hand-off answers Committed
+    to a cancel of it; once it took part in another hand-off (a prepare,
+    even one that failed) or holds the lease again, a cancel is about that:
+    WrongStep when there is nothing to cancel (docs/chaos.md, bug 2)."""
+    h1, h2, _ = hosts
+    u, loc = held_lease(hosts, hand_leases)
+    t3 = xfer(h1, u, 'perform', xfer(h2, u, 'prepare', xfer(h1, u, 'begin')), postcopy=True)
+    xfer(h1, u, 'confirm', xfer(h2, u, 'finish', t3))
+    with raises_dbus('Committed'):
+        xfer(h1, u, 'cancel', '')
+    # a hand-off back whose prepare on host 1 fails: the begin token is stale
+    stale = xfer(h2, u, 'begin')
+    xfer(h2, u, 'cancel', '')
+    with raises_dbus('StaleToken'):
+        xfer(h1, u, 'prepare', stale)
+    with raises_dbus('WrongStep'):
+        xfer(h1, u, 'cancel', '')
+    assert owners(sb, loc)['ex'] == 2
+
+
+def test_old_postcopy_source_holding_again_cancel_is_wrong_step(sb, hosts, hand_leases):
+    """The same after host 1 acquired the lease again (docs/chaos.md, bug 2)."""
+    h1, h2, _ = hosts
+    u, loc = held_lease(hosts, hand_leases)
+    t3 = xfer(h1, u, 'perform', xfer(h2, u, 'prepare', xfer(h1, u, 'begin')), postcopy=True)
+    xfer(h1, u, 'confirm', xfer(h2, u, 'finish', t3))
+    h2.release(u)
+    h1.acquire(u)
+    with raises_dbus('WrongStep'):
+        xfer(h1, u, 'cancel', '')
+    assert owners(sb, loc)['ex'] == 1

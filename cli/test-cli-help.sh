@@ -141,6 +141,12 @@ expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from /nonexistent/h
 expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/a
 expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/b --fail-at confirm
 expect_exit 2 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/b --fail-at finish --postcopy
+expect_exit 2 run -- true
+expect_exit 2 run 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 && expect_output "run without CMD" "no command to run"
+expect_exit 2 run 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --
+expect_exit 2 run 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --fence none -- true
+expect_exit 2 run 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --qmp /run/vm.qmp -- true
+expect_exit 2 run 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --wait soon -- true
 
 # --- no bus: exit 3, whatever the command ------------------------------------
 
@@ -159,6 +165,12 @@ expect_exit 3 transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vml1.AAAA --
 expect_exit 3 transfer cancel 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 ''
 expect_exit 3 migrate 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --from unix:path=/nonexistent/a --to unix:path=/nonexistent/b \
     && expect_output "migrate without a bus" "finding the lease on the source"
+
+# run fails with its own status (125), and CMD never runs.
+ran=$(mktemp -u /tmp/vmlease-cli-help-ran.XXXXXX)
+expect_exit 125 run 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 -- touch "$ran" \
+    && expect_output "run without a bus" "CMD was not started"
+[ ! -e "$ran" ] || { fail "run without a bus ran CMD"; rm -f "$ran"; }
 
 # --- the exit code table in the docs matches --help --------------------------
 

@@ -282,3 +282,47 @@ vml_cli_call_std (VmlCli             *cli,
                                       G_DBUS_CALL_FLAGS_NONE,
                                       VML_CLI_TIMEOUT_READ, NULL, error);
 }
+
+/* ---- the exported leases ---------------------------------------------------- */
+
+static int
+compare_leases (gconstpointer a,
+                gconstpointer b)
+{
+  const char *path_a, *path_b;
+
+  g_variant_get (*(GVariant **) a, "(&o@a{sv})", &path_a, NULL);
+  g_variant_get (*(GVariant **) b, "(&o@a{sv})", &path_b, NULL);
+  return g_strcmp0 (path_a, path_b);
+}
+
+GPtrArray *
+vml_cli_get_leases (VmlCli  *cli,
+                    GError **error)
+{
+  const char *interface = vml_dbus_lease_interface_info ()->name;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  GVariantIter iter;
+  const char *path;
+  GVariant *interfaces;
+
+  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
+                            "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                            NULL, G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), error);
+  if (reply == NULL)
+    return NULL;
+
+  objects = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, objects);
+  while (g_variant_iter_loop (&iter, "{&o@a{sa{sv}}}", &path, &interfaces))
+    {
+      g_autoptr(GVariant) props = g_variant_lookup_value (interfaces, interface,
+                                                          G_VARIANT_TYPE_VARDICT);
+      if (props != NULL)
+        g_ptr_array_add (leases, g_variant_ref_sink (g_variant_new ("(o@a{sv})", path, props)));
+    }
+  g_ptr_array_sort (leases, compare_leases);
+  return g_steal_pointer (&leases);
+}

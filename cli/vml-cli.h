@@ -196,6 +196,10 @@ GVariant        *vml_cli_call_std    (VmlCli              *cli,
                                       GVariant            *parameters,
                                       const GVariantType  *reply_type,
                                       GError             **error);
+/* GPtrArray of GVariant (oa{sv}): the path and org.example.VMLease
+ * properties of every lease the manager exports, sorted by path. */
+GPtrArray       *vml_cli_get_leases  (VmlCli              *cli,
+                                      GError             **error);
 /* A call that changes state (polkit may ask the user) on the lease of
  * @uuid (found with GetLease), or on the manager if @uuid is NULL; the
  * spinner, if any, says @progress_format. @parameters may be floating;

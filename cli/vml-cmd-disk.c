@@ -143,7 +143,7 @@ get_rows (VmlCli     *cli,
       return g_steal_pointer (&rows);
     }
 
-  leases = vml_cmd_get_leases (cli, error);
+  leases = vml_cli_get_leases (cli, error);
   if (leases == NULL)
     return NULL;
   for (guint i = 0; i < leases->len; i++)

@@ -33,48 +33,6 @@ prop_host (GVariant   *props,
 
 /* ---- listings shared with status --------------------------------------- */
 
-static int
-compare_leases (gconstpointer a,
-                gconstpointer b)
-{
-  const char *path_a, *path_b;
-
-  g_variant_get (*(GVariant **) a, "(&o@a{sv})", &path_a, NULL);
-  g_variant_get (*(GVariant **) b, "(&o@a{sv})", &path_b, NULL);
-  return g_strcmp0 (path_a, path_b);
-}
-
-GPtrArray *
-vml_cmd_get_leases (VmlCli  *cli,
-                    GError **error)
-{
-  const char *interface = vml_dbus_lease_interface_info ()->name;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) objects = NULL;
-  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-  GVariantIter iter;
-  const char *path;
-  GVariant *interfaces;
-
-  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
-                            "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-                            NULL, G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), error);
-  if (reply == NULL)
-    return NULL;
-
-  objects = g_variant_get_child_value (reply, 0);
-  g_variant_iter_init (&iter, objects);
-  while (g_variant_iter_loop (&iter, "{&o@a{sa{sv}}}", &path, &interfaces))
-    {
-      g_autoptr(GVariant) props = g_variant_lookup_value (interfaces, interface,
-                                                          G_VARIANT_TYPE_VARDICT);
-      if (props != NULL)
-        g_ptr_array_add (leases, g_variant_ref_sink (g_variant_new ("(o@a{sv})", path, props)));
-    }
-  g_ptr_array_sort (leases, compare_leases);
-  return g_steal_pointer (&leases);
-}
-
 void
 vml_cmd_print_leases (GPtrArray *leases)
 {
@@ -296,7 +254,7 @@ VML_CLI_HANDLER (vml_cmd_list)
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
-  leases = vml_cmd_get_leases (cli, error);
+  leases = vml_cli_get_leases (cli, error);
   if (leases == NULL)
     return FALSE;
   print_lease_list (cli, leases, quiet);
@@ -311,7 +269,9 @@ static const char acquire_help[] =
   "it, fails at once with Busy, or with --wait keeps trying for up to SECONDS\n"
   "(a spinner shows the time on a terminal). If the lease is lost later\n"
   "(storage trouble, revoked), the process --pid is fenced: killed (the\n"
-  "default with --pid), paused (SIGSTOP), or left alone (none). --force seizes\n"
+  "default with --pid), paused (SIGSTOP; with --qmp SOCKET, a QEMU's guest is\n"
+  "paused with QMP 'stop' on that socket instead, SIGSTOP if that fails), or\n"
+  "left alone (none). --force seizes\n"
   "it from the host that holds it exclusively (that host fences its VM first;\n"
   "waits 120 s unless --wait says otherwise); --request asks that host to hand\n"
   "it over (it is told, and keeps it).\n"
@@ -327,7 +287,9 @@ static const char acquire_help[] =
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --pid 4242 \\\n"
   "      --disk vol-7d2a91 --disk /dev/vg0/shared-data:shared\n"
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --wait 120 || echo \"busy: $?\"\n"
-  "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --force --pid 4242";
+  "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --force --pid 4242\n"
+  "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --pid 4242 --fence pause \\\n"
+  "      --qmp /run/vm/web1-fence.qmp";
 
 static const VmlError acquire_errors[] = {
   VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
@@ -339,6 +301,7 @@ typedef struct {
   gboolean  shared;
   char     *pid;
   char     *fence;
+  char     *qmp;
   char     *wait;
   gboolean  force;
   gboolean  request;
@@ -357,6 +320,8 @@ acquire_options (const AcquireArgs  *args,
   if (!vml_cli_add_fence_options (&options, args->pid, args->fence, error) ||
       !vml_cli_add_uint32_option (&options, "wait", "--wait", args->wait, wait, error))
     return NULL;
+  if (args->qmp != NULL)
+    g_variant_builder_add (&options, "{sv}", "qmp", g_variant_new_string (args->qmp));
   if (args->force)
     g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
   if (args->request)
@@ -370,6 +335,7 @@ acquire_args_clear (AcquireArgs *args)
 {
   g_free (args->pid);
   g_free (args->fence);
+  g_free (args->qmp);
   g_free (args->wait);
   g_strfreev (args->disks);
 }
@@ -377,16 +343,14 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AcquireArgs, acquire_args_clear)
 
 VML_CLI_HANDLER (vml_cmd_acquire)
 {
-  g_auto(AcquireArgs) args = { FALSE, NULL, NULL, NULL, FALSE, FALSE, NULL };
+  g_auto(AcquireArgs) args = { FALSE, NULL, NULL, NULL, NULL, FALSE, FALSE, NULL };
   const GOptionEntry entries[] = {
-    { "shared", 0, 0, G_OPTION_ARG_NONE, &args.shared,
-      "Hold the lease shared instead of exclusive", NULL },
     VML_CLI_FENCE_ENTRIES (&args.pid, &args.fence,
                            "The VM process to fence if the lease is lost"),
-    { "wait", 0, 0, G_OPTION_ARG_STRING, &args.wait,
-      "While another host holds the lease, keep trying this long (default 0)", "SECONDS" },
-    { "force", 0, 0, G_OPTION_ARG_NONE, &args.force,
-      "Seize the lease from the host that holds it (polkit: .seize)", NULL },
+    { "qmp", 0, 0, G_OPTION_ARG_FILENAME, &args.qmp,
+      "With --fence pause: pause the guest with QMP 'stop' on this socket of PID's QEMU",
+      "SOCKET" },
+    VML_CMD_ACQUIRE_ENTRIES (&args.shared, &args.wait, &args.force),
     { "request", 0, 0, G_OPTION_ARG_NONE, &args.request,
       "Ask the host that holds the lease to hand it over", NULL },
     VML_CLI_DISK_ENTRY (&args.disks,

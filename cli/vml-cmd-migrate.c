@@ -169,8 +169,7 @@ note_step (Migration    *m,
            Side         *side,
            double        ms,
            const GError *error,
-           gboolean      recovery,
-           const char   *note)
+           gboolean      recovery)
 {
   if (m->cli->json)
     {
@@ -187,11 +186,6 @@ note_step (Migration    *m,
       json_builder_add_boolean_value (m->steps, recovery);
       json_builder_set_member_name (m->steps, "ok");
       json_builder_add_boolean_value (m->steps, error == NULL);
-      if (note != NULL)
-        {
-          json_builder_set_member_name (m->steps, "note");
-          json_builder_add_string_value (m->steps, note);
-        }
       if (error != NULL)
         {
           g_autofree char *name = g_dbus_error_get_remote_error (error);
@@ -205,8 +199,8 @@ note_step (Migration    *m,
       return;
     }
   if (error == NULL)
-    g_print ("  %-8s on %-12s %9.3f ms%s%s%s\n", step, side->label, ms,
-             recovery ? "   (recovery)" : "", note ? "   " : "", note ? note : "");
+    g_print ("  %-8s on %-12s %9.3f ms%s\n", step, side->label, ms,
+             recovery ? "   (recovery)" : "");
   else
     g_print ("  %-8s on %-12s %9.3f ms   FAILED%s\n", step, side->label, ms,
              recovery ? " (recovery)" : "");
@@ -217,7 +211,6 @@ note_step (Migration    *m,
  * message says which step on which host failed). */
 typedef enum {
   STEP_RECOVERY     = 1 << 0,   /* undoing after a failure */
-  STEP_COMMITTED_OK = 1 << 1,   /* Committed means there is nothing to do */
 } StepFlags;
 
 static char *
@@ -243,16 +236,7 @@ run_step (Migration   *m,
     *started = t0;
   next = vml_cmd_transfer_call (side->lease, step, token, opts,
                                 waits, progress, &local_error);
-  if (next == NULL && (flags & STEP_COMMITTED_OK) &&
-      g_error_matches (local_error, VML_ERROR, VML_ERROR_COMMITTED))
-    {
-      /* After a post-copy perform the source let go for good: vmleased
-       * answers Committed to confirm, and there is nothing left to do. */
-      note_step (m, step, side, ms_since (t0), NULL, recovery,
-                 "(nothing to confirm: committed at perform)");
-      return g_strdup ("");
-    }
-  note_step (m, step, side, ms_since (t0), local_error, recovery, NULL);
+  note_step (m, step, side, ms_since (t0), local_error, recovery);
   if (next != NULL)
     return next;
 
@@ -405,8 +389,9 @@ run_migration (Migration  *m,
       return FALSE;
     }
 
-  t5 = run_step (m, &m->src, "confirm", t4, NULL,
-                 m->postcopy ? STEP_COMMITTED_OK : 0, NULL, error);
+  /* Confirm succeeds after post-copy too (the source let go at perform;
+   * confirm ends the hand-off): a Committed here is an error like any. */
+  t5 = run_step (m, &m->src, "confirm", t4, NULL, 0, NULL, error);
   return t5 != NULL;
 }
 

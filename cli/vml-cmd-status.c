@@ -93,7 +93,7 @@ VML_CLI_HANDLER (vml_cmd_status)
     return FALSE;
   if (!get_manager_props (cli, &status, error))
     return FALSE;
-  status.leases = vml_cmd_get_leases (cli, error);
+  status.leases = vml_cli_get_leases (cli, error);
   if (status.leases == NULL)
     return FALSE;
 

@@ -34,6 +34,20 @@ VML_CMD_DECLARE (vml_cmd_transfer);
 /* vml-cmd-migrate.c */
 VML_CMD_DECLARE (vml_cmd_migrate);
 
+/* The GOptionEntry rows that acquire and run share: --shared, --wait
+ * SECONDS and --force, into @shared_arg (gboolean *), @wait_arg (char **)
+ * and @force_arg (gboolean *). */
+#define VML_CMD_ACQUIRE_ENTRIES(shared_arg, wait_arg, force_arg)                     \
+  { "shared", 0, 0, G_OPTION_ARG_NONE, (shared_arg),                                 \
+    "Hold the lease shared instead of exclusive", NULL },                           \
+  { "wait", 0, 0, G_OPTION_ARG_STRING, (wait_arg),                                   \
+    "While another host holds the lease, keep trying this long (default 0)", "SECONDS" }, \
+  { "force", 0, 0, G_OPTION_ARG_NONE, (force_arg),                                   \
+    "Seize the lease from the host that holds it (polkit: .seize)", NULL }
+
+/* vml-cmd-run.c: supervisor mode */
+VML_CMD_DECLARE (vml_cmd_run);
+
 /* Transfer(step, token, options) on @lease (options: floating or NULL);
  * returns the next token. @no_timeout for a step that waits ("wait"). */
 char      *vml_cmd_transfer_call    (VmlDbusLease  *lease,
@@ -62,10 +76,7 @@ void       vml_cmd_print_lockspaces (GVariant  *lockspaces,
 JsonNode  *vml_cmd_lockspaces_json  (GVariant  *lockspaces,
                                      GVariant  *details);
 
-/* Leases: GPtrArray of GVariant (oa{sv}), the path and org.example.VMLease
- * properties of every exported lease, sorted by path. */
-GPtrArray *vml_cmd_get_leases       (VmlCli    *cli,
-                                     GError   **error);
+/* Leases, as vml_cli_get_leases() finds them. */
 void       vml_cmd_print_leases     (GPtrArray *leases);
 JsonNode  *vml_cmd_leases_json      (GPtrArray *leases);
 

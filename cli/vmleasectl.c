@@ -23,6 +23,7 @@ static const VmlCliCommand commands[] = {
   { "disk",      vml_cmd_disk,      "Attach, detach or list a VM's disk leases (attach, detach, list)", "COMMAND UUID [KEY…]" },
   { "transfer",  vml_cmd_transfer,  "One step of a migration hand-off (begin, prepare, ...)", "STEP UUID [TOKEN|-]" },
   { "migrate",   vml_cmd_migrate,   "Hand a VM's lease from one host to another, every step", "UUID" },
+  { "run",       vml_cmd_run,       "Run a command under a VM's lease; fence it if the lease is lost", "UUID -- CMD [ARG…]" },
   { "monitor",   vml_cmd_monitor,   "Print lease and lockspace events until interrupted", "" },
 };
 
@@ -46,6 +47,7 @@ static const char main_help_tail[] =
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --pid 4242 --wait 60\n"
   "  vmleasectl disk attach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 vol-7d2a91\n"
   "  vmleasectl --json list | jq '.leases[].state'\n"
+  "  vmleasectl run 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 -- qemu-system-x86_64 ...\n"
   "  vmleasectl migrate --from host1.env --to host2.env 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
   "\n"
   "Full reference: docs/vmleasectl.md in the vmlease sources.";

@@ -4,6 +4,7 @@
  * say (vmlease-holder.c end_lease(), vml-lease-loss.c apply_fence()). */
 #pragma once
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "vml-holder-protocol.h"
@@ -25,3 +26,33 @@ int                vml_fence_apply        (VmlFence           fence,
                                            int                pidfd,
                                            pid_t              pid,
                                            unsigned long long start_time);
+
+/* How long a QMP fence may take, connect to reply, before it falls back
+ * to SIGSTOP. */
+#define VML_FENCE_QMP_TIMEOUT_MS 1000
+
+/* Pauses the guest of QEMU process @pid with QMP "stop" on the unix socket
+ * @qmp_path: connect, read the greeting, "qmp_capabilities", "stop", and a
+ * "return" for each, all within @timeout_ms. The socket's server must be
+ * @pid itself or run as @pid's user (SO_PEERCRED), so that a path cannot
+ * aim the fence at someone else's VM. 0 when QEMU answered; else -1 and
+ * @why (@why_len bytes) says what failed. Blocks: never on vmleased's
+ * main loop. */
+int                vml_fence_qmp_stop     (const char *qmp_path,
+                                           pid_t       pid,
+                                           int         timeout_ms,
+                                           char       *why,
+                                           size_t      why_len);
+
+/* vml_fence_apply(), but a pause with @qmp_path (not NULL or "") pauses
+ * the guest with vml_fence_qmp_stop() and falls back to the signal when
+ * that fails. *@via (if not NULL) gets "qmp" or "signal"; @why (if the QMP
+ * stop failed) says why it fell back. Blocks up to the QMP timeout. */
+int                vml_fence_apply_qmp    (VmlFence           fence,
+                                           const char        *qmp_path,
+                                           int                pidfd,
+                                           pid_t              pid,
+                                           unsigned long long start_time,
+                                           const char       **via,
+                                           char              *why,
+                                           size_t             why_len);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "vml-error.h"
@@ -109,11 +110,42 @@ vml_check_fence_pid (guint pid, GError **error)
 }
 
 gboolean
-vml_fence_options_parse (GVariant *options, VmlFence *fence, guint *pid, GError **error)
+vml_check_qmp_path (const char *path, GError **error)
 {
-  const char *str;
+  struct sockaddr_un addr;
+
+  if (!g_path_is_absolute (path))
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "QMP socket path '%s' must be absolute", path);
+      return FALSE;
+    }
+  if (strlen (path) >= sizeof addr.sun_path)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                   "QMP socket path is %zu bytes long; a unix socket path has at most %zu",
+                   strlen (path), sizeof addr.sun_path - 1);
+      return FALSE;
+    }
+  for (const char *p = path; *p; p++)
+    if (g_ascii_isspace (*p) || g_ascii_iscntrl (*p))
+      {
+        g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                     "QMP socket path '%s' must not contain blanks or control characters",
+                     path);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+gboolean
+vml_fence_options_parse (GVariant *options, VmlFence *fence, guint *pid, char **qmp,
+                         GError **error)
+{
+  const char *str, *path = NULL;
 
   *pid = 0;
+  *qmp = NULL;
   g_variant_lookup (options, "pid", "u", pid);
   *fence = *pid != 0 ? VML_FENCE_KILL : VML_FENCE_NONE;
   if (g_variant_lookup (options, "fence", "&s", &str) && !vml_fence_from_string (str, fence, error))
@@ -125,7 +157,22 @@ vml_fence_options_parse (GVariant *options, VmlFence *fence, guint *pid, GError 
                    vml_fence_to_string (*fence));
       return FALSE;
     }
-  return *pid == 0 || vml_check_fence_pid (*pid, error);
+  if (g_variant_lookup (options, "qmp", "&s", &path))
+    {
+      if (*fence != VML_FENCE_PAUSE)
+        {
+          g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                       "option 'qmp' says how to pause the VM: it needs fence 'pause', "
+                       "not '%s'", vml_fence_to_string (*fence));
+          return FALSE;
+        }
+      if (!vml_check_qmp_path (path, error))
+        return FALSE;
+    }
+  if (*pid != 0 && !vml_check_fence_pid (*pid, error))
+    return FALSE;
+  *qmp = g_strdup (path);
+  return TRUE;
 }
 
 /* Real and saved uid from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs"). */

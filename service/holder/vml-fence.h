@@ -24,11 +24,17 @@ const char  *vml_fence_to_string        (VmlFence fence);
 /* A VM process id a caller names as fence target: 1 .. PID_MAX_LIMIT, and
  * a running process. */
 gboolean     vml_check_fence_pid        (guint pid, GError **error);
-/* The "pid" u and "fence" s options (Acquire, Transfer prepare): fence
- * defaults to kill with a pid and none without; a fence other than none
- * needs a pid. */
+/* The "pid" u, "fence" s and "qmp" s options (Acquire, Transfer prepare
+ * and finish): fence defaults to kill with a pid and none without; a fence
+ * other than none needs a pid; qmp (*qmp: transfer full, NULL without it)
+ * only goes with fence pause, and must pass vml_check_qmp_path(). */
 gboolean     vml_fence_options_parse    (GVariant *options, VmlFence *fence, guint *pid,
-                                         GError **error);
+                                         char **qmp, GError **error);
+/* A QMP socket path for the fence: absolute, shorter than a unix socket
+ * address allows (sun_path), and no blanks or control characters (it goes
+ * on the holder's claim line). It need not exist yet: the VM process may
+ * create it after Acquire. */
+gboolean     vml_check_qmp_path         (const char *path, GError **error);
 
 /* A fence target, pinned from the check to the fence: a pidfd on it (-1
  * where the kernel has none) and the uids that decide who may signal it. */

@@ -11,11 +11,14 @@
 #define VML_HOLDER_SAY_ERROR  "error"
 
 /* Lines vmleased writes on the holder's stdin, each ended by '\n':
- *   claim <uuid> <fence name> <fence pid>   hold one VM's lease (pid 0: none)
+ *   claim <uuid> <fence name> <fence pid> [<qmp>]
+ *                                           hold one VM's lease (pid 0: none);
+ *                                           <qmp>: pause the VM with QMP stop
+ *                                           on this socket (fence pause only)
  *   lock <name>                             hold one of vmleased's own locks
  *   spare                                   a claimed holder that holds nothing
  *                                           is a spare again
- *   fence <fence name> <fence pid>          a claimed holder fences this process
+ *   fence <fence name> <fence pid> [<qmp>]  a claimed holder fences this process
  *                                           from now on (Transfer finish) */
 #define VML_HOLDER_CMD_CLAIM  "claim"
 #define VML_HOLDER_CMD_LOCK   "lock"
@@ -29,6 +32,8 @@
  * (sanlock's resource name, SANLK_NAME_LEN). */
 #define VML_HOLDER_LINE_MAX   255
 #define VML_HOLDER_NAME_MAX   48
+/* Longest QMP socket path, '\0' included: a unix socket's sun_path. */
+#define VML_HOLDER_QMP_MAX    108
 
 /* How the holder ends. With 3 and 4 a claimed holder ended its lease
  * itself, fencing the VM first, and left a note for vmleased (vml-store.c

@@ -333,10 +333,11 @@ tell_holder (VmlHolder *self, const char *line, GError **error)
 
 gboolean
 vml_holder_claim (VmlHolder *self, const char *uuid, VmlFence fence, guint fence_pid,
-                  GError **error)
+                  const char *qmp, GError **error)
 {
-  g_autofree char *line = g_strdup_printf (VML_HOLDER_CMD_CLAIM " %s %s %u\n", uuid,
-                                           vml_fence_name (fence), fence_pid);
+  g_autofree char *line = g_strdup_printf (VML_HOLDER_CMD_CLAIM " %s %s %u%s%s\n", uuid,
+                                           vml_fence_name (fence), fence_pid,
+                                           qmp ? " " : "", qmp ? qmp : "");
   g_autoptr(GError) local_error = NULL;
 
   if (!tell_holder (self, line, &local_error))
@@ -351,10 +352,12 @@ vml_holder_claim (VmlHolder *self, const char *uuid, VmlFence fence, guint fence
 }
 
 gboolean
-vml_holder_set_fence (VmlHolder *self, VmlFence fence, guint fence_pid, GError **error)
+vml_holder_set_fence (VmlHolder *self, VmlFence fence, guint fence_pid, const char *qmp,
+                      GError **error)
 {
-  g_autofree char *line = g_strdup_printf (VML_HOLDER_CMD_FENCE " %s %u\n",
-                                           vml_fence_name (fence), fence_pid);
+  g_autofree char *line = g_strdup_printf (VML_HOLDER_CMD_FENCE " %s %u%s%s\n",
+                                           vml_fence_name (fence), fence_pid,
+                                           qmp ? " " : "", qmp ? qmp : "");
   g_autoptr(GError) local_error = NULL;
 
   if (!self->claimed || self->claim_pipe == NULL || !tell_holder (self, line, &local_error))

@@ -48,17 +48,20 @@ gboolean   vml_holder_fits           (VmlHolderUse use);
 VmlHolder *vml_holder_spawn          (const char  *holder_path,
                                       VmlHolderUse use,
                                       GError     **error);
-/* Dedicates a spare holder to one lease (and the VM process to fence).
+/* Dedicates a spare holder to one lease (and the VM process to fence;
+ * @qmp, or NULL: the QMP socket a pause fence uses, vml_check_qmp_path()).
  * @uuid, like a lock's @name, is at most VML_HOLDER_NAME_MAX bytes. */
 gboolean   vml_holder_claim          (VmlHolder  *self,
                                       const char *uuid,
                                       VmlFence    fence,
                                       guint       fence_pid,
+                                      const char *qmp,
                                       GError    **error);
-/* A claimed holder fences @fence_pid with @fence from now on. */
+/* A claimed holder fences @fence_pid with @fence (and @qmp) from now on. */
 gboolean   vml_holder_set_fence      (VmlHolder  *self,
                                       VmlFence    fence,
                                       guint       fence_pid,
+                                      const char *qmp,
                                       GError     **error);
 /* Dedicates a spare to one of vmleased's own locks named @name: unlike a
  * lease holder, it exits when vmleased goes away. */

@@ -15,11 +15,13 @@
  *      "ready", or "error <text>" before exiting 1;
  *   2. it is now a spare: vmleased keeps one ready so that starting a
  *      process is not on the Acquire path. vmleased claims it for a lease
- *      with one line on stdin: "claim <uuid> <none|kill|pause> <fence-pid>"
- *      (fence-pid 0: none); a holder whose acquire failed (it holds nothing)
- *      may become a spare again with the line "spare"; "fence <none|kill|
- *      pause> <fence-pid>" changes a claimed holder's VM process (a
- *      destination QEMU started after prepare). "lock <name>" claims
+ *      with one line on stdin: "claim <uuid> <none|kill|pause> <fence-pid>
+ *      [<qmp socket>]" (fence-pid 0: none; with a QMP socket a pause fence
+ *      pauses the guest with QMP "stop", SIGSTOP if that fails); a holder
+ *      whose acquire failed (it holds nothing) may become a spare again
+ *      with the line "spare"; "fence <none|kill|pause> <fence-pid> [<qmp
+ *      socket>]" changes a claimed holder's VM process (a destination QEMU
+ *      started after prepare). "lock <name>" claims
  *      it for one of vmleased's own short-lived locks instead;
  *   3. a spare, or a lock holder, whose stdin ends exits 0: the vmleased
  *      that started it is gone, and what it held for that vmleased must go
@@ -73,6 +75,7 @@ typedef struct {
   int      fence_pidfd; /* the VM process as it was at the claim; -1: none */
   unsigned long long fence_start; /* its start time, when pidfds are missing */
   VmlFence fence;
+  char     qmp[VML_HOLDER_QMP_MAX]; /* QMP socket of a pause fence; empty: SIGSTOP */
   int      transient;   /* a lock: ends with vmleased */
 } Claim;
 
@@ -92,7 +95,7 @@ usage (FILE *out)
          "Started by vmleased, not by hand. Registers with the sanlock daemon\n"
          "($SANLOCK_RUN_DIR, default /run/sanlock), prints \"" VML_HOLDER_SAY_READY "\" (or\n"
          "\"" VML_HOLDER_SAY_ERROR " <text>\"), then waits for one line on stdin:\n"
-         "  " VML_HOLDER_CMD_CLAIM " <uuid> <none|kill|pause> <fence-pid>\n"
+         "  " VML_HOLDER_CMD_CLAIM " <uuid> <none|kill|pause> <fence-pid> [<qmp-socket>]\n"
          "and from then on holds the leases vmleased acquires for this process,\n"
          "until SIGTERM. Without a claim it exits when stdin ends.\n"
          "\n"
@@ -218,29 +221,45 @@ watch_vm (Claim *claim)
              "nothing to fence\n", claim->uuid, (int) claim->fence_pid, strerror (errno));
 }
 
-/* "claim <uuid> <fence> <pid>" → @claim, "spare" → an empty @claim;
+/* Copies a QMP socket path word (NULL: none) into @claim; 0 if too long. */
+static int
+set_qmp (Claim *claim, const char *word)
+{
+  if (word == NULL)
+    {
+      claim->qmp[0] = '\0';
+      return 1;
+    }
+  if (word[0] != '/' || strlen (word) >= sizeof claim->qmp)
+    return 0;
+  strcpy (claim->qmp, word);
+  return 1;
+}
+
+/* "claim <uuid> <fence> <pid> [<qmp>]" → @claim, "spare" → an empty @claim;
  * 0 if malformed or out of turn. */
 static int
 parse_line (char *line, Claim *claim)
 {
-  char *words[5] = { NULL };
+  char *words[6] = { NULL };
   int n = 0;
   pid_t pid = 0;
 
-  for (char *w = strtok (line, " \n"); w != NULL && n < 5; w = strtok (NULL, " \n"))
+  for (char *w = strtok (line, " \n"); w != NULL && n < 6; w = strtok (NULL, " \n"))
     words[n++] = w;
   if (n == 1 && strcmp (words[0], VML_HOLDER_CMD_SPARE) == 0 && claim->uuid[0] != '\0')
     {
       claim_reset (claim);
       return 1;
     }
-  if (n == 3 && strcmp (words[0], VML_HOLDER_CMD_FENCE) == 0 && claim->uuid[0] != '\0' &&
-      !claim->transient)
+  if ((n == 3 || n == 4) && strcmp (words[0], VML_HOLDER_CMD_FENCE) == 0 &&
+      claim->uuid[0] != '\0' && !claim->transient)
     {
       VmlFence fence;
 
       if (!vml_fence_from_name (words[1], &fence) ||
-          (strcmp (words[2], "0") != 0 && !parse_pid (words[2], &pid)))
+          (strcmp (words[2], "0") != 0 && !parse_pid (words[2], &pid)) ||
+          !set_qmp (claim, words[3]))
         return 0;
       if (claim->fence_pidfd >= 0)
         close (claim->fence_pidfd);
@@ -258,9 +277,9 @@ parse_line (char *line, Claim *claim)
       claim->transient = 1;
       return 1;
     }
-  if (n != 4 || strcmp (words[0], VML_HOLDER_CMD_CLAIM) != 0 || claim->uuid[0] != '\0' ||
-      words[1][0] == '\0' || strlen (words[1]) >= sizeof claim->uuid ||
-      !vml_fence_from_name (words[2], &claim->fence))
+  if ((n != 4 && n != 5) || strcmp (words[0], VML_HOLDER_CMD_CLAIM) != 0 ||
+      claim->uuid[0] != '\0' || words[1][0] == '\0' || strlen (words[1]) >= sizeof claim->uuid ||
+      !vml_fence_from_name (words[2], &claim->fence) || !set_qmp (claim, words[4]))
     return 0;
   if (strcmp (words[3], "0") != 0 && !parse_pid (words[3], &pid))
     return 0;
@@ -394,6 +413,8 @@ vm_exited (const Claim *claim)
 static int
 fence_vm (const Claim *claim, const char *why)
 {
+  char qmp_why[256];
+  const char *via;
   int rv;
 
   if (claim->fence_pid <= 0 || claim->fence == VML_FENCE_NONE)
@@ -404,10 +425,17 @@ fence_vm (const Claim *claim, const char *why)
                "nothing to fence\n", claim->uuid, why, (int) claim->fence_pid);
       return 0;
     }
-  rv = vml_fence_apply (claim->fence, claim->fence_pidfd, claim->fence_pid, claim->fence_start);
+  /* A QMP fence blocks up to its timeout: the holder may, vmleased may not. */
+  rv = vml_fence_apply_qmp (claim->fence, claim->qmp, claim->fence_pidfd, claim->fence_pid,
+                            claim->fence_start, &via, qmp_why, sizeof qmp_why);
+  if (qmp_why[0] != '\0')
+    fprintf (stderr, "vmlease-holder: lease %s %s: QMP stop on %s failed (%s); "
+             "pausing VM process %d with SIGSTOP instead\n", claim->uuid, why, claim->qmp,
+             qmp_why, (int) claim->fence_pid);
   if (rv == 0)
-    fprintf (stderr, "vmlease-holder: lease %s %s: %s VM process %d\n", claim->uuid, why,
-             claim->fence == VML_FENCE_KILL ? "killed" : "paused", (int) claim->fence_pid);
+    fprintf (stderr, "vmlease-holder: lease %s %s: %s VM process %d%s\n", claim->uuid, why,
+             claim->fence == VML_FENCE_KILL ? "killed" : "paused", (int) claim->fence_pid,
+             strcmp (via, "qmp") == 0 ? " (QMP stop)" : "");
   else
     fprintf (stderr, "vmlease-holder: lease %s %s: cannot %s VM process %d: %s\n", claim->uuid,
              why, vml_fence_name (claim->fence), (int) claim->fence_pid, strerror (errno));

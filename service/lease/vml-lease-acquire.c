@@ -21,6 +21,7 @@ typedef struct {
   VmlFence    fence;
   guint       fence_pid;
   VmlFenceTarget target;   /* fence_pid pinned from the check to the fence */
+  char       *fence_qmp;   /* "qmp": the QMP socket of a pause fence, or NULL */
   guint       wait_s;
   guint       uid;
   gint64      deadline;
@@ -44,6 +45,7 @@ acquire_data_free (AcquireData *data)
 {
   g_clear_object (&data->holder);
   vml_fence_target_close (&data->target);
+  g_free (data->fence_qmp);
   g_clear_pointer (&data->disk_specs, g_ptr_array_unref);
   g_clear_pointer (&data->disks, g_ptr_array_unref);
   g_clear_pointer (&data->disk_holders, g_ptr_array_unref);
@@ -179,7 +181,8 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       return;
     }
   if (!data->claimed &&
-      !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, &error))
+      !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid,
+                         data->fence_qmp, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -201,7 +204,7 @@ acquire_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
    * force seizes only the VM lease). */
   if (ok && data->disks != NULL &&
       !lease_disks_take (self, NULL, data->disks, data->disk_holders, data->fence,
-                         data->fence_pid, &error))
+                         data->fence_pid, data->fence_qmp, &error))
     {
       lease_sanlock_release (self->sanlock, data->holder, NULL);
       ok = FALSE;
@@ -239,6 +242,8 @@ acquire_succeeded (VmlLease *self, AcquireData *data)
   lease_adopt_holder (self, g_steal_pointer (&data->holder));
   self->mode = data->mode;
   self->fence = data->fence;
+  g_free (self->fence_qmp);
+  self->fence_qmp = g_steal_pointer (&data->fence_qmp);
   lease_take_fence_target (self, data->fence_pid, &data->target);
   self->owner_uid = data->uid;
   self->lver = data->lver;
@@ -421,6 +426,7 @@ static const VmlOptionSpec acquire_options[] = {
   { "mode", "s" },
   { "pid", "u" },
   { "fence", "s" },
+  { "qmp", "s" },
   { "wait", "u" },
   { "force", "b" },
   { "request", "b" },
@@ -472,7 +478,8 @@ parse_acquire_options (GVariant *options, guint uid, GError **error)
         (data->disk_specs = vml_disks_parse (disks, 0, "Acquire", error)) == NULL)
       return NULL;
   }
-  if (!vml_fence_options_parse (options, &data->fence, &data->fence_pid, error) ||
+  if (!vml_fence_options_parse (options, &data->fence, &data->fence_pid, &data->fence_qmp,
+                                error) ||
       (data->fence_pid != 0 && !vml_fence_target_open (data->fence_pid, &data->target, error)))
     return NULL;
   return g_steal_pointer (&data);

@@ -21,6 +21,7 @@ typedef struct {
   GPtrArray *holders;   /* the disk holders (attach: the lease's, then new ones) */
   VmlFence   fence;
   guint      fence_pid;
+  char      *fence_qmp;
   gboolean   retry;
 } AttachData;
 
@@ -32,6 +33,7 @@ attach_data_free (AttachData *data)
   g_clear_pointer (&data->held, g_ptr_array_unref);
   g_clear_pointer (&data->wanted, g_ptr_array_unref);
   g_clear_pointer (&data->holders, g_ptr_array_unref);
+  g_free (data->fence_qmp);
   g_free (data);
 }
 
@@ -75,7 +77,7 @@ attach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       return;
     }
   if (lease_disks_take (self, data->held, data->wanted, data->holders, data->fence,
-                        data->fence_pid, &error))
+                        data->fence_pid, data->fence_qmp, &error))
     {
       g_task_return_boolean (task, TRUE);
       return;
@@ -170,6 +172,7 @@ run_attach (VmlLease *self, GTask *op)
     g_ptr_array_add (data->holders, g_object_ref (self->disk_holders->pdata[h]));
   data->fence = self->fence;
   data->fence_pid = self->fence_pid;
+  data->fence_qmp = g_strdup (self->fence_qmp);
   data->losses = self->losses;
   lease_op_work_in_thread (self, op, attach_thread, on_attached);
 }

@@ -175,6 +175,7 @@ vml_lease_finalize (GObject *object)
   g_clear_pointer (&self->sanlock, lease_sanlock_free);
   if (self->fence_pidfd >= 0)
     close (self->fence_pidfd);
+  g_free (self->fence_qmp);
   G_OBJECT_CLASS (vml_lease_parent_class)->finalize (object);
 }
 

@@ -145,7 +145,8 @@ holder_with_room (GPtrArray *holders, GPtrArray *held, GPtrArray *wanted)
 }
 
 static VmlHolder *
-new_disk_holder (VmlLease *self, VmlFence fence, guint fence_pid, GError **error)
+new_disk_holder (VmlLease *self, VmlFence fence, guint fence_pid, const char *fence_qmp,
+                 GError **error)
 {
   g_autoptr(VmlHolder) holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
                                                   VML_HOLDER_FOR_LEASE, error);
@@ -155,7 +156,7 @@ new_disk_holder (VmlLease *self, VmlFence fence, guint fence_pid, GError **error
       g_prefix_error (error, "cannot start a holder for the disks of %s: ", self->uuid);
       return NULL;
     }
-  if (!vml_holder_claim (holder, self->uuid, fence, fence_pid, error))
+  if (!vml_holder_claim (holder, self->uuid, fence, fence_pid, fence_qmp, error))
     {
       vml_holder_stop (holder, HOLDER_STOP_MS);
       return NULL;
@@ -165,7 +166,7 @@ new_disk_holder (VmlLease *self, VmlFence fence, guint fence_pid, GError **error
 
 gboolean
 lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray *holders,
-                  VmlFence fence, guint fence_pid, GError **error)
+                  VmlFence fence, guint fence_pid, const char *fence_qmp, GError **error)
 {
   guint first_new = holders->len;
   guint taken = 0;
@@ -178,7 +179,7 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
 
       if (holder == NULL)
         {
-          holder = new_disk_holder (self, fence, fence_pid, error);
+          holder = new_disk_holder (self, fence, fence_pid, fence_qmp, error);
           if (holder == NULL)
             {
               ok = FALSE;

@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
@@ -98,15 +100,112 @@ lease_take_fence_target (VmlLease *self, guint fence_pid, VmlFenceTarget *target
   self->fence_start = vml_process_start_time ((pid_t) fence_pid);
 }
 
+/* A QMP fence (pause with "qmp"): QMP "stop" blocks up to its timeout,
+ * so it runs in a worker thread, never on the main loop; it falls back to
+ * SIGSTOP there. It gets its own copy of the pidfd: the lease may drop
+ * its own meanwhile. */
+typedef struct {
+  char              *qmp;
+  int                pidfd;
+  guint              pid;
+  unsigned long long start;
+} QmpFence;
+
+static void
+qmp_fence_free (QmpFence *fence)
+{
+  if (fence->pidfd >= 0)
+    close (fence->pidfd);
+  g_free (fence->qmp);
+  g_free (fence);
+}
+
+static void
+qmp_fence_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  QmpFence *fence = task_data;
+  char why[256];
+  const char *via;
+  int rv = vml_fence_apply_qmp (VML_FENCE_PAUSE, fence->qmp, fence->pidfd, (pid_t) fence->pid,
+                                fence->start, &via, why, sizeof why);
+  int saved = errno;
+
+  if (rv == 0 && g_str_equal (via, "qmp"))
+    g_task_return_pointer (task, g_strdup_printf ("guest paused with QMP stop on %s",
+                                                  fence->qmp), g_free);
+  else if (rv == 0)
+    g_task_return_pointer (task, g_strdup_printf ("QMP stop on %s failed (%s); paused with "
+                                                  "SIGSTOP instead", fence->qmp, why), g_free);
+  else
+    g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved),
+                             "QMP stop on %s failed (%s), and SIGSTOP too: %s", fence->qmp,
+                             why, saved == ESRCH ? "the VM process had already exited"
+                                                 : g_strerror (saved));
+}
+
+static void
+on_qmp_fence_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLease *self = VML_LEASE (source);
+  QmpFence *fence = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *done = g_task_propagate_pointer (G_TASK (result), &error);
+
+  vml_log (error ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+           LEASE_ABOUT (self, .message_id = error ? NULL : VML_MSGID_LEASE_FENCED),
+           "Fence pause of VM process %u: %s", fence->pid, error ? error->message : done);
+}
+
+/* Whether the VM process we watch has exited. */
+static gboolean
+fence_pid_gone (VmlLease *self)
+{
+  struct pollfd pfd = { .fd = self->fence_pidfd, .events = POLLIN };
+
+  if (self->fence_pidfd >= 0)
+    return poll (&pfd, 1, 0) != 0;
+  return self->fence_start == 0 ||
+         vml_process_start_time ((pid_t) self->fence_pid) != self->fence_start;
+}
+
+static void
+start_qmp_fence (VmlLease *self, GVariantDict *details)
+{
+  QmpFence *fence;
+  g_autoptr(GTask) task = NULL;
+
+  g_variant_dict_insert (details, "fence_qmp", "s", self->fence_qmp);
+  if (fence_pid_gone (self))
+    {
+      g_variant_dict_insert (details, "fenced", "b", FALSE);
+      g_variant_dict_insert (details, "fence_error", "s", "the VM process had already exited");
+      vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self),
+               "Fence pause of VM process %u: the VM process had already exited",
+               self->fence_pid);
+      return;
+    }
+  fence = g_new0 (QmpFence, 1);
+  fence->qmp = g_strdup (self->fence_qmp);
+  fence->pidfd = self->fence_pidfd >= 0 ? fcntl (self->fence_pidfd, F_DUPFD_CLOEXEC, 3) : -1;
+  fence->pid = self->fence_pid;
+  fence->start = self->fence_start;
+  /* Under way: the journal says how it ended (QMP, or SIGSTOP after it). */
+  g_variant_dict_insert (details, "fenced", "b", TRUE);
+  task = g_task_new (self, NULL, on_qmp_fence_done, NULL);
+  g_task_set_task_data (task, fence, (GDestroyNotify) qmp_fence_free);
+  g_task_run_in_thread (task, qmp_fence_thread);
+}
+
 /* The lease is gone: the VM must stop writing before anyone else can get
- * it. Kill (SIGKILL) or pause (SIGSTOP) it, as the caller chose, the way
- * the holder does (vml-fence-apply.c). Both apply it because each is the
- * only one there in some losses: vmleased when the holder cannot (it
- * crashed or was killed, or the storage failed), the holder when sanlock
- * revoked the lease or its daemon went away (vmleased may not be running
- * then, and sanlock frees a revoked lease only once the holder exits).
- * After those, this applies it a second time: no change where the
- * holder's fence took, a second chance where it did not. */
+ * it. Kill (SIGKILL) or pause (SIGSTOP, or QMP stop with a "qmp" socket)
+ * it, as the caller chose, the way the holder does (vml-fence-apply.c).
+ * Both apply it because each is the only one there in some losses:
+ * vmleased when the holder cannot (it crashed or was killed, or the
+ * storage failed), the holder when sanlock revoked the lease or its daemon
+ * went away (vmleased may not be running then, and sanlock frees a revoked
+ * lease only once the holder exits). After those, this applies it a
+ * second time: no change where the holder's fence took, a second chance
+ * where it did not. */
 static void
 apply_fence (VmlLease *self, GVariantDict *details)
 {
@@ -116,6 +215,11 @@ apply_fence (VmlLease *self, GVariantDict *details)
   if (self->fence == VML_FENCE_NONE || self->fence_pid == 0)
     {
       g_variant_dict_insert (details, "fenced", "b", FALSE);
+      return;
+    }
+  if (self->fence == VML_FENCE_PAUSE && self->fence_qmp != NULL)
+    {
+      start_qmp_fence (self, details);
       return;
     }
   if (vml_fence_apply (self->fence, self->fence_pidfd, (pid_t) self->fence_pid,

@@ -96,6 +96,7 @@ struct _VmlLease {
   guint                  fence_pid;
   guint64                fence_start;           /* start time of fence_pid */
   int                    fence_pidfd;           /* -1: none */
+  char                  *fence_qmp;             /* QMP socket of a pause fence; NULL: SIGSTOP */
 
   /* A waiting Acquire (vml-lease-acquire.c), for vml_lease_describe_wait */
   gint64                 acquire_wait_deadline; /* an Acquire waits until then; 0: none */
@@ -233,7 +234,7 @@ GPtrArray *lease_disks_locate_finish (VmlLease *self, GAsyncResult *result, GErr
  * common is taken shared in sanlock (a hand-off's destination). */
 gboolean   lease_disks_take          (VmlLease *self, GPtrArray *held, GPtrArray *wanted,
                                       GPtrArray *holders, VmlFence fence, guint fence_pid,
-                                      GError **error);
+                                      const char *fence_qmp, GError **error);
 /* (Worker thread) Releases @disks (best effort: a gone holder held nothing). */
 gboolean   lease_disks_let_go        (VmlLease *self, GPtrArray *disks, GError **error);
 /* (Main loop) Disk holders that keep no disk of self->disks are told to go. */

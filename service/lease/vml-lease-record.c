@@ -61,6 +61,8 @@ vml_lease_save (VmlLease *self, GError **error)
   g_key_file_set_string (record, GROUP, "fence", vml_fence_to_string (self->fence));
   g_key_file_set_uint64 (record, GROUP, "fence_pid", self->fence_pid);
   g_key_file_set_uint64 (record, GROUP, "fence_start", self->fence_start);
+  if (self->fence_qmp != NULL)
+    g_key_file_set_string (record, GROUP, "fence_qmp", self->fence_qmp);
   g_key_file_set_uint64 (record, GROUP, "owner_uid", self->owner_uid);
   g_key_file_set_uint64 (record, GROUP, "lver", self->lver);
   g_key_file_set_uint64 (record, GROUP, "holder_pid",

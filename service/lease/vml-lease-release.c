@@ -89,6 +89,7 @@ on_released (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   lease_watch_fence_pid (self, 0, 0);
   self->fence = VML_FENCE_NONE;
+  g_clear_pointer (&self->fence_qmp, g_free);
   lease_set_state (self, LEASE_FREE);
   lease_publish_holding (self);
   lease_save_or_warn (self);

@@ -198,6 +198,7 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
       lease_transfer_clear (self);
       lease_watch_fence_pid (self, 0, 0);
       self->fence = VML_FENCE_NONE;
+      g_clear_pointer (&self->fence_qmp, g_free);
       lease_set_state (self, LEASE_FREE);
       lease_publish_holding (self);
       lease_save_or_warn (self);
@@ -390,6 +391,7 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
   g_autofree char *state = g_key_file_get_string (record, GROUP, "state", NULL);
   g_autofree char *mode = g_key_file_get_string (record, GROUP, "mode", NULL);
   g_autofree char *fence = g_key_file_get_string (record, GROUP, "fence", NULL);
+  g_autofree char *fence_qmp = g_key_file_get_string (record, GROUP, "fence_qmp", NULL);
   g_autoptr(VmlLease) self = NULL;
   LeaseState recorded;
 
@@ -404,8 +406,10 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
                         g_key_file_get_uint64 (record, GROUP, "offset", NULL),
                         g_key_file_get_boolean (record, GROUP, "indexed", NULL));
   if ((mode && !vml_mode_from_string (mode, &self->mode, error)) ||
-      (fence && !vml_fence_from_string (fence, &self->fence, error)))
+      (fence && !vml_fence_from_string (fence, &self->fence, error)) ||
+      (fence_qmp && !vml_check_qmp_path (fence_qmp, error)))
     return NULL;
+  self->fence_qmp = g_steal_pointer (&fence_qmp);
   lease_watch_fence_pid (self, (guint) g_key_file_get_uint64 (record, GROUP, "fence_pid", NULL),
                          g_key_file_get_uint64 (record, GROUP, "fence_start", NULL));
   self->owner_uid = (guint) g_key_file_get_uint64 (record, GROUP, "owner_uid", NULL);

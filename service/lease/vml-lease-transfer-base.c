@@ -20,6 +20,7 @@ lease_step_data_free (StepData *data)
   g_clear_object (&data->holder);
   g_clear_object (&data->held_by);
   vml_fence_target_close (&data->target);
+  g_free (data->fence_qmp);
   g_clear_pointer (&data->disk_option, g_variant_unref);
   g_clear_pointer (&data->disks, g_ptr_array_unref);
   g_clear_pointer (&data->disk_holders, g_ptr_array_unref);
@@ -179,6 +180,7 @@ transfer_let_go (VmlLease *self)
   lease_transfer_clear (self);
   lease_watch_fence_pid (self, 0, 0);
   self->fence = VML_FENCE_NONE;
+  g_clear_pointer (&self->fence_qmp, g_free);
   lease_set_state (self, LEASE_FREE);
   lease_publish_holding (self);
   vml_dbus_lease_set_owner (self->iface, 0);

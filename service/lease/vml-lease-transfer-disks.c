@@ -85,7 +85,8 @@ transfer_disks_set_fence (VmlLease *self, StepData *data, GError **error)
       if (disk->holder == NULL || disk->holder == data->held_by ||
           g_ptr_array_find (told, disk->holder, NULL))
         continue;
-      if (!vml_holder_set_fence (disk->holder, data->fence, data->fence_pid, error))
+      if (!vml_holder_set_fence (disk->holder, data->fence, data->fence_pid, data->fence_qmp,
+                                 error))
         {
           g_prefix_error (error, "disk \"%s\": ", disk->key);
           return FALSE;
@@ -264,7 +265,7 @@ transfer_disks_take_back (VmlLease *self, StepData *data, GError **error)
         }
     }
   return lease_disks_take (self, held, wanted, data->disk_holders, data->fence, data->fence_pid,
-                           error) &&
+                           data->fence_qmp, error) &&
          transfer_disks_to_exclusive (self, data, error);
 }
 

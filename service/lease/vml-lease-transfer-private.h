@@ -36,6 +36,7 @@ typedef struct {
   guint           fence_pid;
   VmlFence        fence;
   VmlFenceTarget  target;      /* prepare, finish: fence_pid, pinned from the check */
+  char           *fence_qmp;   /* "qmp": the QMP socket of a pause fence, or NULL */
   gboolean        fence_given; /* finish: pid or fence given, replacing prepare's */
   LeaseState      previous;
   /* Taken on the main loop when the step starts, for the worker thread,

@@ -27,7 +27,8 @@ take_back (VmlLease *self, StepData *data, GError **error)
       data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
                                        VML_HOLDER_FOR_LEASE, error);
       if (data->holder == NULL ||
-          !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error))
+          !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid,
+                             data->fence_qmp, error))
         return FALSE;
       holder = data->holder;
     }
@@ -205,13 +206,14 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
     data->holder = vml_holder_spawn (vml_holder_pool_get_holder_path (self->holders),
                                      VML_HOLDER_FOR_LEASE, error);
   if (data->holder == NULL ||
-      !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid, error) ||
+      !vml_holder_claim (data->holder, self->uuid, data->fence, data->fence_pid,
+                         data->fence_qmp, error) ||
       !lease_sanlock_acquire (self->sanlock, data->holder, TRUE, 0, &data->lver, error))
     return FALSE;
   /* All or nothing, with the VM lease. */
   if (data->disks != NULL && data->disks->len > 0 &&
       !lease_disks_take (self, NULL, data->disks, data->disk_holders, data->fence,
-                         data->fence_pid, error))
+                         data->fence_pid, data->fence_qmp, error))
     {
       lease_sanlock_release (self->sanlock, data->holder, NULL);
       return FALSE;
@@ -231,6 +233,8 @@ done_prepare (VmlLease *self, StepData *data)
   lease_transfer_set (self, TRANSFER_DESTINATION, t1->transfer_id, "prepare", t1->source);
   self->mode = VML_MODE_SHARED;
   self->fence = data->fence;
+  g_free (self->fence_qmp);
+  self->fence_qmp = g_strdup (data->fence_qmp);
   lease_take_fence_target (self, data->fence_pid, &data->target);
   self->owner_uid = data->uid;
   self->lver = data->lver;
@@ -488,7 +492,8 @@ work_finish (VmlLease *self, StepData *data, GError **error)
            lease_sanlock_release (self->sanlock, data->held_by, error);
   if (data->fence_given &&
       (!transfer_disks_set_fence (self, data, error) ||
-       !vml_holder_set_fence (data->held_by, data->fence, data->fence_pid, error)))
+       !vml_holder_set_fence (data->held_by, data->fence, data->fence_pid, data->fence_qmp,
+                              error)))
     return FALSE;
   /* the conversion follows the answer (done_finish) */
   return finish_may_return (self, data, error);
@@ -511,6 +516,8 @@ done_finish (VmlLease *self, StepData *data)
       if (data->fence_given)
         {
           self->fence = data->fence;
+          g_free (self->fence_qmp);
+          self->fence_qmp = g_strdup (data->fence_qmp);
           lease_take_fence_target (self, data->fence_pid, &data->target);
         }
       /* @fn start_conversion: queued behind this step, so it starts
@@ -756,11 +763,11 @@ done_cancel (VmlLease *self, StepData *data)
 
 static const VmlOptionSpec no_options[] = { { NULL } };
 static const VmlOptionSpec prepare_options[] = {
-  { "pid", "u" }, { "fence", "s" }, { "disks", "a(ss)" }, { NULL }
+  { "pid", "u" }, { "fence", "s" }, { "qmp", "s" }, { "disks", "a(ss)" }, { NULL }
 };
 static const VmlOptionSpec perform_options[] = { { "postcopy", "b" }, { NULL } };
 static const VmlOptionSpec finish_options[] = {
-  { "success", "b" }, { "pid", "u" }, { "fence", "s" }, { NULL }
+  { "success", "b" }, { "pid", "u" }, { "fence", "s" }, { "qmp", "s" }, { NULL }
 };
 static const VmlOptionSpec confirm_options[] = { { "success", "b" }, { "wait", "u" }, { NULL } };
 static const VmlOptionSpec cancel_options[] = { { "wait", "u" }, { NULL } };

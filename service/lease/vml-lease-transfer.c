@@ -150,6 +150,7 @@ snapshot_for_thread (VmlLease *self, StepData *data)
     {
       data->fence = self->fence;
       data->fence_pid = self->fence_pid;
+      data->fence_qmp = g_strdup (self->fence_qmp);
     }
 }
 
@@ -305,10 +306,12 @@ parse_step (const char *step, const char *token, GVariant *options, guint uid, G
     data->success = data->token->success;
   /* finish: a destination VM process started after prepare */
   data->fence_given = g_variant_lookup (options, "pid", "u", NULL) ||
-                      g_variant_lookup (options, "fence", "&s", NULL);
+                      g_variant_lookup (options, "fence", "&s", NULL) ||
+                      g_variant_lookup (options, "qmp", "&s", NULL);
   if ((spec == &lease_transfer_steps[STEP_PREPARE] ||
        (spec == &lease_transfer_steps[STEP_FINISH] && data->fence_given)) &&
-      (!vml_fence_options_parse (options, &data->fence, &data->fence_pid, error) ||
+      (!vml_fence_options_parse (options, &data->fence, &data->fence_pid, &data->fence_qmp,
+                                 error) ||
        (data->fence_pid != 0 && !vml_fence_target_open (data->fence_pid, &data->target, error))))
     goto fail;
   return data;

@@ -120,6 +120,7 @@ def qemus(guest_kernel):
         started.append(vm)
         return vm
     start.dir = d
+    start.kernel = guest_kernel
     yield start
     for vm in started:
         with contextlib.suppress(Exception):

@@ -177,6 +177,28 @@ class Qmp:
         self._thread.join(5)
 
 
+def guest_argv(name, kernel, accel, qmp_paths, ram_mib=GUEST_RAM_MIB):
+    """The QEMU command line that runs the guest, with one QMP monitor (a
+    unix socket server) per path of @qmp_paths."""
+    argv = [QEMU, '-name', name, '-machine', 'pc', '-accel', accel,
+            '-m', ('%dM' % ram_mib) if isinstance(ram_mib, int) else ram_mib, '-smp', '1',
+            '-nodefaults', '-no-user-config', '-display', 'none',
+            '-kernel', kernel]
+    for path in qmp_paths:
+        argv += ['-qmp', 'unix:%s,server=on,wait=off' % path]
+    return argv
+
+
+def guest_status(qmp):
+    """The guest's status block through @qmp: {'magic', 'passes', 'errors',
+    'bad', 'fault'}."""
+    out = qmp.hmp('xp /5wx 0x%x' % STATUS)
+    words = [int(w, 16) for w in re.findall(r'0x([0-9a-fA-F]{8})\b', out)]
+    if len(words) < 5:
+        raise QemuError('unexpected xp output: %r' % out)
+    return dict(zip(('magic', 'passes', 'errors', 'bad', 'fault'), words[:5]))
+
+
 class Qemu:
     """One QEMU process running the guest (or waiting for it: incoming)."""
 
@@ -186,11 +208,7 @@ class Qemu:
         self.accel = accel or accelerator()
         self.qmp_path = os.path.join(workdir, name + '.qmp')
         self.log_path = os.path.join(workdir, name + '.log')
-        argv = [QEMU, '-name', name, '-machine', 'pc', '-accel', self.accel,
-                '-m', ('%dM' % ram_mib) if isinstance(ram_mib, int) else ram_mib, '-smp', '1',
-                '-nodefaults', '-no-user-config', '-display', 'none',
-                '-kernel', kernel,
-                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
+        argv = guest_argv(name, kernel, self.accel, [self.qmp_path], ram_mib)
         if incoming:
             # Paused until `cont`: the lease's finish comes first.
             argv += ['-S', '-incoming', 'defer']
@@ -229,11 +247,7 @@ class Qemu:
     def guest(self):
         """The guest's status block: {'magic', 'passes', 'errors', 'bad',
         'fault'}."""
-        out = self.qmp.hmp('xp /5wx 0x%x' % STATUS)
-        words = [int(w, 16) for w in re.findall(r'0x([0-9a-fA-F]{8})\b', out)]
-        if len(words) < 5:
-            raise QemuError('unexpected xp output: %r' % out)
-        return dict(zip(('magic', 'passes', 'errors', 'bad', 'fault'), words[:5]))
+        return guest_status(self.qmp)
 
     def wait_guest_up(self, timeout=30):
         end = time.monotonic() + timeout

@@ -1040,6 +1040,8 @@ def test_vmleasectl_migrate(sb, hosts, hand_leases):
         assert out['migrated'] is True and out['postcopy'] is True, out
         assert [x['step'] for x in out['steps']] == ['begin', 'prepare', 'perform', 'finish',
                                                      'confirm'], out
+        # post-copy's confirm succeeds too: no Committed taken as done
+        assert all(x['ok'] and 'error' not in x for x in out['steps']), out
         assert out['blackout_ms'] > 0 and out['total_ms'] >= out['blackout_ms'], out
         assert_owner(sb, hosts, u, loc, 1)
 

@@ -155,6 +155,7 @@ test_fence_options (void)
   g_autoptr(GVariant) options = NULL;
   VmlFence fence;
   guint pid;
+  char *qmp = NULL;
 
   g_assert_false (vml_check_fence_pid (0, NULL));
   g_assert_false (vml_check_fence_pid (4294967295u, &error));   /* -1 as a pid_t */
@@ -166,7 +167,7 @@ test_fence_options (void)
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "fence", "s", "pause");
   options = g_variant_ref_sink (g_variant_dict_end (&dict));
-  g_assert_false (vml_fence_options_parse (options, &fence, &pid, &error));
+  g_assert_false (vml_fence_options_parse (options, &fence, &pid, &qmp, &error));
   g_assert_nonnull (strstr (error->message, "needs the VM's process id"));
   g_clear_error (&error);
   g_clear_pointer (&options, g_variant_unref);
@@ -174,9 +175,46 @@ test_fence_options (void)
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "pid", "u", (guint) getpid ());
   options = g_variant_ref_sink (g_variant_dict_end (&dict));
-  g_assert_true (vml_fence_options_parse (options, &fence, &pid, &error));
+  g_assert_true (vml_fence_options_parse (options, &fence, &pid, &qmp, &error));
   g_assert_cmpint (fence, ==, VML_FENCE_KILL);
   g_assert_cmpuint (pid, ==, (guint) getpid ());
+  g_assert_null (qmp);
+  g_clear_pointer (&options, g_variant_unref);
+
+  /* qmp: only with a pause fence; the socket need not exist yet. */
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "pid", "u", (guint) getpid ());
+  g_variant_dict_insert (&dict, "fence", "s", "pause");
+  g_variant_dict_insert (&dict, "qmp", "s", "/run/vm/web1.qmp");
+  options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_assert_true (vml_fence_options_parse (options, &fence, &pid, &qmp, &error));
+  g_assert_cmpint (fence, ==, VML_FENCE_PAUSE);
+  g_assert_cmpstr (qmp, ==, "/run/vm/web1.qmp");
+  g_clear_pointer (&qmp, g_free);
+  g_clear_pointer (&options, g_variant_unref);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "pid", "u", (guint) getpid ());
+  g_variant_dict_insert (&dict, "qmp", "s", "/run/vm/web1.qmp");
+  options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_assert_false (vml_fence_options_parse (options, &fence, &pid, &qmp, &error));
+  g_assert_nonnull (strstr (error->message, "needs fence 'pause', not 'kill'"));
+  g_assert_null (qmp);
+  g_clear_error (&error);
+
+  g_assert_true (vml_check_qmp_path ("/run/vm/web1.qmp", NULL));
+  g_assert_false (vml_check_qmp_path ("web1.qmp", NULL));
+  g_assert_false (vml_check_qmp_path ("/run/vm/web 1.qmp", NULL));
+  g_assert_false (vml_check_qmp_path ("/run/vm/web1\n.qmp", NULL));
+  {
+    g_autofree char *longest = g_strnfill (107, 'a');
+    g_autofree char *too_long = g_strnfill (108, 'a');
+
+    longest[0] = too_long[0] = '/';
+    g_assert_true (vml_check_qmp_path (longest, NULL));
+    g_assert_false (vml_check_qmp_path (too_long, &error));
+    g_assert_nonnull (strstr (error->message, "at most 107"));
+  }
 }
 
 static void

@@ -13,6 +13,9 @@
  *             per bus, as a virt manager makes them. The blackout is from
  *             the start of the source's perform call to the return of the
  *             destination's finish: the time a guest is paused on both.
+ *             finish answers before its conversion to exclusive, which
+ *             goes on in the background (State "converting"); confirm
+ *             waits for it.
  *   raw       the same hand-offs of a second resource in the same lockspace
  *             and lease file, done by two helper processes, one per host
  *             (libsanlock reads SANLOCK_RUN_DIR once per process), each with
@@ -38,9 +41,10 @@
  *
  * Prints per series the median, p90, mean, min and max of the blackout and
  * of each step, the ratio of the blackout medians vmleased / raw and
- * whether it meets the target (<= 1.15). Reported, never asserted: the exit
- * status is 0 unless something failed (a gap seen by the observer is a
- * failure: exit 3).
+ * whether it meets the target (<= 0.5: the conversion is off the guest's
+ * pause, issue 15 part 3; the raw blackout still has it). Reported, never
+ * asserted: the exit status is 0 unless something failed (a gap seen by the
+ * observer is a failure: exit 3).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +69,7 @@
 #include <sanlock_admin.h>
 #include <sanlock_resource.h>
 
-#define TARGET_RATIO    1.15
+#define TARGET_RATIO    0.5
 #define N_HOSTS         2
 #define MAX_DISKS       64      /* vmleased's limit per VM */
 

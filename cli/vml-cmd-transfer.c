@@ -85,10 +85,11 @@ static const StepInfo steps[] = {
   { "finish",
     "Destination: shared to exclusive (or give up); prints T4",
     STEP_OPT_SUCCESS, TRUE,
-    "On the destination host: with success (the default), converts the\n"
-    "lease from shared to exclusive; the guest may resume here once this\n"
-    "returns. With --failure, gives the shared hold up instead. Prints the\n"
-    "token T4 for the source's 'confirm'.\n"
+    "On the destination host: with success (the default), returns once the\n"
+    "source's share is gone and this host holds the lease alone; the guest\n"
+    "may resume here then. The lease becomes exclusive in the background\n"
+    "(state converting, then held). With --failure, gives the shared hold up\n"
+    "instead. Prints the token T4 for the source's 'confirm'.\n"
     "\n"
     "Examples:\n"
     "  vmleasectl transfer finish 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t3\"\n"
@@ -96,7 +97,8 @@ static const StepInfo steps[] = {
   { "confirm",
     "Source: end the hand-off (or take the lease back)",
     STEP_OPT_SUCCESS | STEP_OPT_WAIT, TRUE,
-    "On the source host, last: with success, the hand-off is done and this\n"
+    "On the source host, last: with success, once the destination holds the\n"
+    "lease exclusively (it waits for that), the hand-off is done and this\n"
     "host forgets it. With --failure (pre-copy only), takes the lease back\n"
     "exclusively, refused if any other host took it meanwhile. Without\n"
     "either, what the token T4 says. If the destination host died after\n"

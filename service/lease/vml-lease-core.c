@@ -23,6 +23,7 @@ const char *const lease_state_names[LEASE_N_STATES] = {
   [LEASE_MIGRATING_OUT] = "migrating-out",
   [LEASE_MIGRATING_IN] = "migrating-in",
   [LEASE_LOST] = "lost",
+  [LEASE_CONVERTING] = "converting",
 };
 
 G_DEFINE_TYPE (VmlLease, vml_lease, G_TYPE_OBJECT)
@@ -40,7 +41,7 @@ gboolean
 lease_state_has_holder (LeaseState state)
 {
   return lease_state_is_held (state) || state == LEASE_MIGRATING_OUT ||
-         state == LEASE_MIGRATING_IN;
+         state == LEASE_MIGRATING_IN || state == LEASE_CONVERTING;
 }
 
 void
@@ -56,7 +57,7 @@ lease_publish_holding (VmlLease *self)
   gboolean held = lease_state_is_held (self->state);
   /* In a hand-off the holder holds it shared, except on the source after
    * perform, where it holds nothing. */
-  gboolean holds = held || self->state == LEASE_MIGRATING_IN ||
+  gboolean holds = held || self->state == LEASE_MIGRATING_IN || self->state == LEASE_CONVERTING ||
                    (self->state == LEASE_MIGRATING_OUT &&
                     g_strcmp0 (self->transfer.step, "begin") == 0);
   guint64 host_id = vml_lockspace_get_host_id (self->lockspace);

@@ -15,7 +15,7 @@
  *   vml-lease-loss.c                   the holder's life, the fence, Lost
  *   vml-lease-acquire.c, -release.c, -attach.c, -inquire.c, -delete.c
  *                                      operations
- *   vml-lease-transfer-base.c < -transfer-marker.c < -transfer-disks.c
+ *   vml-lease-transfer-base.c < -transfer-marker.c < -transfer-convert.c < -transfer-disks.c
  *     < -transfer-steps.c < -transfer.c  Transfer
  *   vml-lease-dbus.c                   construction and D-Bus dispatch
  *   vml-lease-restore.c                from a record, after a restart
@@ -44,9 +44,10 @@ typedef enum {
   LEASE_MIGRATING_OUT,
   LEASE_MIGRATING_IN,
   LEASE_LOST,
+  LEASE_CONVERTING,   /* the destination after finish: shared → exclusive in the background */
 } LeaseState;
 
-#define LEASE_N_STATES (LEASE_LOST + 1)
+#define LEASE_N_STATES (LEASE_CONVERTING + 1)
 
 /* One disk lease held with the VM lease (vml-lease-disks.c). */
 typedef struct {

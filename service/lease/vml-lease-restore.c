@@ -6,6 +6,7 @@
 
 #include "vml-error.h"
 #include "vml-lease-private.h"
+#include "vml-lease-transfer-private.h"
 
 #define GROUP LEASE_RECORD_GROUP
 
@@ -20,6 +21,7 @@ typedef struct {
   gboolean    foreign;         /* the recorded pid holds some other lease */
   gboolean    orphan_prepare;  /* a prepare that never returned its token */
   gboolean    marker_only;     /* the holder keeps only this lease's transfer marker */
+  gboolean    performing;      /* the source's record: inside perform (write-ahead) */
   VmlHolder  *holder;
   gboolean    held;
   gboolean    shared;
@@ -63,7 +65,12 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .holder_pid = data->pid),
              "Cannot ask sanlock about holder %d of %s: %s",
              (int) data->pid, self->uuid, error->message);
-  if (!data->held && !data->idle_expected && !data->orphan_prepare)
+  /* perform recorded "performing" before its release: a holder that holds
+   * nothing now let go in that perform, and keeps the marker (pre-copy) */
+  if (data->performing && !data->held)
+    data->idle_expected = TRUE;
+  if (!data->held && !data->idle_expected && !data->orphan_prepare &&
+      data->recorded != LEASE_CONVERTING)
     {
       /* A damaged or copied record may name the holder of another lease:
        * that holder is none of ours to stop. One that holds only this
@@ -101,11 +108,67 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   g_task_return_boolean (task, TRUE);
 }
 
+/* vmleased restarted while the destination converted to exclusive after
+ * finish: the conversion goes on if the holder still holds the lease (it
+ * finds it done if it is held exclusively already); if not, the guest,
+ * which runs on it, is fenced (docs/model.md: restore). */
+static void
+restored_converting (VmlLease *self, RestoreData *data)
+{
+  if (!data->held || data->holder == NULL)
+    {
+      lease_report_holder_end (self, data->pid, -1,
+                               " during the conversion after finish, while vmleased was not "
+                               "running");
+      return;
+    }
+  for (guint h = 0; h < self->disk_holders->len; h++)
+    lease_adopt_disk_holder (self, self->disk_holders->pdata[h]);
+  lease_disks_publish (self);
+  lease_adopt_holder (self, g_steal_pointer (&data->holder));
+  self->mode = VML_MODE_SHARED;
+  lease_publish_holding (self);
+  lease_save_or_warn (self);
+  vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .holder_pid = data->pid),
+           "Resuming the conversion to exclusive after finish (the lease is held %s)",
+           data->shared ? "shared" : "exclusively already");
+  lease_storage_warn_if_failing (self);
+  start_conversion (self);
+}
+
 /* vmleased restarted in the middle of a hand-off: resume at the step the
  * record names, if the holder still holds what that step left it. */
+/* vmleased stopped inside a perform, after its write-ahead record: if the
+ * holder still holds the share, the release never happened and the hand-off
+ * is back after begin; if not, the lease went to the destination and the
+ * perform is done, as a pre-copy one (it never answered, so nobody can have
+ * started the guest there): cancel or confirm failure can take the lease
+ * back with the version recorded (docs/model.md, finding 1). */
+static void
+restored_performing (VmlLease *self, RestoreData *data)
+{
+  gboolean released = !(data->held && data->shared);
+
+  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, released ? "perform" : "begin",
+                      self->transfer.peer);
+  self->transfer.postcopy = FALSE;
+  vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .host_id = self->transfer.peer,
+                                             .holder_pid = data->pid),
+           "vmleased stopped inside a perform; %s", released
+           ? "the lease had gone to the destination: the perform counts as done (not "
+             "committed), and cancel can still take the lease back"
+           : "the lease was not let go yet: the hand-off is back after begin");
+}
+
 static void
 restored_in_transfer (VmlLease *self, RestoreData *data)
 {
+  if (data->performing)
+    {
+      restored_performing (self, data);
+      /* after perform a source needs no holder (take-back makes one) */
+      data->idle_expected = vml_transfer_source_let_go (&self->transfer);
+    }
   if (data->orphan_prepare)
     {
       lease_transfer_clear (self);
@@ -199,6 +262,8 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (data->recorded == LEASE_MIGRATING_OUT || data->recorded == LEASE_MIGRATING_IN)
     restored_in_transfer (self, data);
+  else if (data->recorded == LEASE_CONVERTING)
+    restored_converting (self, data);
   else if (data->held)
     {
       for (guint h = 0; h < self->disk_holders->len; h++)
@@ -244,6 +309,8 @@ start_restore (VmlLease *self, GTask *op)
   data->orphan_prepare = self->state == LEASE_MIGRATING_IN && self->transfer.role == TRANSFER_NONE;
   data->disks = lease_disks_copy (self->disks);
   data->pending = lease_disks_copy (self->pending_disks);
+  data->performing = self->transfer.role == TRANSFER_SOURCE &&
+                     g_strcmp0 (self->transfer.step, "performing") == 0;
   g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
   g_task_run_in_thread (task, restore_thread);
 }

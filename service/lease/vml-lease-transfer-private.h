@@ -1,7 +1,8 @@
 /* vml-lease-transfer-private.h: what the files of Transfer share, lowest
  * first: vml-lease-transfer-base.c (token checks, issuing, the ends of a
- * step) < vml-lease-transfer-disks.c (the disk leases in each step) <
- * vml-lease-transfer-steps.c (the six steps and their table) <
+ * step) < vml-lease-transfer-marker.c < vml-lease-transfer-convert.c (the
+ * conversion after finish) < vml-lease-transfer-disks.c (the disk leases
+ * in each step) < vml-lease-transfer-steps.c (the six steps and their table) <
  * vml-lease-transfer.c (running a step, the D-Bus entry). Functions marked
  * "thread" block on storage or the sanlock daemon. */
 #pragma once
@@ -50,7 +51,10 @@ typedef struct {
   gint64          deadline;    /* of a waiting confirm or cancel */
   /* from the worker thread */
   gboolean        again;       /* not yet: look again after WAIT_POLL_MS */
+  guint           again_ms;    /* ... or after this many ms, if not 0 */
   gboolean        needs_marker; /* begin: the marker lease must be made first */
+  gboolean        write_ahead;  /* perform: checked; "performing" is to be recorded */
+  gboolean        written_ahead; /* perform: recorded; the release comes next */
   gboolean        marker_made;
   VmlHolder      *holder;      /* a new holder (prepare, or a re-acquire) */
   guint64         lver;
@@ -62,6 +66,9 @@ typedef struct {
   GPtrArray      *disks;       /* copies of the lease's (LeaseDisk); prepare: the wanted set */
   gboolean        disks_located;
   GPtrArray      *disk_holders; /* holders of the step's disks (new ones: prepare, take-back) */
+  /* The conversion after finish (vml-lease-transfer-convert.c) */
+  gboolean        marker_taken; /* the destination's holder took the marker */
+  gint64          started;      /* monotonic, when the step started */
 } StepData;
 
 struct _StepSpec {
@@ -80,6 +87,13 @@ struct _StepSpec {
 void      transfer_marker_keep       (VmlLease *self, VmlHolder *holder, guint64 dest);
 /* The kept marker goes now (confirm, or the destination finished). */
 void      transfer_marker_let_go     (VmlLease *self);
+
+/* ---- vml-lease-transfer-convert.c ------------------------------------ */
+
+/* The destination's lease is "converting" (finish answered): its share
+ * becomes exclusive in the background, an operation queued on the lease;
+ * if it cannot, the guest is fenced and Lost says "conversion-failed". */
+void      start_conversion           (VmlLease *self);
 
 /* ---- vml-lease-transfer-disks.c -------------------------------------- */
 
@@ -108,6 +122,13 @@ typedef enum {
 } StepId;
 
 extern const StepSpec lease_transfer_steps[N_STEPS];
+
+/* perform's write-ahead: between its checks and its release, the step
+ * "performing" and the lease version the checks read are recorded, so that
+ * a restart after the release can still end the hand-off (take it back);
+ * undone if the release fails. */
+void      perform_write_ahead        (VmlLease *self, StepData *data);
+void      perform_undo_write_ahead   (VmlLease *self);
 
 #define STEP_IS(data, id) ((data)->spec == &lease_transfer_steps[id])
 

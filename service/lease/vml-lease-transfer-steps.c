@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "vml-error.h"
+#include "vml-fault.h"
 #include "vml-lease-private.h"
 #include "vml-lease-transfer-private.h"
 
@@ -334,6 +335,8 @@ work_perform (VmlLease *self, StepData *data, GError **error)
 {
   GError *local_error = NULL;
 
+  if (data->written_ahead)
+    goto release;
   /* Never let go unless the destination holds it: no moment without a holder. */
   if (!destination_is_live (self, data->token, error))
     return FALSE;
@@ -347,6 +350,11 @@ work_perform (VmlLease *self, StepData *data, GError **error)
                      "shared; letting go now would leave it to nobody", data->token->dest);
       return FALSE;
     }
+  /* recorded on the main loop (perform_write_ahead), then back here */
+  data->write_ahead = TRUE;
+  return TRUE;
+
+release:
   /* The disks the destination holds go first (each checked held there),
    * then the VM lease: the destination holds it all by then. Post-copy:
    * the marker stays until the destination finished
@@ -355,10 +363,34 @@ work_perform (VmlLease *self, StepData *data, GError **error)
          lease_sanlock_release (self->sanlock, data->held_by, error);
 }
 
+void
+perform_write_ahead (VmlLease *self, StepData *data)
+{
+  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "performing",
+                      data->token->dest);
+  self->transfer.lver = data->lver;
+  lease_save_or_warn (self);
+  vml_crash_point ("transfer.performing");
+}
+
+void
+perform_undo_write_ahead (VmlLease *self)
+{
+  if (self->transfer.role != TRANSFER_SOURCE ||
+      g_strcmp0 (self->transfer.step, "performing") != 0)
+    return;   /* a loss meanwhile ended the hand-off here */
+  lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "begin", self->transfer.peer);
+  lease_save_or_warn (self);
+}
+
 static char *
 done_perform (VmlLease *self, StepData *data)
 {
-  char *next = transfer_issue_answer (self, VML_TOKEN_PERFORMED, data);
+  char *next;
+
+  /* released; the record still says "performing" (finding 1, docs/model.md) */
+  vml_crash_point ("transfer.performed");
+  next = transfer_issue_answer (self, VML_TOKEN_PERFORMED, data);
 
   lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "perform", data->token->dest);
   self->transfer.postcopy = data->postcopy;
@@ -398,11 +430,63 @@ check_finish (VmlLease *self, StepData *data, GError **error)
   return TRUE;
 }
 
+/* thread: the guest may resume on this host's share: the source's share
+ * is gone from storage, and this host's holder holds its own under the
+ * host generation that prepared (the one T2, carried in T3, names). Then
+ * nobody can take the lease exclusively and the marker keeps third hosts
+ * from sharing it, so the conversion to exclusive can follow after the
+ * answer (vml-lease-transfer-convert.c; docs/model.md checks this). */
+static gboolean
+finish_may_return (VmlLease *self, StepData *data, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean held = FALSE, shared = FALSE, live = FALSE, source_shares = TRUE;
+  guint64 gen = 0, source_gen = 0, lver = 0;
+
+  if (!lease_sanlock_inquire_holder (self->sanlock, vml_holder_get_pid (data->held_by), &held,
+                                     &shared, &data->lver, error))
+    return FALSE;
+  if (!held || !shared)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_NOT_HELD,
+                   "this host's holder does not hold the lease of %s shared (%s)", self->uuid,
+                   held ? "it holds it exclusively" : "it holds nothing");
+      return FALSE;
+    }
+  if (!lease_sanlock_host_generation (self->sanlock, lease_my_host_id (self), &gen, &live, error))
+    return FALSE;
+  if (!live || gen != data->token->dest_gen)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_NOT_HELD,
+                   "this host is in generation %" G_GUINT64_FORMAT " (%s), not generation %"
+                   G_GUINT64_FORMAT " that prepared: its share does not count",
+                   gen, live ? "live" : "not live", data->token->dest_gen);
+      return FALSE;
+    }
+  if (lease_sanlock_read_mode_block (self->sanlock, data->token->source, &source_shares,
+                                     &source_gen, &lver, &local_error))
+    source_shares = source_shares && source_gen == data->token->source_gen;
+  else
+    {
+      g_autoptr(VmlLeaseOwners) owners = lease_sanlock_read_owners (self->sanlock, error);
+
+      if (owners == NULL)
+        return FALSE;
+      source_shares = lease_owners_hold_shared (owners, data->token->source);
+    }
+  if (source_shares)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                   "the source, host %" G_GUINT64_FORMAT ", still holds the lease shared on "
+                   "storage; run perform there first", data->token->source);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 work_finish (VmlLease *self, StepData *data, GError **error)
 {
-  gboolean held, shared;
-
   if (!data->success)
     return transfer_disks_let_go (self, data, FALSE, error) &&
            lease_sanlock_release (self->sanlock, data->held_by, error);
@@ -411,14 +495,8 @@ work_finish (VmlLease *self, StepData *data, GError **error)
        !vml_holder_set_fence (data->held_by, data->fence, data->fence_pid, data->fence_qmp,
                               error)))
     return FALSE;
-  /* sanlock refuses (Busy) while the source still holds it shared; the
-   * disks first, so that the VM lease exclusive means all of it is. */
-  if (!transfer_disks_to_exclusive (self, data, error) ||
-      !lease_sanlock_convert (self->sanlock, data->held_by, FALSE, error))
-    return FALSE;
-  lease_sanlock_inquire_holder (self->sanlock, vml_holder_get_pid (data->held_by), &held,
-                                &shared, &data->lver, NULL);
-  return TRUE;
+  /* the conversion follows the answer (done_finish) */
+  return finish_may_return (self, data, error);
 }
 
 static char *
@@ -426,15 +504,15 @@ done_finish (VmlLease *self, StepData *data)
 {
   char *next = transfer_issue_answer (self, VML_TOKEN_FINISHED, data);
 
-  transfer_log_step (self, data->success ? "finished: held exclusively here"
-                                         : "finished: failed, let go");
+  transfer_log_step (self, data->success ? "finished: the sole share here, converting to "
+                                           "exclusive" : "finished: failed, let go");
   if (data->success)
     {
       lease_transfer_clear (self);
       for (guint i = 0; i < self->disks->len; i++)
         ((LeaseDisk *) self->disks->pdata[i])->common = FALSE;
-      self->mode = VML_MODE_EXCLUSIVE;
-      self->lver = data->lver;
+      if (data->lver != 0)
+        self->lver = data->lver;
       if (data->fence_given)
         {
           self->fence = data->fence;
@@ -442,11 +520,15 @@ done_finish (VmlLease *self, StepData *data)
           self->fence_qmp = g_strdup (data->fence_qmp);
           lease_take_fence_target (self, data->fence_pid, &data->target);
         }
-      lease_set_state (self, LEASE_HELD);
+      /* @fn start_conversion: queued behind this step, so it starts
+       * once finish has answered */
+      lease_set_state (self, LEASE_CONVERTING);
       lease_publish_holding (self);
+      lease_save_or_warn (self);
+      start_conversion (self);
+      return next;
     }
-  else
-    transfer_let_go (self);
+  transfer_let_go (self);
   lease_save_or_warn (self);
   return next;
 }
@@ -457,7 +539,10 @@ done_finish (VmlLease *self, StepData *data)
 static gboolean
 refuse_if_committed (VmlLease *self, StepData *data, const char *step, GError **error)
 {
-  if (self->transfer.committed == NULL || self->transfer.role != TRANSFER_NONE)
+  /* Only while this host is still the source that committed: not once it
+   * holds the lease again (an Acquire since), nor in another hand-off. */
+  if (self->transfer.committed == NULL || self->transfer.role != TRANSFER_NONE ||
+      lease_state_has_holder (self->state))
     return TRUE;
   if (data->token != NULL && g_strcmp0 (data->token->transfer_id, self->transfer.committed) != 0)
     return TRUE;
@@ -522,17 +607,35 @@ check_confirm (VmlLease *self, StepData *data, GError **error)
 
 static gboolean work_cancel (VmlLease *self, StepData *data, GError **error);
 
+/* How long confirm with success waits, at least, for the destination's
+ * conversion after its finish answered (it takes milliseconds; it gives up
+ * after CONVERT_GIVE_UP_S of refusals, vml-lease-transfer-convert.c). */
+#define CONFIRM_CONVERSION_WAIT_S 20
+#define CONFIRM_CONVERSION_POLL_MS 10
+
 static gboolean
 work_confirm (VmlLease *self, StepData *data, GError **error)
 {
   g_autoptr(VmlLeaseOwners) owners = NULL;
+  guint64 dest;
 
   if (!data->success)
     return work_cancel (self, data, error);
   owners = lease_sanlock_read_owners (self->sanlock, error);
   if (owners == NULL)
     return FALSE;
-  if (owners->owner != (data->role == TRANSFER_NONE ? data->token->dest : data->peer))
+  dest = data->role == TRANSFER_NONE ? data->token->dest : data->peer;
+  if (owners->owner != dest && owners->owners_live && lease_owners_hold_shared (owners, dest) &&
+      g_get_monotonic_time () < MAX (data->deadline,
+                                     data->started + CONFIRM_CONVERSION_WAIT_S * G_USEC_PER_SEC))
+    {
+      /* finish answered; the destination's conversion is under way (a few
+       * ms): look again soon */
+      data->again = TRUE;
+      data->again_ms = CONFIRM_CONVERSION_POLL_MS;
+      return FALSE;
+    }
+  if (owners->owner != dest)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
                    "host %" G_GUINT64_FORMAT " does not hold the lease exclusively yet; run "

@@ -26,7 +26,8 @@ step_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   StepData *data = task_data;
   GError *error = NULL;
 
-  if (data->spec->work (VML_LEASE (source), data, &error) || data->again || data->needs_marker)
+  if (data->spec->work (VML_LEASE (source), data, &error) || data->again || data->needs_marker ||
+      data->write_ahead)
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
@@ -85,7 +86,15 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (ok && data->again)
     {
       data->again = FALSE;
-      lease_op_again_after (op, WAIT_POLL_MS, run_step_work);
+      lease_op_again_after (op, data->again_ms ? data->again_ms : WAIT_POLL_MS, run_step_work);
+      return;
+    }
+  else if (ok && data->write_ahead)
+    {
+      data->write_ahead = FALSE;
+      data->written_ahead = TRUE;
+      perform_write_ahead (self, data);
+      run_step_work (self, op);
       return;
     }
   else if (ok && data->needs_marker)
@@ -102,6 +111,8 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (STEP_IS (data, STEP_PREPARE))
         undo_prepare (self, data);
+      if (STEP_IS (data, STEP_PERFORM) && data->written_ahead)
+        perform_undo_write_ahead (self);
       if (data->taken_meanwhile && STEP_IS (data, STEP_CANCEL))
         {
           /* cancel undoes this side; what it would give back is gone. */
@@ -126,7 +137,8 @@ snapshot_for_thread (VmlLease *self, StepData *data)
   data->peer = self->transfer.peer;
   data->transfer_lver = self->transfer.lver;
   data->losses = self->losses;
-  data->deadline = g_get_monotonic_time () + (gint64) data->wait_s * G_USEC_PER_SEC;
+  data->started = g_get_monotonic_time ();
+  data->deadline = data->started + (gint64) data->wait_s * G_USEC_PER_SEC;
   if (!STEP_IS (data, STEP_PREPARE))
     {
       g_clear_pointer (&data->disks, g_ptr_array_unref);
@@ -239,6 +251,9 @@ start_step (VmlLease *self, GTask *op)
   if (STEP_IS (data, STEP_PREPARE))
     {
       data->previous = self->state;
+      /* this host's part in an earlier post-copy hand-off is over: a
+       * cancel now is about this one, whether the prepare works or not */
+      g_clear_pointer (&self->transfer.committed, g_free);
       data->holder = vml_holder_pool_take (self->holders);
       g_set_object (&self->acquiring_holder, data->holder);
       lease_set_state (self, LEASE_MIGRATING_IN);

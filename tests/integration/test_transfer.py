@@ -56,11 +56,28 @@ def variant(v):
     return v
 
 
-def xfer(h, u, step, token='', timeout_ms=CALL_TIMEOUT_MS, **options):
-    """Transfer(step, token, options) on host h; returns the next token."""
+def xfer_now(h, u, step, token='', timeout_ms=CALL_TIMEOUT_MS, **options):
+    """Transfer(step, token, options) on host h; returns the next token as
+    soon as the step answers (finish: before the conversion is done)."""
     opts = {k: variant(v) for k, v in options.items()}
     return h.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}',
                       [step, token, opts], reply='(s)', timeout_ms=timeout_ms)[0]
+
+
+def wait_converted(h, u, timeout=20):
+    """finish answers while the destination converts its share to exclusive
+    (State "converting"); wait until that is over here."""
+    wait_until(lambda: h.lease_props(u)['State'] != 'converting', timeout,
+               what='host %d to end its conversion after finish' % h.id)
+
+
+def xfer(h, u, step, token='', timeout_ms=CALL_TIMEOUT_MS, **options):
+    """Transfer(step, token, options) on host h; returns the next token. A
+    successful finish returns once the conversion after it is over too."""
+    t = xfer_now(h, u, step, token, timeout_ms, **options)
+    if step == 'finish' and options.get('success', True):
+        wait_converted(h, u)
+    return t
 
 
 def props(h, u):
@@ -1046,3 +1063,37 @@ def test_vmleasectl_migrate(sb, hosts, hand_leases):
     r = ctl(h3, 'migrate', '--from', env[2], '--to', env[1], u, check=10)
     assert 'begin on host 2' in r.stderr, r.stderr
     assert_owner(sb, hosts, u, loc, 1)
+
+
+def test_old_postcopy_source_cancel_is_committed_only_until_it_moves_on(sb, hosts, hand_leases):
+    """A host that was the source of a post-copy hand-off answers Committed
+    to a cancel of it; once it took part in another hand-off (a prepare,
+    even one that failed) or holds the lease again, a cancel is about that:
+    WrongStep when there is nothing to cancel (docs/chaos.md, bug 2)."""
+    h1, h2, _ = hosts
+    u, loc = held_lease(hosts, hand_leases)
+    t3 = xfer(h1, u, 'perform', xfer(h2, u, 'prepare', xfer(h1, u, 'begin')), postcopy=True)
+    xfer(h1, u, 'confirm', xfer(h2, u, 'finish', t3))
+    with raises_dbus('Committed'):
+        xfer(h1, u, 'cancel', '')
+    # a hand-off back whose prepare on host 1 fails: the begin token is stale
+    stale = xfer(h2, u, 'begin')
+    xfer(h2, u, 'cancel', '')
+    with raises_dbus('StaleToken'):
+        xfer(h1, u, 'prepare', stale)
+    with raises_dbus('WrongStep'):
+        xfer(h1, u, 'cancel', '')
+    assert owners(sb, loc)['ex'] == 2
+
+
+def test_old_postcopy_source_holding_again_cancel_is_wrong_step(sb, hosts, hand_leases):
+    """The same after host 1 acquired the lease again (docs/chaos.md, bug 2)."""
+    h1, h2, _ = hosts
+    u, loc = held_lease(hosts, hand_leases)
+    t3 = xfer(h1, u, 'perform', xfer(h2, u, 'prepare', xfer(h1, u, 'begin')), postcopy=True)
+    xfer(h1, u, 'confirm', xfer(h2, u, 'finish', t3))
+    h2.release(u)
+    h1.acquire(u)
+    with raises_dbus('WrongStep'):
+        xfer(h1, u, 'cancel', '')
+    assert owners(sb, loc)['ex'] == 1

@@ -13,17 +13,13 @@
  *   BAD_PERFORM    perform lets go without checking that the destination
  *                  holds the lease shared (the check of work_perform
  *                  removed): spin must find a moment with no holder.
- *   EARLY_FINISH   issue 15 part 3, not built in the service: finish
- *                  returns once storage shows the source's share gone and
- *                  the destination holding its share; the conversion to
- *                  exclusive completes in the background and a failed
- *                  conversion fences the guest.
- *   DEST_MARKER    with EARLY_FINISH: finish also needs the sole share and
- *                  the marker held (by the source, pre-copy; else the
- *                  destination takes it) until the conversion is done.
- *   CRASH_IN_PERFORM  vmleased may also crash inside perform, between
- *                  sanlock's release and the record of the step: spin finds
- *                  finding 1 of docs/model.md (a bug of the service, open).
+ *   MARKER_AT_PERFORM  a post-copy perform lets the marker go at once (as
+ *                  the service once did): a third host may then share the
+ *                  lease and the destination's background conversion fails
+ *                  with no fault at all (invariant 5).
+ *   NO_WRITE_AHEAD perform records nothing before its release (as the
+ *                  service once did): a crash of vmleased after the release
+ *                  loses the hand-off, finding 1 of docs/model.md.
  *   FAULTS=n       how many faults (vmleased crash and restart, holder
  *                  death, sanlock daemon death) one run may suffer (2).
  *   T_ACTIONS=n    how many operations the third host tries (2).
@@ -46,9 +42,9 @@
 #define M_SH   1
 #define M_EX   2
 
-mtype = { FREE, HELD, HELD_SH, MIG_OUT, MIG_IN, LOST };   /* LeaseState */
+mtype = { FREE, HELD, HELD_SH, MIG_OUT, MIG_IN, CONVERTING, LOST };   /* LeaseState */
 mtype = { R_NONE, R_SRC, R_DST };                          /* VmlTransferRole */
-mtype = { ST_NONE, ST_BEGIN, ST_PREPARE, ST_PERFORM };     /* transfer_step */
+mtype = { ST_NONE, ST_BEGIN, ST_PREPARE, ST_PERFORMING, ST_PERFORM };   /* transfer_step */
 mtype = { OFF, RUN, PAUSED };                              /* the VM on a host */
 
 /* ---- sanlock and the shared storage --------------------------------- */
@@ -67,6 +63,8 @@ mtype role[NH];
 mtype step[NH];
 byte  tlver;        /* S: transfer_lver, the version seen at perform */
 bool  committed;    /* S: committed_transfer (post-copy perform done) */
+bool  mwatch;       /* S: after a post-copy perform, the source's holder
+                       keeps the marker (vml-lease-transfer-marker.c) */
 
 /* ---- the VMs, as the virt manager has them --------------------------- */
 mtype vm[NH];
@@ -80,7 +78,6 @@ bool t3_post;       /* T3: perform was post-copy */
 bool gap_ok;        /* a give-up or fault after which a gap is by design */
 bool pc_done;       /* the source let go in a post-copy perform */
 byte faults = FAULTS;
-bool converting;    /* EARLY_FINISH: the destination's background convert */
 
 /* ---- invariants ------------------------------------------------------- */
 #define holds(h)      (mode[h] != M_NONE)
@@ -159,7 +156,7 @@ inline transfer_clear(h) { role[h] = R_NONE; step[h] = ST_NONE }
 /* @fn transfer_let_go: this host's part is over, it holds nothing: its holder ends */
 inline let_go(h)
 {
-  if :: marker == h -> marker = 0 :: else -> skip fi;
+  if :: marker == h && !(h == S && mwatch) -> marker = 0 :: else -> skip fi;
   mode[h] = M_NONE; holder[h] = false;
   transfer_clear(h); st[h] = FREE
 }
@@ -174,7 +171,8 @@ inline holder_exited(h)
   :: role[h] == R_SRC && step[h] == ST_PERFORM -> skip
   :: else ->
        if
-       :: st[h] == HELD || st[h] == HELD_SH || st[h] == MIG_OUT || st[h] == MIG_IN ->
+       :: st[h] == HELD || st[h] == HELD_SH || st[h] == MIG_OUT || st[h] == MIG_IN ||
+          st[h] == CONVERTING ->
             transfer_clear(h); st[h] = LOST; fence(h)
        :: else -> skip
        fi
@@ -188,6 +186,14 @@ inline holder_exited(h)
 inline restore(h)
 {
   held = holder[h] && holds(h);
+  if  /* @fn restored_performing: perform's write-ahead record */
+  :: role[h] == R_SRC && step[h] == ST_PERFORMING ->
+       if
+       :: held -> step[h] = ST_BEGIN      /* not released: perform was not done */
+       :: else -> step[h] = ST_PERFORM    /* released: done, as pre-copy (never answered) */
+       fi
+  :: else -> skip
+  fi;
   idle_expected = (role[h] == R_SRC && step[h] == ST_PERFORM);
   orphan = (st[h] == MIG_IN && role[h] == R_NONE);
   if  /* @fn vml_lease_restore_held_by: sanlock's word first */
@@ -197,6 +203,19 @@ inline restore(h)
   fi;
   if
   :: st[h] == FREE || st[h] == LOST -> skip
+  :: st[h] == CONVERTING ->
+       /* @fn restored_converting: the conversion goes on if the holder
+        * still holds the share, is over if it holds it exclusively, and
+        * the guest is fenced if it holds nothing */
+       if
+       :: held && mode[h] == M_SH -> skip
+       :: held && mode[h] == M_EX ->
+            st[h] = HELD; if :: marker == h -> marker = 0 :: else -> skip fi
+       :: else ->
+            if :: marker == h -> marker = 0 :: else -> skip fi;
+            if :: holder[h] -> mode[h] = M_NONE; holder[h] = false :: else -> skip fi;
+            st[h] = LOST; fence(h)
+       fi
   :: else ->
        if
        :: holder[h] && !held && !idle_expected && !orphan && marker == h ->
@@ -320,13 +339,19 @@ inline prepare_step(ok)
   fi
 }
 
-/* @fn check_perform, @fn work_perform, @fn done_perform */
+/* @fn check_perform, @fn work_perform, @fn done_perform. Between the
+ * checks and the release, the step "performing" is recorded with the lease
+ * version the checks read (@fn perform_write_ahead), so that a crash after
+ * the release finds, at restart, a hand-off it can still end. The source
+ * commits to a post-copy perform only once it answers (its token is what
+ * lets the destination finish and the guest start there). */
 inline perform_step(post, ok)
 {
   ok = false; crashed = false;
   atomic {
 #ifdef BAD_PERFORM
-    ok = (role[S] == R_SRC && step[S] == ST_BEGIN)
+    ok = (role[S] == R_SRC && step[S] == ST_BEGIN);
+    if :: ok -> tlver = lver :: else -> skip fi
 #else
     /* @fn destination_is_live, @fn destination_holds_shared (@fn vml_mode_block_read) */
     ok = (role[S] == R_SRC && step[S] == ST_BEGIN && alive[D] && gen[D] == t2_gen &&
@@ -336,35 +361,43 @@ inline perform_step(post, ok)
   };
   if
   :: ok ->
-       atomic {
-#ifdef BAD_PERFORM
-         tlver = lver;
+#ifndef NO_WRITE_AHEAD
+       atomic { if :: holder[S] -> step[S] = ST_PERFORMING :: else -> skip fi };   /* @fn perform_write_ahead */
+       maybe_crash(S);
 #endif
-         sl_release(S, ok);                              /* @fn lease_sanlock_release */
-         if
-         :: ok && post ->
-              pc_done = true;
-              if :: marker == S -> marker = 0 :: else -> skip fi   /* @fn lease_sanlock_marker_drop */
-         :: else -> skip
-         fi
-       };
        if
-       :: ok ->
-#ifdef CRASH_IN_PERFORM
-            maybe_crash(S);   /* finding 1 of docs/model.md */
-#endif
+       :: !crashed && holder[S] ->
+            atomic {
+              sl_release(S, ok);                         /* @fn lease_sanlock_release */
+              if
+              :: !ok && step[S] == ST_PERFORMING -> step[S] = ST_BEGIN   /* @fn perform_undo_write_ahead */
+              :: else -> skip
+              fi
+            };
             if
-            :: atomic { !crashed && holder[S] ->
-                 {
-                   step[S] = ST_PERFORM; t3_post = post;
-                   if
-                   :: post -> committed = true; let_go(S)   /* @fn transfer_let_go */
-                   :: else -> skip
-                   fi
-                 } }
-            :: else -> ok = false
+            :: ok ->
+                 maybe_crash(S);   /* finding 1 of docs/model.md without the write-ahead */
+                 if
+                 :: atomic { !crashed && holder[S] ->
+                      {
+                        step[S] = ST_PERFORM; t3_post = post;
+                        if
+                        :: post ->
+                             pc_done = true; committed = true;
+#ifdef MARKER_AT_PERFORM
+                             if :: marker == S -> marker = 0 :: else -> skip fi;   /* the marker dropped at perform */
+#else
+                             mwatch = (marker == S);     /* @fn transfer_marker_keep */
+#endif
+                             let_go(S)                   /* @fn transfer_let_go */
+                        :: else -> skip
+                        fi
+                      } }
+                 :: else -> ok = false
+                 fi
+            :: else -> skip
             fi
-       :: else -> skip
+       :: else -> ok = false
        fi
   :: else -> skip
   fi
@@ -383,23 +416,13 @@ inline finish_step(success, ok)
               if :: ok -> gap_ok = true :: else -> skip fi
             }
        :: success ->
-#ifdef EARLY_FINISH
-            /* part 3: the source's share gone on storage, the destination's
-             * share under its generation: the guest may resume, the
-             * conversion goes on in the background */
+            /* @fn finish_may_return: the source's share gone on storage
+             * (@fn vml_mode_block_read of the source's dblock), the
+             * destination's share held under the generation of its T2
+             * (@fn lease_sanlock_host_generation): the guest may resume */
             atomic {
-              ok = (mode[S] == M_NONE && mode[D] == M_SH && alive[D] && gen[D] == t2_gen);
-#ifdef DEST_MARKER
-              /* the sole share, and the marker held until the conversion
-               * is done: the source's (pre-copy), else the destination's */
-              ok = ok && !holds(T) && (marker == S || marker == 0);
-              if :: ok && marker == 0 -> marker = D :: else -> skip fi;
-#endif
-              if :: ok -> converting = true :: else -> skip fi
+              ok = (mode[S] == M_NONE && mode[D] == M_SH && alive[D] && gen[D] == t2_gen)
             }
-#else
-            atomic { sl_convert(D, false, ok) }          /* @fn lease_sanlock_convert */
-#endif
        fi;
        if
        :: ok ->
@@ -408,7 +431,7 @@ inline finish_step(success, ok)
             :: atomic { !crashed && (holder[D] || !success) ->
                  {
                    if
-                   :: success -> transfer_clear(D); st[D] = HELD
+                   :: success -> transfer_clear(D); st[D] = CONVERTING   /* @fn start_conversion */
                    :: else -> let_go(D)
                    fi
                  } }
@@ -588,28 +611,68 @@ out:
   skip
 }
 
-#ifdef EARLY_FINISH
-/* part 3: the background conversion; a failure fences the guest */
+/* The destination's background conversion after finish returned
+ * (@fn start_conversion_op, @fn conversion_thread, @fn on_converted): it
+ * converts the share to exclusive and looks again while sanlock refuses,
+ * taking the marker if nobody holds it (the source's holder died); when
+ * it gives up, it fences the guest first and then lets go of the share
+ * (@fn conversion_failed: Lost "conversion-failed"). A crash of vmleased between the conversion and the
+ * record is followed by the restart's restore, which finds the holder
+ * holding it exclusively. */
 active proctype conversion()
 {
-  bool ok;
+  bool ok, crashed, held, idle_expected, orphan;
 end:
   do
-  :: converting ->
+  :: st[D] == CONVERTING && holder[D] ->
+       crashed = false;
        atomic {
-         sl_convert(D, false, ok);
-         if
-         :: ok -> converting = false; if :: marker == D -> marker = 0 :: else -> skip fi
-         :: !ok && (holds(T) || !up[D] || !holder[D]) ->
-              /* it cannot complete: fence the guest, Lost */
-              converting = false; fence(D); mode[D] = M_NONE; holder[D] = false; st[D] = LOST;
-              if :: marker == D -> marker = 0 :: else -> skip fi
+         sl_convert(D, false, ok);                       /* @fn lease_sanlock_convert */
+         if  /* refused: @fn lease_sanlock_marker_take when nobody holds it */
+         :: !ok && marker == 0 && up[D] -> marker = D
          :: else -> skip
          fi
-       }
+       };
+       if
+       :: ok ->
+            maybe_crash(D);
+            atomic {
+              if
+              :: !crashed && st[D] == CONVERTING && holder[D] ->
+                   st[D] = HELD;
+                   if :: marker == D -> marker = 0 :: else -> skip fi   /* @fn lease_sanlock_marker_drop */
+              :: else -> skip
+              fi
+            }
+       :: !ok -> skip                                    /* look again */
+       :: !ok ->
+            atomic {                                     /* give up: fence first */
+              if
+              :: st[D] == CONVERTING && holder[D] ->
+                   /* invariant 5: only a fault can make it fail (someone
+                    * else shares the lease only when the marker went) */
+                   assert(faults < FAULTS);
+                   fence(D);
+                   if :: marker == D -> marker = 0 :: else -> skip fi;
+                   mode[D] = M_NONE; holder[D] = false; st[D] = LOST
+              :: else -> skip
+              fi
+            }
+       fi
   od
 }
-#endif
+
+/* After a post-copy perform the source's holder keeps the marker until
+ * the destination holds the lease exclusively or not at all
+ * (@fn look_thread, @fn transfer_marker_let_go). */
+active proctype marker_watch()
+{
+end:
+  do
+  :: atomic { mwatch && (mode[D] == M_EX || mode[D] == M_NONE) ->
+       mwatch = false; if :: marker == S -> marker = 0 :: else -> skip fi }
+  od
+}
 
 /* A holder or sanlock daemon of a host in the hand-off failed: a moment
  * without a holder may follow (the checks and the release of work_perform
@@ -721,6 +784,8 @@ end:
   :: atomic { faults > 0 && holder[S] -> holder_dies(S) }
   :: atomic { faults > 0 && holder[D] -> holder_dies(D) }
   :: atomic { faults > 0 && holder[T] -> holder_dies(T) }
+  :: atomic { faults > 0 && mwatch -> faults--; mwatch = false;
+              if :: marker == S -> marker = 0 :: else -> skip fi }
   :: atomic { faults > 0 && up[S] -> daemon_dies(S) }
   :: atomic { faults > 0 && up[D] -> daemon_dies(D) }
   :: atomic { faults > 0 && up[T] -> daemon_dies(T) }

@@ -446,7 +446,7 @@ vmlease_client_init (VmleaseClient *self)
  * @user_data: data for @callback
  *
  * Connects to vmleased on the system bus; finish with
- * [func@Vmlease.Client.new_finish].
+ * [ctor@Vmlease.Client.new_finish].
  */
 void
 vmlease_client_new (GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
@@ -498,7 +498,7 @@ vmlease_client_new_sync (GCancellable *cancellable, GError **error)
  * @user_data: data for @callback
  *
  * Connects to vmleased on the message bus at @address; finish with
- * [func@Vmlease.Client.new_for_address_finish].
+ * [ctor@Vmlease.Client.new_for_address_finish].
  */
 void
 vmlease_client_new_for_address (const char *address, GCancellable *cancellable,
@@ -643,7 +643,9 @@ vmlease_client_get_leases (VmleaseClient *self)
  *
  * The lockspaces the host knows, as its `Lockspaces` property says now.
  *
- * Returns: (transfer full) (element-type VmleaseLockspace): the lockspaces
+ * Returns: (transfer container) (element-type VmleaseLockspace): the
+ *   lockspaces; the array holds a reference on each (free it with
+ *   g_ptr_array_unref())
  */
 GPtrArray *
 vmlease_client_get_lockspaces (VmleaseClient *self)

@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""docs/examples/vmlease-demo.py, the library's done-when script, run as a
+user would run it (its own process, the typelib and library of this build
+found through GI_TYPELIB_PATH and LD_LIBRARY_PATH) against hosts 1 and 2
+of the sandbox; its output is checked line by line."""
+
+import os
+import subprocess
+
+from conftest import BASE_ENV, BUILD_DIR, PYTHON, REPO
+
+DEMO = os.path.join(REPO, 'docs', 'examples', 'vmlease-demo.py')
+
+
+def test_demo_script(hosts):
+    h1, h2, _ = hosts
+    with open(DEMO) as f:
+        lines = f.read().splitlines()
+    assert len(lines) < 30, 'the demo has %d lines' % len(lines)
+    lib = os.path.join(BUILD_DIR, 'lib')
+    env = dict(BASE_ENV, GI_TYPELIB_PATH=lib, LD_LIBRARY_PATH=lib)
+    r = subprocess.run([PYTHON, DEMO, h1.address, h2.address], env=env,
+                       capture_output=True, text=True, timeout=120)
+    print(r.stdout, r.stderr)
+    assert r.returncode == 0, 'demo failed (%d):\n%s%s' % (r.returncode, r.stdout, r.stderr)
+    out = r.stdout.splitlines()
+    assert len(out) == 4, out
+    assert out[0].startswith('host 1 holds ') and out[0].endswith(' fence pid True'), out
+    assert out[1] == 'lost: revoked kill', out
+    assert out[2] == 'VM fenced: True', out
+    assert out[3] == 'migrated: held', out
+    assert r.stderr == '', r.stderr

@@ -145,7 +145,7 @@ vmlease_acquire_options_class_init (VmleaseAcquireOptionsClass *klass)
 static void
 vmlease_acquire_options_init (VmleaseAcquireOptions *self)
 {
-  self->disks = vmlease_disk_list_new ();
+  self->disks = _vmlease_disk_list_new ();
 }
 
 /**
@@ -347,7 +347,7 @@ vmlease_acquire_options_add_disk (VmleaseAcquireOptions *self,
 {
   g_return_if_fail (VMLEASE_IS_ACQUIRE_OPTIONS (self));
   g_return_if_fail (key != NULL);
-  vmlease_disk_list_add (self->disks, key, mode);
+  _vmlease_disk_list_add (self->disks, key, mode);
 }
 
 /**
@@ -373,10 +373,10 @@ vmlease_acquire_options_to_variant (VmleaseAcquireOptions *self)
         g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_uint32 (self->pid));
       if (self->fence != VMLEASE_FENCE_DEFAULT)
         g_variant_builder_add (&b, "{sv}", "fence",
-                               g_variant_new_string (vmlease_enum_nick (VMLEASE_TYPE_FENCE, self->fence)));
+                               g_variant_new_string (_vmlease_enum_nick (VMLEASE_TYPE_FENCE, self->fence)));
       if (self->mode != VMLEASE_MODE_EXCLUSIVE)
         g_variant_builder_add (&b, "{sv}", "mode",
-                               g_variant_new_string (vmlease_enum_nick (VMLEASE_TYPE_MODE, self->mode)));
+                               g_variant_new_string (_vmlease_enum_nick (VMLEASE_TYPE_MODE, self->mode)));
       if (self->wait != 0)
         g_variant_builder_add (&b, "{sv}", "wait", g_variant_new_uint32 (self->wait));
       if (self->force)
@@ -384,14 +384,14 @@ vmlease_acquire_options_to_variant (VmleaseAcquireOptions *self)
       if (self->request)
         g_variant_builder_add (&b, "{sv}", "request", g_variant_new_boolean (TRUE));
       if (self->disks->len > 0)
-        g_variant_builder_add (&b, "{sv}", "disks", vmlease_disk_list_to_variant (self->disks));
+        g_variant_builder_add (&b, "{sv}", "disks", _vmlease_disk_list_to_variant (self->disks));
     }
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
 /* AttachDisks: the disks as its own argument, and of the options only wait. */
 GVariant *
-vmlease_acquire_options_disks (VmleaseAcquireOptions *self)
+_vmlease_acquire_options_disks (VmleaseAcquireOptions *self)
 {
-  return vmlease_disk_list_to_variant (self->disks);
+  return _vmlease_disk_list_to_variant (self->disks);
 }

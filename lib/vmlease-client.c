@@ -71,7 +71,7 @@ lease_for_proxy (VmleaseClient *self, GDBusProxy *proxy)
 
   if (lease == NULL)
     {
-      lease = vmlease_lease_new_for_proxy (proxy);
+      lease = _vmlease_lease_new_for_proxy (proxy);
       g_hash_table_insert (self->leases, g_strdup (path), lease);
     }
   return lease;
@@ -662,7 +662,7 @@ vmlease_client_get_lockspaces (VmleaseClient *self)
   g_variant_iter_init (&iter, v);
   while ((entry = g_variant_iter_next_value (&iter)) != NULL)
     {
-      g_ptr_array_add (out, vmlease_lockspace_new_from_variant (entry));
+      g_ptr_array_add (out, _vmlease_lockspace_new_from_variant (entry));
       g_variant_unref (entry);
     }
   return out;
@@ -713,7 +713,7 @@ on_lease_path (GObject *source, GAsyncResult *result, gpointer user_data)
   reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
   if (reply == NULL)
     {
-      vmlease_error_tidy (error);
+      _vmlease_error_tidy (error);
       g_task_return_error (task, error);
       return;
     }
@@ -768,7 +768,7 @@ manager_lease_call_sync (VmleaseClient *self, const char *method, GVariant *para
   if (reply == NULL)
     {
       if (error != NULL)
-        vmlease_error_tidy (*error);
+        _vmlease_error_tidy (*error);
       return NULL;
     }
   g_variant_get (reply, "(&o)", &path);
@@ -935,7 +935,7 @@ on_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
   reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
   if (reply == NULL)
     {
-      vmlease_error_tidy (error);
+      _vmlease_error_tidy (error);
       g_task_return_error (task, error);
       return;
     }
@@ -1016,6 +1016,6 @@ vmlease_client_delete_lease_sync (VmleaseClient *self, const char *uuid,
                                   G_DBUS_CALL_FLAGS_NONE, VMLEASE_CALL_TIMEOUT_MS,
                                   cancellable, error);
   if (reply == NULL && error != NULL)
-    vmlease_error_tidy (*error);
+    _vmlease_error_tidy (*error);
   return reply != NULL;
 }

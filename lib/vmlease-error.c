@@ -60,7 +60,7 @@ vmlease_error_get_dbus_name (VmleaseError code)
  * registered before any call); its message still starts with GDBus's
  * "GDBus.Error:<name>: ", which says nothing the code does not. */
 void
-vmlease_error_tidy (GError *error)
+_vmlease_error_tidy (GError *error)
 {
   if (error != NULL && error->domain == VMLEASE_ERROR)
     g_dbus_error_strip_remote_error (error);

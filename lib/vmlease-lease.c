@@ -165,7 +165,7 @@ on_signal (GDBusProxy *proxy, const char *sender, const char *name,
       g_variant_get (parameters, "(&s@a{sv})", &reason, &details);
       self->lost_pending = TRUE;
       g_signal_emit (self, signals[SIGNAL_LOST], 0,
-                     vmlease_enum_from_nick (VMLEASE_TYPE_LOST_REASON, reason,
+                     _vmlease_enum_from_nick (VMLEASE_TYPE_LOST_REASON, reason,
                                              VMLEASE_LOST_REASON_UNKNOWN),
                      details);
     }
@@ -446,7 +446,7 @@ vmlease_lease_init (VmleaseLease *self)
 }
 
 VmleaseLease *
-vmlease_lease_new_for_proxy (GDBusProxy *proxy)
+_vmlease_lease_new_for_proxy (GDBusProxy *proxy)
 {
   return g_object_new (VMLEASE_TYPE_LEASE, "proxy", proxy, NULL);
 }
@@ -647,7 +647,7 @@ on_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (reply == NULL)
     {
-      vmlease_error_tidy (error);
+      _vmlease_error_tidy (error);
       g_task_return_error (task, error);
       return;
     }
@@ -688,7 +688,7 @@ lease_call_sync (VmleaseLease *self, const char *method, GVariant *params,
                                             VMLEASE_CALL_TIMEOUT_MS, cancellable, error);
 
   if (reply == NULL && error != NULL)
-    vmlease_error_tidy (*error);
+    _vmlease_error_tidy (*error);
   return reply;
 }
 
@@ -903,7 +903,7 @@ attach_params (VmleaseAcquireOptions *options)
   if (vmlease_acquire_options_get_wait (options) != 0)
     g_variant_builder_add (&b, "{sv}", "wait",
                            g_variant_new_uint32 (vmlease_acquire_options_get_wait (options)));
-  disks = vmlease_acquire_options_disks (options);
+  disks = _vmlease_acquire_options_disks (options);
   return g_variant_new ("(@a(ss)a{sv})", disks, &b);
 }
 
@@ -1048,7 +1048,7 @@ transfer_params (VmleaseTransferStep step, const char *token,
 
   if (o == NULL)
     return NULL;
-  return g_variant_new ("(ss@a{sv})", vmlease_enum_nick (VMLEASE_TYPE_TRANSFER_STEP, step),
+  return g_variant_new ("(ss@a{sv})", _vmlease_enum_nick (VMLEASE_TYPE_TRANSFER_STEP, step),
                         token != NULL ? token : "", o);
 }
 

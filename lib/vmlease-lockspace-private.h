@@ -4,4 +4,4 @@
 
 #include "vmlease-lockspace.h"
 
-VmleaseLockspace *vmlease_lockspace_new_from_variant (GVariant *entry);
+VmleaseLockspace *_vmlease_lockspace_new_from_variant (GVariant *entry);

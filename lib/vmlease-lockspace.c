@@ -123,7 +123,7 @@ vmlease_lockspace_init (VmleaseLockspace *self)
 
 /* One (ststsu) entry of the Lockspaces property. */
 VmleaseLockspace *
-vmlease_lockspace_new_from_variant (GVariant *entry)
+_vmlease_lockspace_new_from_variant (GVariant *entry)
 {
   VmleaseLockspace *self = g_object_new (VMLEASE_TYPE_LOCKSPACE, NULL);
 

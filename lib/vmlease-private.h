@@ -25,17 +25,17 @@ typedef struct {
   VmleaseMode mode;
 } VmleaseDisk;
 
-GArray      *vmlease_disk_list_new        (void);
-void         vmlease_disk_list_add        (GArray *disks, const char *key, VmleaseMode mode);
-GVariant    *vmlease_disk_list_to_variant (GArray *disks);
+GArray      *_vmlease_disk_list_new        (void);
+void         _vmlease_disk_list_add        (GArray *disks, const char *key, VmleaseMode mode);
+GVariant    *_vmlease_disk_list_to_variant (GArray *disks);
 
-const char  *vmlease_enum_nick            (GType type, int value);
-int          vmlease_enum_from_nick       (GType type, const char *nick, int fallback);
+const char  *_vmlease_enum_nick            (GType type, int value);
+int          _vmlease_enum_from_nick       (GType type, const char *nick, int fallback);
 
-void         vmlease_error_tidy           (GError *error);
+void         _vmlease_error_tidy           (GError *error);
 
-GVariant    *vmlease_acquire_options_disks (VmleaseAcquireOptions *self);
+GVariant    *_vmlease_acquire_options_disks (VmleaseAcquireOptions *self);
 
-VmleaseLease *vmlease_lease_new_for_proxy (GDBusProxy *proxy);
+VmleaseLease *_vmlease_lease_new_for_proxy (GDBusProxy *proxy);
 
 G_END_DECLS

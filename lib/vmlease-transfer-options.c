@@ -137,7 +137,7 @@ vmlease_transfer_options_class_init (VmleaseTransferOptionsClass *klass)
 static void
 vmlease_transfer_options_init (VmleaseTransferOptions *self)
 {
-  self->disks = vmlease_disk_list_new ();
+  self->disks = _vmlease_disk_list_new ();
 }
 
 /**
@@ -311,7 +311,7 @@ vmlease_transfer_options_add_disk (VmleaseTransferOptions *self,
 {
   g_return_if_fail (VMLEASE_IS_TRANSFER_OPTIONS (self));
   g_return_if_fail (key != NULL);
-  vmlease_disk_list_add (self->disks, key, mode);
+  _vmlease_disk_list_add (self->disks, key, mode);
 }
 
 static gboolean
@@ -319,7 +319,7 @@ refuse (VmleaseTransferStep step, const char *option, GError **error)
 {
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                "the transfer step %s does not take the option %s",
-               vmlease_enum_nick (VMLEASE_TYPE_TRANSFER_STEP, step), option);
+               _vmlease_enum_nick (VMLEASE_TYPE_TRANSFER_STEP, step), option);
   return FALSE;
 }
 
@@ -374,9 +374,9 @@ vmlease_transfer_options_to_variant (VmleaseTransferOptions *self,
         g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_uint32 (self->pid));
       if (self->fence != VMLEASE_FENCE_DEFAULT)
         g_variant_builder_add (&b, "{sv}", "fence",
-                               g_variant_new_string (vmlease_enum_nick (VMLEASE_TYPE_FENCE, self->fence)));
+                               g_variant_new_string (_vmlease_enum_nick (VMLEASE_TYPE_FENCE, self->fence)));
       if (self->disks->len > 0)
-        g_variant_builder_add (&b, "{sv}", "disks", vmlease_disk_list_to_variant (self->disks));
+        g_variant_builder_add (&b, "{sv}", "disks", _vmlease_disk_list_to_variant (self->disks));
       if (self->postcopy)
         g_variant_builder_add (&b, "{sv}", "postcopy", g_variant_new_boolean (TRUE));
       if (self->failure)

@@ -9,7 +9,7 @@ disk_clear (gpointer p)
 }
 
 GArray *
-vmlease_disk_list_new (void)
+_vmlease_disk_list_new (void)
 {
   GArray *disks = g_array_new (FALSE, TRUE, sizeof (VmleaseDisk));
 
@@ -19,7 +19,7 @@ vmlease_disk_list_new (void)
 
 /* The service refuses a key twice in one call; the last mode given wins. */
 void
-vmlease_disk_list_add (GArray *disks, const char *key, VmleaseMode mode)
+_vmlease_disk_list_add (GArray *disks, const char *key, VmleaseMode mode)
 {
   VmleaseDisk d = { g_strdup (key), mode };
 
@@ -39,7 +39,7 @@ vmlease_disk_list_add (GArray *disks, const char *key, VmleaseMode mode)
 
 /* a(ss): (key, mode), as Acquire, AttachDisks and prepare take them. */
 GVariant *
-vmlease_disk_list_to_variant (GArray *disks)
+_vmlease_disk_list_to_variant (GArray *disks)
 {
   GVariantBuilder b;
 
@@ -48,13 +48,13 @@ vmlease_disk_list_to_variant (GArray *disks)
     {
       VmleaseDisk *e = &g_array_index (disks, VmleaseDisk, i);
 
-      g_variant_builder_add (&b, "(ss)", e->key, vmlease_enum_nick (VMLEASE_TYPE_MODE, e->mode));
+      g_variant_builder_add (&b, "(ss)", e->key, _vmlease_enum_nick (VMLEASE_TYPE_MODE, e->mode));
     }
   return g_variant_builder_end (&b);
 }
 
 const char *
-vmlease_enum_nick (GType type, int value)
+_vmlease_enum_nick (GType type, int value)
 {
   g_autoptr(GEnumClass) klass = g_type_class_ref (type);
   GEnumValue *v = g_enum_get_value (klass, value);
@@ -63,7 +63,7 @@ vmlease_enum_nick (GType type, int value)
 }
 
 int
-vmlease_enum_from_nick (GType type, const char *nick, int fallback)
+_vmlease_enum_from_nick (GType type, const char *nick, int fallback)
 {
   g_autoptr(GEnumClass) klass = g_type_class_ref (type);
   GEnumValue *v = nick != NULL ? g_enum_get_value_by_nick (klass, nick) : NULL;

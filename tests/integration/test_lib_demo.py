@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""docs/examples/vmlease-demo.py, the library's done-when script, run as a
-user would run it (its own process, the typelib and library of this build
-found through GI_TYPELIB_PATH and LD_LIBRARY_PATH) against hosts 1 and 2
-of the sandbox; its output is checked line by line."""
+"""The library's examples, run as a user would run them, against hosts 1
+and 2 of the sandbox, their output checked line by line:
+docs/examples/vmlease-demo.py, the done-when script (its own process, the
+typelib and library of this build found through GI_TYPELIB_PATH and
+LD_LIBRARY_PATH), and docs/examples/vmlease-virt-manager.c as built."""
 
 import os
 import subprocess
@@ -10,6 +11,7 @@ import subprocess
 from conftest import BASE_ENV, BUILD_DIR, PYTHON, REPO
 
 DEMO = os.path.join(REPO, 'docs', 'examples', 'vmlease-demo.py')
+C_EXAMPLE = os.path.join(BUILD_DIR, 'lib', 'vmlease-virt-manager')
 
 
 def test_demo_script(hosts):
@@ -29,4 +31,20 @@ def test_demo_script(hosts):
     assert out[1] == 'lost: revoked kill', out
     assert out[2] == 'VM fenced: True', out
     assert out[3] == 'migrated: held', out
+    assert r.stderr == '', r.stderr
+
+
+def test_c_example(hosts):
+    h1, h2, _ = hosts
+    assert os.access(C_EXAMPLE, os.X_OK), '%s is missing: build first' % C_EXAMPLE
+    r = subprocess.run([C_EXAMPLE, h1.address, h2.address], env=dict(BASE_ENV),
+                       capture_output=True, text=True, timeout=120)
+    print(r.stdout, r.stderr)
+    assert r.returncode == 0, 'example failed (%d):\n%s%s' % (r.returncode, r.stdout, r.stderr)
+    out = r.stdout.splitlines()
+    assert len(out) == 4, out
+    assert out[0].startswith('host 1 holds '), out
+    assert out[1].startswith('lost: revoked: '), out
+    assert out[2] == 'VM fenced: yes', out
+    assert out[3].startswith('migrated ') and out[3].endswith(' to host 2'), out
     assert r.stderr == '', r.stderr

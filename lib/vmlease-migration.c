@@ -10,15 +10,17 @@
  * to both hosts: a [class@Vmlease.Client] of the source host and one of the
  * destination host. Each step is one call, placed at its QEMU event:
  *
- * 1. begin (source), before QEMU's migration starts;
+ * 1. begin (source), once the destination QEMU runs (`-S -incoming defer`)
+ *    and before the migration starts;
  * 2. prepare (destination), with the destination QEMU's pid as fence
- *    target, before the source starts sending;
- * 3. perform (source), at switchover, with the guest paused (QEMU's
- *    `pre-switchover` pause, or the `postcopy-active` point with
- *    `postcopy`);
- * 4. finish (destination), once the migration completed there and before
- *    the guest resumes;
- * 5. confirm (source), after the source QEMU has ended its part.
+ *    target, right after begin;
+ * 3. perform (source), at the source's `STOP` event: the guest is stopped
+ *    there (post-copy too: wait for `STOP`, not `postcopy-active`);
+ * 4. finish (destination), when perform returned; then `cont` there;
+ * 5. confirm (source), at the source's `MIGRATION` `completed`.
+ *
+ * docs/e2e.md shows that order with real QEMU, and what to do when the
+ * migration fails.
  *
  * cancel undoes what was done on both sides before the point of no return.
  * The object keeps the token each step returned and passes it to the next.

@@ -18,11 +18,11 @@ lease.wait_lost_sync(30000, None)                            # 2. host 2 seized 
 print('VM fenced:', vms[0].wait() == -9)
 one.create_lease_sync(b, lockspace, 'demo-b', None).acquire_sync(Vmlease.AcquireOptions(pid=vms[1].pid), None)
 m = Vmlease.Migration.new(one, two, b)                       # 3. migrate b to host 2
-m.begin_sync(None)                                           # before QEMU migrates
-m.prepare_sync(Vmlease.TransferOptions(pid=vms[2].pid), None)  # destination QEMU up
-m.perform_sync(False, None)                                  # switchover, guest paused
-m.finish_sync(True, None)                                    # before the guest resumes
-m.confirm_sync(True, None)                                   # source QEMU done
+m.begin_sync(None)                                           # destination QEMU up (-S -incoming)
+m.prepare_sync(Vmlease.TransferOptions(pid=vms[2].pid), None)  # its pid: fence target
+m.perform_sync(False, None)                                  # source STOP event
+m.finish_sync(True, None)                                    # then cont on the destination
+m.confirm_sync(True, None)                                   # source MIGRATION completed
 print('migrated:', two.get_lease_sync(b, None).inquire_sync(None).unpack()['state'])
 for u in (a, b):
     two.get_lease_sync(u, None).release_sync(None) and two.delete_lease_sync(u, None)

@@ -68,6 +68,7 @@ main (int argc, char **argv)
   g_autofree char *a = g_uuid_string_random (), *b = g_uuid_string_random ();
   const char *lockspace;
 
+  setvbuf (stdout, NULL, _IOLBF, 0);   /* each line as it happens, also into a pipe */
   if (argc != 3)
     {
       fprintf (stderr, "usage: %s BUS-ADDRESS-OF-HOST-1 BUS-ADDRESS-OF-HOST-2\n", argv[0]);
@@ -118,18 +119,17 @@ main (int argc, char **argv)
   vmlease_acquire_options_set_pid (take, vm_pid (src_vm));
   check (vmlease_lease_acquire_sync (moving, take, NULL, &error), error, "acquire");
   migration = vmlease_migration_new (one, two, b);
-  /* before QEMU's migrate command */
-  check (vmlease_migration_begin_sync (migration, NULL, &error), error, "begin");
-  /* the destination QEMU runs (-incoming), before the source sends */
+  /* the destination QEMU runs (-S -incoming defer), before the migration */
   dst_vm = start_vm ();
+  check (vmlease_migration_begin_sync (migration, NULL, &error), error, "begin");
   incoming = vmlease_transfer_options_new ();
   vmlease_transfer_options_set_pid (incoming, vm_pid (dst_vm));
   check (vmlease_migration_prepare_sync (migration, incoming, NULL, &error), error, "prepare");
-  /* QEMU's pre-switchover pause: the guest is stopped on the source */
+  /* migrate-incoming, migrate; then the source's STOP event */
   check (vmlease_migration_perform_sync (migration, FALSE, NULL, &error), error, "perform");
-  /* migration completed on the destination, before `cont` there */
+  /* perform returned: finish, then `cont` on the destination */
   check (vmlease_migration_finish_sync (migration, TRUE, NULL, &error), error, "finish");
-  /* the source QEMU has ended */
+  /* the source's MIGRATION completed event */
   check (vmlease_migration_confirm_sync (migration, TRUE, NULL, &error), error, "confirm");
   printf ("migrated %s to host 2\n", b);
 

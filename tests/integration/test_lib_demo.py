@@ -10,6 +10,21 @@ import subprocess
 
 from conftest import BASE_ENV, BUILD_DIR, PYTHON, REPO
 
+def run_example(argv, env):
+    """Run an example; on a timeout, fail with what it printed so far."""
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError('%s did not end within 120 s; it printed:\n%s%s'
+                             % (os.path.basename(argv[0]), out, err)) from None
+    print(out, err)
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
+
+
 DEMO = os.path.join(REPO, 'docs', 'examples', 'vmlease-demo.py')
 C_EXAMPLE = os.path.join(BUILD_DIR, 'lib', 'vmlease-virt-manager')
 
@@ -21,9 +36,7 @@ def test_demo_script(hosts):
     assert len(lines) < 30, 'the demo has %d lines' % len(lines)
     lib = os.path.join(BUILD_DIR, 'lib')
     env = dict(BASE_ENV, GI_TYPELIB_PATH=lib, LD_LIBRARY_PATH=lib)
-    r = subprocess.run([PYTHON, DEMO, h1.address, h2.address], env=env,
-                       capture_output=True, text=True, timeout=120)
-    print(r.stdout, r.stderr)
+    r = run_example([PYTHON, '-u', DEMO, h1.address, h2.address], env)
     assert r.returncode == 0, 'demo failed (%d):\n%s%s' % (r.returncode, r.stdout, r.stderr)
     out = r.stdout.splitlines()
     assert len(out) == 4, out
@@ -37,9 +50,7 @@ def test_demo_script(hosts):
 def test_c_example(hosts):
     h1, h2, _ = hosts
     assert os.access(C_EXAMPLE, os.X_OK), '%s is missing: build first' % C_EXAMPLE
-    r = subprocess.run([C_EXAMPLE, h1.address, h2.address], env=dict(BASE_ENV),
-                       capture_output=True, text=True, timeout=120)
-    print(r.stdout, r.stderr)
+    r = run_example([C_EXAMPLE, h1.address, h2.address], dict(BASE_ENV))
     assert r.returncode == 0, 'example failed (%d):\n%s%s' % (r.returncode, r.stdout, r.stderr)
     out = r.stdout.splitlines()
     assert len(out) == 4, out

@@ -39,6 +39,44 @@ const char    *vmlease_client_get_version            (VmleaseClient       *self)
 const char    *vmlease_client_get_sanlock_daemon     (VmleaseClient       *self);
 GList         *vmlease_client_get_leases             (VmleaseClient       *self);
 GPtrArray     *vmlease_client_get_lockspaces         (VmleaseClient       *self);
+GVariant      *vmlease_client_dup_lockspace_details  (VmleaseClient       *self);
+
+void           vmlease_client_add_lockspace          (VmleaseClient       *self,
+                                                      const char          *name,
+                                                      guint64              host_id,
+                                                      const char          *path,
+                                                      guint64              offset,
+                                                      guint                io_timeout,
+                                                      gboolean             init,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+gboolean       vmlease_client_add_lockspace_finish   (VmleaseClient       *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
+gboolean       vmlease_client_add_lockspace_sync     (VmleaseClient       *self,
+                                                      const char          *name,
+                                                      guint64              host_id,
+                                                      const char          *path,
+                                                      guint64              offset,
+                                                      guint                io_timeout,
+                                                      gboolean             init,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
+void           vmlease_client_remove_lockspace       (VmleaseClient       *self,
+                                                      const char          *name,
+                                                      gboolean             force,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+gboolean       vmlease_client_remove_lockspace_finish (VmleaseClient      *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
+gboolean       vmlease_client_remove_lockspace_sync  (VmleaseClient       *self,
+                                                      const char          *name,
+                                                      gboolean             force,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
 
 void           vmlease_client_get_lease              (VmleaseClient       *self,
                                                       const char          *uuid,

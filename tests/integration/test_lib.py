@@ -322,3 +322,25 @@ def test_leases_and_lockspaces_are_followed(hosts, leases):
     h1.delete(u)
     pump(lambda: path in removed, what='lease-removed for %s' % path)
     assert path not in [lease.get_object_path() for lease in c.get_leases()]
+
+
+def test_lockspace_calls(hosts):
+    h1, _, _ = hosts
+    c = client(h1)
+    ls = [x for x in c.get_lockspaces() if x.get_name() == LOCKSPACE][0]
+    details = c.dup_lockspace_details().unpack()
+    assert details[LOCKSPACE]['state'] == 'joined', details
+    assert details[LOCKSPACE]['sector_size'] in (512, 4096), details
+    assert details[LOCKSPACE]['path'] == ls.get_path()
+    # the same join again is a no-op; another host id for it is refused
+    assert c.add_lockspace_sync(LOCKSPACE, ls.get_host_id(), ls.get_path(), ls.get_offset(),
+                                ls.get_io_timeout(), False, None) is True
+    with pytest.raises(GLib.Error) as ei:
+        c.add_lockspace_sync(LOCKSPACE, ls.get_host_id() + 10, ls.get_path(), ls.get_offset(),
+                             ls.get_io_timeout(), False, None)
+    assert_vmlease_error(ei, Vmlease.Error.EXISTS)
+    with pytest.raises(GLib.Error) as ei:
+        c.remove_lockspace_sync('no-such-lockspace', False, None)
+    assert_vmlease_error(ei, Vmlease.Error.NOT_FOUND)
+    assert (LOCKSPACE, h1.id, ls.get_path(), ls.get_offset(), 'joined', ls.get_io_timeout()) \
+        in h1.lockspaces()

@@ -118,11 +118,11 @@ on_object_removed (GDBusObjectManager *om, GDBusObject *object, gpointer user_da
 {
   VmleaseClient *self = user_data;
   const char *path = g_dbus_object_get_object_path (object);
+  g_autofree char *key = NULL;
   g_autoptr(VmleaseLease) lease = NULL;
 
-  if (!g_hash_table_steal_extended (self->leases, path, NULL, (gpointer *) &lease))
+  if (!g_hash_table_steal_extended (self->leases, path, (gpointer *) &key, (gpointer *) &lease))
     return;
-  g_hash_table_remove (self->leases, path);
   g_signal_emit (self, signals[SIGNAL_LEASE_REMOVED], 0, lease);
 }
 

@@ -1190,7 +1190,8 @@ on_wait_cancelled (GCancellable *cancellable, gpointer user_data)
  * thread that made the [class@Vmlease.Client].
  *
  * Returns: %TRUE once the lease was lost; %FALSE with
- *   %G_IO_ERROR_TIMED_OUT after @timeout_ms, or %G_IO_ERROR_CANCELLED
+ *   %G_IO_ERROR_TIMED_OUT after @timeout_ms, %G_IO_ERROR_CANCELLED, or
+ *   %G_IO_ERROR_BUSY when another thread runs that main context
  */
 gboolean
 vmlease_lease_wait_lost_sync (VmleaseLease *self, guint timeout_ms,
@@ -1199,11 +1200,18 @@ vmlease_lease_wait_lost_sync (VmleaseLease *self, guint timeout_ms,
   gboolean timed_out = FALSE;
   g_autoptr(GSource) timeout = NULL;
   g_autoptr(GSource) cancel = NULL;
-  gboolean acquired;
 
   g_return_val_if_fail (VMLEASE_IS_LEASE (self), FALSE);
 
-  acquired = g_main_context_acquire (self->context);
+  /* Another thread runs that context: it dispatches the signal itself, and
+   * iterating it from here would return at once, again and again. */
+  if (!g_main_context_acquire (self->context))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                   "the lease's main context runs in another thread: connect to its "
+                   "lost signal there instead");
+      return FALSE;
+    }
   timeout = g_timeout_source_new (timeout_ms);
   g_source_set_callback (timeout, on_wait_timeout, &timed_out, NULL);
   g_source_attach (timeout, self->context);
@@ -1219,8 +1227,7 @@ vmlease_lease_wait_lost_sync (VmleaseLease *self, guint timeout_ms,
   g_source_destroy (timeout);
   if (cancel != NULL)
     g_source_destroy (cancel);
-  if (acquired)
-    g_main_context_release (self->context);
+  g_main_context_release (self->context);
 
   if (self->lost_pending)
     {

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-# vmlease-demo.py BUS1 BUS2: libvmlease from Python on two hosts (docs/libvmlease.md).
+# vmlease-demo.py BUS1 BUS2 [LOCKSPACE]: libvmlease from Python on two hosts (docs/libvmlease.md).
 import subprocess, sys, uuid
 import gi
 gi.require_version('Vmlease', '1.0')
 from gi.repository import Vmlease
 
 one, two = (Vmlease.Client.new_for_address_sync(a, None) for a in sys.argv[1:3])
-lockspace = one.get_lockspaces()[0].get_name()
+lockspace = sys.argv[3] if sys.argv[3:] else 'sandbox'          # joined on both hosts
 vms = [subprocess.Popen(['sleep', '600']) for _ in range(3)]  # stand-ins for QEMU
 a, b = str(uuid.uuid4()), str(uuid.uuid4())
 lease = one.create_lease_sync(a, lockspace, 'demo-a', None)  # 1. take it, VM as fence target

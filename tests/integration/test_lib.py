@@ -344,3 +344,24 @@ def test_lockspace_calls(hosts):
     assert_vmlease_error(ei, Vmlease.Error.NOT_FOUND)
     assert (LOCKSPACE, h1.id, ls.get_path(), ls.get_offset(), 'joined', ls.get_io_timeout()) \
         in h1.lockspaces()
+
+
+def test_transfer_requested_is_heard(hosts, leases):
+    h1, h2, _ = hosts
+    u = leases()
+    c1, c2 = client(h1), client(h2)
+    lease = c1.create_lease_sync(u, LOCKSPACE, None, None)
+    lease.acquire_sync(None, None)
+    version = h1.lease_props(u)['Version']
+    asked = []
+    lease.connect('transfer-requested',
+                  lambda _l, host_id, details: asked.append((host_id, details.unpack())))
+    with pytest.raises(GLib.Error) as ei:
+        c2.get_lease_sync(u, None).acquire_sync(Vmlease.AcquireOptions(request=True), None)
+    assert_vmlease_error(ei, Vmlease.Error.BUSY)
+    assert 'asked host 1' in ei.value.message, ei.value.message
+    pump(lambda: asked, timeout=20, what='transfer-requested on host 1')
+    host_id, details = asked[0]
+    assert host_id == h2.id and details['lver'] == version + 1, asked
+    assert h1.lease_props(u)['State'] == 'held', 'a request changes nothing by itself'
+    lease.release_sync(None)

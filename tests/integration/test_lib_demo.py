@@ -8,7 +8,7 @@ LD_LIBRARY_PATH), and docs/examples/vmlease-virt-manager.c as built."""
 import os
 import subprocess
 
-from conftest import BASE_ENV, BUILD_DIR, PYTHON, REPO
+from conftest import BASE_ENV, BUILD_DIR, LOCKSPACE, PYTHON, REPO
 
 def run_example(argv, env):
     """Run an example; on a timeout, fail with what it printed so far."""
@@ -36,7 +36,7 @@ def test_demo_script(hosts):
     assert len(lines) < 30, 'the demo has %d lines' % len(lines)
     lib = os.path.join(BUILD_DIR, 'lib')
     env = dict(BASE_ENV, GI_TYPELIB_PATH=lib, LD_LIBRARY_PATH=lib)
-    r = run_example([PYTHON, '-u', DEMO, h1.address, h2.address], env)
+    r = run_example([PYTHON, '-u', DEMO, h1.address, h2.address, LOCKSPACE], env)
     assert r.returncode == 0, 'demo failed (%d):\n%s%s' % (r.returncode, r.stdout, r.stderr)
     out = r.stdout.splitlines()
     assert len(out) == 4, out
@@ -50,7 +50,7 @@ def test_demo_script(hosts):
 def test_c_example(hosts):
     h1, h2, _ = hosts
     assert os.access(C_EXAMPLE, os.X_OK), '%s is missing: build first' % C_EXAMPLE
-    r = run_example([C_EXAMPLE, h1.address, h2.address], dict(BASE_ENV))
+    r = run_example([C_EXAMPLE, h1.address, h2.address, LOCKSPACE], dict(BASE_ENV))
     assert r.returncode == 0, 'example failed (%d):\n%s%s' % (r.returncode, r.stdout, r.stderr)
     out = r.stdout.splitlines()
     assert len(out) == 4, out

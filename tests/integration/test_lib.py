@@ -365,3 +365,32 @@ def test_transfer_requested_is_heard(hosts, leases):
     assert host_id == h2.id and details['lver'] == version + 1, asked
     assert h1.lease_props(u)['State'] == 'held', 'a request changes nothing by itself'
     lease.release_sync(None)
+
+
+def test_disks_through_the_library(sb, hosts, leases):
+    from test_disks import disk_key, disk_owners, held_disks
+    h1, _, _ = hosts
+    u = leases()
+    a, b = disk_key('lib-a'), disk_key('lib-b')
+    lease = client(h1).create_lease_sync(u, LOCKSPACE, None, None)
+    take = Vmlease.AcquireOptions()
+    take.add_disk(a, Vmlease.Mode.EXCLUSIVE)
+    lease.acquire_sync(take, None)
+    assert held_disks(h1, u) == [(a, 'exclusive')]
+    assert disk_owners(sb, a)['exclusive'] == h1.id
+
+    more = Vmlease.AcquireOptions(wait=5)
+    more.add_disk(b, Vmlease.Mode.SHARED)
+    assert lease.attach_disks_sync(more, None) is True
+    assert held_disks(h1, u) == sorted([(a, 'exclusive'), (b, 'shared')])
+    assert h1.id in disk_owners(sb, b)['shared']
+    pump(lambda: sorted(lease.props.disks.unpack()) == sorted([(a, 'exclusive'), (b, 'shared')]),
+         what='the disks property')
+
+    assert lease.detach_disks_sync([b], None) is True
+    assert held_disks(h1, u) == [(a, 'exclusive')]
+    with pytest.raises(GLib.Error) as ei:
+        lease.detach_disks_sync(['vol-never-attached'], None)
+    assert_vmlease_error(ei, Vmlease.Error.INVALID_ARGUMENT)
+    lease.release_sync(None)
+    assert held_disks(h1, u) == []

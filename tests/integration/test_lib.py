@@ -24,6 +24,9 @@ from gi.repository import GIRepository, Gio, GLib  # noqa: E402
 from conftest import BUILD_DIR, LOCKSPACE, process_alive, wait_until  # noqa: E402
 
 LIB_DIR = os.path.join(BUILD_DIR, 'lib')
+if not os.path.exists(os.path.join(LIB_DIR, 'Vmlease-1.0.typelib')):
+    pytest.fail('%s/Vmlease-1.0.typelib is missing: build with -Dintrospection=true'
+                % LIB_DIR, pytrace=False)
 # The typelib and the library of this build, not an installed one.
 GIRepository.Repository.prepend_search_path(LIB_DIR)
 GIRepository.Repository.prepend_library_path(LIB_DIR)

@@ -67,12 +67,13 @@ vmlease_acquire_options_set_property (GObject *object, guint prop_id,
 
   switch (prop_id)
     {
-    case PROP_PID: self->pid = g_value_get_uint (value); break;
-    case PROP_FENCE: self->fence = g_value_get_enum (value); break;
-    case PROP_MODE: self->mode = g_value_get_enum (value); break;
-    case PROP_WAIT: self->wait = g_value_get_uint (value); break;
-    case PROP_FORCE: self->force = g_value_get_boolean (value); break;
-    case PROP_REQUEST: self->request = g_value_get_boolean (value); break;
+    /* Through the setters: they notify (the properties are EXPLICIT_NOTIFY). */
+    case PROP_PID: vmlease_acquire_options_set_pid (self, g_value_get_uint (value)); break;
+    case PROP_FENCE: vmlease_acquire_options_set_fence (self, g_value_get_enum (value)); break;
+    case PROP_MODE: vmlease_acquire_options_set_mode (self, g_value_get_enum (value)); break;
+    case PROP_WAIT: vmlease_acquire_options_set_wait (self, g_value_get_uint (value)); break;
+    case PROP_FORCE: vmlease_acquire_options_set_force (self, g_value_get_boolean (value)); break;
+    case PROP_REQUEST: vmlease_acquire_options_set_request (self, g_value_get_boolean (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }

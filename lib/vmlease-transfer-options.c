@@ -68,11 +68,12 @@ vmlease_transfer_options_set_property (GObject *object, guint prop_id,
 
   switch (prop_id)
     {
-    case PROP_PID: self->pid = g_value_get_uint (value); break;
-    case PROP_FENCE: self->fence = g_value_get_enum (value); break;
-    case PROP_POSTCOPY: self->postcopy = g_value_get_boolean (value); break;
-    case PROP_FAILURE: self->failure = g_value_get_boolean (value); break;
-    case PROP_WAIT: self->wait = g_value_get_uint (value); break;
+    /* Through the setters: they notify (the properties are EXPLICIT_NOTIFY). */
+    case PROP_PID: vmlease_transfer_options_set_pid (self, g_value_get_uint (value)); break;
+    case PROP_FENCE: vmlease_transfer_options_set_fence (self, g_value_get_enum (value)); break;
+    case PROP_POSTCOPY: vmlease_transfer_options_set_postcopy (self, g_value_get_boolean (value)); break;
+    case PROP_FAILURE: vmlease_transfer_options_set_failure (self, g_value_get_boolean (value)); break;
+    case PROP_WAIT: vmlease_transfer_options_set_wait (self, g_value_get_uint (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }

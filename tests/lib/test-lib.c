@@ -60,6 +60,12 @@ assert_variant (GVariant *v, const char *text)
 }
 
 static void
+count_notify (guint *count)
+{
+  (*count)++;
+}
+
+static void
 test_acquire_options (void)
 {
   g_autoptr(VmleaseAcquireOptions) o = vmlease_acquire_options_new ();
@@ -94,6 +100,18 @@ test_acquire_options (void)
     g_autoptr(GVariant) v = vmlease_acquire_options_to_variant (p);
 
     assert_variant (v, "{'pid': <uint32 7>, 'fence': <'kill'>}");
+  }
+  /* a change notifies once, through either way of setting; no change, never */
+  {
+    g_autoptr(VmleaseAcquireOptions) p = vmlease_acquire_options_new ();
+    guint notified = 0;
+
+    g_signal_connect_swapped (p, "notify::wait", G_CALLBACK (count_notify), &notified);
+    g_object_set (p, "wait", 10, NULL);
+    vmlease_acquire_options_set_wait (p, 20);
+    vmlease_acquire_options_set_wait (p, 20);
+    g_object_set (p, "wait", 20, NULL);
+    g_assert_cmpuint (notified, ==, 2);
   }
 }
 

@@ -5,24 +5,37 @@ docs/examples/vmlease-demo.py, the done-when script (its own process, the
 typelib and library of this build found through GI_TYPELIB_PATH and
 LD_LIBRARY_PATH), and docs/examples/vmlease-virt-manager.c as built."""
 
+import contextlib
 import os
+import signal
 import subprocess
+import tempfile
 
 from conftest import BASE_ENV, BUILD_DIR, LOCKSPACE, PYTHON, REPO
 
+
 def run_example(argv, env):
-    """Run an example; on a timeout, fail with what it printed so far."""
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    try:
-        out, err = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        raise AssertionError('%s did not end within 120 s; it printed:\n%s%s'
-                             % (os.path.basename(argv[0]), out, err)) from None
-    print(out, err)
-    return subprocess.CompletedProcess(argv, p.returncode, out, err)
+    """Run an example in a process group of its own, its output into files
+    (the VM stand-ins it starts must not keep a pipe open after it ended);
+    afterwards, or after 120 s, kill whatever of the group is left."""
+    with tempfile.TemporaryFile('w+') as out, tempfile.TemporaryFile('w+') as err:
+        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                             text=True, start_new_session=True)
+        try:
+            p.wait(timeout=120)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    print(stdout, stderr)
+    assert not timed_out, '%s did not end within 120 s; it printed:\n%s%s' % (
+        os.path.basename(argv[-4]), stdout, stderr)
+    return subprocess.CompletedProcess(argv, p.returncode, stdout, stderr)
 
 
 DEMO = os.path.join(REPO, 'docs', 'examples', 'vmlease-demo.py')

@@ -138,7 +138,11 @@ main (int argc, char **argv)
       check (vmlease_lease_release_sync (l, NULL, &error), error, "release");
       check (vmlease_client_delete_lease_sync (two, u, NULL, &error), error, "delete");
     }
+  /* force_exit() only queues the SIGKILL to GLib's worker thread: wait,
+   * or this program may end before it is sent. */
   g_subprocess_force_exit (src_vm);
   g_subprocess_force_exit (dst_vm);
+  check (g_subprocess_wait (src_vm, NULL, &error), error, "stop the source VM");
+  check (g_subprocess_wait (dst_vm, NULL, &error), error, "stop the destination VM");
   return 0;
 }

@@ -7,6 +7,8 @@ LD_LIBRARY_PATH), and docs/examples/vmlease-virt-manager.c as built."""
 
 import contextlib
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -14,13 +16,32 @@ import tempfile
 from conftest import BASE_ENV, BUILD_DIR, LOCKSPACE, PYTHON, REPO
 
 
+def _allow_core():
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def _backtrace(binary, cwd):
+    """gdb's backtrace of every thread from a core the example left in cwd."""
+    cores = [f for f in os.listdir(cwd) if f.startswith('core')]
+    if not cores or not shutil.which('gdb'):
+        return '(no core file in %s%s)' % (cwd, '' if shutil.which('gdb') else ', no gdb')
+    r = subprocess.run(['gdb', '-batch', '-q', '-ex', 'thread apply all bt', binary,
+                        os.path.join(cwd, cores[0])], capture_output=True, text=True,
+                       timeout=120)
+    return r.stdout[-12000:] + r.stderr[-2000:]
+
+
 def run_example(argv, env):
     """Run an example in a process group of its own, its output into files
     (the VM stand-ins it starts must not keep a pipe open after it ended);
-    afterwards, or after 120 s, kill whatever of the group is left."""
-    with tempfile.TemporaryFile('w+') as out, tempfile.TemporaryFile('w+') as err:
-        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                             text=True, start_new_session=True)
+    afterwards, or after 120 s, kill whatever of the group is left. A crash
+    comes with gdb's backtrace (core files go to the working directory
+    when kernel.core_pattern is a plain name)."""
+    with tempfile.TemporaryDirectory(prefix='vmlexample.') as cwd, \
+            tempfile.TemporaryFile('w+') as out, tempfile.TemporaryFile('w+') as err:
+        p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=err, text=True, start_new_session=True,
+                             preexec_fn=_allow_core)
         try:
             p.wait(timeout=120)
             timed_out = False
@@ -32,6 +53,10 @@ def run_example(argv, env):
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
+        if p.returncode < 0:
+            binary = argv[0] if argv[0] != PYTHON else PYTHON
+            stderr += '\n%s died of signal %d; its backtrace:\n%s' % (
+                os.path.basename(argv[-4]), -p.returncode, _backtrace(binary, cwd))
     print(stdout, stderr)
     assert not timed_out, '%s did not end within 120 s; it printed:\n%s%s' % (
         os.path.basename(argv[-4]), stdout, stderr)

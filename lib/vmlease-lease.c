@@ -1,0 +1,1242 @@
+/* vmlease-lease.c: VmleaseLease over a GDBusProxy of one org.example.VMLease
+ * object: properties read from the proxy's cache (which PropertiesChanged
+ * keeps current) and notified on change, the D-Bus signals as GObject
+ * signals, the methods as GTask async calls with sync twins. */
+#include "vmlease-private.h"
+
+/**
+ * VmleaseLease:
+ *
+ * One VM lease as a host's vmleased exports it (`org.example.VMLease` at
+ * `/org/example/VMLease/vm/<uuid>`). Get one with
+ * [method@Vmlease.Client.get_lease] or [method@Vmlease.Client.create_lease].
+ *
+ * Its properties follow the D-Bus properties (notify:: tells each change),
+ * as seen from the host its [class@Vmlease.Client] talks to. Its signals are
+ * emitted in the thread-default main context of the thread that made the
+ * client, while that context runs (or while
+ * [method@Vmlease.Lease.wait_lost_sync] runs it).
+ *
+ * The methods that change the lease are authorized by polkit on the host
+ * (docs/authorization.md); they fail in the [error@Vmlease.Error] domain.
+ */
+struct _VmleaseLease
+{
+  GObject parent_instance;
+
+  GDBusProxy *proxy;
+  GMainContext *context;        /* where the proxy's signals arrive */
+  gboolean lost_pending;        /* lost emitted since the last take */
+};
+
+G_DEFINE_FINAL_TYPE (VmleaseLease, vmlease_lease, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_PROXY,
+  PROP_OBJECT_PATH,
+  PROP_UUID,
+  PROP_NAME,
+  PROP_LOCKSPACE,
+  PROP_STATE,
+  PROP_MODE,
+  PROP_OWNER,
+  PROP_VERSION,
+  PROP_HOLDER_PID,
+  PROP_FENCE_PID,
+  PROP_FENCE,
+  PROP_TRANSFER_STEP,
+  PROP_DISKS,
+  PROP_STORAGE_STATE,
+  N_PROPS
+};
+
+static GParamSpec *props[N_PROPS];
+
+/* The D-Bus property behind each GObject property. */
+static const struct {
+  const char *dbus_name;
+  guint prop_id;
+} dbus_props[] = {
+  { "Uuid", PROP_UUID },
+  { "Name", PROP_NAME },
+  { "Lockspace", PROP_LOCKSPACE },
+  { "State", PROP_STATE },
+  { "Mode", PROP_MODE },
+  { "Owner", PROP_OWNER },
+  { "Version", PROP_VERSION },
+  { "HolderPid", PROP_HOLDER_PID },
+  { "FencePid", PROP_FENCE_PID },
+  { "Fence", PROP_FENCE },
+  { "TransferStep", PROP_TRANSFER_STEP },
+  { "Disks", PROP_DISKS },
+  { "StorageState", PROP_STORAGE_STATE },
+};
+
+enum {
+  SIGNAL_LOST,
+  SIGNAL_TRANSFER_REQUESTED,
+  SIGNAL_WARNING,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static const char *
+dbus_name_of (guint prop_id)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (dbus_props); i++)
+    if (dbus_props[i].prop_id == prop_id)
+      return dbus_props[i].dbus_name;
+  return NULL;
+}
+
+/* (transfer full) (nullable): the cached value, if it has @type. */
+static GVariant *
+cached (VmleaseLease *self, guint prop_id, const GVariantType *type)
+{
+  g_autoptr(GVariant) v = NULL;
+
+  if (self->proxy == NULL)
+    return NULL;
+  v = g_dbus_proxy_get_cached_property (self->proxy, dbus_name_of (prop_id));
+  if (v == NULL || !g_variant_is_of_type (v, type))
+    return NULL;
+  return g_steal_pointer (&v);
+}
+
+/* Valid until the property changes: the proxy's cache holds the variant. */
+static const char *
+cached_string (VmleaseLease *self, guint prop_id)
+{
+  g_autoptr(GVariant) v = cached (self, prop_id, G_VARIANT_TYPE_STRING);
+
+  return v != NULL ? g_variant_get_string (v, NULL) : NULL;
+}
+
+static guint64
+cached_uint64 (VmleaseLease *self, guint prop_id)
+{
+  g_autoptr(GVariant) v = cached (self, prop_id, G_VARIANT_TYPE_UINT64);
+
+  return v != NULL ? g_variant_get_uint64 (v) : 0;
+}
+
+static guint
+cached_uint32 (VmleaseLease *self, guint prop_id)
+{
+  g_autoptr(GVariant) v = cached (self, prop_id, G_VARIANT_TYPE_UINT32);
+
+  return v != NULL ? g_variant_get_uint32 (v) : 0;
+}
+
+static void
+on_properties_changed (GDBusProxy *proxy, GVariant *changed,
+                       const char * const *invalidated, gpointer user_data)
+{
+  VmleaseLease *self = user_data;
+  GVariantIter iter;
+  const char *key;
+
+  g_object_freeze_notify (G_OBJECT (self));
+  g_variant_iter_init (&iter, changed);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, NULL))
+    for (guint i = 0; i < G_N_ELEMENTS (dbus_props); i++)
+      if (g_str_equal (dbus_props[i].dbus_name, key))
+        g_object_notify_by_pspec (G_OBJECT (self), props[dbus_props[i].prop_id]);
+  for (guint j = 0; invalidated != NULL && invalidated[j] != NULL; j++)
+    for (guint i = 0; i < G_N_ELEMENTS (dbus_props); i++)
+      if (g_str_equal (dbus_props[i].dbus_name, invalidated[j]))
+        g_object_notify_by_pspec (G_OBJECT (self), props[dbus_props[i].prop_id]);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+static void
+on_signal (GDBusProxy *proxy, const char *sender, const char *name,
+           GVariant *parameters, gpointer user_data)
+{
+  VmleaseLease *self = user_data;
+
+  if (g_str_equal (name, "Lost") && g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sa{sv})")))
+    {
+      const char *reason;
+      g_autoptr(GVariant) details = NULL;
+
+      g_variant_get (parameters, "(&s@a{sv})", &reason, &details);
+      self->lost_pending = TRUE;
+      g_signal_emit (self, signals[SIGNAL_LOST], 0,
+                     _vmlease_enum_from_nick (VMLEASE_TYPE_LOST_REASON, reason,
+                                             VMLEASE_LOST_REASON_UNKNOWN),
+                     details);
+    }
+  else if (g_str_equal (name, "TransferRequested") &&
+           g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(ta{sv})")))
+    {
+      guint64 host_id;
+      g_autoptr(GVariant) details = NULL;
+
+      g_variant_get (parameters, "(t@a{sv})", &host_id, &details);
+      g_signal_emit (self, signals[SIGNAL_TRANSFER_REQUESTED], 0, host_id, details);
+    }
+  else if (g_str_equal (name, "Warning") && g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sa{sv})")))
+    {
+      const char *kind;
+      g_autoptr(GVariant) details = NULL;
+
+      g_variant_get (parameters, "(&s@a{sv})", &kind, &details);
+      g_signal_emit (self, signals[SIGNAL_WARNING], 0, kind, details);
+    }
+}
+
+static void
+vmlease_lease_constructed (GObject *object)
+{
+  VmleaseLease *self = VMLEASE_LEASE (object);
+
+  G_OBJECT_CLASS (vmlease_lease_parent_class)->constructed (object);
+  g_return_if_fail (self->proxy != NULL);
+  g_signal_connect_object (self->proxy, "g-properties-changed",
+                           G_CALLBACK (on_properties_changed), self, 0);
+  g_signal_connect_object (self->proxy, "g-signal", G_CALLBACK (on_signal), self, 0);
+}
+
+static void
+vmlease_lease_get_property (GObject *object, guint prop_id,
+                            GValue *value, GParamSpec *pspec)
+{
+  VmleaseLease *self = VMLEASE_LEASE (object);
+
+  switch (prop_id)
+    {
+    case PROP_PROXY:
+      g_value_set_object (value, self->proxy);
+      break;
+    case PROP_OBJECT_PATH:
+      g_value_set_string (value, vmlease_lease_get_object_path (self));
+      break;
+    case PROP_UUID:
+    case PROP_NAME:
+    case PROP_LOCKSPACE:
+    case PROP_STATE:
+    case PROP_MODE:
+    case PROP_FENCE:
+    case PROP_TRANSFER_STEP:
+    case PROP_STORAGE_STATE:
+      g_value_set_string (value, cached_string (self, prop_id));
+      break;
+    case PROP_OWNER:
+    case PROP_VERSION:
+      g_value_set_uint64 (value, cached_uint64 (self, prop_id));
+      break;
+    case PROP_HOLDER_PID:
+    case PROP_FENCE_PID:
+      g_value_set_uint (value, cached_uint32 (self, prop_id));
+      break;
+    case PROP_DISKS:
+      g_value_take_variant (value, vmlease_lease_dup_disks (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vmlease_lease_set_property (GObject *object, guint prop_id,
+                            const GValue *value, GParamSpec *pspec)
+{
+  VmleaseLease *self = VMLEASE_LEASE (object);
+
+  switch (prop_id)
+    {
+    case PROP_PROXY:
+      self->proxy = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vmlease_lease_dispose (GObject *object)
+{
+  VmleaseLease *self = VMLEASE_LEASE (object);
+
+  g_clear_object (&self->proxy);
+  G_OBJECT_CLASS (vmlease_lease_parent_class)->dispose (object);
+}
+
+static void
+vmlease_lease_finalize (GObject *object)
+{
+  VmleaseLease *self = VMLEASE_LEASE (object);
+
+  g_main_context_unref (self->context);
+  G_OBJECT_CLASS (vmlease_lease_parent_class)->finalize (object);
+}
+
+static GParamSpec *
+string_prop (const char *name)
+{
+  return g_param_spec_string (name, NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+}
+
+static void
+vmlease_lease_class_init (VmleaseLeaseClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  object_class->constructed = vmlease_lease_constructed;
+  object_class->get_property = vmlease_lease_get_property;
+  object_class->set_property = vmlease_lease_set_property;
+  object_class->dispose = vmlease_lease_dispose;
+  object_class->finalize = vmlease_lease_finalize;
+
+  /* Error replies must arrive in VMLEASE_ERROR: register it first. */
+  (void) VMLEASE_ERROR;
+
+  /**
+   * VmleaseLease:proxy:
+   *
+   * The D-Bus proxy underneath.
+   */
+  props[PROP_PROXY] = g_param_spec_object ("proxy", NULL, NULL, G_TYPE_DBUS_PROXY,
+                                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                                           G_PARAM_STATIC_STRINGS);
+  /**
+   * VmleaseLease:object-path:
+   *
+   * The lease's D-Bus object path.
+   */
+  props[PROP_OBJECT_PATH] = string_prop ("object-path");
+  /**
+   * VmleaseLease:uuid:
+   *
+   * The VM's UUID, in lower case (D-Bus property `Uuid`).
+   */
+  props[PROP_UUID] = string_prop ("uuid");
+  /**
+   * VmleaseLease:name:
+   *
+   * The VM's name, for people (`Name`).
+   */
+  props[PROP_NAME] = string_prop ("name");
+  /**
+   * VmleaseLease:lockspace:
+   *
+   * The lockspace the lease is in (`Lockspace`).
+   */
+  props[PROP_LOCKSPACE] = string_prop ("lockspace");
+  /**
+   * VmleaseLease:state:
+   *
+   * `free`, `acquiring`, `held`, `held-shared`, `releasing`,
+   * `migrating-out`, `migrating-in` or `lost`, on this host (`State`).
+   */
+  props[PROP_STATE] = string_prop ("state");
+  /**
+   * VmleaseLease:mode:
+   *
+   * `exclusive` or `shared` (`Mode`).
+   */
+  props[PROP_MODE] = string_prop ("mode");
+  /**
+   * VmleaseLease:owner:
+   *
+   * The exclusive owner's host id last seen, 0 for none (`Owner`).
+   */
+  props[PROP_OWNER] = g_param_spec_uint64 ("owner", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+  /**
+   * VmleaseLease:version:
+   *
+   * sanlock's lease version last seen (`Version`).
+   */
+  props[PROP_VERSION] = g_param_spec_uint64 ("version", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+  /**
+   * VmleaseLease:holder-pid:
+   *
+   * The holder process keeping the lease here, 0 for none (`HolderPid`).
+   */
+  props[PROP_HOLDER_PID] = g_param_spec_uint ("holder-pid", NULL, NULL, 0, G_MAXUINT, 0, ro);
+  /**
+   * VmleaseLease:fence-pid:
+   *
+   * The VM process fenced when the lease is lost, 0 for none (`FencePid`).
+   */
+  props[PROP_FENCE_PID] = g_param_spec_uint ("fence-pid", NULL, NULL, 0, G_MAXUINT, 0, ro);
+  /**
+   * VmleaseLease:fence:
+   *
+   * The fence action: `kill`, `pause` or `none` (`Fence`).
+   */
+  props[PROP_FENCE] = string_prop ("fence");
+  /**
+   * VmleaseLease:transfer-step:
+   *
+   * The last hand-off step done here, `""` when none (`TransferStep`).
+   */
+  props[PROP_TRANSFER_STEP] = string_prop ("transfer-step");
+  /**
+   * VmleaseLease:disks:
+   *
+   * The disk leases held here with it, `a(ss)` of (key, mode) sorted by
+   * key; empty when the lease is not held here (`Disks`).
+   */
+  props[PROP_DISKS] = g_param_spec_variant ("disks", NULL, NULL, G_VARIANT_TYPE ("a(ss)"),
+                                            NULL, ro);
+  /**
+   * VmleaseLease:storage-state:
+   *
+   * The lease's storage as this host sees it: `ok`, `failing`, `lost` or
+   * `joining` (`StorageState`).
+   */
+  props[PROP_STORAGE_STATE] = string_prop ("storage-state");
+
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  /**
+   * VmleaseLease::lost:
+   * @lease: the lease
+   * @reason: why it was lost
+   * @details: an `a{sv}`: `message` s (in words), `fence` s, `fenced` b,
+   *   `fence_pid` u, `fence_error` s, `holder_pid` u, `host_id` t, `time` t
+   *   (µs since the epoch), `resource` s (`lease`, or a disk's sanlock
+   *   resource name), `disk` s (a disk's key); docs/api.md lists them.
+   *
+   * The lease was held on this host and is gone, after the VM process was
+   * fenced. A reason this library does not know arrives as
+   * %VMLEASE_LOST_REASON_UNKNOWN.
+   */
+  signals[SIGNAL_LOST] =
+    g_signal_new ("lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  VMLEASE_TYPE_LOST_REASON, G_TYPE_VARIANT);
+  /**
+   * VmleaseLease::transfer-requested:
+   * @lease: the lease
+   * @host_id: the host that asked for it
+   * @details: an `a{sv}`: `generation` t, `lver` t, `time` t
+   *
+   * Another host asked for the lease (its Acquire had `request`). Nothing
+   * changes by itself: migrate the VM there, or release the lease.
+   */
+  signals[SIGNAL_TRANSFER_REQUESTED] =
+    g_signal_new ("transfer-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_VARIANT);
+  /**
+   * VmleaseLease::warning:
+   * @lease: the lease
+   * @kind: what is wrong: `storage-failing`, or a kind a newer service
+   *   added (log it)
+   * @details: an `a{sv}`: `message` s (in words), `lockspace` s, `error` s,
+   *   `path` s, `io_timeout` u and more (docs/api.md)
+   *
+   * Something to act on while the lease is still held here: with
+   * `storage-failing`, stop or move the VM before sanlock revokes the lease.
+   */
+  signals[SIGNAL_WARNING] =
+    g_signal_new ("warning", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_VARIANT);
+}
+
+static void
+vmlease_lease_init (VmleaseLease *self)
+{
+  self->context = g_main_context_ref_thread_default ();
+}
+
+VmleaseLease *
+_vmlease_lease_new_for_proxy (GDBusProxy *proxy)
+{
+  return g_object_new (VMLEASE_TYPE_LEASE, "proxy", proxy, NULL);
+}
+
+/* --- properties ----------------------------------------------------------- */
+
+/**
+ * vmlease_lease_get_object_path:
+ * @self: the lease
+ *
+ * Returns: [property@Vmlease.Lease:object-path]
+ */
+const char *
+vmlease_lease_get_object_path (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return g_dbus_proxy_get_object_path (self->proxy);
+}
+
+/**
+ * vmlease_lease_get_uuid:
+ * @self: the lease
+ *
+ * Returns: (nullable): [property@Vmlease.Lease:uuid]; like every string
+ *   getter here, valid until the property changes
+ */
+const char *
+vmlease_lease_get_uuid (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached_string (self, PROP_UUID);
+}
+
+/**
+ * vmlease_lease_get_name:
+ * @self: the lease
+ *
+ * Returns: (nullable): [property@Vmlease.Lease:name]
+ */
+const char *
+vmlease_lease_get_name (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached_string (self, PROP_NAME);
+}
+
+/**
+ * vmlease_lease_get_lockspace:
+ * @self: the lease
+ *
+ * Returns: (nullable): [property@Vmlease.Lease:lockspace]
+ */
+const char *
+vmlease_lease_get_lockspace (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached_string (self, PROP_LOCKSPACE);
+}
+
+/**
+ * vmlease_lease_get_state:
+ * @self: the lease
+ *
+ * Returns: (nullable): [property@Vmlease.Lease:state]
+ */
+const char *
+vmlease_lease_get_state (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached_string (self, PROP_STATE);
+}
+
+/**
+ * vmlease_lease_get_mode:
+ * @self: the lease
+ *
+ * Returns: (nullable): [property@Vmlease.Lease:mode]
+ */
+const char *
+vmlease_lease_get_mode (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached_string (self, PROP_MODE);
+}
+
+/**
+ * vmlease_lease_get_owner:
+ * @self: the lease
+ *
+ * Returns: [property@Vmlease.Lease:owner]
+ */
+guint64
+vmlease_lease_get_owner (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), 0);
+  return cached_uint64 (self, PROP_OWNER);
+}
+
+/**
+ * vmlease_lease_get_version:
+ * @self: the lease
+ *
+ * Returns: [property@Vmlease.Lease:version]
+ */
+guint64
+vmlease_lease_get_version (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), 0);
+  return cached_uint64 (self, PROP_VERSION);
+}
+
+/**
+ * vmlease_lease_get_holder_pid:
+ * @self: the lease
+ *
+ * Returns: [property@Vmlease.Lease:holder-pid]
+ */
+guint
+vmlease_lease_get_holder_pid (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), 0);
+  return cached_uint32 (self, PROP_HOLDER_PID);
+}
+
+/**
+ * vmlease_lease_get_fence_pid:
+ * @self: the lease
+ *
+ * Returns: [property@Vmlease.Lease:fence-pid]
+ */
+guint
+vmlease_lease_get_fence_pid (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), 0);
+  return cached_uint32 (self, PROP_FENCE_PID);
+}
+
+/**
+ * vmlease_lease_get_fence:
+ * @self: the lease
+ *
+ * Returns: (nullable): [property@Vmlease.Lease:fence]
+ */
+const char *
+vmlease_lease_get_fence (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached_string (self, PROP_FENCE);
+}
+
+/**
+ * vmlease_lease_get_transfer_step:
+ * @self: the lease
+ *
+ * Returns: (nullable): [property@Vmlease.Lease:transfer-step]
+ */
+const char *
+vmlease_lease_get_transfer_step (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached_string (self, PROP_TRANSFER_STEP);
+}
+
+/**
+ * vmlease_lease_get_storage_state:
+ * @self: the lease
+ *
+ * Returns: (nullable): [property@Vmlease.Lease:storage-state]
+ */
+const char *
+vmlease_lease_get_storage_state (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached_string (self, PROP_STORAGE_STATE);
+}
+
+/**
+ * vmlease_lease_dup_disks:
+ * @self: the lease
+ *
+ * Returns: (transfer full) (nullable): [property@Vmlease.Lease:disks]
+ */
+GVariant *
+vmlease_lease_dup_disks (VmleaseLease *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  return cached (self, PROP_DISKS, G_VARIANT_TYPE ("a(ss)"));
+}
+
+/* --- calls ---------------------------------------------------------------- */
+
+static void
+on_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GVariant *reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
+
+  if (reply == NULL)
+    {
+      _vmlease_error_tidy (error);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+}
+
+/* Takes @params (floating is fine). Returns the call's task (transfer
+ * none): it lives until the reply, which never comes before the caller's
+ * main context runs again. */
+static GTask *
+lease_call (VmleaseLease *self, const char *method, GVariant *params,
+            GCancellable *cancellable, GAsyncReadyCallback callback,
+            gpointer user_data, gpointer source_tag)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_dbus_proxy_call (self->proxy, method, params, G_DBUS_CALL_FLAGS_NONE,
+                     VMLEASE_CALL_TIMEOUT_MS, cancellable, on_call_done, task);
+  return task;
+}
+
+static GVariant *
+lease_call_finish (VmleaseLease *self, GAsyncResult *result, gpointer source_tag,
+                   GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static GVariant *
+lease_call_sync (VmleaseLease *self, const char *method, GVariant *params,
+                 GCancellable *cancellable, GError **error)
+{
+  GVariant *reply = g_dbus_proxy_call_sync (self->proxy, method, params,
+                                            G_DBUS_CALL_FLAGS_NONE,
+                                            VMLEASE_CALL_TIMEOUT_MS, cancellable, error);
+
+  if (reply == NULL && error != NULL)
+    _vmlease_error_tidy (*error);
+  return reply;
+}
+
+static GVariant *
+acquire_params (VmleaseAcquireOptions *options)
+{
+  g_autoptr(GVariant) o = vmlease_acquire_options_to_variant (options);
+
+  return g_variant_new ("(@a{sv})", o);
+}
+
+/**
+ * vmlease_lease_acquire:
+ * @self: the lease
+ * @options: (nullable): what to fence, how long to wait, disks...; %NULL
+ *   for the defaults
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the lease is taken or the call failed
+ * @user_data: data for @callback
+ *
+ * Takes the lease for this host (D-Bus `Acquire`). Take it before starting
+ * the VM, then start the VM with the fence target the options name (or
+ * name it at [method@Vmlease.Lease.acquire] time if the VM process exists).
+ * Fails with %VMLEASE_ERROR_BUSY while another host holds it (after
+ * [property@Vmlease.AcquireOptions:wait] seconds).
+ */
+void
+vmlease_lease_acquire (VmleaseLease *self, VmleaseAcquireOptions *options,
+                       GCancellable *cancellable, GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  g_return_if_fail (VMLEASE_IS_LEASE (self));
+  lease_call (self, "Acquire", acquire_params (options), cancellable, callback,
+              user_data, vmlease_lease_acquire);
+}
+
+/**
+ * vmlease_lease_acquire_finish:
+ * @self: the lease
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Vmlease.Lease.acquire].
+ *
+ * Returns: whether the lease is held here now
+ */
+gboolean
+vmlease_lease_acquire_finish (VmleaseLease *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr(GVariant) reply = lease_call_finish (self, result, vmlease_lease_acquire, error);
+
+  if (reply != NULL)
+    self->lost_pending = FALSE;
+  return reply != NULL;
+}
+
+/**
+ * vmlease_lease_acquire_sync:
+ * @self: the lease
+ * @options: (nullable): the options, or %NULL for the defaults
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Takes the lease, blocking; see [method@Vmlease.Lease.acquire].
+ *
+ * Returns: whether the lease is held here now
+ */
+gboolean
+vmlease_lease_acquire_sync (VmleaseLease *self, VmleaseAcquireOptions *options,
+                            GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), FALSE);
+  reply = lease_call_sync (self, "Acquire", acquire_params (options), cancellable, error);
+  if (reply != NULL)
+    self->lost_pending = FALSE;
+  return reply != NULL;
+}
+
+/**
+ * vmlease_lease_release:
+ * @self: the lease
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Gives the lease up, with all its disk leases (D-Bus `Release`); after
+ * the VM process has ended. %VMLEASE_ERROR_NOT_HELD if it is not held here.
+ */
+void
+vmlease_lease_release (VmleaseLease *self, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (VMLEASE_IS_LEASE (self));
+  lease_call (self, "Release", g_variant_new ("(a{sv})", NULL), cancellable, callback,
+              user_data, vmlease_lease_release);
+}
+
+/**
+ * vmlease_lease_release_finish:
+ * @self: the lease
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Vmlease.Lease.release].
+ *
+ * Returns: whether the lease was released
+ */
+gboolean
+vmlease_lease_release_finish (VmleaseLease *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr(GVariant) reply = lease_call_finish (self, result, vmlease_lease_release, error);
+
+  return reply != NULL;
+}
+
+/**
+ * vmlease_lease_release_sync:
+ * @self: the lease
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Gives the lease up, blocking; see [method@Vmlease.Lease.release].
+ *
+ * Returns: whether the lease was released
+ */
+gboolean
+vmlease_lease_release_sync (VmleaseLease *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), FALSE);
+  reply = lease_call_sync (self, "Release", g_variant_new ("(a{sv})", NULL), cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vmlease_lease_inquire:
+ * @self: the lease
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * Reads the lease from storage now, with this host's own state (D-Bus
+ * `Inquire`); changes nothing. The answer is an `a{sv}` with the keys
+ * docs/api.md lists (`state`, `held_here`, `lver`, `owner`,
+ * `shared_owners`, `live_hosts`, `transfer`, `disks`...); new keys may come.
+ */
+void
+vmlease_lease_inquire (VmleaseLease *self, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (VMLEASE_IS_LEASE (self));
+  lease_call (self, "Inquire", g_variant_new ("(a{sv})", NULL), cancellable, callback,
+              user_data, vmlease_lease_inquire);
+}
+
+static GVariant *
+inquire_answer (GVariant *reply)
+{
+  if (reply == NULL)
+    return NULL;
+  return g_variant_get_child_value (reply, 0);
+}
+
+/**
+ * vmlease_lease_inquire_finish:
+ * @self: the lease
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Vmlease.Lease.inquire].
+ *
+ * Returns: (transfer full): the `a{sv}` answer, or %NULL on error
+ */
+GVariant *
+vmlease_lease_inquire_finish (VmleaseLease *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr(GVariant) reply = lease_call_finish (self, result, vmlease_lease_inquire, error);
+
+  return inquire_answer (reply);
+}
+
+/**
+ * vmlease_lease_inquire_sync:
+ * @self: the lease
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Inquires, blocking; see [method@Vmlease.Lease.inquire].
+ *
+ * Returns: (transfer full): the `a{sv}` answer, or %NULL on error
+ */
+GVariant *
+vmlease_lease_inquire_sync (VmleaseLease *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  reply = lease_call_sync (self, "Inquire", g_variant_new ("(a{sv})", NULL), cancellable, error);
+  return inquire_answer (reply);
+}
+
+static GVariant *
+attach_params (VmleaseAcquireOptions *options)
+{
+  GVariantBuilder b;
+  GVariant *disks;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  if (vmlease_acquire_options_get_wait (options) != 0)
+    g_variant_builder_add (&b, "{sv}", "wait",
+                           g_variant_new_uint32 (vmlease_acquire_options_get_wait (options)));
+  disks = _vmlease_acquire_options_disks (options);
+  return g_variant_new ("(@a(ss)a{sv})", disks, &b);
+}
+
+/**
+ * vmlease_lease_attach_disks:
+ * @self: the lease, held here
+ * @options: the disks ([method@Vmlease.AcquireOptions.add_disk]) and
+ *   [property@Vmlease.AcquireOptions:wait]; the other options do not apply
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Hotplug, before the device is added: takes the disk leases for this VM
+ * lease, all or nothing (D-Bus `AttachDisks`).
+ */
+void
+vmlease_lease_attach_disks (VmleaseLease *self, VmleaseAcquireOptions *options,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_return_if_fail (VMLEASE_IS_LEASE (self));
+  g_return_if_fail (VMLEASE_IS_ACQUIRE_OPTIONS (options));
+  lease_call (self, "AttachDisks", attach_params (options), cancellable, callback,
+              user_data, vmlease_lease_attach_disks);
+}
+
+/**
+ * vmlease_lease_attach_disks_finish:
+ * @self: the lease
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Vmlease.Lease.attach_disks].
+ *
+ * Returns: whether the disk leases are held now
+ */
+gboolean
+vmlease_lease_attach_disks_finish (VmleaseLease *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr(GVariant) reply = lease_call_finish (self, result, vmlease_lease_attach_disks, error);
+
+  return reply != NULL;
+}
+
+/**
+ * vmlease_lease_attach_disks_sync:
+ * @self: the lease, held here
+ * @options: the disks and the wait
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Attaches disks, blocking; see [method@Vmlease.Lease.attach_disks].
+ *
+ * Returns: whether the disk leases are held now
+ */
+gboolean
+vmlease_lease_attach_disks_sync (VmleaseLease *self, VmleaseAcquireOptions *options,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), FALSE);
+  g_return_val_if_fail (VMLEASE_IS_ACQUIRE_OPTIONS (options), FALSE);
+  reply = lease_call_sync (self, "AttachDisks", attach_params (options), cancellable, error);
+  return reply != NULL;
+}
+
+static GVariant *
+detach_params (const char * const *keys)
+{
+  return g_variant_new ("(@asa{sv})", g_variant_new_strv (keys, -1), NULL);
+}
+
+/**
+ * vmlease_lease_detach_disks:
+ * @self: the lease, held here
+ * @keys: (array zero-terminated=1): the keys of the disks to give up
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Hot-unplug, after the device is gone: gives those disk leases up; the VM
+ * lease and its other disks stay held (D-Bus `DetachDisks`).
+ */
+void
+vmlease_lease_detach_disks (VmleaseLease *self, const char * const *keys,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_return_if_fail (VMLEASE_IS_LEASE (self));
+  g_return_if_fail (keys != NULL);
+  lease_call (self, "DetachDisks", detach_params (keys), cancellable, callback,
+              user_data, vmlease_lease_detach_disks);
+}
+
+/**
+ * vmlease_lease_detach_disks_finish:
+ * @self: the lease
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Vmlease.Lease.detach_disks].
+ *
+ * Returns: whether the disk leases were given up
+ */
+gboolean
+vmlease_lease_detach_disks_finish (VmleaseLease *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr(GVariant) reply = lease_call_finish (self, result, vmlease_lease_detach_disks, error);
+
+  return reply != NULL;
+}
+
+/**
+ * vmlease_lease_detach_disks_sync:
+ * @self: the lease, held here
+ * @keys: (array zero-terminated=1): the keys of the disks to give up
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Detaches disks, blocking; see [method@Vmlease.Lease.detach_disks].
+ *
+ * Returns: whether the disk leases were given up
+ */
+gboolean
+vmlease_lease_detach_disks_sync (VmleaseLease *self, const char * const *keys,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), FALSE);
+  g_return_val_if_fail (keys != NULL, FALSE);
+  reply = lease_call_sync (self, "DetachDisks", detach_params (keys), cancellable, error);
+  return reply != NULL;
+}
+
+static GVariant *
+transfer_params (VmleaseTransferStep step, const char *token,
+                 VmleaseTransferOptions *options, GError **error)
+{
+  g_autoptr(GVariant) o = vmlease_transfer_options_to_variant (options, step, error);
+
+  if (o == NULL)
+    return NULL;
+  return g_variant_new ("(ss@a{sv})", _vmlease_enum_nick (VMLEASE_TYPE_TRANSFER_STEP, step),
+                        token != NULL ? token : "", o);
+}
+
+static char *
+transfer_answer (VmleaseLease *self, VmleaseTransferStep step, GVariant *reply)
+{
+  char *next = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  /* A prepare here is a new holding; what the lease lost before is history
+   * for vmlease_lease_wait_lost_sync. */
+  if (step == VMLEASE_TRANSFER_STEP_PREPARE)
+    self->lost_pending = FALSE;
+  g_variant_get (reply, "(s)", &next);
+  return next;
+}
+
+/**
+ * vmlease_lease_transfer:
+ * @self: the lease
+ * @step: the step to do on this host
+ * @token: (nullable): the token the other host's previous step returned
+ *   (%NULL or `""` for begin, and for cancel)
+ * @options: (nullable): the step's options, or %NULL for the defaults
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the next token
+ * @user_data: data for @callback
+ *
+ * One step of the migration hand-off (D-Bus `Transfer`): begin, perform and
+ * confirm on the source's host, prepare and finish on the destination's,
+ * cancel on either. [class@Vmlease.Migration] calls these in order and
+ * passes the tokens along; use this directly when each host is driven by a
+ * different process. Errors: %VMLEASE_ERROR_WRONG_STEP,
+ * %VMLEASE_ERROR_STALE_TOKEN, %VMLEASE_ERROR_COMMITTED,
+ * %VMLEASE_ERROR_BUSY; an option @step does not take is
+ * %G_IO_ERROR_INVALID_ARGUMENT, before anything is sent.
+ */
+void
+vmlease_lease_transfer (VmleaseLease *self, VmleaseTransferStep step, const char *token,
+                        VmleaseTransferOptions *options, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  GError *error = NULL;
+  GVariant *params;
+  GTask *task;
+
+  g_return_if_fail (VMLEASE_IS_LEASE (self));
+  params = transfer_params (step, token, options, &error);
+  if (params == NULL)
+    {
+      task = g_task_new (self, cancellable, callback, user_data);
+      g_task_set_source_tag (task, vmlease_lease_transfer);
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  task = lease_call (self, "Transfer", params, cancellable, callback, user_data,
+                     vmlease_lease_transfer);
+  g_task_set_task_data (task, GINT_TO_POINTER (step), NULL);
+}
+
+/**
+ * vmlease_lease_transfer_finish:
+ * @self: the lease
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Vmlease.Lease.transfer].
+ *
+ * Returns: (transfer full) (nullable): the token for the other host's next
+ *   step (`""` after confirm and cancel), or %NULL on error
+ */
+char *
+vmlease_lease_transfer_finish (VmleaseLease *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr(GVariant) reply = lease_call_finish (self, result, vmlease_lease_transfer, error);
+
+  return transfer_answer (self, GPOINTER_TO_INT (g_task_get_task_data (G_TASK (result))), reply);
+}
+
+/**
+ * vmlease_lease_transfer_sync:
+ * @self: the lease
+ * @step: the step to do on this host
+ * @token: (nullable): the other host's previous token
+ * @options: (nullable): the step's options
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * One hand-off step, blocking; see [method@Vmlease.Lease.transfer].
+ *
+ * Returns: (transfer full) (nullable): the next token, or %NULL on error
+ */
+char *
+vmlease_lease_transfer_sync (VmleaseLease *self, VmleaseTransferStep step, const char *token,
+                             VmleaseTransferOptions *options, GCancellable *cancellable,
+                             GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *params;
+
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
+  params = transfer_params (step, token, options, error);
+  if (params == NULL)
+    return NULL;
+  reply = lease_call_sync (self, "Transfer", params, cancellable, error);
+  return transfer_answer (self, step, reply);
+}
+
+/* --- waiting -------------------------------------------------------------- */
+
+static gboolean
+on_wait_timeout (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_wait_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * vmlease_lease_wait_lost_sync:
+ * @self: the lease
+ * @timeout_ms: how long to wait, in milliseconds
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs the main context the lease's signals arrive in until
+ * [signal@Vmlease.Lease::lost] has been emitted since the lease was last
+ * taken here (Acquire, or a Transfer prepare); the handlers connected to
+ * it, and every other signal and property change, are dispatched meanwhile.
+ * Returns at once if it was emitted already. For programs without a main
+ * loop of their own (a script, a command-line tool); call it from the
+ * thread that made the [class@Vmlease.Client].
+ *
+ * Returns: %TRUE once the lease was lost; %FALSE with
+ *   %G_IO_ERROR_TIMED_OUT after @timeout_ms, %G_IO_ERROR_CANCELLED, or
+ *   %G_IO_ERROR_BUSY when another thread runs that main context
+ */
+gboolean
+vmlease_lease_wait_lost_sync (VmleaseLease *self, guint timeout_ms,
+                              GCancellable *cancellable, GError **error)
+{
+  gboolean timed_out = FALSE;
+  g_autoptr(GSource) timeout = NULL;
+  g_autoptr(GSource) cancel = NULL;
+
+  g_return_val_if_fail (VMLEASE_IS_LEASE (self), FALSE);
+
+  /* Another thread runs that context: it dispatches the signal itself, and
+   * iterating it from here would return at once, again and again. */
+  if (!g_main_context_acquire (self->context))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                   "the lease's main context runs in another thread: connect to its "
+                   "lost signal there instead");
+      return FALSE;
+    }
+  timeout = g_timeout_source_new (timeout_ms);
+  g_source_set_callback (timeout, on_wait_timeout, &timed_out, NULL);
+  g_source_attach (timeout, self->context);
+  if (cancellable != NULL)
+    {
+      cancel = g_cancellable_source_new (cancellable);
+      g_source_set_callback (cancel, G_SOURCE_FUNC (on_wait_cancelled), NULL, NULL);
+      g_source_attach (cancel, self->context);
+    }
+  g_object_ref (self);
+  while (!self->lost_pending && !timed_out && !g_cancellable_is_cancelled (cancellable))
+    g_main_context_iteration (self->context, TRUE);
+  g_source_destroy (timeout);
+  if (cancel != NULL)
+    g_source_destroy (cancel);
+  g_main_context_release (self->context);
+
+  if (self->lost_pending)
+    {
+      g_object_unref (self);
+      return TRUE;
+    }
+  g_object_unref (self);
+  if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 "the lease was not lost within %u ms", timeout_ms);
+  return FALSE;
+}

@@ -120,7 +120,23 @@ request_release (VmlLease *self, AcquireData *data, GError **error)
       data->request_lver = owners->lver + 1;
     }
   if (!lease_sanlock_request (self->sanlock, data->request_lver, &local_error))
-    goto failed;
+    {
+      /* A repeat that finds the lease free: the owner let go after this
+       * round's attempt saw it busy (a loaded owner's host can take about
+       * as long as the repeat interval); the next attempt takes it. */
+      if (data->requested && g_error_matches (local_error, VML_ERROR, VML_ERROR_NOT_HELD))
+        {
+          g_autoptr(VmlLeaseOwners) now = lease_sanlock_read_owners (self->sanlock, NULL);
+
+          if (now != NULL && now->owner == 0 && now->shared_owners->len == 0)
+            {
+              g_clear_error (&local_error);
+              data->requested_at = g_get_monotonic_time ();
+              return TRUE;
+            }
+        }
+      goto failed;
+    }
   if (owners != NULL)
     vml_log (G_LOG_LEVEL_MESSAGE,
              LEASE_ABOUT (self, .host_id = owners->owner, .message_id = VML_MSGID_LEASE_SEIZING),

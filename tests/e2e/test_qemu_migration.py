@@ -40,7 +40,7 @@ def lease_on(sb, u, loc, owner, vm):
     p = owner.lease_props(u)
     assert (p['FencePid'], p['Fence'], p['Mode']) == (vm.pid, 'kill', 'exclusive'), p
     for h in sb.hosts:
-        modes = tt.sanlock_modes(h, u)
+        modes = tt.sanlock_modes(h, u, timeout=30)
         if h is owner:
             assert modes == {p['HolderPid']: 'EX'}, (
                 'sanlock of host %d: %r, expected holder %d EX' % (h.id, modes, p['HolderPid']))

@@ -95,15 +95,16 @@ def migration_story(m, src_host, dst_host, postcopy):
         'post-copy' if postcopy else 'pre-copy', m.src.name, src_host.id, m.dst.name,
         dst_host.id)]
     stop = getattr(m, 'stop_event', None)
-    if stop is not None:
-        parts.append('source STOP %s' % utc(vmlqemu.event_time(stop)))
-    for step in ('prepare', 'migrate', 'perform', 'finish', 'cont', 'confirm'):
-        if step in m.times:
+    resume = getattr(m, 'resume_event', None)
+    # in the order they happen
+    for step in ('prepare', 'migrate', 'STOP', 'perform', 'finish', 'cont', 'RESUME', 'confirm'):
+        if step == 'STOP' and stop is not None:
+            parts.append('source STOP %s' % utc(vmlqemu.event_time(stop)))
+        elif step == 'RESUME' and resume is not None:
+            parts.append('destination RESUME %s' % utc(vmlqemu.event_time(resume)))
+        elif step in m.times:
             a, b = m.times[step]
             parts.append('%s %s+%.1fms' % (step, utc(a), (b - a) * 1000))
-    resume = getattr(m, 'resume_event', None)
-    if resume is not None:
-        parts.append('destination RESUME %s' % utc(vmlqemu.event_time(resume)))
     info = getattr(m, 'info', None) or {}
     if info:
         parts.append('QEMU downtime %s ms, setup %s ms, total %s ms, dirty syncs %s, '

@@ -242,9 +242,12 @@ def failed_migration(sb, qemus, hand_leases, name, break_it, qemu_status):
         break_it(a, dst)
         a.qmp.wait_named('MIGRATION', 30, since=m.src_mark, status=qemu_status)
         lease.cancel()
-    assert not any(e['event'] == 'STOP' for e in m.events(a)), m.events(a)
+    story = '%s, which failed before switchover: %s' % (
+        name, migration_story(m, h1, h2, False))
+    assert not any(e['event'] == 'STOP' for e in m.events(a)), (
+        'the source stopped its guest: %r; %s' % (m.events(a), story))
     lease_on(sb, u, loc, h1, a)
-    guest_runs(a)
+    guest_runs(a, what=story)
     h1.release(u)
     return dst
 

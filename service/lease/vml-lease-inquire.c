@@ -104,6 +104,9 @@ build_inquire_reply (VmlLease *self, InquireData *data)
   g_variant_dict_insert (&dict, "holder_pid", "u", vml_dbus_lease_get_holder_pid (self->iface));
   g_variant_dict_insert (&dict, "fence_pid", "u", self->fence_pid);
   g_variant_dict_insert (&dict, "fence", "s", vml_fence_to_string (self->fence));
+  /* Named as in Lost's details: present only for a QMP pause fence. */
+  if (self->fence_qmp != NULL)
+    g_variant_dict_insert (&dict, "fence_qmp", "s", self->fence_qmp);
   g_variant_dict_insert (&dict, "owner_uid", "u",
                          lease_state_is_held (self->state) ? self->owner_uid : 0);
   g_variant_dict_insert (&dict, "host_id", "t", vml_lockspace_get_host_id (self->lockspace));

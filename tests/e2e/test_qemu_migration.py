@@ -40,7 +40,7 @@ def lease_on(sb, u, loc, owner, vm):
     p = owner.lease_props(u)
     assert (p['FencePid'], p['Fence'], p['Mode']) == (vm.pid, 'kill', 'exclusive'), p
     for h in sb.hosts:
-        modes = tt.sanlock_modes(h, u)
+        modes = tt.sanlock_modes(h, u, timeout=30)
         if h is owner:
             assert modes == {p['HolderPid']: 'EX'}, (
                 'sanlock of host %d: %r, expected holder %d EX' % (h.id, modes, p['HolderPid']))
@@ -48,25 +48,71 @@ def lease_on(sb, u, loc, owner, vm):
             assert modes == {}, 'sanlock of host %d holds %s: %r' % (h.id, u, modes)
 
 
-def guest_runs(vm, min_passes=20):
-    """@vm runs the guest: status running, counter advancing, 0 errors."""
-    assert vm.alive(), '%s exited: %s' % (vm.name, vm.proc.returncode)
-    assert vm.status() == 'running', vm.status()
-    a, b = vmlqemu.guest_advancing(vm, 0.3)
-    assert a['magic'] == vmlqemu.GUEST_MAGIC, a
-    assert b['passes'] >= a['passes'] + min_passes, (
-        '%s: the guest counter did not advance: %r -> %r' % (vm.name, a, b))
+def guest_runs(vm, min_passes=20, what=''):
+    """@vm runs the guest: status running, counter advancing (by
+    @min_passes, waited for: a loaded host runs the guest slowly), 0
+    errors. @what (the migration that led here, its timestamps) goes into
+    every failure message."""
+    where = '%s%s' % (vm.name, (' after ' + what) if what else '')
+    assert vm.alive(), '%s: QEMU exited: %s' % (where, vm.proc.returncode)
+    assert vm.status() == 'running', '%s: QEMU status %s' % (where, vm.status())
+    a = vm.guest()
+    assert a['magic'] == vmlqemu.GUEST_MAGIC, '%s: no guest status block: %r' % (where, a)
+    try:
+        b = it.wait_until(lambda: (lambda g: g if g['passes'] >= a['passes'] + min_passes
+                                   else None)(vm.guest()), 10,
+                          what='%d more guest passes' % min_passes)
+    except Exception as e:
+        raise AssertionError('%s: the guest counter did not advance: %r -> %r (%s)'
+                             % (where, a, vm.guest(), e)) from None
     assert b['errors'] == 0 and b['fault'] == 0, (
-        '%s: the guest found memory errors: %r' % (vm.name, b))
+        '%s: the guest found %d memory errors (%d KiB of its working set stale: one word '
+        'checked every 256 bytes), last bad address 0x%x, exception flag %d, at pass %d '
+        '(guest read %s UTC)' % (where, b['errors'], b['errors'] * 256 // 1024, b['bad'],
+                                  b['fault'], b['passes'], utc(time.time())))
     return b
 
 
-def guest_stopped(vm):
+def guest_stopped(vm, what=''):
     """@vm (a migration's source) is alive but stopped, its counter still."""
-    assert vm.alive(), '%s exited' % vm.name
-    assert vm.status() == 'postmigrate', vm.status()
+    where = '%s%s' % (vm.name, (' after ' + what) if what else '')
+    assert vm.alive(), '%s: QEMU exited: %s' % (where, vm.proc.returncode)
+    assert vm.status() == 'postmigrate', '%s: QEMU status %s' % (where, vm.status())
     a, b = vmlqemu.guest_advancing(vm, 0.2)
-    assert a['passes'] == b['passes'], '%s still runs: %r -> %r' % (vm.name, a, b)
+    assert a['passes'] == b['passes'], '%s: the source guest still runs: %r -> %r' % (
+        where, a, b)
+
+
+def utc(t):
+    """time.time() @t as HH:MM:SS.ffffff UTC, to match the logs."""
+    return time.strftime('%H:%M:%S', time.gmtime(t)) + ('%.6f' % (t % 1))[1:]
+
+
+def migration_story(m, src_host, dst_host, postcopy):
+    """One line naming migration @m and every timestamp of it, for failure
+    messages: which step, when."""
+    parts = ['%s %s (host %d) -> %s (host %d)' % (
+        'post-copy' if postcopy else 'pre-copy', m.src.name, src_host.id, m.dst.name,
+        dst_host.id)]
+    stop = getattr(m, 'stop_event', None)
+    resume = getattr(m, 'resume_event', None)
+    # in the order they happen
+    for step in ('prepare', 'migrate', 'STOP', 'perform', 'finish', 'cont', 'RESUME', 'confirm'):
+        if step == 'STOP' and stop is not None:
+            parts.append('source STOP %s' % utc(vmlqemu.event_time(stop)))
+        elif step == 'RESUME' and resume is not None:
+            parts.append('destination RESUME %s' % utc(vmlqemu.event_time(resume)))
+        elif step in m.times:
+            a, b = m.times[step]
+            parts.append('%s %s+%.1fms' % (step, utc(a), (b - a) * 1000))
+    info = getattr(m, 'info', None) or {}
+    if info:
+        parts.append('QEMU downtime %s ms, setup %s ms, total %s ms, dirty syncs %s, '
+                     'RAM transferred %s B' % (
+                         info.get('downtime'), info.get('setup-time'), info.get('total-time'),
+                         info.get('ram', {}).get('dirty-sync-count'),
+                         info.get('ram', {}).get('transferred')))
+    return '; '.join(parts)
 
 
 def start_vm_with_lease(qemus, host, u, name):
@@ -98,29 +144,30 @@ def migrate(sb, qemus, u, loc, src_host, dst_host, src, postcopy=False,
                           postcopy=postcopy, pause_before_switchover=pause_before_switchover,
                           downtime_limit_ms=1 if postcopy else None)
     with tt.Observer(sb, u, loc) as obs:
-        m.run()
-    assert obs.samples > 0
+        try:
+            m.run()
+        except vmlqemu.QemuError as e:
+            raise AssertionError('%s: %s' % (migration_story(m, src_host, dst_host, postcopy),
+                                             e)) from None
+    story = migration_story(m, src_host, dst_host, postcopy)
+    assert obs.samples > 0, story
     stop, resume = vmlqemu.event_time(m.stop_event), vmlqemu.event_time(m.resume_event)
     perform_start, _ = m.times['perform']
     _, finish_end = m.times['finish']
     cont_start, _ = m.times['cont']
-    assert stop < perform_start, 'perform started %.6f, before the source STOP %.6f' % (
-        perform_start, stop)
+    assert stop < perform_start, 'perform started before the source STOP: %s' % story
     assert finish_end < cont_start <= resume, (
-        'finish returned %.6f, cont sent %.6f, destination RESUME %.6f'
-        % (finish_end, cont_start, resume))
-    if postcopy:
-        assert lease.confirm_answer == 'ok', lease.confirm_answer
-    else:
-        assert lease.confirm_answer == 'ok', lease.confirm_answer
+        'finish did not return before cont, or cont came after the destination RESUME: %s'
+        % story)
+    assert lease.confirm_answer == 'ok', (lease.confirm_answer, story)
     print('%s %d -> %d: guest paused %.1f ms (QEMU downtime %s ms), lease steps %s, '
           'confirm %s' % ('post-copy' if postcopy else 'pre-copy', src_host.id, dst_host.id,
                           m.pause_ms, m.qemu_downtime_ms,
                           ', '.join('%s %.1f' % kv for kv in lease.ms.items()),
                           lease.confirm_answer))
     lease_on(sb, u, loc, dst_host, dst)
-    guest_runs(dst)
-    guest_stopped(src)
+    guest_runs(dst, what=story)
+    guest_stopped(src, what=story)
     return dst
 
 
@@ -195,9 +242,12 @@ def failed_migration(sb, qemus, hand_leases, name, break_it, qemu_status):
         break_it(a, dst)
         a.qmp.wait_named('MIGRATION', 30, since=m.src_mark, status=qemu_status)
         lease.cancel()
-    assert not any(e['event'] == 'STOP' for e in m.events(a)), m.events(a)
+    story = '%s, which failed before switchover: %s' % (
+        name, migration_story(m, h1, h2, False))
+    assert not any(e['event'] == 'STOP' for e in m.events(a)), (
+        'the source stopped its guest: %r; %s' % (m.events(a), story))
     lease_on(sb, u, loc, h1, a)
-    guest_runs(a)
+    guest_runs(a, what=story)
     h1.release(u)
     return dst
 

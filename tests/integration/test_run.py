@@ -289,6 +289,9 @@ def test_qmp_fence_after_restart_pauses_through_qmp(sb, hosts, leases, qmp_vm):
     sb.kill(1)
     sb.restart(1)
     wait_until(lambda: h1.lease_props(u)['State'] == 'held', 15, what='the lease restored')
+    info = h1.inquire(u)
+    assert (info['fence'], info['fence_pid'], info.get('fence_qmp')) == ('pause', vm.pid, sock), (
+        'Inquire after the restore: %r' % info)
     lost = h1.record(LEASE_IFACE, 'Lost', lease_path(u))
     at = h1.log_size()
     os.kill(holder, signal.SIGKILL)
@@ -379,6 +382,7 @@ def test_qmp_given_at_finish_reaches_the_holder(hosts, leases, qmp_vm):
     h2.get_lease(u)
     h3.get_lease(u)
     h1.acquire(u)
+    assert 'fence_qmp' not in h1.inquire(u), 'Inquire of a lease without a QMP fence'
     vm, sock, log = qmp_vm()
     t1 = xfer(h1, u, 'begin')
     t2 = xfer(h2, u, 'prepare', t1)
@@ -387,6 +391,9 @@ def test_qmp_given_at_finish_reaches_the_holder(hosts, leases, qmp_vm):
     xfer(h1, u, 'confirm', t4)
     p = h2.lease_props(u)
     assert (p['State'], p['FencePid'], p['Fence']) == ('held', vm.pid, 'pause'), p
+    info = h2.inquire(u)
+    assert (info['fence'], info['fence_pid'], info.get('fence_qmp')) == ('pause', vm.pid, sock), (
+        'Inquire on the destination: %r' % info)
     at = h2.log_size()
     _seize(h3, u)
     wait_until(lambda: 'paused VM process %d (QMP stop)' % vm.pid in h2.log_since(at), 10,

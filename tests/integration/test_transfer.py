@@ -122,12 +122,16 @@ def owners(sb, loc):
     return {'ex': ex, 'shared': sorted(shared), 'lver': lver}
 
 
-def sanlock_holds(h):
+def sanlock_holds(h, timeout=5):
     """[(resource name, pid, 'EX'|'SH')] held in host h's sanlock daemon
     (`client status -D` "list=held"; an acquire still in progress is listed
     too, as "list=add", and is not a hold), None if the daemon does not
-    answer."""
-    rc, out = h.sanlock_client('status', '-D', timeout=5)
+    answer, within @timeout seconds too (a loaded machine can starve the
+    client: a sample missed, not a hold seen)."""
+    try:
+        rc, out = h.sanlock_client('status', '-D', timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
     if rc != 0:
         return None
     holds, current = [], None
@@ -144,10 +148,10 @@ def sanlock_holds(h):
     return holds
 
 
-def sanlock_modes(h, u):
+def sanlock_modes(h, u, timeout=5):
     """{pid: 'EX'|'SH'} of u as held in host h's sanlock daemon, None if the
     daemon does not answer."""
-    holds = sanlock_holds(h)
+    holds = sanlock_holds(h, timeout)
     if holds is None:
         return None
     return {pid: mode for name, pid, mode in holds if name == u}

@@ -12,7 +12,8 @@ scratch build with --prefix=/usr --sysconfdir=/etc is set up, built and
 installed, in a temporary directory.
 
 Checks:
-  - every file of the list below is installed, at that path, and the
+  - every file of the list below (and the client library's, in the
+    multiarch library directory) is installed, at that path, and the
     programs are executable;
   - no file is installed anywhere else than in the directories that list
     names (plus the D-Bus interface XML): a file in a place that no Debian
@@ -50,8 +51,24 @@ EXPECTED = {
     '/usr/share/man/man7/vmlease.7': 'file',
     '/usr/share/bash-completion/completions/vmleasectl': 'file',
 }
-# Where else a file may go: the D-Bus contract, read by nothing at run time.
-ALSO_ALLOWED_DIRS = {'/usr/share/dbus-1/interfaces'}
+# Where else a file may go: the D-Bus contract, read by nothing at run time;
+# the client library's API reference (gi-docgen: one directory of pages).
+ALSO_ALLOWED_DIRS = {'/usr/share/dbus-1/interfaces', '/usr/share/doc/Vmlease-1.0'}
+
+
+def library_files():
+    """libvmlease-1 (lib/): where the linker, pkg-config, the compiler and
+    GObject introspection look on Debian: the multiarch library directory."""
+    ma = run(['gcc', '-print-multiarch']).stdout.strip() or 'x86_64-linux-gnu'
+    libdir = '/usr/lib/' + ma
+    return {
+        libdir + '/libvmlease-1.so.0': 'file',
+        libdir + '/libvmlease-1.so': 'file',
+        libdir + '/pkgconfig/vmlease-1.pc': 'file',
+        libdir + '/girepository-1.0/Vmlease-1.0.typelib': 'file',
+        '/usr/share/gir-1.0/Vmlease-1.0.gir': 'file',
+        '/usr/include/vmlease-1/vmlease.h': 'file',
+    }
 
 def build_options(build_root):
     r = run(['meson', 'introspect', '--buildoptions', build_root])
@@ -95,15 +112,16 @@ def main():
     with tempfile.TemporaryDirectory(prefix='vmlease-install-') as tmp:
         destdir = install(source_root, build_root, tmp)
         files = installed_files(destdir)
+        expected = dict(EXPECTED, **library_files())
 
-        for path, kind in EXPECTED.items():
+        for path, kind in expected.items():
             full = destdir + path
             ok = os.path.isfile(full)
             if ok and kind == 'program':
                 ok = bool(os.stat(full).st_mode & stat.S_IXUSR)
             check(ok, 'installed %s%s' % (path, ' (executable)' if kind == 'program' else ''))
 
-        allowed_dirs = {os.path.dirname(p) for p in EXPECTED} | ALSO_ALLOWED_DIRS
+        allowed_dirs = {os.path.dirname(p) for p in expected} | ALSO_ALLOWED_DIRS
         stray = sorted(f for f in files if os.path.dirname(f) not in allowed_dirs)
         check(not stray, 'nothing installed where no Debian daemon looks%s'
               % (': ' + ', '.join(stray) if stray else ''))

@@ -256,7 +256,10 @@ def test_migration_step_by_step_then_back_with_run(hosts, storage, leases):
         assert sorted(storage.owners(u, *loc)['shared']) == [h1.id, h2.id]
         m.perform_sync(False, None)
         m.finish_sync(True, None)
-        assert h2.lease_props(u)['State'] == 'held'
+        # finish answers once the destination holds the sole share; the
+        # conversion to exclusive ends a moment later (State "converting")
+        assert h2.lease_props(u)['State'] in ('converting', 'held')
+        wait_until(lambda: h2.lease_props(u)['State'] == 'held', 20, what='the conversion')
         m.confirm_sync(True, None)
         assert m.props.step == Vmlease.TransferStep.CONFIRM and m.props.token == ''
         assert h1.lease_props(u)['State'] == 'free'

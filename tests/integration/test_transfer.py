@@ -1024,6 +1024,7 @@ def test_vmleasectl_transfer_pipes_tokens_between_hosts(sb, hosts, hand_leases):
     t3 = ctl(h1, 'transfer', 'perform', u, t2, '--postcopy', check=0).stdout.strip()
     ctl(h1, 'transfer', 'cancel', u, '', check=11)
     ctl(h3, 'transfer', 'finish', u, t3, check=0)
+    wait_converted(h3, u)   # finish answers before the conversion to exclusive
     assert_owner(sb, hosts, u, loc, 3)
 
 

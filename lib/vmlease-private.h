@@ -37,5 +37,6 @@ void         _vmlease_error_tidy           (GError *error);
 GVariant    *_vmlease_acquire_options_disks (VmleaseAcquireOptions *self);
 
 VmleaseLease *_vmlease_lease_new_for_proxy (GDBusProxy *proxy);
+void          _vmlease_lease_set_call_flags (VmleaseLease *self, GDBusCallFlags flags);
 
 G_END_DECLS

@@ -22,17 +22,42 @@ vml_cli_bus_name_for_humans (VmlCli *cli)
   return g_strdup ("the system bus");
 }
 
-static GDBusConnection *
-open_bus (VmlCli  *cli,
-          GError **error)
+/* (transfer none). The library's client: its connection carries every
+ * call. Only a failure to reach the bus is "unreachable" here; a bus that
+ * answers with an error (vmleased not activatable) goes on as that error. */
+VmleaseClient *
+vml_cli_client (VmlCli  *cli,
+                GError **error)
 {
-  if (cli->address == NULL)
-    return g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+  g_autoptr(GError) local_error = NULL;
 
-  return g_dbus_connection_new_for_address_sync (cli->address,
-                                                 G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                 NULL, NULL, error);
+  if (cli->client != NULL)
+    return cli->client;
+
+  if (cli->address == NULL)
+    cli->client = vmlease_client_new_sync (NULL, &local_error);
+  else
+    cli->client = vmlease_client_new_for_address_sync (cli->address, NULL, &local_error);
+  if (cli->client == NULL)
+    {
+      g_autofree char *bus = NULL;
+
+      if (g_dbus_error_is_remote_error (local_error))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      bus = vml_cli_bus_name_for_humans (cli);
+      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_UNREACHABLE,
+                   "cannot connect to %s: %s", bus, local_error->message);
+      return NULL;
+    }
+
+  /* monitor notices a closed connection itself; never exit behind its back. */
+  g_dbus_connection_set_exit_on_close (vmlease_client_get_connection (cli->client), FALSE);
+  /* Every call that changes state lets polkit ask the user. */
+  vmlease_client_set_allow_interactive_authorization (cli->client, TRUE);
+  return cli->client;
 }
 
 /* (transfer none) */
@@ -40,24 +65,22 @@ GDBusConnection *
 vml_cli_connection (VmlCli  *cli,
                     GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  VmleaseClient *client = vml_cli_client (cli, error);
 
-  if (cli->connection != NULL)
-    return cli->connection;
+  return client != NULL ? vmlease_client_get_connection (client) : NULL;
+}
 
-  cli->connection = open_bus (cli, &local_error);
-  if (cli->connection == NULL)
-    {
-      g_autofree char *bus = vml_cli_bus_name_for_humans (cli);
+/* (transfer full): the lease of @uuid (GetLease). */
+VmleaseLease *
+vml_cli_find_lease (VmlCli     *cli,
+                    const char *uuid,
+                    GError    **error)
+{
+  VmleaseClient *client = vml_cli_client (cli, error);
 
-      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_UNREACHABLE,
-                   "cannot connect to %s: %s", bus, local_error->message);
-      return NULL;
-    }
-
-  /* monitor notices a closed connection itself; never exit behind its back. */
-  g_dbus_connection_set_exit_on_close (cli->connection, FALSE);
-  return cli->connection;
+  if (client == NULL)
+    return NULL;
+  return vmlease_client_get_lease_sync (client, uuid, NULL, error);
 }
 
 /* (transfer none). Without DO_NOT_AUTO_START, so the bus may activate
@@ -105,7 +128,7 @@ vml_cli_lease (VmlCli     *cli,
 
   /* The proxy checks replies against the introspection data: "(o)". */
   g_variant_get (reply, "(&o)", &path);
-  return vml_dbus_lease_proxy_new_sync (cli->connection,
+  return vml_dbus_lease_proxy_new_sync (vml_cli_connection (cli, NULL),
                                         G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
                                         G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS |
                                         G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
@@ -124,13 +147,13 @@ typedef struct {
   GCancellable *cancellable;
   GVariant     *reply;
   GError       *error;
-} VmlCliWait;
+} VmlCliSpin;
 
 static gboolean
 spinner_tick (gpointer user_data)
 {
   static const char frames[] = "|/-\\";
-  VmlCliWait *wait = user_data;
+  VmlCliSpin *wait = user_data;
   gint64 elapsed = g_get_monotonic_time () - wait->started;
 
   if (elapsed < SPINNER_DELAY_US)
@@ -146,7 +169,7 @@ spinner_tick (gpointer user_data)
 static gboolean
 on_interrupt (gpointer user_data)
 {
-  VmlCliWait *wait = user_data;
+  VmlCliSpin *wait = user_data;
 
   wait->interrupted = TRUE;
   g_cancellable_cancel (wait->cancellable);
@@ -158,7 +181,7 @@ call_done (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  VmlCliWait *wait = user_data;
+  VmlCliSpin *wait = user_data;
 
   wait->reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &wait->error);
   wait->done = TRUE;
@@ -166,7 +189,7 @@ call_done (GObject      *source,
 
 /* Runs the main loop until @wait's call is done, the spinner turning. */
 static GVariant *
-wait_for_reply (VmlCliWait *wait,
+wait_for_reply (VmlCliSpin *wait,
                 GError    **error)
 {
   guint tick = g_timeout_add (SPINNER_PERIOD_MS, spinner_tick, wait);
@@ -195,6 +218,121 @@ wait_for_reply (VmlCliWait *wait,
   return NULL;
 }
 
+/* ---- waiting for one of the library's async calls ----------------------- */
+
+struct _VmlCliWait {
+  VmlCliSpin    base;         /* spinner and Ctrl-C, as for a proxy call */
+  GAsyncResult  *result;
+  char          *what;
+  int            timeout_ms;
+  gboolean       timed_out;
+};
+
+VmlCliWait *
+vml_cli_wait_new (int         timeout_ms,
+                  const char *progress_format,
+                  ...)
+{
+  VmlCliWait *wait = g_new0 (VmlCliWait, 1);
+  va_list ap;
+
+  va_start (ap, progress_format);
+  wait->what = g_strdup_vprintf (progress_format, ap);
+  va_end (ap);
+  wait->base.what = wait->what;
+  wait->base.cancellable = g_cancellable_new ();
+  wait->timeout_ms = timeout_ms == VML_CLI_TIMEOUT_READ ? 25 * 1000 : timeout_ms;
+  return wait;
+}
+
+GCancellable *
+vml_cli_wait_cancellable (VmlCliWait *wait)
+{
+  return wait->base.cancellable;
+}
+
+void
+vml_cli_wait_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  VmlCliWait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+  wait->base.done = TRUE;
+}
+
+static gboolean
+on_wait_timeout (gpointer user_data)
+{
+  VmlCliWait *wait = user_data;
+
+  wait->timed_out = TRUE;
+  g_cancellable_cancel (wait->base.cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+GAsyncResult *
+vml_cli_wait_run (VmlCliWait *wait)
+{
+  gboolean spin = isatty (STDERR_FILENO);
+  guint tick = 0, sigint = 0, timer = 0;
+
+  wait->base.started = g_get_monotonic_time ();
+  if (spin)
+    {
+      tick = g_timeout_add (SPINNER_PERIOD_MS, spinner_tick, &wait->base);
+      sigint = g_unix_signal_add (SIGINT, on_interrupt, &wait->base);
+    }
+  if (wait->timeout_ms != VML_CLI_TIMEOUT_LONG)
+    timer = g_timeout_add (wait->timeout_ms, on_wait_timeout, wait);
+
+  /* Cancelling still completes the call, so @wait is never left dangling. */
+  while (!wait->base.done)
+    g_main_context_iteration (NULL, TRUE);
+
+  if (tick != 0)
+    g_source_remove (tick);
+  if (sigint != 0)
+    g_source_remove (sigint);
+  if (timer != 0 && !wait->timed_out)
+    g_source_remove (timer);
+  if (wait->base.shown)
+    fputs ("\r\033[K", stderr);
+  return wait->result;
+}
+
+gboolean
+vml_cli_wait_end (VmlCliWait *wait,
+                  gboolean    ok,
+                  GError    **error)
+{
+  if (ok)
+    return TRUE;
+  if (wait->base.interrupted)
+    {
+      g_clear_error (error);
+      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_INTERRUPTED,
+                   "interrupted; vmleased may still complete the request (%s)", wait->what);
+    }
+  else if (wait->timed_out)
+    {
+      g_clear_error (error);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "no reply from vmleased in %d s (%s)", wait->timeout_ms / 1000, wait->what);
+    }
+  return FALSE;
+}
+
+void
+vml_cli_wait_free (VmlCliWait *wait)
+{
+  g_clear_object (&wait->result);
+  g_clear_object (&wait->base.cancellable);
+  g_free (wait->what);
+  g_free (wait);
+}
+
 /* Calls @method on a generated proxy (the manager or a lease). The generated
  * *_call_*_sync() functions take neither call flags nor a timeout, and every
  * state change must allow interactive authorization, hence this. @progress
@@ -210,7 +348,7 @@ vml_cli_call (gpointer        proxy,
               GError        **error)
 {
   g_autoptr(GCancellable) cancellable = NULL;
-  VmlCliWait wait = { .what = progress };
+  VmlCliSpin wait = { .what = progress };
 
   if (progress == NULL || !isatty (STDERR_FILENO))
     return g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), method, parameters,

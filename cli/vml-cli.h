@@ -10,8 +10,9 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include <vmlease.h>
+
 #include "vml-dbus-generated.h"
-#include "vml-error.h"
 
 G_BEGIN_DECLS
 
@@ -36,6 +37,9 @@ typedef enum {
   VML_EXIT_TIMED_OUT            = 15,
   VML_EXIT_INTERRUPTED          = 130,
 } VmlExit;
+
+/* Ends a command's list of the VMLEASE_ERROR codes it may end with. */
+#define VML_CLI_ERRORS_END ((VmleaseError) -1)
 
 /* Errors raised by vmleasectl itself (not by vmleased). */
 #define VML_CLI_ERROR (vml_cli_error_quark ())
@@ -83,7 +87,7 @@ struct _VmlCli {
   gboolean               json;        /* --json, before or after the command */
   char                  *address;     /* --address, or NULL: the system bus */
   char                  *command;     /* "lockspace add", for help and hints */
-  GDBusConnection       *connection;  /* opened on first use */
+  VmleaseClient         *client;      /* connected on first use */
   VmlDbusManager        *manager;     /* likewise */
 };
 
@@ -91,7 +95,7 @@ struct _VmlCli {
 typedef struct {
   const GOptionEntry *entries;      /* NULL-terminated; may be NULL */
   const char         *description;  /* what it does, examples */
-  const VmlError     *errors;       /* errors it may end with, ended by VML_ERROR_N_ERRORS */
+  const VmleaseError     *errors;       /* errors it may end with, ended by VML_CLI_ERRORS_END */
   guint               min_args;     /* positional arguments */
   guint               max_args;
   gboolean            silent;       /* prints nothing on success */
@@ -113,7 +117,7 @@ gboolean  vml_cli_dispatch        (VmlCli               *cli,
 char     *vml_cli_commands_help   (const VmlCliCommand  *commands,
                                    gsize                 n_commands,
                                    const char           *prefix);
-char     *vml_cli_exit_help       (const VmlError       *errors);
+char     *vml_cli_exit_help       (const VmleaseError       *errors);
 /* A group of commands ("lockspace", "transfer"): its --help lists
  * @commands (then @help_tail, if not NULL), and argv[1] picks one. */
 gboolean  vml_cli_run_group (VmlCli *cli, const VmlCliCommand *cmd,
@@ -161,6 +165,13 @@ gboolean  vml_cli_add_fence_options (GVariantBuilder *options, const char *pid,
  * in one of those is followed by its mode ("vol:shared:exclusive"). Nothing else about the
  * key is checked here: vmleased judges keys. */
 #define VML_CLI_DISK_WORD "KEY[:shared]"
+/* --pid and --fence (NULL: not given) as libvmlease-1 takes them: *pid_out
+ * 0 and *fence_out VMLEASE_FENCE_DEFAULT when not given. */
+gboolean  vml_cli_fence_args      (const char *pid, const char *fence, guint *pid_out,
+                                   VmleaseFence *fence_out, GError **error);
+/* Adds the disks of @words (NULL: none) to @options. */
+gboolean  vml_cli_acquire_options_add_disks (VmleaseAcquireOptions *options,
+                                             char *const *words, GError **error);
 /* Splits @word: *key (transfer full) and *mode, "exclusive" or "shared". */
 void      vml_cli_disk_word_split (const char *word, char **key, const char **mode);
 /* The word that vml_cli_disk_word_split() reads back as @key, @mode. */
@@ -173,10 +184,46 @@ void      vml_cli_add_disks_option (GVariantBuilder *options, char *const *words
 #define VML_CLI_DISK_ENTRY(words_arg, help) \
   { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, (words_arg), (help), VML_CLI_DISK_WORD }
 
-/* The bus. The connection and the manager proxy belong to @cli (transfer
- * none); vml_cli_lease() returns a new proxy found with GetLease. */
+/* The bus, through libvmlease-1. The client (and its connection) belong to
+ * @cli (transfer none): connected on first use, so that --help needs no
+ * bus; vml_cli_find_lease() returns (transfer full) the lease of @uuid,
+ * found with GetLease. */
+VmleaseClient   *vml_cli_client      (VmlCli              *cli,
+                                      GError             **error);
+VmleaseLease    *vml_cli_find_lease  (VmlCli              *cli,
+                                      const char          *uuid,
+                                      GError             **error);
 GDBusConnection *vml_cli_connection  (VmlCli              *cli,
                                       GError             **error);
+
+/* Waiting for one of the library's async calls in a main loop, with a
+ * spinner saying what it waits for (from @progress_format) on a terminal,
+ * Ctrl-C ending the wait (exit 130) and @timeout_ms (VML_CLI_TIMEOUT_*)
+ * ending it (exit 15):
+ *
+ *   g_autoptr(VmlCliWait) wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Releasing %s", uuid);
+ *   vmlease_lease_release (lease, vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+ *   ok = vml_cli_wait_end (wait, vmlease_lease_release_finish (lease, vml_cli_wait_run (wait),
+ *                                                              error), error);
+ *
+ * vml_cli_wait_run() returns the call's result (transfer none) for its
+ * _finish(); vml_cli_wait_end() turns the error of a wait ended by Ctrl-C
+ * or the timeout into theirs, and returns @ok. */
+typedef struct _VmlCliWait VmlCliWait;
+VmlCliWait      *vml_cli_wait_new    (int                  timeout_ms,
+                                      const char          *progress_format,
+                                      ...) G_GNUC_PRINTF (2, 3);
+GCancellable    *vml_cli_wait_cancellable (VmlCliWait     *wait);
+void             vml_cli_wait_done   (GObject             *source,
+                                      GAsyncResult        *result,
+                                      gpointer             wait);
+GAsyncResult    *vml_cli_wait_run    (VmlCliWait          *wait);
+gboolean         vml_cli_wait_end    (VmlCliWait          *wait,
+                                      gboolean             ok,
+                                      GError             **error);
+void             vml_cli_wait_free   (VmlCliWait          *wait);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlCliWait, vml_cli_wait_free)
+
 VmlDbusManager  *vml_cli_manager     (VmlCli              *cli,
                                       GError             **error);
 VmlDbusLease    *vml_cli_lease       (VmlCli              *cli,

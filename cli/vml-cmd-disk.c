@@ -235,10 +235,10 @@ static const char attach_help[] =
   "  vmleasectl disk attach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \\\n"
   "      /dev/vg0/data /dev/vg0/shared-iso:shared --wait 30";
 
-static const VmlError attach_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_BUSY, VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError attach_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_BUSY, VMLEASE_ERROR_NOT_HELD, VMLEASE_ERROR_WRONG_STEP, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (disk_attach)
@@ -280,10 +280,10 @@ static const char detach_help[] =
   "  vmleasectl disk list 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --quiet |\n"
   "      xargs vmleasectl disk detach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10";
 
-static const VmlError detach_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError detach_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_NOT_HELD, VMLEASE_ERROR_WRONG_STEP, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (disk_detach)
@@ -320,8 +320,8 @@ static const char list_help[] =
   "  vmleasectl disk list 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
   "  vmleasectl disk list --json | jq -r '.disks[] | select(.mode == \"shared\") | .key'";
 
-static const VmlError list_errors[] = {
-  VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND, VML_ERROR_N_ERRORS
+static const VmleaseError list_errors[] = {
+  VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND, VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (disk_list)

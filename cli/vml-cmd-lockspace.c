@@ -168,9 +168,9 @@ static const char add_help[] =
   "  vmleasectl lockspace add ls1 --host-id 2 --path /dev/mapper/vmleases\n"
   "  vmleasectl lockspace add ls2 --host-id 7 --path /srv/leases.img --offset 64M --io-timeout 5";
 
-static const VmlError add_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_EXISTS, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
+static const VmleaseError add_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_EXISTS, VMLEASE_ERROR_STORAGE_FAILURE, VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (lockspace_add)
@@ -223,9 +223,9 @@ static const char remove_help[] =
   "  vmleasectl lockspace remove ls1\n"
   "  vmleasectl lockspace remove ls1 --force";
 
-static const VmlError remove_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_BUSY, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
+static const VmleaseError remove_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_BUSY, VMLEASE_ERROR_STORAGE_FAILURE, VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (lockspace_remove)
@@ -285,7 +285,7 @@ static const char list_help[] =
   "  vmleasectl lockspace list\n"
   "  vmleasectl lockspace list --json | jq -r '.lockspaces[] | select(.state != \"joined\") | .name'";
 
-static const VmlError list_errors[] = { VML_ERROR_N_ERRORS };
+static const VmleaseError list_errors[] = { VML_CLI_ERRORS_END };
 
 static VML_CLI_HANDLER (lockspace_list)
 {

@@ -148,7 +148,7 @@ side_error (Side        *side,
       g_error_free (e);
       return;
     }
-  if (e->domain == VML_ERROR || e->domain == G_DBUS_ERROR)
+  if (e->domain == VMLEASE_ERROR || e->domain == G_DBUS_ERROR)
     g_dbus_error_strip_remote_error (e);
   else if (g_dbus_error_is_remote_error (e))
     return;   /* the name is in the message, and the exit status with it */
@@ -484,11 +484,11 @@ static const char migrate_help[] =
   "  vmleasectl migrate --from host2.env --to host1.env \"$uuid\" --postcopy --json\n"
   "  vmleasectl migrate --from host1.env --to host2.env \"$uuid\" --fail-at finish";
 
-static const VmlError migrate_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_BUSY, VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_COMMITTED,
-  VML_ERROR_STALE_TOKEN, VML_ERROR_LOCKSPACE_NOT_JOINED, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError migrate_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_BUSY, VMLEASE_ERROR_NOT_HELD, VMLEASE_ERROR_WRONG_STEP, VMLEASE_ERROR_COMMITTED,
+  VMLEASE_ERROR_STALE_TOKEN, VMLEASE_ERROR_LOCKSPACE_NOT_JOINED, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 static gboolean

@@ -25,7 +25,7 @@ static const char monitor_help[] =
   "  vmleasectl monitor\n"
   "  vmleasectl monitor --json | jq -c 'select(.event == \"lost\")'";
 
-static const VmlError monitor_errors[] = { VML_ERROR_N_ERRORS };
+static const VmleaseError monitor_errors[] = { VML_CLI_ERRORS_END };
 
 typedef struct {
   VmlCli    *cli;

@@ -418,7 +418,7 @@ end (Run *run, VmlDbusLease *lease, int exec_failed)
   if (run->lost)
     return RUN_EXIT_LOST;
   g_dbus_error_strip_remote_error (error);
-  if (g_error_matches (error, VML_ERROR, VML_ERROR_NOT_HELD))
+  if (g_error_matches (error, VMLEASE_ERROR, VMLEASE_ERROR_NOT_HELD))
     {
       g_printerr ("vmleasectl run: CMD ended (status %d), and lease %s was no longer held "
                   "here (lost or released by someone else): %s\n",

@@ -250,19 +250,26 @@ static VML_CLI_HANDLER (disk_attach)
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, attach_help, attach_errors, 2, G_MAXINT, TRUE };
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(VmleaseAcquireOptions) options = vmlease_acquire_options_new ();
+  g_autoptr(VmleaseLease) lease = NULL;
+  g_autoptr(VmlCliWait) wait = NULL;
   g_autofree char *waiting = NULL;
-  guint64 wait = 0;
+  guint64 seconds = 0;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
-      !vml_cli_add_uint32_option (&options, "wait", "--wait", wait_s, &wait, error))
+      (wait_s != NULL && !vml_cli_parse_uint ("--wait", wait_s, G_MAXUINT32, &seconds, error)) ||
+      !vml_cli_acquire_options_add_disks (options, argv + 2, error) ||
+      (lease = vml_cli_find_lease (cli, argv[1], error)) == NULL)
     return FALSE;
-  waiting = vml_cli_progress_wait (wait);
-  return vml_cli_change (cli, argv[1], "AttachDisks",
-                         g_variant_new ("(@a(ss)a{sv})", vml_cli_disks_variant (argv + 2),
-                                        &options),
-                         wait > 0 ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE, NULL, error,
-                         "Attaching %d disk(s) to %s%s", argc - 2, argv[1], waiting);
+  vmlease_acquire_options_set_wait (options, (guint) seconds);
+  waiting = vml_cli_progress_wait (seconds);
+  wait = vml_cli_wait_new (seconds > 0 ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
+                           "Attaching %d disk(s) to %s%s", argc - 2, argv[1], waiting);
+  vmlease_lease_attach_disks (lease, options, vml_cli_wait_cancellable (wait),
+                              vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_lease_attach_disks_finish (lease,
+                                                                    vml_cli_wait_run (wait),
+                                                                    error), error);
 }
 
 /* ---- disk detach ---------------------------------------------------------- */
@@ -289,22 +296,29 @@ static const VmleaseError detach_errors[] = {
 static VML_CLI_HANDLER (disk_detach)
 {
   const VmlCliSpec spec = { NULL, detach_help, detach_errors, 2, G_MAXINT, TRUE };
-  g_auto(GVariantBuilder) keys = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_STRING_ARRAY);
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(VmleaseLease) lease = NULL;
+  g_autoptr(VmlCliWait) wait = NULL;
 
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
+      (lease = vml_cli_find_lease (cli, argv[1], error)) == NULL)
     return FALSE;
   for (int i = 2; i < argc; i++)
     {
-      g_autofree char *key = NULL;
+      char *key;
       const char *mode;
 
       vml_cli_disk_word_split (argv[i], &key, &mode);
-      g_variant_builder_add (&keys, "s", key);
+      g_ptr_array_add (keys, key);
     }
-  return vml_cli_change (cli, argv[1], "DetachDisks",
-                         g_variant_new ("(asa{sv})", &keys, NULL),
-                         VML_CLI_TIMEOUT_CHANGE, NULL, error,
-                         "Detaching %d disk(s) from %s", argc - 2, argv[1]);
+  g_ptr_array_add (keys, NULL);
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Detaching %d disk(s) from %s",
+                           argc - 2, argv[1]);
+  vmlease_lease_detach_disks (lease, (const char * const *) keys->pdata,
+                              vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_lease_detach_disks_finish (lease,
+                                                                    vml_cli_wait_run (wait),
+                                                                    error), error);
 }
 
 /* ---- disk list ------------------------------------------------------------ */

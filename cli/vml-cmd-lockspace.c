@@ -132,19 +132,27 @@ vml_cmd_lockspaces_json (GVariant *lockspaces,
 
 /* ---- lockspace add ----------------------------------------------------- */
 
-static GVariant *
-add_options (const char  *io_timeout_s,
-             gboolean     init,
-             GError     **error)
+/* --io-timeout: libvmlease-1 reads 0 as "the default", vmleased refused it. */
+static gboolean
+parse_io_timeout (const char  *io_timeout_s,
+                  guint       *io_timeout,
+                  GError     **error)
 {
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  guint64 value = 0;
 
-  if (!vml_cli_add_uint32_option (&options, "io_timeout", "--io-timeout", io_timeout_s, NULL,
-                                  error))
-    return NULL;
-  if (init)
-    g_variant_builder_add (&options, "{sv}", "init", g_variant_new_boolean (TRUE));
-  return g_variant_builder_end (&options);
+  *io_timeout = 0;
+  if (io_timeout_s == NULL)
+    return TRUE;
+  if (!vml_cli_parse_uint ("--io-timeout", io_timeout_s, G_MAXUINT32, &value, error))
+    return FALSE;
+  if (value == 0)
+    {
+      g_set_error (error, VMLEASE_ERROR, VMLEASE_ERROR_INVALID_ARGUMENT,
+                   "--io-timeout 0: the I/O timeout is 1..60 seconds");
+      return FALSE;
+    }
+  *io_timeout = (guint) value;
+  return TRUE;
 }
 
 static const char add_help[] =
@@ -193,23 +201,27 @@ static VML_CLI_HANDLER (lockspace_add)
   };
   const VmlCliSpec spec = { entries, add_help, add_errors, 1, 1, TRUE };
   guint64 host_id, offset = 0;
-  GVariant *options;
+  guint io_timeout;
+  VmleaseClient *client;
+  g_autoptr(VmlCliWait) wait = NULL;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
   if (host_id_s == NULL || path == NULL)
     return vml_cli_usage_error (error, "--host-id and --path are required");
   if (!vml_cli_parse_uint ("--host-id", host_id_s, G_MAXUINT64, &host_id, error) ||
-      (offset_s != NULL && !vml_cli_parse_bytes ("--offset", offset_s, &offset, error)))
-    return FALSE;
-  options = add_options (io_timeout_s, init, error);
-  if (options == NULL)
+      (offset_s != NULL && !vml_cli_parse_bytes ("--offset", offset_s, &offset, error)) ||
+      !parse_io_timeout (io_timeout_s, &io_timeout, error) ||
+      (client = vml_cli_client (cli, error)) == NULL)
     return FALSE;
 
-  return vml_cli_change (cli, NULL, "AddLockspace",
-                         g_variant_new ("(stst@a{sv})", argv[1], host_id, path, offset, options),
-                         VML_CLI_TIMEOUT_LONG, NULL, error,
-                         "Joining lockspace %s as host %" G_GUINT64_FORMAT, argv[1], host_id);
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_LONG, "Joining lockspace %s as host %" G_GUINT64_FORMAT,
+                           argv[1], host_id);
+  vmlease_client_add_lockspace (client, argv[1], host_id, path, offset, io_timeout, init,
+                                vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_client_add_lockspace_finish (client,
+                                                                      vml_cli_wait_run (wait),
+                                                                      error), error);
 }
 
 /* ---- lockspace remove -------------------------------------------------- */
@@ -237,15 +249,18 @@ static VML_CLI_HANDLER (lockspace_remove)
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, remove_help, remove_errors, 1, 1, TRUE };
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  VmleaseClient *client;
+  g_autoptr(VmlCliWait) wait = NULL;
 
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
+      (client = vml_cli_client (cli, error)) == NULL)
     return FALSE;
-  if (force)
-    g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
-  return vml_cli_change (cli, NULL, "RemoveLockspace",
-                         g_variant_new ("(sa{sv})", argv[1], &options),
-                         VML_CLI_TIMEOUT_CHANGE, NULL, error, "Leaving lockspace %s", argv[1]);
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Leaving lockspace %s", argv[1]);
+  vmlease_client_remove_lockspace (client, argv[1], force, vml_cli_wait_cancellable (wait),
+                                   vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_client_remove_lockspace_finish (client,
+                                                                         vml_cli_wait_run (wait),
+                                                                         error), error);
 }
 
 /* ---- lockspace list ---------------------------------------------------- */

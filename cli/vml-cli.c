@@ -629,3 +629,21 @@ vml_cli_acquire_options_add_disks (VmleaseAcquireOptions  *options,
     }
   return TRUE;
 }
+
+gboolean
+vml_cli_transfer_options_add_disks (VmleaseTransferOptions  *options,
+                                    char *const             *words,
+                                    GError                 **error)
+{
+  if (!disk_words_check (words, error))
+    return FALSE;
+  for (gsize i = 0; words != NULL && words[i] != NULL; i++)
+    {
+      g_autofree char *key = NULL;
+      const char *mode;
+
+      vml_cli_disk_word_split (words[i], &key, &mode);
+      vmlease_transfer_options_add_disk (options, key, disk_mode (mode));
+    }
+  return TRUE;
+}

@@ -172,6 +172,14 @@ gboolean  vml_cli_fence_args      (const char *pid, const char *fence, guint *pi
 /* Adds the disks of @words (NULL: none) to @options. */
 gboolean  vml_cli_acquire_options_add_disks (VmleaseAcquireOptions *options,
                                              char *const *words, GError **error);
+gboolean  vml_cli_transfer_options_add_disks (VmleaseTransferOptions *options,
+                                              char *const *words, GError **error);
+/* The --qmp SOCKET option into @qmp_arg (char **): acquire, transfer
+ * prepare and finish, migrate. */
+#define VML_CLI_QMP_ENTRY(qmp_arg)                                          \
+  { "qmp", 0, 0, G_OPTION_ARG_FILENAME, (qmp_arg),                          \
+    "With --fence pause: pause the guest with QMP 'stop' on this socket of PID's QEMU", \
+    "SOCKET" }
 /* Splits @word: *key (transfer full) and *mode, "exclusive" or "shared". */
 void      vml_cli_disk_word_split (const char *word, char **key, const char **mode);
 /* The word that vml_cli_disk_word_split() reads back as @key, @mode. */

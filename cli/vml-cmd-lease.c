@@ -355,9 +355,7 @@ VML_CLI_HANDLER (vml_cmd_acquire)
   const GOptionEntry entries[] = {
     VML_CLI_FENCE_ENTRIES (&args.pid, &args.fence,
                            "The VM process to fence if the lease is lost"),
-    { "qmp", 0, 0, G_OPTION_ARG_FILENAME, &args.qmp,
-      "With --fence pause: pause the guest with QMP 'stop' on this socket of PID's QEMU",
-      "SOCKET" },
+    VML_CLI_QMP_ENTRY (&args.qmp),
     VML_CMD_ACQUIRE_ENTRIES (&args.shared, &args.wait, &args.force),
     { "request", 0, 0, G_OPTION_ARG_NONE, &args.request,
       "Ask the host that holds the lease to hand it over", NULL },

@@ -612,10 +612,13 @@ disk_mode (const char *mode)
   return g_str_equal (mode, "shared") ? VMLEASE_MODE_SHARED : VMLEASE_MODE_EXCLUSIVE;
 }
 
-gboolean
-vml_cli_acquire_options_add_disks (VmleaseAcquireOptions  *options,
-                                   char *const            *words,
-                                   GError                **error)
+typedef void (*AddDisk) (gpointer options, const char *key, VmleaseMode mode);
+
+static gboolean
+add_disk_words (gpointer      options,
+                AddDisk       add,
+                char *const  *words,
+                GError      **error)
 {
   if (!disk_words_check (words, error))
     return FALSE;
@@ -625,9 +628,29 @@ vml_cli_acquire_options_add_disks (VmleaseAcquireOptions  *options,
       const char *mode;
 
       vml_cli_disk_word_split (words[i], &key, &mode);
-      vmlease_acquire_options_add_disk (options, key, disk_mode (mode));
+      add (options, key, disk_mode (mode));
     }
   return TRUE;
+}
+
+static void
+add_acquire_disk (gpointer options, const char *key, VmleaseMode mode)
+{
+  vmlease_acquire_options_add_disk (options, key, mode);
+}
+
+static void
+add_transfer_disk (gpointer options, const char *key, VmleaseMode mode)
+{
+  vmlease_transfer_options_add_disk (options, key, mode);
+}
+
+gboolean
+vml_cli_acquire_options_add_disks (VmleaseAcquireOptions  *options,
+                                   char *const            *words,
+                                   GError                **error)
+{
+  return add_disk_words (options, add_acquire_disk, words, error);
 }
 
 gboolean
@@ -635,15 +658,13 @@ vml_cli_transfer_options_add_disks (VmleaseTransferOptions  *options,
                                     char *const             *words,
                                     GError                 **error)
 {
-  if (!disk_words_check (words, error))
-    return FALSE;
-  for (gsize i = 0; words != NULL && words[i] != NULL; i++)
-    {
-      g_autofree char *key = NULL;
-      const char *mode;
+  return add_disk_words (options, add_transfer_disk, words, error);
+}
 
-      vml_cli_disk_word_split (words[i], &key, &mode);
-      vmlease_transfer_options_add_disk (options, key, disk_mode (mode));
-    }
-  return TRUE;
+char *
+vml_cli_error_dbus_name (const GError *error)
+{
+  if (error->domain == VMLEASE_ERROR)
+    return g_strdup (vmlease_error_get_dbus_name (error->code));
+  return g_dbus_error_get_remote_error (error);
 }

@@ -301,5 +301,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlCliTable, vml_cli_table_free)
 int       vml_cli_report_error    (VmlCli               *cli,
                                    GError               *error);
 int       vml_cli_exit_code       (const GError         *error);
+/* (nullable) The D-Bus error name @error stands for: a VMLEASE_ERROR's
+ * (libvmlease-1 strips it from the message), or a remote error's. */
+char     *vml_cli_error_dbus_name (const GError         *error);
 
 G_END_DECLS

@@ -332,9 +332,7 @@ acquire (Run *run, VmleaseLease *lease, VmleaseAcquireOptions *options)
   if (!run->acquired)
     {
       int code = vml_cli_exit_code (run->error);
-      g_autofree char *name = run->error->domain == VMLEASE_ERROR
-        ? g_strdup (vmlease_error_get_dbus_name (run->error->code))
-        : g_dbus_error_get_remote_error (run->error);
+      g_autofree char *name = vml_cli_error_dbus_name (run->error);
 
       g_dbus_error_strip_remote_error (run->error);
       fail_before_start (run, "cannot acquire lease %s (%s, as 'vmleasectl acquire' exits %d): %s",

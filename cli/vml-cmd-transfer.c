@@ -143,32 +143,6 @@ find_step (const char *name)
   g_assert_not_reached ();
 }
 
-/* ---- the call, shared with migrate --------------------------------------- */
-
-char *
-vml_cmd_transfer_call (VmlDbusLease  *lease,
-                       const char    *step,
-                       const char    *token,
-                       GVariant      *options,
-                       gboolean       no_timeout,
-                       const char    *progress,
-                       GError       **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-  char *next = NULL;
-
-  reply = vml_cli_call (lease, "Transfer",
-                        g_variant_new ("(ss@a{sv})", step, token,
-                                       options ? options : g_variant_new ("a{sv}", NULL)),
-                        VML_CLI_CALL_CHANGE,
-                        no_timeout ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
-                        progress, error);
-  if (reply == NULL)
-    return NULL;
-  g_variant_get (reply, "(s)", &next);
-  return next;
-}
-
 /* ---- the token ----------------------------------------------------------- */
 
 /* A token as a previous step printed it: the line, or --json's object. */

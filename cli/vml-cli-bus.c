@@ -4,6 +4,8 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -421,7 +423,57 @@ vml_cli_call_std (VmlCli             *cli,
                                       VML_CLI_TIMEOUT_READ, NULL, error);
 }
 
-/* ---- the exported leases ---------------------------------------------------- */
+/* ---- what the library follows ------------------------------------------- */
+
+gboolean
+vml_cli_check_service (VmlCli  *cli,
+                       GError **error)
+{
+  VmleaseClient *client = vml_cli_client (cli, error);
+  g_autofree char *owner = NULL;
+
+  if (client == NULL)
+    return FALSE;
+  owner = vmlease_client_get_name_owner (client);
+  if (owner != NULL)
+    return TRUE;
+  /* As a call would have failed: exit 3, "vmleased is not running". */
+  g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN,
+               "the name %s has no owner", VML_CLI_BUS_NAME);
+  return FALSE;
+}
+
+static int
+compare_names (const void *a,
+               const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The D-Bus properties of @lease as they are now: its proxy's, which the
+ * client keeps current. */
+static GVariant *
+lease_props (VmleaseLease *lease)
+{
+  g_autoptr(GDBusProxy) proxy = NULL;
+  g_auto(GStrv) names = NULL;
+  GVariantBuilder props;
+
+  g_object_get (lease, "proxy", &proxy, NULL);
+  /* Sorted: the proxy's own order is a hash table's. */
+  names = g_dbus_proxy_get_cached_property_names (proxy);
+  if (names != NULL)
+    qsort (names, g_strv_length (names), sizeof (char *), compare_names);
+  g_variant_builder_init (&props, G_VARIANT_TYPE_VARDICT);
+  for (gsize i = 0; names != NULL && names[i] != NULL; i++)
+    {
+      g_autoptr(GVariant) value = g_dbus_proxy_get_cached_property (proxy, names[i]);
+
+      if (value != NULL)
+        g_variant_builder_add (&props, "{sv}", names[i], value);
+    }
+  return g_variant_builder_end (&props);
+}
 
 static int
 compare_leases (gconstpointer a,
@@ -438,29 +490,50 @@ GPtrArray *
 vml_cli_get_leases (VmlCli  *cli,
                     GError **error)
 {
-  const char *interface = vml_dbus_lease_interface_info ()->name;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) objects = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-  GVariantIter iter;
-  const char *path;
-  GVariant *interfaces;
+  GList *list;
 
-  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
-                            "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-                            NULL, G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), error);
-  if (reply == NULL)
+  if (!vml_cli_check_service (cli, error))
     return NULL;
-
-  objects = g_variant_get_child_value (reply, 0);
-  g_variant_iter_init (&iter, objects);
-  while (g_variant_iter_loop (&iter, "{&o@a{sa{sv}}}", &path, &interfaces))
-    {
-      g_autoptr(GVariant) props = g_variant_lookup_value (interfaces, interface,
-                                                          G_VARIANT_TYPE_VARDICT);
-      if (props != NULL)
-        g_ptr_array_add (leases, g_variant_ref_sink (g_variant_new ("(o@a{sv})", path, props)));
-    }
+  list = vmlease_client_get_leases (cli->client);
+  for (GList *l = list; l != NULL; l = l->next)
+    g_ptr_array_add (leases, g_variant_ref_sink (
+                       g_variant_new ("(o@a{sv})", vmlease_lease_get_object_path (l->data),
+                                      lease_props (l->data))));
+  g_list_free_full (list, g_object_unref);
   g_ptr_array_sort (leases, compare_leases);
   return g_steal_pointer (&leases);
+}
+
+GVariant *
+vml_cli_get_manager_props (VmlCli  *cli,
+                           GError **error)
+{
+  g_autoptr(GPtrArray) lockspaces = NULL;
+  g_autoptr(GVariant) details = NULL;
+  GVariantBuilder props, list;
+  const char *version;
+
+  if (!vml_cli_check_service (cli, error))
+    return NULL;
+  g_variant_builder_init (&props, G_VARIANT_TYPE_VARDICT);
+  version = vmlease_client_get_version (cli->client);
+  if (version != NULL)
+    g_variant_builder_add (&props, "{sv}", "Version", g_variant_new_string (version));
+  lockspaces = vmlease_client_get_lockspaces (cli->client);
+  g_variant_builder_init (&list, G_VARIANT_TYPE ("a(ststsu)"));
+  for (guint i = 0; i < lockspaces->len; i++)
+    {
+      VmleaseLockspace *ls = g_ptr_array_index (lockspaces, i);
+
+      g_variant_builder_add (&list, "(ststsu)", vmlease_lockspace_get_name (ls),
+                             vmlease_lockspace_get_host_id (ls), vmlease_lockspace_get_path (ls),
+                             vmlease_lockspace_get_offset (ls), vmlease_lockspace_get_state (ls),
+                             vmlease_lockspace_get_io_timeout (ls));
+    }
+  g_variant_builder_add (&props, "{sv}", "Lockspaces", g_variant_builder_end (&list));
+  details = vmlease_client_dup_lockspace_details (cli->client);
+  if (details != NULL)
+    g_variant_builder_add (&props, "{sv}", "LockspaceDetails", details);
+  return g_variant_ref_sink (g_variant_builder_end (&props));
 }

@@ -38,6 +38,11 @@ typedef enum {
   VML_EXIT_INTERRUPTED          = 130,
 } VmlExit;
 
+/* vmleased's bus name and its manager's object path. */
+#define VML_CLI_BUS_NAME     "org.example.VMLease"
+#define VML_CLI_MANAGER_PATH "/org/example/VMLease"
+#define VML_CLI_LEASE_IFACE  "org.example.VMLease"
+
 /* Ends a command's list of the VMLEASE_ERROR codes it may end with. */
 #define VML_CLI_ERRORS_END ((VmleaseError) -1)
 
@@ -251,6 +256,15 @@ GVariant        *vml_cli_call_std    (VmlCli              *cli,
                                       GVariant            *parameters,
                                       const GVariantType  *reply_type,
                                       GError             **error);
+/* What vmleased exports, as the library follows it (read when the client
+ * connects, so fresh for a command). An error (exit 3) if vmleased is not
+ * on the bus, as a call would fail. */
+gboolean         vml_cli_check_service (VmlCli            *cli,
+                                        GError           **error);
+/* (transfer full) a{sv}: the Manager's Version, Lockspaces and
+ * LockspaceDetails. */
+GVariant        *vml_cli_get_manager_props (VmlCli        *cli,
+                                            GError       **error);
 /* GPtrArray of GVariant (oa{sv}): the path and org.example.VMLease
  * properties of every lease the manager exports, sorted by path. */
 GPtrArray       *vml_cli_get_leases  (VmlCli              *cli,

@@ -65,31 +65,18 @@ vml_cmd_disks_count (GVariant *disks)
 
 /* ---- the Disks property ---------------------------------------------------- */
 
-/* (transfer full) the Disks of the lease at @path, read fresh. */
+/* (transfer full) the Disks of @lease, as the library keeps them current. */
 static GVariant *
-get_disks (VmlCli     *cli,
-           const char *path,
-           GError    **error)
+get_disks (VmleaseLease  *lease,
+           GError       **error)
 {
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) disks = NULL;
+  GVariant *disks = vmlease_lease_dup_disks (lease);
 
-  reply = vml_cli_call_std (cli, path, "org.freedesktop.DBus.Properties", "Get",
-                            g_variant_new ("(ss)", vml_dbus_lease_interface_info ()->name,
-                                           "Disks"),
-                            G_VARIANT_TYPE ("(v)"), error);
-  if (reply == NULL)
-    return NULL;
-  g_variant_get (reply, "(v)", &disks);
-  if (!g_variant_is_of_type (disks, DISKS_TYPE))
-    {
-      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_REPLY,
-                   "the lease's Disks property is %s, not a(ss): is vmleased older "
-                   "than vmleasectl (without disk leases)?",
-                   g_variant_get_type_string (disks));
-      return NULL;
-    }
-  return g_steal_pointer (&disks);
+  if (disks == NULL)
+    g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_REPLY,
+                 "the lease has no Disks property of type a(ss): is vmleased older "
+                 "than vmleasectl (without disk leases)?");
+  return disks;
 }
 
 /* Each row: (uuid, a(ss) disks). */
@@ -131,12 +118,12 @@ get_rows (VmlCli     *cli,
 
   if (uuid != NULL)
     {
-      g_autoptr(VmlDbusLease) lease = vml_cli_lease (cli, uuid, error);
+      g_autoptr(VmleaseLease) lease = vml_cli_find_lease (cli, uuid, error);
       g_autoptr(GVariant) disks = NULL;
 
       if (lease == NULL)
         return NULL;
-      disks = get_disks (cli, g_dbus_proxy_get_object_path (G_DBUS_PROXY (lease)), error);
+      disks = get_disks (lease, error);
       if (disks == NULL)
         return NULL;
       add_row (rows, uuid, disks);

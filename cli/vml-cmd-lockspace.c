@@ -21,21 +21,6 @@ vml_cmd_check_lockspaces (GVariant  *lockspaces,
 }
 
 GVariant *
-vml_cmd_get_manager_props (VmlCli  *cli,
-                           GError **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-
-  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
-                            "org.freedesktop.DBus.Properties", "GetAll",
-                            g_variant_new ("(s)", vml_dbus_manager_interface_info ()->name),
-                            G_VARIANT_TYPE ("(a{sv})"), error);
-  if (reply == NULL)
-    return NULL;
-  return g_variant_get_child_value (reply, 0);
-}
-
-GVariant *
 vml_cmd_lockspace_details (GVariant *manager_props)
 {
   return g_variant_lookup_value (manager_props, "LockspaceDetails",
@@ -272,7 +257,7 @@ get_lockspaces (VmlCli    *cli,
                 GVariant **details,
                 GError   **error)
 {
-  g_autoptr(GVariant) props = vml_cmd_get_manager_props (cli, error);
+  g_autoptr(GVariant) props = vml_cli_get_manager_props (cli, error);
   g_autoptr(GVariant) lockspaces = NULL;
 
   if (props == NULL)

@@ -40,7 +40,7 @@ get_manager_props (VmlCli  *cli,
                    Status  *status,
                    GError **error)
 {
-  g_autoptr(GVariant) props = vml_cmd_get_manager_props (cli, error);
+  g_autoptr(GVariant) props = vml_cli_get_manager_props (cli, error);
 
   if (props == NULL)
     return FALSE;

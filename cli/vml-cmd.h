@@ -48,10 +48,6 @@ VML_CMD_DECLARE (vml_cmd_migrate);
 /* vml-cmd-run.c: supervisor mode */
 VML_CMD_DECLARE (vml_cmd_run);
 
-/* (transfer full) every property of the Manager, a{sv}, read fresh. */
-GVariant  *vml_cmd_get_manager_props (VmlCli  *cli,
-                                      GError **error);
-
 /* Lockspaces: the Manager's Lockspaces property, a(ststsu), and its
  * LockspaceDetails property, a{sa{sv}} by name (@details may be NULL: a
  * vmleased without it; the sector size is then not shown). */

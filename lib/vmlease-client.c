@@ -671,6 +671,25 @@ vmlease_client_get_lockspaces (VmleaseClient *self)
 }
 
 /**
+ * vmlease_client_get_name_owner:
+ * @self: the client
+ *
+ * The unique bus name of the vmleased that answers now, or %NULL while none
+ * does (not running, and not started by bus activation when the client was
+ * made). Without one, the leases and lockspaces are empty and every call
+ * fails; a vmleased that starts later is followed.
+ *
+ * Returns: (transfer full) (nullable): the unique name, or %NULL
+ */
+char *
+vmlease_client_get_name_owner (VmleaseClient *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_CLIENT (self), NULL);
+  return g_dbus_object_manager_client_get_name_owner (
+           G_DBUS_OBJECT_MANAGER_CLIENT (self->object_manager));
+}
+
+/**
  * vmlease_client_set_allow_interactive_authorization:
  * @self: the client
  * @allow: whether polkit may ask the user

@@ -37,6 +37,7 @@ GDBusConnection *vmlease_client_get_connection       (VmleaseClient       *self)
 const char    *vmlease_client_get_address            (VmleaseClient       *self);
 const char    *vmlease_client_get_version            (VmleaseClient       *self);
 const char    *vmlease_client_get_sanlock_daemon     (VmleaseClient       *self);
+char          *vmlease_client_get_name_owner         (VmleaseClient       *self);
 void           vmlease_client_set_allow_interactive_authorization (VmleaseClient *self,
                                                                    gboolean       allow);
 gboolean       vmlease_client_get_allow_interactive_authorization (VmleaseClient *self);

@@ -1,5 +1,7 @@
-/* vml-cli-bus.c: the connection to the bus, proxies for the manager and a
- * lease, and method calls, with a spinner on a terminal for the slow ones. */
+/* vml-cli-bus.c: vmleased through libvmlease-1: the client (connected on
+ * first use), finding a lease, waiting for the library's async calls with a
+ * spinner on a terminal, and what the client follows (leases, manager
+ * properties) in the shapes the output code prints. */
 #include "config.h"
 
 #include <signal.h>
@@ -85,59 +87,7 @@ vml_cli_find_lease (VmlCli     *cli,
   return vmlease_client_get_lease_sync (client, uuid, NULL, error);
 }
 
-/* (transfer none). Without DO_NOT_AUTO_START, so the bus may activate
- * vmleased; if it is neither running nor activatable the first call fails
- * with ServiceUnknown (exit code 3). */
-VmlDbusManager *
-vml_cli_manager (VmlCli  *cli,
-                 GError **error)
-{
-  GDBusConnection *connection;
-
-  if (cli->manager != NULL)
-    return cli->manager;
-
-  connection = vml_cli_connection (cli, error);
-  if (connection == NULL)
-    return NULL;
-
-  cli->manager = vml_dbus_manager_proxy_new_sync (connection,
-                                                  G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                                  G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
-                                                  VML_BUS_NAME,
-                                                  VML_MANAGER_PATH,
-                                                  NULL, error);
-  return cli->manager;
-}
-
-/* (transfer full): the lease object for @uuid, found with GetLease. */
-VmlDbusLease *
-vml_cli_lease (VmlCli     *cli,
-               const char *uuid,
-               GError    **error)
-{
-  VmlDbusManager *manager = vml_cli_manager (cli, error);
-  g_autoptr(GVariant) reply = NULL;
-  const char *path;
-
-  if (manager == NULL)
-    return NULL;
-
-  reply = vml_cli_call (manager, "GetLease", g_variant_new ("(s)", uuid),
-                        VML_CLI_CALL_READ, VML_CLI_TIMEOUT_READ, NULL, error);
-  if (reply == NULL)
-    return NULL;
-
-  /* The proxy checks replies against the introspection data: "(o)". */
-  g_variant_get (reply, "(&o)", &path);
-  return vml_dbus_lease_proxy_new_sync (vml_cli_connection (cli, NULL),
-                                        G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                        G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS |
-                                        G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
-                                        VML_BUS_NAME, path, NULL, error);
-}
-
-/* ---- a call with a spinner --------------------------------------------- */
+/* ---- the spinner --------------------------------------------------------- */
 
 typedef struct {
   const char   *what;
@@ -178,48 +128,6 @@ on_interrupt (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-static void
-call_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  VmlCliSpin *wait = user_data;
-
-  wait->reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &wait->error);
-  wait->done = TRUE;
-}
-
-/* Runs the main loop until @wait's call is done, the spinner turning. */
-static GVariant *
-wait_for_reply (VmlCliSpin *wait,
-                GError    **error)
-{
-  guint tick = g_timeout_add (SPINNER_PERIOD_MS, spinner_tick, wait);
-  guint sigint = g_unix_signal_add (SIGINT, on_interrupt, wait);
-
-  /* Cancelling still completes the call, so wait is never left dangling. */
-  while (!wait->done)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_source_remove (tick);
-  g_source_remove (sigint);
-  if (wait->shown)
-    fputs ("\r\033[K", stderr);
-
-  if (wait->reply != NULL)
-    return wait->reply;
-  if (wait->interrupted)
-    {
-      g_clear_error (&wait->error);
-      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_INTERRUPTED,
-                   "interrupted; vmleased may still complete the request (%s)",
-                   wait->what);
-      return NULL;
-    }
-  g_propagate_error (error, wait->error);
-  return NULL;
-}
-
 /* ---- waiting for one of the library's async calls ----------------------- */
 
 struct _VmlCliWait {
@@ -243,7 +151,7 @@ vml_cli_wait_new (int         timeout_ms,
   va_end (ap);
   wait->base.what = wait->what;
   wait->base.cancellable = g_cancellable_new ();
-  wait->timeout_ms = timeout_ms == VML_CLI_TIMEOUT_READ ? 25 * 1000 : timeout_ms;
+  wait->timeout_ms = timeout_ms;
   return wait;
 }
 
@@ -335,92 +243,12 @@ vml_cli_wait_free (VmlCliWait *wait)
   g_free (wait);
 }
 
-/* Calls @method on a generated proxy (the manager or a lease). The generated
- * *_call_*_sync() functions take neither call flags nor a timeout, and every
- * state change must allow interactive authorization, hence this. @progress
- * (or NULL) names the operation for the spinner shown while it runs, if
- * stderr is a terminal. */
-GVariant *
-vml_cli_call (gpointer        proxy,
-              const char     *method,
-              GVariant       *parameters,
-              GDBusCallFlags  flags,
-              int             timeout_ms,
-              const char     *progress,
-              GError        **error)
-{
-  g_autoptr(GCancellable) cancellable = NULL;
-  VmlCliSpin wait = { .what = progress };
-
-  if (progress == NULL || !isatty (STDERR_FILENO))
-    return g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), method, parameters,
-                                   flags, timeout_ms, NULL, error);
-
-  cancellable = g_cancellable_new ();
-  wait.started = g_get_monotonic_time ();
-  wait.cancellable = cancellable;
-  g_dbus_proxy_call (G_DBUS_PROXY (proxy), method, parameters, flags, timeout_ms,
-                     cancellable, call_done, &wait);
-  return wait_for_reply (&wait, error);
-}
-
-gboolean
-vml_cli_change (VmlCli *cli, const char *uuid, const char *method, GVariant *parameters,
-                int timeout_ms, GVariant **reply, GError **error,
-                const char *progress_format, ...)
-{
-  g_autoptr(GVariant) args = g_variant_ref_sink (parameters);
-  g_autoptr(VmlDbusLease) lease = NULL;
-  g_autoptr(GVariant) answer = NULL;
-  g_autofree char *progress = NULL;
-  gpointer proxy;
-  va_list ap;
-
-  if (uuid != NULL)
-    proxy = lease = vml_cli_lease (cli, uuid, error);
-  else
-    proxy = vml_cli_manager (cli, error);
-  if (proxy == NULL)
-    return FALSE;
-  va_start (ap, progress_format);
-  progress = g_strdup_vprintf (progress_format, ap);
-  va_end (ap);
-  answer = vml_cli_call (proxy, method, args, VML_CLI_CALL_CHANGE, timeout_ms, progress, error);
-  if (answer == NULL)
-    return FALSE;
-  if (reply != NULL)
-    *reply = g_steal_pointer (&answer);
-  return TRUE;
-}
-
 char *
 vml_cli_progress_wait (guint64 wait)
 {
   if (wait == 0)
     return g_strdup ("");
   return g_strdup_printf (" (waiting up to %" G_GUINT64_FORMAT " s)", wait);
-}
-
-/* Calls a standard interface (Properties, ObjectManager) on vmleased. */
-GVariant *
-vml_cli_call_std (VmlCli             *cli,
-                  const char         *path,
-                  const char         *interface,
-                  const char         *method,
-                  GVariant           *parameters,
-                  const GVariantType *reply_type,
-                  GError            **error)
-{
-  g_autoptr(GVariant) args = parameters ? g_variant_ref_sink (parameters) : NULL;
-  GDBusConnection *connection = vml_cli_connection (cli, error);
-
-  if (connection == NULL)
-    return NULL;
-
-  return g_dbus_connection_call_sync (connection, VML_BUS_NAME, path,
-                                      interface, method, args, reply_type,
-                                      G_DBUS_CALL_FLAGS_NONE,
-                                      VML_CLI_TIMEOUT_READ, NULL, error);
 }
 
 /* ---- what the library follows ------------------------------------------- */

@@ -66,7 +66,6 @@ vml_cli_new (void)
 void
 vml_cli_free (VmlCli *cli)
 {
-  g_clear_object (&cli->manager);
   g_clear_object (&cli->client);
   g_free (cli->address);
   g_free (cli->command);
@@ -406,38 +405,6 @@ vml_cli_parse_uint (const char *option,
   return TRUE;
 }
 
-gboolean
-vml_cli_add_fence_options (GVariantBuilder *options,
-                           const char      *pid,
-                           const char      *fence,
-                           GError         **error)
-{
-  if (!vml_cli_add_uint32_option (options, "pid", "--pid", pid, NULL, error))
-    return FALSE;
-  if (fence != NULL)
-    g_variant_builder_add (options, "{sv}", "fence", g_variant_new_string (fence));
-  return TRUE;
-}
-
-gboolean
-vml_cli_add_uint32_option (GVariantBuilder *options,
-                           const char      *key,
-                           const char      *option,
-                           const char      *text,
-                           guint64         *value,
-                           GError         **error)
-{
-  guint64 number = 0;
-
-  if (text != NULL && !vml_cli_parse_uint (option, text, G_MAXUINT32, &number, error))
-    return FALSE;
-  if (text != NULL)
-    g_variant_builder_add (options, "{sv}", key, g_variant_new_uint32 ((guint32) number));
-  if (value != NULL)
-    *value = number;
-  return TRUE;
-}
-
 static const struct {
   const char *suffix;
   guint       shift;
@@ -517,31 +484,6 @@ vml_cli_disk_word (const char *key,
   if (g_str_equal (mode, "shared") || ambiguous)
     return g_strdup_printf ("%s:%s", key, g_str_equal (mode, "shared") ? "shared" : "exclusive");
   return g_strdup (key);
-}
-
-GVariant *
-vml_cli_disks_variant (char *const *words)
-{
-  GVariantBuilder disks;
-
-  g_variant_builder_init (&disks, G_VARIANT_TYPE ("a(ss)"));
-  for (gsize i = 0; words != NULL && words[i] != NULL; i++)
-    {
-      g_autofree char *key = NULL;
-      const char *mode;
-
-      vml_cli_disk_word_split (words[i], &key, &mode);
-      g_variant_builder_add (&disks, "(ss)", key, mode);
-    }
-  return g_variant_builder_end (&disks);
-}
-
-void
-vml_cli_add_disks_option (GVariantBuilder *options,
-                          char *const     *words)
-{
-  if (words != NULL)
-    g_variant_builder_add (options, "{sv}", "disks", vml_cli_disks_variant (words));
 }
 
 /* ---- typed options for libvmlease-1 ------------------------------------ */

@@ -1,7 +1,7 @@
 /* vml-cli.h: what every vmleasectl command shares: the command table's row
- * type, option parsing, the bus connection and proxies, D-Bus calls (with a
- * progress spinner on a terminal), human and JSON output, and the mapping of
- * errors to exit codes.
+ * type, option parsing, vmleased through libvmlease-1 (its async calls
+ * waited for with a progress spinner on a terminal), human and JSON output,
+ * and the mapping of errors to exit codes.
  *
  * Nothing here talks to the bus before a command has parsed its options, so
  * every --help works without vmleased (or any bus) around. */
@@ -11,8 +11,6 @@
 #include <json-glib/json-glib.h>
 
 #include <vmlease.h>
-
-#include "vml-dbus-generated.h"
 
 G_BEGIN_DECLS
 
@@ -55,16 +53,12 @@ typedef enum {
   VML_CLI_ERROR_INTERRUPTED,  /* Ctrl-C while waiting for a reply    → 130 */
 } VmlCliError;
 
-/* D-Bus timeouts in milliseconds. Reads use the bus default (25 s); calls
- * that touch storage or may wait for a polkit agent get minutes; calls that
- * wait by design (AddLockspace, Acquire with "wait") get no limit. */
-#define VML_CLI_TIMEOUT_READ   (-1)
+/* How long vml_cli_wait_run() waits, in milliseconds: calls that touch
+ * storage or may wait for a polkit agent get minutes; calls that wait by
+ * design (AddLockspace, Acquire with "wait") get no limit. Reads of what
+ * the library follows are not calls. */
 #define VML_CLI_TIMEOUT_CHANGE (5 * 60 * 1000)
 #define VML_CLI_TIMEOUT_LONG   G_MAXINT
-
-/* Every call that changes state lets polkit ask the user. */
-#define VML_CLI_CALL_CHANGE G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
-#define VML_CLI_CALL_READ   G_DBUS_CALL_FLAGS_NONE
 
 typedef struct _VmlCli VmlCli;
 typedef struct _VmlCliCommand VmlCliCommand;
@@ -93,7 +87,6 @@ struct _VmlCli {
   char                  *address;     /* --address, or NULL: the system bus */
   char                  *command;     /* "lockspace add", for help and hints */
   VmleaseClient         *client;      /* connected on first use */
-  VmlDbusManager        *manager;     /* likewise */
 };
 
 /* How a command parses its own arguments. */
@@ -148,17 +141,8 @@ gboolean  vml_cli_parse_bytes     (const char           *option,
                                    const char           *text,
                                    guint64              *out,
                                    GError              **error);
-/* Adds @key to @options, a uint32: @text, the value of @option (a whole
- * number up to G_MAXUINT32); nothing if @text is NULL. *value (if not
- * NULL) gets the number, 0 without @text. */
-gboolean  vml_cli_add_uint32_option (GVariantBuilder *options, const char *key,
-                                     const char *option, const char *text,
-                                     guint64 *value, GError **error);
-/* The fence options of Acquire and Transfer's prepare: "pid" from --pid
- * and "fence" from --fence, each if given (NULL: not given). */
-gboolean  vml_cli_add_fence_options (GVariantBuilder *options, const char *pid,
-                                     const char *fence, GError **error);
-/* Their two GOptionEntry rows: --pid PID (described by @pid_help) into
+/* The fence options of Acquire and Transfer's prepare, two GOptionEntry
+ * rows: --pid PID (described by @pid_help) into
  * @pid_arg and --fence ACTION into @fence_arg (both char **). */
 #define VML_CLI_FENCE_ENTRIES(pid_arg, fence_arg, pid_help)                 \
   { "pid", 0, 0, G_OPTION_ARG_STRING, (pid_arg), (pid_help), "PID" },      \
@@ -189,10 +173,6 @@ gboolean  vml_cli_transfer_options_add_disks (VmleaseTransferOptions *options,
 void      vml_cli_disk_word_split (const char *word, char **key, const char **mode);
 /* The word that vml_cli_disk_word_split() reads back as @key, @mode. */
 char     *vml_cli_disk_word       (const char *key, const char *mode);
-/* (transfer floating) a(ss) of (key, mode) from @words (NULL: none). */
-GVariant *vml_cli_disks_variant   (char *const *words);
-/* Adds "disks" a(ss) from @words to @options, if @words is not NULL. */
-void      vml_cli_add_disks_option (GVariantBuilder *options, char *const *words);
 /* The --disk KEY[:shared] option (repeatable) into @words_arg (char ***). */
 #define VML_CLI_DISK_ENTRY(words_arg, help) \
   { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, (words_arg), (help), VML_CLI_DISK_WORD }
@@ -237,25 +217,6 @@ gboolean         vml_cli_wait_end    (VmlCliWait          *wait,
 void             vml_cli_wait_free   (VmlCliWait          *wait);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlCliWait, vml_cli_wait_free)
 
-VmlDbusManager  *vml_cli_manager     (VmlCli              *cli,
-                                      GError             **error);
-VmlDbusLease    *vml_cli_lease       (VmlCli              *cli,
-                                      const char          *uuid,
-                                      GError             **error);
-GVariant        *vml_cli_call        (gpointer             proxy,
-                                      const char          *method,
-                                      GVariant            *parameters,
-                                      GDBusCallFlags       flags,
-                                      int                  timeout_ms,
-                                      const char          *progress,
-                                      GError             **error);
-GVariant        *vml_cli_call_std    (VmlCli              *cli,
-                                      const char          *path,
-                                      const char          *interface,
-                                      const char          *method,
-                                      GVariant            *parameters,
-                                      const GVariantType  *reply_type,
-                                      GError             **error);
 /* What vmleased exports, as the library follows it (read when the client
  * connects, so fresh for a command). An error (exit 3) if vmleased is not
  * on the bus, as a call would fail. */
@@ -269,13 +230,6 @@ GVariant        *vml_cli_get_manager_props (VmlCli        *cli,
  * properties of every lease the manager exports, sorted by path. */
 GPtrArray       *vml_cli_get_leases  (VmlCli              *cli,
                                       GError             **error);
-/* A call that changes state (polkit may ask the user) on the lease of
- * @uuid (found with GetLease), or on the manager if @uuid is NULL; the
- * spinner, if any, says @progress_format. @parameters may be floating;
- * *reply (if @reply is not NULL) gets the reply. */
-gboolean vml_cli_change (VmlCli *cli, const char *uuid, const char *method, GVariant *parameters,
-                         int timeout_ms, GVariant **reply, GError **error,
-                         const char *progress_format, ...) G_GNUC_PRINTF (8, 9);
 /* What a spinner adds for a call that waits up to @wait seconds (" (waiting
  * up to N s)"), or "" for one that does not wait. */
 char            *vml_cli_progress_wait (guint64            wait);

@@ -87,13 +87,14 @@ static const StepInfo steps[] = {
     "  vmleasectl transfer perform \"$uuid\" \"$t2\" --postcopy" },
   { "finish", VMLEASE_TRANSFER_STEP_FINISH,
     "Destination: shared to exclusive (or give up); prints T4",
-    STEP_OPT_SUCCESS | STEP_OPT_QMP, TRUE,
+    STEP_OPT_SUCCESS | STEP_OPT_PID | STEP_OPT_QMP, TRUE,
     "On the destination host: with success (the default), returns once the\n"
     "source's share is gone and this host holds the lease alone; the guest\n"
     "may resume here then. The lease becomes exclusive in the background\n"
     "(state converting, then held). With --failure, gives the shared hold up\n"
-    "instead. --qmp gives the QMP socket of this host's QEMU for a pause\n"
-    "fence named at prepare. Prints the token T4 for the source's 'confirm'.\n"
+    "instead. --pid, --fence and --qmp name this host's VM process and its\n"
+    "fence as at prepare, replacing prepare's (for a VM process that exists\n"
+    "only now). Prints the token T4 for the source's 'confirm'.\n"
     "\n"
     "Examples:\n"
     "  vmleasectl transfer finish 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t3\"\n"

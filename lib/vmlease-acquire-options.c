@@ -355,11 +355,7 @@ void
 vmlease_acquire_options_set_qmp (VmleaseAcquireOptions *self, const char *qmp)
 {
   g_return_if_fail (VMLEASE_IS_ACQUIRE_OPTIONS (self));
-  if (g_strcmp0 (self->qmp, qmp) == 0)
-    return;
-  g_free (self->qmp);
-  self->qmp = g_strdup (qmp);
-  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_QMP]);
+  _vmlease_set_string (G_OBJECT (self), &self->qmp, qmp, props[PROP_QMP]);
 }
 
 /**

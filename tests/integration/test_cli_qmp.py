@@ -4,8 +4,24 @@
 # 'stop', not SIGSTOP. The QMP-serving VM stand-in is test_run.py's.
 import os
 
-from conftest import ctl
-from test_run import assert_qmp_paused, qmp_vm  # noqa: F401 (qmp_vm: a fixture)
+from conftest import ctl, proc_stat, wait_until
+from test_run import _commands, _seize, qmp_vm  # noqa: F401 (qmp_vm: a fixture)
+
+
+def assert_qmp_paused(h_dest, h_seizer, u, vm, log):
+    """h_dest holds u with vm as its pause fence through QMP: h_seizer
+    seizes it, and h_dest's holder pauses vm with QMP 'stop', not SIGSTOP
+    (as test_run.py's test_qmp_given_at_finish_reaches_the_holder checks)."""
+    p = h_dest.lease_props(u)
+    assert (p['State'], p['FencePid'], p['Fence']) == ('held', vm.pid, 'pause'), p
+    at = h_dest.log_size()
+    _seize(h_seizer, u)
+    wait_until(lambda: 'paused VM process %d (QMP stop)' % vm.pid in h_dest.log_since(at), 10,
+               what="the holder's QMP fence in host %d's log" % h_dest.id)
+    assert 'stop' in _commands(log), _commands(log)
+    assert 'SIGSTOP' not in h_dest.log_since(at), h_dest.log_since(at)
+    assert proc_stat(vm.pid)[0] != 'T', proc_stat(vm.pid)
+    h_seizer.release(u)
 
 
 def _handoff(hosts, u, prepare_args, finish_args):

@@ -385,19 +385,13 @@ def test_qmp_given_at_finish_reaches_the_holder(hosts, leases, qmp_vm):
     t3 = xfer(h1, u, 'perform', t2)
     t4 = xfer(h2, u, 'finish', t3, pid=vm.pid, fence='pause', qmp=sock)
     xfer(h1, u, 'confirm', t4)
-    assert_qmp_paused(h2, h3, u, vm, log)
-
-
-def assert_qmp_paused(h_dest, h_seizer, u, vm, log):
-    """h_dest holds u with vm as its pause fence through QMP: h_seizer
-    seizes it, and h_dest's holder pauses vm with QMP 'stop', not SIGSTOP."""
-    p = h_dest.lease_props(u)
+    p = h2.lease_props(u)
     assert (p['State'], p['FencePid'], p['Fence']) == ('held', vm.pid, 'pause'), p
-    at = h_dest.log_size()
-    _seize(h_seizer, u)
-    wait_until(lambda: 'paused VM process %d (QMP stop)' % vm.pid in h_dest.log_since(at), 10,
-               what="the holder's QMP fence in host %d's log" % h_dest.id)
+    at = h2.log_size()
+    _seize(h3, u)
+    wait_until(lambda: 'paused VM process %d (QMP stop)' % vm.pid in h2.log_since(at), 10,
+               what="the holder's QMP fence in host 2's log")
     assert 'stop' in _commands(log), _commands(log)
-    assert 'SIGSTOP' not in h_dest.log_since(at), h_dest.log_since(at)
+    assert 'SIGSTOP' not in h2.log_since(at), h2.log_since(at)
     assert proc_stat(vm.pid)[0] != 'T', proc_stat(vm.pid)
-    h_seizer.release(u)
+    h3.release(u)

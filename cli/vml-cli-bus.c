@@ -1,9 +1,13 @@
-/* vml-cli-bus.c: the connection to the bus, proxies for the manager and a
- * lease, and method calls, with a spinner on a terminal for the slow ones. */
+/* vml-cli-bus.c: vmleased through libvmlease-1: the client (connected on
+ * first use), finding a lease, waiting for the library's async calls with a
+ * spinner on a terminal, and what the client follows (leases, manager
+ * properties) in the shapes the output code prints. */
 #include "config.h"
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -22,17 +26,42 @@ vml_cli_bus_name_for_humans (VmlCli *cli)
   return g_strdup ("the system bus");
 }
 
-static GDBusConnection *
-open_bus (VmlCli  *cli,
-          GError **error)
+/* (transfer none). The library's client: its connection carries every
+ * call. Only a failure to reach the bus is "unreachable" here; a bus that
+ * answers with an error (vmleased not activatable) goes on as that error. */
+VmleaseClient *
+vml_cli_client (VmlCli  *cli,
+                GError **error)
 {
-  if (cli->address == NULL)
-    return g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+  g_autoptr(GError) local_error = NULL;
 
-  return g_dbus_connection_new_for_address_sync (cli->address,
-                                                 G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                 NULL, NULL, error);
+  if (cli->client != NULL)
+    return cli->client;
+
+  if (cli->address == NULL)
+    cli->client = vmlease_client_new_sync (NULL, &local_error);
+  else
+    cli->client = vmlease_client_new_for_address_sync (cli->address, NULL, &local_error);
+  if (cli->client == NULL)
+    {
+      g_autofree char *bus = NULL;
+
+      if (g_dbus_error_is_remote_error (local_error))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      bus = vml_cli_bus_name_for_humans (cli);
+      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_UNREACHABLE,
+                   "cannot connect to %s: %s", bus, local_error->message);
+      return NULL;
+    }
+
+  /* monitor notices a closed connection itself; never exit behind its back. */
+  g_dbus_connection_set_exit_on_close (vmlease_client_get_connection (cli->client), FALSE);
+  /* Every call that changes state lets polkit ask the user. */
+  vmlease_client_set_allow_interactive_authorization (cli->client, TRUE);
+  return cli->client;
 }
 
 /* (transfer none) */
@@ -40,79 +69,25 @@ GDBusConnection *
 vml_cli_connection (VmlCli  *cli,
                     GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  VmleaseClient *client = vml_cli_client (cli, error);
 
-  if (cli->connection != NULL)
-    return cli->connection;
-
-  cli->connection = open_bus (cli, &local_error);
-  if (cli->connection == NULL)
-    {
-      g_autofree char *bus = vml_cli_bus_name_for_humans (cli);
-
-      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_UNREACHABLE,
-                   "cannot connect to %s: %s", bus, local_error->message);
-      return NULL;
-    }
-
-  /* monitor notices a closed connection itself; never exit behind its back. */
-  g_dbus_connection_set_exit_on_close (cli->connection, FALSE);
-  return cli->connection;
+  return client != NULL ? vmlease_client_get_connection (client) : NULL;
 }
 
-/* (transfer none). Without DO_NOT_AUTO_START, so the bus may activate
- * vmleased; if it is neither running nor activatable the first call fails
- * with ServiceUnknown (exit code 3). */
-VmlDbusManager *
-vml_cli_manager (VmlCli  *cli,
-                 GError **error)
+/* (transfer full): the lease of @uuid (GetLease). */
+VmleaseLease *
+vml_cli_find_lease (VmlCli     *cli,
+                    const char *uuid,
+                    GError    **error)
 {
-  GDBusConnection *connection;
+  VmleaseClient *client = vml_cli_client (cli, error);
 
-  if (cli->manager != NULL)
-    return cli->manager;
-
-  connection = vml_cli_connection (cli, error);
-  if (connection == NULL)
+  if (client == NULL)
     return NULL;
-
-  cli->manager = vml_dbus_manager_proxy_new_sync (connection,
-                                                  G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                                  G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
-                                                  VML_BUS_NAME,
-                                                  VML_MANAGER_PATH,
-                                                  NULL, error);
-  return cli->manager;
+  return vmlease_client_get_lease_sync (client, uuid, NULL, error);
 }
 
-/* (transfer full): the lease object for @uuid, found with GetLease. */
-VmlDbusLease *
-vml_cli_lease (VmlCli     *cli,
-               const char *uuid,
-               GError    **error)
-{
-  VmlDbusManager *manager = vml_cli_manager (cli, error);
-  g_autoptr(GVariant) reply = NULL;
-  const char *path;
-
-  if (manager == NULL)
-    return NULL;
-
-  reply = vml_cli_call (manager, "GetLease", g_variant_new ("(s)", uuid),
-                        VML_CLI_CALL_READ, VML_CLI_TIMEOUT_READ, NULL, error);
-  if (reply == NULL)
-    return NULL;
-
-  /* The proxy checks replies against the introspection data: "(o)". */
-  g_variant_get (reply, "(&o)", &path);
-  return vml_dbus_lease_proxy_new_sync (cli->connection,
-                                        G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                        G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS |
-                                        G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
-                                        VML_BUS_NAME, path, NULL, error);
-}
-
-/* ---- a call with a spinner --------------------------------------------- */
+/* ---- the spinner --------------------------------------------------------- */
 
 typedef struct {
   const char   *what;
@@ -124,13 +99,13 @@ typedef struct {
   GCancellable *cancellable;
   GVariant     *reply;
   GError       *error;
-} VmlCliWait;
+} VmlCliSpin;
 
 static gboolean
 spinner_tick (gpointer user_data)
 {
   static const char frames[] = "|/-\\";
-  VmlCliWait *wait = user_data;
+  VmlCliSpin *wait = user_data;
   gint64 elapsed = g_get_monotonic_time () - wait->started;
 
   if (elapsed < SPINNER_DELAY_US)
@@ -146,111 +121,126 @@ spinner_tick (gpointer user_data)
 static gboolean
 on_interrupt (gpointer user_data)
 {
-  VmlCliWait *wait = user_data;
+  VmlCliSpin *wait = user_data;
 
   wait->interrupted = TRUE;
   g_cancellable_cancel (wait->cancellable);
   return G_SOURCE_CONTINUE;
 }
 
-static void
-call_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+/* ---- waiting for one of the library's async calls ----------------------- */
+
+struct _VmlCliWait {
+  VmlCliSpin    base;         /* spinner and Ctrl-C, as for a proxy call */
+  GAsyncResult  *result;
+  char          *what;
+  int            timeout_ms;
+  gboolean       timed_out;
+};
+
+VmlCliWait *
+vml_cli_wait_new (int         timeout_ms,
+                  const char *progress_format,
+                  ...)
+{
+  VmlCliWait *wait = g_new0 (VmlCliWait, 1);
+  va_list ap;
+
+  va_start (ap, progress_format);
+  wait->what = g_strdup_vprintf (progress_format, ap);
+  va_end (ap);
+  wait->base.what = wait->what;
+  wait->base.cancellable = g_cancellable_new ();
+  wait->timeout_ms = timeout_ms;
+  return wait;
+}
+
+GCancellable *
+vml_cli_wait_cancellable (VmlCliWait *wait)
+{
+  return wait->base.cancellable;
+}
+
+void
+vml_cli_wait_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
 {
   VmlCliWait *wait = user_data;
 
-  wait->reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &wait->error);
-  wait->done = TRUE;
+  wait->result = g_object_ref (result);
+  wait->base.done = TRUE;
 }
 
-/* Runs the main loop until @wait's call is done, the spinner turning. */
-static GVariant *
-wait_for_reply (VmlCliWait *wait,
-                GError    **error)
+static gboolean
+on_wait_timeout (gpointer user_data)
 {
-  guint tick = g_timeout_add (SPINNER_PERIOD_MS, spinner_tick, wait);
-  guint sigint = g_unix_signal_add (SIGINT, on_interrupt, wait);
+  VmlCliWait *wait = user_data;
 
-  /* Cancelling still completes the call, so wait is never left dangling. */
-  while (!wait->done)
+  wait->timed_out = TRUE;
+  g_cancellable_cancel (wait->base.cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+GAsyncResult *
+vml_cli_wait_run (VmlCliWait *wait)
+{
+  gboolean spin = isatty (STDERR_FILENO);
+  guint tick = 0, sigint = 0, timer = 0;
+
+  wait->base.started = g_get_monotonic_time ();
+  if (spin)
+    {
+      tick = g_timeout_add (SPINNER_PERIOD_MS, spinner_tick, &wait->base);
+      sigint = g_unix_signal_add (SIGINT, on_interrupt, &wait->base);
+    }
+  if (wait->timeout_ms != VML_CLI_TIMEOUT_LONG)
+    timer = g_timeout_add (wait->timeout_ms, on_wait_timeout, wait);
+
+  /* Cancelling still completes the call, so @wait is never left dangling. */
+  while (!wait->base.done)
     g_main_context_iteration (NULL, TRUE);
 
-  g_source_remove (tick);
-  g_source_remove (sigint);
-  if (wait->shown)
+  if (tick != 0)
+    g_source_remove (tick);
+  if (sigint != 0)
+    g_source_remove (sigint);
+  if (timer != 0 && !wait->timed_out)
+    g_source_remove (timer);
+  if (wait->base.shown)
     fputs ("\r\033[K", stderr);
-
-  if (wait->reply != NULL)
-    return wait->reply;
-  if (wait->interrupted)
-    {
-      g_clear_error (&wait->error);
-      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_INTERRUPTED,
-                   "interrupted; vmleased may still complete the request (%s)",
-                   wait->what);
-      return NULL;
-    }
-  g_propagate_error (error, wait->error);
-  return NULL;
-}
-
-/* Calls @method on a generated proxy (the manager or a lease). The generated
- * *_call_*_sync() functions take neither call flags nor a timeout, and every
- * state change must allow interactive authorization, hence this. @progress
- * (or NULL) names the operation for the spinner shown while it runs, if
- * stderr is a terminal. */
-GVariant *
-vml_cli_call (gpointer        proxy,
-              const char     *method,
-              GVariant       *parameters,
-              GDBusCallFlags  flags,
-              int             timeout_ms,
-              const char     *progress,
-              GError        **error)
-{
-  g_autoptr(GCancellable) cancellable = NULL;
-  VmlCliWait wait = { .what = progress };
-
-  if (progress == NULL || !isatty (STDERR_FILENO))
-    return g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), method, parameters,
-                                   flags, timeout_ms, NULL, error);
-
-  cancellable = g_cancellable_new ();
-  wait.started = g_get_monotonic_time ();
-  wait.cancellable = cancellable;
-  g_dbus_proxy_call (G_DBUS_PROXY (proxy), method, parameters, flags, timeout_ms,
-                     cancellable, call_done, &wait);
-  return wait_for_reply (&wait, error);
+  return wait->result;
 }
 
 gboolean
-vml_cli_change (VmlCli *cli, const char *uuid, const char *method, GVariant *parameters,
-                int timeout_ms, GVariant **reply, GError **error,
-                const char *progress_format, ...)
+vml_cli_wait_end (VmlCliWait *wait,
+                  gboolean    ok,
+                  GError    **error)
 {
-  g_autoptr(GVariant) args = g_variant_ref_sink (parameters);
-  g_autoptr(VmlDbusLease) lease = NULL;
-  g_autoptr(GVariant) answer = NULL;
-  g_autofree char *progress = NULL;
-  gpointer proxy;
-  va_list ap;
+  if (ok)
+    return TRUE;
+  if (wait->base.interrupted)
+    {
+      g_clear_error (error);
+      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_INTERRUPTED,
+                   "interrupted; vmleased may still complete the request (%s)", wait->what);
+    }
+  else if (wait->timed_out)
+    {
+      g_clear_error (error);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "no reply from vmleased in %d s (%s)", wait->timeout_ms / 1000, wait->what);
+    }
+  return FALSE;
+}
 
-  if (uuid != NULL)
-    proxy = lease = vml_cli_lease (cli, uuid, error);
-  else
-    proxy = vml_cli_manager (cli, error);
-  if (proxy == NULL)
-    return FALSE;
-  va_start (ap, progress_format);
-  progress = g_strdup_vprintf (progress_format, ap);
-  va_end (ap);
-  answer = vml_cli_call (proxy, method, args, VML_CLI_CALL_CHANGE, timeout_ms, progress, error);
-  if (answer == NULL)
-    return FALSE;
-  if (reply != NULL)
-    *reply = g_steal_pointer (&answer);
-  return TRUE;
+void
+vml_cli_wait_free (VmlCliWait *wait)
+{
+  g_clear_object (&wait->result);
+  g_clear_object (&wait->base.cancellable);
+  g_free (wait->what);
+  g_free (wait);
 }
 
 char *
@@ -261,29 +251,57 @@ vml_cli_progress_wait (guint64 wait)
   return g_strdup_printf (" (waiting up to %" G_GUINT64_FORMAT " s)", wait);
 }
 
-/* Calls a standard interface (Properties, ObjectManager) on vmleased. */
-GVariant *
-vml_cli_call_std (VmlCli             *cli,
-                  const char         *path,
-                  const char         *interface,
-                  const char         *method,
-                  GVariant           *parameters,
-                  const GVariantType *reply_type,
-                  GError            **error)
+/* ---- what the library follows ------------------------------------------- */
+
+gboolean
+vml_cli_check_service (VmlCli  *cli,
+                       GError **error)
 {
-  g_autoptr(GVariant) args = parameters ? g_variant_ref_sink (parameters) : NULL;
-  GDBusConnection *connection = vml_cli_connection (cli, error);
+  VmleaseClient *client = vml_cli_client (cli, error);
+  g_autofree char *owner = NULL;
 
-  if (connection == NULL)
-    return NULL;
-
-  return g_dbus_connection_call_sync (connection, VML_BUS_NAME, path,
-                                      interface, method, args, reply_type,
-                                      G_DBUS_CALL_FLAGS_NONE,
-                                      VML_CLI_TIMEOUT_READ, NULL, error);
+  if (client == NULL)
+    return FALSE;
+  owner = vmlease_client_get_name_owner (client);
+  if (owner != NULL)
+    return TRUE;
+  /* As a call would have failed: exit 3, "vmleased is not running". */
+  g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN,
+               "the name %s has no owner", VML_CLI_BUS_NAME);
+  return FALSE;
 }
 
-/* ---- the exported leases ---------------------------------------------------- */
+static int
+compare_names (const void *a,
+               const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The D-Bus properties of @lease as they are now: its proxy's, which the
+ * client keeps current. */
+static GVariant *
+lease_props (VmleaseLease *lease)
+{
+  g_autoptr(GDBusProxy) proxy = NULL;
+  g_auto(GStrv) names = NULL;
+  GVariantBuilder props;
+
+  g_object_get (lease, "proxy", &proxy, NULL);
+  /* Sorted: the proxy's own order is a hash table's. */
+  names = g_dbus_proxy_get_cached_property_names (proxy);
+  if (names != NULL)
+    qsort (names, g_strv_length (names), sizeof (char *), compare_names);
+  g_variant_builder_init (&props, G_VARIANT_TYPE_VARDICT);
+  for (gsize i = 0; names != NULL && names[i] != NULL; i++)
+    {
+      g_autoptr(GVariant) value = g_dbus_proxy_get_cached_property (proxy, names[i]);
+
+      if (value != NULL)
+        g_variant_builder_add (&props, "{sv}", names[i], value);
+    }
+  return g_variant_builder_end (&props);
+}
 
 static int
 compare_leases (gconstpointer a,
@@ -300,29 +318,50 @@ GPtrArray *
 vml_cli_get_leases (VmlCli  *cli,
                     GError **error)
 {
-  const char *interface = vml_dbus_lease_interface_info ()->name;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) objects = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-  GVariantIter iter;
-  const char *path;
-  GVariant *interfaces;
+  GList *list;
 
-  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
-                            "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-                            NULL, G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), error);
-  if (reply == NULL)
+  if (!vml_cli_check_service (cli, error))
     return NULL;
-
-  objects = g_variant_get_child_value (reply, 0);
-  g_variant_iter_init (&iter, objects);
-  while (g_variant_iter_loop (&iter, "{&o@a{sa{sv}}}", &path, &interfaces))
-    {
-      g_autoptr(GVariant) props = g_variant_lookup_value (interfaces, interface,
-                                                          G_VARIANT_TYPE_VARDICT);
-      if (props != NULL)
-        g_ptr_array_add (leases, g_variant_ref_sink (g_variant_new ("(o@a{sv})", path, props)));
-    }
+  list = vmlease_client_get_leases (cli->client);
+  for (GList *l = list; l != NULL; l = l->next)
+    g_ptr_array_add (leases, g_variant_ref_sink (
+                       g_variant_new ("(o@a{sv})", vmlease_lease_get_object_path (l->data),
+                                      lease_props (l->data))));
+  g_list_free_full (list, g_object_unref);
   g_ptr_array_sort (leases, compare_leases);
   return g_steal_pointer (&leases);
+}
+
+GVariant *
+vml_cli_get_manager_props (VmlCli  *cli,
+                           GError **error)
+{
+  g_autoptr(GPtrArray) lockspaces = NULL;
+  g_autoptr(GVariant) details = NULL;
+  GVariantBuilder props, list;
+  const char *version;
+
+  if (!vml_cli_check_service (cli, error))
+    return NULL;
+  g_variant_builder_init (&props, G_VARIANT_TYPE_VARDICT);
+  version = vmlease_client_get_version (cli->client);
+  if (version != NULL)
+    g_variant_builder_add (&props, "{sv}", "Version", g_variant_new_string (version));
+  lockspaces = vmlease_client_get_lockspaces (cli->client);
+  g_variant_builder_init (&list, G_VARIANT_TYPE ("a(ststsu)"));
+  for (guint i = 0; i < lockspaces->len; i++)
+    {
+      VmleaseLockspace *ls = g_ptr_array_index (lockspaces, i);
+
+      g_variant_builder_add (&list, "(ststsu)", vmlease_lockspace_get_name (ls),
+                             vmlease_lockspace_get_host_id (ls), vmlease_lockspace_get_path (ls),
+                             vmlease_lockspace_get_offset (ls), vmlease_lockspace_get_state (ls),
+                             vmlease_lockspace_get_io_timeout (ls));
+    }
+  g_variant_builder_add (&props, "{sv}", "Lockspaces", g_variant_builder_end (&list));
+  details = vmlease_client_dup_lockspace_details (cli->client);
+  if (details != NULL)
+    g_variant_builder_add (&props, "{sv}", "LockspaceDetails", details);
+  return g_variant_ref_sink (g_variant_builder_end (&props));
 }

@@ -12,39 +12,39 @@ G_DEFINE_QUARK (vml-cli-error-quark, vml_cli_error)
  * --help and (by hand, checked by the cli-help test) docs/vmleasectl.md. */
 typedef struct {
   VmlExit     code;
-  int         error;    /* the VmlError it stands for, or -1 */
+  int         error;    /* the VmleaseError it stands for, or -1 */
   const char *meaning;
 } VmlCliExitInfo;
 
 static const VmlCliExitInfo exit_infos[] = {
   { VML_EXIT_OK,                   -1, "success" },
-  { VML_EXIT_FAILURE,              VML_ERROR_FAILED,
+  { VML_EXIT_FAILURE,              VMLEASE_ERROR_FAILED,
     "failure not listed below (also a local error or an unexpected reply)" },
   { VML_EXIT_USAGE,                -1,
     "bad command line: unknown command or option, missing argument, not a number" },
   { VML_EXIT_UNREACHABLE,          -1,
     "the bus cannot be reached, or vmleased is not running on it" },
-  { VML_EXIT_NOT_AUTHORIZED,       VML_ERROR_NOT_AUTHORIZED,
+  { VML_EXIT_NOT_AUTHORIZED,       VMLEASE_ERROR_NOT_AUTHORIZED,
     "polkit or the bus policy refused the call" },
-  { VML_EXIT_INVALID_ARGUMENT,     VML_ERROR_INVALID_ARGUMENT,
+  { VML_EXIT_INVALID_ARGUMENT,     VMLEASE_ERROR_INVALID_ARGUMENT,
     "vmleased rejected an argument (UUID, name, range, option)" },
-  { VML_EXIT_NOT_FOUND,            VML_ERROR_NOT_FOUND,
+  { VML_EXIT_NOT_FOUND,            VMLEASE_ERROR_NOT_FOUND,
     "no such lease, lockspace or storage path" },
-  { VML_EXIT_EXISTS,               VML_ERROR_EXISTS,
+  { VML_EXIT_EXISTS,               VMLEASE_ERROR_EXISTS,
     "already exists, joined or held here" },
-  { VML_EXIT_BUSY,                 VML_ERROR_BUSY,
+  { VML_EXIT_BUSY,                 VMLEASE_ERROR_BUSY,
     "held by another host (a disk: by another VM), or leases in it still held" },
-  { VML_EXIT_NOT_HELD,             VML_ERROR_NOT_HELD,
+  { VML_EXIT_NOT_HELD,             VMLEASE_ERROR_NOT_HELD,
     "the lease is not held on this host" },
-  { VML_EXIT_WRONG_STEP,           VML_ERROR_WRONG_STEP,
+  { VML_EXIT_WRONG_STEP,           VMLEASE_ERROR_WRONG_STEP,
     "a migration step out of order" },
-  { VML_EXIT_COMMITTED,            VML_ERROR_COMMITTED,
+  { VML_EXIT_COMMITTED,            VMLEASE_ERROR_COMMITTED,
     "the migration is past its point of no return" },
-  { VML_EXIT_STALE_TOKEN,          VML_ERROR_STALE_TOKEN,
+  { VML_EXIT_STALE_TOKEN,          VMLEASE_ERROR_STALE_TOKEN,
     "a migration token for another or an older transfer" },
-  { VML_EXIT_LOCKSPACE_NOT_JOINED, VML_ERROR_LOCKSPACE_NOT_JOINED,
+  { VML_EXIT_LOCKSPACE_NOT_JOINED, VMLEASE_ERROR_LOCKSPACE_NOT_JOINED,
     "the lockspace is not joined on this host" },
-  { VML_EXIT_STORAGE_FAILURE,      VML_ERROR_STORAGE_FAILURE,
+  { VML_EXIT_STORAGE_FAILURE,      VMLEASE_ERROR_STORAGE_FAILURE,
     "shared storage could not be read or written" },
   { VML_EXIT_TIMED_OUT,            -1,
     "no reply from vmleased in time" },
@@ -52,22 +52,21 @@ static const VmlCliExitInfo exit_infos[] = {
     "interrupted (Ctrl-C) while waiting; vmleased may still finish the request" },
 };
 
-/* One row per VmlError, plus the five codes that stand for no D-Bus error. */
-G_STATIC_ASSERT (G_N_ELEMENTS (exit_infos) == VML_ERROR_N_ERRORS + 5);
+/* One row per VmleaseError, plus the five codes that stand for no D-Bus error. */
+G_STATIC_ASSERT (G_N_ELEMENTS (exit_infos) == VMLEASE_ERROR_STORAGE_FAILURE + 1 + 5);
 
 VmlCli *
 vml_cli_new (void)
 {
-  /* Registers org.example.VMLease.Error.* so replies arrive as VML_ERROR. */
-  (void) VML_ERROR;
+  /* Registers org.example.VMLease.Error.* so replies arrive as VMLEASE_ERROR. */
+  (void) VMLEASE_ERROR;
   return g_new0 (VmlCli, 1);
 }
 
 void
 vml_cli_free (VmlCli *cli)
 {
-  g_clear_object (&cli->manager);
-  g_clear_object (&cli->connection);
+  g_clear_object (&cli->client);
   g_free (cli->address);
   g_free (cli->command);
   g_free (cli);
@@ -160,25 +159,34 @@ vml_cli_run_group (VmlCli               *cli,
 /* ---- exit codes -------------------------------------------------------- */
 
 static gboolean
-error_listed (const VmlError *errors,
+error_listed (const VmleaseError *errors,
               int             error)
 {
-  for (gsize i = 0; errors[i] != VML_ERROR_N_ERRORS; i++)
+  for (gsize i = 0; errors[i] != VML_CLI_ERRORS_END; i++)
     if ((int) errors[i] == error)
       return TRUE;
   return FALSE;
 }
 
+/* "Busy" for org.example.VMLease.Error.Busy. */
+static const char *
+error_short_name (VmleaseError code)
+{
+  const char *name = vmlease_error_get_dbus_name (code);
+
+  return strrchr (name, '.') + 1;
+}
+
 /* errors NULL: the whole table; else the generic codes plus these errors. */
 char *
-vml_cli_exit_help (const VmlError *errors)
+vml_cli_exit_help (const VmleaseError *errors)
 {
   GString *text = g_string_new ("Exit status:\n");
 
   for (gsize i = 0; i < G_N_ELEMENTS (exit_infos); i++)
     {
       const VmlCliExitInfo *info = &exit_infos[i];
-      const char *name = info->error >= 0 ? vml_error_to_name (info->error) : "";
+      const char *name = info->error >= 0 ? error_short_name (info->error) : "";
 
       if (errors != NULL && info->error > 0 && !error_listed (errors, info->error))
         continue;
@@ -192,7 +200,7 @@ vml_cli_exit_help (const VmlError *errors)
 }
 
 static int
-exit_for_vml_error (int code)
+exit_for_vmlease_error (int code)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (exit_infos); i++)
     if (exit_infos[i].error == code)
@@ -261,12 +269,16 @@ vml_cli_exit_code (const GError *error)
     return exit_for_cli_error (error->code);
   if (error->domain == G_OPTION_ERROR)
     return VML_EXIT_USAGE;
-  if (error->domain == VML_ERROR)
-    return exit_for_vml_error (error->code);
+  if (error->domain == VMLEASE_ERROR)
+    return exit_for_vmlease_error (error->code);
   if (error->domain == G_DBUS_ERROR)
     return exit_for_dbus_error (error->code);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     return VML_EXIT_TIMED_OUT;
+  /* libvmlease-1 checks a UUID before it calls vmleased, which would have
+   * refused it with InvalidArgument. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+    return VML_EXIT_INVALID_ARGUMENT;
   if (is_remote_error (error, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"))
     return VML_EXIT_NOT_AUTHORIZED;
   return VML_EXIT_FAILURE;
@@ -393,38 +405,6 @@ vml_cli_parse_uint (const char *option,
   return TRUE;
 }
 
-gboolean
-vml_cli_add_fence_options (GVariantBuilder *options,
-                           const char      *pid,
-                           const char      *fence,
-                           GError         **error)
-{
-  if (!vml_cli_add_uint32_option (options, "pid", "--pid", pid, NULL, error))
-    return FALSE;
-  if (fence != NULL)
-    g_variant_builder_add (options, "{sv}", "fence", g_variant_new_string (fence));
-  return TRUE;
-}
-
-gboolean
-vml_cli_add_uint32_option (GVariantBuilder *options,
-                           const char      *key,
-                           const char      *option,
-                           const char      *text,
-                           guint64         *value,
-                           GError         **error)
-{
-  guint64 number = 0;
-
-  if (text != NULL && !vml_cli_parse_uint (option, text, G_MAXUINT32, &number, error))
-    return FALSE;
-  if (text != NULL)
-    g_variant_builder_add (options, "{sv}", key, g_variant_new_uint32 ((guint32) number));
-  if (value != NULL)
-    *value = number;
-  return TRUE;
-}
-
 static const struct {
   const char *suffix;
   guint       shift;
@@ -506,27 +486,127 @@ vml_cli_disk_word (const char *key,
   return g_strdup (key);
 }
 
-GVariant *
-vml_cli_disks_variant (char *const *words)
-{
-  GVariantBuilder disks;
+/* ---- typed options for libvmlease-1 ------------------------------------ */
 
-  g_variant_builder_init (&disks, G_VARIANT_TYPE ("a(ss)"));
+gboolean
+vml_cli_fence_args (const char    *pid,
+                    const char    *fence,
+                    guint         *pid_out,
+                    VmleaseFence  *fence_out,
+                    GError       **error)
+{
+  g_autoptr(GEnumClass) fences = g_type_class_ref (VMLEASE_TYPE_FENCE);
+  const GEnumValue *value = NULL;
+  guint64 number = 0;
+
+  *pid_out = 0;
+  *fence_out = VMLEASE_FENCE_DEFAULT;
+  if (pid != NULL && !vml_cli_parse_uint ("--pid", pid, G_MAXUINT32, &number, error))
+    return FALSE;
+  /* The library reads 0 as "no pid"; vmleased refused it as a pid. */
+  if (pid != NULL && number == 0)
+    {
+      g_set_error (error, VMLEASE_ERROR, VMLEASE_ERROR_INVALID_ARGUMENT,
+                   "--pid 0 is not a process");
+      return FALSE;
+    }
+  *pid_out = (guint) number;
+  if (fence == NULL)
+    return TRUE;
+  value = g_enum_get_value_by_nick (fences, fence);
+  if (value == NULL || value->value == VMLEASE_FENCE_DEFAULT)
+    {
+      g_set_error (error, VMLEASE_ERROR, VMLEASE_ERROR_INVALID_ARGUMENT,
+                   "unknown fence action '%s' (one of: kill, pause, none)", fence);
+      return FALSE;
+    }
+  *fence_out = value->value;
+  return TRUE;
+}
+
+/* A key twice is refused here, as vmleased refuses it: the library would
+ * keep the last mode given. */
+static gboolean
+disk_words_check (char *const  *words,
+                  GError      **error)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (gsize i = 0; words != NULL && words[i] != NULL; i++)
+    {
+      char *key;
+      const char *mode;
+
+      vml_cli_disk_word_split (words[i], &key, &mode);
+      if (!g_hash_table_add (seen, key))
+        {
+          g_set_error (error, VMLEASE_ERROR, VMLEASE_ERROR_INVALID_ARGUMENT,
+                       "disk key '%s' given twice", key);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static VmleaseMode
+disk_mode (const char *mode)
+{
+  return g_str_equal (mode, "shared") ? VMLEASE_MODE_SHARED : VMLEASE_MODE_EXCLUSIVE;
+}
+
+typedef void (*AddDisk) (gpointer options, const char *key, VmleaseMode mode);
+
+static gboolean
+add_disk_words (gpointer      options,
+                AddDisk       add,
+                char *const  *words,
+                GError      **error)
+{
+  if (!disk_words_check (words, error))
+    return FALSE;
   for (gsize i = 0; words != NULL && words[i] != NULL; i++)
     {
       g_autofree char *key = NULL;
       const char *mode;
 
       vml_cli_disk_word_split (words[i], &key, &mode);
-      g_variant_builder_add (&disks, "(ss)", key, mode);
+      add (options, key, disk_mode (mode));
     }
-  return g_variant_builder_end (&disks);
+  return TRUE;
 }
 
-void
-vml_cli_add_disks_option (GVariantBuilder *options,
-                          char *const     *words)
+static void
+add_acquire_disk (gpointer options, const char *key, VmleaseMode mode)
 {
-  if (words != NULL)
-    g_variant_builder_add (options, "{sv}", "disks", vml_cli_disks_variant (words));
+  vmlease_acquire_options_add_disk (options, key, mode);
+}
+
+static void
+add_transfer_disk (gpointer options, const char *key, VmleaseMode mode)
+{
+  vmlease_transfer_options_add_disk (options, key, mode);
+}
+
+gboolean
+vml_cli_acquire_options_add_disks (VmleaseAcquireOptions  *options,
+                                   char *const            *words,
+                                   GError                **error)
+{
+  return add_disk_words (options, add_acquire_disk, words, error);
+}
+
+gboolean
+vml_cli_transfer_options_add_disks (VmleaseTransferOptions  *options,
+                                    char *const             *words,
+                                    GError                 **error)
+{
+  return add_disk_words (options, add_transfer_disk, words, error);
+}
+
+char *
+vml_cli_error_dbus_name (const GError *error)
+{
+  if (error->domain == VMLEASE_ERROR)
+    return g_strdup (vmlease_error_get_dbus_name (error->code));
+  return g_dbus_error_get_remote_error (error);
 }

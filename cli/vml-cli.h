@@ -1,7 +1,7 @@
 /* vml-cli.h: what every vmleasectl command shares: the command table's row
- * type, option parsing, the bus connection and proxies, D-Bus calls (with a
- * progress spinner on a terminal), human and JSON output, and the mapping of
- * errors to exit codes.
+ * type, option parsing, vmleased through libvmlease-1 (its async calls
+ * waited for with a progress spinner on a terminal), human and JSON output,
+ * and the mapping of errors to exit codes.
  *
  * Nothing here talks to the bus before a command has parsed its options, so
  * every --help works without vmleased (or any bus) around. */
@@ -10,8 +10,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
-#include "vml-dbus-generated.h"
-#include "vml-error.h"
+#include <vmlease.h>
 
 G_BEGIN_DECLS
 
@@ -37,6 +36,14 @@ typedef enum {
   VML_EXIT_INTERRUPTED          = 130,
 } VmlExit;
 
+/* vmleased's bus name and its manager's object path. */
+#define VML_CLI_BUS_NAME     "org.example.VMLease"
+#define VML_CLI_MANAGER_PATH "/org/example/VMLease"
+#define VML_CLI_LEASE_IFACE  "org.example.VMLease"
+
+/* Ends a command's list of the VMLEASE_ERROR codes it may end with. */
+#define VML_CLI_ERRORS_END ((VmleaseError) -1)
+
 /* Errors raised by vmleasectl itself (not by vmleased). */
 #define VML_CLI_ERROR (vml_cli_error_quark ())
 typedef enum {
@@ -46,16 +53,12 @@ typedef enum {
   VML_CLI_ERROR_INTERRUPTED,  /* Ctrl-C while waiting for a reply    → 130 */
 } VmlCliError;
 
-/* D-Bus timeouts in milliseconds. Reads use the bus default (25 s); calls
- * that touch storage or may wait for a polkit agent get minutes; calls that
- * wait by design (AddLockspace, Acquire with "wait") get no limit. */
-#define VML_CLI_TIMEOUT_READ   (-1)
+/* How long vml_cli_wait_run() waits, in milliseconds: calls that touch
+ * storage or may wait for a polkit agent get minutes; calls that wait by
+ * design (AddLockspace, Acquire with "wait") get no limit. Reads of what
+ * the library follows are not calls. */
 #define VML_CLI_TIMEOUT_CHANGE (5 * 60 * 1000)
 #define VML_CLI_TIMEOUT_LONG   G_MAXINT
-
-/* Every call that changes state lets polkit ask the user. */
-#define VML_CLI_CALL_CHANGE G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
-#define VML_CLI_CALL_READ   G_DBUS_CALL_FLAGS_NONE
 
 typedef struct _VmlCli VmlCli;
 typedef struct _VmlCliCommand VmlCliCommand;
@@ -83,15 +86,14 @@ struct _VmlCli {
   gboolean               json;        /* --json, before or after the command */
   char                  *address;     /* --address, or NULL: the system bus */
   char                  *command;     /* "lockspace add", for help and hints */
-  GDBusConnection       *connection;  /* opened on first use */
-  VmlDbusManager        *manager;     /* likewise */
+  VmleaseClient         *client;      /* connected on first use */
 };
 
 /* How a command parses its own arguments. */
 typedef struct {
   const GOptionEntry *entries;      /* NULL-terminated; may be NULL */
   const char         *description;  /* what it does, examples */
-  const VmlError     *errors;       /* errors it may end with, ended by VML_ERROR_N_ERRORS */
+  const VmleaseError     *errors;       /* errors it may end with, ended by VML_CLI_ERRORS_END */
   guint               min_args;     /* positional arguments */
   guint               max_args;
   gboolean            silent;       /* prints nothing on success */
@@ -113,7 +115,7 @@ gboolean  vml_cli_dispatch        (VmlCli               *cli,
 char     *vml_cli_commands_help   (const VmlCliCommand  *commands,
                                    gsize                 n_commands,
                                    const char           *prefix);
-char     *vml_cli_exit_help       (const VmlError       *errors);
+char     *vml_cli_exit_help       (const VmleaseError       *errors);
 /* A group of commands ("lockspace", "transfer"): its --help lists
  * @commands (then @help_tail, if not NULL), and argv[1] picks one. */
 gboolean  vml_cli_run_group (VmlCli *cli, const VmlCliCommand *cmd,
@@ -139,17 +141,8 @@ gboolean  vml_cli_parse_bytes     (const char           *option,
                                    const char           *text,
                                    guint64              *out,
                                    GError              **error);
-/* Adds @key to @options, a uint32: @text, the value of @option (a whole
- * number up to G_MAXUINT32); nothing if @text is NULL. *value (if not
- * NULL) gets the number, 0 without @text. */
-gboolean  vml_cli_add_uint32_option (GVariantBuilder *options, const char *key,
-                                     const char *option, const char *text,
-                                     guint64 *value, GError **error);
-/* The fence options of Acquire and Transfer's prepare: "pid" from --pid
- * and "fence" from --fence, each if given (NULL: not given). */
-gboolean  vml_cli_add_fence_options (GVariantBuilder *options, const char *pid,
-                                     const char *fence, GError **error);
-/* Their two GOptionEntry rows: --pid PID (described by @pid_help) into
+/* The fence options of Acquire and Transfer's prepare, two GOptionEntry
+ * rows: --pid PID (described by @pid_help) into
  * @pid_arg and --fence ACTION into @fence_arg (both char **). */
 #define VML_CLI_FENCE_ENTRIES(pid_arg, fence_arg, pid_help)                 \
   { "pid", 0, 0, G_OPTION_ARG_STRING, (pid_arg), (pid_help), "PID" },      \
@@ -161,52 +154,82 @@ gboolean  vml_cli_add_fence_options (GVariantBuilder *options, const char *pid,
  * in one of those is followed by its mode ("vol:shared:exclusive"). Nothing else about the
  * key is checked here: vmleased judges keys. */
 #define VML_CLI_DISK_WORD "KEY[:shared]"
+/* --pid and --fence (NULL: not given) as libvmlease-1 takes them: *pid_out
+ * 0 and *fence_out VMLEASE_FENCE_DEFAULT when not given. */
+gboolean  vml_cli_fence_args      (const char *pid, const char *fence, guint *pid_out,
+                                   VmleaseFence *fence_out, GError **error);
+/* Adds the disks of @words (NULL: none) to @options. */
+gboolean  vml_cli_acquire_options_add_disks (VmleaseAcquireOptions *options,
+                                             char *const *words, GError **error);
+gboolean  vml_cli_transfer_options_add_disks (VmleaseTransferOptions *options,
+                                              char *const *words, GError **error);
+/* The --qmp SOCKET option into @qmp_arg (char **): acquire, transfer
+ * prepare and finish, migrate. */
+#define VML_CLI_QMP_ENTRY(qmp_arg)                                          \
+  { "qmp", 0, 0, G_OPTION_ARG_FILENAME, (qmp_arg),                          \
+    "With --fence pause: pause the guest with QMP 'stop' on this socket of PID's QEMU", \
+    "SOCKET" }
 /* Splits @word: *key (transfer full) and *mode, "exclusive" or "shared". */
 void      vml_cli_disk_word_split (const char *word, char **key, const char **mode);
 /* The word that vml_cli_disk_word_split() reads back as @key, @mode. */
 char     *vml_cli_disk_word       (const char *key, const char *mode);
-/* (transfer floating) a(ss) of (key, mode) from @words (NULL: none). */
-GVariant *vml_cli_disks_variant   (char *const *words);
-/* Adds "disks" a(ss) from @words to @options, if @words is not NULL. */
-void      vml_cli_add_disks_option (GVariantBuilder *options, char *const *words);
 /* The --disk KEY[:shared] option (repeatable) into @words_arg (char ***). */
 #define VML_CLI_DISK_ENTRY(words_arg, help) \
   { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, (words_arg), (help), VML_CLI_DISK_WORD }
 
-/* The bus. The connection and the manager proxy belong to @cli (transfer
- * none); vml_cli_lease() returns a new proxy found with GetLease. */
-GDBusConnection *vml_cli_connection  (VmlCli              *cli,
+/* The bus, through libvmlease-1. The client (and its connection) belong to
+ * @cli (transfer none): connected on first use, so that --help needs no
+ * bus; vml_cli_find_lease() returns (transfer full) the lease of @uuid,
+ * found with GetLease. */
+VmleaseClient   *vml_cli_client      (VmlCli              *cli,
                                       GError             **error);
-VmlDbusManager  *vml_cli_manager     (VmlCli              *cli,
-                                      GError             **error);
-VmlDbusLease    *vml_cli_lease       (VmlCli              *cli,
+VmleaseLease    *vml_cli_find_lease  (VmlCli              *cli,
                                       const char          *uuid,
                                       GError             **error);
-GVariant        *vml_cli_call        (gpointer             proxy,
-                                      const char          *method,
-                                      GVariant            *parameters,
-                                      GDBusCallFlags       flags,
-                                      int                  timeout_ms,
-                                      const char          *progress,
+GDBusConnection *vml_cli_connection  (VmlCli              *cli,
                                       GError             **error);
-GVariant        *vml_cli_call_std    (VmlCli              *cli,
-                                      const char          *path,
-                                      const char          *interface,
-                                      const char          *method,
-                                      GVariant            *parameters,
-                                      const GVariantType  *reply_type,
+
+/* Waiting for one of the library's async calls in a main loop, with a
+ * spinner saying what it waits for (from @progress_format) on a terminal,
+ * Ctrl-C ending the wait (exit 130) and @timeout_ms (VML_CLI_TIMEOUT_*)
+ * ending it (exit 15):
+ *
+ *   g_autoptr(VmlCliWait) wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Releasing %s", uuid);
+ *   vmlease_lease_release (lease, vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+ *   ok = vml_cli_wait_end (wait, vmlease_lease_release_finish (lease, vml_cli_wait_run (wait),
+ *                                                              error), error);
+ *
+ * vml_cli_wait_run() returns the call's result (transfer none) for its
+ * _finish(); vml_cli_wait_end() turns the error of a wait ended by Ctrl-C
+ * or the timeout into theirs, and returns @ok. */
+typedef struct _VmlCliWait VmlCliWait;
+VmlCliWait      *vml_cli_wait_new    (int                  timeout_ms,
+                                      const char          *progress_format,
+                                      ...) G_GNUC_PRINTF (2, 3);
+GCancellable    *vml_cli_wait_cancellable (VmlCliWait     *wait);
+void             vml_cli_wait_done   (GObject             *source,
+                                      GAsyncResult        *result,
+                                      gpointer             wait);
+GAsyncResult    *vml_cli_wait_run    (VmlCliWait          *wait);
+gboolean         vml_cli_wait_end    (VmlCliWait          *wait,
+                                      gboolean             ok,
                                       GError             **error);
+void             vml_cli_wait_free   (VmlCliWait          *wait);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlCliWait, vml_cli_wait_free)
+
+/* What vmleased exports, as the library follows it (read when the client
+ * connects, so fresh for a command). An error (exit 3) if vmleased is not
+ * on the bus, as a call would fail. */
+gboolean         vml_cli_check_service (VmlCli            *cli,
+                                        GError           **error);
+/* (transfer full) a{sv}: the Manager's Version, Lockspaces and
+ * LockspaceDetails. */
+GVariant        *vml_cli_get_manager_props (VmlCli        *cli,
+                                            GError       **error);
 /* GPtrArray of GVariant (oa{sv}): the path and org.example.VMLease
  * properties of every lease the manager exports, sorted by path. */
 GPtrArray       *vml_cli_get_leases  (VmlCli              *cli,
                                       GError             **error);
-/* A call that changes state (polkit may ask the user) on the lease of
- * @uuid (found with GetLease), or on the manager if @uuid is NULL; the
- * spinner, if any, says @progress_format. @parameters may be floating;
- * *reply (if @reply is not NULL) gets the reply. */
-gboolean vml_cli_change (VmlCli *cli, const char *uuid, const char *method, GVariant *parameters,
-                         int timeout_ms, GVariant **reply, GError **error,
-                         const char *progress_format, ...) G_GNUC_PRINTF (8, 9);
 /* What a spinner adds for a call that waits up to @wait seconds (" (waiting
  * up to N s)"), or "" for one that does not wait. */
 char            *vml_cli_progress_wait (guint64            wait);
@@ -246,5 +269,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlCliTable, vml_cli_table_free)
 int       vml_cli_report_error    (VmlCli               *cli,
                                    GError               *error);
 int       vml_cli_exit_code       (const GError         *error);
+/* (nullable) The D-Bus error name @error stands for: a VMLEASE_ERROR's
+ * (libvmlease-1 strips it from the message), or a remote error's. */
+char     *vml_cli_error_dbus_name (const GError         *error);
 
 G_END_DECLS

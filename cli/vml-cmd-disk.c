@@ -65,31 +65,18 @@ vml_cmd_disks_count (GVariant *disks)
 
 /* ---- the Disks property ---------------------------------------------------- */
 
-/* (transfer full) the Disks of the lease at @path, read fresh. */
+/* (transfer full) the Disks of @lease, as the library keeps them current. */
 static GVariant *
-get_disks (VmlCli     *cli,
-           const char *path,
-           GError    **error)
+get_disks (VmleaseLease  *lease,
+           GError       **error)
 {
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) disks = NULL;
+  GVariant *disks = vmlease_lease_dup_disks (lease);
 
-  reply = vml_cli_call_std (cli, path, "org.freedesktop.DBus.Properties", "Get",
-                            g_variant_new ("(ss)", vml_dbus_lease_interface_info ()->name,
-                                           "Disks"),
-                            G_VARIANT_TYPE ("(v)"), error);
-  if (reply == NULL)
-    return NULL;
-  g_variant_get (reply, "(v)", &disks);
-  if (!g_variant_is_of_type (disks, DISKS_TYPE))
-    {
-      g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_REPLY,
-                   "the lease's Disks property is %s, not a(ss): is vmleased older "
-                   "than vmleasectl (without disk leases)?",
-                   g_variant_get_type_string (disks));
-      return NULL;
-    }
-  return g_steal_pointer (&disks);
+  if (disks == NULL)
+    g_set_error (error, VML_CLI_ERROR, VML_CLI_ERROR_REPLY,
+                 "the lease has no Disks property of type a(ss): is vmleased older "
+                 "than vmleasectl (without disk leases)?");
+  return disks;
 }
 
 /* Each row: (uuid, a(ss) disks). */
@@ -131,12 +118,12 @@ get_rows (VmlCli     *cli,
 
   if (uuid != NULL)
     {
-      g_autoptr(VmlDbusLease) lease = vml_cli_lease (cli, uuid, error);
+      g_autoptr(VmleaseLease) lease = vml_cli_find_lease (cli, uuid, error);
       g_autoptr(GVariant) disks = NULL;
 
       if (lease == NULL)
         return NULL;
-      disks = get_disks (cli, g_dbus_proxy_get_object_path (G_DBUS_PROXY (lease)), error);
+      disks = get_disks (lease, error);
       if (disks == NULL)
         return NULL;
       add_row (rows, uuid, disks);
@@ -235,10 +222,10 @@ static const char attach_help[] =
   "  vmleasectl disk attach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \\\n"
   "      /dev/vg0/data /dev/vg0/shared-iso:shared --wait 30";
 
-static const VmlError attach_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_BUSY, VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError attach_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_BUSY, VMLEASE_ERROR_NOT_HELD, VMLEASE_ERROR_WRONG_STEP, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (disk_attach)
@@ -250,19 +237,26 @@ static VML_CLI_HANDLER (disk_attach)
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, attach_help, attach_errors, 2, G_MAXINT, TRUE };
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(VmleaseAcquireOptions) options = vmlease_acquire_options_new ();
+  g_autoptr(VmleaseLease) lease = NULL;
+  g_autoptr(VmlCliWait) wait = NULL;
   g_autofree char *waiting = NULL;
-  guint64 wait = 0;
+  guint64 seconds = 0;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
-      !vml_cli_add_uint32_option (&options, "wait", "--wait", wait_s, &wait, error))
+      (wait_s != NULL && !vml_cli_parse_uint ("--wait", wait_s, G_MAXUINT32, &seconds, error)) ||
+      !vml_cli_acquire_options_add_disks (options, argv + 2, error) ||
+      (lease = vml_cli_find_lease (cli, argv[1], error)) == NULL)
     return FALSE;
-  waiting = vml_cli_progress_wait (wait);
-  return vml_cli_change (cli, argv[1], "AttachDisks",
-                         g_variant_new ("(@a(ss)a{sv})", vml_cli_disks_variant (argv + 2),
-                                        &options),
-                         wait > 0 ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE, NULL, error,
-                         "Attaching %d disk(s) to %s%s", argc - 2, argv[1], waiting);
+  vmlease_acquire_options_set_wait (options, (guint) seconds);
+  waiting = vml_cli_progress_wait (seconds);
+  wait = vml_cli_wait_new (seconds > 0 ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
+                           "Attaching %d disk(s) to %s%s", argc - 2, argv[1], waiting);
+  vmlease_lease_attach_disks (lease, options, vml_cli_wait_cancellable (wait),
+                              vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_lease_attach_disks_finish (lease,
+                                                                    vml_cli_wait_run (wait),
+                                                                    error), error);
 }
 
 /* ---- disk detach ---------------------------------------------------------- */
@@ -280,31 +274,38 @@ static const char detach_help[] =
   "  vmleasectl disk list 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --quiet |\n"
   "      xargs vmleasectl disk detach 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10";
 
-static const VmlError detach_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError detach_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_NOT_HELD, VMLEASE_ERROR_WRONG_STEP, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (disk_detach)
 {
   const VmlCliSpec spec = { NULL, detach_help, detach_errors, 2, G_MAXINT, TRUE };
-  g_auto(GVariantBuilder) keys = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_STRING_ARRAY);
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(VmleaseLease) lease = NULL;
+  g_autoptr(VmlCliWait) wait = NULL;
 
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
+      (lease = vml_cli_find_lease (cli, argv[1], error)) == NULL)
     return FALSE;
   for (int i = 2; i < argc; i++)
     {
-      g_autofree char *key = NULL;
+      char *key;
       const char *mode;
 
       vml_cli_disk_word_split (argv[i], &key, &mode);
-      g_variant_builder_add (&keys, "s", key);
+      g_ptr_array_add (keys, key);
     }
-  return vml_cli_change (cli, argv[1], "DetachDisks",
-                         g_variant_new ("(asa{sv})", &keys, NULL),
-                         VML_CLI_TIMEOUT_CHANGE, NULL, error,
-                         "Detaching %d disk(s) from %s", argc - 2, argv[1]);
+  g_ptr_array_add (keys, NULL);
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Detaching %d disk(s) from %s",
+                           argc - 2, argv[1]);
+  vmlease_lease_detach_disks (lease, (const char * const *) keys->pdata,
+                              vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_lease_detach_disks_finish (lease,
+                                                                    vml_cli_wait_run (wait),
+                                                                    error), error);
 }
 
 /* ---- disk list ------------------------------------------------------------ */
@@ -320,8 +321,8 @@ static const char list_help[] =
   "  vmleasectl disk list 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
   "  vmleasectl disk list --json | jq -r '.disks[] | select(.mode == \"shared\") | .key'";
 
-static const VmlError list_errors[] = {
-  VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND, VML_ERROR_N_ERRORS
+static const VmleaseError list_errors[] = {
+  VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND, VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (disk_list)

@@ -4,9 +4,9 @@
 
 #include "vml-cmd.h"
 
-static const VmlError lookup_errors[] = {
-  VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError lookup_errors[] = {
+  VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 static const char *
@@ -129,10 +129,10 @@ static const char create_help[] =
   "  vmleasectl create 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --lockspace ls1 \\\n"
   "      --path /dev/mapper/vmleases --offset 16M";
 
-static const VmlError create_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_EXISTS, VML_ERROR_LOCKSPACE_NOT_JOINED, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError create_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_EXISTS, VMLEASE_ERROR_LOCKSPACE_NOT_JOINED, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 VML_CLI_HANDLER (vml_cmd_create)
@@ -149,10 +149,10 @@ VML_CLI_HANDLER (vml_cmd_create)
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, create_help, create_errors, 1, 1 };
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autoptr(GVariant) reply = NULL;
-  const char *lease_path;
-  guint64 offset;
+  VmleaseClient *client;
+  g_autoptr(VmlCliWait) wait = NULL;
+  g_autoptr(VmleaseLease) lease = NULL;
+  guint64 offset = 0;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
@@ -160,22 +160,19 @@ VML_CLI_HANDLER (vml_cmd_create)
     return vml_cli_usage_error (error, "--lockspace is required");
   if ((path == NULL) != (offset_s == NULL))
     return vml_cli_usage_error (error, "--path and --offset go together");
-  if (name != NULL)
-    g_variant_builder_add (&options, "{sv}", "name", g_variant_new_string (name));
-  if (path != NULL)
-    {
-      if (!vml_cli_parse_bytes ("--offset", offset_s, &offset, error))
-        return FALSE;
-      g_variant_builder_add (&options, "{sv}", "path", g_variant_new_string (path));
-      g_variant_builder_add (&options, "{sv}", "offset", g_variant_new_uint64 (offset));
-    }
-
-  if (!vml_cli_change (cli, NULL, "CreateLease",
-                       g_variant_new ("(ssa{sv})", argv[1], lockspace, &options),
-                       VML_CLI_TIMEOUT_CHANGE, &reply, error, "Creating lease %s", argv[1]))
+  if (path != NULL && !vml_cli_parse_bytes ("--offset", offset_s, &offset, error))
     return FALSE;
-  g_variant_get (reply, "(&o)", &lease_path);
-  print_created (cli, argv[1], lease_path);
+
+  client = vml_cli_client (cli, error);
+  if (client == NULL)
+    return FALSE;
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Creating lease %s", argv[1]);
+  vmlease_client_create_lease_full (client, argv[1], lockspace, name, path, offset,
+                                    vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+  lease = vmlease_client_create_lease_full_finish (client, vml_cli_wait_run (wait), error);
+  if (!vml_cli_wait_end (wait, lease != NULL, error))
+    return FALSE;
+  print_created (cli, argv[1], vmlease_lease_get_object_path (lease));
   return TRUE;
 }
 
@@ -188,19 +185,27 @@ static const char delete_help[] =
   "Example:\n"
   "  vmleasectl delete 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10";
 
-static const VmlError delete_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_BUSY, VML_ERROR_LOCKSPACE_NOT_JOINED, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError delete_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_BUSY, VMLEASE_ERROR_LOCKSPACE_NOT_JOINED, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 VML_CLI_HANDLER (vml_cmd_delete)
 {
   const VmlCliSpec spec = { NULL, delete_help, delete_errors, 1, 1, TRUE };
+  VmleaseClient *client;
+  g_autoptr(VmlCliWait) wait = NULL;
 
-  return vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) &&
-         vml_cli_change (cli, NULL, "DeleteLease", g_variant_new ("(sa{sv})", argv[1], NULL),
-                         VML_CLI_TIMEOUT_CHANGE, NULL, error, "Deleting lease %s", argv[1]);
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
+      (client = vml_cli_client (cli, error)) == NULL)
+    return FALSE;
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Deleting lease %s", argv[1]);
+  vmlease_client_delete_lease (client, argv[1], vml_cli_wait_cancellable (wait),
+                               vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_client_delete_lease_finish (client,
+                                                                     vml_cli_wait_run (wait),
+                                                                     error), error);
 }
 
 /* ---- list -------------------------------------------------------------- */
@@ -240,7 +245,7 @@ static const char list_help[] =
   "  vmleasectl list --quiet | xargs -n1 vmleasectl inquire\n"
   "  vmleasectl list --json | jq -r '.leases[] | select(.state == \"held\") | .uuid'";
 
-static const VmlError list_errors[] = { VML_ERROR_N_ERRORS };
+static const VmleaseError list_errors[] = { VML_CLI_ERRORS_END };
 
 VML_CLI_HANDLER (vml_cmd_list)
 {
@@ -291,10 +296,10 @@ static const char acquire_help[] =
   "  vmleasectl acquire 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 --pid 4242 --fence pause \\\n"
   "      --qmp /run/vm/web1-fence.qmp";
 
-static const VmlError acquire_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_EXISTS, VML_ERROR_BUSY, VML_ERROR_LOCKSPACE_NOT_JOINED,
-  VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
+static const VmleaseError acquire_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_EXISTS, VMLEASE_ERROR_BUSY, VMLEASE_ERROR_LOCKSPACE_NOT_JOINED,
+  VMLEASE_ERROR_STORAGE_FAILURE, VML_CLI_ERRORS_END
 };
 
 typedef struct {
@@ -308,26 +313,29 @@ typedef struct {
   char    **disks;
 } AcquireArgs;
 
-static GVariant *
+static VmleaseAcquireOptions *
 acquire_options (const AcquireArgs  *args,
                  guint64            *wait,
                  GError            **error)
 {
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(VmleaseAcquireOptions) options = vmlease_acquire_options_new ();
+  VmleaseFence fence;
+  guint pid;
 
-  g_variant_builder_add (&options, "{sv}", "mode",
-                         g_variant_new_string (args->shared ? "shared" : "exclusive"));
-  if (!vml_cli_add_fence_options (&options, args->pid, args->fence, error) ||
-      !vml_cli_add_uint32_option (&options, "wait", "--wait", args->wait, wait, error))
+  *wait = 0;
+  if (!vml_cli_fence_args (args->pid, args->fence, &pid, &fence, error) ||
+      (args->wait != NULL && !vml_cli_parse_uint ("--wait", args->wait, G_MAXUINT32, wait, error)) ||
+      !vml_cli_acquire_options_add_disks (options, args->disks, error))
     return NULL;
-  if (args->qmp != NULL)
-    g_variant_builder_add (&options, "{sv}", "qmp", g_variant_new_string (args->qmp));
-  if (args->force)
-    g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
-  if (args->request)
-    g_variant_builder_add (&options, "{sv}", "request", g_variant_new_boolean (TRUE));
-  vml_cli_add_disks_option (&options, args->disks);
-  return g_variant_builder_end (&options);
+  vmlease_acquire_options_set_mode (options, args->shared ? VMLEASE_MODE_SHARED
+                                                          : VMLEASE_MODE_EXCLUSIVE);
+  vmlease_acquire_options_set_pid (options, pid);
+  vmlease_acquire_options_set_fence (options, fence);
+  vmlease_acquire_options_set_wait (options, (guint) *wait);
+  vmlease_acquire_options_set_qmp (options, args->qmp);
+  vmlease_acquire_options_set_force (options, args->force);
+  vmlease_acquire_options_set_request (options, args->request);
+  return g_steal_pointer (&options);
 }
 
 static void
@@ -347,9 +355,7 @@ VML_CLI_HANDLER (vml_cmd_acquire)
   const GOptionEntry entries[] = {
     VML_CLI_FENCE_ENTRIES (&args.pid, &args.fence,
                            "The VM process to fence if the lease is lost"),
-    { "qmp", 0, 0, G_OPTION_ARG_FILENAME, &args.qmp,
-      "With --fence pause: pause the guest with QMP 'stop' on this socket of PID's QEMU",
-      "SOCKET" },
+    VML_CLI_QMP_ENTRY (&args.qmp),
     VML_CMD_ACQUIRE_ENTRIES (&args.shared, &args.wait, &args.force),
     { "request", 0, 0, G_OPTION_ARG_NONE, &args.request,
       "Ask the host that holds the lease to hand it over", NULL },
@@ -358,20 +364,22 @@ VML_CLI_HANDLER (vml_cmd_acquire)
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, acquire_help, acquire_errors, 1, 1, TRUE };
-  GVariant *options;
+  g_autoptr(VmleaseAcquireOptions) options = NULL;
+  g_autoptr(VmleaseLease) lease = NULL;
+  g_autoptr(VmlCliWait) wait = NULL;
   g_autofree char *waiting = NULL;
-  guint64 wait = 0;
+  guint64 seconds = 0;
 
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
+      (options = acquire_options (&args, &seconds, error)) == NULL ||
+      (lease = vml_cli_find_lease (cli, argv[1], error)) == NULL)
     return FALSE;
-  options = acquire_options (&args, &wait, error);
-  if (options == NULL)
-    return FALSE;
-  waiting = vml_cli_progress_wait (wait);
-  return vml_cli_change (cli, argv[1], "Acquire", g_variant_new ("(@a{sv})", options),
-                         wait > 0 || args.force ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
-                         NULL, error,
-                         "Acquiring lease %s%s", argv[1], waiting);
+  waiting = vml_cli_progress_wait (seconds);
+  wait = vml_cli_wait_new (seconds > 0 || args.force ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
+                           "Acquiring lease %s%s", argv[1], waiting);
+  vmlease_lease_acquire (lease, options, vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_lease_acquire_finish (lease, vml_cli_wait_run (wait),
+                                                               error), error);
 }
 
 /* ---- release ----------------------------------------------------------- */
@@ -383,18 +391,24 @@ static const char release_help[] =
   "Example:\n"
   "  vmleasectl release 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10";
 
-static const VmlError release_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_NOT_HELD, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
+static const VmleaseError release_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_NOT_HELD, VMLEASE_ERROR_STORAGE_FAILURE, VML_CLI_ERRORS_END
 };
 
 VML_CLI_HANDLER (vml_cmd_release)
 {
   const VmlCliSpec spec = { NULL, release_help, release_errors, 1, 1, TRUE };
+  g_autoptr(VmleaseLease) lease = NULL;
+  g_autoptr(VmlCliWait) wait = NULL;
 
-  return vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) &&
-         vml_cli_change (cli, argv[1], "Release", g_variant_new ("(a{sv})", NULL),
-                         VML_CLI_TIMEOUT_CHANGE, NULL, error, "Releasing lease %s", argv[1]);
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
+      (lease = vml_cli_find_lease (cli, argv[1], error)) == NULL)
+    return FALSE;
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Releasing lease %s", argv[1]);
+  vmlease_lease_release (lease, vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_lease_release_finish (lease, vml_cli_wait_run (wait),
+                                                               error), error);
 }
 
 /* ---- inquire ----------------------------------------------------------- */
@@ -536,21 +550,19 @@ static const char inquire_help[] =
 VML_CLI_HANDLER (vml_cmd_inquire)
 {
   const VmlCliSpec spec = { NULL, inquire_help, lookup_errors, 1, 1 };
-  g_autoptr(VmlDbusLease) lease = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(VmleaseLease) lease = NULL;
+  g_autoptr(VmlCliWait) wait = NULL;
   g_autoptr(GVariant) info = NULL;
 
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
+      (lease = vml_cli_find_lease (cli, argv[1], error)) == NULL)
     return FALSE;
-  lease = vml_cli_lease (cli, argv[1], error);
-  if (lease == NULL)
+  /* Reads storage: allow for slow I/O (the library never prompts for it). */
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Reading lease %s", argv[1]);
+  vmlease_lease_inquire (lease, vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+  info = vmlease_lease_inquire_finish (lease, vml_cli_wait_run (wait), error);
+  if (!vml_cli_wait_end (wait, info != NULL, error))
     return FALSE;
-  /* Reads storage: allow for slow I/O, but never prompt (it is a read). */
-  reply = vml_cli_call (lease, "Inquire", g_variant_new ("(a{sv})", NULL),
-                        VML_CLI_CALL_READ, VML_CLI_TIMEOUT_CHANGE, NULL, error);
-  if (reply == NULL)
-    return FALSE;
-  info = g_variant_get_child_value (reply, 0);
   print_info (cli, info);
   return TRUE;
 }

@@ -21,21 +21,6 @@ vml_cmd_check_lockspaces (GVariant  *lockspaces,
 }
 
 GVariant *
-vml_cmd_get_manager_props (VmlCli  *cli,
-                           GError **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-
-  reply = vml_cli_call_std (cli, VML_MANAGER_PATH,
-                            "org.freedesktop.DBus.Properties", "GetAll",
-                            g_variant_new ("(s)", vml_dbus_manager_interface_info ()->name),
-                            G_VARIANT_TYPE ("(a{sv})"), error);
-  if (reply == NULL)
-    return NULL;
-  return g_variant_get_child_value (reply, 0);
-}
-
-GVariant *
 vml_cmd_lockspace_details (GVariant *manager_props)
 {
   return g_variant_lookup_value (manager_props, "LockspaceDetails",
@@ -132,19 +117,27 @@ vml_cmd_lockspaces_json (GVariant *lockspaces,
 
 /* ---- lockspace add ----------------------------------------------------- */
 
-static GVariant *
-add_options (const char  *io_timeout_s,
-             gboolean     init,
-             GError     **error)
+/* --io-timeout: libvmlease-1 reads 0 as "the default", vmleased refused it. */
+static gboolean
+parse_io_timeout (const char  *io_timeout_s,
+                  guint       *io_timeout,
+                  GError     **error)
 {
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  guint64 value = 0;
 
-  if (!vml_cli_add_uint32_option (&options, "io_timeout", "--io-timeout", io_timeout_s, NULL,
-                                  error))
-    return NULL;
-  if (init)
-    g_variant_builder_add (&options, "{sv}", "init", g_variant_new_boolean (TRUE));
-  return g_variant_builder_end (&options);
+  *io_timeout = 0;
+  if (io_timeout_s == NULL)
+    return TRUE;
+  if (!vml_cli_parse_uint ("--io-timeout", io_timeout_s, G_MAXUINT32, &value, error))
+    return FALSE;
+  if (value == 0)
+    {
+      g_set_error (error, VMLEASE_ERROR, VMLEASE_ERROR_INVALID_ARGUMENT,
+                   "--io-timeout 0: the I/O timeout is 1..60 seconds");
+      return FALSE;
+    }
+  *io_timeout = (guint) value;
+  return TRUE;
 }
 
 static const char add_help[] =
@@ -168,9 +161,9 @@ static const char add_help[] =
   "  vmleasectl lockspace add ls1 --host-id 2 --path /dev/mapper/vmleases\n"
   "  vmleasectl lockspace add ls2 --host-id 7 --path /srv/leases.img --offset 64M --io-timeout 5";
 
-static const VmlError add_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_EXISTS, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
+static const VmleaseError add_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_EXISTS, VMLEASE_ERROR_STORAGE_FAILURE, VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (lockspace_add)
@@ -193,23 +186,27 @@ static VML_CLI_HANDLER (lockspace_add)
   };
   const VmlCliSpec spec = { entries, add_help, add_errors, 1, 1, TRUE };
   guint64 host_id, offset = 0;
-  GVariant *options;
+  guint io_timeout;
+  VmleaseClient *client;
+  g_autoptr(VmlCliWait) wait = NULL;
 
   if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
     return FALSE;
   if (host_id_s == NULL || path == NULL)
     return vml_cli_usage_error (error, "--host-id and --path are required");
   if (!vml_cli_parse_uint ("--host-id", host_id_s, G_MAXUINT64, &host_id, error) ||
-      (offset_s != NULL && !vml_cli_parse_bytes ("--offset", offset_s, &offset, error)))
-    return FALSE;
-  options = add_options (io_timeout_s, init, error);
-  if (options == NULL)
+      (offset_s != NULL && !vml_cli_parse_bytes ("--offset", offset_s, &offset, error)) ||
+      !parse_io_timeout (io_timeout_s, &io_timeout, error) ||
+      (client = vml_cli_client (cli, error)) == NULL)
     return FALSE;
 
-  return vml_cli_change (cli, NULL, "AddLockspace",
-                         g_variant_new ("(stst@a{sv})", argv[1], host_id, path, offset, options),
-                         VML_CLI_TIMEOUT_LONG, NULL, error,
-                         "Joining lockspace %s as host %" G_GUINT64_FORMAT, argv[1], host_id);
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_LONG, "Joining lockspace %s as host %" G_GUINT64_FORMAT,
+                           argv[1], host_id);
+  vmlease_client_add_lockspace (client, argv[1], host_id, path, offset, io_timeout, init,
+                                vml_cli_wait_cancellable (wait), vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_client_add_lockspace_finish (client,
+                                                                      vml_cli_wait_run (wait),
+                                                                      error), error);
 }
 
 /* ---- lockspace remove -------------------------------------------------- */
@@ -223,9 +220,9 @@ static const char remove_help[] =
   "  vmleasectl lockspace remove ls1\n"
   "  vmleasectl lockspace remove ls1 --force";
 
-static const VmlError remove_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_BUSY, VML_ERROR_STORAGE_FAILURE, VML_ERROR_N_ERRORS
+static const VmleaseError remove_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_BUSY, VMLEASE_ERROR_STORAGE_FAILURE, VML_CLI_ERRORS_END
 };
 
 static VML_CLI_HANDLER (lockspace_remove)
@@ -237,15 +234,18 @@ static VML_CLI_HANDLER (lockspace_remove)
     G_OPTION_ENTRY_NULL
   };
   const VmlCliSpec spec = { entries, remove_help, remove_errors, 1, 1, TRUE };
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  VmleaseClient *client;
+  g_autoptr(VmlCliWait) wait = NULL;
 
-  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
+  if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error) ||
+      (client = vml_cli_client (cli, error)) == NULL)
     return FALSE;
-  if (force)
-    g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
-  return vml_cli_change (cli, NULL, "RemoveLockspace",
-                         g_variant_new ("(sa{sv})", argv[1], &options),
-                         VML_CLI_TIMEOUT_CHANGE, NULL, error, "Leaving lockspace %s", argv[1]);
+  wait = vml_cli_wait_new (VML_CLI_TIMEOUT_CHANGE, "Leaving lockspace %s", argv[1]);
+  vmlease_client_remove_lockspace (client, argv[1], force, vml_cli_wait_cancellable (wait),
+                                   vml_cli_wait_done, wait);
+  return vml_cli_wait_end (wait, vmlease_client_remove_lockspace_finish (client,
+                                                                         vml_cli_wait_run (wait),
+                                                                         error), error);
 }
 
 /* ---- lockspace list ---------------------------------------------------- */
@@ -257,7 +257,7 @@ get_lockspaces (VmlCli    *cli,
                 GVariant **details,
                 GError   **error)
 {
-  g_autoptr(GVariant) props = vml_cmd_get_manager_props (cli, error);
+  g_autoptr(GVariant) props = vml_cli_get_manager_props (cli, error);
   g_autoptr(GVariant) lockspaces = NULL;
 
   if (props == NULL)
@@ -285,7 +285,7 @@ static const char list_help[] =
   "  vmleasectl lockspace list\n"
   "  vmleasectl lockspace list --json | jq -r '.lockspaces[] | select(.state != \"joined\") | .name'";
 
-static const VmlError list_errors[] = { VML_ERROR_N_ERRORS };
+static const VmleaseError list_errors[] = { VML_CLI_ERRORS_END };
 
 static VML_CLI_HANDLER (lockspace_list)
 {

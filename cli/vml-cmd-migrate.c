@@ -21,7 +21,7 @@ typedef struct {
   const char   *role;      /* "source", "destination" */
   char         *label;     /* "host 1", or the address */
   VmlCli       *cli;       /* its own bus connection */
-  VmlDbusLease *lease;
+  VmleaseLease *lease;
 } Side;
 
 typedef struct {
@@ -29,7 +29,7 @@ typedef struct {
   const char *uuid;
   gboolean    postcopy;
   const char *fail_at;     /* NULL, "prepare", "perform", "finish" */
-  GVariant   *prepare_options;
+  VmleaseTransferOptions *prepare_options;
   guint32     wait;
   Side        src, dst;
   JsonBuilder *steps;      /* for --json */
@@ -148,7 +148,7 @@ side_error (Side        *side,
       g_error_free (e);
       return;
     }
-  if (e->domain == VML_ERROR || e->domain == G_DBUS_ERROR)
+  if (e->domain == VMLEASE_ERROR || e->domain == G_DBUS_ERROR)
     g_dbus_error_strip_remote_error (e);
   else if (g_dbus_error_is_remote_error (e))
     return;   /* the name is in the message, and the exit status with it */
@@ -188,7 +188,7 @@ note_step (Migration    *m,
       json_builder_add_boolean_value (m->steps, error == NULL);
       if (error != NULL)
         {
-          g_autofree char *name = g_dbus_error_get_remote_error (error);
+          g_autofree char *name = vml_cli_error_dbus_name (error);
 
           json_builder_set_member_name (m->steps, "error");
           json_builder_add_string_value (m->steps, name ? name : "");
@@ -214,33 +214,39 @@ typedef enum {
 } StepFlags;
 
 static char *
-run_step (Migration   *m,
-          Side        *side,
-          const char  *step,
-          const char  *token,
-          GVariant    *options,
-          StepFlags    flags,
-          gint64      *started,
-          GError     **error)
+run_step (Migration              *m,
+          Side                   *side,
+          VmleaseTransferStep     step,
+          const char             *token,
+          VmleaseTransferOptions *options,
+          StepFlags               flags,
+          gint64                 *started,
+          GError                **error)
 {
   gboolean recovery = (flags & STEP_RECOVERY) != 0;
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *progress = g_strdup_printf ("Transfer %s on %s", step, side->label);
-  g_autoptr(GVariant) opts = options ? g_variant_ref_sink (options) : NULL;
-  gboolean waits = opts != NULL && g_variant_lookup (opts, "wait", "u", NULL);
+  g_autoptr(VmleaseTransferOptions) opts = options;
+  g_autoptr(GEnumClass) steps = g_type_class_ref (VMLEASE_TYPE_TRANSFER_STEP);
+  const char *name = g_enum_get_value (steps, step)->value_nick;
+  gboolean waits = opts != NULL && vmlease_transfer_options_get_wait (opts) > 0;
+  g_autoptr(VmlCliWait) wait = vml_cli_wait_new (waits ? VML_CLI_TIMEOUT_LONG
+                                                       : VML_CLI_TIMEOUT_CHANGE,
+                                                 "Transfer %s on %s", name, side->label);
   gint64 t0 = g_get_monotonic_time ();
   g_autofree char *where = NULL;
   char *next;
 
   if (started != NULL)
     *started = t0;
-  next = vml_cmd_transfer_call (side->lease, step, token, opts,
-                                waits, progress, &local_error);
-  note_step (m, step, side, ms_since (t0), local_error, recovery);
+  vmlease_lease_transfer (side->lease, step, token, opts, vml_cli_wait_cancellable (wait),
+                          vml_cli_wait_done, wait);
+  next = vmlease_lease_transfer_finish (side->lease, vml_cli_wait_run (wait), &local_error);
+  vml_cli_wait_end (wait, next != NULL, &local_error);
+  note_step (m, name, side, ms_since (t0), local_error, recovery);
   if (next != NULL)
     return next;
 
-  where = g_strdup_printf ("%s on %s (%s)", step, side->label, side->role);
+  where = g_strdup_printf ("%s on %s (%s)", name, side->label, side->role);
   side_error (side, &local_error, where);
   if (recovery)
     g_printerr ("vmleasectl: %s\n", local_error->message);
@@ -248,37 +254,35 @@ run_step (Migration   *m,
   return NULL;
 }
 
-static GVariant *
-wait_options (Migration *m)
+/* (transfer full) Options of the source's undoing: its --wait, and
+ * (@failure) the migration failed. */
+static VmleaseTransferOptions *
+undo_options (Migration *m,
+              gboolean   failure)
 {
-  GVariantBuilder b;
+  VmleaseTransferOptions *options = vmlease_transfer_options_new ();
 
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  if (m->wait > 0)
-    g_variant_builder_add (&b, "{sv}", "wait", g_variant_new_uint32 (m->wait));
-  return g_variant_builder_end (&b);
+  vmlease_transfer_options_set_wait (options, m->wait);
+  vmlease_transfer_options_set_failure (options, failure);
+  return options;
 }
 
-static GVariant *
-bool_option (const char *key,
-             gboolean    value,
-             GVariant   *more)
+static VmleaseTransferOptions *
+perform_options (Migration *m)
 {
-  g_autoptr(GVariant) rest = more ? g_variant_ref_sink (more) : NULL;
-  GVariantBuilder b;
-  GVariantIter iter;
-  const char *k;
-  GVariant *v;
+  VmleaseTransferOptions *options = vmlease_transfer_options_new ();
 
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", key, g_variant_new_boolean (value));
-  if (rest != NULL)
-    {
-      g_variant_iter_init (&iter, rest);
-      while (g_variant_iter_loop (&iter, "{&sv}", &k, &v))
-        g_variant_builder_add (&b, "{sv}", k, v);
-    }
-  return g_variant_builder_end (&b);
+  vmlease_transfer_options_set_postcopy (options, m->postcopy);
+  return options;
+}
+
+static VmleaseTransferOptions *
+failure_options (void)
+{
+  VmleaseTransferOptions *options = vmlease_transfer_options_new ();
+
+  vmlease_transfer_options_set_failure (options, TRUE);
+  return options;
 }
 
 /* Before the point of no return: the destination gives up its shared hold
@@ -293,9 +297,10 @@ cancel_both (Migration *m,
   g_autofree char *t_src = NULL;
 
   if (prepared)
-    t_dst = run_step (m, &m->dst, "cancel", "", NULL, STEP_RECOVERY, NULL, &ignored_dst);
-  t_src = run_step (m, &m->src, "cancel", "", wait_options (m), STEP_RECOVERY, NULL,
-                    &ignored_src);
+    t_dst = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_CANCEL, "", NULL, STEP_RECOVERY, NULL,
+                      &ignored_dst);
+  t_src = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_CANCEL, "", undo_options (m, FALSE),
+                    STEP_RECOVERY, NULL, &ignored_src);
 }
 
 /* After a pre-copy perform: the destination gives up, the source takes the
@@ -309,11 +314,10 @@ fail_after_perform (Migration  *m,
   g_autofree char *t4 = NULL;
   g_autofree char *done = NULL;
 
-  t4 = run_step (m, &m->dst, "finish", t3, bool_option ("success", FALSE, NULL),
+  t4 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, t3, failure_options (),
                  STEP_RECOVERY, NULL, &ignored);
-  done = run_step (m, &m->src, "confirm", t4 ? t4 : "",
-                   bool_option ("success", FALSE, wait_options (m)),
-                   STEP_RECOVERY, NULL, &ignored_confirm);
+  done = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_CONFIRM, t4 ? t4 : "",
+                   undo_options (m, TRUE), STEP_RECOVERY, NULL, &ignored_confirm);
 }
 
 static gboolean
@@ -341,7 +345,7 @@ run_migration (Migration  *m,
   g_autofree char *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL, *t5 = NULL;
   gint64 perform_started;
 
-  t1 = run_step (m, &m->src, "begin", "", NULL, 0, NULL, error);
+  t1 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_BEGIN, "", NULL, 0, NULL, error);
   if (t1 == NULL)
     return FALSE;
   if (fails_at (m, "prepare"))
@@ -350,7 +354,8 @@ run_migration (Migration  *m,
       return simulated_failure (m, error);
     }
 
-  t2 = run_step (m, &m->dst, "prepare", t1, m->prepare_options, 0, NULL, error);
+  t2 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_PREPARE, t1,
+                 g_object_ref (m->prepare_options), 0, NULL, error);
   if (t2 == NULL)
     {
       cancel_both (m, FALSE);
@@ -362,8 +367,7 @@ run_migration (Migration  *m,
       return simulated_failure (m, error);
     }
 
-  t3 = run_step (m, &m->src, "perform", t2,
-                 m->postcopy ? bool_option ("postcopy", TRUE, NULL) : NULL,
+  t3 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_PERFORM, t2, perform_options (m),
                  0, &perform_started, error);
   if (t3 == NULL)
     {
@@ -377,7 +381,7 @@ run_migration (Migration  *m,
       return simulated_failure (m, error);
     }
 
-  t4 = run_step (m, &m->dst, "finish", t3, NULL, 0, NULL, error);
+  t4 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, t3, NULL, 0, NULL, error);
   m->blackout_ms = ms_since (perform_started);
   if (t4 == NULL)
     {
@@ -391,7 +395,7 @@ run_migration (Migration  *m,
 
   /* Confirm succeeds after post-copy too (the source let go at perform;
    * confirm ends the hand-off): a Committed here is an error like any. */
-  t5 = run_step (m, &m->src, "confirm", t4, NULL, 0, NULL, error);
+  t5 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_CONFIRM, t4, NULL, 0, NULL, error);
   return t5 != NULL;
 }
 
@@ -484,11 +488,11 @@ static const char migrate_help[] =
   "  vmleasectl migrate --from host2.env --to host1.env \"$uuid\" --postcopy --json\n"
   "  vmleasectl migrate --from host1.env --to host2.env \"$uuid\" --fail-at finish";
 
-static const VmlError migrate_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_BUSY, VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_COMMITTED,
-  VML_ERROR_STALE_TOKEN, VML_ERROR_LOCKSPACE_NOT_JOINED, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError migrate_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_BUSY, VMLEASE_ERROR_NOT_HELD, VMLEASE_ERROR_WRONG_STEP, VMLEASE_ERROR_COMMITTED,
+  VMLEASE_ERROR_STALE_TOKEN, VMLEASE_ERROR_LOCKSPACE_NOT_JOINED, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 static gboolean
@@ -513,22 +517,28 @@ check_fail_at (const char  *fail_at,
   { name, 0, 0, G_OPTION_ARG_FILENAME, (arg),                                 \
     role " host: env file or D-Bus address (required)", "ENVFILE" }
 
-static GVariant *
+static VmleaseTransferOptions *
 prepare_options (const char  *pid_s,
-                 const char  *fence,
+                 const char  *fence_s,
+                 const char  *qmp,
                  GError     **error)
 {
-  g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(VmleaseTransferOptions) options = vmlease_transfer_options_new ();
+  VmleaseFence fence;
+  guint pid;
 
-  if (!vml_cli_add_fence_options (&b, pid_s, fence, error))
+  if (!vml_cli_fence_args (pid_s, fence_s, &pid, &fence, error))
     return NULL;
-  return g_variant_ref_sink (g_variant_builder_end (&b));
+  vmlease_transfer_options_set_pid (options, pid);
+  vmlease_transfer_options_set_fence (options, fence);
+  vmlease_transfer_options_set_qmp (options, qmp);
+  return g_steal_pointer (&options);
 }
 
 VML_CLI_HANDLER (vml_cmd_migrate)
 {
   g_autofree char *from = NULL, *to = NULL, *fail_at = NULL;
-  g_autofree char *pid = NULL, *fence = NULL, *wait_s = NULL;
+  g_autofree char *pid = NULL, *fence = NULL, *qmp = NULL, *wait_s = NULL;
   gboolean postcopy = FALSE;
   const GOptionEntry entries[] = {
     HOST_ENTRY ("from", &from, "The source"),
@@ -537,6 +547,7 @@ VML_CLI_HANDLER (vml_cmd_migrate)
       "Post-copy: perform is the point of no return", NULL },
     VML_CLI_FENCE_ENTRIES (&pid, &fence,
                            "The destination's VM process, fenced if the lease is lost there"),
+    VML_CLI_QMP_ENTRY (&qmp),
     { "wait", 0, 0, G_OPTION_ARG_STRING, &wait_s,
       "When undoing, how long the source may wait for a dead destination (0)", "SECONDS" },
     { "fail-at", 0, 0, G_OPTION_ARG_STRING, &fail_at,
@@ -557,7 +568,7 @@ VML_CLI_HANDLER (vml_cmd_migrate)
   if (!check_fail_at (fail_at, postcopy, error) ||
       (wait_s != NULL && !vml_cli_parse_uint ("--wait", wait_s, G_MAXUINT32, &wait, error)))
     return FALSE;
-  m.prepare_options = prepare_options (pid, fence, error);
+  m.prepare_options = prepare_options (pid, fence, qmp, error);
   if (m.prepare_options == NULL)
     return FALSE;
   m.uuid = argv[1];
@@ -571,12 +582,12 @@ VML_CLI_HANDLER (vml_cmd_migrate)
     ok = vml_cli_usage_error (&local_error, "--from and --to are the same host (%s)",
                               m.src.cli->address);
   /* Both leases found before any step: a wrong destination changes nothing. */
-  if (ok && (m.src.lease = vml_cli_lease (m.src.cli, m.uuid, &local_error)) == NULL)
+  if (ok && (m.src.lease = vml_cli_find_lease (m.src.cli, m.uuid, &local_error)) == NULL)
     {
       side_error (&m.src, &local_error, "finding the lease on the source");
       ok = FALSE;
     }
-  if (ok && (m.dst.lease = vml_cli_lease (m.dst.cli, m.uuid, &local_error)) == NULL)
+  if (ok && (m.dst.lease = vml_cli_find_lease (m.dst.cli, m.uuid, &local_error)) == NULL)
     {
       side_error (&m.dst, &local_error, "finding the lease on the destination");
       ok = FALSE;
@@ -595,7 +606,7 @@ VML_CLI_HANDLER (vml_cmd_migrate)
     }
 
   g_clear_object (&m.steps);
-  g_clear_pointer (&m.prepare_options, g_variant_unref);
+  g_clear_object (&m.prepare_options);
   side_clear (&m.src);
   side_clear (&m.dst);
   if (!ok)

@@ -25,7 +25,7 @@ static const char monitor_help[] =
   "  vmleasectl monitor\n"
   "  vmleasectl monitor --json | jq -c 'select(.event == \"lost\")'";
 
-static const VmlError monitor_errors[] = { VML_ERROR_N_ERRORS };
+static const VmleaseError monitor_errors[] = { VML_CLI_ERRORS_END };
 
 typedef struct {
   VmlCli    *cli;
@@ -97,7 +97,7 @@ subject (const char *path)
 
   if (uuid != NULL)
     return g_strdup_printf ("lease %s", uuid);
-  if (g_str_equal (path, VML_MANAGER_PATH))
+  if (g_str_equal (path, VML_CLI_MANAGER_PATH))
     return g_strdup ("vmleased");
   return g_strdup (path);
 }
@@ -226,7 +226,7 @@ describe_added (const char *who,
                 GVariant   *interfaces)
 {
   g_autoptr(GVariant) props = g_variant_lookup_value (interfaces,
-                                                      vml_dbus_lease_interface_info ()->name,
+                                                      VML_CLI_LEASE_IFACE,
                                                       G_VARIANT_TYPE_VARDICT);
   const char *name = "", *lockspace = "", *state = "";
 
@@ -376,11 +376,11 @@ run_monitor (Monitor          *monitor,
   guint subscription, watch, sigint, sigterm;
   gulong closed;
 
-  subscription = g_dbus_connection_signal_subscribe (connection, VML_BUS_NAME,
+  subscription = g_dbus_connection_signal_subscribe (connection, VML_CLI_BUS_NAME,
                                                      NULL, NULL, NULL, NULL,
                                                      G_DBUS_SIGNAL_FLAGS_NONE,
                                                      on_signal, monitor, NULL);
-  watch = g_bus_watch_name_on_connection (connection, VML_BUS_NAME,
+  watch = g_bus_watch_name_on_connection (connection, VML_CLI_BUS_NAME,
                                           G_BUS_NAME_WATCHER_FLAGS_NONE,
                                           on_appeared, on_vanished, monitor, NULL);
   closed = g_signal_connect (connection, "closed", G_CALLBACK (on_closed), monitor);

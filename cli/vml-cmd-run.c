@@ -115,8 +115,9 @@ typedef struct {
   int           interrupted; /* a signal that ended the wait for Acquire */
   sigset_t      deferred;   /* signals to pass on once CMD runs */
   gboolean      call_done;
-  GVariant     *reply;
+  gboolean      acquired;
   GError       *error;
+  VmleaseLease *lease;      /* the lease's object now (a new one after a restart) */
   const char   *uuid;
   const char   *fence;
 } Run;
@@ -251,18 +252,19 @@ on_signal (int fd, GIOCondition condition, gpointer user_data)
 /* ---- the lease --------------------------------------------------------- */
 
 static void
-on_lost (GDBusConnection *connection, const char *sender, const char *path,
-         const char *interface, const char *member, GVariant *parameters,
-         gpointer user_data)
+on_lost (VmleaseLease      *lease,
+         VmleaseLostReason  why,
+         GVariant          *details,
+         gpointer           user_data)
 {
   Run *run = user_data;
-  g_autoptr(GVariant) details = NULL;
-  const char *reason, *message = "", *fence = "", *fence_error = NULL;
+  g_autoptr(GEnumClass) reasons = g_type_class_ref (VMLEASE_TYPE_LOST_REASON);
+  const char *reason = g_enum_get_value (reasons, why)->value_nick;
+  const char *message = "", *fence = "", *fence_error = NULL;
   gboolean fenced = FALSE, holder_fenced;
 
-  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sa{sv})")) || run->lost)
+  if (run->lost)
     return;
-  g_variant_get (parameters, "(&s@a{sv})", &reason, &details);
   g_variant_lookup (details, "message", "&s", &message);
   g_variant_lookup (details, "fence", "&s", &fence);
   g_variant_lookup (details, "fenced", "b", &fenced);
@@ -287,38 +289,37 @@ on_acquired (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Run *run = user_data;
 
-  run->reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &run->error);
+  run->acquired = vmlease_lease_acquire_finish (VMLEASE_LEASE (source), result, &run->error);
   run->call_done = TRUE;
 }
 
-static GVariant *
+static VmleaseAcquireOptions *
 acquire_options (const RunArgs *args, pid_t child, guint64 *wait, GError **error)
 {
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-  g_autofree char *pid = g_strdup_printf ("%d", (int) child);
+  g_autoptr(VmleaseAcquireOptions) options = vmlease_acquire_options_new ();
 
-  g_variant_builder_add (&options, "{sv}", "mode",
-                         g_variant_new_string (args->shared ? "shared" : "exclusive"));
-  if (!vml_cli_add_fence_options (&options, pid, args->fence ? args->fence : "kill", error) ||
-      !vml_cli_add_uint32_option (&options, "wait", "--wait", args->wait, wait, error))
+  if (!vml_cli_acquire_options_add_disks (options, args->disks, error))
     return NULL;
-  if (args->qmp != NULL)
-    g_variant_builder_add (&options, "{sv}", "qmp", g_variant_new_string (args->qmp));
-  if (args->force)
-    g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
-  vml_cli_add_disks_option (&options, args->disks);
-  return g_variant_builder_end (&options);
+  vmlease_acquire_options_set_mode (options, args->shared ? VMLEASE_MODE_SHARED
+                                                          : VMLEASE_MODE_EXCLUSIVE);
+  vmlease_acquire_options_set_pid (options, (guint) child);
+  /* Checked already: kill or pause. */
+  vmlease_acquire_options_set_fence (options, g_str_equal (args->fence ? args->fence : "kill",
+                                                           "pause")
+                                              ? VMLEASE_FENCE_PAUSE : VMLEASE_FENCE_KILL);
+  vmlease_acquire_options_set_wait (options, (guint) *wait);
+  vmlease_acquire_options_set_qmp (options, args->qmp);
+  vmlease_acquire_options_set_force (options, args->force);
+  return g_steal_pointer (&options);
 }
 
 /* Acquire, the main loop turning meanwhile so that a SIGTERM or Ctrl-C
- * ends the wait (run exits: vmleased ends a wait whose caller left). */
+ * ends the wait (run exits: vmleased ends a wait whose caller left). No
+ * timeout but the library's: a wait or a seizure may take long. */
 static void
-acquire (Run *run, VmlDbusLease *lease, GVariant *options, guint64 wait, gboolean force)
+acquire (Run *run, VmleaseLease *lease, VmleaseAcquireOptions *options)
 {
-  g_dbus_proxy_call (G_DBUS_PROXY (lease), "Acquire", g_variant_new ("(@a{sv})", options),
-                     VML_CLI_CALL_CHANGE,
-                     wait > 0 || force ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
-                     NULL, on_acquired, run);
+  vmlease_lease_acquire (lease, options, NULL, on_acquired, run);
   while (!run->call_done && run->interrupted == 0 && !run->exited)
     g_main_context_iteration (NULL, TRUE);
   if (run->interrupted != 0)
@@ -328,16 +329,28 @@ acquire (Run *run, VmlDbusLease *lease, GVariant *options, guint64 wait, gboolea
   if (run->exited)
     fail_before_start (run, "the process waiting to become CMD ended (status %d)",
                        run->status);
-  if (run->reply == NULL)
+  if (!run->acquired)
     {
       int code = vml_cli_exit_code (run->error);
-      g_autofree char *name = g_dbus_error_get_remote_error (run->error);
+      g_autofree char *name = vml_cli_error_dbus_name (run->error);
 
       g_dbus_error_strip_remote_error (run->error);
       fail_before_start (run, "cannot acquire lease %s (%s, as 'vmleasectl acquire' exits %d): %s",
                          run->uuid, name ? name : "error", code, run->error->message);
     }
-  g_clear_pointer (&run->reply, g_variant_unref);
+}
+
+/* A vmleased that restarts exports its leases anew: the library then has a
+ * new object for ours, and Lost comes on that one. */
+static void
+on_lease_added (VmleaseClient *client, VmleaseLease *lease, gpointer user_data)
+{
+  Run *run = user_data;
+
+  if (lease == run->lease || g_strcmp0 (vmlease_lease_get_uuid (lease), run->uuid) != 0)
+    return;
+  g_signal_connect (lease, "lost", G_CALLBACK (on_lost), run);
+  g_set_object (&run->lease, lease);
 }
 
 /* Lets the child exec CMD; 0, or the status to exit with when it could not. */
@@ -386,9 +399,8 @@ cmd_status (int status)
 /* CMD ended (with @exec_failed, it never ran): the lease is released,
  * unless it was lost; returns what run exits with. */
 static int
-end (Run *run, VmlDbusLease *lease, int exec_failed)
+end (Run *run, VmleaseLease *lease, int exec_failed)
 {
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   int status = exec_failed ? exec_failed : cmd_status (run->status);
 
@@ -410,15 +422,12 @@ end (Run *run, VmlDbusLease *lease, int exec_failed)
       g_printerr ("vmleasectl run: CMD ended (status %d) after the lease was lost\n", status);
       return RUN_EXIT_LOST;
     }
-  reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (lease), "Release",
-                                  g_variant_new_parsed ("(@a{sv} {},)"),
-                                  VML_CLI_CALL_CHANGE, VML_CLI_TIMEOUT_CHANGE, NULL, &error);
-  if (reply != NULL)
+  if (vmlease_lease_release_sync (lease, NULL, &error))
     return status;
   if (run->lost)
     return RUN_EXIT_LOST;
   g_dbus_error_strip_remote_error (error);
-  if (g_error_matches (error, VML_ERROR, VML_ERROR_NOT_HELD))
+  if (g_error_matches (error, VMLEASE_ERROR, VMLEASE_ERROR_NOT_HELD))
     {
       g_printerr ("vmleasectl run: CMD ended (status %d), and lease %s was no longer held "
                   "here (lost or released by someone else): %s\n",
@@ -447,9 +456,9 @@ VML_CLI_HANDLER (vml_cmd_run)
   /* No error table: run's exit statuses are its own (run_help). */
   const VmlCliSpec spec = { entries, run_help, NULL, 1, 1, TRUE };
   g_autoptr(GPtrArray) ours = g_ptr_array_new ();
-  g_autoptr(VmlDbusLease) lease = NULL;
+  g_autoptr(VmleaseLease) lease = NULL;
   g_autoptr(GError) local = NULL;
-  GVariant *options;
+  g_autoptr(VmleaseAcquireOptions) options = NULL;
   char **ours_argv, **command = NULL;
   int ours_argc, exec_failed;
   sigset_t mask, old_mask;
@@ -508,19 +517,17 @@ VML_CLI_HANDLER (vml_cmd_run)
   options = acquire_options (&args, run.child, &wait, &local);
   if (options == NULL)
     fail_before_start (&run, "%s", local->message);
-  lease = vml_cli_lease (cli, run.uuid, &local);
+  lease = vml_cli_find_lease (cli, run.uuid, &local);
   if (lease == NULL)
     {
-      g_variant_unref (g_variant_ref_sink (options));
       g_dbus_error_strip_remote_error (local);
       fail_before_start (&run, "%s", local->message);
     }
   /* Before Acquire, so that no Lost can come unseen. */
-  g_dbus_connection_signal_subscribe (g_dbus_proxy_get_connection (G_DBUS_PROXY (lease)),
-                                      VML_BUS_NAME, vml_dbus_lease_interface_info ()->name,
-                                      "Lost", g_dbus_proxy_get_object_path (G_DBUS_PROXY (lease)),
-                                      NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_lost, &run, NULL);
-  acquire (&run, lease, options, wait, args.force);
+  run.lease = g_object_ref (lease);
+  g_signal_connect (lease, "lost", G_CALLBACK (on_lost), &run);
+  g_signal_connect (vml_cli_client (cli, NULL), "lease-added", G_CALLBACK (on_lease_added), &run);
+  acquire (&run, lease, options);
 
   exec_failed = start_cmd (&run, command[0]);
   if (exec_failed == RUN_EXIT_FAILED)
@@ -533,5 +540,5 @@ VML_CLI_HANDLER (vml_cmd_run)
       kill (run.child, signo);
   while (!run.exited)
     g_main_context_iteration (NULL, TRUE);
-  finish (end (&run, lease, exec_failed));
+  finish (end (&run, run.lease, exec_failed));
 }

@@ -16,7 +16,7 @@ static const char status_help[] =
   "  vmleasectl status >/dev/null && echo \"vmleased is up\"\n"
   "  vmleasectl --json status | jq -r .version";
 
-static const VmlError status_errors[] = { VML_ERROR_N_ERRORS };
+static const VmleaseError status_errors[] = { VML_CLI_ERRORS_END };
 
 typedef struct {
   char      *version;
@@ -40,7 +40,7 @@ get_manager_props (VmlCli  *cli,
                    Status  *status,
                    GError **error)
 {
-  g_autoptr(GVariant) props = vml_cmd_get_manager_props (cli, error);
+  g_autoptr(GVariant) props = vml_cli_get_manager_props (cli, error);
 
   if (props == NULL)
     return FALSE;

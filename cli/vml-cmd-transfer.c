@@ -29,11 +29,13 @@ typedef enum {
   STEP_OPT_SUCCESS  = 1 << 2,   /* --success, --failure */
   STEP_OPT_WAIT     = 1 << 3,   /* --wait */
   STEP_OPT_DISKS    = 1 << 4,   /* --disk */
+  STEP_OPT_QMP      = 1 << 5,   /* --qmp */
 } StepOpts;
 
 /* One step: its row in the group's command list, and its options. */
 typedef struct {
   const char *name;
+  VmleaseTransferStep step;
   const char *summary;     /* for the group's list of steps */
   StepOpts    opts;
   gboolean    takes_token;
@@ -41,7 +43,7 @@ typedef struct {
 } StepInfo;
 
 static const StepInfo steps[] = {
-  { "begin",
+  { "begin", VMLEASE_TRANSFER_STEP_BEGIN,
     "Source: start a hand-off (exclusive to shared); prints T1",
     0, FALSE,
     "On the source host, when a migration starts: the lease, held here\n"
@@ -52,14 +54,15 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer begin 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 > t1\n"
     "  vmleasectl transfer begin \"$uuid\" | ssh dst vmleasectl transfer prepare \"$uuid\"" },
-  { "prepare",
+  { "prepare", VMLEASE_TRANSFER_STEP_PREPARE,
     "Destination: check T1, take the lease shared; prints T2",
-    STEP_OPT_PID | STEP_OPT_DISKS, TRUE,
+    STEP_OPT_PID | STEP_OPT_QMP | STEP_OPT_DISKS, TRUE,
     "On the destination host, before the incoming VM touches its disks:\n"
     "checks the source's token T1 against storage (the source still holds\n"
     "the lease shared) and takes the lease shared here (state migrating-in).\n"
     "--pid names the destination's VM process, to be fenced if the lease is\n"
-    "lost, as with 'acquire'. Prints the token T2 for the source's 'perform'.\n"
+    "lost, as with 'acquire' (--fence pause --qmp SOCKET: pause its guest\n"
+    "with QMP 'stop'). Prints the token T2 for the source's 'perform'.\n"
     "--disk (repeatable) gives the destination's own disk set, when the\n"
     "migration copies the disks to new volumes: disks only it names are taken\n"
     "here now, disks only the source held are released at its confirm, disks\n"
@@ -69,7 +72,7 @@ static const StepInfo steps[] = {
     "  vmleasectl transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t1\" --pid 4242\n"
     "  ssh src vmleasectl transfer begin \"$uuid\" | vmleasectl transfer prepare \"$uuid\" > t2\n"
     "  vmleasectl transfer prepare \"$uuid\" - < t1 --disk vol-new-1 --disk vol-shared:shared" },
-  { "perform",
+  { "perform", VMLEASE_TRANSFER_STEP_PERFORM,
     "Source, at switchover: give the shared hold up; prints T3",
     STEP_OPT_POSTCOPY, TRUE,
     "On the source host at switchover, the guest paused here: gives up this\n"
@@ -82,19 +85,21 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer perform 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 - < t2\n"
     "  vmleasectl transfer perform \"$uuid\" \"$t2\" --postcopy" },
-  { "finish",
+  { "finish", VMLEASE_TRANSFER_STEP_FINISH,
     "Destination: shared to exclusive (or give up); prints T4",
-    STEP_OPT_SUCCESS, TRUE,
+    STEP_OPT_SUCCESS | STEP_OPT_PID | STEP_OPT_QMP, TRUE,
     "On the destination host: with success (the default), returns once the\n"
     "source's share is gone and this host holds the lease alone; the guest\n"
     "may resume here then. The lease becomes exclusive in the background\n"
     "(state converting, then held). With --failure, gives the shared hold up\n"
-    "instead. Prints the token T4 for the source's 'confirm'.\n"
+    "instead. --pid, --fence and --qmp name this host's VM process and its\n"
+    "fence as at prepare, replacing prepare's (for a VM process that exists\n"
+    "only now). Prints the token T4 for the source's 'confirm'.\n"
     "\n"
     "Examples:\n"
     "  vmleasectl transfer finish 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t3\"\n"
     "  vmleasectl transfer finish \"$uuid\" \"$t3\" --failure" },
-  { "confirm",
+  { "confirm", VMLEASE_TRANSFER_STEP_CONFIRM,
     "Source: end the hand-off (or take the lease back)",
     STEP_OPT_SUCCESS | STEP_OPT_WAIT, TRUE,
     "On the source host, last: with success, once the destination holds the\n"
@@ -109,7 +114,7 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer confirm 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t4\"\n"
     "  vmleasectl transfer confirm \"$uuid\" '' --failure --wait 120" },
-  { "cancel",
+  { "cancel", VMLEASE_TRANSFER_STEP_CANCEL,
     "Either side: undo this side before the point of no return",
     STEP_OPT_WAIT, TRUE,
     "On either host, before the point of no return: undoes this host's part\n"
@@ -123,11 +128,11 @@ static const StepInfo steps[] = {
     "  ssh dst vmleasectl transfer cancel \"$uuid\" '' && vmleasectl transfer cancel \"$uuid\" ''" },
 };
 
-static const VmlError transfer_errors[] = {
-  VML_ERROR_NOT_AUTHORIZED, VML_ERROR_INVALID_ARGUMENT, VML_ERROR_NOT_FOUND,
-  VML_ERROR_BUSY, VML_ERROR_NOT_HELD, VML_ERROR_WRONG_STEP, VML_ERROR_COMMITTED,
-  VML_ERROR_STALE_TOKEN, VML_ERROR_LOCKSPACE_NOT_JOINED, VML_ERROR_STORAGE_FAILURE,
-  VML_ERROR_N_ERRORS
+static const VmleaseError transfer_errors[] = {
+  VMLEASE_ERROR_NOT_AUTHORIZED, VMLEASE_ERROR_INVALID_ARGUMENT, VMLEASE_ERROR_NOT_FOUND,
+  VMLEASE_ERROR_BUSY, VMLEASE_ERROR_NOT_HELD, VMLEASE_ERROR_WRONG_STEP, VMLEASE_ERROR_COMMITTED,
+  VMLEASE_ERROR_STALE_TOKEN, VMLEASE_ERROR_LOCKSPACE_NOT_JOINED, VMLEASE_ERROR_STORAGE_FAILURE,
+  VML_CLI_ERRORS_END
 };
 
 static const StepInfo *
@@ -137,32 +142,6 @@ find_step (const char *name)
     if (g_str_equal (steps[i].name, name))
       return &steps[i];
   g_assert_not_reached ();
-}
-
-/* ---- the call, shared with migrate --------------------------------------- */
-
-char *
-vml_cmd_transfer_call (VmlDbusLease  *lease,
-                       const char    *step,
-                       const char    *token,
-                       GVariant      *options,
-                       gboolean       no_timeout,
-                       const char    *progress,
-                       GError       **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-  char *next = NULL;
-
-  reply = vml_cli_call (lease, "Transfer",
-                        g_variant_new ("(ss@a{sv})", step, token,
-                                       options ? options : g_variant_new ("a{sv}", NULL)),
-                        VML_CLI_CALL_CHANGE,
-                        no_timeout ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
-                        progress, error);
-  if (reply == NULL)
-    return NULL;
-  g_variant_get (reply, "(s)", &next);
-  return next;
 }
 
 /* ---- the token ----------------------------------------------------------- */
@@ -282,6 +261,7 @@ get_token (const StepInfo *info,
 typedef struct {
   char     *pid;
   char     *fence;
+  char     *qmp;
   gboolean  postcopy;
   gboolean  success;
   gboolean  failure;
@@ -294,33 +274,39 @@ step_args_clear (StepArgs *args)
 {
   g_free (args->pid);
   g_free (args->fence);
+  g_free (args->qmp);
   g_free (args->wait);
   g_strfreev (args->disks);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (StepArgs, step_args_clear)
 
-static GVariant *
+static VmleaseTransferOptions *
 step_options (const StepArgs  *args,
               guint64         *wait,
               GError         **error)
 {
-  g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(VmleaseTransferOptions) options = vmlease_transfer_options_new ();
+  VmleaseFence fence;
+  guint pid;
 
+  *wait = 0;
   if (args->success && args->failure)
     {
       vml_cli_usage_error (error, "--success and --failure exclude each other");
       return NULL;
     }
-  if (!vml_cli_add_fence_options (&options, args->pid, args->fence, error))
+  if (!vml_cli_fence_args (args->pid, args->fence, &pid, &fence, error) ||
+      (args->wait != NULL && !vml_cli_parse_uint ("--wait", args->wait, G_MAXUINT32, wait, error)) ||
+      !vml_cli_transfer_options_add_disks (options, args->disks, error))
     return NULL;
-  if (args->postcopy)
-    g_variant_builder_add (&options, "{sv}", "postcopy", g_variant_new_boolean (TRUE));
-  if (args->success || args->failure)
-    g_variant_builder_add (&options, "{sv}", "success", g_variant_new_boolean (args->success));
-  if (!vml_cli_add_uint32_option (&options, "wait", "--wait", args->wait, wait, error))
-    return NULL;
-  vml_cli_add_disks_option (&options, args->disks);
-  return g_variant_builder_end (&options);
+  vmlease_transfer_options_set_pid (options, pid);
+  vmlease_transfer_options_set_fence (options, fence);
+  vmlease_transfer_options_set_qmp (options, args->qmp);
+  vmlease_transfer_options_set_postcopy (options, args->postcopy);
+  vmlease_transfer_options_set_success (options, args->success);
+  vmlease_transfer_options_set_failure (options, args->failure);
+  vmlease_transfer_options_set_wait (options, (guint) *wait);
+  return g_steal_pointer (&options);
 }
 
 static void
@@ -337,16 +323,16 @@ print_token (VmlCli     *cli,
 static VML_CLI_HANDLER (transfer_step)
 {
   const StepInfo *info = find_step (cmd->name);
-  g_auto(StepArgs) args = { NULL, NULL, FALSE, FALSE, FALSE, NULL, NULL };
+  g_auto(StepArgs) args = { NULL, NULL, NULL, FALSE, FALSE, FALSE, NULL, NULL };
   GOptionEntry entries[9];
   guint n = 0;
-  g_autoptr(VmlDbusLease) lease = NULL;
-  g_autoptr(GVariant) options = NULL;
+  g_autoptr(VmleaseLease) lease = NULL;
+  g_autoptr(VmleaseTransferOptions) options = NULL;
+  g_autoptr(VmlCliWait) wait = NULL;
   g_autofree char *token = NULL;
   g_autofree char *next = NULL;
   g_autofree char *waiting = NULL;
-  g_autofree char *progress = NULL;
-  guint64 wait = 0;
+  guint64 seconds = 0;
 
   memset (entries, 0, sizeof entries);
   if (info->opts & STEP_OPT_PID)
@@ -359,6 +345,8 @@ static VML_CLI_HANDLER (transfer_step)
       entries[n++] = fence_entries[0];
       entries[n++] = fence_entries[1];
     }
+  if (info->opts & STEP_OPT_QMP)
+    entries[n++] = (GOptionEntry) VML_CLI_QMP_ENTRY (&args.qmp);
   if (info->opts & STEP_OPT_DISKS)
     entries[n++] = (GOptionEntry) VML_CLI_DISK_ENTRY (&args.disks,
       "The destination's own disk set: one disk each (repeat; :shared for a shared disk)");
@@ -383,7 +371,7 @@ static VML_CLI_HANDLER (transfer_step)
     if (!vml_cli_parse (cli, cmd, &spec, &argc, &argv, error))
       return FALSE;
   }
-  options = step_options (&args, &wait, error);
+  options = step_options (&args, &seconds, error);
   if (options == NULL)
     return FALSE;
   /* Before the bus: a usage error must not leave a step half done. */
@@ -391,14 +379,16 @@ static VML_CLI_HANDLER (transfer_step)
   if (token == NULL)
     return FALSE;
 
-  lease = vml_cli_lease (cli, argv[1], error);
+  lease = vml_cli_find_lease (cli, argv[1], error);
   if (lease == NULL)
     return FALSE;
-  waiting = vml_cli_progress_wait (wait);
-  progress = g_strdup_printf ("Transfer %s of %s%s", info->name, argv[1], waiting);
-  next = vml_cmd_transfer_call (lease, info->name, token, g_steal_pointer (&options),
-                                wait > 0, progress, error);
-  if (next == NULL)
+  waiting = vml_cli_progress_wait (seconds);
+  wait = vml_cli_wait_new (seconds > 0 ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
+                           "Transfer %s of %s%s", info->name, argv[1], waiting);
+  vmlease_lease_transfer (lease, info->step, token, options, vml_cli_wait_cancellable (wait),
+                          vml_cli_wait_done, wait);
+  next = vmlease_lease_transfer_finish (lease, vml_cli_wait_run (wait), error);
+  if (!vml_cli_wait_end (wait, next != NULL, error))
     return FALSE;
   print_token (cli, next);
   return TRUE;

@@ -48,20 +48,6 @@ VML_CMD_DECLARE (vml_cmd_migrate);
 /* vml-cmd-run.c: supervisor mode */
 VML_CMD_DECLARE (vml_cmd_run);
 
-/* Transfer(step, token, options) on @lease (options: floating or NULL);
- * returns the next token. @no_timeout for a step that waits ("wait"). */
-char      *vml_cmd_transfer_call    (VmlDbusLease  *lease,
-                                     const char    *step,
-                                     const char    *token,
-                                     GVariant      *options,
-                                     gboolean       no_timeout,
-                                     const char    *progress,
-                                     GError       **error);
-
-/* (transfer full) every property of the Manager, a{sv}, read fresh. */
-GVariant  *vml_cmd_get_manager_props (VmlCli  *cli,
-                                      GError **error);
-
 /* Lockspaces: the Manager's Lockspaces property, a(ststsu), and its
  * LockspaceDetails property, a{sa{sv}} by name (@details may be NULL: a
  * vmleased without it; the sector size is then not shown). */

@@ -23,6 +23,7 @@ struct _VmleaseAcquireOptions
   guint wait;
   gboolean force;
   gboolean request;
+  char *qmp;
   GArray *disks;                /* VmleaseDisk */
 };
 
@@ -36,6 +37,7 @@ enum {
   PROP_WAIT,
   PROP_FORCE,
   PROP_REQUEST,
+  PROP_QMP,
   N_PROPS
 };
 
@@ -55,6 +57,7 @@ vmlease_acquire_options_get_property (GObject *object, guint prop_id,
     case PROP_WAIT: g_value_set_uint (value, self->wait); break;
     case PROP_FORCE: g_value_set_boolean (value, self->force); break;
     case PROP_REQUEST: g_value_set_boolean (value, self->request); break;
+    case PROP_QMP: g_value_set_string (value, self->qmp); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -74,6 +77,7 @@ vmlease_acquire_options_set_property (GObject *object, guint prop_id,
     case PROP_WAIT: vmlease_acquire_options_set_wait (self, g_value_get_uint (value)); break;
     case PROP_FORCE: vmlease_acquire_options_set_force (self, g_value_get_boolean (value)); break;
     case PROP_REQUEST: vmlease_acquire_options_set_request (self, g_value_get_boolean (value)); break;
+    case PROP_QMP: vmlease_acquire_options_set_qmp (self, g_value_get_string (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -84,6 +88,7 @@ vmlease_acquire_options_finalize (GObject *object)
   VmleaseAcquireOptions *self = VMLEASE_ACQUIRE_OPTIONS (object);
 
   g_array_unref (self->disks);
+  g_free (self->qmp);
   G_OBJECT_CLASS (vmlease_acquire_options_parent_class)->finalize (object);
 }
 
@@ -139,6 +144,14 @@ vmlease_acquire_options_class_init (VmleaseAcquireOptionsClass *klass)
    * [signal@Vmlease.Lease::transfer-requested] and keeps it.
    */
   props[PROP_REQUEST] = g_param_spec_boolean ("request", NULL, NULL, FALSE, rw);
+  /**
+   * VmleaseAcquireOptions:qmp:
+   *
+   * With %VMLEASE_FENCE_PAUSE: the QMP socket of the QEMU that is
+   * [property@Vmlease.AcquireOptions:pid], so that fencing pauses the guest
+   * with QMP `stop`; %NULL (the default) for none.
+   */
+  props[PROP_QMP] = g_param_spec_string ("qmp", NULL, NULL, NULL, rw);
 
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
@@ -332,6 +345,33 @@ vmlease_acquire_options_get_request (VmleaseAcquireOptions *self)
 }
 
 /**
+ * vmlease_acquire_options_set_qmp:
+ * @self: the options
+ * @qmp: (nullable): the QMP socket's path, or %NULL
+ *
+ * Sets [property@Vmlease.AcquireOptions:qmp].
+ */
+void
+vmlease_acquire_options_set_qmp (VmleaseAcquireOptions *self, const char *qmp)
+{
+  g_return_if_fail (VMLEASE_IS_ACQUIRE_OPTIONS (self));
+  _vmlease_set_string (G_OBJECT (self), &self->qmp, qmp, props[PROP_QMP]);
+}
+
+/**
+ * vmlease_acquire_options_get_qmp:
+ * @self: the options
+ *
+ * Returns: (nullable): [property@Vmlease.AcquireOptions:qmp]
+ */
+const char *
+vmlease_acquire_options_get_qmp (VmleaseAcquireOptions *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_ACQUIRE_OPTIONS (self), NULL);
+  return self->qmp;
+}
+
+/**
  * vmlease_acquire_options_add_disk:
  * @self: the options
  * @key: the disk's key (a volume UUID, the disk's path: 1 to 256 bytes of
@@ -384,6 +424,8 @@ vmlease_acquire_options_to_variant (VmleaseAcquireOptions *self)
         g_variant_builder_add (&b, "{sv}", "force", g_variant_new_boolean (TRUE));
       if (self->request)
         g_variant_builder_add (&b, "{sv}", "request", g_variant_new_boolean (TRUE));
+      if (self->qmp != NULL)
+        g_variant_builder_add (&b, "{sv}", "qmp", g_variant_new_string (self->qmp));
       if (self->disks->len > 0)
         g_variant_builder_add (&b, "{sv}", "disks", _vmlease_disk_list_to_variant (self->disks));
     }

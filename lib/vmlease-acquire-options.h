@@ -35,6 +35,9 @@ gboolean               vmlease_acquire_options_get_force  (VmleaseAcquireOptions
 void                   vmlease_acquire_options_set_request (VmleaseAcquireOptions *self,
                                                             gboolean               request);
 gboolean               vmlease_acquire_options_get_request (VmleaseAcquireOptions *self);
+void                   vmlease_acquire_options_set_qmp    (VmleaseAcquireOptions *self,
+                                                           const char            *qmp);
+const char            *vmlease_acquire_options_get_qmp    (VmleaseAcquireOptions *self);
 void                   vmlease_acquire_options_add_disk   (VmleaseAcquireOptions *self,
                                                            const char            *key,
                                                            VmleaseMode            mode);

@@ -31,6 +31,7 @@ struct _VmleaseClient
   GDBusObjectManager *object_manager;
   GDBusProxy *manager;
   GHashTable *leases;                   /* object path -> VmleaseLease */
+  GDBusCallFlags call_flags;            /* of every call that changes state */
 };
 
 static void vmlease_client_initable_iface_init (GInitableIface *iface);
@@ -72,6 +73,7 @@ lease_for_proxy (VmleaseClient *self, GDBusProxy *proxy)
   if (lease == NULL)
     {
       lease = _vmlease_lease_new_for_proxy (proxy);
+      _vmlease_lease_set_call_flags (lease, self->call_flags);
       g_hash_table_insert (self->leases, g_strdup (path), lease);
     }
   return lease;
@@ -668,6 +670,65 @@ vmlease_client_get_lockspaces (VmleaseClient *self)
   return out;
 }
 
+/**
+ * vmlease_client_get_name_owner:
+ * @self: the client
+ *
+ * The unique bus name of the vmleased that answers now, or %NULL while none
+ * does (not running, and not started by bus activation when the client was
+ * made). Without one, the leases and lockspaces are empty and every call
+ * fails; a vmleased that starts later is followed.
+ *
+ * Returns: (transfer full) (nullable): the unique name, or %NULL
+ */
+char *
+vmlease_client_get_name_owner (VmleaseClient *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_CLIENT (self), NULL);
+  return g_dbus_object_manager_client_get_name_owner (
+           G_DBUS_OBJECT_MANAGER_CLIENT (self->object_manager));
+}
+
+/**
+ * vmlease_client_set_allow_interactive_authorization:
+ * @self: the client
+ * @allow: whether polkit may ask the user
+ *
+ * Lets polkit ask the user (through an authentication agent) for the
+ * authorization of every call that changes state, made from now on through
+ * @self or a lease of it, instead of refusing it with
+ * %VMLEASE_ERROR_NOT_AUTHORIZED: the D-Bus call flag
+ * `ALLOW_INTERACTIVE_AUTHORIZATION`. Off by default; a command-line tool
+ * turns it on.
+ */
+void
+vmlease_client_set_allow_interactive_authorization (VmleaseClient *self, gboolean allow)
+{
+  GHashTableIter iter;
+  gpointer lease;
+
+  g_return_if_fail (VMLEASE_IS_CLIENT (self));
+  self->call_flags = allow ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
+                           : G_DBUS_CALL_FLAGS_NONE;
+  g_hash_table_iter_init (&iter, self->leases);
+  while (g_hash_table_iter_next (&iter, NULL, &lease))
+    _vmlease_lease_set_call_flags (lease, self->call_flags);
+}
+
+/**
+ * vmlease_client_get_allow_interactive_authorization:
+ * @self: the client
+ *
+ * Returns: whether polkit may ask the user; see
+ *   [method@Vmlease.Client.set_allow_interactive_authorization]
+ */
+gboolean
+vmlease_client_get_allow_interactive_authorization (VmleaseClient *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_CLIENT (self), FALSE);
+  return self->call_flags != G_DBUS_CALL_FLAGS_NONE;
+}
+
 /* --- finding, creating, deleting leases ----------------------------------- */
 
 static gboolean
@@ -729,6 +790,13 @@ on_lease_path (GObject *source, GAsyncResult *result, gpointer user_data)
                     g_object_ref (task));
 }
 
+/* GetLease only reads: it never lets polkit ask. */
+static GDBusCallFlags
+change_flags (VmleaseClient *self, const char *method)
+{
+  return g_str_equal (method, "GetLease") ? G_DBUS_CALL_FLAGS_NONE : self->call_flags;
+}
+
 static void
 manager_lease_call (VmleaseClient *self, const char *method, GVariant *params,
                     GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -745,7 +813,7 @@ manager_lease_call (VmleaseClient *self, const char *method, GVariant *params,
       g_object_unref (task);
       return;
     }
-  g_dbus_proxy_call (self->manager, method, params, G_DBUS_CALL_FLAGS_NONE,
+  g_dbus_proxy_call (self->manager, method, params, change_flags (self, method),
                      VMLEASE_CALL_TIMEOUT_MS, cancellable, on_lease_path, task);
 }
 
@@ -763,7 +831,7 @@ manager_lease_call_sync (VmleaseClient *self, const char *method, GVariant *para
       g_variant_unref (g_variant_ref_sink (params));
       return NULL;
     }
-  reply = g_dbus_proxy_call_sync (self->manager, method, params, G_DBUS_CALL_FLAGS_NONE,
+  reply = g_dbus_proxy_call_sync (self->manager, method, params, change_flags (self, method),
                                   VMLEASE_CALL_TIMEOUT_MS, cancellable, error);
   if (reply == NULL)
     {
@@ -850,15 +918,28 @@ vmlease_client_get_lease_sync (VmleaseClient *self, const char *uuid,
                                   cancellable, error, uuid);
 }
 
+/* @path NULL: allocated from the lockspace's index (@offset unused). */
 static GVariant *
-create_params (const char *uuid, const char *lockspace, const char *name)
+create_params_full (const char *uuid, const char *lockspace, const char *name,
+                    const char *path, guint64 offset)
 {
   GVariantBuilder b;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   if (name != NULL)
     g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
+  if (path != NULL)
+    {
+      g_variant_builder_add (&b, "{sv}", "path", g_variant_new_string (path));
+      g_variant_builder_add (&b, "{sv}", "offset", g_variant_new_uint64 (offset));
+    }
   return g_variant_new ("(ssa{sv})", uuid ? uuid : "", lockspace ? lockspace : "", &b);
+}
+
+static GVariant *
+create_params (const char *uuid, const char *lockspace, const char *name)
+{
+  return create_params_full (uuid, lockspace, name, NULL, 0);
 }
 
 /**
@@ -925,6 +1006,80 @@ vmlease_client_create_lease_sync (VmleaseClient *self, const char *uuid, const c
                                   cancellable, error, uuid);
 }
 
+/**
+ * vmlease_client_create_lease_full:
+ * @self: the client
+ * @uuid: the VM's UUID
+ * @lockspace: a lockspace the host has joined
+ * @name: (nullable): the VM's name, for people
+ * @path: (nullable): where on storage to place the lease, or %NULL to
+ *   allocate it from the lockspace's resource index
+ * @offset: with @path: where in @path, a multiple of 1 MiB
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the lease
+ * @user_data: data for @callback
+ *
+ * Like [method@Vmlease.Client.create_lease], but a @path places the lease
+ * at @offset in it (D-Bus `CreateLease` options `path` and `offset`)
+ * instead of the lockspace's index.
+ */
+void
+vmlease_client_create_lease_full (VmleaseClient *self, const char *uuid, const char *lockspace,
+                                  const char *name, const char *path, guint64 offset,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_return_if_fail (VMLEASE_IS_CLIENT (self));
+  g_return_if_fail (lockspace != NULL);
+  manager_lease_call (self, "CreateLease", create_params_full (uuid, lockspace, name, path, offset),
+                      cancellable, callback, user_data, vmlease_client_create_lease_full, uuid);
+}
+
+/**
+ * vmlease_client_create_lease_full_finish:
+ * @self: the client
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Vmlease.Client.create_lease_full].
+ *
+ * Returns: (transfer full) (nullable): the lease, or %NULL on error
+ */
+VmleaseLease *
+vmlease_client_create_lease_full_finish (VmleaseClient *self, GAsyncResult *result,
+                                         GError **error)
+{
+  return manager_lease_call_finish (self, result, vmlease_client_create_lease_full, error);
+}
+
+/**
+ * vmlease_client_create_lease_full_sync:
+ * @self: the client
+ * @uuid: the VM's UUID
+ * @lockspace: a lockspace the host has joined
+ * @name: (nullable): the VM's name
+ * @path: (nullable): where to place the lease, or %NULL for the index
+ * @offset: with @path: where in @path
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Creates a lease, blocking; see [method@Vmlease.Client.create_lease_full].
+ *
+ * Returns: (transfer full) (nullable): the lease, or %NULL on error
+ */
+VmleaseLease *
+vmlease_client_create_lease_full_sync (VmleaseClient *self, const char *uuid,
+                                       const char *lockspace, const char *name,
+                                       const char *path, guint64 offset,
+                                       GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (VMLEASE_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (lockspace != NULL, NULL);
+  return manager_lease_call_sync (self, "CreateLease",
+                                  create_params_full (uuid, lockspace, name, path, offset),
+                                  cancellable, error, uuid);
+}
+
 static void
 on_manager_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -951,7 +1106,7 @@ manager_call (VmleaseClient *self, const char *method, GVariant *params,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
-  g_dbus_proxy_call (self->manager, method, params, G_DBUS_CALL_FLAGS_NONE,
+  g_dbus_proxy_call (self->manager, method, params, self->call_flags,
                      VMLEASE_CALL_TIMEOUT_MS, cancellable, on_manager_done, task);
 }
 
@@ -969,7 +1124,7 @@ manager_call_sync (VmleaseClient *self, const char *method, GVariant *params,
                    GCancellable *cancellable, GError **error)
 {
   g_autoptr(GVariant) reply = g_dbus_proxy_call_sync (self->manager, method, params,
-                                                      G_DBUS_CALL_FLAGS_NONE,
+                                                      self->call_flags,
                                                       VMLEASE_CALL_TIMEOUT_MS, cancellable,
                                                       error);
 

@@ -37,6 +37,10 @@ GDBusConnection *vmlease_client_get_connection       (VmleaseClient       *self)
 const char    *vmlease_client_get_address            (VmleaseClient       *self);
 const char    *vmlease_client_get_version            (VmleaseClient       *self);
 const char    *vmlease_client_get_sanlock_daemon     (VmleaseClient       *self);
+char          *vmlease_client_get_name_owner         (VmleaseClient       *self);
+void           vmlease_client_set_allow_interactive_authorization (VmleaseClient *self,
+                                                                   gboolean       allow);
+gboolean       vmlease_client_get_allow_interactive_authorization (VmleaseClient *self);
 GList         *vmlease_client_get_leases             (VmleaseClient       *self);
 GPtrArray     *vmlease_client_get_lockspaces         (VmleaseClient       *self);
 GVariant      *vmlease_client_dup_lockspace_details  (VmleaseClient       *self);
@@ -108,6 +112,26 @@ VmleaseLease  *vmlease_client_create_lease_sync      (VmleaseClient       *self,
                                                       GCancellable        *cancellable,
                                                       GError             **error);
 
+void           vmlease_client_create_lease_full      (VmleaseClient       *self,
+                                                      const char          *uuid,
+                                                      const char          *lockspace,
+                                                      const char          *name,
+                                                      const char          *path,
+                                                      guint64              offset,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+VmleaseLease  *vmlease_client_create_lease_full_finish (VmleaseClient     *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
+VmleaseLease  *vmlease_client_create_lease_full_sync (VmleaseClient       *self,
+                                                      const char          *uuid,
+                                                      const char          *lockspace,
+                                                      const char          *name,
+                                                      const char          *path,
+                                                      guint64              offset,
+                                                      GCancellable        *cancellable,
+                                                      GError             **error);
 void           vmlease_client_delete_lease           (VmleaseClient       *self,
                                                       const char          *uuid,
                                                       GCancellable        *cancellable,

@@ -27,6 +27,7 @@ struct _VmleaseLease
   GDBusProxy *proxy;
   GMainContext *context;        /* where the proxy's signals arrive */
   gboolean lost_pending;        /* lost emitted since the last take */
+  GDBusCallFlags call_flags;    /* of calls that change state (not Inquire) */
 };
 
 G_DEFINE_FINAL_TYPE (VmleaseLease, vmlease_lease, G_TYPE_OBJECT)
@@ -451,6 +452,13 @@ _vmlease_lease_new_for_proxy (GDBusProxy *proxy)
   return g_object_new (VMLEASE_TYPE_LEASE, "proxy", proxy, NULL);
 }
 
+/* The client's vmlease_client_set_allow_interactive_authorization(). */
+void
+_vmlease_lease_set_call_flags (VmleaseLease *self, GDBusCallFlags flags)
+{
+  self->call_flags = flags;
+}
+
 /* --- properties ----------------------------------------------------------- */
 
 /**
@@ -654,6 +662,13 @@ on_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
 }
 
+/* Inquire only reads: it never lets polkit ask. */
+static GDBusCallFlags
+change_flags (VmleaseLease *self, const char *method)
+{
+  return g_str_equal (method, "Inquire") ? G_DBUS_CALL_FLAGS_NONE : self->call_flags;
+}
+
 /* Takes @params (floating is fine). Returns the call's task (transfer
  * none): it lives until the reply, which never comes before the caller's
  * main context runs again. */
@@ -665,7 +680,7 @@ lease_call (VmleaseLease *self, const char *method, GVariant *params,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
-  g_dbus_proxy_call (self->proxy, method, params, G_DBUS_CALL_FLAGS_NONE,
+  g_dbus_proxy_call (self->proxy, method, params, change_flags (self, method),
                      VMLEASE_CALL_TIMEOUT_MS, cancellable, on_call_done, task);
   return task;
 }
@@ -684,7 +699,7 @@ lease_call_sync (VmleaseLease *self, const char *method, GVariant *params,
                  GCancellable *cancellable, GError **error)
 {
   GVariant *reply = g_dbus_proxy_call_sync (self->proxy, method, params,
-                                            G_DBUS_CALL_FLAGS_NONE,
+                                            change_flags (self, method),
                                             VMLEASE_CALL_TIMEOUT_MS, cancellable, error);
 
   if (reply == NULL && error != NULL)

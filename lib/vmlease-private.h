@@ -34,8 +34,12 @@ int          _vmlease_enum_from_nick       (GType type, const char *nick, int fa
 
 void         _vmlease_error_tidy           (GError *error);
 
+void         _vmlease_set_string           (GObject *object, char **field, const char *value,
+                                            GParamSpec *pspec);
+
 GVariant    *_vmlease_acquire_options_disks (VmleaseAcquireOptions *self);
 
 VmleaseLease *_vmlease_lease_new_for_proxy (GDBusProxy *proxy);
+void          _vmlease_lease_set_call_flags (VmleaseLease *self, GDBusCallFlags flags);
 
 G_END_DECLS

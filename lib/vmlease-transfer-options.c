@@ -25,7 +25,9 @@ struct _VmleaseTransferOptions
   VmleaseFence fence;
   gboolean postcopy;
   gboolean failure;
+  gboolean success;
   guint wait;
+  char *qmp;
   GArray *disks;                /* VmleaseDisk */
 };
 
@@ -38,6 +40,8 @@ enum {
   PROP_POSTCOPY,
   PROP_FAILURE,
   PROP_WAIT,
+  PROP_SUCCESS,
+  PROP_QMP,
   N_PROPS
 };
 
@@ -56,6 +60,8 @@ vmlease_transfer_options_get_property (GObject *object, guint prop_id,
     case PROP_POSTCOPY: g_value_set_boolean (value, self->postcopy); break;
     case PROP_FAILURE: g_value_set_boolean (value, self->failure); break;
     case PROP_WAIT: g_value_set_uint (value, self->wait); break;
+    case PROP_SUCCESS: g_value_set_boolean (value, self->success); break;
+    case PROP_QMP: g_value_set_string (value, self->qmp); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -74,6 +80,8 @@ vmlease_transfer_options_set_property (GObject *object, guint prop_id,
     case PROP_POSTCOPY: vmlease_transfer_options_set_postcopy (self, g_value_get_boolean (value)); break;
     case PROP_FAILURE: vmlease_transfer_options_set_failure (self, g_value_get_boolean (value)); break;
     case PROP_WAIT: vmlease_transfer_options_set_wait (self, g_value_get_uint (value)); break;
+    case PROP_SUCCESS: vmlease_transfer_options_set_success (self, g_value_get_boolean (value)); break;
+    case PROP_QMP: vmlease_transfer_options_set_qmp (self, g_value_get_string (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -83,6 +91,7 @@ vmlease_transfer_options_finalize (GObject *object)
 {
   VmleaseTransferOptions *self = VMLEASE_TRANSFER_OPTIONS (object);
 
+  g_free (self->qmp);
   g_array_unref (self->disks);
   G_OBJECT_CLASS (vmlease_transfer_options_parent_class)->finalize (object);
 }
@@ -131,6 +140,22 @@ vmlease_transfer_options_class_init (VmleaseTransferOptionsClass *klass)
    * seen dead (at most 3600).
    */
   props[PROP_WAIT] = g_param_spec_uint ("wait", NULL, NULL, 0, G_MAXUINT, 0, rw);
+  /**
+   * VmleaseTransferOptions:success:
+   *
+   * finish, confirm: say that the migration succeeded (option `success`
+   * true), where the default is what the token says. Excludes
+   * [property@Vmlease.TransferOptions:failure].
+   */
+  props[PROP_SUCCESS] = g_param_spec_boolean ("success", NULL, NULL, FALSE, rw);
+  /**
+   * VmleaseTransferOptions:qmp:
+   *
+   * prepare, finish: with %VMLEASE_FENCE_PAUSE, the QMP socket of the
+   * destination's QEMU, so that fencing pauses the guest with QMP `stop`;
+   * %NULL (the default) for none.
+   */
+  props[PROP_QMP] = g_param_spec_string ("qmp", NULL, NULL, NULL, rw);
 
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
@@ -315,6 +340,64 @@ vmlease_transfer_options_add_disk (VmleaseTransferOptions *self,
   _vmlease_disk_list_add (self->disks, key, mode);
 }
 
+/**
+ * vmlease_transfer_options_set_success:
+ * @self: the options
+ * @success: whether to say so
+ *
+ * Sets [property@Vmlease.TransferOptions:success].
+ */
+void
+vmlease_transfer_options_set_success (VmleaseTransferOptions *self, gboolean success)
+{
+  g_return_if_fail (VMLEASE_IS_TRANSFER_OPTIONS (self));
+  success = !!success;
+  if (self->success == success)
+    return;
+  self->success = success;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SUCCESS]);
+}
+
+/**
+ * vmlease_transfer_options_get_success:
+ * @self: the options
+ *
+ * Returns: [property@Vmlease.TransferOptions:success]
+ */
+gboolean
+vmlease_transfer_options_get_success (VmleaseTransferOptions *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_TRANSFER_OPTIONS (self), FALSE);
+  return self->success;
+}
+
+/**
+ * vmlease_transfer_options_set_qmp:
+ * @self: the options
+ * @qmp: (nullable): the QMP socket's path, or %NULL
+ *
+ * Sets [property@Vmlease.TransferOptions:qmp].
+ */
+void
+vmlease_transfer_options_set_qmp (VmleaseTransferOptions *self, const char *qmp)
+{
+  g_return_if_fail (VMLEASE_IS_TRANSFER_OPTIONS (self));
+  _vmlease_set_string (G_OBJECT (self), &self->qmp, qmp, props[PROP_QMP]);
+}
+
+/**
+ * vmlease_transfer_options_get_qmp:
+ * @self: the options
+ *
+ * Returns: (nullable): [property@Vmlease.TransferOptions:qmp]
+ */
+const char *
+vmlease_transfer_options_get_qmp (VmleaseTransferOptions *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_TRANSFER_OPTIONS (self), NULL);
+  return self->qmp;
+}
+
 static gboolean
 refuse (VmleaseTransferStep step, const char *option, GError **error)
 {
@@ -366,6 +449,8 @@ vmlease_transfer_options_to_variant (VmleaseTransferOptions *self,
           (self->disks->len > 0 && !disks && !refuse (step, "disks", error)) ||
           (self->postcopy && !postcopy && !refuse (step, "postcopy", error)) ||
           (self->failure && !failure && !refuse (step, "failure", error)) ||
+          (self->success && !failure && !refuse (step, "success", error)) ||
+          (self->qmp != NULL && !fence_target && !refuse (step, "qmp", error)) ||
           (self->wait != 0 && !wait && !refuse (step, "wait", error)))
         {
           g_variant_builder_clear (&b);
@@ -380,8 +465,17 @@ vmlease_transfer_options_to_variant (VmleaseTransferOptions *self,
         g_variant_builder_add (&b, "{sv}", "disks", _vmlease_disk_list_to_variant (self->disks));
       if (self->postcopy)
         g_variant_builder_add (&b, "{sv}", "postcopy", g_variant_new_boolean (TRUE));
-      if (self->failure)
-        g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (FALSE));
+      if (self->failure && self->success)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "the options success and failure exclude each other");
+          g_variant_builder_clear (&b);
+          return NULL;
+        }
+      if (self->failure || self->success)
+        g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (self->success));
+      if (self->qmp != NULL)
+        g_variant_builder_add (&b, "{sv}", "qmp", g_variant_new_string (self->qmp));
       if (self->wait != 0)
         g_variant_builder_add (&b, "{sv}", "wait", g_variant_new_uint32 (self->wait));
     }

@@ -32,6 +32,12 @@ gboolean                vmlease_transfer_options_get_failure  (VmleaseTransferOp
 void                    vmlease_transfer_options_set_wait     (VmleaseTransferOptions *self,
                                                                guint                   seconds);
 guint                   vmlease_transfer_options_get_wait     (VmleaseTransferOptions *self);
+void                    vmlease_transfer_options_set_success  (VmleaseTransferOptions *self,
+                                                               gboolean                success);
+gboolean                vmlease_transfer_options_get_success  (VmleaseTransferOptions *self);
+void                    vmlease_transfer_options_set_qmp      (VmleaseTransferOptions *self,
+                                                               const char             *qmp);
+const char             *vmlease_transfer_options_get_qmp      (VmleaseTransferOptions *self);
 void                    vmlease_transfer_options_add_disk     (VmleaseTransferOptions *self,
                                                                const char             *key,
                                                                VmleaseMode             mode);

@@ -70,3 +70,15 @@ _vmlease_enum_from_nick (GType type, const char *nick, int fallback)
 
   return v != NULL ? v->value : fallback;
 }
+
+/* Sets a string property's field to a copy of @value and notifies @pspec,
+ * if it changes. */
+void
+_vmlease_set_string (GObject *object, char **field, const char *value, GParamSpec *pspec)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
+  g_object_notify_by_pspec (object, pspec);
+}

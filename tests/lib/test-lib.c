@@ -90,6 +90,19 @@ test_acquire_options (void)
                        "'wait': <uint32 30>, 'force': <true>, 'request': <true>, "
                        "'disks': <[('vol-1', 'shared'), ('vol-2', 'shared')]>}");
   g_assert_cmpuint (vmlease_acquire_options_get_pid (o), ==, 4242);
+  /* qmp: with a pause fence, the QEMU's QMP socket; sent as given */
+  {
+    g_autoptr(VmleaseAcquireOptions) q = vmlease_acquire_options_new ();
+    g_autoptr(GVariant) v = NULL;
+
+    vmlease_acquire_options_set_fence (q, VMLEASE_FENCE_PAUSE);
+    vmlease_acquire_options_set_qmp (q, "/run/vm/qmp.sock");
+    v = vmlease_acquire_options_to_variant (q);
+    assert_variant (v, "{'fence': <'pause'>, 'qmp': <'/run/vm/qmp.sock'>}");
+    g_assert_cmpstr (vmlease_acquire_options_get_qmp (q), ==, "/run/vm/qmp.sock");
+    vmlease_acquire_options_set_qmp (q, NULL);
+    g_assert_null (vmlease_acquire_options_get_qmp (q));
+  }
   g_assert_cmpint (vmlease_acquire_options_get_fence (o), ==, VMLEASE_FENCE_PAUSE);
 
   /* properties, as bindings set them */
@@ -198,6 +211,34 @@ test_transfer_options_per_step (void)
       { VMLEASE_TRANSFER_STEP_BEGIN, NULL },
     };
     check_steps (wait, cases, G_N_ELEMENTS (cases));
+  }
+  /* qmp goes where pid and fence go; success said explicitly at finish and
+   * confirm, and never together with failure */
+  {
+    g_autoptr(VmleaseTransferOptions) qmp = vmlease_transfer_options_new ();
+    g_autoptr(VmleaseTransferOptions) success = vmlease_transfer_options_new ();
+    const StepCase qmp_cases[] = {
+      { VMLEASE_TRANSFER_STEP_PREPARE, "{'qmp': <'/run/vm/qmp.sock'>}" },
+      { VMLEASE_TRANSFER_STEP_FINISH, "{'qmp': <'/run/vm/qmp.sock'>}" },
+      { VMLEASE_TRANSFER_STEP_PERFORM, NULL },
+      { VMLEASE_TRANSFER_STEP_CONFIRM, NULL },
+    };
+    const StepCase success_cases[] = {
+      { VMLEASE_TRANSFER_STEP_FINISH, "{'success': <true>}" },
+      { VMLEASE_TRANSFER_STEP_CONFIRM, "{'success': <true>}" },
+      { VMLEASE_TRANSFER_STEP_PERFORM, NULL },
+    };
+    const StepCase both_cases[] = {
+      { VMLEASE_TRANSFER_STEP_CONFIRM, NULL },
+    };
+
+    vmlease_transfer_options_set_qmp (qmp, "/run/vm/qmp.sock");
+    check_steps (qmp, qmp_cases, G_N_ELEMENTS (qmp_cases));
+    vmlease_transfer_options_set_success (success, TRUE);
+    g_assert_true (vmlease_transfer_options_get_success (success));
+    check_steps (success, success_cases, G_N_ELEMENTS (success_cases));
+    vmlease_transfer_options_set_failure (success, TRUE);
+    check_steps (success, both_cases, G_N_ELEMENTS (both_cases));
   }
   /* no options: every step; no step: refused */
   {

@@ -206,6 +206,13 @@ gboolean  lease_fence_target_allowed (VmlLease *self, GDBusMethodInvocation *inv
 #define LEASE_RECORD_GROUP "lease"
 
 void      lease_save_or_warn         (VmlLease *self);
+/* The lease's disk lists as the record keeps them: a disk by key; */
+LeaseDisk *lease_disks_find          (GPtrArray *disks, const char *key);
+/* (Main loop) The write-ahead list of disks being taken (created empty
+ * the first time), and its pruning before a save: entries now among
+ * self->disks, or whose holder is gone, go. */
+GPtrArray *lease_disks_pending       (VmlLease *self);
+void       lease_disks_prune_pending (VmlLease *self);
 
 /* ---- vml-lease-storage.c --------------------------------------------- */
 
@@ -223,7 +230,6 @@ void      lease_storage_warn_if_failing (VmlLease *self);
 
 /* A copy for a worker thread (holders referenced). */
 GPtrArray *lease_disks_copy          (GPtrArray *disks);
-LeaseDisk *lease_disks_find          (GPtrArray *disks, const char *key);
 /* The Disks property from self->disks. */
 void       lease_disks_publish       (VmlLease *self);
 /* (Main loop) @specs (VmlDiskSpec) located in the index: @done gets a
@@ -242,11 +248,6 @@ gboolean   lease_disks_take          (VmlLease *self, GPtrArray *held, GPtrArray
                                       const char *fence_qmp, GError **error);
 /* (Worker thread) Releases @disks (best effort: a gone holder held nothing). */
 gboolean   lease_disks_let_go        (VmlLease *self, GPtrArray *disks, GError **error);
-/* (Main loop) The write-ahead list of disks being taken (created empty
- * the first time), and its pruning before a save: entries now among
- * self->disks, or whose holder is gone, go. */
-GPtrArray *lease_disks_pending       (VmlLease *self);
-void       lease_disks_prune_pending (VmlLease *self);
 /* (Worker thread) After a restart: copies of those of @disks (copies, with
  * holders) that sanlock says their holder holds now; NULL when sanlock
  * cannot say. With @stop_empty, a holder of @disks that holds nothing at

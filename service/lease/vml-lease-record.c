@@ -6,6 +6,43 @@
 #include "vml-error.h"
 #include "vml-lease-private.h"
 
+/* ---- the lease's disk lists, as the record keeps them ------------------ */
+
+LeaseDisk *
+lease_disks_find (GPtrArray *disks, const char *key)
+{
+  for (guint i = 0; disks != NULL && i < disks->len; i++)
+    if (g_str_equal (((LeaseDisk *) disks->pdata[i])->key, key))
+      return disks->pdata[i];
+  return NULL;
+}
+
+GPtrArray *
+lease_disks_pending (VmlLease *self)
+{
+  if (self->pending_disks == NULL)
+    self->pending_disks = g_ptr_array_new_with_free_func ((GDestroyNotify) lease_disk_free);
+  return self->pending_disks;
+}
+
+void
+lease_disks_prune_pending (VmlLease *self)
+{
+  GPtrArray *pending = lease_disks_pending (self);
+
+  /* Taken (now a disk of the lease, in the record's disks), or its holder
+   * gone (it holds nothing). */
+  for (guint i = pending->len; i > 0; i--)
+    {
+      LeaseDisk *disk = pending->pdata[i - 1];
+      LeaseDisk *held = lease_disks_find (self->disks, disk->key);
+
+      if ((held != NULL && held->holder != NULL) || disk->holder == NULL ||
+          !vml_holder_is_alive (disk->holder))
+        g_ptr_array_remove_index (pending, i - 1);
+    }
+}
+
 #define GROUP LEASE_RECORD_GROUP
 
 /* The record: one line per disk, "<key> <mode> <name> <offset> <holder

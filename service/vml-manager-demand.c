@@ -17,14 +17,14 @@
 #define LEASE_NODE_PREFIX "/org/example/VMLease/vm"
 
 typedef struct {
-  GDBusMethodInvocation *invocation;
+  GDBusMethodInvocation *invocation;   /* until answered: each return_*() takes it */
   char                  *uuid;
 } Demand;
 
 static void
 demand_free (Demand *demand)
 {
-  g_object_unref (demand->invocation);
+  g_clear_object (&demand->invocation);
   g_free (demand->uuid);
   g_free (demand);
 }
@@ -40,7 +40,8 @@ node_uuid (const char *node)
   return g_ascii_strdown (uuid, -1);
 }
 
-/* Properties.Get, GetAll and Set, answered from the skeleton now exported. */
+/* Properties.Get, GetAll and Set, answered from the skeleton now exported.
+ * Takes @invocation (every path returns on it). */
 static void
 answer_properties (GDBusInterfaceSkeleton *skeleton, GDBusMethodInvocation *invocation)
 {
@@ -92,7 +93,7 @@ on_found (GObject *source, GAsyncResult *result, gpointer user_data)
   if (iface == NULL)
     {
       /* Not found: what a call to no object is answered, saying why. */
-      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
+      g_dbus_method_invocation_return_error (g_steal_pointer (&demand->invocation), G_DBUS_ERROR,
                                              G_DBUS_ERROR_UNKNOWN_OBJECT,
                                              "No lease object %s: %s",
                                              g_dbus_method_invocation_get_object_path (invocation),
@@ -103,7 +104,7 @@ on_found (GObject *source, GAsyncResult *result, gpointer user_data)
   skeleton = G_DBUS_INTERFACE_SKELETON (iface);
   if (g_str_equal (g_dbus_method_invocation_get_interface_name (invocation),
                    "org.freedesktop.DBus.Properties"))
-    answer_properties (skeleton, invocation);
+    answer_properties (skeleton, g_steal_pointer (&demand->invocation));
   else
     /* the skeleton's own handler: the lease's dispatcher, polkit and all,
      * as for a call to the exported object */
@@ -114,7 +115,7 @@ on_found (GObject *source, GAsyncResult *result, gpointer user_data)
       g_dbus_method_invocation_get_interface_name (invocation),
       g_dbus_method_invocation_get_method_name (invocation),
       g_dbus_method_invocation_get_parameters (invocation),
-      g_object_ref (invocation), skeleton);
+      g_steal_pointer (&demand->invocation), skeleton);
   demand_free (demand);
 }
 

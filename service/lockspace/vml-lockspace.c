@@ -1,10 +1,9 @@
 /* vml-lockspace.c: see vml-lockspace.h. */
 #include "config.h"
 
-#include <glib-unix.h>
-
 #include "vml-error.h"
 #include "vml-holder.h"
+#include "vml-listener.h"
 #include "vml-lockspace.h"
 #include "vml-options.h"
 #include "vml-storage-block.h"
@@ -24,10 +23,10 @@ struct _VmlLockspace {
   char              *error;       /* why the last join failed, or NULL */
   GQueue             index_queue; /* of GTask: index updates here, the head running
                                    * (vml-lockspace-index.c) */
-  int                events_fd;   /* sanlock messages to this host, -1: none */
+  VmlListener       *listener;    /* sanlock messages to this host, or NULL */
   guint64            generation;  /* this host's, since the join */
-  GSource           *events_watch;
   gboolean           lost_with_daemon; /* LOST because the sanlock daemon went */
+  gboolean           leaving;     /* a leave runs: sanlock ends the listener */
 };
 
 G_DEFINE_TYPE (VmlLockspace, vml_lockspace, G_TYPE_OBJECT)
@@ -103,7 +102,6 @@ vml_lockspace_init (VmlLockspace *self)
 {
   g_queue_init (&self->index_queue);
   self->state = VML_LOCKSPACE_LOST;
-  self->events_fd = -1;
 }
 
 VmlLockspace *
@@ -409,39 +407,127 @@ set_state (VmlLockspace *self, VmlLockspaceState state, const char *error)
 static void
 stop_listening (VmlLockspace *self)
 {
-  if (self->events_watch != NULL)
-    {
-      g_source_destroy (self->events_watch);
-      g_clear_pointer (&self->events_watch, g_source_unref);
-    }
-  if (self->events_fd >= 0)
-    vml_sanlock_event_close (self->events_fd, self->name);
-  self->events_fd = -1;
+  g_clear_pointer (&self->listener, vml_listener_free);
 }
 
-static gboolean
-on_events_readable (int fd, GIOCondition condition, gpointer user_data)
+static void
+on_message (const VmlSanlockEvent *event, gpointer user_data)
 {
   VmlLockspace *self = VML_LOCKSPACE (user_data);
-  g_autoptr(GError) error = NULL;
-  VmlSanlockEvent event;
 
-  while (vml_sanlock_event_read (fd, &event, &error))
+  /* Meant for an earlier incarnation of this host: not ours. */
+  if (event->to_generation != 0 && event->to_generation != self->generation)
+    return;
+  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, event->from_host_id,
+                 event->from_generation, event->event, event->data);
+}
+
+static void listen_for_messages (VmlLockspace *self, int fd);
+
+typedef enum {
+  REOPENED,      /* a new listener: sanlock had dropped a slow one */
+  DAEMON_GONE,   /* the daemon died, even if a new one answers already */
+  LEFT,          /* the daemon lives, and has the lockspace joined no more */
+  NO_LISTENER,   /* still joined, but no new listener */
+} ReopenOutcome;
+
+typedef struct {
+  VmlSanlockDaemonId daemon;   /* the one that served the ended listener */
+  int                fd;
+  GError            *error;
+} Reopen;
+
+static void
+reopen_free (Reopen *reopen)
+{
+  g_clear_error (&reopen->error);
+  g_free (reopen);
+}
+
+/* A killed daemon closes its connections before the kernel counts it as
+ * exited: give the old one a moment to be gone. */
+static gboolean
+daemon_exits (const VmlSanlockDaemonId *daemon)
+{
+  if (daemon->pid <= 0)
+    return FALSE;
+  for (guint i = 0; i < 20 && vml_sanlock_daemon_alive (daemon); i++)
+    g_usleep (50 * 1000);
+  return !vml_sanlock_daemon_alive (daemon);
+}
+
+static void
+reopen_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Reopen *reopen = task_data;
+
+  reopen->fd = vml_sanlock_event_open (VML_LOCKSPACE (source)->name, &reopen->error);
+  if (reopen->fd >= 0)
+    g_task_return_int (task, REOPENED);
+  else if (!vml_sanlock_ping (NULL))
+    g_task_return_int (task, DAEMON_GONE);
+  else if (g_error_matches (reopen->error, VML_ERROR, VML_ERROR_LOCKSPACE_NOT_JOINED))
+    g_task_return_int (task, daemon_exits (&reopen->daemon) ? DAEMON_GONE : LEFT);
+  else
+    g_task_return_int (task, NO_LISTENER);
+}
+
+static void
+on_reopened (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VmlLockspace *self = VML_LOCKSPACE (source);
+  Reopen *reopen = g_task_get_task_data (G_TASK (result));
+  ReopenOutcome outcome = (ReopenOutcome) g_task_propagate_int (G_TASK (result), NULL);
+  int fd = g_steal_fd (&reopen->fd);
+
+  if (!vml_lockspace_is_joined (self) || self->leaving)
     {
-      /* Meant for an earlier incarnation of this host: not ours. */
-      if (event.to_generation != 0 && event.to_generation != self->generation)
-        continue;
-      g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, event.from_host_id,
-                     event.from_generation, event.event, event.data);
+      vml_sanlock_event_close (fd, self->name);   /* lost or left meanwhile */
+      return;
     }
-  if (error == NULL)
-    return G_SOURCE_CONTINUE;
-  vml_lockspace_log (self, G_LOG_LEVEL_DEBUG, NULL, "No more messages from lockspace %s: %s",
-                     self->name, error->message);
-  g_clear_pointer (&self->events_watch, g_source_unref);
-  vml_sanlock_event_close (self->events_fd, self->name);
-  self->events_fd = -1;
-  return G_SOURCE_REMOVE;
+  switch (outcome)
+    {
+    case REOPENED:
+      listen_for_messages (self, fd);
+      break;
+    case DAEMON_GONE:
+      vml_lockspace_mark_lost_with_daemon (self, "the sanlock daemon is gone: the daemon "
+                                           "that served this lockspace no longer runs");
+      break;
+    case LEFT:
+      vml_lockspace_mark_lost (self, "sanlock left it (it ended this host's listener for "
+                               "messages there, and has it joined no more)");
+      break;
+    case NO_LISTENER:
+      vml_lockspace_log (self, G_LOG_LEVEL_WARNING, NULL,
+                         "No messages from other hosts of lockspace %s any more: %s",
+                         self->name, reopen->error->message);
+      break;
+    }
+}
+
+/* sanlock ended the listener while the lockspace should be joined: the
+ * daemon died (the lockspace went with it, even if a new daemon answers
+ * already), or it left the lockspace, or it dropped a listener that was
+ * slow to read. A worker asks sanlock for a new one, which tells which. */
+static void
+on_listener_ended (const VmlSanlockDaemonId *daemon, const char *why, gpointer user_data)
+{
+  VmlLockspace *self = VML_LOCKSPACE (user_data);
+  g_autoptr(GTask) task = NULL;
+  Reopen *reopen;
+
+  stop_listening (self);
+  if (!vml_lockspace_is_joined (self) || self->leaving)
+    return;
+  vml_lockspace_log (self, G_LOG_LEVEL_DEBUG, NULL, "sanlock ended the listener for "
+                     "messages in lockspace %s (%s); asking for a new one", self->name, why);
+  reopen = g_new0 (Reopen, 1);
+  reopen->daemon = *daemon;
+  reopen->fd = -1;
+  task = g_task_new (self, NULL, on_reopened, NULL);
+  g_task_set_task_data (task, reopen, (GDestroyNotify) reopen_free);
+  g_task_run_in_thread (task, reopen_thread);
 }
 
 /* Main loop: starts watching the listener @fd opened by the join thread. */
@@ -449,12 +535,8 @@ static void
 listen_for_messages (VmlLockspace *self, int fd)
 {
   stop_listening (self);
-  if (fd < 0)
-    return;
-  self->events_fd = fd;
-  self->events_watch = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  g_source_set_callback (self->events_watch, G_SOURCE_FUNC (on_events_readable), self, NULL);
-  g_source_attach (self->events_watch, NULL);
+  if (fd >= 0)
+    self->listener = vml_listener_new (self->name, fd, on_message, on_listener_ended, self);
 }
 
 /* This host's generation in the lockspace (worker threads). */
@@ -606,6 +688,7 @@ on_left (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GTask) outer = user_data;
   GError *error = NULL;
 
+  self->leaving = FALSE;
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       g_task_return_error (outer, error);
@@ -623,6 +706,8 @@ vml_lockspace_leave_async (VmlLockspace *self, GAsyncReadyCallback callback, gpo
 {
   GTask *outer = g_task_new (self, NULL, callback, user_data);
   g_autoptr(GTask) task = g_task_new (self, NULL, on_left, outer);
+
+  self->leaving = TRUE;
 
   g_task_run_in_thread (task, leave_thread);
 }

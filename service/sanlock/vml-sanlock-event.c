@@ -9,9 +9,11 @@
  * (check_other_leases()) and sends them to every fd registered for that
  * lockspace on the target, with the sender's host id and generation.
  */
+#define _GNU_SOURCE   /* struct ucred */
 #include "config.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdint.h>   /* sanlock's headers use uint32_t without including it */
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +25,46 @@
 #include "vml-error.h"
 #include "vml-sanlock.h"
 #include "vml-sanlock-private.h"
+
+/* Field 22 of /proc/<pid>/stat (starttime); 0 if the process is gone or
+ * a zombie (killed, not yet reaped by its parent). The command name
+ * (field 2) may hold spaces and parentheses: count from the last ')'. */
+static guint64
+process_start_time (gint pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after_name;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) ||
+      (after_name = strrchr (stat, ')')) == NULL)
+    return 0;
+  fields = g_strsplit (after_name + 1, " ", 0);
+  /* fields[0] is "" (the space after ')'), fields[1] field 3 (state) */
+  if (g_strv_length (fields) < 21 || g_str_equal (fields[1], "Z") || g_str_equal (fields[1], "X"))
+    return 0;
+  return g_ascii_strtoull (fields[20], NULL, 10);
+}
+
+gboolean
+vml_sanlock_event_daemon_of (int fd, VmlSanlockDaemonId *id)
+{
+  struct ucred cred = { 0 };
+  socklen_t len = sizeof cred;
+
+  if (fd < 0 || getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid <= 0)
+    return FALSE;
+  id->pid = cred.pid;
+  id->start_time = process_start_time (cred.pid);
+  return id->start_time != 0;
+}
+
+gboolean
+vml_sanlock_daemon_alive (const VmlSanlockDaemonId *id)
+{
+  return id->pid > 0 && process_start_time (id->pid) == id->start_time;
+}
 
 int
 vml_sanlock_event_open (const char *lockspace, GError **error)

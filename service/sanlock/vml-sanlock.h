@@ -333,6 +333,21 @@ typedef struct {
   guint64 data;
 } VmlSanlockEvent;
 
+/* Which daemon serves a listener: its pid (SO_PEERCRED of the listener)
+ * and that process's start time, so that the end of a listener can tell a
+ * daemon that died (and maybe was started again at once: the new one
+ * knows none of our lockspaces) from one that only closed the listener.
+ * daemon_of: FALSE if the listener cannot say (then assume nothing).
+ * daemon_alive: whether that very process still runs (not a reused pid).
+ * Neither blocks (main-loop safe). */
+typedef struct {
+  gint    pid;
+  guint64 start_time;   /* /proc/<pid>/stat field 22, clock ticks after boot */
+} VmlSanlockDaemonId;
+
+gboolean vml_sanlock_event_daemon_of      (int fd, VmlSanlockDaemonId *id);
+gboolean vml_sanlock_daemon_alive         (const VmlSanlockDaemonId *id);
+
 int      vml_sanlock_event_open           (const char *lockspace, GError **error);
 gboolean vml_sanlock_event_read           (int fd, VmlSanlockEvent *event, GError **error);
 void     vml_sanlock_event_close          (int fd, const char *lockspace);

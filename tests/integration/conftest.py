@@ -665,8 +665,12 @@ _SANDBOX = None
 
 
 # What AddressSanitizer, LeakSanitizer, UBSan and valgrind write when they
-# find something (a build with -Db_sanitize=..., or VMLEASE_TEST_WRAPPER).
+# find something (a build with -Db_sanitize=..., or VMLEASE_TEST_WRAPPER);
+# and GLib's criticals (a g_return_if_fail() that failed: a programming
+# error, often a use after free, in any build).
 SANITIZER_REPORT = re.compile(r'^==\d+==\s*ERROR: \w+Sanitizer.*$'
+                              r'|^\S+ vmleased\[\d+\] critical: .*$'
+                              r'|^.*-CRITICAL \*\*: .*$'
                               r'|^.*runtime error: .*$'
                               r'|^==\d+== ERROR SUMMARY: [1-9]\d* errors.*$'
                               r'|^==\d+== (?:Invalid |Conditional jump |Use of uninitialised '

@@ -400,3 +400,52 @@ def test_sanlock_daemon_back_within_a_probe_is_joined_again(sb, hosts, hand_leas
     wait_until(lambda: lockspace_state(h1) == 'joined', 30, interval=0.2,
                what='host 1 to join the lockspace again after a quick daemon restart')
     assert sanlock_state(h1) == 'running'
+
+
+def test_sanlock_daemon_back_within_a_probe_without_holders_is_joined_again(sb, hosts):
+    """The daemon killed and started again at once on a host that holds no
+    lease (no holder to see it go): the listener for messages in the
+    lockspace ends, and its daemon no longer runs, so vmleased says the
+    lockspace is lost at once and joins it again; it never says "joined"
+    while sanlock has it joined no more (chaos seed 3287383160)."""
+    h3 = hosts[2]
+    st = h3.sanlock_status()
+    assert not st['resources'], 'host 3 must hold no lease here: %r' % st
+    changed = h3.record('org.example.VMLease.Manager', 'LockspaceChanged')
+    kill_by_pid(sb, 3, ('sanlock',))
+    run_sandbox('restart', '--dir', sb.dir, '--host', '3', '--sanlock-only', timeout=120)
+    lost = changed.wait(lambda it: [a for _, a in it if a[0] == 'sandbox' and a[1] == 'lost'],
+                        timeout=10, what='LockspaceChanged lost')
+    assert 'no longer runs' in lost[0][2]['error'], lost
+    wait_until(lambda: lockspace_state(h3) == 'joined', 30, interval=0.2,
+               what='host 3 to join the lockspace again')
+    assert any(ls.startswith('sandbox:3:') for ls in h3.sanlock_status()['lockspaces'])
+    assert sanlock_state(h3) == 'running'
+
+
+def test_lockspace_left_behind_vmleased_back_is_lost(sb, hosts):
+    """An admin removes a lockspace from sanlock behind vmleased's back
+    (`sanlock client rem_lockspace`): sanlock ends the listener, a new one
+    is refused, and vmleased says the lockspace is lost (not joined) until
+    AddLockspace joins it again."""
+    h = hosts[0]
+    ls = 'leftbehind'
+    path = os.path.join(sb.dir, 'leftbehind.leases')
+    with open(path, 'wb') as f:
+        f.truncate(16 * 1024 * 1024)
+    h.add_lockspace(ls, 1, path, 0, {'init': b(True), 'io_timeout': u32(IO_TIMEOUT)},
+                    timeout_ms=60000)
+    try:
+        assert ('leftbehind', 'joined') in [(x[0], x[4]) for x in h.lockspaces()]
+        changed = h.record('org.example.VMLease.Manager', 'LockspaceChanged')
+        rc, out = h.sanlock_client('rem_lockspace', '-s', '%s:1:%s:0' % (ls, path), timeout=60)
+        assert rc == 0, out
+        lost = changed.wait(lambda it: [a for _, a in it if a[0] == ls and a[1] == 'lost'],
+                            timeout=15, what='LockspaceChanged lost')
+        assert 'sanlock left it' in lost[0][2]['error'], lost
+        assert sanlock_state(h) == 'running'
+        h.add_lockspace(ls, 1, path, 0, {'io_timeout': u32(IO_TIMEOUT)}, timeout_ms=60000)
+        assert ('leftbehind', 'joined') in [(x[0], x[4]) for x in h.lockspaces()]
+        assert any(x.startswith(ls + ':1:') for x in h.sanlock_status()['lockspaces'])
+    finally:
+        h.remove_lockspace(ls, timeout_ms=60000)

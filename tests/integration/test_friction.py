@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 
 from conftest import (BUILD_DIR, LEASE_IFACE, VMLEASECTL, b, lease_path, raises_dbus,
-                      run_sandbox, s, u32, wait_process_exit, wait_until)
+                      run_sandbox, s, sanitizer_reports, u32, wait_process_exit, wait_until)
 from test_transfer import held_lease, hand_leases, owners, props, xfer  # noqa: F401
 
 
@@ -190,6 +190,7 @@ def test_lease_objects_answered_on_demand(sb, hosts, leases):
     another host is answered without GetLease first; the tree and the
     ObjectManager show only the leases exported here."""
     h1, h2, h3 = hosts
+    log_from = {h: os.path.getsize(h.log_path) for h in (h2, h3)}
     a, c = leases(), leases()
     h1.create(a)
     h1.create(c)
@@ -221,3 +222,9 @@ def test_lease_objects_answered_on_demand(sb, hosts, leases):
     rc, out = busctl(h2, 'call', 'org.example.VMLease', '/org/example/VMLease/vm/nope',
                      LEASE_IFACE, 'Inquire', 'a{sv}', '0')
     assert rc != 0, out
+    # each answer took the call's invocation once: no GLib critical (an
+    # unref of an invocation already answered was one)
+    for h, offset in log_from.items():
+        with open(h.log_path, errors='replace') as f:
+            f.seek(offset)
+            assert sanitizer_reports(f.read(), 'host%d' % h.id) == []

@@ -1,5 +1,5 @@
 """The harness's own checks that need no sandbox: what counts as a
-sanitizer or valgrind report in a vmleased log (such a report fails the
+sanitizer or valgrind report, or a GLib critical, in a vmleased log (such a report fails the
 session, see conftest.stop_sandbox)."""
 from conftest import sanitizer_reports
 
@@ -22,6 +22,10 @@ VALGRIND_QUIET = '''==4243== Conditional jump or move depends on uninitialised v
 ==4243== 64 bytes in 1 blocks are definitely lost in loss record 2 of 2
 ==4243== 32 bytes in 1 blocks are possibly lost in loss record 1 of 2
 '''
+# GLib's criticals: vmleased's own log line, and GLib's default handler
+CRITICAL = '''21:43:42.219 vmleased[18288] critical: g_object_unref: assertion 'G_IS_OBJECT (object)' failed
+(vmleased:77): GLib-GObject-CRITICAL **: 12:00:01.000: g_object_ref: assertion failed
+'''
 CLEAN = '''08:17:08.770 vmleased[13413] debug: Spare holder 31826 exited; replacing it
 08:17:08.809 vmleased[13413] notice: Stopping; leases stay held by their holder processes
 ==4242== ERROR SUMMARY: 0 errors from 0 contexts (suppressed: 0 from 0)
@@ -42,6 +46,11 @@ def test_sanitizer_and_valgrind_reports_are_found():
     assert sanitizer_reports(VALGRIND_QUIET, 'h3') == [
         'h3: ==4243== Conditional jump or move depends on uninitialised value(s)',
         'h3: ==4243== 64 bytes in 1 blocks are definitely lost in loss record 2 of 2']
+    assert sanitizer_reports(CRITICAL, 'h1') == [
+        "h1: 21:43:42.219 vmleased[18288] critical: g_object_unref: assertion "
+        "'G_IS_OBJECT (object)' failed",
+        'h1: (vmleased:77): GLib-GObject-CRITICAL **: 12:00:01.000: g_object_ref: '
+        'assertion failed']
 
 
 def test_clean_logs_have_no_reports():

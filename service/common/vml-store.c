@@ -210,10 +210,24 @@ vml_store_load_all (VmlStore *self, VmlRecordKind kind)
   return records;
 }
 
+/* A holder's note: <uuid>.<pid>.note; before holders named their pid,
+ * <uuid>.note (a holder started by an older vmleased still writes it). */
+static char *
+note_path (VmlStore *self, const char *uuid, pid_t pid)
+{
+  g_autofree char *id = g_strdup_printf ("%s.%d", uuid, (int) pid);
+  char *path = record_path (self, VML_RECORD_NOTE, id);
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    return path;
+  g_free (path);
+  return record_path (self, VML_RECORD_NOTE, uuid);
+}
+
 gboolean
 vml_store_take_note (VmlStore *self, const char *uuid, pid_t pid, int *status, gboolean *fenced)
 {
-  g_autofree char *path = record_path (self, VML_RECORD_NOTE, uuid);
+  g_autofree char *path = note_path (self, uuid, pid);
   g_autoptr(GKeyFile) note = g_key_file_new ();
   g_autoptr(GError) error = NULL;
 
@@ -224,4 +238,21 @@ vml_store_take_note (VmlStore *self, const char *uuid, pid_t pid, int *status, g
   *fenced = g_key_file_get_boolean (note, "holder", "fenced", NULL);
   g_unlink (path);
   return error == NULL;
+}
+
+void
+vml_store_drop_notes (VmlStore *self, const char *uuid)
+{
+  g_autofree char *dir_path = g_build_filename (self->dir, kinds[VML_RECORD_NOTE].subdir, NULL);
+  g_autofree char *prefix = g_strconcat (uuid, ".", NULL);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *entry;
+
+  while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (entry, prefix) && g_str_has_suffix (entry, kinds[VML_RECORD_NOTE].suffix))
+      {
+        g_autofree char *path = g_build_filename (dir_path, entry, NULL);
+
+        g_unlink (path);
+      }
 }

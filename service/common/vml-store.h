@@ -47,5 +47,11 @@ gboolean   vml_store_take_note  (VmlStore   *self,
                                  pid_t       pid,
                                  int        *status,
                                  gboolean   *fenced);
+/* Removes every note left for lease @uuid: at the start of a new hold
+ * (Acquire, prepare) and at DeleteLease, the notes of earlier holds that
+ * no report read (holders told to stop, or ending after the lease was
+ * lost already) go. */
+void       vml_store_drop_notes (VmlStore   *self,
+                                 const char *uuid);
 
 G_END_DECLS

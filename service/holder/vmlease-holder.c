@@ -445,9 +445,11 @@ fence_vm (const Claim *claim, const char *why)
 /* Leaves vmleased a note of how this holder ended its lease: our exit
  * status, which only the vmleased that started us would see otherwise.
  * A vmleased that adopted us after a restart, or that is not running now,
- * reads it from $VMLEASE_NOTES_DIR/<uuid>.note (written whole, then
- * renamed; the format is vml-store.c's). Best effort: without it the
- * loss is reported as holder-exited. */
+ * reads it from $VMLEASE_NOTES_DIR/<uuid>.<our pid>.note (written whole,
+ * then renamed; the format is vml-store.c's). The pid in the name keeps
+ * apart the holders of one VM lease and its disks that end together (the
+ * daemon gone). Best effort: without it the loss is reported as
+ * holder-exited. */
 static void
 leave_note (const Claim *claim, int status, int fenced)
 {
@@ -456,7 +458,8 @@ leave_note (const Claim *claim, int status, int fenced)
   FILE *f;
 
   if (dir == NULL || *dir == '\0' ||
-      snprintf (path, sizeof path, "%s/%s.note", dir, claim->uuid) >= (int) sizeof path)
+      snprintf (path, sizeof path, "%s/%s.%d.note", dir, claim->uuid,
+                (int) getpid ()) >= (int) sizeof path)
     return;
   snprintf (tmp, sizeof tmp, "%s.tmp", path);
   f = fopen (tmp, "we");

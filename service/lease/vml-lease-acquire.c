@@ -453,6 +453,7 @@ start_acquire (VmlLease *self, GTask *op)
       self->acquire_wait_deadline = data->deadline;
     }
   lease_set_state (self, LEASE_ACQUIRING);
+  vml_store_drop_notes (self->store, self->uuid);   /* of earlier holds */
   data->holder = vml_holder_pool_take (self->holders);
   if (data->holder != NULL)
     {

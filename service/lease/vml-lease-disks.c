@@ -475,6 +475,7 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
       return TRUE;
     }
   /* All or nothing: what this call took goes again. */
+  vml_crash_point ("disks.take-failed");
   for (guint i = 0; i < wanted->len; i++)
     {
       LeaseDisk *disk = wanted->pdata[i];

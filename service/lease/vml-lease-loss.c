@@ -365,6 +365,17 @@ lease_report_holder_end (VmlLease *self, pid_t pid, int status, const char *when
     }
 }
 
+/* A holder's note that no report will read (the lease was let go or lost
+ * already): removed, so that notes do not pile up. */
+static void
+discard_note (VmlLease *self, pid_t pid)
+{
+  int status;
+  gboolean fenced;
+
+  vml_store_take_note (self->store, self->uuid, pid, &status, &fenced);
+}
+
 /* The holder ended without being asked to: whatever sanlock held for it
  * is gone, so the lease is lost here at once, whatever operation is queued
  * or running (that one finds self->losses moved and keeps nothing). */
@@ -378,10 +389,11 @@ on_holder_exited (VmlHolder *holder, int status, gpointer user_data)
   lease_publish_holding (self);
   /* The source after perform holds nothing: a new holder takes it back if
    * the hand-off fails. */
-  if (vml_transfer_source_let_go (&self->transfer))
-    return;
-  if (!lease_state_has_holder (self->state))
-    return;   /* releasing: the lease goes anyway */
+  if (vml_transfer_source_let_go (&self->transfer) || !lease_state_has_holder (self->state))
+    {
+      discard_note (self, pid);   /* let go, or releasing: the lease goes anyway */
+      return;
+    }
   self->losses++;
   lease_transfer_clear (self);
   lease_report_holder_end (self, pid, status, "");
@@ -414,7 +426,10 @@ on_disk_holder_exited (VmlHolder *holder, int status, gpointer user_data)
     }
   g_ptr_array_remove (self->disk_holders, holder);
   if (names->len == 0 || !lease_state_has_holder (self->state))
-    return;   /* it kept nothing, or the lease is being released anyway */
+    {
+      discard_note (self, pid);   /* it kept nothing, or the lease goes anyway */
+      return;
+    }
   self->losses++;
   g_free (self->lost_resource);
   self->lost_resource = g_strdup (names->str);

@@ -121,6 +121,9 @@ struct _VmlLease {
    * before it asks (write-ahead; LeaseDisk with their holders); NULL until
    * the first (vml-lease-disks.c) */
   GPtrArray             *pending_disks;
+  /* From the record: how many disks that take asked for (its lines, those
+   * of holders gone since too), so that restore can tell it finished */
+  guint                  pending_asked;
   /* From the record: a disk holder it names is gone (vml-lease-restore.c) */
   char                  *missing_disk;
   /* What went in the loss being reported ("lease" or disks' names, and

@@ -129,6 +129,7 @@ vml_lease_save (VmlLease *self, GError **error)
 gboolean
 vml_lease_forget (VmlLease *self, GError **error)
 {
+  vml_store_drop_notes (self->store, self->uuid);
   return vml_store_remove (self->store, VML_RECORD_LEASE, self->uuid, error);
 }
 

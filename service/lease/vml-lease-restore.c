@@ -30,6 +30,7 @@ typedef struct {
   GPtrArray  *pending;
   GPtrArray  *disks_held;     /* ... those sanlock says their holder holds now */
   GPtrArray  *pending_held;
+  guint       pending_asked;  /* how many disks the interrupted take asked for */
 } RestoreData;
 
 static void
@@ -41,6 +42,82 @@ restore_data_free (RestoreData *data)
   g_clear_pointer (&data->pending_held, g_ptr_array_unref);
   g_clear_object (&data->holder);
   g_free (data);
+}
+
+/* perform lets each common disk go before the VM lease (docs/decisions.md
+ * "Disk leases"): vmleased stopped inside a perform may have let some go
+ * and kept the VM lease. Then the hand-off goes back to after begin, which
+ * needs those disks shared again; the destination shares them, so nobody
+ * else can hold them exclusively: their holders take them back, shared,
+ * rather than the unit be lost (and the paused VM fenced) for a step that
+ * never finished. */
+static void
+retake_common_disks (VmlLease *self, RestoreData *data)
+{
+  if (!data->performing || !data->held || !data->shared || data->disks_held == NULL)
+    return;
+  for (guint i = 0; i < data->disks->len; i++)
+    {
+      LeaseDisk *disk = data->disks->pdata[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) one = NULL;
+
+      /* which ones perform let go is not recorded (it decides in the
+       * blackout): after begin every disk of the source is shared, so any
+       * missing one is taken back shared */
+      if (disk->holder == NULL || lease_disks_find (data->disks_held, disk->key) != NULL)
+        continue;
+      if (!lease_sanlock_disk_acquire (self->sanlock, disk->holder, disk->key, disk->name,
+                                       disk->offset, TRUE, disk->mode == VML_MODE_SHARED,
+                                       &error))
+        {
+          vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self),
+                   "Cannot take disk \"%s\" back after the perform that let it go: %s",
+                   disk->key, error->message);
+          continue;
+        }
+      vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self),
+               "Disk \"%s\" was let go inside a perform that did not finish; taken back "
+               "shared", disk->key);
+      one = g_ptr_array_new ();
+      g_ptr_array_add (one, disk);
+      g_ptr_array_extend_and_steal (data->disks_held, lease_disks_copy (one));
+    }
+}
+
+/* A take of disks is all or nothing (Acquire with disks, AttachDisks). One
+ * that vmleased did not finish, found with only some of its disks held, is
+ * undone, cleanly: the disks it got released in sanlock, then their holders
+ * stopped; for an Acquire, which never answered, the VM lease too. A take
+ * that got every disk counts as done. (A hand-off's takes are its steps'.) */
+static void
+undo_unfinished_take (VmlLease *self, RestoreData *data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (data->pending_held == NULL || data->pending_asked <= data->pending_held->len ||
+      data->recorded == LEASE_MIGRATING_IN || data->recorded == LEASE_MIGRATING_OUT)
+    return;
+  vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self),
+           "vmleased stopped inside a take of %u disk(s), of which sanlock holds %u: "
+           "undone%s", data->pending_asked, data->pending_held->len,
+           data->recorded == LEASE_ACQUIRING && data->held ? ", with the VM lease (that "
+           "Acquire never answered)" : "");
+  lease_disks_let_go_all (self, data->pending_held);
+  g_ptr_array_set_size (data->pending_held, 0);
+  if (data->recorded != LEASE_ACQUIRING || !data->held)
+    return;
+  if (!lease_sanlock_release (self->sanlock, data->holder, &error))
+    {
+      /* Still held: adopted as it is rather than fenced for nothing. */
+      vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .holder_pid = data->pid),
+               "Cannot release the VM lease of that Acquire: %s; it stays held",
+               error->message);
+      return;
+    }
+  vml_holder_stop (data->holder, HOLDER_STOP_MS);
+  g_clear_object (&data->holder);
+  data->held = FALSE;
 }
 
 static void
@@ -57,6 +134,7 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   data->holder = vml_holder_adopt (data->pid, data->start_time, NULL);
   if (data->holder == NULL)
     {
+      undo_unfinished_take (self, data);
       g_task_return_boolean (task, TRUE);
       return;
     }
@@ -65,6 +143,13 @@ restore_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     vml_log (G_LOG_LEVEL_WARNING, LEASE_ABOUT (self, .holder_pid = data->pid),
              "Cannot ask sanlock about holder %d of %s: %s",
              (int) data->pid, self->uuid, error->message);
+  undo_unfinished_take (self, data);
+  retake_common_disks (self, data);
+  if (data->holder == NULL)
+    {
+      g_task_return_boolean (task, TRUE);   /* that Acquire undone: nothing held */
+      return;
+    }
   /* perform recorded "performing" before its release: a holder that holds
    * nothing now let go in that perform, and keeps the marker (pre-copy) */
   if (data->performing && !data->held)
@@ -309,6 +394,8 @@ start_restore (VmlLease *self, GTask *op)
   data->orphan_prepare = self->state == LEASE_MIGRATING_IN && self->transfer.role == TRANSFER_NONE;
   data->disks = lease_disks_copy (self->disks);
   data->pending = lease_disks_copy (self->pending_disks);
+  data->pending_asked = self->pending_asked;
+  self->pending_asked = 0;
   data->performing = self->transfer.role == TRANSFER_SOURCE &&
                      g_strcmp0 (self->transfer.step, "performing") == 0;
   g_task_set_task_data (task, data, (GDestroyNotify) restore_data_free);
@@ -471,6 +558,7 @@ vml_lease_new_from_record (const VmlLeaseContext *ctx, GKeyFile *record,
     g_auto(GStrv) pending = g_key_file_get_string_list (record, GROUP, "pending_disks", NULL,
                                                         NULL);
 
+    self->pending_asked = pending != NULL ? g_strv_length (pending) : 0;
     disks_from_record (self, pending, TRUE, NULL);
   }
   lease_set_state (self, recorded);

@@ -254,6 +254,7 @@ start_step (VmlLease *self, GTask *op)
       /* this host's part in an earlier post-copy hand-off is over: a
        * cancel now is about this one, whether the prepare works or not */
       g_clear_pointer (&self->transfer.committed, g_free);
+      vml_store_drop_notes (self->store, self->uuid);   /* of earlier holds */
       data->holder = vml_holder_pool_take (self->holders);
       g_set_object (&self->acquiring_holder, data->holder);
       lease_set_state (self, LEASE_MIGRATING_IN);

@@ -15,10 +15,11 @@ import uuid
 import pytest
 from gi.repository import GLib
 
-from conftest import (LEASE_IFACE, b, lease_path, process_alive, raises_dbus, s, u32,
-                      wait_process_exit, wait_until)
+from conftest import (LEASE_IFACE, b, lease_path, process_alive, raises_dbus, run_sandbox, s,
+                      u32, wait_process_exit, wait_until)
 from test_fencing import vms  # noqa: F401  (VM stand-ins, a fixture)
-from test_transfer import dump, hand_leases, sanlock_holds, xfer  # noqa: F401  (hand_leases: a fixture)
+from test_transfer import (dump, hand_leases, kill_by_pid, sanlock_holds,  # noqa: F401
+                           xfer)  # (hand_leases: a fixture)
 
 
 def disk_key(tag):
@@ -617,3 +618,131 @@ def test_restart_inside_perform_lets_the_source_only_disks_go(sb, hosts, hand_le
 
     xfer(h2, u, 'cancel')
     assert_disks_free(sb, [common, mine, theirs])
+
+
+def test_every_holder_of_a_unit_leaves_its_own_note_when_sanlock_dies(sb, hosts, leases, vms):
+    """A VM lease with 10 disks (its holder and two disk holders) on host 3;
+    vmleased is down when the sanlock daemon dies. Every holder ends at
+    once and leaves a note of its own (<uuid>.<pid>.note: with one
+    <uuid>.note they overwrote each other's); the restarted vmleased reads
+    the VM lease holder's and reports sanlock-gone with the fence, and the
+    notes nobody read go when the lease is held again."""
+    h3 = hosts[2]
+    keys = [disk_key('note%02d' % i) for i in range(10)]
+    u = new_vm_lease(hosts, leases, 3)
+    vm = vms()
+    h3.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'),
+                   'disks': disks(*[(k, '') for k in keys])}, timeout_ms=60000)
+    lease_holder = h3.lease_props(u)['HolderPid']
+    holders = sorted([lease_holder] + disk_holder_pids(h3))
+    assert len(holders) == 3, holders
+    notes = os.path.join(sb.dir, 'host3', 'state', 'notes')
+    lost = h3.record(LEASE_IFACE, 'Lost', lease_path(u))
+    try:
+        sb.kill(3)
+        kill_by_pid(sb, 3, ('sanlock',))
+        assert vm.wait(timeout=5) == -signal.SIGKILL
+        for pid in holders:
+            assert wait_process_exit(pid, 5), 'holder %d lives on' % pid
+        left = sorted(n for n in os.listdir(notes) if n.startswith(u + '.'))
+        assert left == sorted('%s.%d.note' % (u, pid) for pid in holders), left
+    finally:
+        run_sandbox('restart', '--dir', sb.dir, '--host', '3', '--all', timeout=120)
+    (_, (reason, details)), = lost.wait(lambda it: it, timeout=30, what='Lost after the restart')
+    # sanlock-gone comes from the VM lease holder's own note (without it:
+    # holder-exited)
+    assert reason == 'sanlock-gone', (reason, details)
+    assert details['holder_pid'] == lease_holder and details['fence_pid'] == vm.pid, details
+    assert h3.lease_props(u)['State'] == 'lost'
+    wait_until(lambda: all(ls[4] == 'joined' for ls in h3.lockspaces()), 60, interval=0.2,
+               what='host 3 to join the lockspace again')
+    h3.acquire(u, {'disks': disks(*[(k, '') for k in keys])}, timeout_ms=60000)
+    assert not [n for n in os.listdir(notes) if n.startswith(u + '.')]
+    h3.release(u)
+    assert_disks_free(sb, keys)
+
+
+@pytest.mark.parametrize('call', ['attach', 'acquire'])
+def test_crash_inside_a_failed_take_undoes_it(sb, hosts, leases, vms, call):
+    """A take of four disks whose last one is busy (held by a VM lease on
+    host 2); vmleased is killed after the take failed and before it let go
+    of the disks it had got (crash point disks.take-failed). Restarted, it
+    finds the take unfinished and only partly held in sanlock, and undoes
+    it: no disk of it is held (object, sanlock, storage); after AttachDisks
+    the VM lease stays held, after Acquire (which never answered) it is
+    free as well. Nothing is fenced."""
+    h1, h2 = hosts[0], hosts[1]
+    busy = disk_key('tfbusy')
+    other = new_vm_lease(hosts, leases, 2)
+    h2.acquire(other, {'disks': disks((busy, ''))})
+    keys = [disk_key('tf%d' % i) for i in range(3)]
+    pairs = [(k, '') for k in keys] + [(busy, '')]
+    u = new_vm_lease(hosts, leases, 1)
+    vm = vms()
+    if call == 'attach':
+        h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill')})
+        crash_during(sb, h1, 'disks.take-failed', lambda: attach(h1, u, pairs))
+    else:
+        crash_during(sb, h1, 'disks.take-failed',
+                     lambda: h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'),
+                                            'disks': disks(*pairs)}))
+    rec = lease_record(sb, 1, u)
+    print('record after the crash: state %s, pending %s' % (rec.get('state'),
+                                                            rec.get('pending_disks')))
+    taken = [k for k in keys if disk_owners(sb, k)['exclusive'] == 1]
+    assert taken, 'the crash came before any disk was taken: nothing to undo'
+    sb.restart(1)
+    want = 'held' if call == 'attach' else 'free'
+    wait_until(lambda: h1.lease_props(u)['State'] == want, 30, what='restore')
+    assert held_disks(h1, u) == []
+    assert_disks_free(sb, keys)
+    assert disk_owners(sb, busy)['exclusive'] == 2
+    vm_lease = h1.inquire(u)
+    owners = sb.storage.owners(u, vm_lease['path'], vm_lease['offset'])
+    assert owners['exclusive'] == (1 if call == 'attach' else 0), owners
+    wait_until(lambda: disk_holder_pids(h1) == [], 10, what='the disk holders to end')
+    assert process_alive(vm.pid), 'the VM was fenced, nothing was lost'
+    if call == 'attach':
+        h1.release(u)
+    h2.release(other)
+
+
+def test_crash_inside_perform_between_disk_and_lease_takes_the_disks_back(sb, hosts,
+                                                                          hand_leases, vms):
+    """perform lets each common disk go before the VM lease. vmleased dies
+    inside it with a common disk let go and the VM lease still shared
+    (crash point transfer.performing, then that disk released by hand as
+    perform releases it). Restarted, it takes the disk back, shared, and
+    the hand-off is back after begin: nothing lost, the paused VM not
+    fenced, and the hand-off then goes through."""
+    h1, h2 = hosts[0], hosts[1]
+    common, other = disk_key('pc-common'), disk_key('pc-other')
+    u = new_vm_lease(hosts, hand_leases, 1)
+    vm = vms()
+    h1.acquire(u, {'pid': u32(vm.pid), 'fence': s('kill'),
+                   'disks': disks((common, ''), (other, ''))})
+    t1 = xfer(h1, u, 'begin')
+    t2 = xfer(h2, u, 'prepare', t1)
+    holders = {d['key']: d['holder_pid'] for d in h1.inquire(u)['disks']}
+    crash_during(sb, h1, 'transfer.performing', lambda: xfer(h1, u, 'perform', t2))
+    st = h1.sanlock_status()['resources']
+    res = [r for (r, p, _) in st if p == holders[common] and r.split(':')[1] == disk_name(common)]
+    assert len(res) == 1, st
+    rc, out = h1.sanlock_client('release', '-r', res[0], '-p', str(holders[common]))
+    assert rc == 0, out
+    assert disk_owners(sb, common)['shared'] == [2], disk_owners(sb, common)
+
+    sb.restart(1)
+    wait_until(lambda: h1.lease_props(u)['TransferStep'] == 'begin', 30,
+               what='the hand-off back after begin')
+    assert h1.lease_props(u)['State'] == 'migrating-out'
+    assert held_disks(h1, u) == sorted([(common, 'exclusive'), (other, 'exclusive')])
+    assert sorted(disk_owners(sb, common)['shared']) == [1, 2], disk_owners(sb, common)
+    assert process_alive(vm.pid), 'the paused VM was fenced'
+
+    t3 = xfer(h1, u, 'perform', t2)
+    t4 = xfer(h2, u, 'finish', t3)
+    xfer(h1, u, 'confirm', t4)
+    wait_until(lambda: h2.lease_props(u)['State'] == 'held', 30, what='host 2 to hold it')
+    assert_unit_on(sb, h2, u, [(common, ''), (other, '')])
+    h2.release(u)

@@ -12,15 +12,19 @@ G_BEGIN_DECLS
 
 /* A key: 1..VML_DISK_KEY_MAX bytes of [A-Za-z0-9._:/@+-]. */
 #define VML_DISK_KEY_MAX 256
-/* Disks per VM lease. Each 8 take one more holder process against the
- * host's ceiling on held leases and one more 1 MiB lease in the
- * lockspace's index; 64 is more than any VM attaches (virtio-blk and SCSI
- * guests rarely pass a few dozen) and keeps one VM from using more than 9
- * holders (docs/decisions.md "Disk leases"). */
+/* Disks per VM lease. Each VML_DISKS_PER_HOLDER take one more holder
+ * process against the host's ceiling on held leases, each disk one more
+ * 1 MiB lease in the lockspace's index; 64 is more than any VM attaches
+ * (virtio-blk and SCSI guests rarely pass a few dozen) and keeps one VM
+ * from using more than 17 holders (docs/decisions.md "Disk leases"). */
 #define VML_DISKS_MAX 64
-/* sanlock takes at most this many resources per call and per client
- * (SANLK_MAX_RESOURCES): disks per holder process. */
-#define VML_DISKS_PER_HOLDER 8
+/* Disks per holder process. sanlock takes at most 8 resources per client
+ * (SANLK_MAX_RESOURCES), and one command per client at a time: a holder's
+ * disks are acquired, converted and released one after the other, each an
+ * exclusive acquire a paxos ballot (~12 ms with io_timeout 1). Holders work
+ * side by side, so 4 each halves an 8-disk take for one more process
+ * (bench/acquire --disks, docs/benchmarks.md). */
+#define VML_DISKS_PER_HOLDER 4
 /* "d" + 40 hex digits of the key's SHA-256: within sanlock's 47 usable
  * bytes, never a UUID (36 bytes) nor a marker ("x-"). */
 #define VML_DISK_NAME_LEN 41

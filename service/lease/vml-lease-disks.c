@@ -419,6 +419,9 @@ each_holder_at_once (VmlLease *self, GPtrArray *disks, GPtrArray *holders, GThre
   return ok;
 }
 
+static void undo_take (VmlLease *self, GPtrArray *wanted, GPtrArray *holders, guint first_new,
+                       gboolean all);
+
 gboolean
 lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray *holders,
                   VmlFence fence, guint fence_pid, const char *fence_qmp, GError **error)
@@ -476,11 +479,25 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
     }
   /* All or nothing: what this call took goes again. */
   vml_crash_point ("disks.take-failed");
+  undo_take (self, wanted, holders, first_new, FALSE);
+  return FALSE;
+}
+
+/* What a take (or the part of it that got through) holds goes again: the
+ * disks released in sanlock (@all: every one it gave a holder; else those
+ * a failed take had done), the holders it added to @holders (from
+ * @first_new on) stopped, the record's pending entries forgotten. */
+static void
+undo_take (VmlLease *self, GPtrArray *wanted, GPtrArray *holders, guint first_new,
+           gboolean all)
+{
+  Intent intent = { .self = self, .disks = wanted, .forget = TRUE };
+
   for (guint i = 0; i < wanted->len; i++)
     {
       LeaseDisk *disk = wanted->pdata[i];
 
-      if (disk->holder != NULL && disk->done)
+      if (disk->holder != NULL && (disk->done || all))
         lease_sanlock_disk_release (self->sanlock, disk->holder, disk->name, disk->offset, NULL);
       disk->done = FALSE;
       g_clear_object (&disk->holder);
@@ -492,9 +509,13 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
       g_ptr_array_remove_index (holders, holders->len - 1);
       vml_holder_stop (holder, HOLDER_STOP_MS);
     }
-  intent.forget = TRUE;
   in_main_loop (record_intent_in_main, &intent);
-  return FALSE;
+}
+
+void
+lease_disks_untake (VmlLease *self, GPtrArray *wanted, GPtrArray *holders)
+{
+  undo_take (self, wanted, holders, 0, TRUE);
 }
 
 /* One holder's disks let go, in order; the first real failure stops that

@@ -249,6 +249,11 @@ GPtrArray *lease_disks_locate_finish (VmlLease *self, GAsyncResult *result, GErr
 gboolean   lease_disks_take          (VmlLease *self, GPtrArray *held, GPtrArray *wanted,
                                       GPtrArray *holders, VmlFence fence, guint fence_pid,
                                       const char *fence_qmp, GError **error);
+/* (Worker thread) Undoes a take of @wanted that succeeded into an empty
+ * @holders (an Acquire whose VM lease was not had): the disks released,
+ * the holders stopped and gone from @holders, the pending record entries
+ * forgotten. */
+void       lease_disks_untake        (VmlLease *self, GPtrArray *wanted, GPtrArray *holders);
 /* (Worker thread) Releases @disks (best effort: a gone holder held nothing). */
 gboolean   lease_disks_let_go        (VmlLease *self, GPtrArray *disks, GError **error);
 /* (Worker thread) After a restart: copies of those of @disks (copies, with

@@ -95,8 +95,17 @@ undo_unfinished_take (VmlLease *self, RestoreData *data)
 {
   g_autoptr(GError) error = NULL;
 
-  if (data->pending_held == NULL || data->pending_asked <= data->pending_held->len ||
+  gboolean partial, without_lease;
+
+  if (data->pending_held == NULL ||
       data->recorded == LEASE_MIGRATING_IN || data->recorded == LEASE_MIGRATING_OUT)
+    return;
+  partial = data->pending_asked > data->pending_held->len;
+  /* an Acquire takes its disks while it takes the VM lease: all of them
+   * and not the VM lease is no unit either */
+  without_lease = data->recorded == LEASE_ACQUIRING && !data->held &&
+                  data->pending_held->len > 0;
+  if (!partial && !without_lease)
     return;
   vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self),
            "vmleased stopped inside a take of %u disk(s), of which sanlock holds %u: "

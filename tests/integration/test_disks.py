@@ -190,9 +190,10 @@ def test_twenty_disks_acquire_restart_seize_release(sb, hosts, leases, vms):
                timeout_ms=60000)
     want = sorted((k, 'shared' if i == 0 else 'exclusive') for i, k in enumerate(keys))
     assert held_disks(h1, u) == want
-    # 8 disks per holder: 3 disk holders besides the VM lease's
+    # 4 disks per holder (VML_DISKS_PER_HOLDER): 5 disk holders besides the
+    # VM lease's
     pids = disk_holder_pids(h1)
-    assert len(pids) == 3, pids
+    assert len(pids) == 5, pids
     lease_holder = h1.lease_props(u)['HolderPid']
     assert lease_holder not in pids
     for i, k in enumerate(keys):
@@ -621,7 +622,7 @@ def test_restart_inside_perform_lets_the_source_only_disks_go(sb, hosts, hand_le
 
 
 def test_every_holder_of_a_unit_leaves_its_own_note_when_sanlock_dies(sb, hosts, leases, vms):
-    """A VM lease with 10 disks (its holder and two disk holders) on host 3;
+    """A VM lease with 10 disks (its holder and three disk holders) on host 3;
     vmleased is down when the sanlock daemon dies. Every holder ends at
     once and leaves a note of its own (<uuid>.<pid>.note: with one
     <uuid>.note they overwrote each other's); the restarted vmleased reads
@@ -635,7 +636,7 @@ def test_every_holder_of_a_unit_leaves_its_own_note_when_sanlock_dies(sb, hosts,
                    'disks': disks(*[(k, '') for k in keys])}, timeout_ms=60000)
     lease_holder = h3.lease_props(u)['HolderPid']
     holders = sorted([lease_holder] + disk_holder_pids(h3))
-    assert len(holders) == 3, holders
+    assert len(holders) == 4, holders   # 10 disks, 4 per disk holder
     notes = os.path.join(sb.dir, 'host3', 'state', 'notes')
     lost = h3.record(LEASE_IFACE, 'Lost', lease_path(u))
     try:

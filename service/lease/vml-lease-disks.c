@@ -335,6 +335,7 @@ typedef struct {
   GPtrArray *wanted;
   gboolean   ok;
   GError    *error;
+  gpointer   extra;   /* what the share's function needs besides */
 } Share;
 
 static gpointer
@@ -388,7 +389,7 @@ write_notes (VmlLease *self, GPtrArray *disks)
  * command per client at a time). The first failure goes to @error. */
 static gboolean
 each_holder_at_once (VmlLease *self, GPtrArray *disks, GPtrArray *holders, GThreadFunc func,
-                     GError **error)
+                     gpointer extra, GError **error)
 {
   g_autoptr(GPtrArray) threads = g_ptr_array_new ();
   g_autofree Share *shares = g_new0 (Share, holders->len);
@@ -397,7 +398,7 @@ each_holder_at_once (VmlLease *self, GPtrArray *disks, GPtrArray *holders, GThre
 
   for (guint h = 0; h < holders->len; h++)
     {
-      shares[h] = (Share) { self, holders->pdata[h], disks, TRUE, NULL };
+      shares[h] = (Share) { self, holders->pdata[h], disks, TRUE, NULL, extra };
       if (disks_kept_by (disks, holders->pdata[h]) == 0)
         continue;
       if (here == NULL)
@@ -467,7 +468,7 @@ lease_disks_take (VmlLease *self, GPtrArray *held, GPtrArray *wanted, GPtrArray 
        * asks sanlock what it holds). */
       in_main_loop (record_intent_in_main, &intent);
       vml_crash_point ("disks.recorded");
-      ok = each_holder_at_once (self, wanted, holders, take_share, error);
+      ok = each_holder_at_once (self, wanted, holders, take_share, NULL, error);
     }
   if (ok)
     {
@@ -560,7 +561,68 @@ lease_disks_let_go (VmlLease *self, GPtrArray *disks, GError **error)
       if (holder != NULL && !g_ptr_array_find (holders, holder, NULL))
         g_ptr_array_add (holders, holder);
     }
-  return each_holder_at_once (self, disks, holders, let_go_share, error);
+  return each_holder_at_once (self, disks, holders, let_go_share, NULL, error);
+}
+
+typedef struct {
+  LeaseDiskCheck check;
+  gpointer       data;
+} Check;
+
+static gpointer
+check_share (gpointer user_data)
+{
+  Share *share = user_data;
+  Check *check = share->extra;
+
+  for (guint i = 0; i < share->wanted->len && share->ok; i++)
+    {
+      LeaseDisk *disk = share->wanted->pdata[i];
+
+      if (disk->holder == share->holder && disk->common)
+        share->ok = check->check (share->self, disk, check->data, &share->error);
+    }
+  return NULL;
+}
+
+/* Unlike let_go_share, every failure counts: perform must not go on with a
+ * disk still held here. */
+static gpointer
+release_share (gpointer user_data)
+{
+  Share *share = user_data;
+
+  for (guint i = 0; i < share->wanted->len && share->ok; i++)
+    {
+      LeaseDisk *disk = share->wanted->pdata[i];
+
+      if (disk->holder != share->holder)
+        continue;
+      share->ok = lease_sanlock_disk_release (share->self->sanlock, disk->holder, disk->name,
+                                              disk->offset, &share->error);
+      if (!share->ok)
+        g_prefix_error (&share->error, "disk \"%s\": ", disk->key);
+      disk->done = share->ok;
+    }
+  return NULL;
+}
+
+gboolean
+lease_disks_check_then_release (VmlLease *self, GPtrArray *disks, LeaseDiskCheck check,
+                                gpointer check_data, GError **error)
+{
+  g_autoptr(GPtrArray) holders = g_ptr_array_new ();
+  Check c = { check, check_data };
+
+  for (guint i = 0; i < disks->len; i++)
+    {
+      VmlHolder *holder = ((LeaseDisk *) disks->pdata[i])->holder;
+
+      if (holder != NULL && !g_ptr_array_find (holders, holder, NULL))
+        g_ptr_array_add (holders, holder);
+    }
+  return each_holder_at_once (self, disks, holders, check_share, &c, error) &&
+         each_holder_at_once (self, disks, holders, release_share, NULL, error);
 }
 
 void

@@ -254,6 +254,15 @@ gboolean   lease_disks_take          (VmlLease *self, GPtrArray *held, GPtrArray
  * the holders stopped and gone from @holders, the pending record entries
  * forgotten. */
 void       lease_disks_untake        (VmlLease *self, GPtrArray *wanted, GPtrArray *holders);
+/* (Worker thread) perform's part: for each holder at once, @check each of
+ * @disks marked common; only if all pass, release every one of @disks
+ * (each marked done), again each holder at once. The first failure goes
+ * to @error; nothing is released after a failed check. */
+typedef gboolean (*LeaseDiskCheck) (VmlLease *self, LeaseDisk *disk, gpointer user_data,
+                                    GError **error);
+gboolean   lease_disks_check_then_release (VmlLease *self, GPtrArray *disks,
+                                           LeaseDiskCheck check, gpointer check_data,
+                                           GError **error);
 /* (Worker thread) Releases @disks (best effort: a gone holder held nothing). */
 gboolean   lease_disks_let_go        (VmlLease *self, GPtrArray *disks, GError **error);
 /* (Worker thread) After a restart: copies of those of @disks (copies, with

@@ -178,47 +178,44 @@ transfer_disks_mark_common (StepData *data, GVariant *other_side)
     }
 }
 
+/* thread: whether the destination (in the generation of its token) holds
+ * @disk shared, as perform needs before letting it go. */
+static gboolean
+destination_shares (VmlLease *self, LeaseDisk *disk, gpointer user_data, GError **error)
+{
+  const VmlToken *t2 = user_data;
+  gboolean held = FALSE;
+
+  if (!lease_sanlock_disk_held_shared_by (self->sanlock, disk->name, disk->offset, t2->dest,
+                                          t2->dest_gen, &held, error))
+    return FALSE;
+  if (!held)
+    g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                 "the destination, host %" G_GUINT64_FORMAT ", does not hold disk \"%s\" "
+                 "shared; letting go now would leave it to nobody", t2->dest, disk->key);
+  return held;
+}
+
 /* thread: perform. The common disks go only once the destination (in the
- * generation of the token) holds each one shared; post-copy: every disk. */
+ * generation of the token) holds each one shared; post-copy: every disk.
+ * Each disk holder's checks (two sectors each) and then its releases run
+ * side by side with the other holders': the disks' part of the blackout
+ * grows with the disks per holder, not with all of them. */
 gboolean
 transfer_disks_perform (VmlLease *self, StepData *data, GError **error)
 {
   const VmlToken *t2 = data->token;
+  g_autoptr(GPtrArray) going = g_ptr_array_new ();
 
-  for (guint i = 0; i < data->disks->len; i++)
-    {
-      LeaseDisk *disk = data->disks->pdata[i];
-      gboolean held = FALSE;
-
-      if (!named_in (t2->disks, disk->key, NULL) || disk->holder == NULL)
-        continue;
-      if (!lease_sanlock_disk_held_shared_by (self->sanlock, disk->name, disk->offset, t2->dest,
-                                              t2->dest_gen, &held, error))
-        return FALSE;
-      if (!held)
-        {
-          g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
-                       "the destination, host %" G_GUINT64_FORMAT ", does not hold disk \"%s\" "
-                       "shared; letting go now would leave it to nobody", t2->dest, disk->key);
-          return FALSE;
-        }
-    }
   for (guint i = 0; i < data->disks->len; i++)
     {
       LeaseDisk *disk = data->disks->pdata[i];
 
       disk->common = named_in (t2->disks, disk->key, NULL);
-      if (disk->holder == NULL || (!disk->common && !data->postcopy))
-        continue;
-      if (!lease_sanlock_disk_release (self->sanlock, disk->holder, disk->name, disk->offset,
-                                       error))
-        {
-          g_prefix_error (error, "disk \"%s\": ", disk->key);
-          return FALSE;
-        }
-      disk->done = TRUE;
+      if (disk->holder != NULL && (disk->common || data->postcopy))
+        g_ptr_array_add (going, disk);
     }
-  return TRUE;
+  return lease_disks_check_then_release (self, going, destination_shares, (gpointer) t2, error);
 }
 
 /* thread: the disks this side let go of for good (confirm success: those

@@ -263,6 +263,8 @@ typedef gboolean (*LeaseDiskCheck) (VmlLease *self, LeaseDisk *disk, gpointer us
 gboolean   lease_disks_check_then_release (VmlLease *self, GPtrArray *disks,
                                            LeaseDiskCheck check, gpointer check_data,
                                            GError **error);
+/* How many of @disks @holder keeps. */
+guint      lease_disks_kept_by       (GPtrArray *disks, VmlHolder *holder);
 /* (Worker thread) Releases @disks (best effort: a gone holder held nothing). */
 gboolean   lease_disks_let_go        (VmlLease *self, GPtrArray *disks, GError **error);
 /* (Worker thread) After a restart: copies of those of @disks (copies, with

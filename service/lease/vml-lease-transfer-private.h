@@ -123,6 +123,14 @@ typedef enum {
 
 extern const StepSpec lease_transfer_steps[N_STEPS];
 
+/* vml-lease-transfer-end.c: confirm and cancel, for the table above */
+gboolean   transfer_check_confirm      (VmlLease *self, StepData *data, GError **error);
+gboolean   transfer_work_confirm       (VmlLease *self, StepData *data, GError **error);
+char      *transfer_done_confirm       (VmlLease *self, StepData *data);
+gboolean   transfer_check_cancel       (VmlLease *self, StepData *data, GError **error);
+gboolean   transfer_work_cancel        (VmlLease *self, StepData *data, GError **error);
+char      *transfer_done_cancel        (VmlLease *self, StepData *data);
+
 /* perform's write-ahead: between its checks and its release, the step
  * "performing" and the lease version the checks read are recorded, so that
  * a restart after the release can still end the hand-off (take it back);

@@ -41,5 +41,19 @@ GVariant    *_vmlease_acquire_options_disks (VmleaseAcquireOptions *self);
 
 VmleaseLease *_vmlease_lease_new_for_proxy (GDBusProxy *proxy);
 void          _vmlease_lease_set_call_flags (VmleaseLease *self, GDBusCallFlags flags);
+/* vmlease-lease.c's calls to the lease object, for vmlease-lease-calls.c.
+ * _vmlease_lease_call takes @params (floating is fine) and returns the
+ * call's task (transfer none; it lives until the reply). */
+GTask        *_vmlease_lease_call        (VmleaseLease *self, const char *method,
+                                          GVariant *params, GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data,
+                                          gpointer source_tag);
+GVariant     *_vmlease_lease_call_finish (VmleaseLease *self, GAsyncResult *result,
+                                          gpointer source_tag, GError **error);
+GVariant     *_vmlease_lease_call_sync   (VmleaseLease *self, const char *method,
+                                          GVariant *params, GCancellable *cancellable,
+                                          GError **error);
+/* A new holding: Lost before it no longer ends wait_lost_sync. */
+void          _vmlease_lease_taken       (VmleaseLease *self);
 
 G_END_DECLS

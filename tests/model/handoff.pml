@@ -470,8 +470,9 @@ inline convert_back(ok)
   }
 }
 
-/* @fn check_cancel, @fn work_cancel, @fn done_cancel (source), and
- * @fn check_confirm, @fn work_confirm, @fn done_confirm with success false:
+/* @fn transfer_check_cancel, @fn transfer_work_cancel,
+ * @fn transfer_done_cancel (source), and @fn transfer_check_confirm,
+ * @fn transfer_work_confirm, @fn transfer_done_confirm with success false:
  * both undo the source's part the same way */
 inline source_undo(ok)
 {
@@ -501,7 +502,8 @@ inline source_undo(ok)
   fi
 }
 
-/* @fn check_cancel, @fn work_cancel, @fn done_cancel on the destination */
+/* @fn transfer_check_cancel, @fn transfer_work_cancel,
+ * @fn transfer_done_cancel on the destination */
 inline dest_cancel(ok)
 {
   ok = false; crashed = false;
@@ -524,8 +526,8 @@ inline dest_cancel(ok)
   fi
 }
 
-/* @fn work_confirm, @fn done_confirm with success: the destination holds
- * it exclusively, the source's part ends */
+/* @fn transfer_work_confirm, @fn transfer_done_confirm with success: the
+ * destination holds it exclusively, the source's part ends */
 inline confirm_success(ok)
 {
   ok = false; crashed = false;

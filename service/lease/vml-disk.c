@@ -136,6 +136,16 @@ lease_disk_new (const char *key, const char *name, VmlMode mode, guint64 offset)
   return disk;
 }
 
+LeaseDisk *
+lease_disk_copy (const LeaseDisk *disk)
+{
+  LeaseDisk *copy = lease_disk_new (disk->key, disk->name, disk->mode, disk->offset);
+
+  g_set_object (&copy->holder, disk->holder);
+  copy->common = disk->common;
+  return copy;
+}
+
 /* NULL-safe: arrays whose disks were moved out still free their slots. */
 void
 lease_disk_free (LeaseDisk *disk)

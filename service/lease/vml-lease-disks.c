@@ -20,14 +20,7 @@ lease_disks_copy (GPtrArray *disks)
   GPtrArray *copy = g_ptr_array_new_with_free_func ((GDestroyNotify) lease_disk_free);
 
   for (guint i = 0; disks != NULL && i < disks->len; i++)
-    {
-      LeaseDisk *disk = disks->pdata[i];
-      LeaseDisk *c = lease_disk_new (disk->key, disk->name, disk->mode, disk->offset);
-
-      g_set_object (&c->holder, disk->holder);
-      c->common = disk->common;
-      g_ptr_array_add (copy, c);
-    }
+    g_ptr_array_add (copy, lease_disk_copy (disks->pdata[i]));
   return copy;
 }
 

@@ -148,6 +148,8 @@ struct _VmlLease {
 
 LeaseDisk *lease_disk_new            (const char *key, const char *name, VmlMode mode,
                                       guint64 offset);
+/* Key, name, mode, offset, holder (a new ref) and common; not done. */
+LeaseDisk *lease_disk_copy           (const LeaseDisk *disk);
 void       lease_disk_free           (LeaseDisk *disk);
 
 /* ---- vml-lease-core.c ------------------------------------------------ */

@@ -60,7 +60,6 @@ retake_common_disks (VmlLease *self, RestoreData *data)
     {
       LeaseDisk *disk = data->disks->pdata[i];
       g_autoptr(GError) error = NULL;
-      g_autoptr(GPtrArray) one = NULL;
 
       /* which ones perform let go is not recorded (it decides in the
        * blackout): after begin every disk of the source is shared, so any
@@ -79,9 +78,7 @@ retake_common_disks (VmlLease *self, RestoreData *data)
       vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self),
                "Disk \"%s\" was let go inside a perform that did not finish; taken back "
                "shared", disk->key);
-      one = g_ptr_array_new ();
-      g_ptr_array_add (one, disk);
-      g_ptr_array_extend_and_steal (data->disks_held, lease_disks_copy (one));
+      g_ptr_array_add (data->disks_held, lease_disk_copy (disk));
     }
 }
 
@@ -94,7 +91,6 @@ static void
 undo_unfinished_take (VmlLease *self, RestoreData *data)
 {
   g_autoptr(GError) error = NULL;
-
   gboolean partial, without_lease;
 
   if (data->pending_held == NULL ||

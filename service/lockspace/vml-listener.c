@@ -1,8 +1,10 @@
 /* vml-listener.c: see vml-listener.h. */
 #include "config.h"
 
+#include <gio/gio.h>
 #include <glib-unix.h>
 
+#include "vml-error.h"
 #include "vml-listener.h"
 
 struct _VmlListener {
@@ -73,4 +75,80 @@ vml_listener_free (VmlListener *self)
   stop_watching (self);
   g_free (self->lockspace);
   g_free (self);
+}
+
+/* ---------------------------------------------------------------------- */
+/* After a listener ended                                                 */
+
+typedef struct {
+  char              *lockspace;
+  VmlSanlockDaemonId daemon;   /* the one that served the ended listener */
+  int                fd;
+  GError            *error;
+} Reopen;
+
+static void
+reopen_free (Reopen *reopen)
+{
+  if (reopen->fd >= 0)
+    vml_sanlock_event_close (reopen->fd, reopen->lockspace);
+  g_free (reopen->lockspace);
+  g_clear_error (&reopen->error);
+  g_free (reopen);
+}
+
+/* A killed daemon closes its connections before the kernel counts it as
+ * exited: give the old one a moment to be gone. */
+static gboolean
+daemon_exits (const VmlSanlockDaemonId *daemon)
+{
+  if (daemon->pid <= 0)
+    return FALSE;
+  for (guint i = 0; i < 20 && vml_sanlock_daemon_alive (daemon); i++)
+    g_usleep (50 * 1000);
+  return !vml_sanlock_daemon_alive (daemon);
+}
+
+static void
+reopen_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Reopen *reopen = task_data;
+
+  reopen->fd = vml_sanlock_event_open (reopen->lockspace, &reopen->error);
+  if (reopen->fd >= 0)
+    g_task_return_int (task, VML_LISTENER_REOPENED);
+  else if (!vml_sanlock_ping (NULL))
+    g_task_return_int (task, VML_LISTENER_DAEMON_GONE);
+  else if (g_error_matches (reopen->error, VML_ERROR, VML_ERROR_LOCKSPACE_NOT_JOINED))
+    g_task_return_int (task, daemon_exits (&reopen->daemon) ? VML_LISTENER_DAEMON_GONE
+                                                              : VML_LISTENER_LEFT);
+  else
+    g_task_return_int (task, VML_LISTENER_NONE);
+}
+
+void
+vml_listener_reopen_async (const char *lockspace, const VmlSanlockDaemonId *daemon,
+                           GObject *source_object, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (source_object, NULL, callback, user_data);
+  Reopen *reopen = g_new0 (Reopen, 1);
+
+  reopen->lockspace = g_strdup (lockspace);
+  reopen->daemon = *daemon;
+  reopen->fd = -1;
+  g_task_set_task_data (task, reopen, (GDestroyNotify) reopen_free);
+  g_task_run_in_thread (task, reopen_thread);
+}
+
+VmlListenerReopen
+vml_listener_reopen_finish (GAsyncResult *result, int *fd, GError **error)
+{
+  Reopen *reopen = g_task_get_task_data (G_TASK (result));
+  VmlListenerReopen outcome = (VmlListenerReopen) g_task_propagate_int (G_TASK (result), NULL);
+
+  *fd = g_steal_fd (&reopen->fd);
+  if (reopen->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&reopen->error));
+  return outcome;
 }

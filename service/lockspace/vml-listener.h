@@ -32,6 +32,26 @@ VmlListener *vml_listener_new  (const char            *lockspace,
 /* Stops watching and closes the fd (if it is still open). */
 void         vml_listener_free (VmlListener *self);
 
+/* After a listener served by @daemon ended while @lockspace should be
+ * joined, a worker thread asks sanlock for a new one; what that tells: */
+typedef enum {
+  VML_LISTENER_REOPENED,     /* a new listener (*fd): sanlock dropped a slow one */
+  VML_LISTENER_DAEMON_GONE,  /* the daemon died, even if a new one answers already */
+  VML_LISTENER_LEFT,         /* the daemon lives, and has the lockspace no more */
+  VML_LISTENER_NONE,         /* no new listener, for another reason (@error) */
+} VmlListenerReopen;
+
+void              vml_listener_reopen_async  (const char               *lockspace,
+                                              const VmlSanlockDaemonId *daemon,
+                                              GObject                  *source_object,
+                                              GAsyncReadyCallback       callback,
+                                              gpointer                  user_data);
+/* *fd: the new listener's, or -1; @error: why not, for NONE (and the
+ * others but REOPENED). */
+VmlListenerReopen vml_listener_reopen_finish (GAsyncResult             *result,
+                                              int                      *fd,
+                                              GError                  **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmlListener, vml_listener_free)
 
 G_END_DECLS

@@ -424,61 +424,13 @@ on_message (const VmlSanlockEvent *event, gpointer user_data)
 
 static void listen_for_messages (VmlLockspace *self, int fd);
 
-typedef enum {
-  REOPENED,      /* a new listener: sanlock had dropped a slow one */
-  DAEMON_GONE,   /* the daemon died, even if a new one answers already */
-  LEFT,          /* the daemon lives, and has the lockspace joined no more */
-  NO_LISTENER,   /* still joined, but no new listener */
-} ReopenOutcome;
-
-typedef struct {
-  VmlSanlockDaemonId daemon;   /* the one that served the ended listener */
-  int                fd;
-  GError            *error;
-} Reopen;
-
-static void
-reopen_free (Reopen *reopen)
-{
-  g_clear_error (&reopen->error);
-  g_free (reopen);
-}
-
-/* A killed daemon closes its connections before the kernel counts it as
- * exited: give the old one a moment to be gone. */
-static gboolean
-daemon_exits (const VmlSanlockDaemonId *daemon)
-{
-  if (daemon->pid <= 0)
-    return FALSE;
-  for (guint i = 0; i < 20 && vml_sanlock_daemon_alive (daemon); i++)
-    g_usleep (50 * 1000);
-  return !vml_sanlock_daemon_alive (daemon);
-}
-
-static void
-reopen_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  Reopen *reopen = task_data;
-
-  reopen->fd = vml_sanlock_event_open (VML_LOCKSPACE (source)->name, &reopen->error);
-  if (reopen->fd >= 0)
-    g_task_return_int (task, REOPENED);
-  else if (!vml_sanlock_ping (NULL))
-    g_task_return_int (task, DAEMON_GONE);
-  else if (g_error_matches (reopen->error, VML_ERROR, VML_ERROR_LOCKSPACE_NOT_JOINED))
-    g_task_return_int (task, daemon_exits (&reopen->daemon) ? DAEMON_GONE : LEFT);
-  else
-    g_task_return_int (task, NO_LISTENER);
-}
-
 static void
 on_reopened (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   VmlLockspace *self = VML_LOCKSPACE (source);
-  Reopen *reopen = g_task_get_task_data (G_TASK (result));
-  ReopenOutcome outcome = (ReopenOutcome) g_task_propagate_int (G_TASK (result), NULL);
-  int fd = g_steal_fd (&reopen->fd);
+  g_autoptr(GError) error = NULL;
+  int fd = -1;
+  VmlListenerReopen outcome = vml_listener_reopen_finish (result, &fd, &error);
 
   if (!vml_lockspace_is_joined (self) || self->leaving)
     {
@@ -487,21 +439,21 @@ on_reopened (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   switch (outcome)
     {
-    case REOPENED:
+    case VML_LISTENER_REOPENED:
       listen_for_messages (self, fd);
       break;
-    case DAEMON_GONE:
+    case VML_LISTENER_DAEMON_GONE:
       vml_lockspace_mark_lost_with_daemon (self, "the sanlock daemon is gone: the daemon "
                                            "that served this lockspace no longer runs");
       break;
-    case LEFT:
+    case VML_LISTENER_LEFT:
       vml_lockspace_mark_lost (self, "sanlock left it (it ended this host's listener for "
                                "messages there, and has it joined no more)");
       break;
-    case NO_LISTENER:
+    case VML_LISTENER_NONE:
       vml_lockspace_log (self, G_LOG_LEVEL_WARNING, NULL,
                          "No messages from other hosts of lockspace %s any more: %s",
-                         self->name, reopen->error->message);
+                         self->name, error->message);
       break;
     }
 }
@@ -514,20 +466,13 @@ static void
 on_listener_ended (const VmlSanlockDaemonId *daemon, const char *why, gpointer user_data)
 {
   VmlLockspace *self = VML_LOCKSPACE (user_data);
-  g_autoptr(GTask) task = NULL;
-  Reopen *reopen;
 
   stop_listening (self);
   if (!vml_lockspace_is_joined (self) || self->leaving)
     return;
   vml_lockspace_log (self, G_LOG_LEVEL_DEBUG, NULL, "sanlock ended the listener for "
                      "messages in lockspace %s (%s); asking for a new one", self->name, why);
-  reopen = g_new0 (Reopen, 1);
-  reopen->daemon = *daemon;
-  reopen->fd = -1;
-  task = g_task_new (self, NULL, on_reopened, NULL);
-  g_task_set_task_data (task, reopen, (GDestroyNotify) reopen_free);
-  g_task_run_in_thread (task, reopen_thread);
+  vml_listener_reopen_async (self->name, daemon, G_OBJECT (self), on_reopened, NULL);
 }
 
 /* Main loop: starts watching the listener @fd opened by the join thread. */

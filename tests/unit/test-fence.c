@@ -1,4 +1,5 @@
-/* test-fence.c: the QMP fence's client (service/holder/vml-fence-apply.c)
+/* test-fence.c: the QMP fence's client (service/holder/vml-fence-apply.c,
+ * service/holder/vml-qmp.c), and the "cont" of Transfer finish's resume,
  * against a scripted QMP server in a thread of this process: QEMU's
  * greeting, answers and events (STOP before stop's return), an error
  * reply, a server that never greets (a monitor with another client), a
@@ -18,11 +19,14 @@
 #include <gio/gio.h>
 
 #include "vml-fence-apply.h"
+#include "vml-qmp.h"
 
 typedef struct {
   int          listen_fd;
   const char  *greeting;      /* NULL: never greet */
   const char  *stop_answer;   /* what follows stop (lines) */
+  const char  *cont_answer;   /* what follows cont (lines) */
+  const char  *late_event;    /* a line sent 50 ms after cont's answer */
   GString     *heard;         /* the commands' names, one a line */
 } Server;
 
@@ -64,7 +68,17 @@ serve_one (gpointer user_data)
               g_string_append (srv->heard, "stop\n");
               answer = srv->stop_answer;
             }
+          else if (strstr (line, "\"cont\""))
+            {
+              g_string_append (srv->heard, "cont\n");
+              answer = srv->cont_answer;
+            }
           g_assert_cmpint (write (fd, answer, strlen (answer)), >, 0);
+          if (strstr (line, "\"cont\"") && srv->late_event != NULL)
+            {
+              g_usleep (50 * 1000);
+              g_assert_cmpint (write (fd, srv->late_event, strlen (srv->late_event)), >, 0);
+            }
         }
     }
   close (fd);
@@ -173,6 +187,54 @@ test_not_a_socket (void)
   g_assert_nonnull (strstr (why, "too long"));
 }
 
+#define RESUME_EVENT "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, " \
+                     "\"event\": \"RESUME\"}\r\n"
+
+/* Transfer finish's resume: connected before, "cont" sent without waiting,
+ * then its return and the guest's RESUME, whichever order QEMU sends them
+ * in (RESUME after the return while the incoming migration still runs;
+ * before it when the guest starts at once). */
+static void
+cont_then_resume (const char *cont_answer, const char *late_event, int event_timeout_ms,
+                  int expect_event)
+{
+  g_autofree char *path = socket_path ("vm.qmp");
+  Server srv = { .greeting = GREETING, .cont_answer = cont_answer, .late_event = late_event };
+  GThread *thread = start_server (&srv, path);
+  char why[256] = "";
+  VmlQmp *qmp = vml_qmp_open (path, getpid (), 1000, why, sizeof why);
+
+  g_assert_nonnull (qmp);
+  g_assert_cmpint (vml_qmp_send (qmp, "cont", why, sizeof why), ==, 0);
+  g_assert_cmpint (vml_qmp_wait_return (qmp, "cont", 1000, why, sizeof why), ==, 0);
+  g_assert_cmpint (vml_qmp_wait_event (qmp, "RESUME", event_timeout_ms, why, sizeof why), ==,
+                   expect_event);
+  if (expect_event != 0)
+    g_assert_nonnull (strstr (why, "no answer within the timeout while RESUME"));
+  vml_qmp_close (qmp);
+  g_thread_join (thread);
+  g_assert_cmpstr (srv.heard->str, ==, "qmp_capabilities\ncont\n");
+  stop_server (&srv, NULL, path);
+}
+
+static void
+test_cont_resume_after_return (void)
+{
+  cont_then_resume ("{\"return\": {}}\r\n", RESUME_EVENT, 1000, 0);
+}
+
+static void
+test_cont_resume_before_return (void)
+{
+  cont_then_resume (RESUME_EVENT "{\"return\": {}}\r\n", NULL, 1000, 0);
+}
+
+static void
+test_cont_no_resume_times_out (void)
+{
+  cont_then_resume ("{\"return\": {}}\r\n", NULL, 200, -1);
+}
+
 static void
 test_fallback_to_sigstop (void)
 {
@@ -207,5 +269,8 @@ main (int argc, char **argv)
   g_test_add_func ("/fence/qmp/no-greeting-times-out", test_no_greeting_times_out);
   g_test_add_func ("/fence/qmp/not-a-socket", test_not_a_socket);
   g_test_add_func ("/fence/qmp/fallback-to-sigstop", test_fallback_to_sigstop);
+  g_test_add_func ("/qmp/cont/resume-after-return", test_cont_resume_after_return);
+  g_test_add_func ("/qmp/cont/resume-before-return", test_cont_resume_before_return);
+  g_test_add_func ("/qmp/cont/no-resume-times-out", test_cont_no_resume_times_out);
   return g_test_run ();
 }

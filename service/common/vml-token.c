@@ -420,40 +420,78 @@ macs_equal (GBytes *a, GBytes *b)
   return diff == 0;
 }
 
-VmlToken *
-vml_token_open_inner (const VmlToken *token, GBytes *key, VmlTokenKind kind, GError **error)
+/* The token issued as @body, if this host signed it with @key and it is of
+ * @kind; @whose says in an error which token that is. */
+static VmlToken *
+open_signed (GBytes *body, GBytes *key, VmlTokenKind kind, const char *whose, GError **error)
 {
   g_autoptr(GVariant) v = NULL, claims = NULL, inner_bytes = NULL, mac_v = NULL;
   g_autoptr(GVariant) bare = NULL;
   g_autoptr(GBytes) mac = NULL, expected = NULL, inner_inner = NULL;
-  guint8 version, inner_kind;
+  guint8 version, body_kind;
+  VmlToken *token;
 
+  v = parse_body (body, error);
+  if (v == NULL)
+    return NULL;
+  g_variant_get (v, "(yy@a{sv}@ay@ay)", &version, &body_kind, &claims, &inner_bytes, &mac_v);
+  if (g_variant_get_size (inner_bytes) > 0)
+    inner_inner = g_variant_get_data_as_bytes (inner_bytes);
+  bare = token_variant (body_kind, claims, inner_inner, NULL);
+  mac = g_variant_get_data_as_bytes (mac_v);
+  expected = mac_of (key, bare);
+  if (!macs_equal (mac, expected))
+    {
+      g_autofree char *why = g_strdup_printf ("%s was not issued by this host (or was changed)",
+                                              whose);
+      stale (error, why);
+      return NULL;
+    }
+  if (body_kind != kind)
+    {
+      g_autofree char *why = g_strdup_printf ("%s is a %s token, not the %s token this step "
+                                              "expects", whose, vml_token_kind_name (body_kind),
+                                              vml_token_kind_name (kind));
+      stale (error, why);
+      return NULL;
+    }
+  token = token_from_variant (v, error);
+  if (token != NULL)
+    token->raw = g_bytes_ref (body);
+  return token;
+}
+
+VmlToken *
+vml_token_open_inner (const VmlToken *token, GBytes *key, VmlTokenKind kind, GError **error)
+{
   if (token->inner == NULL)
     {
       stale (error, "it answers no token of ours");
       return NULL;
     }
+  return open_signed (token->inner, key, kind, "the token it answers", error);
+}
+
+VmlToken *
+vml_token_open_own (const VmlToken *token, GBytes *key, VmlTokenKind kind, GError **error)
+{
+  return open_signed (token->raw, key, kind, "it", error);
+}
+
+VmlToken *
+vml_token_peek_inner (const VmlToken *token, GError **error)
+{
+  g_autoptr(GVariant) v = NULL;
+  VmlToken *inner;
+
+  if (token->inner == NULL)
+    {
+      stale (error, "it answers no token");
+      return NULL;
+    }
   v = parse_body (token->inner, error);
-  if (v == NULL)
-    return NULL;
-  g_variant_get (v, "(yy@a{sv}@ay@ay)", &version, &inner_kind, &claims, &inner_bytes, &mac_v);
-  if (g_variant_get_size (inner_bytes) > 0)
-    inner_inner = g_variant_get_data_as_bytes (inner_bytes);
-  bare = token_variant (inner_kind, claims, inner_inner, NULL);
-  mac = g_variant_get_data_as_bytes (mac_v);
-  expected = mac_of (key, bare);
-  if (!macs_equal (mac, expected))
-    {
-      stale (error, "the token it answers was not issued by this host (or was changed)");
-      return NULL;
-    }
-  if (inner_kind != kind)
-    {
-      g_autofree char *why = g_strdup_printf ("it answers a %s token, not the %s token this "
-                                              "step expects", vml_token_kind_name (inner_kind),
-                                              vml_token_kind_name (kind));
-      stale (error, why);
-      return NULL;
-    }
-  return token_from_variant (v, error);
+  inner = v ? token_from_variant (v, error) : NULL;
+  if (inner != NULL)
+    inner->raw = g_bytes_ref (token->inner);
+  return inner;
 }

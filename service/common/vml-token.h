@@ -66,4 +66,14 @@ VmlToken  *vml_token_decode      (const char *text, GError **error);
 VmlToken  *vml_token_open_inner  (const VmlToken *token, GBytes *key,
                                   VmlTokenKind kind, GError **error);
 
+/* @token itself, if we issued it (signed with @key) and it is of @kind:
+ * a host's own token handed back to it; else VML_ERROR_STALE_TOKEN. */
+VmlToken  *vml_token_open_own    (const VmlToken *token, GBytes *key,
+                                  VmlTokenKind kind, GError **error);
+
+/* The token @token answers, as the other side claims it: parsed, its
+ * signature not checked (it is not ours). Only a way to the token inside
+ * it, which vml_token_open_inner then checks. */
+VmlToken  *vml_token_peek_inner  (const VmlToken *token, GError **error);
+
 G_END_DECLS

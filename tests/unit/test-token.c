@@ -150,6 +150,53 @@ test_own_token_recognised_inside (void)
   g_assert_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN);
 }
 
+/* finish side by side with perform takes the destination's own prepare
+ * token; the source then finds its begin token two levels down in the
+ * finish token (vml-lease-transfer-base.c open_mine_in). */
+static void
+test_own_token_and_one_two_levels_down (void)
+{
+  g_autoptr(GBytes) source_key = key_of ('s'), dest_key = key_of ('d');
+  g_autoptr(VmlToken) t1 = sample (VML_TOKEN_BEGUN, NULL);
+  g_autofree char *t1_text = vml_token_encode (t1, source_key);
+  g_autoptr(GBytes) t1_inner = as_inner (t1_text);
+  g_autoptr(VmlToken) t2 = sample (VML_TOKEN_PREPARED, t1_inner);
+  g_autofree char *t2_text = vml_token_encode (t2, dest_key);
+  g_autoptr(GBytes) t2_inner = as_inner (t2_text);
+  g_autoptr(VmlToken) t4 = sample (VML_TOKEN_FINISHED, t2_inner);
+  g_autofree char *t4_text = vml_token_encode (t4, dest_key);
+  g_autoptr(VmlToken) got2 = vml_token_decode (t2_text, NULL);
+  g_autoptr(VmlToken) got4 = vml_token_decode (t4_text, NULL);
+  g_autoptr(VmlToken) own = NULL, not_own = NULL, wrong_kind = NULL, peeked = NULL, begun = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* The destination knows its own prepare token handed back... */
+  own = vml_token_open_own (got2, dest_key, VML_TOKEN_PREPARED, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (own->transfer_id, ==, t2->transfer_id);
+  g_assert_cmpuint (own->dest_gen, ==, 7);
+  /* ...not another host's, nor as another kind. */
+  not_own = vml_token_open_own (got2, source_key, VML_TOKEN_PREPARED, &error);
+  g_assert_null (not_own);
+  g_assert_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN);
+  g_clear_error (&error);
+  wrong_kind = vml_token_open_own (got2, dest_key, VML_TOKEN_PERFORMED, &error);
+  g_assert_null (wrong_kind);
+  g_assert_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN);
+  g_clear_error (&error);
+  /* The source: finish's token carries prepare's, a claim it cannot check,
+   * which carries its own begin token, which it can. */
+  peeked = vml_token_peek_inner (got4, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (peeked->kind, ==, VML_TOKEN_PREPARED);
+  begun = vml_token_open_inner (peeked, source_key, VML_TOKEN_BEGUN, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (begun->transfer_id, ==, t1->transfer_id);
+  /* A begin token has nothing inside to peek at. */
+  g_assert_null (vml_token_peek_inner (begun, &error));
+  g_assert_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN);
+}
+
 static void
 test_forged_inner_is_refused (void)
 {
@@ -201,6 +248,8 @@ main (int argc, char **argv)
   g_test_add_func ("/token/every-changed-byte-is-refused", test_every_changed_byte_is_refused);
   g_test_add_func ("/token/cut-and-garbage-are-refused", test_cut_and_garbage_are_refused);
   g_test_add_func ("/token/own-token-recognised-inside", test_own_token_recognised_inside);
+  g_test_add_func ("/token/own-token-and-one-two-levels-down",
+                   test_own_token_and_one_two_levels_down);
   g_test_add_func ("/token/forged-inner-is-refused", test_forged_inner_is_refused);
   g_test_add_func ("/token/key-is-made-once", test_key_is_made_once);
   return g_test_run ();

@@ -159,11 +159,13 @@ vml_fence_options_parse (GVariant *options, VmlFence *fence, guint *pid, char **
     }
   if (g_variant_lookup (options, "qmp", "&s", &path))
     {
-      if (*fence != VML_FENCE_PAUSE)
+      /* the VM's own monitor: a pause fence stops the guest through it,
+       * and Transfer finish's resume starts it */
+      if (*pid == 0)
         {
-          g_set_error (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
-                       "option 'qmp' says how to pause the VM: it needs fence 'pause', "
-                       "not '%s'", vml_fence_to_string (*fence));
+          g_set_error_literal (error, VML_ERROR, VML_ERROR_INVALID_ARGUMENT,
+                               "option 'qmp' names the QMP socket of the VM process: it needs "
+                               "that process's id in option 'pid'");
           return FALSE;
         }
       if (!vml_check_qmp_path (path, error))

@@ -126,6 +126,7 @@ lease_transfer_clear (VmlLease *self)
 {
   vml_transfer_clear (&self->transfer);
   vml_dbus_lease_set_transfer_step (self->iface, "");
+  g_clear_pointer (&self->transfer_qmp, vml_qmp_close);
 }
 
 void
@@ -177,6 +178,7 @@ vml_lease_finalize (GObject *object)
   if (self->fence_pidfd >= 0)
     close (self->fence_pidfd);
   g_free (self->fence_qmp);
+  vml_qmp_close (self->transfer_qmp);
   G_OBJECT_CLASS (vml_lease_parent_class)->finalize (object);
 }
 

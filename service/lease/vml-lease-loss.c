@@ -211,6 +211,8 @@ apply_fence (VmlLease *self, GVariantDict *details)
 {
   const char *error = NULL;
 
+  /* a QMP fence needs the monitor that prepare {resume} may hold */
+  g_clear_pointer (&self->transfer_qmp, vml_qmp_close);
   g_variant_dict_insert (details, "fence", "s", vml_fence_to_string (self->fence));
   if (self->fence == VML_FENCE_NONE || self->fence_pid == 0)
     {

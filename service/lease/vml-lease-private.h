@@ -29,6 +29,7 @@
 #include "vml-lease.h"
 #include "vml-log.h"
 #include "vml-options.h"
+#include "vml-qmp.h"
 #include "vml-transfer.h"
 
 G_BEGIN_DECLS
@@ -97,6 +98,8 @@ struct _VmlLease {
   guint64                fence_start;           /* start time of fence_pid */
   int                    fence_pidfd;           /* -1: none */
   char                  *fence_qmp;             /* QMP socket of a pause fence; NULL: SIGSTOP */
+  VmlQmp                *transfer_qmp;          /* prepare {resume}: the destination QEMU's
+                                                 * monitor, connected for finish's resume */
 
   /* A waiting Acquire (vml-lease-acquire.c), for vml_lease_describe_wait */
   gint64                 acquire_wait_deadline; /* an Acquire waits until then; 0: none */

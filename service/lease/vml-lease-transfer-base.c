@@ -21,6 +21,9 @@ lease_step_data_free (StepData *data)
   g_clear_object (&data->held_by);
   vml_fence_target_close (&data->target);
   g_free (data->fence_qmp);
+  g_clear_pointer (&data->qmp, vml_qmp_close);
+  g_free (data->resume_failed);
+  g_free (data->next);
   g_clear_pointer (&data->disk_option, g_variant_unref);
   g_clear_pointer (&data->disks, g_ptr_array_unref);
   g_clear_pointer (&data->disk_holders, g_ptr_array_unref);
@@ -91,6 +94,23 @@ transfer_token_is_for_this_transfer (VmlLease *self, const VmlToken *token, GErr
   return TRUE;
 }
 
+/* This host's own token inside @token, of @kind. A finish that ran side by
+ * side with perform answered the destination's own prepare token instead of
+ * perform's: the begin token this host issued, inside that one, is then what
+ * names the hand-off (what the destination claims is checked against
+ * storage anyway). */
+static VmlToken *
+open_mine_in (const VmlToken *token, GBytes *key, VmlTokenKind kind, GError **error)
+{
+  g_autoptr(VmlToken) prepared = NULL;
+
+  if (token->kind == VML_TOKEN_FINISHED && kind == VML_TOKEN_PERFORMED &&
+      (prepared = vml_token_peek_inner (token, NULL)) != NULL &&
+      prepared->kind == VML_TOKEN_PREPARED)
+    return vml_token_open_inner (prepared, key, VML_TOKEN_BEGUN, error);
+  return vml_token_open_inner (token, key, kind, error);
+}
+
 /* The token answers one we issued in this hand-off: open that one. */
 static gboolean
 open_mine (VmlLease *self, StepData *data, VmlTokenKind kind, GError **error)
@@ -99,7 +119,7 @@ open_mine (VmlLease *self, StepData *data, VmlTokenKind kind, GError **error)
 
   if (key == NULL)
     return FALSE;
-  data->mine = vml_token_open_inner (data->token, key, kind, error);
+  data->mine = open_mine_in (data->token, key, kind, error);
   return data->mine != NULL && transfer_token_is_for_this_transfer (self, data->mine, error);
 }
 
@@ -124,12 +144,27 @@ transfer_token_answers_committed (VmlLease *self, StepData *data, GError **error
       !transfer_token_is_for_this_lease (self, data->token, error) ||
       (key = lease_transfer_key (self, error)) == NULL)
     return FALSE;
-  data->mine = vml_token_open_inner (data->token, key, VML_TOKEN_PERFORMED, error);
+  data->mine = open_mine_in (data->token, key, VML_TOKEN_PERFORMED, error);
   if (data->mine == NULL)
     return FALSE;
-  if (g_strcmp0 (data->mine->transfer_id, self->transfer.committed) != 0 || !data->mine->postcopy)
+  /* committed is set by a post-copy perform only */
+  if (g_strcmp0 (data->mine->transfer_id, self->transfer.committed) != 0 ||
+      (data->mine->kind == VML_TOKEN_PERFORMED && !data->mine->postcopy))
     return transfer_stale (error, "it belongs to another (or an earlier) hand-off of this lease");
   return TRUE;
+}
+
+gboolean
+transfer_token_is_own (VmlLease *self, StepData *data, VmlTokenKind kind, GError **error)
+{
+  g_autoptr(GBytes) key = NULL;
+
+  if (!transfer_token_is_for_this_lease (self, data->token, error) ||
+      !transfer_token_is_for_this_transfer (self, data->token, error) ||
+      (key = lease_transfer_key (self, error)) == NULL)
+    return FALSE;
+  data->mine = vml_token_open_own (data->token, key, kind, error);
+  return data->mine != NULL;
 }
 
 char *

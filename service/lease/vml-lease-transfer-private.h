@@ -8,6 +8,7 @@
 #pragma once
 
 #include "vml-lease-private.h"
+#include "vml-qmp.h"
 #include "vml-token.h"
 
 G_BEGIN_DECLS
@@ -38,6 +39,11 @@ typedef struct {
   VmlFenceTarget  target;      /* prepare, finish: fence_pid, pinned from the check */
   char           *fence_qmp;   /* "qmp": the QMP socket of a pause fence, or NULL */
   gboolean        fence_given; /* finish: pid or fence given, replacing prepare's */
+  gboolean        early;       /* finish with prepare's token: waits for perform */
+  gboolean        resume;      /* finish: "cont" the guest through QMP once it may run */
+  VmlQmp         *qmp;         /* ... the connection for it, made before the wait */
+  char           *resume_failed; /* ... why QEMU did not resume it */
+  char           *next;        /* ... the answer, held back until then */
   LeaseState      previous;
   /* Taken on the main loop when the step starts, for the worker thread,
    * which never reads the lease's changing fields: the main loop may clear
@@ -53,8 +59,10 @@ typedef struct {
   gboolean        again;       /* not yet: look again after WAIT_POLL_MS */
   guint           again_ms;    /* ... or after this many ms, if not 0 */
   gboolean        needs_marker; /* begin: the marker lease must be made first */
-  gboolean        write_ahead;  /* perform: checked; "performing" is to be recorded */
-  gboolean        written_ahead; /* perform: recorded; the release comes next */
+  gboolean        write_ahead;  /* perform: "performing" is to be recorded (again) */
+  gboolean        written_ahead; /* perform: recorded, with written_lver */
+  guint64         written_lver;
+  gboolean        checked;      /* perform: the destination holds it; the release is next */
   gboolean        marker_made;
   VmlHolder      *holder;      /* a new holder (prepare, or a re-acquire) */
   guint64         lver;
@@ -160,6 +168,10 @@ gboolean  transfer_token_is_for_this_transfer (VmlLease *self, const VmlToken *t
 gboolean  transfer_token_answers_mine (VmlLease *self, StepData *data, const char *step,
                                        VmlTokenKind kind, VmlTokenKind mine_kind,
                                        GError **error);
+/* The token handed back is this host's own, of @kind, for this lease and
+ * this hand-off (finish side by side with perform: prepare's). */
+gboolean  transfer_token_is_own      (VmlLease *self, StepData *data, VmlTokenKind kind,
+                                      GError **error);
 /* confirm after a post-copy perform: the token of finish, for this lease,
  * carrying this host's token of that (committed) perform. */
 gboolean  transfer_token_answers_committed (VmlLease *self, StepData *data, GError **error);
@@ -188,5 +200,14 @@ gboolean  lease_someone_else_shares  (VmlLease *self, VmlLeaseOwners *owners);
  * holder (@peer when storage does not say). */
 gboolean  lease_is_free_by           (VmlLease *self, gint64 deadline, guint wait_s,
                                       guint64 peer, gboolean *again, GError **error);
+
+/* finish {resume: true} (vml-lease-transfer-resume.c): the guest resumes
+ * through its QMP socket (the lease's "qmp") the moment finish may answer,
+ * not one round trip to the caller later. Check on the main loop; connect
+ * in the worker, before finish waits; "cont" in a worker once finish's
+ * work is recorded, then the answer (@next, taken). */
+gboolean  transfer_resume_check      (VmlLease *self, StepData *data, GError **error);
+gboolean  transfer_resume_connect    (VmlLease *self, StepData *data, GError **error);
+void      transfer_resume_then_answer (VmlLease *self, GTask *op, char *next);
 
 G_END_DECLS

@@ -126,7 +126,7 @@ check_prepare (VmlLease *self, StepData *data, GError **error)
     return transfer_wrong_step (error,
                                 "prepare needs the lease of %s not held on this host; it is %s",
                                 self->uuid, lease_state_names[self->state]);
-  return lease_lockspace_ready (self, error);
+  return transfer_resume_check (self, data, error) && lease_lockspace_ready (self, error);
 }
 
 static gboolean
@@ -138,7 +138,8 @@ work_prepare (VmlLease *self, StepData *data, GError **error)
   gboolean live;
 
   if (owners == NULL ||
-      !lease_sanlock_host_generation (self->sanlock, t1->source, &gen, &live, error))
+      !lease_sanlock_host_generation (self->sanlock, t1->source, &gen, &live, error) ||
+      !transfer_resume_connect (self, data, error))
     return FALSE;
   if (!live || gen != t1->source_gen)
     return transfer_stale (error,
@@ -199,6 +200,8 @@ done_prepare (VmlLease *self, StepData *data)
   g_free (self->fence_qmp);
   self->fence_qmp = g_strdup (data->fence_qmp);
   lease_take_fence_target (self, data->fence_pid, &data->target);
+  vml_qmp_close (self->transfer_qmp);
+  self->transfer_qmp = g_steal_pointer (&data->qmp);
   self->owner_uid = data->uid;
   self->lver = data->lver;
   lease_set_state (self, LEASE_MIGRATING_IN);
@@ -298,7 +301,7 @@ work_perform (VmlLease *self, StepData *data, GError **error)
 {
   GError *local_error = NULL;
 
-  if (data->written_ahead)
+  if (data->checked)
     goto release;
   /* Never let go unless the destination holds it: no moment without a holder. */
   if (!destination_is_live (self, data->token, error))
@@ -313,9 +316,15 @@ work_perform (VmlLease *self, StepData *data, GError **error)
                      "shared; letting go now would leave it to nobody", data->token->dest);
       return FALSE;
     }
-  /* recorded on the main loop (perform_write_ahead), then back here */
-  data->write_ahead = TRUE;
-  return TRUE;
+  data->checked = TRUE;
+  /* The write-ahead (start_step) named the version T2 claims; storage
+   * says another (someone's attempt meanwhile): recorded again on the main
+   * loop, then back here. */
+  if (data->lver != data->written_lver)
+    {
+      data->write_ahead = TRUE;
+      return TRUE;
+    }
 
 release:
   /* The disks the destination holds go first (each checked held there),
@@ -332,6 +341,8 @@ perform_write_ahead (VmlLease *self, StepData *data)
   lease_transfer_set (self, TRANSFER_SOURCE, self->transfer.id, "performing",
                       data->token->dest);
   self->transfer.lver = data->lver;
+  data->written_ahead = TRUE;
+  data->written_lver = data->lver;
   lease_save_or_warn (self);
   vml_crash_point ("transfer.performing");
 }
@@ -385,11 +396,64 @@ check_finish (VmlLease *self, StepData *data, GError **error)
     return transfer_wrong_step (error,
                                 "finish runs on the destination after prepare; no hand-off of "
                                 "%s is being received here", self->uuid);
-  if (!transfer_token_answers_mine (self, data, "finish", VML_TOKEN_PERFORMED,
-                                    VML_TOKEN_PREPARED, error))
+  /* finish side by side with perform: with this host's own prepare token,
+   * it waits for the source to let go (finish_may_return) */
+  data->early = data->token != NULL && data->token->kind == VML_TOKEN_PREPARED;
+  if (data->early ? !transfer_token_is_own (self, data, VML_TOKEN_PREPARED, error)
+                  : !transfer_token_answers_mine (self, data, "finish", VML_TOKEN_PERFORMED,
+                                                  VML_TOKEN_PREPARED, error))
     return FALSE;
   if (data->token->dest != lease_my_host_id (self))
     return transfer_stale (error, "it hands the lease to another host");
+  return transfer_resume_check (self, data, error);
+}
+
+/* thread: whether the source, in the incarnation that began, still holds
+ * its share on storage (its mode block; through sanlock where direct reads
+ * do not work). */
+static gboolean
+source_still_shares (VmlLease *self, StepData *data, gboolean *shares, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(VmlLeaseOwners) owners = NULL;
+  guint64 source_gen = 0, lver = 0;
+
+  if (lease_sanlock_read_mode_block (self->sanlock, data->token->source, shares, &source_gen,
+                                     &lver, &local_error))
+    {
+      *shares = *shares && source_gen == data->token->source_gen;
+      return TRUE;
+    }
+  owners = lease_sanlock_read_owners (self->sanlock, error);
+  if (owners == NULL)
+    return FALSE;
+  *shares = lease_owners_hold_shared (owners, data->token->source);
+  return TRUE;
+}
+
+/* thread: a finish that came side by side with perform looks again soon,
+ * while its `wait` lasts: every FINISH_POLL_US in this thread for the
+ * first FINISH_FINE_POLL_MS (perform takes milliseconds, and the guest's
+ * pause waits for this answer), then every FINISH_SLOW_POLL_MS from the
+ * main loop, which sees a loss or a caller that left meanwhile. */
+#define FINISH_POLL_US 1000
+#define FINISH_FINE_POLL_MS 50
+#define FINISH_SLOW_POLL_MS 10
+
+static gboolean
+finish_waits_for_perform (StepData *data)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (!data->early || now >= data->deadline)
+    return FALSE;
+  if (now - data->started >= FINISH_FINE_POLL_MS * 1000)
+    {
+      data->again = TRUE;
+      data->again_ms = FINISH_SLOW_POLL_MS;
+      return FALSE;
+    }
+  g_usleep (FINISH_POLL_US);
   return TRUE;
 }
 
@@ -402,9 +466,8 @@ check_finish (VmlLease *self, StepData *data, GError **error)
 static gboolean
 finish_may_return (VmlLease *self, StepData *data, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
   gboolean held = FALSE, shared = FALSE, live = FALSE, source_shares = TRUE;
-  guint64 gen = 0, source_gen = 0, lver = 0;
+  guint64 gen = 0;
 
   if (!lease_sanlock_inquire_holder (self->sanlock, vml_holder_get_pid (data->held_by), &held,
                                      &shared, &data->lver, error))
@@ -426,25 +489,20 @@ finish_may_return (VmlLease *self, StepData *data, GError **error)
                    gen, live ? "live" : "not live", data->token->dest_gen);
       return FALSE;
     }
-  if (lease_sanlock_read_mode_block (self->sanlock, data->token->source, &source_shares,
-                                     &source_gen, &lver, &local_error))
-    source_shares = source_shares && source_gen == data->token->source_gen;
-  else
-    {
-      g_autoptr(VmlLeaseOwners) owners = lease_sanlock_read_owners (self->sanlock, error);
-
-      if (owners == NULL)
-        return FALSE;
-      source_shares = lease_owners_hold_shared (owners, data->token->source);
-    }
-  if (source_shares)
-    {
-      g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
-                   "the source, host %" G_GUINT64_FORMAT ", still holds the lease shared on "
-                   "storage; run perform there first", data->token->source);
+  if (!source_still_shares (self, data, &source_shares, error))
+    return FALSE;
+  while (source_shares && finish_waits_for_perform (data))
+    if (!source_still_shares (self, data, &source_shares, error))
       return FALSE;
-    }
-  return TRUE;
+  if (source_shares && !data->again)
+    g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                 "the source, host %" G_GUINT64_FORMAT ", still holds the lease shared on "
+                 "storage; run perform there first%s", data->token->source,
+                 data->early ? (data->wait_s > 0 ? " (finish waited for it as long as its wait "
+                                                   "said)"
+                                                 : ", or give finish a wait")
+                             : "");
+  return !source_shares;
 }
 
 static gboolean
@@ -459,7 +517,7 @@ work_finish (VmlLease *self, StepData *data, GError **error)
                               error)))
     return FALSE;
   /* the conversion follows the answer (done_finish) */
-  return finish_may_return (self, data, error);
+  return transfer_resume_connect (self, data, error) && finish_may_return (self, data, error);
 }
 
 static char *
@@ -501,11 +559,13 @@ done_finish (VmlLease *self, StepData *data)
 
 static const VmlOptionSpec no_options[] = { { NULL } };
 static const VmlOptionSpec prepare_options[] = {
-  { "pid", "u" }, { "fence", "s" }, { "qmp", "s" }, { "disks", "a(ss)" }, { NULL }
+  { "pid", "u" }, { "fence", "s" }, { "qmp", "s" }, { "disks", "a(ss)" }, { "resume", "b" },
+  { NULL }
 };
 static const VmlOptionSpec perform_options[] = { { "postcopy", "b" }, { NULL } };
 static const VmlOptionSpec finish_options[] = {
-  { "success", "b" }, { "pid", "u" }, { "fence", "s" }, { "qmp", "s" }, { NULL }
+  { "success", "b" }, { "pid", "u" }, { "fence", "s" }, { "qmp", "s" }, { "wait", "u" },
+  { "resume", "b" }, { NULL }
 };
 static const VmlOptionSpec confirm_options[] = { { "success", "b" }, { "wait", "u" }, { NULL } };
 static const VmlOptionSpec cancel_options[] = { { "wait", "u" }, { NULL } };

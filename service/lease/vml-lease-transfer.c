@@ -92,7 +92,6 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (ok && data->write_ahead)
     {
       data->write_ahead = FALSE;
-      data->written_ahead = TRUE;
       perform_write_ahead (self, data);
       run_step_work (self, op);
       return;
@@ -107,6 +106,9 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_clear_pointer (&self->transfer.waiting, g_free);
+  if (!ok && STEP_IS (data, STEP_FINISH) && data->qmp != NULL &&
+      self->transfer.role == TRANSFER_DESTINATION && self->transfer_qmp == NULL)
+    self->transfer_qmp = g_steal_pointer (&data->qmp);   /* for the next finish */
   if (!ok)
     {
       if (STEP_IS (data, STEP_PREPARE))
@@ -122,6 +124,11 @@ on_step_done (GObject *source, GAsyncResult *result, gpointer user_data)
           return;
         }
       lease_finish_op (self, NULL, error);
+      return;
+    }
+  if (STEP_IS (data, STEP_FINISH) && data->resume && data->success)
+    {
+      transfer_resume_then_answer (self, op, data->spec->done (self, data));
       return;
     }
   lease_finish_op (self, g_variant_new_take_string (data->spec->done (self, data)), NULL);
@@ -260,6 +267,19 @@ start_step (VmlLease *self, GTask *op)
       lease_set_state (self, LEASE_MIGRATING_IN);
       lease_save_or_warn (self);
     }
+  /* perform: "performing" is recorded before the worker looks at storage
+   * and lets go, with the lease version T2 names (checked there: the
+   * storage's, recorded again if it differs), so that one trip to the
+   * worker does both inside the guest's pause */
+  if (STEP_IS (data, STEP_PERFORM))
+    {
+      data->lver = data->token->lver;
+      perform_write_ahead (self, data);
+    }
+  /* finish {resume}: the monitor prepare {resume} connected to, if it is
+   * still the lease's QEMU (not one finish names instead) */
+  if (STEP_IS (data, STEP_FINISH) && data->resume && !data->fence_given)
+    data->qmp = g_steal_pointer (&self->transfer_qmp);
   if (data->wait_s > 0 && self->transfer.role == TRANSFER_SOURCE)
     self->transfer.waiting = g_strdup_printf ("to let go of the lease (or to be seen dead by "
                                               "sanlock), up to %u s", data->wait_s);
@@ -299,6 +319,7 @@ parse_step (const char *step, const char *token, GVariant *options, guint uid, G
   g_variant_lookup (options, "postcopy", "b", &data->postcopy);
   data->disk_option = g_variant_lookup_value (options, "disks", G_VARIANT_TYPE ("a(ss)"));
   g_variant_lookup (options, "wait", "u", &data->wait_s);
+  g_variant_lookup (options, "resume", "b", &data->resume);
   if (!vml_check_wait (data->wait_s, method, error))
     goto fail;
   /* confirm without "success" believes the destination's token */

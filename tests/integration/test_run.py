@@ -335,13 +335,16 @@ def test_qmp_option_is_checked(hosts, leases):
     vm = subprocess.Popen(['sleep', '600'])
     try:
         for opts, words in (
-                ({'fence': s('kill'), 'qmp': s('/run/vm.qmp')}, "needs fence 'pause'"),
                 ({'fence': s('pause'), 'qmp': s('vm.qmp')}, 'must be absolute'),
                 ({'fence': s('pause'), 'qmp': s('/' + 'a' * 107)}, 'at most 107'),
                 ({'fence': s('pause'), 'qmp': s('/run/vm 1.qmp')}, 'blanks')):
             with raises_dbus('InvalidArgument') as e:
                 h1.acquire(u, dict(opts, pid=u32(vm.pid)))
             assert words in e.value.message, (opts, e.value.message)
+        # the socket is the VM's: without a pid there is no VM to check it against
+        with raises_dbus('InvalidArgument') as e:
+            h1.acquire(u, {'fence': s('none'), 'qmp': s('/run/vm.qmp')})
+        assert "needs that process's id in option 'pid'" in e.value.message, e.value.message
         assert h1.lease_props(u)['State'] != 'held'
         r = ctl(h1, 'run', u, '--qmp', '/run/vm.qmp', '--', 'true', check=2)
         assert '--qmp needs --fence pause' in r.stderr, r.stderr

@@ -727,7 +727,8 @@ def test_bad_tokens_are_refused_and_change_nothing(sb, hosts, hand_leases):
 
         bad(h1, a, 'perform', a2, errors=('WrongStep',))   # replayed
         bad(h2, a, 'finish', b3)
-        bad(h2, a, 'finish', a2)
+        bad(h2, a, 'finish', a1)       # prepare's own token would do (test_side_by_side.py)
+        bad(h2, a, 'finish', b2)       # ...but only this hand-off's
         bad(h3, a, 'finish', a3, errors=('WrongStep',))    # not its hand-off
         for what, tok in mangled(a3).items():
             bad(h2, a, 'finish', tok)

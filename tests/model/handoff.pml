@@ -348,23 +348,38 @@ inline prepare_step(ok)
 inline perform_step(post, ok)
 {
   ok = false; crashed = false;
+#ifndef NO_WRITE_AHEAD
+  /* "performing" is recorded first, on the main loop, with the lease
+   * version T2 names (start_step); the worker checks storage next and
+   * records again if its version differs */
   atomic {
-#ifdef BAD_PERFORM
-    ok = (role[S] == R_SRC && step[S] == ST_BEGIN);
-    if :: ok -> tlver = lver :: else -> skip fi
-#else
-    /* @fn destination_is_live, @fn destination_holds_shared (@fn vml_mode_block_read) */
-    ok = (role[S] == R_SRC && step[S] == ST_BEGIN && alive[D] && gen[D] == t2_gen &&
-          mode[D] == M_SH);
-    if :: ok -> tlver = lver :: else -> skip fi
-#endif
+    if
+    :: role[S] == R_SRC && step[S] == ST_BEGIN && holder[S] -> step[S] = ST_PERFORMING   /* @fn perform_write_ahead */
+    :: else -> skip
+    fi
   };
+  maybe_crash(S);
+#endif
+  if
+  :: !crashed ->
+       atomic {
+#ifdef BAD_PERFORM
+         ok = (role[S] == R_SRC && (step[S] == ST_BEGIN || step[S] == ST_PERFORMING));
+#else
+         /* @fn destination_is_live, @fn destination_holds_shared (@fn vml_mode_block_read) */
+         ok = (role[S] == R_SRC && (step[S] == ST_BEGIN || step[S] == ST_PERFORMING) &&
+               alive[D] && gen[D] == t2_gen && mode[D] == M_SH);
+#endif
+         if
+         :: ok -> tlver = lver
+         :: !ok && step[S] == ST_PERFORMING -> step[S] = ST_BEGIN   /* @fn perform_undo_write_ahead */
+         :: else -> skip
+         fi
+       }
+  :: else -> skip
+  fi;
   if
   :: ok ->
-#ifndef NO_WRITE_AHEAD
-       atomic { if :: holder[S] -> step[S] = ST_PERFORMING :: else -> skip fi };   /* @fn perform_write_ahead */
-       maybe_crash(S);
-#endif
        if
        :: !crashed && holder[S] ->
             atomic {

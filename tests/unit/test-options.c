@@ -193,12 +193,23 @@ test_fence_options (void)
   g_clear_pointer (&qmp, g_free);
   g_clear_pointer (&options, g_variant_unref);
 
+  /* the VM's monitor with a kill fence: Transfer finish's resume uses it */
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "pid", "u", (guint) getpid ());
   g_variant_dict_insert (&dict, "qmp", "s", "/run/vm/web1.qmp");
   options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_assert_true (vml_fence_options_parse (options, &fence, &pid, &qmp, &error));
+  g_assert_cmpint (fence, ==, VML_FENCE_KILL);
+  g_assert_cmpstr (qmp, ==, "/run/vm/web1.qmp");
+  g_clear_pointer (&qmp, g_free);
+  g_clear_pointer (&options, g_variant_unref);
+
+  /* ...but not without the VM process it belongs to */
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "qmp", "s", "/run/vm/web1.qmp");
+  options = g_variant_ref_sink (g_variant_dict_end (&dict));
   g_assert_false (vml_fence_options_parse (options, &fence, &pid, &qmp, &error));
-  g_assert_nonnull (strstr (error->message, "needs fence 'pause', not 'kill'"));
+  g_assert_nonnull (strstr (error->message, "needs that process's id in option 'pid'"));
   g_assert_null (qmp);
   g_clear_error (&error);
 

@@ -30,6 +30,7 @@ typedef enum {
   STEP_OPT_WAIT     = 1 << 3,   /* --wait */
   STEP_OPT_DISKS    = 1 << 4,   /* --disk */
   STEP_OPT_QMP      = 1 << 5,   /* --qmp */
+  STEP_OPT_RESUME   = 1 << 6,   /* --resume */
 } StepOpts;
 
 /* One step: its row in the group's command list, and its options. */
@@ -56,13 +57,18 @@ static const StepInfo steps[] = {
     "  vmleasectl transfer begin \"$uuid\" | ssh dst vmleasectl transfer prepare \"$uuid\"" },
   { "prepare", VMLEASE_TRANSFER_STEP_PREPARE,
     "Destination: check T1, take the lease shared; prints T2",
-    STEP_OPT_PID | STEP_OPT_QMP | STEP_OPT_DISKS, TRUE,
+    STEP_OPT_PID | STEP_OPT_QMP | STEP_OPT_DISKS | STEP_OPT_RESUME, TRUE,
     "On the destination host, before the incoming VM touches its disks:\n"
     "checks the source's token T1 against storage (the source still holds\n"
     "the lease shared) and takes the lease shared here (state migrating-in).\n"
     "--pid names the destination's VM process, to be fenced if the lease is\n"
     "lost, as with 'acquire' (--fence pause --qmp SOCKET: pause its guest\n"
-    "with QMP 'stop'). Prints the token T2 for the source's 'perform'.\n"
+    "with QMP 'stop'). Prints the token T2 for the source's 'perform' (and\n"
+    "for this host's 'finish', when it runs side by side with perform).\n"
+    "--resume (with --pid and --qmp: a QEMU monitor of its own for vmleased)\n"
+    "connects to that monitor now, while QEMU only waits, for 'finish\n"
+    "--resume'; it fails, with nothing taken, if the monitor cannot be\n"
+    "reached.\n"
     "--disk (repeatable) gives the destination's own disk set, when the\n"
     "migration copies the disks to new volumes: disks only it names are taken\n"
     "here now, disks only the source held are released at its confirm, disks\n"
@@ -71,7 +77,8 @@ static const StepInfo steps[] = {
     "Examples:\n"
     "  vmleasectl transfer prepare 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t1\" --pid 4242\n"
     "  ssh src vmleasectl transfer begin \"$uuid\" | vmleasectl transfer prepare \"$uuid\" > t2\n"
-    "  vmleasectl transfer prepare \"$uuid\" - < t1 --disk vol-new-1 --disk vol-shared:shared" },
+    "  vmleasectl transfer prepare \"$uuid\" - < t1 --disk vol-new-1 --disk vol-shared:shared\n"
+    "  vmleasectl transfer prepare \"$uuid\" \"$t1\" --pid 4242 --qmp /run/vm/lease.qmp --resume" },
   { "perform", VMLEASE_TRANSFER_STEP_PERFORM,
     "Source, at switchover: give the shared hold up; prints T3",
     STEP_OPT_POSTCOPY, TRUE,
@@ -87,7 +94,7 @@ static const StepInfo steps[] = {
     "  vmleasectl transfer perform \"$uuid\" \"$t2\" --postcopy" },
   { "finish", VMLEASE_TRANSFER_STEP_FINISH,
     "Destination: shared to exclusive (or give up); prints T4",
-    STEP_OPT_SUCCESS | STEP_OPT_PID | STEP_OPT_QMP, TRUE,
+    STEP_OPT_SUCCESS | STEP_OPT_PID | STEP_OPT_QMP | STEP_OPT_WAIT | STEP_OPT_RESUME, TRUE,
     "On the destination host: with success (the default), returns once the\n"
     "source's share is gone and this host holds the lease alone; the guest\n"
     "may resume here then. The lease becomes exclusive in the background\n"
@@ -96,9 +103,19 @@ static const StepInfo steps[] = {
     "fence as at prepare, replacing prepare's (for a VM process that exists\n"
     "only now). Prints the token T4 for the source's 'confirm'.\n"
     "\n"
+    "The token is the source's T3, or this host's own T2: then finish can be\n"
+    "started together with the source's 'perform', at the guest's stop, and\n"
+    "--wait SECONDS lets it wait that long for perform to let go (without\n"
+    "it: Busy until perform ran). --resume: once the guest may run, vmleased\n"
+    "sends QMP 'cont' to the destination's QEMU itself (through prepare's\n"
+    "--qmp, connected by 'prepare --resume'), and finish returns once the\n"
+    "guest runs. Both take the virt manager's round trips out of the\n"
+    "guest's pause.\n"
+    "\n"
     "Examples:\n"
     "  vmleasectl transfer finish 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t3\"\n"
-    "  vmleasectl transfer finish \"$uuid\" \"$t3\" --failure" },
+    "  vmleasectl transfer finish \"$uuid\" \"$t3\" --failure\n"
+    "  vmleasectl transfer finish \"$uuid\" \"$t2\" --wait 10 --resume" },
   { "confirm", VMLEASE_TRANSFER_STEP_CONFIRM,
     "Source: end the hand-off (or take the lease back)",
     STEP_OPT_SUCCESS | STEP_OPT_WAIT, TRUE,
@@ -267,6 +284,7 @@ typedef struct {
   gboolean  failure;
   char     *wait;
   char    **disks;
+  gboolean  resume;
 } StepArgs;
 
 static void
@@ -306,6 +324,7 @@ step_options (const StepArgs  *args,
   vmlease_transfer_options_set_success (options, args->success);
   vmlease_transfer_options_set_failure (options, args->failure);
   vmlease_transfer_options_set_wait (options, (guint) *wait);
+  vmlease_transfer_options_set_resume (options, args->resume);
   return g_steal_pointer (&options);
 }
 
@@ -323,8 +342,8 @@ print_token (VmlCli     *cli,
 static VML_CLI_HANDLER (transfer_step)
 {
   const StepInfo *info = find_step (cmd->name);
-  g_auto(StepArgs) args = { NULL, NULL, NULL, FALSE, FALSE, FALSE, NULL, NULL };
-  GOptionEntry entries[9];
+  g_auto(StepArgs) args = { NULL, NULL, NULL, FALSE, FALSE, FALSE, NULL, NULL, FALSE };
+  GOptionEntry entries[10];
   guint n = 0;
   g_autoptr(VmleaseLease) lease = NULL;
   g_autoptr(VmleaseTransferOptions) options = NULL;
@@ -346,7 +365,9 @@ static VML_CLI_HANDLER (transfer_step)
       entries[n++] = fence_entries[1];
     }
   if (info->opts & STEP_OPT_QMP)
-    entries[n++] = (GOptionEntry) VML_CLI_QMP_ENTRY (&args.qmp);
+    entries[n++] = (GOptionEntry) { "qmp", 0, 0, G_OPTION_ARG_FILENAME, &args.qmp,
+      "A QMP socket of PID's QEMU: --fence pause pauses the guest through it, --resume "
+      "resumes it", "SOCKET" };
   if (info->opts & STEP_OPT_DISKS)
     entries[n++] = (GOptionEntry) VML_CLI_DISK_ENTRY (&args.disks,
       "The destination's own disk set: one disk each (repeat; :shared for a shared disk)");
@@ -362,7 +383,12 @@ static VML_CLI_HANDLER (transfer_step)
     }
   if (info->opts & STEP_OPT_WAIT)
     entries[n++] = (GOptionEntry) { "wait", 0, 0, G_OPTION_ARG_STRING, &args.wait,
-      "Wait this long for a dead destination to be seen dead (default 0)", "SECONDS" };
+      info->step == VMLEASE_TRANSFER_STEP_FINISH
+        ? "With this host's T2: wait this long for the source's perform (default 0)"
+        : "Wait this long for a dead destination to be seen dead (default 0)", "SECONDS" };
+  if (info->opts & STEP_OPT_RESUME)
+    entries[n++] = (GOptionEntry) { "resume", 0, 0, G_OPTION_ARG_NONE, &args.resume,
+      "vmleased resumes the guest through --qmp (QMP cont) once it may run", NULL };
 
   {
     const VmlCliSpec spec = { entries, info->help, transfer_errors, 1,

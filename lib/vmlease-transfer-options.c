@@ -15,7 +15,11 @@
  * - `postcopy`: perform (the point of no return);
  * - `failure`: finish (let go instead of taking it exclusively) and confirm
  *   (take it back on the source);
- * - `wait`: confirm and cancel (seconds to wait for the other side).
+ * - `wait`: confirm and cancel (seconds to wait for the other side), and
+ *   finish given prepare's own token (seconds to wait for the source's
+ *   perform: finish side by side with perform);
+ * - `resume`: prepare and finish (vmleased starts the destination's guest
+ *   through `qmp` the moment finish may answer).
  */
 struct _VmleaseTransferOptions
 {
@@ -28,6 +32,7 @@ struct _VmleaseTransferOptions
   gboolean success;
   guint wait;
   char *qmp;
+  gboolean resume;
   GArray *disks;                /* VmleaseDisk */
 };
 
@@ -42,6 +47,7 @@ enum {
   PROP_WAIT,
   PROP_SUCCESS,
   PROP_QMP,
+  PROP_RESUME,
   N_PROPS
 };
 
@@ -62,6 +68,7 @@ vmlease_transfer_options_get_property (GObject *object, guint prop_id,
     case PROP_WAIT: g_value_set_uint (value, self->wait); break;
     case PROP_SUCCESS: g_value_set_boolean (value, self->success); break;
     case PROP_QMP: g_value_set_string (value, self->qmp); break;
+    case PROP_RESUME: g_value_set_boolean (value, self->resume); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -82,6 +89,7 @@ vmlease_transfer_options_set_property (GObject *object, guint prop_id,
     case PROP_WAIT: vmlease_transfer_options_set_wait (self, g_value_get_uint (value)); break;
     case PROP_SUCCESS: vmlease_transfer_options_set_success (self, g_value_get_boolean (value)); break;
     case PROP_QMP: vmlease_transfer_options_set_qmp (self, g_value_get_string (value)); break;
+    case PROP_RESUME: vmlease_transfer_options_set_resume (self, g_value_get_boolean (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -137,7 +145,8 @@ vmlease_transfer_options_class_init (VmleaseTransferOptionsClass *klass)
    * VmleaseTransferOptions:wait:
    *
    * confirm, cancel: seconds to wait for the other side to let go or be
-   * seen dead (at most 3600).
+   * seen dead; finish with prepare's own token (side by side with
+   * perform): seconds to wait for the source to let go. At most 3600.
    */
   props[PROP_WAIT] = g_param_spec_uint ("wait", NULL, NULL, 0, G_MAXUINT, 0, rw);
   /**
@@ -151,11 +160,21 @@ vmlease_transfer_options_class_init (VmleaseTransferOptionsClass *klass)
   /**
    * VmleaseTransferOptions:qmp:
    *
-   * prepare, finish: with %VMLEASE_FENCE_PAUSE, the QMP socket of the
-   * destination's QEMU, so that fencing pauses the guest with QMP `stop`;
-   * %NULL (the default) for none.
+   * prepare, finish: the QMP socket of the destination's QEMU (with a
+   * pid): with %VMLEASE_FENCE_PAUSE fencing pauses the guest with QMP
+   * `stop`, and [property@Vmlease.TransferOptions:resume] uses it; %NULL
+   * (the default) for none.
    */
   props[PROP_QMP] = g_param_spec_string ("qmp", NULL, NULL, NULL, rw);
+  /**
+   * VmleaseTransferOptions:resume:
+   *
+   * prepare: connect to [property@Vmlease.TransferOptions:qmp] now, for
+   * finish's resume; finish: once the guest may run, vmleased sends QMP
+   * `cont` to the destination's QEMU itself, and finish answers once the
+   * guest runs. Needs a pid and a QMP socket.
+   */
+  props[PROP_RESUME] = g_param_spec_boolean ("resume", NULL, NULL, FALSE, rw);
 
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
@@ -398,6 +417,33 @@ vmlease_transfer_options_get_qmp (VmleaseTransferOptions *self)
   return self->qmp;
 }
 
+/**
+ * vmlease_transfer_options_set_resume:
+ * @self: the options
+ * @resume: whether vmleased resumes the destination's guest
+ *
+ * Sets [property@Vmlease.TransferOptions:resume].
+ */
+void
+vmlease_transfer_options_set_resume (VmleaseTransferOptions *self, gboolean resume)
+{
+  gboolean value = !!resume;
+  SETTER (resume, PROP_RESUME);
+}
+
+/**
+ * vmlease_transfer_options_get_resume:
+ * @self: the options
+ *
+ * Returns: [property@Vmlease.TransferOptions:resume]
+ */
+gboolean
+vmlease_transfer_options_get_resume (VmleaseTransferOptions *self)
+{
+  g_return_val_if_fail (VMLEASE_IS_TRANSFER_OPTIONS (self), FALSE);
+  return self->resume;
+}
+
 static gboolean
 refuse (VmleaseTransferStep step, const char *option, GError **error)
 {
@@ -439,7 +485,8 @@ vmlease_transfer_options_to_variant (VmleaseTransferOptions *self,
   disks = step == VMLEASE_TRANSFER_STEP_PREPARE;
   postcopy = step == VMLEASE_TRANSFER_STEP_PERFORM;
   failure = step == VMLEASE_TRANSFER_STEP_FINISH || step == VMLEASE_TRANSFER_STEP_CONFIRM;
-  wait = step == VMLEASE_TRANSFER_STEP_CONFIRM || step == VMLEASE_TRANSFER_STEP_CANCEL;
+  wait = step == VMLEASE_TRANSFER_STEP_CONFIRM || step == VMLEASE_TRANSFER_STEP_CANCEL ||
+         step == VMLEASE_TRANSFER_STEP_FINISH;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   if (self != NULL)
@@ -451,7 +498,8 @@ vmlease_transfer_options_to_variant (VmleaseTransferOptions *self,
           (self->failure && !failure && !refuse (step, "failure", error)) ||
           (self->success && !failure && !refuse (step, "success", error)) ||
           (self->qmp != NULL && !fence_target && !refuse (step, "qmp", error)) ||
-          (self->wait != 0 && !wait && !refuse (step, "wait", error)))
+          (self->wait != 0 && !wait && !refuse (step, "wait", error)) ||
+          (self->resume && !fence_target && !refuse (step, "resume", error)))
         {
           g_variant_builder_clear (&b);
           return NULL;
@@ -478,6 +526,8 @@ vmlease_transfer_options_to_variant (VmleaseTransferOptions *self,
         g_variant_builder_add (&b, "{sv}", "qmp", g_variant_new_string (self->qmp));
       if (self->wait != 0)
         g_variant_builder_add (&b, "{sv}", "wait", g_variant_new_uint32 (self->wait));
+      if (self->resume)
+        g_variant_builder_add (&b, "{sv}", "resume", g_variant_new_boolean (TRUE));
     }
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }

@@ -38,6 +38,9 @@ gboolean                vmlease_transfer_options_get_success  (VmleaseTransferOp
 void                    vmlease_transfer_options_set_qmp      (VmleaseTransferOptions *self,
                                                                const char             *qmp);
 const char             *vmlease_transfer_options_get_qmp      (VmleaseTransferOptions *self);
+void                    vmlease_transfer_options_set_resume   (VmleaseTransferOptions *self,
+                                                               gboolean                resume);
+gboolean                vmlease_transfer_options_get_resume   (VmleaseTransferOptions *self);
 void                    vmlease_transfer_options_add_disk     (VmleaseTransferOptions *self,
                                                                const char             *key,
                                                                VmleaseMode             mode);

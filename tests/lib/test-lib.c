@@ -208,9 +208,26 @@ test_transfer_options_per_step (void)
     const StepCase cases[] = {
       { VMLEASE_TRANSFER_STEP_CONFIRM, "{'wait': <uint32 3600>}" },
       { VMLEASE_TRANSFER_STEP_CANCEL, "{'wait': <uint32 3600>}" },
+      /* finish side by side with perform */
+      { VMLEASE_TRANSFER_STEP_FINISH, "{'wait': <uint32 3600>}" },
       { VMLEASE_TRANSFER_STEP_BEGIN, NULL },
+      { VMLEASE_TRANSFER_STEP_PERFORM, NULL },
     };
     check_steps (wait, cases, G_N_ELEMENTS (cases));
+  }
+  /* resume: prepare connects, finish resumes */
+  {
+    g_autoptr(VmleaseTransferOptions) resume = vmlease_transfer_options_new ();
+    const StepCase cases[] = {
+      { VMLEASE_TRANSFER_STEP_PREPARE, "{'resume': <true>}" },
+      { VMLEASE_TRANSFER_STEP_FINISH, "{'resume': <true>}" },
+      { VMLEASE_TRANSFER_STEP_PERFORM, NULL },
+      { VMLEASE_TRANSFER_STEP_CONFIRM, NULL },
+    };
+
+    g_object_set (resume, "resume", TRUE, NULL);
+    g_assert_true (vmlease_transfer_options_get_resume (resume));
+    check_steps (resume, cases, G_N_ELEMENTS (cases));
   }
   /* qmp goes where pid and fence go; success said explicitly at finish and
    * confirm, and never together with failure */

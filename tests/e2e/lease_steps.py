@@ -8,12 +8,15 @@ over D-Bus, as a virt manager makes them (docs/e2e.md, docs/api.md
 its raw_call()).
 """
 
+import sys
 import time
 
 import gi
 gi.require_version('GLib', '2.0')
-from gi.repository import GLib  # noqa: E402
+gi.require_version('Gio', '2.0')
+from gi.repository import Gio, GLib  # noqa: E402
 
+BUS_NAME = 'org.example.VMLease'
 LEASE_IFACE = 'org.example.VMLease'
 LEASE_PATH_PREFIX = '/org/example/VMLease/vm/'
 
@@ -27,19 +30,69 @@ def transfer(host, u, step, token='', timeout_ms=30000, **options):
                          timeout_ms=timeout_ms)[0]
 
 
+class _Pending:
+    """Transfer(step, token, options) on @host, sent now without waiting:
+    GDBus's asynchronous call, its answer dispatched in a main context of
+    its own, which result() runs until the answer came. Returns the next
+    token, or raises the call's error as Host.raw_call would."""
+
+    def __init__(self, host, u, step, token='', timeout_ms=30000, **options):
+        conv = {bool: 'b', int: 'u', str: 's'}
+        opts = {k: GLib.Variant(conv[type(v)], v) for k, v in options.items()}
+        self.host, self.step = host, step
+        self.answer = None
+        self.t0 = time.monotonic()
+        self.t1 = None
+        self._ctx = GLib.MainContext.new()
+        self._ctx.push_thread_default()
+        try:
+            host.conn.call(BUS_NAME, LEASE_PATH_PREFIX + u.replace('-', '_'), LEASE_IFACE,
+                           'Transfer', GLib.Variant('(ssa{sv})', (step, token, opts)),
+                           GLib.VariantType.new('(s)'), Gio.DBusCallFlags.NONE, timeout_ms,
+                           None, self._answered)
+        finally:
+            self._ctx.pop_thread_default()
+
+    def _answered(self, conn, result):
+        self.t1 = time.monotonic()
+        self.answer = result
+
+    def result(self):
+        while self.answer is None:
+            self._ctx.iteration(True)
+        try:
+            return self.host.conn.call_finish(self.answer).unpack()[0]
+        except GLib.Error as e:
+            conftest = sys.modules[type(self.host).__module__]
+            raise conftest._convert_error(e, '%s.Transfer %s on host %d'
+                                          % (LEASE_IFACE, self.step, self.host.id)) from None
+
+    @property
+    def ms(self):
+        return ((self.t1 or time.monotonic()) - self.t0) * 1000
+
+
 class LeaseHandoff:
     """begin + prepare (the destination QEMU as fence pid) before the
-    destination listens; perform at the source's STOP; finish right after;
-    confirm after completion. Keeps every token and how long each call
-    took (ms)."""
+    destination listens; perform at the source's STOP, with finish side by
+    side (prepare's token and a wait: it answers once the source let go);
+    confirm after completion. With early_finish=False, finish follows
+    perform's answer with perform's token instead. Keeps every token and
+    how long each call took (ms)."""
 
-    def __init__(self, src, dst, u, postcopy=False, fence='kill'):
+    FINISH_WAIT_S = 10
+
+    def __init__(self, src, dst, u, postcopy=False, fence='kill', early_finish=True,
+                 resume=True):
         self.src, self.dst, self.u = src, dst, u
         self.postcopy = postcopy
         self.fence = fence
+        self.early_finish = early_finish
+        self.resume = resume
         self.tokens = {}
         self.ms = {}
         self.confirm_answer = None
+        self._finishing = None
 
     def _step(self, host, step, token='', **options):
         t0 = time.monotonic()
@@ -48,15 +101,29 @@ class LeaseHandoff:
         self.tokens[step] = r
         return r
 
-    def prepare(self, dst_pid):
+    def prepare(self, dst):
+        """@dst: the destination QEMU (vmlqemu.Qemu), the fence's target;
+        its second monitor is vmleased's (a pause fence, resume)."""
         t1 = self._step(self.src, 'begin')
-        self._step(self.dst, 'prepare', t1, pid=dst_pid, fence=self.fence)
+        self._step(self.dst, 'prepare', t1, pid=dst.pid, fence=self.fence,
+                   qmp=dst.lease_qmp_path, resume=self.resume)
 
     def at_stop(self):
-        self._step(self.src, 'perform', self.tokens['prepare'], postcopy=self.postcopy)
+        performing = _Pending(self.src, self.u, 'perform', self.tokens['prepare'],
+                              postcopy=self.postcopy)
+        if self.early_finish:
+            self._finishing = _Pending(self.dst, self.u, 'finish', self.tokens['prepare'],
+                                       wait=self.FINISH_WAIT_S, resume=self.resume)
+        self.tokens['perform'] = performing.result()
+        self.ms['perform'] = performing.ms
 
     def finish(self):
-        self._step(self.dst, 'finish', self.tokens['perform'])
+        if self._finishing is not None:
+            finishing, self._finishing = self._finishing, None
+            self.tokens['finish'] = finishing.result()
+            self.ms['finish'] = finishing.ms
+        else:
+            self._step(self.dst, 'finish', self.tokens['perform'], resume=self.resume)
 
     def confirm(self, completed):
         """After a completed migration, pre-copy or post-copy alike."""

@@ -17,10 +17,15 @@ After each migration: the lease is held exclusively on the destination only
 agree), fenced to the destination QEMU; the destination guest runs, its
 counter advances, with 0 memory errors; the source QEMU is stopped; and
 QEMU's own event timestamps show perform after the source's STOP and
-finish before the destination's RESUME.
+finish before the destination's RESUME. One way there finish goes side by
+side with perform and vmleased resumes the guest (finish's resume: its
+"Transfer finished" log line comes before the RESUME); the way back the
+virt manager calls finish after perform and sends `cont` itself.
 """
 
+import datetime
 import os
+import re
 import signal
 import time
 
@@ -133,13 +138,34 @@ def new_lease(sb, make, name):
     return u, {'path': info['path'], 'offset': info['offset']}
 
 
+def finished_at(host, log_offset):
+    """When @host's vmleased logged "Transfer finished" since @log_offset:
+    seconds since the epoch, to the millisecond it logs (rounded down; its
+    clock is local time, of today)."""
+    text = host.log_since(log_offset)
+    m = re.search(r'^(\d\d):(\d\d):(\d\d)\.(\d{3}) vmleased\[\d+\] \w+: .*Transfer finished:',
+                  text, re.M)
+    assert m, 'no "Transfer finished" in the log of host %d:\n%s' % (host.id, text[-3000:])
+    h, mi, sec, ms = (int(x) for x in m.groups())
+    now = datetime.datetime.now()
+    then = now.replace(hour=h, minute=mi, second=sec, microsecond=ms * 1000)
+    if then > now + datetime.timedelta(minutes=1):
+        then -= datetime.timedelta(days=1)    # logged before midnight
+    return then.timestamp()
+
+
 def migrate(sb, qemus, u, loc, src_host, dst_host, src, postcopy=False,
-            pause_before_switchover=False):
+            pause_before_switchover=False, side_by_side=True):
     """One live migration src -> a new QEMU on @dst_host with the lease
     steps, under the Observer; checks everything the module doc lists and
-    returns the destination QEMU."""
+    returns the destination QEMU. @side_by_side: finish sent with perform
+    at the source's STOP, with resume (vmleased sends the destination's
+    `cont` the moment finish may answer); else finish after perform, and
+    our own `cont` after finish."""
     dst = qemus('%s-%d' % (src.name.split('-')[0], len(os.listdir(qemus.dir))), incoming=True)
-    lease = lease_steps.LeaseHandoff(src_host, dst_host, u, postcopy=postcopy)
+    lease = lease_steps.LeaseHandoff(src_host, dst_host, u, postcopy=postcopy,
+                                     early_finish=side_by_side, resume=side_by_side)
+    log_offset = dst_host.log_size()
     m = vmlqemu.Migration(src, dst, os.path.join(qemus.dir, 'mig.sock'), lease=lease,
                           postcopy=postcopy, pause_before_switchover=pause_before_switchover,
                           downtime_limit_ms=1 if postcopy else None)
@@ -156,9 +182,17 @@ def migrate(sb, qemus, u, loc, src_host, dst_host, src, postcopy=False,
     _, finish_end = m.times['finish']
     cont_start, _ = m.times['cont']
     assert stop < perform_start, 'perform started before the source STOP: %s' % story
-    assert finish_end < cont_start <= resume, (
-        'finish did not return before cont, or cont came after the destination RESUME: %s'
-        % story)
+    if side_by_side:
+        # vmleased sent `cont` after finish's work was done and recorded
+        # (its log line), and finish answered once the guest ran
+        finished = finished_at(dst_host, log_offset)
+        assert stop < finished <= resume <= finish_end, (
+            'the destination resumed before its finish was done (logged %s), or finish '
+            'answered before it resumed: %s' % (utc(finished), story))
+    else:
+        assert finish_end < cont_start <= resume, (
+            'finish did not return before cont, or cont came after the destination '
+            'RESUME: %s' % story)
     assert lease.confirm_answer == 'ok', (lease.confirm_answer, story)
     print('%s %d -> %d: guest paused %.1f ms (QEMU downtime %s ms), lease steps %s, '
           'confirm %s' % ('post-copy' if postcopy else 'pre-copy', src_host.id, dst_host.id,
@@ -197,7 +231,7 @@ def test_precopy_there_and_back(sb, hosts, qemus, hand_leases):
     a = start_vm_with_lease(qemus, h1, u, 'pre')
     lease_on(sb, u, loc, h1, a)
     b = migrate(sb, qemus, u, loc, h1, h2, a)
-    c = migrate(sb, qemus, u, loc, h2, h1, b, pause_before_switchover=True)
+    c = migrate(sb, qemus, u, loc, h2, h1, b, pause_before_switchover=True, side_by_side=False)
     a.quit()
     b.quit()
     guest_runs(c)
@@ -211,7 +245,7 @@ def test_postcopy_there_and_back(sb, hosts, qemus, hand_leases):
     u, loc = new_lease(sb, hand_leases, 'e2e-postcopy')
     a = start_vm_with_lease(qemus, h1, u, 'post')
     b = migrate(sb, qemus, u, loc, h1, h2, a, postcopy=True)
-    c = migrate(sb, qemus, u, loc, h2, h1, b, postcopy=True)
+    c = migrate(sb, qemus, u, loc, h2, h1, b, postcopy=True, side_by_side=False)
     for vm in (a, b):
         vm.quit()
     guest_runs(c)

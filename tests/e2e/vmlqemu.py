@@ -215,14 +215,18 @@ class Qemu:
         self.name = name
         self.accel = accel or accelerator()
         self.qmp_path = os.path.join(workdir, name + '.qmp')
+        # a second monitor, vmleased's: its pause fence and finish's resume
+        self.lease_qmp_path = os.path.join(workdir, name + '.lease.qmp')
         self.log_path = os.path.join(workdir, name + '.log')
-        argv = guest_argv(name, kernel, self.accel, [self.qmp_path], ram_mib)
+        argv = guest_argv(name, kernel, self.accel, [self.qmp_path, self.lease_qmp_path],
+                          ram_mib)
         if incoming:
             # Paused until `cont`: the lease's finish comes first.
             argv += ['-S', '-incoming', 'defer']
         self.argv = argv
-        with contextlib_suppress():
-            os.unlink(self.qmp_path)
+        for path in (self.qmp_path, self.lease_qmp_path):
+            with contextlib_suppress():
+                os.unlink(path)
         self._log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT)
@@ -322,7 +326,7 @@ def guest_advancing(vm, seconds=0.3):
 class NoLease:
     """The lease hooks of a migration without vmlease (the raw series)."""
 
-    def prepare(self, dst_pid):
+    def prepare(self, dst):
         pass
 
     def at_stop(self):
@@ -339,7 +343,7 @@ class Migration:
     """Drives src -> dst (both Qemu) over a unix socket, calling the lease
     hooks (an object like NoLease) at the instants the seeds require:
 
-      1. lease.prepare(dst.pid)   before the destination's migrate-incoming;
+      1. lease.prepare(dst)       before the destination's migrate-incoming;
       2. lease.at_stop()          perform: at the source's STOP event, while
                                   QEMU still sends its last pages (or, with
                                   pause_before_switchover, at pre-switchover
@@ -388,7 +392,7 @@ class Migration:
             params['downtime_limit'] = self.downtime_limit_ms
         if params:
             self.src.set_parameters(**params)
-        self._timed('prepare', self.lease.prepare, self.dst.pid)
+        self._timed('prepare', self.lease.prepare, self.dst)
         self.src_mark, self.dst_mark = self.src.qmp.mark(), self.dst.qmp.mark()
         try:
             os.unlink(self.sock_path)

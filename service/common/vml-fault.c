@@ -29,7 +29,8 @@ vml_crash_point (const char *point)
 
   if (wanted == NULL || g_strcmp0 (wanted, point) != 0)
     return;
-  vml_log (G_LOG_LEVEL_WARNING, NULL, "crash point %s reached: killing vmleased (VMLEASE_CRASH_AT)", point);
+  vml_log (G_LOG_LEVEL_WARNING, &(VmlLogAbout) { 0 },
+           "crash point %s reached: killing vmleased (VMLEASE_CRASH_AT)", point);
   kill (getpid (), SIGKILL);
   _exit (137);   /* not reached: SIGKILL cannot be caught */
 }

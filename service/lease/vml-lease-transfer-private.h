@@ -40,6 +40,8 @@ typedef struct {
   char           *fence_qmp;   /* "qmp": the QMP socket of a pause fence, or NULL */
   gboolean        fence_given; /* finish: pid or fence given, replacing prepare's */
   gboolean        early;       /* finish with prepare's token: waits for perform */
+  gboolean        share_checked; /* finish: its own share was looked at */
+  gboolean        waited_across; /* finish: waited beyond its first pass */
   gboolean        resume;      /* finish: "cont" the guest through QMP once it may run */
   VmlQmp         *qmp;         /* ... the connection for it, made before the wait */
   char           *resume_failed; /* ... why QEMU did not resume it */

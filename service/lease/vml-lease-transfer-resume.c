@@ -116,7 +116,9 @@ transfer_resume_then_answer (VmlLease *self, GTask *op, char *next)
   char why[256];
 
   data->next = next;
-  if (data->losses != self->losses || self->holder == NULL ||
+  if (data->qmp == NULL)
+    data->resume_failed = g_strdup ("no connection to its monitor");
+  else if (data->losses != self->losses || self->holder == NULL ||
       !vml_holder_is_alive (self->holder))
     data->resume_failed = g_strdup ("the lease's holder exited meanwhile; the guest stays "
                                     "paused");

@@ -434,11 +434,14 @@ source_still_shares (VmlLease *self, StepData *data, gboolean *shares, GError **
 /* thread: a finish that came side by side with perform looks again soon,
  * while its `wait` lasts: every FINISH_POLL_US in this thread for the
  * first FINISH_FINE_POLL_MS (perform takes milliseconds, and the guest's
- * pause waits for this answer), then every FINISH_SLOW_POLL_MS from the
- * main loop, which sees a loss or a caller that left meanwhile. */
+ * pause waits for this answer), then from the main loop, which sees a loss
+ * or a caller that left meanwhile: every FINISH_SLOW_POLL_MS up to a
+ * second, every FINISH_SLOWER_POLL_MS after that (a finish sent long
+ * before perform should not read storage a hundred times a second). */
 #define FINISH_POLL_US 1000
 #define FINISH_FINE_POLL_MS 50
 #define FINISH_SLOW_POLL_MS 10
+#define FINISH_SLOWER_POLL_MS 100
 
 static gboolean
 finish_waits_for_perform (StepData *data)
@@ -450,23 +453,21 @@ finish_waits_for_perform (StepData *data)
   if (now - data->started >= FINISH_FINE_POLL_MS * 1000)
     {
       data->again = TRUE;
-      data->again_ms = FINISH_SLOW_POLL_MS;
+      data->again_ms = now - data->started < G_USEC_PER_SEC ? FINISH_SLOW_POLL_MS
+                                                            : FINISH_SLOWER_POLL_MS;
+      data->waited_across = TRUE;
       return FALSE;
     }
   g_usleep (FINISH_POLL_US);
   return TRUE;
 }
 
-/* thread: the guest may resume on this host's share: the source's share
- * is gone from storage, and this host's holder holds its own under the
- * host generation that prepared (the one T2, carried in T3, names). Then
- * nobody can take the lease exclusively and the marker keeps third hosts
- * from sharing it, so the conversion to exclusive can follow after the
- * answer (vml-lease-transfer-convert.c; docs/model.md checks this). */
+/* thread: this host's holder holds its share, under the host generation
+ * that prepared (the one T2, carried in T3, names). */
 static gboolean
-finish_may_return (VmlLease *self, StepData *data, GError **error)
+finish_holds_its_share (VmlLease *self, StepData *data, GError **error)
 {
-  gboolean held = FALSE, shared = FALSE, live = FALSE, source_shares = TRUE;
+  gboolean held = FALSE, shared = FALSE, live = FALSE;
   guint64 gen = 0;
 
   if (!lease_sanlock_inquire_holder (self->sanlock, vml_holder_get_pid (data->held_by), &held,
@@ -489,20 +490,44 @@ finish_may_return (VmlLease *self, StepData *data, GError **error)
                    gen, live ? "live" : "not live", data->token->dest_gen);
       return FALSE;
     }
+  return TRUE;
+}
+
+/* thread: the guest may resume on this host's share: the source's share
+ * is gone from storage, and this host holds its own share
+ * (finish_holds_its_share). Then nobody can take the lease exclusively and
+ * the marker keeps third hosts from sharing it, so the conversion to
+ * exclusive can follow after the answer (vml-lease-transfer-convert.c;
+ * docs/model.md checks this). Its own share is looked at first, so that a
+ * finish that cannot work says so at once, and once more after a wait
+ * across passes of the main loop; while it waits, only the source's mode
+ * block is read. */
+static gboolean
+finish_may_return (VmlLease *self, StepData *data, GError **error)
+{
+  gboolean source_shares = TRUE;
+
+  if (!data->share_checked && !finish_holds_its_share (self, data, error))
+    return FALSE;
+  data->share_checked = TRUE;
   if (!source_still_shares (self, data, &source_shares, error))
     return FALSE;
   while (source_shares && finish_waits_for_perform (data))
     if (!source_still_shares (self, data, &source_shares, error))
       return FALSE;
-  if (source_shares && !data->again)
-    g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
-                 "the source, host %" G_GUINT64_FORMAT ", still holds the lease shared on "
-                 "storage; run perform there first%s", data->token->source,
-                 data->early ? (data->wait_s > 0 ? " (finish waited for it as long as its wait "
-                                                   "said)"
-                                                 : ", or give finish a wait")
-                             : "");
-  return !source_shares;
+  if (source_shares)
+    {
+      if (!data->again)
+        g_set_error (error, VML_ERROR, VML_ERROR_BUSY,
+                     "the source, host %" G_GUINT64_FORMAT ", still holds the lease shared on "
+                     "storage; run perform there first%s", data->token->source,
+                     data->early ? (data->wait_s > 0 ? " (finish waited for it as long as its "
+                                                       "wait said)"
+                                                     : ", or give finish a wait")
+                                 : "");
+      return FALSE;
+    }
+  return !data->waited_across || finish_holds_its_share (self, data, error);
 }
 
 static gboolean

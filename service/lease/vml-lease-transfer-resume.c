@@ -1,18 +1,22 @@
-/* vml-lease-transfer-resume.c: finish {resume: true}. The migrated guest
- * waits paused (-S) for a "cont" that may only come once finish may answer
- * (the source let go). A caller that sends it after finish's answer adds a
- * round trip through D-Bus and back to QEMU to the guest's pause; with
- * resume, vmleased sends it through the QMP socket the lease's fence uses
+/* vml-lease-transfer-resume.c: Transfer prepare and finish {resume: true}.
+ * The migrated guest waits paused (-S) for a "cont" that may only come once
+ * finish may answer (the source let go). A caller that sends it after
+ * finish's answer adds a round trip through D-Bus and back to QEMU to the
+ * guest's pause; with resume, vmleased sends it through the VM's QMP socket
  * (prepare's or finish's "qmp", the destination QEMU's), right after
- * finish's work is recorded, and answers once QEMU took it. A "cont" that
- * comes while the incoming migration still runs makes QEMU start the guest
- * the moment it completes.
+ * finish's work is recorded, and answers once QEMU says the guest runs
+ * (RESUME). A "cont" that comes while the incoming migration still runs
+ * makes QEMU start the guest the moment it completes.
  *
- * The connection (greeting, capabilities) is made in finish's worker before
- * it looks at storage, so that only the "cont" itself is left for after.
- * If it cannot be made, finish fails before anything changed. If QEMU does
- * not take the "cont", finish still answers (the lease is this host's) and
- * logs why: the caller's own "cont" is still due, as without resume. */
+ * The connection (greeting, capabilities) is made by prepare {resume},
+ * while QEMU only waits for the migration, and kept by the lease
+ * (transfer_qmp) for finish; a QEMU loading a migration answers a new
+ * client slowly. Without one (a restart of vmleased since, or a finish that
+ * names another QEMU), finish's worker makes it before it looks at
+ * storage. If it cannot be made, the step fails before anything changed.
+ * If QEMU does not take the "cont", finish still answers (the lease is this
+ * host's) and logs why: the caller's own "cont" is still due, as without
+ * resume. docs/decisions.md "finish side by side with perform". */
 #include "config.h"
 
 #include "vml-error.h"
@@ -62,7 +66,8 @@ transfer_resume_connect (VmlLease *self, StepData *data, GError **error)
     return TRUE;
   g_set_error (error, VML_ERROR, VML_ERROR_FAILED,
                "cannot reach the guest's QEMU to resume it (%s): %s; nothing was changed "
-               "(finish without resume, then send cont yourself)", data->fence_qmp, why);
+               "(leave resume out, and send cont yourself once finish answered)",
+               data->fence_qmp, why);
   return FALSE;
 }
 
@@ -119,7 +124,7 @@ transfer_resume_then_answer (VmlLease *self, GTask *op, char *next)
   if (data->qmp == NULL)
     data->resume_failed = g_strdup ("no connection to its monitor");
   else if (data->losses != self->losses || self->holder == NULL ||
-      !vml_holder_is_alive (self->holder))
+           !vml_holder_is_alive (self->holder))
     data->resume_failed = g_strdup ("the lease's holder exited meanwhile; the guest stays "
                                     "paused");
   else if (vml_qmp_send (data->qmp, "cont", why, sizeof why) != 0)

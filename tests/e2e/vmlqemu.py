@@ -360,7 +360,7 @@ class Migration:
 
     def __init__(self, src, dst, sock_path, lease=None, postcopy=False,
                  pause_before_switchover=False, max_bandwidth=None,
-                 downtime_limit_ms=None, timeout=60):
+                 downtime_limit_ms=None, timeout=60, cont_at_stop=False):
         self.src, self.dst = src, dst
         self.sock_path = sock_path
         self.lease = lease or NoLease()
@@ -369,6 +369,10 @@ class Migration:
         self.max_bandwidth = max_bandwidth
         self.downtime_limit_ms = downtime_limit_ms
         self.timeout = timeout
+        # a diagnostic (bench/migrate --lease-cpu-only), never a virt
+        # manager's order: the destination's `cont` at STOP, as without a
+        # lease, so that the lease's steps cost the guest only their CPU
+        self.cont_at_stop = cont_at_stop
         self.times = {}       # step -> (start, end), time.time()
         self.src_mark = self.dst_mark = 0
 
@@ -417,6 +421,8 @@ class Migration:
         if self.pause_before_switchover:
             q.wait_named('MIGRATION', self.timeout, since=self.src_mark,
                          status='pre-switchover')
+        if self.cont_at_stop:
+            self.dst.qmp.cmd('cont')
         self._timed('perform', self.lease.at_stop)
         if self.pause_before_switchover:
             q.cmd('migrate-continue', state='pre-switchover')

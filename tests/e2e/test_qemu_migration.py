@@ -252,6 +252,37 @@ def test_postcopy_there_and_back(sb, hosts, qemus, hand_leases):
     h1.release(u)
 
 
+def test_resume_after_the_destinations_vmleased_restarted(sb, hosts, qemus, hand_leases):
+    """The destination's vmleased restarts between prepare {resume} and
+    finish: the monitor connection prepare made went with it; finish
+    {resume} (side by side with perform) connects again, and vmleased's
+    `cont` still starts the guest."""
+    h1, h2 = hosts
+    u, loc = new_lease(sb, hand_leases, 'e2e-resume-restart')
+    a = start_vm_with_lease(qemus, h1, u, 'rr')
+    dst = qemus('rr-dst', incoming=True)
+    lease = lease_steps.LeaseHandoff(h1, h2, u)
+    m = vmlqemu.Migration(a, dst, os.path.join(qemus.dir, 'rr.sock'), lease=lease)
+    with tt.Observer(sb, u, loc):
+        m.setup()
+        sb.restart(2)
+        it.wait_until(lambda: h2.has_bus_name() and
+                      (tt.props_or_none(h2, u) or {}).get('TransferStep') == 'prepare', 60,
+                      what="host 2's vmleased back with the hand-off at prepare")
+        log_offset = h2.log_size()
+        m.start()
+        m.switchover()
+    story = migration_story(m, h1, h2, False)
+    resume = vmlqemu.event_time(m.resume_event)
+    assert finished_at(h2, log_offset) <= resume <= m.times['finish'][1], story
+    assert 'the guest resumes (cont through %s)' % dst.lease_qmp_path in h2.log_since(log_offset)
+    lease_on(sb, u, loc, h2, dst)
+    guest_runs(dst, what=story)
+    guest_stopped(a, what=story)
+    a.quit()
+    h2.release(u)
+
+
 def failed_migration(sb, qemus, hand_leases, name, break_it, qemu_status):
     """A migration 1 -> 2 prepared and started at 2 MiB/s (32 MiB of
     guest: it stays in pre-copy for seconds), which break_it(src, dst)

@@ -96,11 +96,17 @@ lease_is_gone_from_storage (VmlLease *self, const GError *error)
          !lease_state_has_holder (self->state) && self->holder == NULL;
 }
 
+/* Not while an operation is queued or runs (an Acquire of a lease created
+ * again at the same place, say): it finds out for itself, and what it
+ * takes must stay visible. */
 void
 lease_vanish (VmlLease *self)
 {
+  if (!g_queue_is_empty (&self->ops))
+    return;
   vml_log (G_LOG_LEVEL_MESSAGE, LEASE_ABOUT (self, .message_id = VML_MSGID_LEASE_VANISHED),
            "The lease is no longer on storage (deleted from another host); removing its object");
+  self->vanished = TRUE;
   g_signal_emit (self, signals[SIGNAL_VANISHED], 0);
 }
 

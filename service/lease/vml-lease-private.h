@@ -137,6 +137,7 @@ struct _VmlLease {
   /* Holders lost here so far: an operation that ran across a loss (its
    * holder exited) applies nothing of what it did. */
   guint                  losses;
+  gboolean               vanished;              /* gone from storage; its object is removed */
 
   GQueue                 ops;                   /* of Op; the head is running */
 };
@@ -166,6 +167,8 @@ void      lease_set_state            (VmlLease *self, LeaseState state);
 void      lease_publish_holding      (VmlLease *self);
 gboolean  lease_lockspace_ready      (VmlLease *self, GError **error);
 gboolean  lease_is_gone_from_storage (VmlLease *self, const GError *error);
+/* The lease went from storage: its object goes (signal "vanished"), unless
+ * an operation is queued or runs; one that starts afterwards is NotFound. */
 void      lease_vanish               (VmlLease *self);
 /* The lease no longer listens to its holder, and lets go of the object. */
 void      lease_drop_holder          (VmlLease *self);

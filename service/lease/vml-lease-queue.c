@@ -73,7 +73,14 @@ start_head_op (gpointer user_data)
       lease_finish_op (self, NULL, lease_caller_left_error ());
       return G_SOURCE_REMOVE;
     }
-  if (!caller_may_still_act (self, op->task, &error))
+  /* A call authorized on the object before it was removed (the lease went
+   * from storage) acts on nothing that anyone could see or release. */
+  if (self->vanished)
+    lease_finish_op (self, NULL,
+                     g_error_new (VML_ERROR, VML_ERROR_NOT_FOUND, "the lease of %s is no "
+                                  "longer on storage (deleted from another host); ask for it "
+                                  "again (GetLease) if it was created again", self->uuid));
+  else if (!caller_may_still_act (self, op->task, &error))
     lease_finish_op (self, NULL, error);
   else
     op->start (self, op->task);

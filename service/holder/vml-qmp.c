@@ -171,18 +171,25 @@ qmp_event_seen (Qmp *qmp, const char *event)
   return 0;
 }
 
-/* Sends @command and waits for its answer: {"return": ...}, or fails with
- * QEMU's error. */
+/* Waits for the answer to @name: {"return": ...}, or fails with QEMU's
+ * error; events before it are kept. */
 static int
-qmp_execute (Qmp *qmp, const char *command, const char *name)
+qmp_read_return (Qmp *qmp, const char *name)
 {
   char line[512];
 
-  if (qmp_send (qmp, command) != 0 || qmp_read_line (qmp, line, sizeof line, name) != 0)
+  if (qmp_read_line (qmp, line, sizeof line, name) != 0)
     return -1;
   if (strncmp (line, "{\"return\"", 9) != 0)
     return qmp_fail (qmp, "QEMU answered %s with %s", name, line);
   return 0;
+}
+
+/* Sends @command and waits for its answer (qmp_read_return). */
+static int
+qmp_execute (Qmp *qmp, const char *command, const char *name)
+{
+  return qmp_send (qmp, command) != 0 ? -1 : qmp_read_return (qmp, name);
 }
 
 /* Whether the socket's server is process @pid, or runs as its user. */
@@ -301,14 +308,8 @@ int
 vml_qmp_wait_return (VmlQmp *qmp, const char *command, int timeout_ms, char *why,
                      size_t why_len)
 {
-  char line[512];
-
   qmp_start (qmp, timeout_ms, why, why_len);
-  if (qmp_read_line (qmp, line, sizeof line, command) != 0)
-    return -1;
-  if (strncmp (line, "{\"return\"", 9) != 0)
-    return qmp_fail (qmp, "QEMU answered %s with %s", command, line);
-  return 0;
+  return qmp_read_return (qmp, command);
 }
 
 int

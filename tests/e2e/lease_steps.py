@@ -21,12 +21,16 @@ LEASE_IFACE = 'org.example.VMLease'
 LEASE_PATH_PREFIX = '/org/example/VMLease/vm/'
 
 
+def _options(options):
+    """Python values as Transfer's a{sv}: bool b, int u, str s."""
+    conv = {bool: 'b', int: 'u', str: 's'}
+    return {k: GLib.Variant(conv[type(v)], v) for k, v in options.items()}
+
+
 def transfer(host, u, step, token='', timeout_ms=30000, **options):
     """Transfer(step, token, options) on @host; returns the next token."""
-    conv = {bool: 'b', int: 'u', str: 's'}
-    opts = {k: GLib.Variant(conv[type(v)], v) for k, v in options.items()}
     return host.raw_call(LEASE_PATH_PREFIX + u.replace('-', '_'), LEASE_IFACE,
-                         'Transfer', 'ssa{sv}', [step, token, opts], reply='(s)',
+                         'Transfer', 'ssa{sv}', [step, token, _options(options)], reply='(s)',
                          timeout_ms=timeout_ms)[0]
 
 
@@ -37,8 +41,7 @@ class _Pending:
     token, or raises the call's error as Host.raw_call would."""
 
     def __init__(self, host, u, step, token='', timeout_ms=30000, **options):
-        conv = {bool: 'b', int: 'u', str: 's'}
-        opts = {k: GLib.Variant(conv[type(v)], v) for k, v in options.items()}
+        opts = _options(options)
         self.host, self.step = host, step
         self.answer = None
         self.t0 = time.monotonic()

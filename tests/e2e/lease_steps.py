@@ -35,26 +35,33 @@ def transfer(host, u, step, token='', timeout_ms=30000, **options):
 
 
 class _Pending:
-    """Transfer(step, token, options) on @host, sent now without waiting:
-    GDBus's asynchronous call, its answer dispatched in a main context of
-    its own, which result() runs until the answer came. Returns the next
-    token, or raises the call's error as Host.raw_call would."""
+    """Transfer(step, token, options) on @host, built now and sent by
+    send() without waiting for its answer: GDBus's asynchronous call, its
+    answer dispatched in a main context of its own, which result() runs
+    until the answer came. A virt manager builds the calls it sends at the
+    source's STOP beforehand, so that only sending them is left for the
+    guest's pause. result() returns the next token, or raises the call's
+    error as Host.raw_call would."""
 
     def __init__(self, host, u, step, token='', timeout_ms=30000, **options):
-        opts = _options(options)
         self.host, self.step = host, step
+        self.timeout_ms = timeout_ms
         self.answer = None
-        self.t0 = time.monotonic()
-        self.t1 = None
+        self.t0 = self.t1 = None
         self._ctx = GLib.MainContext.new()
+        self._msg = Gio.DBusMessage.new_method_call(
+            BUS_NAME, LEASE_PATH_PREFIX + u.replace('-', '_'), LEASE_IFACE, 'Transfer')
+        self._msg.set_body(GLib.Variant('(ssa{sv})', (step, token, _options(options))))
+
+    def send(self):
+        self.t0 = time.monotonic()
         self._ctx.push_thread_default()
         try:
-            host.conn.call(BUS_NAME, LEASE_PATH_PREFIX + u.replace('-', '_'), LEASE_IFACE,
-                           'Transfer', GLib.Variant('(ssa{sv})', (step, token, opts)),
-                           GLib.VariantType.new('(s)'), Gio.DBusCallFlags.NONE, timeout_ms,
-                           None, self._answered)
+            self.host.conn.send_message_with_reply(self._msg, Gio.DBusSendMessageFlags.NONE,
+                                                   self.timeout_ms, None, self._answered)
         finally:
             self._ctx.pop_thread_default()
+        return self
 
     def _answered(self, conn, result):
         self.t1 = time.monotonic()
@@ -64,7 +71,9 @@ class _Pending:
         while self.answer is None:
             self._ctx.iteration(True)
         try:
-            return self.host.conn.call_finish(self.answer).unpack()[0]
+            reply = self.host.conn.send_message_with_reply_finish(self.answer)
+            reply.to_gerror()
+            return reply.get_body().unpack()[0]
         except GLib.Error as e:
             conftest = sys.modules[type(self.host).__module__]
             raise conftest._convert_error(e, '%s.Transfer %s on host %d'
@@ -95,7 +104,7 @@ class LeaseHandoff:
         self.tokens = {}
         self.ms = {}
         self.confirm_answer = None
-        self._finishing = None
+        self._performing = self._finishing = None
 
     def _step(self, host, step, token='', **options):
         t0 = time.monotonic()
@@ -108,15 +117,18 @@ class LeaseHandoff:
         """@dst: the destination QEMU (vmlqemu.Qemu), the fence's target;
         its second monitor is vmleased's (a pause fence, resume)."""
         t1 = self._step(self.src, 'begin')
-        self._step(self.dst, 'prepare', t1, pid=dst.pid, fence=self.fence,
-                   qmp=dst.lease_qmp_path, resume=self.resume)
+        t2 = self._step(self.dst, 'prepare', t1, pid=dst.pid, fence=self.fence,
+                        qmp=dst.lease_qmp_path, resume=self.resume)
+        # the calls of the source's STOP, built ahead
+        self._performing = _Pending(self.src, self.u, 'perform', t2, postcopy=self.postcopy)
+        if self.early_finish:
+            self._finishing = _Pending(self.dst, self.u, 'finish', t2,
+                                       wait=self.FINISH_WAIT_S, resume=self.resume)
 
     def at_stop(self):
-        performing = _Pending(self.src, self.u, 'perform', self.tokens['prepare'],
-                              postcopy=self.postcopy)
-        if self.early_finish:
-            self._finishing = _Pending(self.dst, self.u, 'finish', self.tokens['prepare'],
-                                       wait=self.FINISH_WAIT_S, resume=self.resume)
+        performing, self._performing = self._performing.send(), None
+        if self._finishing is not None:
+            self._finishing.send()
         self.tokens['perform'] = performing.result()
         self.ms['perform'] = performing.ms
 

@@ -21,6 +21,7 @@ import json
 import os
 import pwd
 import re
+import socket
 import subprocess
 import time
 
@@ -785,6 +786,60 @@ def test_fence_target_must_be_the_callers_to_signal(sb, hosts, leases):
         for p in (roots, mine):
             p.kill()
             p.wait()
+        with contextlib.suppress(Exception):
+            h1.release(u)
+
+
+def test_resume_cannot_aim_at_a_monitor_of_another_user(sb, hosts, leases, tmp_path):
+    """resume makes vmleased (root) send `cont` through the `qmp` socket it
+    is given: a member may not aim it at a monitor someone else serves. On
+    its own lease, with its own process as the pid, prepare {resume} with a
+    socket root's process serves fails before anything is taken (the
+    socket's server is neither the VM process nor runs as its user), and
+    nothing was sent to that socket; the same holds for root's call: the
+    pid and the monitor must belong together."""
+    h1, h2 = hosts[0], hosts[1]
+    u = free_lease(h1, leases, 'vm-resume-aim')
+    h2.get_lease(u)
+    mine = subprocess.Popen(setpriv_argv(MEMBER) + ['sleep', '600'], cwd='/', env=CALLER_ENV)
+    path = str(tmp_path / 'roots.qmp')
+    roots_monitor = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    roots_monitor.bind(path)
+    roots_monitor.listen(4)
+    roots_monitor.settimeout(0.5)
+    try:
+        wait_until(lambda: proc_uid(mine.pid) == TEST_USERS[MEMBER][0], 5,
+                   what='the member\'s process to run as the member')
+        assert_ok(one(MEMBER, h1, lease_call('Acquire', u, 'Acquire',
+                                             {'pid': ['u', mine.pid]})), 'Acquire, own process')
+        t1 = assert_ok(one(MEMBER, h1, transfer_call('begin', u, 'begin')), 'begin')[0]
+        r = one(MEMBER, h2, transfer_call('prepare', u, 'prepare', t1,
+                                          {'pid': ['u', mine.pid], 'qmp': ['s', path],
+                                           'resume': ['b', True]}))
+        assert not r['ok'] and r['error'] == 'org.example.VMLease.Error.Failed', describe(r)
+        assert 'neither the VM process %d nor its user' % mine.pid in r['message'], r['message']
+        assert h2.lease_props(u)['State'] == 'free'
+        # vmleased connected (to ask who serves it) and left at once: no
+        # byte of QMP reached root's socket
+        conn, _ = roots_monitor.accept()
+        conn.settimeout(2)
+        assert conn.recv(64) == b''
+        conn.close()
+        # the pid and the monitor must belong together whoever calls: root
+        # is refused the same
+        with raises_dbus('Failed') as e:
+            h2.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}',
+                        ['prepare', t1, {'pid': GLib.Variant('u', mine.pid),
+                                         'qmp': GLib.Variant('s', path),
+                                         'resume': GLib.Variant('b', True)}], reply='(s)')
+        assert 'neither the VM process %d nor its user' % mine.pid in e.value.message
+        assert h2.lease_props(u)['State'] == 'free'
+        h1.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}', ['cancel', '', {}])
+        assert h1.lease_props(u)['State'] == 'held'
+    finally:
+        roots_monitor.close()
+        mine.kill()
+        mine.wait()
         with contextlib.suppress(Exception):
             h1.release(u)
 

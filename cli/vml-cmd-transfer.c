@@ -125,12 +125,16 @@ static const StepInfo steps[] = {
     "exclusively, refused if any other host took it meanwhile. Without\n"
     "either, what the token T4 says. If the destination host died after\n"
     "'prepare', give an empty token ('') with --failure and --wait: sanlock\n"
-    "must first see that host dead (about 8 x io_timeout + 60 s). Prints\n"
-    "nothing.\n"
+    "must first see that host dead (about 8 x io_timeout + 60 s). If\n"
+    "finish never answered (the destination's vmleased died after recording\n"
+    "it) and the lease is held there now, confirm with perform's token T3\n"
+    "instead: storage must show the destination holding it exclusively.\n"
+    "Prints nothing.\n"
     "\n"
     "Examples:\n"
     "  vmleasectl transfer confirm 6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10 \"$t4\"\n"
-    "  vmleasectl transfer confirm \"$uuid\" '' --failure --wait 120" },
+    "  vmleasectl transfer confirm \"$uuid\" '' --failure --wait 120\n"
+    "  vmleasectl transfer confirm \"$uuid\" \"$t3\"   # finish's answer was lost" },
   { "cancel", VMLEASE_TRANSFER_STEP_CANCEL,
     "Either side: undo this side before the point of no return",
     STEP_OPT_WAIT, TRUE,

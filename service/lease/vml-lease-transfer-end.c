@@ -102,8 +102,17 @@ transfer_check_confirm (VmlLease *self, StepData *data, GError **error)
   if (data->token == NULL)
     {
       if (data->success)
-        return transfer_stale (error, "confirming success needs the token of finish");
+        return transfer_stale (error, "confirming success needs the token of finish (or, if "
+                               "finish's answer was lost, perform's)");
       return TRUE;
+    }
+  /* finish's answer lost (the destination's vmleased died before it): the
+   * source's own T3 stands in for T4, and storage must show what T4 would
+   * have said (transfer_work_confirm) */
+  if (data->success && data->token->kind == VML_TOKEN_PERFORMED)
+    {
+      data->own_performed = TRUE;
+      return transfer_token_is_own (self, data, VML_TOKEN_PERFORMED, error);
     }
   if (!transfer_token_answers_mine (self, data, "confirm", VML_TOKEN_FINISHED,
                                     VML_TOKEN_PERFORMED, error))
@@ -137,12 +146,13 @@ transfer_work_confirm (VmlLease *self, StepData *data, GError **error)
   if (owners == NULL)
     return FALSE;
   dest = data->role == TRANSFER_NONE ? data->token->dest : data->peer;
-  if (owners->owner != dest && owners->owners_live && lease_owners_hold_shared (owners, dest) &&
+  /* with T4 finish answered, and its conversion is under way (a few ms):
+   * look again soon. With perform's T3 nothing says finish ran: Busy now */
+  if (!data->own_performed && owners->owner != dest && owners->owners_live &&
+      lease_owners_hold_shared (owners, dest) &&
       g_get_monotonic_time () < MAX (data->deadline,
                                      data->started + CONFIRM_CONVERSION_WAIT_S * G_USEC_PER_SEC))
     {
-      /* finish answered; the destination's conversion is under way (a few
-       * ms): look again soon */
       data->again = TRUE;
       data->again_ms = CONFIRM_CONVERSION_POLL_MS;
       return FALSE;
@@ -153,6 +163,17 @@ transfer_work_confirm (VmlLease *self, StepData *data, GError **error)
                    "host %" G_GUINT64_FORMAT " does not hold the lease exclusively yet; run "
                    "finish there first", data->role == TRANSFER_NONE ? data->token->dest
                                                                       : data->peer);
+      return FALSE;
+    }
+  /* without T4, storage alone says the destination finished: it holds the
+   * lease exclusively in the incarnation that prepared */
+  if (data->own_performed && owners->owner_generation != data->token->dest_gen)
+    {
+      g_set_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN,
+                   "the token does not fit: host %" G_GUINT64_FORMAT " holds the lease in "
+                   "generation %" G_GUINT64_FORMAT ", not in generation %" G_GUINT64_FORMAT
+                   " that prepared: not this hand-off's finish", dest, owners->owner_generation,
+                   data->token->dest_gen);
       return FALSE;
     }
   /* the disks only this side named (non-shared storage migration) */

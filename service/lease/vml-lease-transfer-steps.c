@@ -571,6 +571,8 @@ done_finish (VmlLease *self, StepData *data)
       lease_set_state (self, LEASE_CONVERTING);
       lease_publish_holding (self);
       lease_save_or_warn (self);
+      /* recorded; not answered, and with resume no "cont" sent yet */
+      vml_crash_point ("transfer.finished");
       start_conversion (self);
       return next;
     }

@@ -252,17 +252,27 @@ def test_postcopy_there_and_back(sb, hosts, qemus, hand_leases):
     h1.release(u)
 
 
+def migration_1_to_2(sb, qemus, hand_leases, name, short):
+    """A new lease held on host 1 by a running guest, an incoming QEMU for
+    host 2, and their migration with the lease's steps, not set up yet:
+    (uuid, its place on storage, source, destination, LeaseHandoff,
+    Migration)."""
+    h1, h2 = sb.hosts
+    u, loc = new_lease(sb, hand_leases, 'e2e-' + name)
+    a = start_vm_with_lease(qemus, h1, u, short)
+    dst = qemus(short + '-dst', incoming=True)
+    lease = lease_steps.LeaseHandoff(h1, h2, u)
+    m = vmlqemu.Migration(a, dst, os.path.join(qemus.dir, short + '.sock'), lease=lease)
+    return u, loc, a, dst, lease, m
+
+
 def test_resume_after_the_destinations_vmleased_restarted(sb, hosts, qemus, hand_leases):
     """The destination's vmleased restarts between prepare {resume} and
     finish: the monitor connection prepare made went with it; finish
     {resume} (side by side with perform) connects again, and vmleased's
     `cont` still starts the guest."""
     h1, h2 = hosts
-    u, loc = new_lease(sb, hand_leases, 'e2e-resume-restart')
-    a = start_vm_with_lease(qemus, h1, u, 'rr')
-    dst = qemus('rr-dst', incoming=True)
-    lease = lease_steps.LeaseHandoff(h1, h2, u)
-    m = vmlqemu.Migration(a, dst, os.path.join(qemus.dir, 'rr.sock'), lease=lease)
+    u, loc, a, dst, lease, m = migration_1_to_2(sb, qemus, hand_leases, 'resume-restart', 'rr')
     with tt.Observer(sb, u, loc):
         m.setup()
         sb.restart(2)
@@ -279,6 +289,49 @@ def test_resume_after_the_destinations_vmleased_restarted(sb, hosts, qemus, hand
     lease_on(sb, u, loc, h2, dst)
     guest_runs(dst, what=story)
     guest_stopped(a, what=story)
+    a.quit()
+    h2.release(u)
+
+
+def test_destinations_vmleased_dies_between_finishs_record_and_its_cont(
+        sb, hosts, qemus, hand_leases):
+    """The destination's vmleased dies after finish {resume} recorded its
+    work, before its `cont` (crash point "transfer.finished"): the guest
+    stays paused, the manager's finish gets no answer. A restart converts
+    the lease (its record says "converting"); the manager's own `cont`
+    starts the guest, and the source, with no T4 to confirm with, confirms
+    with its own perform token: storage shows what T4 would have said."""
+    h1, h2 = hosts
+    u, loc, a, dst, lease, m = migration_1_to_2(sb, qemus, hand_leases, 'finish-crash', 'fc')
+    with tt.Observer(sb, u, loc):
+        m.setup()
+        sb.restart(2, crash_at='transfer.finished')
+        it.wait_until(lambda: h2.has_bus_name() and
+                      (tt.props_or_none(h2, u) or {}).get('TransferStep') == 'prepare', 60,
+                      what="host 2's vmleased back with the hand-off at prepare")
+        pid = h2.vmleased_pid()
+        m.start()
+        m.stop_event = a.qmp.wait_named('STOP', 60, since=m.src_mark)
+        lease.at_stop()
+        with pytest.raises(it.DBusCallError) as e:
+            lease.finish()
+        assert e.value.short.endswith(('.NoReply', '.Disconnected')), e.value
+        assert it.wait_process_exit(pid, 10), 'vmleased of host 2 did not stop at the crash point'
+        dst.qmp.wait_named('MIGRATION', 60, since=m.dst_mark, status='completed')
+        time.sleep(0.2)
+        assert dst.status() == 'paused', dst.status()
+        assert not any(ev['event'] == 'RESUME' for ev in m.events(dst)), m.events(dst)
+        sb.restart(2)
+        it.wait_until(lambda: (tt.props_or_none(h2, u) or {}).get('State') == 'held', 30,
+                      what='host 2 to complete the conversion after its restart')
+        dst.qmp.cmd('cont')
+        m.resume_event = dst.qmp.wait_named('RESUME', 30, since=m.dst_mark)
+        # no T4: the source confirms with its own T3, and storage must show
+        # host 2 holding the lease exclusively (its generation of prepare)
+        assert tt.xfer(h1, u, 'confirm', lease.tokens['perform']) == ''
+    story = migration_story(m, h1, h2, False)
+    lease_on(sb, u, loc, h2, dst)
+    guest_runs(dst, what=story)
     a.quit()
     h2.release(u)
 

@@ -12,6 +12,8 @@ exclusive holders):
     and recorded, nothing converted): storage shows the destination's share
     only; the restart completes the conversion, the guest stand-in still
     runs, the source's kept marker goes;
+  - killed at "transfer.finished" (recorded, never answered: no T4), the
+    source confirms with its own perform token, checked against storage;
   - the holder killed while vmleased is down during the conversion: the
     restart fences the guest and Lost says so;
   - a conversion that cannot complete (a third host shares the lease because
@@ -65,12 +67,13 @@ def test_state_converting_between_finish_and_held(sb, hosts, hand_leases, vms):
     assert guest.poll() is None, 'the guest was fenced'
 
 
-def crash_after_finish(sb, h2, u, loc, t3):
+def crash_after_finish(sb, h2, u, loc, t3, point='transfer.converting'):
     """finish on host 2 whose vmleased dies at the crash point where the
     conversion starts, after finish's work and record. Its answer was sent
     before, but may not have left the process yet (GDBus writes from a
-    thread of its own): NoReply is then what the caller gets."""
-    sb.restart(2, crash_at='transfer.converting')
+    thread of its own): NoReply is then what the caller gets. At
+    "transfer.finished" (recorded, not answered) it always is."""
+    sb.restart(2, crash_at=point)
     pid = h2.vmleased_pid()
     try:
         xfer_now(h2, u, 'finish', t3)
@@ -103,6 +106,42 @@ def test_finish_answers_before_conversion_and_restart_completes_it(sb, hosts, ha
     assert guest.poll() is None, 'the guest was fenced'
     p = h2.lease_props(u)
     assert (p['Mode'], p['FencePid']) == ('exclusive', guest.pid), p
+
+
+def test_finish_answer_lost_source_confirms_with_its_perform_token(sb, hosts, hand_leases,
+                                                                   vms):
+    """Pre-copy: host 2's vmleased dies after finish recorded its work but
+    before it answered (crash point "transfer.finished"): the manager has
+    no T4. The restart converts; the source confirms with its own T3,
+    which holds only while storage shows host 2 holding the lease
+    exclusively (in the generation of its prepare); a T3 of an earlier
+    hand-off, or a failure confirmed with it, does not fit."""
+    h1, h2, _ = hosts
+    u, loc = held_lease(hosts, hand_leases)
+    guest = vms()
+    # an earlier hand-off's T3, undone (after perform, cancel leaves the
+    # lease free for a moment: not under the Observer)
+    old_t3 = to_performed(h1, h2, u, guest)
+    xfer(h2, u, 'cancel')
+    xfer(h1, u, 'cancel')
+    with Observer(sb, u, loc):
+        t3 = to_performed(h1, h2, u, guest)
+        crash_after_finish(sb, h2, u, loc, t3, point='transfer.finished')
+        assert owners(sb, loc)['shared'] == [2]
+        sb.restart(2)
+        wait_until(lambda: h2.lease_props(u)['State'] == 'held', 20,
+                   what='host 2 to complete the conversion after its restart')
+        for token, success in ((old_t3, True), (t3, False)):
+            try:
+                xfer_now(h1, u, 'confirm', token, success=success)
+                raise AssertionError('confirm with %s T3, success %s, was taken'
+                                     % ('an earlier' if token is old_t3 else 'this', success))
+            except DBusCallError as err:
+                assert err.short == 'StaleToken', err
+        assert xfer_now(h1, u, 'confirm', t3) == ''
+        assert owners(sb, loc)['ex'] == 2
+        assert h1.lease_props(u)['State'] == 'free'
+    assert guest.poll() is None, 'the guest was fenced'
 
 
 def test_holder_killed_during_conversion_fences(sb, hosts, hand_leases, vms):

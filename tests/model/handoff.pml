@@ -595,6 +595,11 @@ proctype migration()
   maybe_crash(D);
   if
   :: ok && success -> resume(D)
+  :: !ok && success && mode[D] == M_EX && holder[D] ->
+       /* finish's answer lost (D's vmleased died after its record): the
+        * manager sees the lease held there, resumes the guest itself and
+        * confirms with perform's token (storage-checked like T4) */
+       resume(D); ok = true
   :: else -> fence(D)                  /* the guest does not run there */
   fi;
   if

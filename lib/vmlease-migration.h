@@ -63,6 +63,20 @@ gboolean             vmlease_migration_cancel_sync     (VmleaseMigration       *
                                                         GCancellable           *cancellable,
                                                         GError                **error);
 
+void                 vmlease_migration_switchover      (VmleaseMigration       *self,
+                                                        gboolean                postcopy,
+                                                        VmleaseTransferOptions *options,
+                                                        GCancellable           *cancellable,
+                                                        GAsyncReadyCallback     callback,
+                                                        gpointer                user_data);
+gboolean             vmlease_migration_switchover_finish (VmleaseMigration     *self,
+                                                        GAsyncResult           *result,
+                                                        GError                **error);
+gboolean             vmlease_migration_switchover_sync (VmleaseMigration       *self,
+                                                        gboolean                postcopy,
+                                                        VmleaseTransferOptions *options,
+                                                        GCancellable           *cancellable,
+                                                        GError                **error);
 void                 vmlease_migration_run             (VmleaseMigration       *self,
                                                         VmleaseTransferOptions *options,
                                                         GCancellable           *cancellable,

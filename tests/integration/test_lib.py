@@ -2,7 +2,7 @@
 """libvmlease-1 through GObject introspection (gi.repository.Vmlease, from
 the build tree) against the real sandbox: acquire and release; `lost` heard
 when another host seizes; a migration through VmleaseMigration, step by
-step and with run(); errors in the VMLEASE_ERROR domain; leases and
+step, with switchover() (perform and finish side by side) and with run(); errors in the VMLEASE_ERROR domain; leases and
 lockspaces followed through the ObjectManager.
 
 Every outcome is checked independently of the library too: with raw D-Bus
@@ -21,7 +21,8 @@ gi.require_version('GLib', '2.0')
 gi.require_version('Gio', '2.0')
 from gi.repository import GIRepository, Gio, GLib  # noqa: E402
 
-from conftest import BUILD_DIR, LOCKSPACE, process_alive, wait_until  # noqa: E402
+from conftest import (BUILD_DIR, LEASE_IFACE, LOCKSPACE, lease_path, process_alive,  # noqa: E402
+                      wait_until)
 
 LIB_DIR = os.path.join(BUILD_DIR, 'lib')
 if not os.path.exists(os.path.join(LIB_DIR, 'Vmlease-1.0.typelib')):
@@ -306,6 +307,56 @@ def test_a_cancelled_migration_leaves_the_source_holding(hosts, storage, leases)
     info = h1.inquire(u)
     assert storage.owners(u, info['path'], info['offset'])['exclusive'] == h1.id
     lease.release_sync(None)
+
+
+def test_migration_switchover_sends_perform_and_finish_together(hosts, storage, leases):
+    """switchover: perform and finish side by side (finish with prepare's
+    token and a default wait), both answered; the step is finish, confirm
+    follows. Out of order it is WrongStep at once, nothing sent; a
+    perform the source refuses (the source's hand-off cancelled under it)
+    is the result, finish's call is given up, and nothing moved."""
+    h1, h2, _ = hosts
+    u = leases()
+    c1, c2 = client(h1), client(h2)
+    src_vm, dst_vm = vm(), vm()
+    try:
+        lease = c1.create_lease_sync(u, LOCKSPACE, None, None)
+        lease.acquire_sync(Vmlease.AcquireOptions(pid=src_vm.pid), None)
+        info = h1.inquire(u)
+        loc = (info['path'], info['offset'])
+        m = Vmlease.Migration.new(c1, c2, u)
+        with pytest.raises(GLib.Error) as e:
+            m.switchover_sync(False, None, None)
+        assert Vmlease.Error(e.value.code) == Vmlease.Error.WRONG_STEP, e.value
+        m.begin_sync(None)
+        m.prepare_sync(Vmlease.TransferOptions(pid=dst_vm.pid, fence=Vmlease.Fence.KILL), None)
+        # a refused perform: the source's hand-off was cancelled meanwhile
+        # (raw call, behind the library's back)
+        h2.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}', ['cancel', '', {}])
+        h1.raw_call(lease_path(u), LEASE_IFACE, 'Transfer', 'ssa{sv}', ['cancel', '', {}])
+        t0 = time.monotonic()
+        with pytest.raises(GLib.Error) as e:
+            m.switchover_sync(False, None, None)
+        assert Vmlease.Error(e.value.code) == Vmlease.Error.WRONG_STEP, e.value
+        assert time.monotonic() - t0 < 5, 'switchover waited for finish after perform failed'
+        assert m.props.step == Vmlease.TransferStep.PREPARE
+        assert storage.owners(u, *loc)['exclusive'] == h1.id
+        # a new hand-off, switched over for real
+        m = Vmlease.Migration.new(c1, c2, u)
+        m.begin_sync(None)
+        m.prepare_sync(Vmlease.TransferOptions(pid=dst_vm.pid, fence=Vmlease.Fence.KILL), None)
+        m.switchover_sync(False, None, None)
+        assert m.props.step == Vmlease.TransferStep.FINISH and m.props.token.startswith('vml1.')
+        assert h2.lease_props(u)['State'] in ('converting', 'held')
+        m.confirm_sync(True, None)
+        assert h1.lease_props(u)['State'] == 'free'
+        assert storage.owners(u, *loc)['exclusive'] == h2.id
+        assert h2.lease_props(u)['FencePid'] == dst_vm.pid
+        assert process_alive(src_vm.pid) and process_alive(dst_vm.pid)
+        h2.release(u)
+    finally:
+        for p in (src_vm, dst_vm):
+            stop(p)
 
 
 def test_leases_and_lockspaces_are_followed(hosts, leases):

@@ -1,8 +1,72 @@
 /* vmlease-lease-calls.c: VmleaseLease's D-Bus methods (Acquire, Release,
  * Inquire, AttachDisks, DetachDisks, Transfer), each as a GTask async call
- * with its finish and sync twins, over the call helpers of
- * vmlease-lease.c (the object, its properties and signals). */
-#include "vmlease-private.h"
+ * with its finish and sync twins, over the call helpers first here (the
+ * lease's proxy and call flags; the object, its properties and signals are
+ * vmlease-lease.c's). */
+#include "vmlease-lease-private.h"
+
+/* --- calls ---------------------------------------------------------------- */
+
+static void
+on_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GVariant *reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
+
+  if (reply == NULL)
+    {
+      _vmlease_error_tidy (error);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+}
+
+/* Inquire only reads: it never lets polkit ask. */
+static GDBusCallFlags
+change_flags (VmleaseLease *self, const char *method)
+{
+  return g_str_equal (method, "Inquire") ? G_DBUS_CALL_FLAGS_NONE : self->call_flags;
+}
+
+/* Takes @params (floating is fine). Returns the call's task (transfer
+ * none): it lives until the reply, which never comes before the caller's
+ * main context runs again. */
+GTask *
+_vmlease_lease_call (VmleaseLease *self, const char *method, GVariant *params,
+            GCancellable *cancellable, GAsyncReadyCallback callback,
+            gpointer user_data, gpointer source_tag)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_dbus_proxy_call (self->proxy, method, params, change_flags (self, method),
+                     VMLEASE_CALL_TIMEOUT_MS, cancellable, on_call_done, task);
+  return task;
+}
+
+GVariant *
+_vmlease_lease_call_finish (VmleaseLease *self, GAsyncResult *result, gpointer source_tag,
+                   GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+GVariant *
+_vmlease_lease_call_sync (VmleaseLease *self, const char *method, GVariant *params,
+                 GCancellable *cancellable, GError **error)
+{
+  GVariant *reply = g_dbus_proxy_call_sync (self->proxy, method, params,
+                                            change_flags (self, method),
+                                            VMLEASE_CALL_TIMEOUT_MS, cancellable, error);
+
+  if (reply == NULL && error != NULL)
+    _vmlease_error_tidy (*error);
+  return reply;
+}
 
 static GVariant *
 acquire_params (VmleaseAcquireOptions *options)

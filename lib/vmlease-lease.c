@@ -2,7 +2,7 @@
  * object: properties read from the proxy's cache (which PropertiesChanged
  * keeps current) and notified on change, the D-Bus signals as GObject
  * signals, the methods as GTask async calls with sync twins. */
-#include "vmlease-private.h"
+#include "vmlease-lease-private.h"
 
 /**
  * VmleaseLease:
@@ -20,15 +20,6 @@
  * The methods that change the lease are authorized by polkit on the host
  * (docs/authorization.md); they fail in the [error@Vmlease.Error] domain.
  */
-struct _VmleaseLease
-{
-  GObject parent_instance;
-
-  GDBusProxy *proxy;
-  GMainContext *context;        /* where the proxy's signals arrive */
-  gboolean lost_pending;        /* lost emitted since the last take */
-  GDBusCallFlags call_flags;    /* of calls that change state (not Inquire) */
-};
 
 G_DEFINE_FINAL_TYPE (VmleaseLease, vmlease_lease, G_TYPE_OBJECT)
 
@@ -642,157 +633,4 @@ vmlease_lease_dup_disks (VmleaseLease *self)
 {
   g_return_val_if_fail (VMLEASE_IS_LEASE (self), NULL);
   return cached (self, PROP_DISKS, G_VARIANT_TYPE ("a(ss)"));
-}
-
-/* --- calls ---------------------------------------------------------------- */
-
-static void
-on_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-  GVariant *reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
-
-  if (reply == NULL)
-    {
-      _vmlease_error_tidy (error);
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
-}
-
-/* Inquire only reads: it never lets polkit ask. */
-static GDBusCallFlags
-change_flags (VmleaseLease *self, const char *method)
-{
-  return g_str_equal (method, "Inquire") ? G_DBUS_CALL_FLAGS_NONE : self->call_flags;
-}
-
-/* Takes @params (floating is fine). Returns the call's task (transfer
- * none): it lives until the reply, which never comes before the caller's
- * main context runs again. */
-GTask *
-_vmlease_lease_call (VmleaseLease *self, const char *method, GVariant *params,
-            GCancellable *cancellable, GAsyncReadyCallback callback,
-            gpointer user_data, gpointer source_tag)
-{
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, source_tag);
-  g_dbus_proxy_call (self->proxy, method, params, change_flags (self, method),
-                     VMLEASE_CALL_TIMEOUT_MS, cancellable, on_call_done, task);
-  return task;
-}
-
-GVariant *
-_vmlease_lease_call_finish (VmleaseLease *self, GAsyncResult *result, gpointer source_tag,
-                   GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-GVariant *
-_vmlease_lease_call_sync (VmleaseLease *self, const char *method, GVariant *params,
-                 GCancellable *cancellable, GError **error)
-{
-  GVariant *reply = g_dbus_proxy_call_sync (self->proxy, method, params,
-                                            change_flags (self, method),
-                                            VMLEASE_CALL_TIMEOUT_MS, cancellable, error);
-
-  if (reply == NULL && error != NULL)
-    _vmlease_error_tidy (*error);
-  return reply;
-}
-
-/* A new holding (Acquire, prepare): what the lease lost before is history
- * for vmlease_lease_wait_lost_sync. */
-void
-_vmlease_lease_taken (VmleaseLease *self)
-{
-  self->lost_pending = FALSE;
-}
-
-/* --- waiting -------------------------------------------------------------- */
-
-static gboolean
-on_wait_timeout (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_wait_cancelled (GCancellable *cancellable, gpointer user_data)
-{
-  return G_SOURCE_REMOVE;
-}
-
-/**
- * vmlease_lease_wait_lost_sync:
- * @self: the lease
- * @timeout_ms: how long to wait, in milliseconds
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Runs the main context the lease's signals arrive in until
- * [signal@Vmlease.Lease::lost] has been emitted since the lease was last
- * taken here (Acquire, or a Transfer prepare); the handlers connected to
- * it, and every other signal and property change, are dispatched meanwhile.
- * Returns at once if it was emitted already. For programs without a main
- * loop of their own (a script, a command-line tool); call it from the
- * thread that made the [class@Vmlease.Client].
- *
- * Returns: %TRUE once the lease was lost; %FALSE with
- *   %G_IO_ERROR_TIMED_OUT after @timeout_ms, %G_IO_ERROR_CANCELLED, or
- *   %G_IO_ERROR_BUSY when another thread runs that main context
- */
-gboolean
-vmlease_lease_wait_lost_sync (VmleaseLease *self, guint timeout_ms,
-                              GCancellable *cancellable, GError **error)
-{
-  gboolean timed_out = FALSE;
-  g_autoptr(GSource) timeout = NULL;
-  g_autoptr(GSource) cancel = NULL;
-
-  g_return_val_if_fail (VMLEASE_IS_LEASE (self), FALSE);
-
-  /* Another thread runs that context: it dispatches the signal itself, and
-   * iterating it from here would return at once, again and again. */
-  if (!g_main_context_acquire (self->context))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
-                   "the lease's main context runs in another thread: connect to its "
-                   "lost signal there instead");
-      return FALSE;
-    }
-  timeout = g_timeout_source_new (timeout_ms);
-  g_source_set_callback (timeout, on_wait_timeout, &timed_out, NULL);
-  g_source_attach (timeout, self->context);
-  if (cancellable != NULL)
-    {
-      cancel = g_cancellable_source_new (cancellable);
-      g_source_set_callback (cancel, G_SOURCE_FUNC (on_wait_cancelled), NULL, NULL);
-      g_source_attach (cancel, self->context);
-    }
-  g_object_ref (self);
-  while (!self->lost_pending && !timed_out && !g_cancellable_is_cancelled (cancellable))
-    g_main_context_iteration (self->context, TRUE);
-  g_source_destroy (timeout);
-  if (cancel != NULL)
-    g_source_destroy (cancel);
-  g_main_context_release (self->context);
-
-  if (self->lost_pending)
-    {
-      g_object_unref (self);
-      return TRUE;
-    }
-  g_object_unref (self);
-  if (!g_cancellable_set_error_if_cancelled (cancellable, error))
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                 "the lease was not lost within %u ms", timeout_ms);
-  return FALSE;
 }

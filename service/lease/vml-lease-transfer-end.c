@@ -76,6 +76,14 @@ confirms_committed (VmlLease *self, StepData *data)
          g_strcmp0 (data->token->transfer_id, self->transfer.committed) == 0;
 }
 
+/* confirm with success given the source's own T3: finish's answer was
+ * lost (checked own by transfer_check_confirm) */
+static gboolean
+confirms_with_perform_token (const StepData *data)
+{
+  return data->success && data->token != NULL && data->token->kind == VML_TOKEN_PERFORMED;
+}
+
 gboolean
 transfer_check_confirm (VmlLease *self, StepData *data, GError **error)
 {
@@ -109,11 +117,8 @@ transfer_check_confirm (VmlLease *self, StepData *data, GError **error)
   /* finish's answer lost (the destination's vmleased died before it): the
    * source's own T3 stands in for T4, and storage must show what T4 would
    * have said (transfer_work_confirm) */
-  if (data->success && data->token->kind == VML_TOKEN_PERFORMED)
-    {
-      data->own_performed = TRUE;
-      return transfer_token_is_own (self, data, VML_TOKEN_PERFORMED, error);
-    }
+  if (confirms_with_perform_token (data))
+    return transfer_token_is_own (self, data, VML_TOKEN_PERFORMED, error);
   if (!transfer_token_answers_mine (self, data, "confirm", VML_TOKEN_FINISHED,
                                     VML_TOKEN_PERFORMED, error))
     return FALSE;
@@ -148,7 +153,7 @@ transfer_work_confirm (VmlLease *self, StepData *data, GError **error)
   dest = data->role == TRANSFER_NONE ? data->token->dest : data->peer;
   /* with T4 finish answered, and its conversion is under way (a few ms):
    * look again soon. With perform's T3 nothing says finish ran: Busy now */
-  if (!data->own_performed && owners->owner != dest && owners->owners_live &&
+  if (!confirms_with_perform_token (data) && owners->owner != dest && owners->owners_live &&
       lease_owners_hold_shared (owners, dest) &&
       g_get_monotonic_time () < MAX (data->deadline,
                                      data->started + CONFIRM_CONVERSION_WAIT_S * G_USEC_PER_SEC))
@@ -167,7 +172,7 @@ transfer_work_confirm (VmlLease *self, StepData *data, GError **error)
     }
   /* without T4, storage alone says the destination finished: it holds the
    * lease exclusively in the incarnation that prepared */
-  if (data->own_performed && owners->owner_generation != data->token->dest_gen)
+  if (confirms_with_perform_token (data) && owners->owner_generation != data->token->dest_gen)
     {
       g_set_error (error, VML_ERROR, VML_ERROR_STALE_TOKEN,
                    "the token does not fit: host %" G_GUINT64_FORMAT " holds the lease in "

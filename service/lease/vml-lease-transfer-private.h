@@ -46,7 +46,6 @@ typedef struct {
   VmlQmp         *qmp;         /* ... the connection for it, made before the wait */
   char           *resume_failed; /* ... why QEMU did not resume it */
   char           *next;        /* ... the answer, held back until then */
-  gboolean        own_performed; /* confirm: with the source's own T3 (finish's answer lost) */
   LeaseState      previous;
   /* Taken on the main loop when the step starts, for the worker thread,
    * which never reads the lease's changing fields: the main loop may clear

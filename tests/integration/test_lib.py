@@ -235,16 +235,22 @@ def test_wait_lost_times_out_while_held(hosts, leases):
     lease.release_sync(None)
 
 
+def created_and_held(client_, host, u, vm_):
+    """Lease @u created and acquired through the library, fenced to @vm_:
+    the VmleaseLease and its place on storage (path, offset)."""
+    lease = client_.create_lease_sync(u, LOCKSPACE, None, None)
+    lease.acquire_sync(Vmlease.AcquireOptions(pid=vm_.pid), None)
+    info = host.inquire(u)
+    return lease, (info['path'], info['offset'])
+
+
 def test_migration_step_by_step_then_back_with_run(hosts, storage, leases):
     h1, h2, _ = hosts
     u = leases()
     c1, c2 = client(h1), client(h2)
     src_vm, dst_vm, back_vm = vm(), vm(), vm()
     try:
-        lease = c1.create_lease_sync(u, LOCKSPACE, None, None)
-        lease.acquire_sync(Vmlease.AcquireOptions(pid=src_vm.pid), None)
-        info = h1.inquire(u)
-        loc = (info['path'], info['offset'])
+        lease, loc = created_and_held(c1, h1, u, src_vm)
 
         m = Vmlease.Migration.new(c1, c2, u)
         assert m.props.step == Vmlease.TransferStep.NONE and m.props.token == ''
@@ -320,10 +326,7 @@ def test_migration_switchover_sends_perform_and_finish_together(hosts, storage, 
     c1, c2 = client(h1), client(h2)
     src_vm, dst_vm = vm(), vm()
     try:
-        lease = c1.create_lease_sync(u, LOCKSPACE, None, None)
-        lease.acquire_sync(Vmlease.AcquireOptions(pid=src_vm.pid), None)
-        info = h1.inquire(u)
-        loc = (info['path'], info['offset'])
+        lease, loc = created_and_held(c1, h1, u, src_vm)
         m = Vmlease.Migration.new(c1, c2, u)
         with pytest.raises(GLib.Error) as e:
             m.switchover_sync(False, None, None)

@@ -2,9 +2,10 @@
  * Transfer step of a hand-off, driven on two hosts' buses from here, for
  * scripts, tests and the demo. A virt manager does the same around its own
  * migration phases (docs/api.md, "Transfer: the migration hand-off"); here
- * there is no guest, so the steps follow each other at once; the order a
- * virt manager uses around QEMU's own steps (perform at the source's STOP,
- * finish before the destination's cont) is in the help and docs/e2e.md.
+ * there is no guest, so the steps follow each other at once, or (with
+ * --pipelined) perform and finish go out together, as a virt manager sends
+ * them at the source's STOP (the whole order is in the help and
+ * docs/e2e.md).
  *
  * On a failure before the point of no return both sides are cancelled
  * (destination first); after a pre-copy perform, a failed finish is
@@ -28,6 +29,7 @@ typedef struct {
   VmlCli     *cli;         /* the command's, for --json */
   const char *uuid;
   gboolean    postcopy;
+  gboolean    pipelined;   /* perform and finish at once */
   const char *fail_at;     /* NULL, "prepare", "perform", "finish" */
   VmleaseTransferOptions *prepare_options;
   guint32     wait;
@@ -157,6 +159,10 @@ side_error (Side        *side,
 
 /* ---- steps ----------------------------------------------------------------- */
 
+/* --pipelined: how long finish, sent with perform, waits for the source
+ * to let go (as libvmlease's switchover, unless its options say). */
+#define PIPELINED_FINISH_WAIT_S 10
+
 static double
 ms_since (gint64 t0)
 {
@@ -167,10 +173,13 @@ static void
 note_step (Migration    *m,
            const char   *step,
            Side         *side,
-           double        ms,
+           gint64        sent,
+           gint64        answered,
            const GError *error,
            gboolean      recovery)
 {
+  double ms = (double) (answered - sent) / 1000.0;
+
   if (m->cli->json)
     {
       json_builder_begin_object (m->steps);
@@ -180,6 +189,8 @@ note_step (Migration    *m,
       json_builder_add_string_value (m->steps, side->role);
       json_builder_set_member_name (m->steps, "host");
       json_builder_add_string_value (m->steps, side->label);
+      json_builder_set_member_name (m->steps, "start_ms");
+      json_builder_add_double_value (m->steps, (double) (sent - m->started) / 1000.0);
       json_builder_set_member_name (m->steps, "ms");
       json_builder_add_double_value (m->steps, ms);
       json_builder_set_member_name (m->steps, "recovery");
@@ -207,11 +218,93 @@ note_step (Migration    *m,
   fflush (stdout);
 }
 
-/* One Transfer step on @side; the next token, or NULL with @error set (its
- * message says which step on which host failed). */
+/* One Transfer step on @side, sent; step_end() waits for its answer. Two
+ * may be in flight at once (--pipelined): each keeps its own answer and
+ * the time it came. */
 typedef enum {
   STEP_RECOVERY     = 1 << 0,   /* undoing after a failure */
 } StepFlags;
+
+typedef struct {
+  Migration  *m;
+  Side       *side;
+  const char *name;
+  gboolean    recovery;
+  VmlCliWait *wait;
+  gint64      sent, answered;
+} StepCall;
+
+static void
+step_call_free (StepCall *call)
+{
+  g_clear_pointer (&call->wait, vml_cli_wait_free);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StepCall, step_call_free)
+
+static void
+on_step_answered (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  StepCall *call = user_data;
+
+  call->answered = g_get_monotonic_time ();
+  vml_cli_wait_done (source, result, call->wait);
+}
+
+static StepCall *
+step_send (Migration              *m,
+           Side                   *side,
+           VmleaseTransferStep     step,
+           const char             *token,
+           VmleaseTransferOptions *options,
+           StepFlags               flags)
+{
+  g_autoptr(VmleaseTransferOptions) opts = options;
+  g_autoptr(GEnumClass) steps = g_type_class_ref (VMLEASE_TYPE_TRANSFER_STEP);
+  gboolean waits = opts != NULL && vmlease_transfer_options_get_wait (opts) > 0;
+  StepCall *call = g_new0 (StepCall, 1);
+
+  call->m = m;
+  call->side = side;
+  call->name = g_enum_get_value (steps, step)->value_nick;
+  call->recovery = (flags & STEP_RECOVERY) != 0;
+  call->wait = vml_cli_wait_new (waits ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
+                                 "Transfer %s on %s", call->name, side->label);
+  call->sent = g_get_monotonic_time ();
+  vmlease_lease_transfer (side->lease, step, token, opts, vml_cli_wait_cancellable (call->wait),
+                          on_step_answered, call);
+  return call;
+}
+
+/* The next token, or NULL with @error set (its message says which step on
+ * which host failed). */
+static char *
+step_end (StepCall  *call,
+          GError   **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *where = NULL;
+  Side *side = call->side;
+  char *next;
+
+  next = vmlease_lease_transfer_finish (side->lease, vml_cli_wait_run (call->wait),
+                                        &local_error);
+  vml_cli_wait_end (call->wait, next != NULL, &local_error);
+  note_step (call->m, call->name, side, call->sent, call->answered, local_error,
+             call->recovery);
+  if (next != NULL)
+    return next;
+
+  where = g_strdup_printf ("%s on %s (%s)", call->name, side->label, side->role);
+  side_error (side, &local_error, where);
+  if (call->recovery)
+    g_printerr ("vmleasectl: %s\n", local_error->message);
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
 
 static char *
 run_step (Migration              *m,
@@ -223,35 +316,11 @@ run_step (Migration              *m,
           gint64                 *started,
           GError                **error)
 {
-  gboolean recovery = (flags & STEP_RECOVERY) != 0;
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(VmleaseTransferOptions) opts = options;
-  g_autoptr(GEnumClass) steps = g_type_class_ref (VMLEASE_TYPE_TRANSFER_STEP);
-  const char *name = g_enum_get_value (steps, step)->value_nick;
-  gboolean waits = opts != NULL && vmlease_transfer_options_get_wait (opts) > 0;
-  g_autoptr(VmlCliWait) wait = vml_cli_wait_new (waits ? VML_CLI_TIMEOUT_LONG
-                                                       : VML_CLI_TIMEOUT_CHANGE,
-                                                 "Transfer %s on %s", name, side->label);
-  gint64 t0 = g_get_monotonic_time ();
-  g_autofree char *where = NULL;
-  char *next;
+  g_autoptr(StepCall) call = step_send (m, side, step, token, options, flags);
 
   if (started != NULL)
-    *started = t0;
-  vmlease_lease_transfer (side->lease, step, token, opts, vml_cli_wait_cancellable (wait),
-                          vml_cli_wait_done, wait);
-  next = vmlease_lease_transfer_finish (side->lease, vml_cli_wait_run (wait), &local_error);
-  vml_cli_wait_end (wait, next != NULL, &local_error);
-  note_step (m, name, side, ms_since (t0), local_error, recovery);
-  if (next != NULL)
-    return next;
-
-  where = g_strdup_printf ("%s on %s (%s)", name, side->label, side->role);
-  side_error (side, &local_error, where);
-  if (recovery)
-    g_printerr ("vmleasectl: %s\n", local_error->message);
-  g_propagate_error (error, g_steal_pointer (&local_error));
-  return NULL;
+    *started = call->sent;
+  return step_end (call, error);
 }
 
 /* (transfer full) Options of the source's undoing: its --wait, and
@@ -338,12 +407,92 @@ fails_at (Migration  *m,
   return m->fail_at != NULL && g_str_equal (m->fail_at, step);
 }
 
+/* A step after perform failed: pre-copy, the lease goes back to the
+ * source; post-copy, there is no going back. */
+static void
+undo_after_perform (Migration  *m,
+                    const char *t3)
+{
+  if (!m->postcopy)
+    fail_after_perform (m, t3);
+  else
+    g_printerr ("vmleasectl: past the point of no return (post-copy): "
+                "retry 'vmleasectl transfer finish' on %s\n", m->dst.label);
+}
+
+/* perform, then finish with its token once it answered. */
+static gboolean
+perform_then_finish (Migration  *m,
+                     const char *t2,
+                     char      **t3,
+                     char      **t4,
+                     GError    **error)
+{
+  gint64 perform_started;
+
+  *t3 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_PERFORM, t2, perform_options (m),
+                  0, &perform_started, error);
+  if (*t3 == NULL)
+    {
+      /* Nothing changed on the source: still before the point of no return. */
+      cancel_both (m, TRUE);
+      return FALSE;
+    }
+  if (fails_at (m, "finish"))
+    {
+      fail_after_perform (m, *t3);
+      return simulated_failure (m, error);
+    }
+
+  *t4 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, *t3, NULL, 0, NULL, error);
+  m->blackout_ms = ms_since (perform_started);
+  if (*t4 == NULL)
+    {
+      undo_after_perform (m, *t3);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* --pipelined: perform and finish sent at once, as a virt manager does at
+ * the source's STOP; finish with prepare's token and a wait answers once
+ * the source let go (docs/api.md). A finish that worked wins over a
+ * perform whose answer was lost (the lease moved; confirm needs only
+ * finish's token); when both failed, nothing moved. */
+static gboolean
+perform_and_finish (Migration  *m,
+                    const char *t2,
+                    char      **t3,
+                    char      **t4,
+                    GError    **error)
+{
+  g_autoptr(StepCall) performing = NULL, finishing = NULL;
+  g_autoptr(GError) perform_error = NULL;
+  VmleaseTransferOptions *finish_options = vmlease_transfer_options_new ();
+
+  vmlease_transfer_options_set_wait (finish_options, PIPELINED_FINISH_WAIT_S);
+  performing = step_send (m, &m->src, VMLEASE_TRANSFER_STEP_PERFORM, t2, perform_options (m), 0);
+  finishing = step_send (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, t2, finish_options, 0);
+  *t3 = step_end (performing, &perform_error);
+  *t4 = step_end (finishing, *t3 != NULL ? error : NULL);
+  m->blackout_ms = (double) (finishing->answered - performing->sent) / 1000.0;
+  if (*t4 != NULL)
+    return TRUE;
+  if (*t3 != NULL)
+    {
+      undo_after_perform (m, *t3);
+      return FALSE;
+    }
+  cancel_both (m, TRUE);
+  g_propagate_error (error, g_steal_pointer (&perform_error));
+  return FALSE;
+}
+
 static gboolean
 run_migration (Migration  *m,
                GError    **error)
 {
   g_autofree char *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL, *t5 = NULL;
-  gint64 perform_started;
 
   t1 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_BEGIN, "", NULL, 0, NULL, error);
   if (t1 == NULL)
@@ -367,31 +516,13 @@ run_migration (Migration  *m,
       return simulated_failure (m, error);
     }
 
-  t3 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_PERFORM, t2, perform_options (m),
-                 0, &perform_started, error);
-  if (t3 == NULL)
+  if (m->pipelined && !fails_at (m, "finish"))
     {
-      /* Nothing changed on the source: still before the point of no return. */
-      cancel_both (m, TRUE);
-      return FALSE;
+      if (!perform_and_finish (m, t2, &t3, &t4, error))
+        return FALSE;
     }
-  if (fails_at (m, "finish"))
-    {
-      fail_after_perform (m, t3);
-      return simulated_failure (m, error);
-    }
-
-  t4 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, t3, NULL, 0, NULL, error);
-  m->blackout_ms = ms_since (perform_started);
-  if (t4 == NULL)
-    {
-      if (!m->postcopy)
-        fail_after_perform (m, t3);
-      else
-        g_printerr ("vmleasectl: past the point of no return (post-copy): "
-                    "retry 'vmleasectl transfer finish' on %s\n", m->dst.label);
-      return FALSE;
-    }
+  else if (!perform_then_finish (m, t2, &t3, &t4, error))
+    return FALSE;
 
   /* Confirm succeeds after post-copy too (the source let go at perform;
    * confirm ends the hand-off): a Committed here is an error like any. */
@@ -422,6 +553,8 @@ print_result (Migration    *m,
       json_builder_add_string_value (b, m->dst.label);
       json_builder_set_member_name (b, "postcopy");
       json_builder_add_boolean_value (b, m->postcopy);
+      json_builder_set_member_name (b, "pipelined");
+      json_builder_add_boolean_value (b, m->pipelined);
       json_builder_set_member_name (b, "migrated");
       json_builder_add_boolean_value (b, error == NULL);
       json_builder_set_member_name (b, "steps");
@@ -471,8 +604,13 @@ static const char migrate_help[] =
   "confirm once the source reports the migration completed (docs/e2e.md,\n"
   "'vmleasectl transfer finish --help'). The lease then costs the guest's\n"
   "pause nothing as long as perform and finish take less than QEMU's own\n"
-  "final transfer. This command, which has no guest, runs the steps one\n"
-  "after the other.\n"
+  "final transfer. This command has no guest: it runs the steps one after\n"
+  "the other, or, with --pipelined, perform and finish at once, finish with\n"
+  "prepare's token and a wait of 10 s (no --resume: there is no QEMU to\n"
+  "start), which shows the overlap: the blackout is then about as long as\n"
+  "the longer of the two, not their sum. If perform is refused there,\n"
+  "finish gives up when its wait ends, and both sides are cancelled.\n"
+  "--fail-at finish runs perform alone.\n"
   "\n"
   "--from and --to name the hosts by an env file that sets\n"
   "DBUS_SYSTEM_BUS_ADDRESS (as tools/vmlease-sandbox writes them: hostK.env;\n"
@@ -491,6 +629,7 @@ static const char migrate_help[] =
   "  vmleasectl migrate --from /tmp/vml/host1.env --to /tmp/vml/host2.env \\\n"
   "      6f1c0c5e-4b8e-4c1a-9d57-0e4f3b1a2c10\n"
   "  vmleasectl migrate --from host2.env --to host1.env \"$uuid\" --postcopy --json\n"
+  "  vmleasectl migrate --from host1.env --to host2.env \"$uuid\" --pipelined\n"
   "  vmleasectl migrate --from host1.env --to host2.env \"$uuid\" --fail-at finish";
 
 static const VmleaseError migrate_errors[] = {
@@ -544,12 +683,15 @@ VML_CLI_HANDLER (vml_cmd_migrate)
 {
   g_autofree char *from = NULL, *to = NULL, *fail_at = NULL;
   g_autofree char *pid = NULL, *fence = NULL, *qmp = NULL, *wait_s = NULL;
-  gboolean postcopy = FALSE;
+  gboolean postcopy = FALSE, pipelined = FALSE;
   const GOptionEntry entries[] = {
     HOST_ENTRY ("from", &from, "The source"),
     HOST_ENTRY ("to", &to, "The destination"),
     { "postcopy", 0, 0, G_OPTION_ARG_NONE, &postcopy,
       "Post-copy: perform is the point of no return", NULL },
+    { "pipelined", 0, 0, G_OPTION_ARG_NONE, &pipelined,
+      "Send perform and finish at once, as a virt manager does at the source's STOP",
+      NULL },
     VML_CLI_FENCE_ENTRIES (&pid, &fence,
                            "The destination's VM process, fenced if the lease is lost there"),
     VML_CLI_QMP_ENTRY (&qmp),
@@ -578,6 +720,7 @@ VML_CLI_HANDLER (vml_cmd_migrate)
     return FALSE;
   m.uuid = argv[1];
   m.postcopy = postcopy;
+  m.pipelined = pipelined;
   m.fail_at = fail_at;
   m.wait = (guint32) wait;
 
@@ -603,8 +746,9 @@ VML_CLI_HANDLER (vml_cmd_migrate)
       m.steps = json_builder_new ();
       json_builder_begin_array (m.steps);
       if (!cli->json)
-        g_print ("Migrating %s from %s to %s (%s):\n", m.uuid, m.src.label,
-                 m.dst.label, postcopy ? "post-copy" : "pre-copy");
+        g_print ("Migrating %s from %s to %s (%s%s):\n", m.uuid, m.src.label,
+                 m.dst.label, postcopy ? "post-copy" : "pre-copy",
+                 pipelined ? ", pipelined" : "");
       m.started = g_get_monotonic_time ();
       ok = run_migration (&m, &local_error);
       print_result (&m, local_error);

@@ -1053,6 +1053,20 @@ def test_vmleasectl_migrate(sb, hosts, hand_leases):
         assert out['blackout_ms'] > 0 and out['total_ms'] >= out['blackout_ms'], out
         assert_owner(sb, hosts, u, loc, 1)
 
+        # --pipelined: finish (prepare's token, a wait) goes out with perform,
+        # before perform answered (and may answer first: it needs only the
+        # source's release on storage, not perform's reply)
+        for src, dst, mode in ((1, 2, ()), (2, 1, ('--postcopy',))):
+            r = ctl(h3, '--json', 'migrate', '--from', env[src], '--to', env[dst], u,
+                    '--pipelined', *mode, check=0)
+            out = json.loads(r.stdout)
+            steps = {x['step']: x for x in out['steps']}
+            assert out['migrated'] is True and out['pipelined'] is True, out
+            assert all(x['ok'] for x in out['steps']), out
+            perform, finish = steps['perform'], steps['finish']
+            assert finish['start_ms'] < perform['start_ms'] + perform['ms'], out
+            assert_owner(sb, hosts, u, loc, dst)
+
         # rehearsed failures: undone, the source holds the lease again, exit 1
         for step in ('prepare', 'perform', 'finish'):
             if step == 'finish':

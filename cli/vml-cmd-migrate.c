@@ -16,28 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vml-cmd.h"
-
-typedef struct {
-  const char   *role;      /* "source", "destination" */
-  char         *label;     /* "host 1", or the address */
-  VmlCli       *cli;       /* its own bus connection */
-  VmleaseLease *lease;
-} Side;
-
-typedef struct {
-  VmlCli     *cli;         /* the command's, for --json */
-  const char *uuid;
-  gboolean    postcopy;
-  gboolean    pipelined;   /* perform and finish at once */
-  const char *fail_at;     /* NULL, "prepare", "perform", "finish" */
-  VmleaseTransferOptions *prepare_options;
-  guint32     wait;
-  Side        src, dst;
-  JsonBuilder *steps;      /* for --json */
-  gint64      started;
-  double      blackout_ms; /* < 0: not measured */
-} Migration;
+#include "vml-cmd-migrate.h"
 
 static void
 side_clear (Side *side)
@@ -133,8 +112,8 @@ side_init (Side        *side,
 /* Says where @error happened ("prepare on host 2 (destination): ..."),
  * keeping what its exit status is taken from: the error domain and code,
  * or the D-Bus error name of an error GLib has no code for. */
-static void
-side_error (Side        *side,
+void
+migrate_side_error (Side        *side,
             GError     **error,
             const char  *where)
 {
@@ -157,202 +136,9 @@ side_error (Side        *side,
   g_prefix_error (error, "%s: ", where);
 }
 
-/* ---- steps ----------------------------------------------------------------- */
-
 /* --pipelined: how long finish, sent with perform, waits for the source
  * to let go (as libvmlease's switchover, unless its options say). */
 #define PIPELINED_FINISH_WAIT_S 10
-
-static double
-ms_since (gint64 t0)
-{
-  return (double) (g_get_monotonic_time () - t0) / 1000.0;
-}
-
-static void
-note_step (Migration    *m,
-           const char   *step,
-           Side         *side,
-           gint64        sent,
-           gint64        answered,
-           const GError *error,
-           gboolean      recovery)
-{
-  double ms = (double) (answered - sent) / 1000.0;
-
-  if (m->cli->json)
-    {
-      json_builder_begin_object (m->steps);
-      json_builder_set_member_name (m->steps, "step");
-      json_builder_add_string_value (m->steps, step);
-      json_builder_set_member_name (m->steps, "side");
-      json_builder_add_string_value (m->steps, side->role);
-      json_builder_set_member_name (m->steps, "host");
-      json_builder_add_string_value (m->steps, side->label);
-      json_builder_set_member_name (m->steps, "start_ms");
-      json_builder_add_double_value (m->steps, (double) (sent - m->started) / 1000.0);
-      json_builder_set_member_name (m->steps, "ms");
-      json_builder_add_double_value (m->steps, ms);
-      json_builder_set_member_name (m->steps, "recovery");
-      json_builder_add_boolean_value (m->steps, recovery);
-      json_builder_set_member_name (m->steps, "ok");
-      json_builder_add_boolean_value (m->steps, error == NULL);
-      if (error != NULL)
-        {
-          g_autofree char *name = vml_cli_error_dbus_name (error);
-
-          json_builder_set_member_name (m->steps, "error");
-          json_builder_add_string_value (m->steps, name ? name : "");
-          json_builder_set_member_name (m->steps, "message");
-          json_builder_add_string_value (m->steps, error->message);
-        }
-      json_builder_end_object (m->steps);
-      return;
-    }
-  if (error == NULL)
-    g_print ("  %-8s on %-12s %9.3f ms%s\n", step, side->label, ms,
-             recovery ? "   (recovery)" : "");
-  else
-    g_print ("  %-8s on %-12s %9.3f ms   FAILED%s\n", step, side->label, ms,
-             recovery ? " (recovery)" : "");
-  fflush (stdout);
-}
-
-/* One Transfer step on @side, sent; step_end() waits for its answer. Two
- * may be in flight at once (--pipelined): each keeps its own answer and
- * the time it came. */
-typedef enum {
-  STEP_RECOVERY     = 1 << 0,   /* undoing after a failure */
-} StepFlags;
-
-typedef struct {
-  Migration  *m;
-  Side       *side;
-  const char *name;
-  gboolean    recovery;
-  VmlCliWait *wait;
-  gint64      sent, answered;
-} StepCall;
-
-static void
-step_call_free (StepCall *call)
-{
-  g_clear_pointer (&call->wait, vml_cli_wait_free);
-  g_free (call);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (StepCall, step_call_free)
-
-static void
-on_step_answered (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  StepCall *call = user_data;
-
-  call->answered = g_get_monotonic_time ();
-  vml_cli_wait_done (source, result, call->wait);
-}
-
-static StepCall *
-step_send (Migration              *m,
-           Side                   *side,
-           VmleaseTransferStep     step,
-           const char             *token,
-           VmleaseTransferOptions *options,
-           StepFlags               flags)
-{
-  g_autoptr(VmleaseTransferOptions) opts = options;
-  g_autoptr(GEnumClass) steps = g_type_class_ref (VMLEASE_TYPE_TRANSFER_STEP);
-  gboolean waits = opts != NULL && vmlease_transfer_options_get_wait (opts) > 0;
-  StepCall *call = g_new0 (StepCall, 1);
-
-  call->m = m;
-  call->side = side;
-  call->name = g_enum_get_value (steps, step)->value_nick;
-  call->recovery = (flags & STEP_RECOVERY) != 0;
-  call->wait = vml_cli_wait_new (waits ? VML_CLI_TIMEOUT_LONG : VML_CLI_TIMEOUT_CHANGE,
-                                 "Transfer %s on %s", call->name, side->label);
-  call->sent = g_get_monotonic_time ();
-  vmlease_lease_transfer (side->lease, step, token, opts, vml_cli_wait_cancellable (call->wait),
-                          on_step_answered, call);
-  return call;
-}
-
-/* The next token, or NULL with @error set (its message says which step on
- * which host failed). */
-static char *
-step_end (StepCall  *call,
-          GError   **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *where = NULL;
-  Side *side = call->side;
-  char *next;
-
-  next = vmlease_lease_transfer_finish (side->lease, vml_cli_wait_run (call->wait),
-                                        &local_error);
-  vml_cli_wait_end (call->wait, next != NULL, &local_error);
-  note_step (call->m, call->name, side, call->sent, call->answered, local_error,
-             call->recovery);
-  if (next != NULL)
-    return next;
-
-  where = g_strdup_printf ("%s on %s (%s)", call->name, side->label, side->role);
-  side_error (side, &local_error, where);
-  if (call->recovery)
-    g_printerr ("vmleasectl: %s\n", local_error->message);
-  g_propagate_error (error, g_steal_pointer (&local_error));
-  return NULL;
-}
-
-static char *
-run_step (Migration              *m,
-          Side                   *side,
-          VmleaseTransferStep     step,
-          const char             *token,
-          VmleaseTransferOptions *options,
-          StepFlags               flags,
-          gint64                 *started,
-          GError                **error)
-{
-  g_autoptr(StepCall) call = step_send (m, side, step, token, options, flags);
-
-  if (started != NULL)
-    *started = call->sent;
-  return step_end (call, error);
-}
-
-/* (transfer full) Options of the source's undoing: its --wait, and
- * (@failure) the migration failed. */
-static VmleaseTransferOptions *
-undo_options (Migration *m,
-              gboolean   failure)
-{
-  VmleaseTransferOptions *options = vmlease_transfer_options_new ();
-
-  vmlease_transfer_options_set_wait (options, m->wait);
-  vmlease_transfer_options_set_failure (options, failure);
-  return options;
-}
-
-static VmleaseTransferOptions *
-perform_options (Migration *m)
-{
-  VmleaseTransferOptions *options = vmlease_transfer_options_new ();
-
-  vmlease_transfer_options_set_postcopy (options, m->postcopy);
-  return options;
-}
-
-static VmleaseTransferOptions *
-failure_options (void)
-{
-  VmleaseTransferOptions *options = vmlease_transfer_options_new ();
-
-  vmlease_transfer_options_set_failure (options, TRUE);
-  return options;
-}
 
 /* Before the point of no return: the destination gives up its shared hold
  * (if it took one), then the source takes the lease back exclusively. */
@@ -445,7 +231,7 @@ perform_then_finish (Migration  *m,
     }
 
   *t4 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, *t3, NULL, 0, NULL, error);
-  m->blackout_ms = ms_since (perform_started);
+  m->blackout_ms = migrate_ms_since (perform_started);
   if (*t4 == NULL)
     {
       undo_after_perform (m, *t3);
@@ -536,7 +322,7 @@ static void
 print_result (Migration    *m,
               const GError *error)
 {
-  double total = ms_since (m->started);
+  double total = migrate_ms_since (m->started);
 
   if (m->cli->json)
     {
@@ -732,12 +518,12 @@ VML_CLI_HANDLER (vml_cmd_migrate)
   /* Both leases found before any step: a wrong destination changes nothing. */
   if (ok && (m.src.lease = vml_cli_find_lease (m.src.cli, m.uuid, &local_error)) == NULL)
     {
-      side_error (&m.src, &local_error, "finding the lease on the source");
+      migrate_side_error (&m.src, &local_error, "finding the lease on the source");
       ok = FALSE;
     }
   if (ok && (m.dst.lease = vml_cli_find_lease (m.dst.cli, m.uuid, &local_error)) == NULL)
     {
-      side_error (&m.dst, &local_error, "finding the lease on the destination");
+      migrate_side_error (&m.dst, &local_error, "finding the lease on the destination");
       ok = FALSE;
     }
 

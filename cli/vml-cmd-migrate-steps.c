@@ -7,6 +7,33 @@
 
 #include "vml-cmd-migrate.h"
 
+/* Says where @error happened ("prepare on host 2 (destination): ..."),
+ * keeping what its exit status is taken from: the error domain and code,
+ * or the D-Bus error name of an error GLib has no code for. */
+void
+migrate_side_error (Side        *side,
+            GError     **error,
+            const char  *where)
+{
+  GError *e = *error;
+
+  if (e->domain == G_DBUS_ERROR &&
+      vml_cli_exit_code (e) == VML_EXIT_UNREACHABLE)
+    {
+      g_dbus_error_strip_remote_error (e);
+      *error = g_error_new (VML_CLI_ERROR, VML_CLI_ERROR_UNREACHABLE,
+                            "%s: vmleased is not running on %s's bus %s (%s)",
+                            where, side->label, side->cli->address, e->message);
+      g_error_free (e);
+      return;
+    }
+  if (e->domain == VMLEASE_ERROR || e->domain == G_DBUS_ERROR)
+    g_dbus_error_strip_remote_error (e);
+  else if (g_dbus_error_is_remote_error (e))
+    return;   /* the name is in the message, and the exit status with it */
+  g_prefix_error (error, "%s: ", where);
+}
+
 double
 migrate_ms_since (gint64 t0)
 {

@@ -19,18 +19,23 @@ exclusive holders):
   - a conversion that cannot complete (a third host shares the lease because
     the source's marker holder died after a post-copy perform) fences the
     guest first and emits Lost("conversion-failed") once it gives up (15 s);
-    finish had answered, with State "converting", long before.
+    finish had answered, with State "converting", long before;
+  - vmleasectl migrate --pipelined (finish sent with perform) whose source
+    dies inside perform before its release: finish gives up after its wait,
+    both sides are cancelled as far as they answer, and the restarted
+    source takes the lease back with cancel.
 """
 
+import json
 import os
 import signal
 import time
 
-from conftest import (LEASE_IFACE, DBusCallError, SignalRecorder, lease_path, process_alive, s,
-                      wait_process_exit, wait_until)
+from conftest import (LEASE_IFACE, DBusCallError, SignalRecorder, ctl, lease_path,
+                      process_alive, s, wait_process_exit, wait_until)
 from test_fencing import vms  # noqa: F401 (a fixture: VM stand-ins)
-from test_transfer import (Observer, hand_leases, held_lease, owners, xfer,  # noqa: F401
-                           xfer_now)
+from test_transfer import (Observer, assert_owner, hand_leases, held_lease,  # noqa: F401
+                           owners, xfer, xfer_now)
 
 PROPS_IFACE = 'org.freedesktop.DBus.Properties'
 
@@ -209,3 +214,39 @@ def _shared_acquire(h, u):
         return True
     except Exception:       # noqa: BLE001 -- Busy until the marker is gone
         return False
+
+
+def test_pipelined_migrate_whose_source_dies_inside_perform(sb, hosts, hand_leases):
+    h1, h2, h3 = hosts
+    u, loc = held_lease(hosts, hand_leases)
+    env = {h.id: os.path.join(sb.dir, 'host%d.env' % h.id) for h in hosts}
+    with Observer(sb, u, loc):
+        # write-ahead recorded, nothing released: the source still shares
+        sb.restart(1, crash_at='transfer.performing')
+        pid = h1.vmleased_pid()
+        r = ctl(h3, '--json', 'migrate', '--from', env[1], '--to', env[2], u, '--pipelined')
+        # the failing step's error: the source left the bus without an answer
+        assert r.returncode != 0 and 'perform on host 1 (source)' in r.stderr, (r.returncode,
+                                                                                r.stderr)
+        out = json.loads(r.stdout)
+        steps = [(x['step'], x['side'], x['ok'], x['recovery']) for x in out['steps']]
+        assert out['migrated'] is False and out['pipelined'] is True, out
+        # perform's answer lost; finish waited for a release that never came
+        # (Busy), then the destination gave its share up; the source could
+        # not be reached for its cancel
+        assert steps == [('begin', 'source', True, False),
+                         ('prepare', 'destination', True, False),
+                         ('perform', 'source', False, False),
+                         ('finish', 'destination', False, False),
+                         ('cancel', 'destination', True, True),
+                         ('cancel', 'source', False, True)], out
+        finish = out['steps'][3]
+        assert finish['error'].endswith('.Busy') and finish['ms'] >= 9000, finish
+        assert wait_process_exit(pid, 10), 'vmleased of host 1 did not stop at the crash point'
+        own = owners(sb, loc)
+        assert own['ex'] == 0 and own['shared'] == [1], own
+        # the restart finds "performing" and no release: cancel takes it back
+        sb.restart(1)
+        ctl(h1, 'transfer', 'cancel', u, '', check=0)
+        assert_owner(sb, hosts, u, loc, 1)
+

@@ -286,6 +286,11 @@ run_migration (Migration  *m,
   /* Confirm succeeds after post-copy too (the source let go at perform;
    * confirm ends the hand-off): a Committed here is an error like any. */
   t5 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_CONFIRM, t4, NULL, 0, NULL, error);
+  if (t5 == NULL)
+    /* The lease is the destination's; only the source's record is left,
+     * and finish's token, which nobody else has, is what ends it. */
+    g_printerr ("vmleasectl: the lease moved (finish worked); end the hand-off on %s "
+                "with: vmleasectl transfer confirm %s %s\n", m->src.label, m->uuid, t4);
   return t5 != NULL;
 }
 
@@ -379,10 +384,12 @@ static const char migrate_help[] =
   "If a step fails before the point of no return, both sides are cancelled\n"
   "(destination first) and the source holds the lease again; if finish\n"
   "fails after a pre-copy perform, the destination gives up and the source\n"
-  "confirms the failure, taking the lease back. The exit status is that of\n"
-  "the failing step. --fail-at STEP rehearses that: the migration is taken\n"
-  "to fail just before STEP (prepare, perform or finish) and is undone;\n"
-  "the exit status is then 1 if the undoing worked.\n"
+  "confirms the failure, taking the lease back; if only confirm fails, the\n"
+  "lease has moved, and the 'vmleasectl transfer confirm' that ends the\n"
+  "hand-off on the source, with finish's token, is printed. The exit\n"
+  "status is that of the failing step. --fail-at STEP rehearses that:\n"
+  "the migration is taken to fail just before STEP (prepare, perform or\n"
+  "finish) and is undone; the exit status is then 1 if the undoing worked.\n"
   "\n"
   "Examples:\n"
   "  vmleasectl migrate --from /tmp/vml/host1.env --to /tmp/vml/host2.env \\\n"

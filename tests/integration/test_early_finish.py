@@ -23,7 +23,9 @@ exclusive holders):
   - vmleasectl migrate --pipelined (finish sent with perform) whose source
     dies inside perform before its release: finish gives up after its wait,
     both sides are cancelled as far as they answer, and the restarted
-    source takes the lease back with cancel.
+    source takes the lease back with cancel; after its release, finish
+    works although perform never answered, and the confirm the source
+    missed is printed with finish's token, which the restarted source takes.
 """
 
 import json
@@ -216,21 +218,31 @@ def _shared_acquire(h, u):
         return False
 
 
-def test_pipelined_migrate_whose_source_dies_inside_perform(sb, hosts, hand_leases):
-    h1, h2, h3 = hosts
-    u, loc = held_lease(hosts, hand_leases)
+def pipelined_migrate_1_to_2(sb, hosts, u, crash_at):
+    """vmleasectl --json migrate --pipelined from host 1 to host 2, run from
+    host 3, with host 1's vmleased killed at @crash_at inside perform.
+    Returns the run and its JSON once that vmleased is gone; the callers
+    restart it."""
+    h1, _, h3 = hosts
     env = {h.id: os.path.join(sb.dir, 'host%d.env' % h.id) for h in hosts}
+    sb.restart(1, crash_at=crash_at)
+    pid = h1.vmleased_pid()
+    r = ctl(h3, '--json', 'migrate', '--from', env[1], '--to', env[2], u, '--pipelined')
+    out = json.loads(r.stdout)
+    assert r.returncode != 0 and out['migrated'] is False and out['pipelined'] is True, out
+    assert wait_process_exit(pid, 10), 'vmleased of host 1 did not stop at the crash point'
+    return r, out
+
+
+def test_pipelined_migrate_whose_source_dies_inside_perform(sb, hosts, hand_leases):
+    h1 = hosts[0]
+    u, loc = held_lease(hosts, hand_leases)
     with Observer(sb, u, loc):
         # write-ahead recorded, nothing released: the source still shares
-        sb.restart(1, crash_at='transfer.performing')
-        pid = h1.vmleased_pid()
-        r = ctl(h3, '--json', 'migrate', '--from', env[1], '--to', env[2], u, '--pipelined')
+        r, out = pipelined_migrate_1_to_2(sb, hosts, u, 'transfer.performing')
         # the failing step's error: the source left the bus without an answer
-        assert r.returncode != 0 and 'perform on host 1 (source)' in r.stderr, (r.returncode,
-                                                                                r.stderr)
-        out = json.loads(r.stdout)
+        assert 'perform on host 1 (source)' in r.stderr, r.stderr
         steps = [(x['step'], x['side'], x['ok'], x['recovery']) for x in out['steps']]
-        assert out['migrated'] is False and out['pipelined'] is True, out
         # perform's answer lost; finish waited for a release that never came
         # (Busy), then the destination gave its share up; the source could
         # not be reached for its cancel
@@ -242,7 +254,6 @@ def test_pipelined_migrate_whose_source_dies_inside_perform(sb, hosts, hand_leas
                          ('cancel', 'source', False, True)], out
         finish = out['steps'][3]
         assert finish['error'].endswith('.Busy') and finish['ms'] >= 9000, finish
-        assert wait_process_exit(pid, 10), 'vmleased of host 1 did not stop at the crash point'
         own = owners(sb, loc)
         assert own['ex'] == 0 and own['shared'] == [1], own
         # the restart finds "performing" and no release: cancel takes it back
@@ -250,3 +261,23 @@ def test_pipelined_migrate_whose_source_dies_inside_perform(sb, hosts, hand_leas
         ctl(h1, 'transfer', 'cancel', u, '', check=0)
         assert_owner(sb, hosts, u, loc, 1)
 
+
+def test_pipelined_migrate_whose_source_dies_after_its_release(sb, hosts, hand_leases):
+    h1 = hosts[0]
+    u, loc = held_lease(hosts, hand_leases)
+    with Observer(sb, u, loc):
+        # released, the record still says "performing", no answer
+        r, out = pipelined_migrate_1_to_2(sb, hosts, u, 'transfer.performed')
+        steps = [(x['step'], x['ok']) for x in out['steps']]
+        # the finish that worked wins over perform's lost answer: the lease
+        # moved; only the source's confirm is missing, and how to send it
+        assert steps == [('begin', True), ('prepare', True), ('perform', False),
+                         ('finish', True), ('confirm', False)], out
+        retry = [line for line in r.stderr.splitlines() if 'transfer confirm' in line]
+        assert len(retry) == 1, r.stderr
+        t4 = retry[0].split()[-1]
+        wait_until(lambda: owners(sb, loc)['ex'] == 2, 20, what='host 2 to convert')
+        sb.restart(1)
+        ctl(h1, 'transfer', 'confirm', u, t4, check=0)
+        assert_owner(sb, hosts, u, loc, 2)
+        assert h1.lease_props(u)['TransferStep'] == '', h1.lease_props(u)

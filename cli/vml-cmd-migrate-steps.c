@@ -34,12 +34,6 @@ migrate_side_error (Side        *side,
   g_prefix_error (error, "%s: ", where);
 }
 
-double
-migrate_ms_since (gint64 t0)
-{
-  return (double) (g_get_monotonic_time () - t0) / 1000.0;
-}
-
 static void
 note_step (Migration    *m,
            const char   *step,
@@ -169,13 +163,10 @@ run_step (Migration              *m,
           const char             *token,
           VmleaseTransferOptions *options,
           StepFlags               flags,
-          gint64                 *started,
           GError                **error)
 {
   g_autoptr(StepCall) call = step_send (m, side, step, token, options, flags);
 
-  if (started != NULL)
-    *started = call->sent;
   return step_end (call, error);
 }
 

@@ -125,10 +125,10 @@ cancel_both (Migration *m,
   g_autofree char *t_src = NULL;
 
   if (prepared)
-    t_dst = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_CANCEL, "", NULL, STEP_RECOVERY, NULL,
+    t_dst = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_CANCEL, "", NULL, STEP_RECOVERY,
                       &ignored_dst);
   t_src = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_CANCEL, "", undo_options (m, FALSE),
-                    STEP_RECOVERY, NULL, &ignored_src);
+                    STEP_RECOVERY, &ignored_src);
 }
 
 /* After a pre-copy perform: the destination gives up, the source takes the
@@ -143,9 +143,9 @@ fail_after_perform (Migration  *m,
   g_autofree char *done = NULL;
 
   t4 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, t3, failure_options (),
-                 STEP_RECOVERY, NULL, &ignored);
+                 STEP_RECOVERY, &ignored);
   done = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_CONFIRM, t4 ? t4 : "",
-                   undo_options (m, TRUE), STEP_RECOVERY, NULL, &ignored_confirm);
+                   undo_options (m, TRUE), STEP_RECOVERY, &ignored_confirm);
 }
 
 static gboolean
@@ -164,6 +164,16 @@ fails_at (Migration  *m,
           const char *step)
 {
   return m->fail_at != NULL && g_str_equal (m->fail_at, step);
+}
+
+/* The blackout: from perform's start to finish's answer, when a guest
+ * would be paused on both hosts. */
+static void
+note_blackout (Migration *m,
+               StepCall  *performing,
+               StepCall  *finishing)
+{
+  m->blackout_ms = (double) (finishing->answered - performing->sent) / 1000.0;
 }
 
 /* A step after perform failed: pre-copy, the lease goes back to the
@@ -187,10 +197,10 @@ perform_then_finish (Migration  *m,
                      char      **t4,
                      GError    **error)
 {
-  gint64 perform_started;
+  g_autoptr(StepCall) performing = NULL, finishing = NULL;
 
-  *t3 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_PERFORM, t2, perform_options (m),
-                  0, &perform_started, error);
+  performing = step_send (m, &m->src, VMLEASE_TRANSFER_STEP_PERFORM, t2, perform_options (m), 0);
+  *t3 = step_end (performing, error);
   if (*t3 == NULL)
     {
       /* Nothing changed on the source: still before the point of no return. */
@@ -203,8 +213,9 @@ perform_then_finish (Migration  *m,
       return simulated_failure (m, error);
     }
 
-  *t4 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, *t3, NULL, 0, NULL, error);
-  m->blackout_ms = migrate_ms_since (perform_started);
+  finishing = step_send (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, *t3, NULL, 0);
+  *t4 = step_end (finishing, error);
+  note_blackout (m, performing, finishing);
   if (*t4 == NULL)
     {
       undo_after_perform (m, *t3);
@@ -234,7 +245,7 @@ perform_and_finish (Migration  *m,
   finishing = step_send (m, &m->dst, VMLEASE_TRANSFER_STEP_FINISH, t2, finish_options, 0);
   *t3 = step_end (performing, &perform_error);
   *t4 = step_end (finishing, *t3 != NULL ? error : NULL);
-  m->blackout_ms = (double) (finishing->answered - performing->sent) / 1000.0;
+  note_blackout (m, performing, finishing);
   if (*t4 != NULL)
     return TRUE;
   if (*t3 != NULL)
@@ -253,7 +264,7 @@ run_migration (Migration  *m,
 {
   g_autofree char *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL, *t5 = NULL;
 
-  t1 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_BEGIN, "", NULL, 0, NULL, error);
+  t1 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_BEGIN, "", NULL, 0, error);
   if (t1 == NULL)
     return FALSE;
   if (fails_at (m, "prepare"))
@@ -263,7 +274,7 @@ run_migration (Migration  *m,
     }
 
   t2 = run_step (m, &m->dst, VMLEASE_TRANSFER_STEP_PREPARE, t1,
-                 g_object_ref (m->prepare_options), 0, NULL, error);
+                 g_object_ref (m->prepare_options), 0, error);
   if (t2 == NULL)
     {
       cancel_both (m, FALSE);
@@ -285,7 +296,7 @@ run_migration (Migration  *m,
 
   /* Confirm succeeds after post-copy too (the source let go at perform;
    * confirm ends the hand-off): a Committed here is an error like any. */
-  t5 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_CONFIRM, t4, NULL, 0, NULL, error);
+  t5 = run_step (m, &m->src, VMLEASE_TRANSFER_STEP_CONFIRM, t4, NULL, 0, error);
   if (t5 == NULL)
     /* The lease is the destination's; only the source's record is left,
      * and finish's token, which nobody else has, is what ends it. */
@@ -300,7 +311,7 @@ static void
 print_result (Migration    *m,
               const GError *error)
 {
-  double total = migrate_ms_since (m->started);
+  double total = (double) (g_get_monotonic_time () - m->started) / 1000.0;
 
   if (m->cli->json)
     {

@@ -56,7 +56,6 @@ char     *run_step         (Migration              *m,
                             const char             *token,
                             VmleaseTransferOptions *options,
                             StepFlags               flags,
-                            gint64                 *started,
                             GError                **error);
 
 VmleaseTransferOptions *undo_options    (Migration *m,
@@ -64,7 +63,6 @@ VmleaseTransferOptions *undo_options    (Migration *m,
 VmleaseTransferOptions *perform_options (Migration *m);
 VmleaseTransferOptions *failure_options (void);
 
-double   migrate_ms_since   (gint64       t0);
 void     migrate_side_error (Side        *side,
                              GError     **error,
                              const char  *where);
